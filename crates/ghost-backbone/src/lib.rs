@@ -1,0 +1,1 @@
+//! ghost-backbone (under construction)

@@ -1,0 +1,27 @@
+//! # ghost-kernels
+//!
+//! Hand-written CPU kernels for lightweight convolutional detectors, on f32 NHWC data held in
+//! strided views ([`TensorView`], [`TensorViewMut`]) so that concatenations and Ghost modules are
+//! written in place.
+//!
+//! Every kernel family has three implementations chosen at run time ([`isa::active_isa`]):
+//! AVX2+FMA microkernels, a portable `wide` path, and a scalar naive reference (accumulating in
+//! f64) that the property tests compare against. The safe entry points check every shape, length
+//! and stride before any `unsafe` code runs and return a typed [`KernelError`].
+#![warn(missing_debug_implementations)]
+
+pub mod act;
+pub mod error;
+pub mod geometry;
+pub mod isa;
+pub mod parallel;
+pub mod simd;
+pub mod tolerance;
+pub mod view;
+
+pub use act::{Activation, AddOrder, Epilogue, Residual};
+pub use error::{KernelError, Result};
+pub use geometry::{Padding, Window};
+pub use isa::{active_isa, Isa};
+pub use parallel::Threads;
+pub use view::{NhwcLayout, TensorView, TensorViewMut};

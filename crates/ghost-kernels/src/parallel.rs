@@ -1,0 +1,151 @@
+//! How kernels split work over threads.
+//!
+//! A [`Threads`] value is a caller-chosen thread count backed by its own rayon pool (never the
+//! global one, so an application's other rayon work does not steal our cores). Kernels split
+//! their output into a few coarse, contiguous chunks of rows; every output element is computed by
+//! exactly the same instruction sequence whatever the split, so results are bitwise identical for
+//! any thread count.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::error::{KernelError, Result};
+
+/// A thread budget for kernel calls.
+#[derive(Clone)]
+pub struct Threads {
+    pool: Option<Arc<rayon::ThreadPool>>,
+    count: usize,
+}
+
+impl std::fmt::Debug for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Threads").field("count", &self.count).finish()
+    }
+}
+
+impl Default for Threads {
+    fn default() -> Self {
+        Threads::single()
+    }
+}
+
+impl Threads {
+    /// Run everything on the calling thread.
+    pub fn single() -> Self {
+        Threads {
+            pool: None,
+            count: 1,
+        }
+    }
+
+    /// `count` threads (`count >= 1`); 1 runs on the calling thread.
+    pub fn new(count: usize) -> Result<Self> {
+        if count == 0 {
+            return Err(KernelError::param("threads", "must be at least 1"));
+        }
+        if count == 1 {
+            return Ok(Threads::single());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(count)
+            .thread_name(|i| format!("ghost-kernels-{i}"))
+            .build()
+            .map_err(|e| KernelError::ThreadPool(e.to_string()))?;
+        Ok(Threads {
+            pool: Some(Arc::new(pool)),
+            count,
+        })
+    }
+
+    /// Number of threads.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Runs `f` inside this pool (so nested `for_each_chunk` calls use it).
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+
+    /// Calls `f` on contiguous chunks covering `0..total`, in parallel when worth it.
+    ///
+    /// `min_chunk` is the smallest chunk worth a thread (in the caller's units: rows, pixels ...);
+    /// `align` rounds chunk boundaries to a multiple (e.g. a microkernel's row tile) so that the
+    /// split never changes which code path computes an element.
+    pub fn for_each_chunk<F>(&self, total: usize, min_chunk: usize, align: usize, f: F)
+    where
+        F: Fn(Range<usize>) + Sync + Send,
+    {
+        let chunks = chunk_ranges(total, self.count, min_chunk, align);
+        match (&self.pool, chunks.len()) {
+            (_, 0) => {}
+            (None, _) | (_, 1) => chunks.into_iter().for_each(&f),
+            (Some(pool), _) => pool.scope(|s| {
+                let f = &f;
+                let mut iter = chunks.into_iter();
+                let first = iter.next();
+                for r in iter {
+                    s.spawn(move |_| f(r));
+                }
+                if let Some(r) = first {
+                    f(r);
+                }
+            }),
+        }
+    }
+}
+
+/// Splits `0..total` into at most `threads` contiguous chunks of at least `min_chunk`, with
+/// interior boundaries at multiples of `align`.
+pub fn chunk_ranges(total: usize, threads: usize, min_chunk: usize, align: usize) -> Vec<Range<usize>> {
+    if total == 0 {
+        return Vec::new();
+    }
+    let align = align.max(1);
+    let max_chunks = (total / min_chunk.max(1)).clamp(1, threads.max(1));
+    let per = total.div_ceil(max_chunks).div_ceil(align) * align;
+    let mut out = Vec::with_capacity(max_chunks);
+    let mut start = 0;
+    while start < total {
+        let end = (start + per).min(total);
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_everything_once() {
+        for total in 0..50 {
+            for threads in 1..5 {
+                for align in 1..7 {
+                    let chunks = chunk_ranges(total, threads, 3, align);
+                    let mut next = 0;
+                    for (i, c) in chunks.iter().enumerate() {
+                        assert_eq!(c.start, next);
+                        assert!(c.end > c.start);
+                        if i + 1 < chunks.len() {
+                            assert_eq!(c.end % align, 0);
+                        }
+                        next = c.end;
+                    }
+                    assert_eq!(next, total);
+                    assert!(chunks.len() <= threads);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_threads_is_an_error() {
+        assert!(Threads::new(0).is_err());
+    }
+}

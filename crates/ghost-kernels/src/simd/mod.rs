@@ -1,0 +1,10 @@
+//! Vector math shared by every kernel family: exp, sigmoid, SiLU, hard-sigmoid and the fused
+//! epilogue on one vector of 8 accumulators.
+//!
+//! `avx2` holds `#[inline(always)]` helpers over `__m256`, meant to be inlined into functions
+//! compiled with `#[target_feature(enable = "avx2,fma")]`; `portable` holds the same over
+//! `wide::f32x8`.
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+pub mod portable;

@@ -1,0 +1,1 @@
+//! Portable vector math over `wide::f32x8`.

@@ -1,0 +1,26 @@
+//! Named tolerances for comparing a fast kernel against its f64 naive reference, and why each
+//! bound is right.
+//!
+//! A length-`k` f32 dot product accumulated in any order (with or without FMA) differs from the
+//! exact value by at most `gamma_k * sum |a_i * b_i|`, with `gamma_k ~= k * u`, `u = 2^-24` the
+//! unit roundoff (Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1). We use
+//! `(k + 2) * f32::EPSILON` (= `2 (k + 2) u`, a factor 2 of slack for the bias add and the final
+//! rounding) times the absolute sum of the terms. The activations add a relative error of a few
+//! ulps (vector exp and division) and have slope at most 1.1 (SiLU), so the bound is scaled by
+//! `ACT_SLOPE` and a relative `ACT_REL` of the output is added.
+
+/// Maximum slope of any supported activation (SiLU peaks at ~1.0998).
+pub const ACT_SLOPE: f64 = 1.1;
+
+/// Relative error of a vector activation evaluation: the exp polynomial is good to ~2 ulp and a
+/// division adds 0.5 ulp; 8 ulp of f32 leaves margin.
+pub const ACT_REL: f64 = 8.0 * f32::EPSILON as f64;
+
+/// Absolute floor for values that cancel to ~0 (below any meaningful activation).
+pub const ABS_FLOOR: f64 = 1e-6;
+
+/// Worst-case error bound for an activation of a `k`-term f32 dot product whose terms' absolute
+/// values sum to `abs_sum`, with reference output `reference`.
+pub fn dot_act_bound(k: usize, abs_sum: f64, reference: f64) -> f64 {
+    ACT_SLOPE * (k as f64 + 2.0) * f32::EPSILON as f64 * abs_sum + ACT_REL * reference.abs() + ABS_FLOOR
+}

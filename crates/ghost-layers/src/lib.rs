@@ -1,0 +1,1 @@
+//! ghost-layers (under construction)

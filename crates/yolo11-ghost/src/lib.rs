@@ -1,0 +1,1 @@
+//! yolo11-ghost (under construction)
