@@ -1,1 +1,178 @@
-//! AVX2 + FMA vector math (to be inlined into `#[target_feature(enable = "avx2,fma")]` code).
+//! AVX2 + FMA vector math over `__m256`.
+//!
+//! Every function is `#[inline(always)]` and `unsafe`: it must only be called from code compiled
+//! with `#[target_feature(enable = "avx2,fma")]` (where it inlines and inherits the features)
+//! after the caller has checked that the CPU has AVX2 and FMA (`crate::isa`).
+
+use core::arch::x86_64::*;
+
+use crate::act::Activation;
+
+/// `exp(x)`, Cephes-style: `x = n ln2 + r`, `|r| <= ln2 / 2`, degree-6 polynomial for `e^r`,
+/// `2^n` built in the exponent bits. Relative error <= 2 ulp on `[-87.3, 88]`; inputs are clamped to
+/// that range (so `exp` of very negative inputs returns ~1.2e-38 instead of a denormal and very
+/// large inputs return ~1.65e38 instead of overflowing: both are irrelevant to every use here,
+/// which is `1 / (1 + exp(-x))`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn exp(x: __m256) -> __m256 {
+    let x = _mm256_min_ps(_mm256_set1_ps(88.0), _mm256_max_ps(_mm256_set1_ps(-87.336_54), x));
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    // Two-step Cody-Waite reduction: ln2 = 0.693359375 - 2.12194440e-4 (the first part is exact
+    // in 9 bits, so n * hi is exact for |n| <= 127).
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+    let mut p = _mm256_set1_ps(1.987_569_1e-4);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.398_2e-3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333_452e-3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.166_666_65));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5));
+    let r2 = _mm256_mul_ps(r, r);
+    let e_r = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0));
+    let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    )));
+    _mm256_mul_ps(e_r, pow2n)
+}
+
+/// `1 / (1 + exp(-x))`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn sigmoid(x: __m256) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    let e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_div_ps(one, _mm256_add_ps(one, e))
+}
+
+/// `x / (1 + exp(-x))` (SiLU, one division).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn silu(x: __m256) -> __m256 {
+    let e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), e))
+}
+
+/// `relu6(x + 3) / 6`, in the same operation order as [`Activation::apply`].
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn hard_sigmoid(x: __m256) -> __m256 {
+    let t = _mm256_add_ps(x, _mm256_set1_ps(3.0));
+    let t = _mm256_min_ps(_mm256_max_ps(t, _mm256_setzero_ps()), _mm256_set1_ps(6.0));
+    _mm256_mul_ps(t, _mm256_set1_ps(1.0 / 6.0))
+}
+
+/// `max(x, 0)`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn relu(x: __m256) -> __m256 {
+    _mm256_max_ps(x, _mm256_setzero_ps())
+}
+
+/// Applies `act` to 8 lanes.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn activate(act: Activation, x: __m256) -> __m256 {
+    match act {
+        Activation::Identity => x,
+        Activation::Relu => relu(x),
+        Activation::Silu => silu(x),
+        Activation::HardSigmoid => hard_sigmoid(x),
+        Activation::Sigmoid => sigmoid(x),
+    }
+}
+
+/// Applies `act` to every element of `data` with the vector code (tails through a padded
+/// temporary, so every element sees the same math). Used by tests and by simple in-place kernels.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn activate_slice(act: Activation, data: &mut [f32]) {
+    let mut chunks = data.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        // SAFETY: chunk has exactly 8 floats; unaligned load/store.
+        unsafe {
+            let v = _mm256_loadu_ps(chunk.as_ptr());
+            _mm256_storeu_ps(chunk.as_mut_ptr(), activate(act, v));
+        }
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        let mut buf = [0.0f32; 8];
+        buf[..tail.len()].copy_from_slice(tail);
+        // SAFETY: buf has 8 floats.
+        unsafe {
+            let v = _mm256_loadu_ps(buf.as_ptr());
+            _mm256_storeu_ps(buf.as_mut_ptr(), activate(act, v));
+        }
+        tail.copy_from_slice(&buf[..tail.len()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Vec<f32> {
+        let mut xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.01).collect();
+        xs.extend([-100.0, -88.0, -87.0, -50.0, 50.0, 87.0, 88.0, 100.0, 0.0, -0.0, 1e-8, -1e-8]);
+        xs
+    }
+
+    #[test]
+    fn vector_activations_match_f64() {
+        if !crate::isa::avx2_fma_detected() {
+            return;
+        }
+        for act in Activation::ALL {
+            let xs = grid();
+            let mut ys = xs.clone();
+            // SAFETY: AVX2+FMA detected above.
+            unsafe { activate_slice(act, &mut ys) };
+            for (&x, &y) in xs.iter().zip(&ys) {
+                let r = act.apply_f64(x as f64);
+                let err = (y as f64 - r).abs();
+                let bound = crate::tolerance::ACT_REL * r.abs() + 1e-30;
+                assert!(err <= bound, "{act:?}({x}) = {y}, expected {r} (err {err:e} > {bound:e})");
+            }
+        }
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        if !crate::isa::avx2_fma_detected() {
+            return;
+        }
+        let xs: Vec<f32> = (-870..=880).map(|i| i as f32 * 0.1).collect();
+        for chunk in xs.chunks(8) {
+            let mut buf = [0.0f32; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            let mut out = [0.0f32; 8];
+            // SAFETY: AVX2+FMA detected above; buffers hold 8 floats.
+            unsafe {
+                _mm256_storeu_ps(out.as_mut_ptr(), exp(_mm256_loadu_ps(buf.as_ptr())));
+            }
+            for (&x, &y) in chunk.iter().zip(&out) {
+                let r = (x as f64).exp();
+                assert!(((y as f64 - r) / r).abs() <= 3.0 * f32::EPSILON as f64, "exp({x}) = {y} vs {r}");
+            }
+        }
+    }
+}
