@@ -35,7 +35,11 @@ pub enum KernelError {
 }
 
 impl KernelError {
-    pub(crate) fn shape(operand: &'static str, expected: impl ToString, found: impl ToString) -> Self {
+    pub(crate) fn shape(
+        operand: &'static str,
+        expected: impl ToString,
+        found: impl ToString,
+    ) -> Self {
         KernelError::ShapeMismatch {
             operand,
             expected: expected.to_string(),

@@ -54,7 +54,10 @@ impl Window {
     /// `((h + top + bottom - kh) / sh + 1, ...)`.
     pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
         if self.kernel_h == 0 || self.kernel_w == 0 {
-            return Err(KernelError::param("kernel", "kernel size must be at least 1"));
+            return Err(KernelError::param(
+                "kernel",
+                "kernel size must be at least 1",
+            ));
         }
         if self.stride_h == 0 || self.stride_w == 0 {
             return Err(KernelError::param("stride", "stride must be at least 1"));
@@ -67,7 +70,10 @@ impl Window {
         {
             return Err(KernelError::param(
                 "padding",
-                format!("{p:?} must be smaller than the kernel {}x{}", self.kernel_h, self.kernel_w),
+                format!(
+                    "{p:?} must be smaller than the kernel {}x{}",
+                    self.kernel_h, self.kernel_w
+                ),
             ));
         }
         let ph = h + p.top + p.bottom;

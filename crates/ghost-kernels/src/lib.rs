@@ -11,11 +11,20 @@
 #![warn(missing_debug_implementations)]
 
 pub mod act;
+pub mod conv;
+pub mod depthwise;
+pub mod dfl;
+pub mod elementwise;
 pub mod error;
 pub mod geometry;
 pub mod isa;
+mod lanes;
 pub mod parallel;
+pub mod pool;
+pub mod pointwise;
+pub mod resize;
 pub mod simd;
+pub mod softmax;
 pub mod tolerance;
 pub mod view;
 

@@ -20,7 +20,9 @@ pub struct Threads {
 
 impl std::fmt::Debug for Threads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Threads").field("count", &self.count).finish()
+        f.debug_struct("Threads")
+            .field("count", &self.count)
+            .finish()
     }
 }
 
@@ -101,7 +103,12 @@ impl Threads {
 
 /// Splits `0..total` into at most `threads` contiguous chunks of at least `min_chunk`, with
 /// interior boundaries at multiples of `align`.
-pub fn chunk_ranges(total: usize, threads: usize, min_chunk: usize, align: usize) -> Vec<Range<usize>> {
+pub fn chunk_ranges(
+    total: usize,
+    threads: usize,
+    min_chunk: usize,
+    align: usize,
+) -> Vec<Range<usize>> {
     if total == 0 {
         return Vec::new();
     }

@@ -22,5 +22,7 @@ pub const ABS_FLOOR: f64 = 1e-6;
 /// Worst-case error bound for an activation of a `k`-term f32 dot product whose terms' absolute
 /// values sum to `abs_sum`, with reference output `reference`.
 pub fn dot_act_bound(k: usize, abs_sum: f64, reference: f64) -> f64 {
-    ACT_SLOPE * (k as f64 + 2.0) * f32::EPSILON as f64 * abs_sum + ACT_REL * reference.abs() + ABS_FLOOR
+    ACT_SLOPE * (k as f64 + 2.0) * f32::EPSILON as f64 * abs_sum
+        + ACT_REL * reference.abs()
+        + ABS_FLOOR
 }

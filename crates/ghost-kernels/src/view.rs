@@ -111,7 +111,10 @@ impl NhwcLayout {
         if offset.checked_add(c).is_none_or(|end| end > self.c) {
             return Err(KernelError::param(
                 "channels",
-                format!("[{offset}, {offset}+{c}) is outside the {} channels of the view", self.c),
+                format!(
+                    "[{offset}, {offset}+{c}) is outside the {} channels of the view",
+                    self.c
+                ),
             ));
         }
         Ok(NhwcLayout {
@@ -193,7 +196,10 @@ impl<'a> TensorView<'a> {
     /// A view of batch item `b`.
     pub fn batch_item(&self, b: usize) -> Result<TensorView<'a>> {
         if b >= self.layout.n {
-            return Err(KernelError::param("batch", format!("{b} >= n = {}", self.layout.n)));
+            return Err(KernelError::param(
+                "batch",
+                format!("{b} >= n = {}", self.layout.n),
+            ));
         }
         let (offset, layout) = self.layout.batch_item(b);
         // SAFETY: offset < len because batch item b has at least one element inside the
@@ -218,7 +224,10 @@ impl<'a> TensorView<'a> {
     /// Element `(b, y, x, ch)`.
     pub fn get(&self, b: usize, y: usize, x: usize, ch: usize) -> f32 {
         let l = &self.layout;
-        assert!(b < l.n && y < l.h && x < l.w && ch < l.c, "index out of range");
+        assert!(
+            b < l.n && y < l.h && x < l.w && ch < l.c,
+            "index out of range"
+        );
         // SAFETY: in-range indices address an element below required_len <= len.
         unsafe { *self.ptr.add(l.index(b, y, x, ch)) }
     }
@@ -344,7 +353,10 @@ impl<'a> TensorViewMut<'a> {
     /// A mutable view of batch item `b`.
     pub fn batch_item_mut(&mut self, b: usize) -> Result<TensorViewMut<'_>> {
         if b >= self.layout.n {
-            return Err(KernelError::param("batch", format!("{b} >= n = {}", self.layout.n)));
+            return Err(KernelError::param(
+                "batch",
+                format!("{b} >= n = {}", self.layout.n),
+            ));
         }
         let (offset, layout) = self.layout.batch_item(b);
         let offset = offset.min(self.len);
@@ -378,7 +390,10 @@ impl<'a> TensorViewMut<'a> {
     /// Sets element `(b, y, x, ch)`.
     pub fn set(&mut self, b: usize, y: usize, x: usize, ch: usize, value: f32) {
         let l = &self.layout;
-        assert!(b < l.n && y < l.h && x < l.w && ch < l.c, "index out of range");
+        assert!(
+            b < l.n && y < l.h && x < l.w && ch < l.c,
+            "index out of range"
+        );
         // SAFETY: in-range indices address an element of this view below len.
         unsafe { *self.ptr.add(l.index(b, y, x, ch)) = value }
     }
@@ -400,7 +415,11 @@ impl<'a> TensorViewMut<'a> {
                 src.len(),
             ));
         }
-        for (p, chunk) in src.chunks_exact(c.max(1)).enumerate().take(self.layout.pixels()) {
+        for (p, chunk) in src
+            .chunks_exact(c.max(1))
+            .enumerate()
+            .take(self.layout.pixels())
+        {
             self.pixel_mut(p).copy_from_slice(chunk);
         }
         Ok(())
@@ -419,13 +438,17 @@ impl<'a> TensorViewMut<'a> {
 
 impl std::fmt::Debug for TensorView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TensorView").field("layout", &self.layout).finish()
+        f.debug_struct("TensorView")
+            .field("layout", &self.layout)
+            .finish()
     }
 }
 
 impl std::fmt::Debug for TensorViewMut<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TensorViewMut").field("layout", &self.layout).finish()
+        f.debug_struct("TensorViewMut")
+            .field("layout", &self.layout)
+            .finish()
     }
 }
 
@@ -452,7 +475,10 @@ mod tests {
             pixel_stride: 5,
             channel_offset: 2,
         };
-        assert!(matches!(l.validate("x"), Err(KernelError::InvalidLayout { .. })));
+        assert!(matches!(
+            l.validate("x"),
+            Err(KernelError::InvalidLayout { .. })
+        ));
     }
 
     #[test]

@@ -1,1 +1,53 @@
-//! ghost-layers (under construction)
+//! # ghost-layers
+//!
+//! Layers that own weights, for GhostNet and YOLO11 inference on CPU: a convolution with its
+//! BatchNorm folded in at load time ([`ConvBnAct`]), the Ghost module, the Ghost bottleneck and
+//! squeeze-excite, plus what they are built from: an owned NHWC [`Tensor`], weight sources by
+//! PyTorch name ([`weights`]), BatchNorm folding ([`bn`]) and params / FLOPs accounting
+//! ([`cost`]).
+//!
+//! Every layer has
+//! - `load(weights, names, config) -> Result<Self>`: reads PyTorch tensors by `state_dict` name,
+//!   checks their shapes, folds BatchNorms, prepacks kernels;
+//! - `forward_into(ctx, input, output, ...)`: writes into a caller-given [`TensorViewMut`], so a
+//!   Ghost module's halves and a YOLO concat's parts are written in place (zero copy);
+//! - `forward(ctx, input) -> Tensor`: the same into a new tensor;
+//! - `output_shape` and `cost` (the [`Layer`] trait).
+//!
+//! The only `unsafe` in this crate is the memory map of a weights file
+//! ([`weights::SafetensorsFile::open`]).
+#![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod bn;
+pub mod channels;
+pub mod context;
+pub mod conv;
+pub mod cost;
+pub mod error;
+pub mod ghost_bottleneck;
+pub mod ghost_module;
+pub mod layer;
+mod ops;
+pub mod squeeze_excite;
+pub mod tensor;
+pub mod weights;
+
+pub use bn::{BatchNorm, FoldedConv, EPS_TIMM, EPS_ULTRALYTICS};
+pub use channels::make_divisible;
+pub use context::Context;
+pub use conv::{ConvBnAct, ConvBnNames, ConvSpec};
+pub use cost::{Cost, CostRow, CostTable};
+pub use error::{LayerError, Result};
+pub use ghost_bottleneck::{GhostBottleneck, GhostBottleneckSpec};
+pub use ghost_module::GhostModule;
+pub use layer::Layer;
+pub use squeeze_excite::SqueezeExcite;
+pub use tensor::Tensor;
+pub use weights::{
+    MemoryWeights, Prefixed, SafetensorsFile, SeededWeights, WeightSource, WeightsError,
+};
+
+pub use ghost_kernels::{
+    Activation, AddOrder, NhwcLayout, Residual, TensorView, TensorViewMut, Threads,
+};

@@ -1,1 +1,23 @@
-//! yolo11-ghost (under construction)
+//! # yolo11-ghost
+//!
+//! YOLO11 and YOLO11-GhostNet detectors built from Ultralytics model YAMLs and safetensors
+//! weights, run on the CPU kernels of `ghost-kernels`.
+//!
+//! - [`spec`]: YAML -> [`spec::ModelSpec`] with Ultralytics' `parse_model` rules;
+//! - [`info`]: per-layer parameter / GFLOP table and the model summary.
+#![warn(missing_debug_implementations)]
+
+pub mod error;
+pub mod info;
+pub mod spec;
+
+// Pre/post-processing, detector and drawing (the ghost-yolo CLI sits on these).
+pub mod detector;
+pub mod draw;
+pub mod image_io;
+pub mod letterbox;
+pub mod nms;
+pub mod postprocess;
+
+pub use error::{Result, YoloError};
+pub use spec::ModelSpec;

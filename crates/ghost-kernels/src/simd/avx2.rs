@@ -18,7 +18,10 @@ use crate::act::Activation;
 /// The CPU must support AVX2 and FMA.
 #[inline(always)]
 pub unsafe fn exp(x: __m256) -> __m256 {
-    let x = _mm256_min_ps(_mm256_set1_ps(88.0), _mm256_max_ps(_mm256_set1_ps(-87.336_54), x));
+    let x = _mm256_min_ps(
+        _mm256_set1_ps(88.0),
+        _mm256_max_ps(_mm256_set1_ps(-87.336_54), x),
+    );
     let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
         x,
         _mm256_set1_ps(std::f32::consts::LOG2_E),
@@ -132,7 +135,9 @@ mod tests {
 
     fn grid() -> Vec<f32> {
         let mut xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.01).collect();
-        xs.extend([-100.0, -88.0, -87.0, -50.0, 50.0, 87.0, 88.0, 100.0, 0.0, -0.0, 1e-8, -1e-8]);
+        xs.extend([
+            -100.0, -88.0, -87.0, -50.0, 50.0, 87.0, 88.0, 100.0, 0.0, -0.0, 1e-8, -1e-8,
+        ]);
         xs
     }
 
@@ -150,7 +155,10 @@ mod tests {
                 let r = act.apply_f64(x as f64);
                 let err = (y as f64 - r).abs();
                 let bound = crate::tolerance::ACT_REL * r.abs() + 1e-30;
-                assert!(err <= bound, "{act:?}({x}) = {y}, expected {r} (err {err:e} > {bound:e})");
+                assert!(
+                    err <= bound,
+                    "{act:?}({x}) = {y}, expected {r} (err {err:e} > {bound:e})"
+                );
             }
         }
     }
@@ -171,7 +179,10 @@ mod tests {
             }
             for (&x, &y) in chunk.iter().zip(&out) {
                 let r = (x as f64).exp();
-                assert!(((y as f64 - r) / r).abs() <= 3.0 * f32::EPSILON as f64, "exp({x}) = {y} vs {r}");
+                assert!(
+                    ((y as f64 - r) / r).abs() <= 3.0 * f32::EPSILON as f64,
+                    "exp({x}) = {y} vs {r}"
+                );
             }
         }
     }

@@ -25,7 +25,10 @@ pub fn silu(x: f32x8) -> f32x8 {
 /// `relu6(x + 3) / 6`, same operation order as [`Activation::apply`].
 #[inline(always)]
 pub fn hard_sigmoid(x: f32x8) -> f32x8 {
-    (x + f32x8::splat(3.0)).max(f32x8::ZERO).min(f32x8::splat(6.0)) * f32x8::splat(1.0 / 6.0)
+    (x + f32x8::splat(3.0))
+        .max(f32x8::ZERO)
+        .min(f32x8::splat(6.0))
+        * f32x8::splat(1.0 / 6.0)
 }
 
 /// `max(x, 0)`.
@@ -77,7 +80,10 @@ mod tests {
                 let r = act.apply_f64(x as f64);
                 let err = (y as f64 - r).abs();
                 let bound = crate::tolerance::ACT_REL * r.abs() + 1e-30;
-                assert!(err <= bound, "{act:?}({x}) = {y}, expected {r} (err {err:e} > {bound:e})");
+                assert!(
+                    err <= bound,
+                    "{act:?}({x}) = {y}, expected {r} (err {err:e} > {bound:e})"
+                );
             }
         }
     }

@@ -1,0 +1,223 @@
+//! The GhostNet V1 network: stem, nine bottleneck stages, the final 1x1 conv, and optionally the
+//! classifier head; forward passes for logits and for the stride 4/8/16/32 feature maps.
+
+use ghost_kernels::Activation;
+use ghost_layers::{
+    Context, ConvBnAct, ConvBnNames, ConvSpec, CostTable, GhostBottleneck, GhostBottleneckSpec,
+    Layer, LayerError, Result, Tensor, TensorView, WeightSource,
+};
+
+use crate::config::{feature_stages, GhostNetConfig, IN_CHANNELS, STAGES};
+use crate::head::ClassifierHead;
+
+/// One entry of `blocks`: a stage of bottlenecks, or the final 1x1 ConvBnAct (`blocks.9.0`).
+#[derive(Clone, Debug)]
+enum Stage {
+    Bottlenecks(Vec<GhostBottleneck>),
+    FinalConv(ConvBnAct),
+}
+
+impl Stage {
+    fn forward(&self, ctx: &mut Context, x: Tensor) -> Result<Tensor> {
+        match self {
+            Stage::Bottlenecks(blocks) => {
+                blocks.iter().try_fold(x, |x, b| b.forward(ctx, &x.view()))
+            }
+            Stage::FinalConv(conv) => conv.forward(ctx, &x.view()),
+        }
+    }
+
+    fn layers(&self) -> Vec<&dyn Layer> {
+        match self {
+            Stage::Bottlenecks(blocks) => blocks.iter().map(|b| b as &dyn Layer).collect(),
+            Stage::FinalConv(conv) => vec![conv as &dyn Layer],
+        }
+    }
+}
+
+/// What a forward pass returns.
+#[derive(Clone, Debug)]
+pub struct GhostNetOutput {
+    /// Feature maps at strides 4, 8, 16, 32 (NHWC): the outputs of `blocks[2]`, `blocks[4]`,
+    /// `blocks[6]` and `blocks[9]`.
+    pub features: [Tensor; 4],
+    /// Logits `n x 1 x 1 x classes`, when the model has a classifier head.
+    pub logits: Option<Tensor>,
+}
+
+/// A loaded GhostNet V1 with every BatchNorm folded.
+#[derive(Clone, Debug)]
+pub struct GhostNet {
+    config: GhostNetConfig,
+    stem: ConvBnAct,
+    stages: Vec<Stage>,
+    head: Option<ClassifierHead>,
+    taps: [usize; 4],
+}
+
+impl GhostNet {
+    /// Loads a GhostNet with timm tensor names (`conv_stem.weight`, `bn1.*`,
+    /// `blocks.{s}.{i}.ghost1.primary_conv.0.weight`, ..., `conv_head.*`, `classifier.*`).
+    /// Wrap the source in [`ghost_layers::Prefixed`] for a GhostNet inside another model
+    /// (`model.0.`).
+    pub fn load(weights: &dyn WeightSource, config: GhostNetConfig) -> Result<Self> {
+        if !(config.width.is_finite() && config.width > 0.0) {
+            return Err(LayerError::config(
+                "GhostNet",
+                format!("width {} must be positive", config.width),
+            ));
+        }
+        let eps = config.eps;
+        let stem_chs = config.stem_channels();
+        let stem = ConvBnAct::load(
+            weights,
+            &ConvBnNames::new("conv_stem", "bn1"),
+            ConvSpec::new(IN_CHANNELS, stem_chs, 3)
+                .stride(2)
+                .padding(1)
+                .act(Activation::Relu),
+            eps,
+        )?;
+        let mut stages = Vec::with_capacity(STAGES.len() + 1);
+        let mut prev = stem_chs;
+        for (s, rows) in STAGES.iter().enumerate() {
+            let mut blocks = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                let spec = GhostBottleneckSpec {
+                    cin: prev,
+                    mid: config.channels(row.expand),
+                    cout: config.channels(row.out),
+                    dw_kernel: row.kernel,
+                    stride: row.stride,
+                    se_ratio: row.se_ratio,
+                };
+                blocks.push(GhostBottleneck::load(
+                    weights,
+                    &format!("blocks.{s}.{i}"),
+                    spec,
+                    eps,
+                )?);
+                prev = spec.cout;
+            }
+            stages.push(Stage::Bottlenecks(blocks));
+        }
+        let final_chs = config.final_channels();
+        stages.push(Stage::FinalConv(ConvBnAct::load(
+            weights,
+            &ConvBnNames::timm(&format!("blocks.{}.0", STAGES.len())),
+            ConvSpec::new(prev, final_chs, 1).act(Activation::Relu),
+            eps,
+        )?));
+        let head = if config.classifier {
+            Some(ClassifierHead::load(
+                weights,
+                final_chs,
+                config.num_classes,
+            )?)
+        } else {
+            None
+        };
+        Ok(GhostNet {
+            config,
+            stem,
+            stages,
+            head,
+            taps: feature_stages(),
+        })
+    }
+
+    /// The configuration it was loaded with (`num_classes` as given, see [`GhostNet::num_classes`]).
+    pub fn config(&self) -> &GhostNetConfig {
+        &self.config
+    }
+
+    /// Number of classes of the classifier head, if any.
+    pub fn num_classes(&self) -> Option<usize> {
+        self.head.as_ref().map(ClassifierHead::num_classes)
+    }
+
+    /// Channels of the stride 4/8/16/32 feature maps.
+    pub fn feature_channels(&self) -> [usize; 4] {
+        self.config.feature_channels()
+    }
+
+    fn check_input(&self, input: &TensorView<'_>) -> Result<()> {
+        let shape = input.shape();
+        if shape[3] != IN_CHANNELS {
+            return Err(LayerError::Shape {
+                layer: "GhostNet".into(),
+                operand: "input",
+                expected: format!("c = {IN_CHANNELS} (RGB)"),
+                found: shape,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs the backbone (and the head, if loaded) on an `n x h x w x 3` input.
+    pub fn forward(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<GhostNetOutput> {
+        let features = self.features(ctx, input)?;
+        let logits = match &self.head {
+            Some(head) => Some(head.forward(ctx, &features[3].view())?),
+            None => None,
+        };
+        Ok(GhostNetOutput { features, logits })
+    }
+
+    /// The stride 4/8/16/32 feature maps (NHWC) of an `n x h x w x 3` input.
+    pub fn features(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<[Tensor; 4]> {
+        self.check_input(input)?;
+        let mut x = self.stem.forward(ctx, input)?;
+        let mut taps: Vec<Tensor> = Vec::with_capacity(4);
+        for (i, stage) in self.stages.iter().enumerate() {
+            x = stage.forward(ctx, x)?;
+            if self.taps.contains(&i) {
+                // The last tap is the final tensor; the others stay the next stage's input.
+                if i == self.stages.len() - 1 {
+                    taps.push(x);
+                    break;
+                }
+                taps.push(x.clone());
+            }
+        }
+        taps.try_into().map_err(|v: Vec<Tensor>| {
+            LayerError::config(
+                "GhostNet",
+                format!("expected 4 feature taps, produced {}", v.len()),
+            )
+        })
+    }
+
+    /// Logits `n x 1 x 1 x classes` of an `n x h x w x 3` input; an error without a head.
+    pub fn classify(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<Tensor> {
+        if self.head.is_none() {
+            return Err(LayerError::config(
+                "GhostNet",
+                "loaded without a classifier head",
+            ));
+        }
+        let out = self.forward(ctx, input)?;
+        Ok(out.logits.expect("the head exists"))
+    }
+
+    /// A per-layer cost table (stem, every bottleneck, the final conv, the head) for an input of
+    /// shape `input` (NHWC).
+    pub fn cost_table(&self, input: [usize; 4]) -> Result<CostTable> {
+        let mut table = CostTable::new();
+        let mut row = self.stem.cost_row(input)?;
+        row.name = "conv_stem+bn1".into();
+        let mut shape = row.output;
+        table.push(row);
+        for stage in &self.stages {
+            for layer in stage.layers() {
+                let row = layer.cost_row(shape)?;
+                shape = row.output;
+                table.push(row);
+            }
+        }
+        if let Some(head) = &self.head {
+            table.extend(head.cost_table(shape)?);
+        }
+        Ok(table)
+    }
+}

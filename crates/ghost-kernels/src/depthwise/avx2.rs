@@ -1,0 +1,20 @@
+//! AVX2 + FMA instantiation of the depthwise kernel.
+
+use std::ops::Range;
+
+use super::kernel::{rows as kernel_rows, Plan};
+use crate::lanes::Avx2;
+
+/// Output pixels per fast-path tile: 8 accumulators + up to 5 tap registers + 1 input fit the 16
+/// ymm registers.
+const TILE: usize = 8;
+
+/// Computes output rows `rows`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `plan` must come from the checked safe entry point.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn rows(plan: &Plan, rows: Range<usize>) {
+    // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
+    unsafe { kernel_rows::<Avx2, TILE>(plan, rows) }
+}

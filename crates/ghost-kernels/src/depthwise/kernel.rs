@@ -1,0 +1,240 @@
+//! The depthwise kernel body, written once over [`Lanes`] and instantiated by `avx2.rs` and
+//! `portable.rs`.
+//!
+//! Work is one output row at a time (the unit threads split on). Inside a row:
+//! - *interior* columns (window fully inside the input horizontally) of 3x3 / 5x5 kernels with
+//!   horizontal stride 1 or 2 run the tile kernel: `T` output pixels x one 8-channel block, the
+//!   `KW` taps of one kernel row held in registers, each input pixel loaded once per kernel row and
+//!   fed to every accumulator that uses it (ncnn-style register reuse, no padded copy);
+//! - vertical borders shrink the kernel to its valid rows (MLAS), in both paths;
+//! - edge columns, the leftover `< T` interior columns and every other kernel size run the edge
+//!   kernel: one output pixel x up to 4 channel blocks, valid taps only.
+//!
+//! Both paths start each accumulator from the bias and add the valid taps in the same order
+//! (kernel row ascending, then column ascending) with the same fused multiply-add, so a pixel's
+//! value does not depend on which path (or which thread) computed it.
+
+use std::ops::Range;
+
+use super::pack::PackedDepthwise;
+use crate::act::{Activation, AddOrder};
+use crate::lanes::{load, store, Lanes, LANES};
+
+/// Everything a row needs: raw pointers (already offset to each view's channel 0) and geometry.
+/// Built by the safe entry point after every check.
+pub(crate) struct Plan<'a> {
+    pub input: *const f32,
+    pub in_stride: usize,
+    pub ih: usize,
+    pub iw: usize,
+    pub output: *mut f32,
+    pub out_stride: usize,
+    pub oh: usize,
+    pub ow: usize,
+    /// Residual base pointer and pixel stride (null / 0 when `order` is `None`).
+    pub residual: *const f32,
+    pub res_stride: usize,
+    pub order: Option<AddOrder>,
+    pub act: Activation,
+    pub sh: usize,
+    pub sw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub packed: &'a PackedDepthwise,
+}
+
+// SAFETY: a Plan is shared by the threads of one kernel call; they only read `input`, `residual`
+// and `packed`, and write disjoint output rows.
+unsafe impl Sync for Plan<'_> {}
+// SAFETY: as above.
+unsafe impl Send for Plan<'_> {}
+
+/// Computes output rows `rows` (numbered `b * oh + oy`).
+///
+/// # Safety
+/// `plan` must describe views checked by the safe entry point, and the back end `V` must be
+/// supported by the CPU.
+#[inline(always)]
+pub(crate) unsafe fn rows<V: Lanes, const T: usize>(plan: &Plan, rows: Range<usize>) {
+    if plan.packed.masked() {
+        rows_impl::<V, T, true>(plan, rows)
+    } else {
+        rows_impl::<V, T, false>(plan, rows)
+    }
+}
+
+/// Geometry of one output row.
+struct Row {
+    b: usize,
+    oy: usize,
+    /// Input row of kernel row 0 (may be negative: padding).
+    iy0: isize,
+    /// Valid kernel rows.
+    ky: Range<usize>,
+}
+
+#[inline(always)]
+unsafe fn rows_impl<V: Lanes, const T: usize, const M: bool>(plan: &Plan, rows: Range<usize>) {
+    let p = plan;
+    let (kh, kw) = (p.packed.kernel_h(), p.packed.kernel_w());
+    let mask = V::mask(p.packed.channels());
+    // Interior columns: ox * sw - pad_left >= 0 and ox * sw - pad_left + kw <= iw.
+    let ox_lo = p.pad_left.div_ceil(p.sw).min(p.ow);
+    let ox_hi = if p.iw + p.pad_left >= kw {
+        ((p.iw + p.pad_left - kw) / p.sw + 1).min(p.ow)
+    } else {
+        0
+    }
+    .max(ox_lo);
+    for r in rows {
+        let (b, oy) = (r / p.oh, r % p.oh);
+        let iy0 = (oy * p.sh) as isize - p.pad_top as isize;
+        let ky0 = (-iy0).clamp(0, kh as isize) as usize;
+        let ky1 = (p.ih as isize - iy0).clamp(ky0 as isize, kh as isize) as usize;
+        let row = Row {
+            b,
+            oy,
+            iy0,
+            ky: ky0..ky1,
+        };
+        let fast = match (kw, p.sw) {
+            (3, 1) => row_tiles::<V, T, M, 3, 1>(p, &row, ox_lo..ox_hi, mask),
+            (3, 2) => row_tiles::<V, T, M, 3, 2>(p, &row, ox_lo..ox_hi, mask),
+            (5, 1) => row_tiles::<V, T, M, 5, 1>(p, &row, ox_lo..ox_hi, mask),
+            (5, 2) => row_tiles::<V, T, M, 5, 2>(p, &row, ox_lo..ox_hi, mask),
+            _ => ox_lo..ox_lo,
+        };
+        // Everything the tiles did not cover goes through the edge kernel.
+        for ox in (0..fast.start).chain(fast.end..p.ow) {
+            edge_pixel::<V, M>(p, &row, ox, mask);
+        }
+    }
+}
+
+/// Runs full tiles over the interior columns and returns the columns it covered.
+#[inline(always)]
+unsafe fn row_tiles<V: Lanes, const T: usize, const M: bool, const KW: usize, const S: usize>(
+    p: &Plan,
+    row: &Row,
+    interior: Range<usize>,
+    mask: V::Mask,
+) -> Range<usize> {
+    let tiles = (interior.end - interior.start) / T;
+    for tile in 0..tiles {
+        let ox = interior.start + tile * T;
+        for (blk, &start) in p.packed.block_starts().iter().enumerate() {
+            tile_block::<V, T, M, KW, S>(p, row, ox, blk, start, mask);
+        }
+    }
+    interior.start..interior.start + tiles * T
+}
+
+/// `T` output pixels from `ox` of one channel block.
+#[inline(always)]
+unsafe fn tile_block<V: Lanes, const T: usize, const M: bool, const KW: usize, const S: usize>(
+    p: &Plan,
+    row: &Row,
+    ox: usize,
+    blk: usize,
+    start: usize,
+    mask: V::Mask,
+) {
+    let weights = p.packed.block_weights(blk);
+    let bias = V::load(p.packed.block_bias(blk));
+    let mut acc = [bias; T];
+    // Interior tile: its first input column is inside the image.
+    let ix0 = ox * S - p.pad_left;
+    for ky in row.ky.clone() {
+        let iy = (row.iy0 + ky as isize) as usize;
+        let w: [V; KW] = std::array::from_fn(|kx| V::load(weights.add((ky * KW + kx) * LANES)));
+        let base = p
+            .input
+            .add(((row.b * p.ih + iy) * p.iw + ix0) * p.in_stride + start);
+        // Input column j feeds output t with tap kx = j - t * S (when 0 <= kx < KW).
+        for j in 0..(T - 1) * S + KW {
+            let x = load::<V, M>(base.add(j * p.in_stride), mask);
+            for (t, a) in acc.iter_mut().enumerate() {
+                if j >= t * S && j - t * S < KW {
+                    *a = V::mul_add(w[j - t * S], x, *a);
+                }
+            }
+        }
+    }
+    for (t, a) in acc.into_iter().enumerate() {
+        finish::<V, M>(p, row, ox + t, start, a, mask);
+    }
+}
+
+/// One output pixel of every channel block, valid taps only.
+#[inline(always)]
+unsafe fn edge_pixel<V: Lanes, const M: bool>(p: &Plan, row: &Row, ox: usize, mask: V::Mask) {
+    let starts = p.packed.block_starts();
+    let mut blk = 0;
+    while blk < starts.len() {
+        match starts.len() - blk {
+            1 => edge_blocks::<V, M, 1>(p, row, ox, blk, mask),
+            2 => edge_blocks::<V, M, 2>(p, row, ox, blk, mask),
+            3 => edge_blocks::<V, M, 3>(p, row, ox, blk, mask),
+            _ => edge_blocks::<V, M, 4>(p, row, ox, blk, mask),
+        }
+        blk += 4;
+    }
+}
+
+/// One output pixel of blocks `blk0 .. blk0 + NB` (independent accumulators hide FMA latency).
+#[inline(always)]
+unsafe fn edge_blocks<V: Lanes, const M: bool, const NB: usize>(
+    p: &Plan,
+    row: &Row,
+    ox: usize,
+    blk0: usize,
+    mask: V::Mask,
+) {
+    let kw = p.packed.kernel_w();
+    let starts = p.packed.block_starts();
+    let ix0 = (ox * p.sw) as isize - p.pad_left as isize;
+    let kx0 = (-ix0).clamp(0, kw as isize) as usize;
+    let kx1 = (p.iw as isize - ix0).clamp(kx0 as isize, kw as isize) as usize;
+    let weights: [*const f32; NB] = std::array::from_fn(|i| p.packed.block_weights(blk0 + i));
+    let start: [usize; NB] = std::array::from_fn(|i| starts[blk0 + i]);
+    let mut acc: [V; NB] = std::array::from_fn(|i| V::load(p.packed.block_bias(blk0 + i)));
+    for ky in row.ky.clone() {
+        let iy = (row.iy0 + ky as isize) as usize;
+        let line = p.input.add((row.b * p.ih + iy) * p.iw * p.in_stride);
+        for kx in kx0..kx1 {
+            let px = line.add((ix0 + kx as isize) as usize * p.in_stride);
+            let tap = (ky * kw + kx) * LANES;
+            for i in 0..NB {
+                let x = load::<V, M>(px.add(start[i]), mask);
+                acc[i] = V::mul_add(V::load(weights[i].add(tap)), x, acc[i]);
+            }
+        }
+    }
+    for i in 0..NB {
+        finish::<V, M>(p, row, ox, start[i], acc[i], mask);
+    }
+}
+
+/// Epilogue (residual, activation) and store of one accumulator vector.
+#[inline(always)]
+unsafe fn finish<V: Lanes, const M: bool>(
+    p: &Plan,
+    row: &Row,
+    ox: usize,
+    start: usize,
+    acc: V,
+    mask: V::Mask,
+) {
+    let pixel = (row.b * p.oh + row.oy) * p.ow + ox;
+    let value = match p.order {
+        None => V::activate(p.act, acc),
+        Some(order) => {
+            let r = load::<V, M>(p.residual.add(pixel * p.res_stride + start), mask);
+            match order {
+                AddOrder::BeforeActivation => V::activate(p.act, V::add(acc, r)),
+                AddOrder::AfterActivation => V::add(V::activate(p.act, acc), r),
+            }
+        }
+    };
+    store::<V, M>(p.output.add(pixel * p.out_stride + start), mask, value);
+}

@@ -1,0 +1,19 @@
+//! Portable (`wide::f32x8`) instantiation of the depthwise kernel.
+
+use std::ops::Range;
+
+use super::kernel::{rows as kernel_rows, Plan};
+use crate::lanes::Portable;
+
+/// Output pixels per fast-path tile. Without AVX at compile time an `f32x8` is two SSE
+/// registers, so a smaller tile keeps the accumulators in the 16 xmm registers.
+const TILE: usize = 4;
+
+/// Computes output rows `rows`.
+///
+/// # Safety
+/// `plan` must come from the checked safe entry point.
+pub(crate) unsafe fn rows(plan: &Plan, rows: Range<usize>) {
+    // SAFETY: forwarded contract; the portable lanes need no CPU feature.
+    unsafe { kernel_rows::<Portable, TILE>(plan, rows) }
+}

@@ -1,0 +1,397 @@
+//! One 8-lane f32 vector interface over the two SIMD back ends, so that each kernel body is
+//! written once (generic over [`Lanes`]) and instantiated twice: inside an
+//! `#[target_feature(enable = "avx2,fma")]` entry point with [`Avx2`], and in plain code with
+//! [`Portable`] (`wide::f32x8`, whose instruction set is fixed at compile time).
+//!
+//! Every method is `#[inline(always)]` so that it melts into the calling kernel, and `unsafe`
+//! because the AVX2 versions are only sound on a CPU with AVX2 + FMA (the caller's
+//! `#[target_feature]` entry point is what the dispatcher checks) and the load/store versions
+//! dereference raw pointers.
+//!
+//! Masked loads and stores touch exactly the first `n` lanes' addresses: kernels use them on
+//! channel tails so they never read or write channels outside their view (another view of the
+//! same buffer may own them, possibly on another thread).
+
+use crate::act::Activation;
+
+/// Lanes per vector.
+pub(crate) const LANES: usize = 8;
+
+/// An 8-lane f32 vector type. See the module docs for the safety contract.
+pub(crate) trait Lanes: Copy {
+    /// A "first `n` lanes" mask in the back end's native form.
+    type Mask: Copy;
+
+    /// Mask of the first `n` lanes (`n <= 8`).
+    unsafe fn mask(n: usize) -> Self::Mask;
+    unsafe fn splat(v: f32) -> Self;
+    /// Unaligned load of 8 floats.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Loads the masked lanes, zero elsewhere, touching only the masked addresses.
+    unsafe fn load_masked(p: *const f32, m: Self::Mask) -> Self;
+    /// Unaligned store of 8 floats.
+    unsafe fn store(p: *mut f32, v: Self);
+    /// Stores the masked lanes only.
+    unsafe fn store_masked(p: *mut f32, m: Self::Mask, v: Self);
+    /// `a * b + c` (fused on AVX2; on the portable path fused only if `wide` was compiled with FMA).
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self;
+    unsafe fn add(a: Self, b: Self) -> Self;
+    unsafe fn sub(a: Self, b: Self) -> Self;
+    unsafe fn mul(a: Self, b: Self) -> Self;
+    unsafe fn div(a: Self, b: Self) -> Self;
+    /// Lane-wise maximum that returns NaN when either input is NaN (PyTorch `max_pool2d`).
+    unsafe fn max_nan(a: Self, b: Self) -> Self;
+    /// Lane-wise maximum, NaN handling unspecified (for softmax row maxima).
+    unsafe fn max_fast(a: Self, b: Self) -> Self;
+    /// Horizontal maximum (NaN handling unspecified).
+    unsafe fn reduce_max(v: Self) -> f32;
+    /// Horizontal sum.
+    unsafe fn reduce_add(v: Self) -> f32;
+    /// `e^v`.
+    unsafe fn exp(v: Self) -> Self;
+    /// The activation on every lane.
+    unsafe fn activate(act: Activation, v: Self) -> Self;
+}
+
+/// Loads a full vector, or the masked lanes when `MASKED`.
+#[inline(always)]
+pub(crate) unsafe fn load<V: Lanes, const MASKED: bool>(p: *const f32, m: V::Mask) -> V {
+    if MASKED {
+        V::load_masked(p, m)
+    } else {
+        V::load(p)
+    }
+}
+
+/// Stores a full vector, or the masked lanes when `MASKED`.
+#[inline(always)]
+pub(crate) unsafe fn store<V: Lanes, const MASKED: bool>(p: *mut f32, m: V::Mask, v: V) {
+    if MASKED {
+        V::store_masked(p, m, v)
+    } else {
+        V::store(p, v)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::Avx2;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Lanes;
+    use crate::act::Activation;
+    use std::arch::x86_64::*;
+
+    /// AVX2 + FMA back end (only valid inside `#[target_feature(enable = "avx2,fma")]` code).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Avx2(pub __m256);
+
+    impl Lanes for Avx2 {
+        type Mask = __m256i;
+
+        #[inline(always)]
+        unsafe fn mask(n: usize) -> __m256i {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane)
+        }
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self {
+            Avx2(_mm256_set1_ps(v))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            Avx2(_mm256_loadu_ps(p))
+        }
+        #[inline(always)]
+        unsafe fn load_masked(p: *const f32, m: __m256i) -> Self {
+            Avx2(_mm256_maskload_ps(p, m))
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: Self) {
+            _mm256_storeu_ps(p, v.0)
+        }
+        #[inline(always)]
+        unsafe fn store_masked(p: *mut f32, m: __m256i, v: Self) {
+            _mm256_maskstore_ps(p, m, v.0)
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+            Avx2(_mm256_fmadd_ps(a.0, b.0, c.0))
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            Avx2(_mm256_add_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn sub(a: Self, b: Self) -> Self {
+            Avx2(_mm256_sub_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn mul(a: Self, b: Self) -> Self {
+            Avx2(_mm256_mul_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn div(a: Self, b: Self) -> Self {
+            Avx2(_mm256_div_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn max_nan(a: Self, b: Self) -> Self {
+            // vmaxps returns its second operand when either is NaN: that propagates a NaN `b`;
+            // the blend keeps a NaN `a`.
+            let m = _mm256_max_ps(a.0, b.0);
+            Avx2(_mm256_blendv_ps(
+                m,
+                a.0,
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(a.0, a.0),
+            ))
+        }
+        #[inline(always)]
+        unsafe fn max_fast(a: Self, b: Self) -> Self {
+            Avx2(_mm256_max_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn reduce_max(v: Self) -> f32 {
+            let m = _mm_max_ps(_mm256_castps256_ps128(v.0), _mm256_extractf128_ps::<1>(v.0));
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            let m = _mm_max_ss(m, _mm_shuffle_ps::<0b01>(m, m));
+            _mm_cvtss_f32(m)
+        }
+        #[inline(always)]
+        unsafe fn reduce_add(v: Self) -> f32 {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v.0), _mm256_extractf128_ps::<1>(v.0));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
+            _mm_cvtss_f32(s)
+        }
+        #[inline(always)]
+        unsafe fn exp(v: Self) -> Self {
+            Avx2(crate::simd::avx2::exp(v.0))
+        }
+        #[inline(always)]
+        unsafe fn activate(act: Activation, v: Self) -> Self {
+            Avx2(crate::simd::avx2::activate(act, v.0))
+        }
+    }
+}
+
+/// Portable back end over `wide::f32x8`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable(pub wide::f32x8);
+
+impl Lanes for Portable {
+    type Mask = usize;
+
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> usize {
+        n.min(LANES)
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        Portable(wide::f32x8::splat(v))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Portable(wide::f32x8::new(p.cast::<[f32; LANES]>().read_unaligned()))
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f32, n: usize) -> Self {
+        let mut a = [0.0f32; LANES];
+        std::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), n);
+        Portable(wide::f32x8::new(a))
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self) {
+        p.cast::<[f32; LANES]>().write_unaligned(v.0.to_array())
+    }
+    #[inline(always)]
+    unsafe fn store_masked(p: *mut f32, n: usize, v: Self) {
+        let a = v.0.to_array();
+        std::ptr::copy_nonoverlapping(a.as_ptr(), p, n);
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        Portable(a.0.mul_add(b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self, b: Self) -> Self {
+        Portable(a.0 + b.0)
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        Portable(a.0 - b.0)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self, b: Self) -> Self {
+        Portable(a.0 * b.0)
+    }
+    #[inline(always)]
+    unsafe fn div(a: Self, b: Self) -> Self {
+        Portable(a.0 / b.0)
+    }
+    #[inline(always)]
+    unsafe fn max_nan(a: Self, b: Self) -> Self {
+        let either_nan = a.0.is_nan() | b.0.is_nan();
+        Portable(either_nan.select(a.0 + b.0, a.0.fast_max(b.0)))
+    }
+    #[inline(always)]
+    unsafe fn max_fast(a: Self, b: Self) -> Self {
+        Portable(a.0.fast_max(b.0))
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(v: Self) -> f32 {
+        let a = v.0.to_array();
+        let m = [
+            a[0].max(a[4]),
+            a[1].max(a[5]),
+            a[2].max(a[6]),
+            a[3].max(a[7]),
+        ];
+        m[0].max(m[2]).max(m[1].max(m[3]))
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(v: Self) -> f32 {
+        // Same pairing as the AVX2 version: (lo + hi) halves, then pairs, then the last two.
+        let a = v.0.to_array();
+        let s = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+        (s[0] + s[2]) + (s[1] + s[3])
+    }
+    #[inline(always)]
+    unsafe fn exp(v: Self) -> Self {
+        Portable(crate::simd::portable::exp(v.0))
+    }
+    #[inline(always)]
+    unsafe fn activate(act: Activation, v: Self) -> Self {
+        Portable(crate::simd::portable::activate(act, v.0))
+    }
+}
+
+/// A kernel whose work is numbered `0..total` (rows, pixels ...) and whose body is generic over
+/// the vector back end. [`run_split`] instantiates it for the chosen ISA and splits the numbers
+/// over threads.
+pub(crate) trait SplitKernel: Sync {
+    /// Processes items `range`.
+    ///
+    /// # Safety
+    /// `V` must be supported by the CPU; the kernel's pointers must have been checked by its safe
+    /// entry point; concurrent calls receive disjoint ranges.
+    unsafe fn run<V: Lanes>(&self, range: std::ops::Range<usize>);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
+    // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
+    unsafe { kernel.run::<Avx2>(range) }
+}
+
+/// Runs `kernel` over `0..total` on `isa` (AVX2 or portable; callers route `Isa::Naive` to their
+/// reference code), split into chunks of at least `min_chunk` items over `threads`.
+///
+/// # Safety
+/// The kernel's pointers must have been checked by its safe entry point, and `isa` must be
+/// supported by the CPU.
+pub(crate) unsafe fn run_split<K: SplitKernel>(
+    isa: crate::isa::Isa,
+    threads: &crate::parallel::Threads,
+    total: usize,
+    min_chunk: usize,
+    kernel: &K,
+) {
+    threads.for_each_chunk(total, min_chunk, 1, |range| match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller guarantees AVX2 + FMA when it asks for them; chunks are disjoint.
+        crate::isa::Isa::Avx2Fma => unsafe { run_avx2(kernel, range) },
+        // SAFETY: the portable lanes need no CPU feature; chunks are disjoint.
+        _ => unsafe { kernel.run::<Portable>(range) },
+    });
+}
+
+/// Fails unless the CPU can run `isa`.
+pub(crate) fn check_isa(isa: crate::isa::Isa) -> crate::error::Result<()> {
+    if isa.is_supported() {
+        Ok(())
+    } else {
+        Err(crate::error::KernelError::param(
+            "isa",
+            format!("{} is not supported by this CPU", isa.name()),
+        ))
+    }
+}
+
+/// Where pixel `p` of a strided view starts (channel 0 of the view), shareable across the
+/// threads of one kernel call. Built only from checked views.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pixels {
+    base: *mut f32,
+    stride: usize,
+}
+
+// SAFETY: threads of one kernel call read shared inputs and write disjoint pixels of the output.
+unsafe impl Send for Pixels {}
+// SAFETY: as above.
+unsafe impl Sync for Pixels {}
+
+impl Pixels {
+    /// Pixels of a read-only view (never written through).
+    pub(crate) fn of(view: &crate::view::TensorView) -> Self {
+        let l = view.layout();
+        Pixels {
+            base: view.as_ptr().wrapping_add(l.channel_offset).cast_mut(),
+            stride: l.pixel_stride,
+        }
+    }
+
+    /// Pixels of a mutable view.
+    pub(crate) fn of_mut(view: &mut crate::view::TensorViewMut) -> Self {
+        let l = *view.layout();
+        Pixels {
+            base: view.as_mut_ptr().wrapping_add(l.channel_offset),
+            stride: l.pixel_stride,
+        }
+    }
+
+    /// Channel 0 of pixel `p`.
+    ///
+    /// # Safety
+    /// `p` must be a pixel of the view this was built from.
+    #[inline(always)]
+    pub(crate) unsafe fn at(&self, p: usize) -> *mut f32 {
+        self.base.add(p * self.stride)
+    }
+}
+
+/// Visits the channel blocks of a `c`-channel pixel: full 8-lane blocks, then one masked tail
+/// block (`tail` is `V::mask(c % 8)`). Tails are masked rather than overlapped so in-place
+/// kernels never process a channel twice.
+#[inline(always)]
+pub(crate) unsafe fn for_blocks<V: Lanes>(
+    c: usize,
+    tail: V::Mask,
+    mut f: impl FnMut(usize, Option<V::Mask>),
+) {
+    let full = c / LANES;
+    for blk in 0..full {
+        f(blk * LANES, None);
+    }
+    if c % LANES != 0 {
+        f(full * LANES, Some(tail));
+    }
+}
+
+/// Loads a full vector, or the lanes of `tail`.
+#[inline(always)]
+pub(crate) unsafe fn load_opt<V: Lanes>(p: *const f32, tail: Option<V::Mask>) -> V {
+    match tail {
+        None => V::load(p),
+        Some(m) => V::load_masked(p, m),
+    }
+}
+
+/// Stores a full vector, or the lanes of `tail`.
+#[inline(always)]
+pub(crate) unsafe fn store_opt<V: Lanes>(p: *mut f32, tail: Option<V::Mask>, v: V) {
+    match tail {
+        None => V::store(p, v),
+        Some(m) => V::store_masked(p, m, v),
+    }
+}

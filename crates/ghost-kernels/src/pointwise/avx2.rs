@@ -1,0 +1,173 @@
+//! AVX2 + FMA 6x16 broadcast microkernel (XNNPACK's Zen 3 shape).
+//!
+//! Per reduction step: two aligned loads of the 16-wide weight row, six broadcasts of one
+//! activation per row, twelve FMAs into twelve accumulators (12 of the 16 ymm registers; the
+//! other three hold the weights and the broadcast). The epilogue runs in vector registers;
+//! partial tiles (fewer than 16 valid columns) go through a 16-float stack buffer so they execute
+//! exactly the same arithmetic as full ones.
+
+use std::arch::x86_64::*;
+
+use super::tile::{Finish, Microkernel, Tile};
+use crate::act::AddOrder;
+use crate::simd::avx2::activate;
+
+/// Rows per tile.
+pub(crate) const MR: usize = 6;
+
+/// The 6x16 microkernel.
+pub(crate) const KERNEL: Microkernel = Microkernel {
+    mr: MR,
+    run: tile_6x16,
+};
+
+/// Computes one 6x16 tile over one reduction block.
+///
+/// # Safety
+/// See [`super::tile::KernelFn`]; the CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_6x16(t: &Tile<'_>) {
+    debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR);
+    debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);
+    // SAFETY (whole function): the caller guarantees the tile contract of `KernelFn`. Panel rows
+    // are 64-byte aligned, so the aligned weight loads are valid, and `w` advances by one row per
+    // reduction step for exactly `taps * k` steps.
+    unsafe {
+        let mut c = [_mm256_setzero_ps(); 2 * MR];
+        match t.bias {
+            Some(b) => {
+                let b0 = _mm256_load_ps(b.0.as_ptr());
+                let b1 = _mm256_load_ps(b.0.as_ptr().add(8));
+                for r in 0..MR {
+                    c[2 * r] = b0;
+                    c[2 * r + 1] = b1;
+                }
+            }
+            None => {
+                for r in 0..MR {
+                    [c[2 * r], c[2 * r + 1]] = load16(t.out[r].add(t.col), t.nr);
+                }
+            }
+        }
+        let mut w = t.weights.as_ptr() as *const f32;
+        for rows in t.a.chunks_exact(MR) {
+            let a0 = rows[0].add(t.a_offset);
+            let a1 = rows[1].add(t.a_offset);
+            let a2 = rows[2].add(t.a_offset);
+            let a3 = rows[3].add(t.a_offset);
+            let a4 = rows[4].add(t.a_offset);
+            let a5 = rows[5].add(t.a_offset);
+            for kk in 0..t.k {
+                let w0 = _mm256_load_ps(w);
+                let w1 = _mm256_load_ps(w.add(8));
+                w = w.add(16);
+                let x = _mm256_broadcast_ss(&*a0.add(kk));
+                c[0] = _mm256_fmadd_ps(x, w0, c[0]);
+                c[1] = _mm256_fmadd_ps(x, w1, c[1]);
+                let x = _mm256_broadcast_ss(&*a1.add(kk));
+                c[2] = _mm256_fmadd_ps(x, w0, c[2]);
+                c[3] = _mm256_fmadd_ps(x, w1, c[3]);
+                let x = _mm256_broadcast_ss(&*a2.add(kk));
+                c[4] = _mm256_fmadd_ps(x, w0, c[4]);
+                c[5] = _mm256_fmadd_ps(x, w1, c[5]);
+                let x = _mm256_broadcast_ss(&*a3.add(kk));
+                c[6] = _mm256_fmadd_ps(x, w0, c[6]);
+                c[7] = _mm256_fmadd_ps(x, w1, c[7]);
+                let x = _mm256_broadcast_ss(&*a4.add(kk));
+                c[8] = _mm256_fmadd_ps(x, w0, c[8]);
+                c[9] = _mm256_fmadd_ps(x, w1, c[9]);
+                let x = _mm256_broadcast_ss(&*a5.add(kk));
+                c[10] = _mm256_fmadd_ps(x, w0, c[10]);
+                c[11] = _mm256_fmadd_ps(x, w1, c[11]);
+            }
+        }
+        for r in 0..t.mr {
+            let v = [c[2 * r], c[2 * r + 1]];
+            let out = t.out[r].add(t.col);
+            match t.finish {
+                Some(f) => store16(out, finish_row(f, v, t.res[r], t.col, t.nr), t.nr),
+                None => store16(out, v, t.nr),
+            }
+        }
+    }
+}
+
+/// The epilogue on one 16-wide row: `[+ residual] -> activation -> [+ residual]`.
+///
+/// # Safety
+/// AVX2+FMA code only; `res + col` valid for `nr` floats when a residual is fused.
+#[inline(always)]
+unsafe fn finish_row(
+    f: Finish,
+    v: [__m256; 2],
+    res: *const f32,
+    col: usize,
+    nr: usize,
+) -> [__m256; 2] {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let [mut v0, mut v1] = v;
+        let r = match f.order {
+            Some(_) => load16(res.add(col), nr),
+            None => [_mm256_setzero_ps(); 2],
+        };
+        if f.order == Some(AddOrder::BeforeActivation) {
+            v0 = _mm256_add_ps(v0, r[0]);
+            v1 = _mm256_add_ps(v1, r[1]);
+        }
+        v0 = activate(f.act, v0);
+        v1 = activate(f.act, v1);
+        if f.order == Some(AddOrder::AfterActivation) {
+            v0 = _mm256_add_ps(v0, r[0]);
+            v1 = _mm256_add_ps(v1, r[1]);
+        }
+        [v0, v1]
+    }
+}
+
+/// Loads `nr` floats (zero-padded to 16).
+///
+/// # Safety
+/// AVX2 code only; `p` valid for `nr` reads.
+#[inline(always)]
+unsafe fn load16(p: *const f32, nr: usize) -> [__m256; 2] {
+    // SAFETY: a full row reads exactly 16 valid floats; a partial one copies `nr` of them into a
+    // zeroed stack buffer first.
+    unsafe {
+        if nr == 16 {
+            [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+        } else {
+            let mut buf = [0.0f32; 16];
+            for (i, b) in buf.iter_mut().enumerate().take(nr) {
+                *b = *p.add(i);
+            }
+            [
+                _mm256_loadu_ps(buf.as_ptr()),
+                _mm256_loadu_ps(buf.as_ptr().add(8)),
+            ]
+        }
+    }
+}
+
+/// Stores the first `nr` of 16 floats.
+///
+/// # Safety
+/// AVX2 code only; `p` valid for `nr` writes.
+#[inline(always)]
+unsafe fn store16(p: *mut f32, v: [__m256; 2], nr: usize) {
+    // SAFETY: a full row writes exactly 16 valid floats; a partial one goes through a stack
+    // buffer and writes only `nr`.
+    unsafe {
+        if nr == 16 {
+            _mm256_storeu_ps(p, v[0]);
+            _mm256_storeu_ps(p.add(8), v[1]);
+        } else {
+            let mut buf = [0.0f32; 16];
+            _mm256_storeu_ps(buf.as_mut_ptr(), v[0]);
+            _mm256_storeu_ps(buf.as_mut_ptr().add(8), v[1]);
+            for (i, b) in buf.iter().enumerate().take(nr) {
+                *p.add(i) = *b;
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Pointwise (1x1) convolution: a GEMM with M = pixels, K = input channels, N = output channels.
+//!
+//! Weights are prepacked once into 16-channel panels with the bias in front ([`PackedPointwise`]).
+//! Activations are read in place through the input's pixel stride (never packed), and the
+//! fused epilogue (`bias -> [residual] -> activation -> [residual]`) writes straight into the
+//! output's channel range, so a pointwise conv can fill one half of a Ghost module's buffer or
+//! one slice of a YOLO concat.
+//!
+//! Implementations: an AVX2+FMA 6x16 microkernel, a portable `wide` 4x16 microkernel and a scalar
+//! one, all behind the same driver; [`naive`] is the f64 reference the tests compare against.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub(crate) mod driver;
+pub mod naive;
+pub(crate) mod pack;
+mod portable;
+mod scalar;
+pub(crate) mod tile;
+
+use crate::act::Epilogue;
+use crate::error::{KernelError, Result};
+use crate::isa::{active_isa, Isa};
+use crate::parallel::Threads;
+use crate::view::{SendPtr, TensorView, TensorViewMut};
+
+use driver::{min_rows_per_thread, pointwise_rows, OutputSide};
+use pack::Panels;
+use tile::Microkernel;
+
+/// Pointwise weights and bias, packed once for the microkernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedPointwise {
+    cin: usize,
+    cout: usize,
+    panels: Panels,
+}
+
+impl PackedPointwise {
+    /// Packs `weights` `[cout][cin]` row-major (PyTorch `[cout, cin, 1, 1]`) and an optional bias
+    /// of `cout` values (`None` = zeros).
+    pub fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Result<Self> {
+        if cin == 0 || cout == 0 {
+            return Err(KernelError::param(
+                "channels",
+                format!("cin = {cin} and cout = {cout} must both be at least 1"),
+            ));
+        }
+        naive::check_weights_len(weights, bias, cin, cout)?;
+        let panels = Panels::pack(cin, cout, bias, |o, i| weights[o * cin + i]);
+        Ok(PackedPointwise { cin, cout, panels })
+    }
+
+    /// Input channels.
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+
+    /// Output channels.
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+}
+
+/// Pointwise convolution `output = epilogue(input x W^T + bias)` on strided NHWC views, on the
+/// best instruction set of this CPU ([`active_isa`]).
+///
+/// `input` has `cin` channels, `output` and the residual (if any) the shape
+/// `(n, h, w, cout)` of the input's pixels. Only the output's channel range is written.
+pub fn pointwise(
+    input: &TensorView<'_>,
+    weights: &PackedPointwise,
+    epilogue: &Epilogue<'_>,
+    output: &mut TensorViewMut<'_>,
+    threads: &Threads,
+) -> Result<()> {
+    pointwise_with_isa(active_isa(), input, weights, epilogue, output, threads)
+}
+
+/// [`pointwise`] on an explicit instruction set (tests and comparisons). Fails with
+/// `InvalidParameter` if this CPU cannot run `isa`.
+#[doc(hidden)]
+pub fn pointwise_with_isa(
+    isa: Isa,
+    input: &TensorView<'_>,
+    weights: &PackedPointwise,
+    epilogue: &Epilogue<'_>,
+    output: &mut TensorViewMut<'_>,
+    threads: &Threads,
+) -> Result<()> {
+    check_io(input, weights.cin, weights.cout, epilogue, output)?;
+    let kernel = microkernel(isa)?;
+    let m = output.layout().pixels();
+    let out = OutputSide {
+        out: SendPtr(output.as_mut_ptr()),
+        layout: *output.layout(),
+        epilogue,
+    };
+    let min_rows = min_rows_per_thread(weights.cin, weights.cout, kernel.mr);
+    threads.for_each_chunk(m, min_rows, kernel.mr, |rows| {
+        // SAFETY: `check_io` verified that input, output and residual have the same pixels and
+        // the right channel counts, and the views guarantee their buffers hold every pixel;
+        // chunks are disjoint pixel ranges, so no two threads write the same element; the
+        // microkernel was checked to be supported by this CPU.
+        unsafe { pointwise_rows(kernel, &weights.panels, input, &out, rows) }
+    });
+    Ok(())
+}
+
+/// The microkernel for `isa`, if this CPU supports it.
+pub(crate) fn microkernel(isa: Isa) -> Result<Microkernel> {
+    if !isa.is_supported() {
+        return Err(KernelError::param(
+            "isa",
+            format!("{} is not supported by this CPU", isa.name()),
+        ));
+    }
+    Ok(match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => avx2::KERNEL,
+        #[cfg(not(target_arch = "x86_64"))]
+        Isa::Avx2Fma => unreachable!("is_supported() is false off x86-64"),
+        Isa::Portable => portable::KERNEL,
+        Isa::Naive => scalar::KERNEL,
+    })
+}
+
+/// Checks the operands of a pointwise-shaped kernel: input channels, output shape = input
+/// pixels x `cout`, residual shape = output shape.
+pub(crate) fn check_io(
+    input: &TensorView<'_>,
+    cin: usize,
+    cout: usize,
+    epilogue: &Epilogue<'_>,
+    output: &TensorViewMut<'_>,
+) -> Result<()> {
+    let [n, h, w, c] = input.shape();
+    if c != cin {
+        return Err(KernelError::shape(
+            "input",
+            format!("{cin} channels"),
+            format!("{c} channels"),
+        ));
+    }
+    check_output(output, [n, h, w, cout], epilogue)
+}
+
+/// Checks the output has `shape` and the residual (if any) matches it.
+pub(crate) fn check_output(
+    output: &TensorViewMut<'_>,
+    shape: [usize; 4],
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    if output.shape() != shape {
+        return Err(KernelError::shape(
+            "output",
+            format!("{shape:?}"),
+            format!("{:?}", output.shape()),
+        ));
+    }
+    if let Some(r) = &epilogue.residual {
+        if r.view.shape() != shape {
+            return Err(KernelError::shape(
+                "residual",
+                format!("{shape:?}"),
+                format!("{:?}", r.view.shape()),
+            ));
+        }
+    }
+    Ok(())
+}

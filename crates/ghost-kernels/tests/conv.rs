@@ -1,0 +1,481 @@
+//! Dense convolution: every ISA path (indirect and im2col drivers) against the f64 naive
+//! reference on random shapes, strides, asymmetric paddings and strided layouts; thread-count
+//! determinism; scratch reuse across shapes; aliasing; errors.
+
+use ghost_kernels::conv::{self, conv2d_with_isa, naive, ConvScratch, PackedConv};
+use ghost_kernels::tolerance::dot_act_bound;
+use ghost_kernels::{
+    Activation, AddOrder, Epilogue, Isa, KernelError, NhwcLayout, Padding, TensorView,
+    TensorViewMut, Threads, Window,
+};
+use proptest::prelude::*;
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
+fn values(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
+    NhwcLayout {
+        n,
+        h,
+        w,
+        c,
+        pixel_stride: offset + c + extra,
+        channel_offset: offset,
+    }
+}
+
+fn fill(layout: &NhwcLayout, data: &[f32]) -> Vec<f32> {
+    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
+    TensorViewMut::new(&mut buf, *layout)
+        .unwrap()
+        .copy_from_dense(data)
+        .unwrap();
+    buf
+}
+
+fn inside(layout: &NhwcLayout, i: usize) -> bool {
+    let ch = i % layout.pixel_stride;
+    ch >= layout.channel_offset && ch < layout.channel_offset + layout.c
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    n: usize,
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    window: Window,
+    act: Activation,
+    residual: Option<AddOrder>,
+    bias: bool,
+    threads: usize,
+    seed: u64,
+}
+
+fn channels() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), Just(3), Just(16), Just(17), 1usize..=40]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=2, 1usize..=9, 1usize..=9, channels(), channels()),
+        (
+            prop::sample::select(vec![1usize, 2, 3, 5]),
+            prop::sample::select(vec![1usize, 2, 3, 5]),
+            1usize..=2,
+            1usize..=2,
+        ),
+        (0usize..5, 0usize..5, 0usize..5, 0usize..5),
+        (
+            prop::sample::select(Activation::ALL.to_vec()),
+            prop_oneof![
+                Just(None),
+                Just(Some(AddOrder::BeforeActivation)),
+                Just(Some(AddOrder::AfterActivation))
+            ],
+            any::<bool>(),
+            1usize..=2,
+            any::<u64>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (n, h, w, cin, cout),
+                (kh, kw, sh, sw),
+                (pt, pl, pb, pr),
+                (act, residual, bias, threads, seed),
+            )| {
+                // Paddings are reduced modulo the kernel (the window requires pad < kernel), and the
+                // input grown to fit the window.
+                let padding = Padding {
+                    top: pt % kh,
+                    left: pl % kw,
+                    bottom: pb % kh,
+                    right: pr % kw,
+                };
+                let window = Window {
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: sh,
+                    stride_w: sw,
+                    padding,
+                };
+                Case {
+                    n,
+                    h: h.max(kh),
+                    w: w.max(kw),
+                    cin,
+                    cout,
+                    window,
+                    act,
+                    residual,
+                    bias,
+                    threads,
+                    seed,
+                }
+            },
+        )
+}
+
+fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
+    let (kh, kw) = (c.window.kernel_h, c.window.kernel_w);
+    let (oh, ow) = c.window.output_size(c.h, c.w).unwrap();
+    let in_layout = strided(c.n, c.h, c.w, c.cin, 2, 3);
+    let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
+    let x = values(c.seed, in_layout.elements());
+    let wts = values(c.seed ^ 1, c.cout * c.cin * kh * kw);
+    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
+    let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
+    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let in_buf = fill(&in_layout, &x);
+    let input = TensorView::new(&in_buf, in_layout).unwrap();
+    let res_view = TensorView::new(&res, res_layout).unwrap();
+    let epilogue = match c.residual {
+        None => Epilogue::act(c.act),
+        Some(order) => Epilogue::with_residual(c.act, res_view, order),
+    };
+    let packed = PackedConv::new(&wts, bias.as_deref(), c.cin, c.cout, kh, kw).unwrap();
+    let threads = Threads::new(c.threads).unwrap();
+    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
+    {
+        let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
+        conv2d_with_isa(
+            isa, &input, &packed, &c.window, &epilogue, &mut out, scratch, &threads,
+        )
+        .unwrap();
+    }
+    let mut ref_buf = vec![0.0f32; out_layout.elements()];
+    {
+        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, oh, ow, c.cout).unwrap();
+        naive::conv2d(
+            &input,
+            &wts,
+            bias.as_deref(),
+            c.cin,
+            c.cout,
+            &c.window,
+            &epilogue,
+            &mut out,
+        )
+        .unwrap();
+    }
+    for (i, v) in out_buf.iter().enumerate() {
+        if !inside(&out_layout, i) {
+            assert!(
+                v.is_nan(),
+                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
+            );
+        }
+    }
+    let out = TensorView::new(&out_buf, out_layout).unwrap();
+    let pad = c.window.padding;
+    for b in 0..c.n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..c.cout {
+                    // Tolerance: the Higham bound of an f32 dot product over the window's
+                    // kh*kw*cin terms plus the bias (and a residual added before the
+                    // activation), scaled by the activation slope, plus the activation's relative
+                    // error on |reference| + 2|r| (which bounds |act(acc)| when r is added after
+                    // the activation). Padding terms are exact zeros and add no error.
+                    let mut abs_sum = bias.as_ref().map_or(0.0, |b| (b[o] as f64).abs());
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let iy = (oy * c.window.stride_h + ky).checked_sub(pad.top);
+                            let ix = (ox * c.window.stride_w + kx).checked_sub(pad.left);
+                            let (Some(iy), Some(ix)) = (iy, ix) else {
+                                continue;
+                            };
+                            if iy >= c.h || ix >= c.w {
+                                continue;
+                            }
+                            for i in 0..c.cin {
+                                let wv = wts[((o * c.cin + i) * kh + ky) * kw + kx] as f64;
+                                abs_sum += (wv * input.get(b, iy, ix, i) as f64).abs();
+                            }
+                        }
+                    }
+                    let r = res_view.get(b, oy, ox, o) as f64;
+                    let terms = kh * kw * c.cin + 2;
+                    let r_mag = match c.residual {
+                        None => 0.0,
+                        Some(AddOrder::BeforeActivation) => {
+                            abs_sum += r.abs();
+                            0.0
+                        }
+                        Some(AddOrder::AfterActivation) => r.abs(),
+                    };
+                    let expected = ref_buf[((b * oh + oy) * ow + ox) * c.cout + o] as f64;
+                    let got = out.get(b, oy, ox, o) as f64;
+                    let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
+                    assert!(
+                        (got - expected).abs() <= bound,
+                        "{isa:?} ({b},{oy},{ox},{o}): got {got}, expected {expected}, bound {bound} ({c:?})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn supported_isas() -> Vec<Isa> {
+    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn avx2_matches_reference(c in case()) {
+        if Isa::Avx2Fma.is_supported() {
+            check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
+        }
+    }
+
+    #[test]
+    fn portable_matches_reference(c in case()) {
+        check_case(Isa::Portable, &c, &mut ConvScratch::new());
+    }
+
+    #[test]
+    fn scalar_matches_reference(c in case()) {
+        check_case(Isa::Naive, &c, &mut ConvScratch::new());
+    }
+}
+
+fn pinned(n: usize, hw: (usize, usize), cin: usize, cout: usize, window: Window) -> Case {
+    Case {
+        n,
+        h: hw.0,
+        w: hw.1,
+        cin,
+        cout,
+        window,
+        act: Activation::Silu,
+        residual: None,
+        bias: true,
+        threads: 2,
+        seed: 5,
+    }
+}
+
+/// Pinned cases: the RGB stem (im2col path), both drivers at stride 1 and 2 on odd sizes,
+/// asymmetric padding, every activation and residual order; one scratch reused throughout
+/// (growing and shrinking shapes) to prove reuse is safe.
+#[test]
+fn pinned_shapes_with_one_scratch() {
+    let asym = Window {
+        kernel_h: 3,
+        kernel_w: 3,
+        stride_h: 2,
+        stride_w: 2,
+        padding: Padding {
+            top: 0,
+            left: 1,
+            bottom: 2,
+            right: 0,
+        },
+    };
+    let cases = [
+        pinned(1, (17, 15), 3, 16, Window::same(3, 2)),
+        pinned(2, (9, 11), 3, 64, Window::same(3, 2)),
+        pinned(1, (13, 13), 24, 40, Window::same(3, 1)),
+        pinned(1, (7, 9), 33, 17, asym),
+        pinned(2, (5, 5), 17, 70, Window::same(5, 1)),
+        pinned(1, (1, 1), 1, 1, Window::same(3, 1)),
+        pinned(1, (11, 4), 64, 64, Window::same(3, 2)),
+    ];
+    for isa in supported_isas() {
+        let mut scratch = ConvScratch::new();
+        for c in &cases {
+            for act in Activation::ALL {
+                for residual in [
+                    None,
+                    Some(AddOrder::BeforeActivation),
+                    Some(AddOrder::AfterActivation),
+                ] {
+                    check_case(
+                        isa,
+                        &Case {
+                            act,
+                            residual,
+                            ..c.clone()
+                        },
+                        &mut scratch,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Bitwise identical for 1 and 2 threads on shapes that are split, both drivers, every ISA.
+#[test]
+fn one_and_two_threads_agree_bitwise() {
+    // Sizes chosen so that both calls are split in two (about 2 MFLOP per chunk at least).
+    for (cin, cout, window, h, w) in [
+        (3, 16, Window::same(3, 2), 161, 157),
+        (35, 45, Window::same(3, 1), 41, 37),
+    ] {
+        let n = 1;
+        let x = values(31, n * h * w * cin);
+        let input = TensorView::dense(&x, n, h, w, cin).unwrap();
+        let wts = values(32, cout * cin * 9);
+        let packed = PackedConv::new(&wts, Some(&values(33, cout)), cin, cout, 3, 3).unwrap();
+        let (oh, ow) = window.output_size(h, w).unwrap();
+        let epilogue = Epilogue::act(Activation::Silu);
+        for isa in supported_isas() {
+            let run = |threads: usize| {
+                let mut out = vec![0.0f32; n * oh * ow * cout];
+                let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
+                let t = Threads::new(threads).unwrap();
+                let mut scratch = ConvScratch::new();
+                conv2d_with_isa(
+                    isa,
+                    &input,
+                    &packed,
+                    &window,
+                    &epilogue,
+                    &mut view,
+                    &mut scratch,
+                    &t,
+                )
+                .unwrap();
+                out
+            };
+            let (one, two) = (run(1), run(2));
+            assert!(
+                one.iter()
+                    .zip(&two)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{isa:?} cin {cin}: 1 and 2 threads differ"
+            );
+        }
+    }
+}
+
+/// Input and output are disjoint channel ranges of one buffer (a concat written in place).
+#[test]
+fn input_and_output_share_a_buffer() {
+    let (h, w, cin, cout) = (6, 5, 20, 8);
+    let layout = NhwcLayout::dense(1, h, w, cin + cout);
+    let x = values(41, h * w * cin);
+    let wts = values(42, cout * cin * 9);
+    let packed = PackedConv::new(&wts, None, cin, cout, 3, 3).unwrap();
+    let window = Window::same(3, 1);
+    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
+    let full = TensorViewMut::new(&mut buf, layout).unwrap();
+    let (mut first, mut second) = full.split_channels(cin).unwrap();
+    first.copy_from_dense(&x).unwrap();
+    let e = Epilogue::default();
+    conv::conv2d(
+        &first.as_view(),
+        &packed,
+        &window,
+        &e,
+        &mut second,
+        &mut ConvScratch::new(),
+        &Threads::single(),
+    )
+    .unwrap();
+    let dense_x = TensorView::dense(&x, 1, h, w, cin).unwrap();
+    let mut expected = vec![0.0; h * w * cout];
+    let mut ev = TensorViewMut::dense(&mut expected, 1, h, w, cout).unwrap();
+    naive::conv2d(&dense_x, &wts, None, cin, cout, &window, &e, &mut ev).unwrap();
+    for (g, e) in second.as_view().to_dense().iter().zip(&expected) {
+        assert!((g - e).abs() <= 1e-4, "{g} vs {e}");
+    }
+    assert_eq!(first.as_view().to_dense(), x, "the input half was modified");
+}
+
+#[test]
+fn errors_name_the_operand() {
+    let x = vec![0.0; 5 * 5 * 3];
+    let input = TensorView::dense(&x, 1, 5, 5, 3).unwrap();
+    let packed = PackedConv::new(&[0.0; 4 * 3 * 9], None, 3, 4, 3, 3).unwrap();
+    let (t, e, mut s) = (Threads::single(), Epilogue::default(), ConvScratch::new());
+    let window = Window::same(3, 2); // 5x5 -> 3x3
+    let operand = |err: KernelError| match err {
+        KernelError::ShapeMismatch { operand, .. }
+        | KernelError::BufferTooSmall { operand, .. } => operand,
+        KernelError::InvalidParameter { name, .. } => name,
+        other => panic!("unexpected error {other:?}"),
+    };
+    let mut out = vec![0.0; 3 * 3 * 4];
+    let mut o = TensorViewMut::dense(&mut out, 1, 3, 3, 4).unwrap();
+    conv::conv2d(&input, &packed, &window, &e, &mut o, &mut s, &t).unwrap();
+
+    let wrong_cin = PackedConv::new(&[0.0; 4 * 2 * 9], None, 2, 4, 3, 3).unwrap();
+    assert_eq!(
+        operand(conv::conv2d(&input, &wrong_cin, &window, &e, &mut o, &mut s, &t).unwrap_err()),
+        "input"
+    );
+    assert_eq!(
+        operand(
+            conv::conv2d(&input, &packed, &Window::same(5, 2), &e, &mut o, &mut s, &t).unwrap_err()
+        ),
+        "window"
+    );
+    assert_eq!(
+        operand(
+            conv::conv2d(&input, &packed, &Window::same(3, 1), &e, &mut o, &mut s, &t).unwrap_err()
+        ),
+        "output"
+    );
+    assert_eq!(
+        operand(
+            conv::conv2d(
+                &input,
+                &packed,
+                &Window::square(3, 0, 1),
+                &e,
+                &mut o,
+                &mut s,
+                &t
+            )
+            .unwrap_err()
+        ),
+        "stride"
+    );
+    let r = vec![0.0; 5 * 5 * 4];
+    let re = Epilogue::with_residual(
+        Activation::Relu,
+        TensorView::dense(&r, 1, 5, 5, 4).unwrap(),
+        AddOrder::BeforeActivation,
+    );
+    assert_eq!(
+        operand(conv::conv2d(&input, &packed, &window, &re, &mut o, &mut s, &t).unwrap_err()),
+        "residual"
+    );
+    assert_eq!(
+        operand(PackedConv::new(&[0.0; 107], None, 3, 4, 3, 3).unwrap_err()),
+        "weights"
+    );
+    assert_eq!(
+        operand(PackedConv::new(&[0.0; 108], Some(&[0.0; 5]), 3, 4, 3, 3).unwrap_err()),
+        "bias"
+    );
+    assert_eq!(
+        operand(PackedConv::new(&[], None, 3, 4, 0, 3).unwrap_err()),
+        "conv shape"
+    );
+    let mut o2 = TensorViewMut::dense(&mut out, 1, 3, 3, 4).unwrap();
+    assert_eq!(
+        operand(naive::conv2d(&input, &[0.0; 107], None, 3, 4, &window, &e, &mut o2).unwrap_err()),
+        "weights"
+    );
+}

@@ -1,0 +1,441 @@
+//! Pointwise convolution: every ISA path against the f64 naive reference on random shapes and
+//! strided layouts, thread-count determinism, aliasing through `split_channels`, and errors.
+
+use ghost_kernels::pointwise::{self, naive, pointwise_with_isa, PackedPointwise};
+use ghost_kernels::tolerance::dot_act_bound;
+use ghost_kernels::{
+    active_isa, Activation, AddOrder, Epilogue, Isa, KernelError, NhwcLayout, TensorView,
+    TensorViewMut, Threads,
+};
+use proptest::prelude::*;
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
+fn values(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// A strided layout: `offset` floats before the channels and `extra` after them in each pixel.
+fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
+    NhwcLayout {
+        n,
+        h,
+        w,
+        c,
+        pixel_stride: offset + c + extra,
+        channel_offset: offset,
+    }
+}
+
+/// A NaN-filled buffer for `layout` with `data` (dense n*h*w*c) written into its channel range.
+fn fill(layout: &NhwcLayout, data: &[f32]) -> Vec<f32> {
+    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
+    let mut view = TensorViewMut::new(&mut buf, *layout).unwrap();
+    view.copy_from_dense(data).unwrap();
+    buf
+}
+
+/// Whether buffer position `i` lies inside `layout`'s channel range.
+fn inside(layout: &NhwcLayout, i: usize) -> bool {
+    let ch = i % layout.pixel_stride;
+    ch >= layout.channel_offset && ch < layout.channel_offset + layout.c
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    n: usize,
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    in_offset: usize,
+    in_extra: usize,
+    out_offset: usize,
+    out_extra: usize,
+    act: Activation,
+    residual: Option<AddOrder>,
+    bias: bool,
+    threads: usize,
+    seed: u64,
+}
+
+fn channels() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), Just(3), Just(16), Just(17), 1usize..=70]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=2, 1usize..=9, 1usize..=9, channels(), channels()),
+        (0usize..3, 0usize..4, 0usize..3, 0usize..4),
+        (
+            prop::sample::select(Activation::ALL.to_vec()),
+            prop_oneof![
+                Just(None),
+                Just(Some(AddOrder::BeforeActivation)),
+                Just(Some(AddOrder::AfterActivation))
+            ],
+            any::<bool>(),
+            1usize..=2,
+            any::<u64>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (n, h, w, cin, cout),
+                (in_offset, in_extra, out_offset, out_extra),
+                (act, residual, bias, threads, seed),
+            )| {
+                Case {
+                    n,
+                    h,
+                    w,
+                    cin,
+                    cout,
+                    in_offset,
+                    in_extra,
+                    out_offset,
+                    out_extra,
+                    act,
+                    residual,
+                    bias,
+                    threads,
+                    seed,
+                }
+            },
+        )
+}
+
+/// Runs `case` on `isa` and checks every output element against the f64 reference, and that
+/// nothing outside the output's channel range was written (the NaN sentinels survive).
+fn check_case(isa: Isa, c: &Case) {
+    let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
+    let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
+    let x = values(c.seed, in_layout.elements());
+    let wts = values(c.seed ^ 1, c.cin * c.cout);
+    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
+    let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
+    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let in_buf = fill(&in_layout, &x);
+    let input = TensorView::new(&in_buf, in_layout).unwrap();
+    let res_view = TensorView::new(&res, res_layout).unwrap();
+    let epilogue = match c.residual {
+        None => Epilogue::act(c.act),
+        Some(order) => Epilogue::with_residual(c.act, res_view, order),
+    };
+
+    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
+    let packed = PackedPointwise::new(&wts, bias.as_deref(), c.cin, c.cout).unwrap();
+    let threads = Threads::new(c.threads).unwrap();
+    {
+        let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
+        pointwise_with_isa(isa, &input, &packed, &epilogue, &mut out, &threads).unwrap();
+    }
+    let mut ref_buf = vec![0.0f32; out_layout.elements()];
+    {
+        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, c.h, c.w, c.cout).unwrap();
+        naive::pointwise(&input, &wts, bias.as_deref(), &epilogue, &mut out).unwrap();
+    }
+
+    for (i, v) in out_buf.iter().enumerate() {
+        if !inside(&out_layout, i) {
+            assert!(
+                v.is_nan(),
+                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
+            );
+        }
+    }
+    let out = TensorView::new(&out_buf, out_layout).unwrap();
+    for p in 0..out_layout.pixels() {
+        let xs = input.pixel(p);
+        for o in 0..c.cout {
+            // Tolerance: `dot_act_bound` is the Higham bound for a (cin + 1)-term f32 dot
+            // product (the bias is one more term, a residual added before the activation
+            // another) times the activation's slope, plus the activation's relative error. The
+            // magnitude passed for the relative part is |reference| + 2|r|, which bounds
+            // |act(acc)| when a residual r is added after the activation (so cancellation in
+            // the final add cannot hide the activation's own error).
+            let r = res_view.pixel(p)[o] as f64;
+            let mut abs_sum: f64 = (0..c.cin)
+                .map(|i| (wts[o * c.cin + i] as f64 * xs[i] as f64).abs())
+                .sum();
+            abs_sum += bias.as_ref().map_or(0.0, |b| (b[o] as f64).abs());
+            let (terms, r_mag) = match c.residual {
+                None => (c.cin + 1, 0.0),
+                Some(AddOrder::BeforeActivation) => {
+                    abs_sum += r.abs();
+                    (c.cin + 2, 0.0)
+                }
+                Some(AddOrder::AfterActivation) => (c.cin + 1, r.abs()),
+            };
+            let expected = ref_buf[p * c.cout + o] as f64;
+            let got = out.pixel(p)[o] as f64;
+            let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
+            assert!(
+                (got - expected).abs() <= bound,
+                "{isa:?} pixel {p} channel {o}: got {got}, expected {expected}, bound {bound} ({c:?})"
+            );
+        }
+    }
+}
+
+fn supported_isas() -> Vec<Isa> {
+    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn avx2_matches_reference(c in case()) {
+        if Isa::Avx2Fma.is_supported() {
+            check_case(Isa::Avx2Fma, &c);
+        }
+    }
+
+    #[test]
+    fn portable_matches_reference(c in case()) {
+        check_case(Isa::Portable, &c);
+    }
+
+    #[test]
+    fn scalar_matches_reference(c in case()) {
+        check_case(Isa::Naive, &c);
+    }
+}
+
+/// Pinned cases: tails in both dimensions, 1 channel, the tile edges of each microkernel.
+#[test]
+fn pinned_shapes() {
+    let base = Case {
+        n: 1,
+        h: 1,
+        w: 1,
+        cin: 1,
+        cout: 1,
+        in_offset: 0,
+        in_extra: 0,
+        out_offset: 0,
+        out_extra: 0,
+        act: Activation::Identity,
+        residual: None,
+        bias: true,
+        threads: 1,
+        seed: 7,
+    };
+    let shapes = [
+        (1, 1, 1, 1, 1),
+        (1, 1, 7, 3, 17),
+        (2, 3, 5, 17, 16),
+        (1, 2, 3, 64, 33),
+        (1, 5, 5, 70, 70),
+    ];
+    for isa in supported_isas() {
+        for &(n, h, w, cin, cout) in &shapes {
+            for act in Activation::ALL {
+                for residual in [
+                    None,
+                    Some(AddOrder::BeforeActivation),
+                    Some(AddOrder::AfterActivation),
+                ] {
+                    let c = Case {
+                        n,
+                        h,
+                        w,
+                        cin,
+                        cout,
+                        in_offset: 1,
+                        in_extra: 2,
+                        out_offset: 2,
+                        out_extra: 1,
+                        act,
+                        residual,
+                        ..base.clone()
+                    };
+                    check_case(isa, &c);
+                }
+            }
+        }
+    }
+}
+
+/// The dispatcher picks the AVX2 kernels on a CPU that has them (unless the environment forces
+/// another path), so the fast path the benchmarks measure is the one these tests cover.
+#[test]
+fn avx2_is_active_when_available() {
+    let detected = cfg!(target_arch = "x86_64") && Isa::Avx2Fma.is_supported();
+    if std::env::var_os("GHOST_KERNELS_ISA").is_none() {
+        assert_eq!(active_isa() == Isa::Avx2Fma, detected);
+    }
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        detected,
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    );
+}
+
+/// Results are bitwise identical for 1 and 2 threads on a shape large enough to be split, for
+/// every ISA and with every kind of tail.
+#[test]
+fn one_and_two_threads_agree_bitwise() {
+    let (n, h, w, cin, cout) = (2, 37, 29, 67, 45);
+    let in_layout = strided(n, h, w, cin, 1, 3);
+    let x = fill(&in_layout, &values(11, in_layout.elements()));
+    let input = TensorView::new(&x, in_layout).unwrap();
+    let wts = values(12, cin * cout);
+    let bias = values(13, cout);
+    let packed = PackedPointwise::new(&wts, Some(&bias), cin, cout).unwrap();
+    let res = values(14, n * h * w * cout);
+    let res_view = TensorView::dense(&res, n, h, w, cout).unwrap();
+    let epilogue = Epilogue::with_residual(Activation::Silu, res_view, AddOrder::AfterActivation);
+    for isa in supported_isas() {
+        let run = |threads: usize| {
+            let mut out = vec![0.0f32; n * h * w * cout];
+            let mut view = TensorViewMut::dense(&mut out, n, h, w, cout).unwrap();
+            let t = Threads::new(threads).unwrap();
+            pointwise_with_isa(isa, &input, &packed, &epilogue, &mut view, &t).unwrap();
+            out
+        };
+        let (one, two) = (run(1), run(2));
+        assert!(
+            one.iter()
+                .zip(&two)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{isa:?}: 1 and 2 threads differ"
+        );
+    }
+}
+
+/// A Ghost-module style call: input and output are disjoint channel ranges of one buffer.
+#[test]
+fn input_and_output_share_a_buffer() {
+    let (h, w, cin, cout) = (5, 7, 12, 12);
+    let layout = NhwcLayout::dense(1, h, w, cin + cout);
+    let x = values(21, h * w * cin);
+    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
+    let wts = values(22, cin * cout);
+    let packed = PackedPointwise::new(&wts, None, cin, cout).unwrap();
+    let full = TensorViewMut::new(&mut buf, layout).unwrap();
+    let (mut first, mut second) = full.split_channels(cin).unwrap();
+    first.copy_from_dense(&x).unwrap();
+    pointwise::pointwise(
+        &first.as_view(),
+        &packed,
+        &Epilogue::act(Activation::Relu),
+        &mut second,
+        &Threads::single(),
+    )
+    .unwrap();
+    let got = second.as_view().to_dense();
+    let dense_x = TensorView::dense(&x, 1, h, w, cin).unwrap();
+    let mut expected = vec![0.0; h * w * cout];
+    naive::pointwise(
+        &dense_x,
+        &wts,
+        None,
+        &Epilogue::act(Activation::Relu),
+        &mut TensorViewMut::dense(&mut expected, 1, h, w, cout).unwrap(),
+    )
+    .unwrap();
+    for (g, e) in got.iter().zip(&expected) {
+        assert!((g - e).abs() <= 1e-5, "{g} vs {e}");
+    }
+    assert_eq!(first.as_view().to_dense(), x, "the input half was modified");
+}
+
+#[test]
+fn errors_name_the_operand() {
+    let x = vec![0.0; 2 * 2 * 3];
+    let input = TensorView::dense(&x, 1, 2, 2, 3).unwrap();
+    let packed = PackedPointwise::new(&[0.0; 3 * 4], None, 3, 4).unwrap();
+    let t = Threads::single();
+    let e = Epilogue::default();
+
+    let operand = |err: KernelError| match err {
+        KernelError::ShapeMismatch { operand, .. }
+        | KernelError::BufferTooSmall { operand, .. } => operand,
+        KernelError::InvalidParameter { name, .. } => name,
+        other => panic!("unexpected error {other:?}"),
+    };
+
+    // Wrong input channel count.
+    let wrong = PackedPointwise::new(&[0.0; 5 * 4], None, 5, 4).unwrap();
+    let mut out = vec![0.0; 16];
+    let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 4).unwrap();
+    assert_eq!(
+        operand(pointwise::pointwise(&input, &wrong, &e, &mut o, &t).unwrap_err()),
+        "input"
+    );
+    // Wrong output shape (channels, then spatial).
+    let mut out = vec![0.0; 20];
+    let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 5).unwrap();
+    assert_eq!(
+        operand(pointwise::pointwise(&input, &packed, &e, &mut o, &t).unwrap_err()),
+        "output"
+    );
+    let mut o = TensorViewMut::dense(&mut out, 1, 1, 5, 4).unwrap();
+    assert_eq!(
+        operand(pointwise::pointwise(&input, &packed, &e, &mut o, &t).unwrap_err()),
+        "output"
+    );
+    // Residual of the wrong shape.
+    let r = vec![0.0; 12];
+    let rv = TensorView::dense(&r, 1, 2, 2, 3).unwrap();
+    let re = Epilogue::with_residual(Activation::Identity, rv, AddOrder::AfterActivation);
+    let mut out = vec![0.0; 16];
+    let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 4).unwrap();
+    assert_eq!(
+        operand(pointwise::pointwise(&input, &packed, &re, &mut o, &t).unwrap_err()),
+        "residual"
+    );
+    // Weights and bias of the wrong length, zero channels.
+    assert_eq!(
+        operand(PackedPointwise::new(&[0.0; 11], None, 3, 4).unwrap_err()),
+        "weights"
+    );
+    assert_eq!(
+        operand(PackedPointwise::new(&[0.0; 12], Some(&[0.0; 3]), 3, 4).unwrap_err()),
+        "bias"
+    );
+    assert_eq!(
+        operand(PackedPointwise::new(&[], None, 0, 4).unwrap_err()),
+        "channels"
+    );
+    // A short output buffer is refused when the view is made.
+    let mut short = vec![0.0; 15];
+    assert_eq!(
+        operand(TensorViewMut::dense(&mut short, 1, 2, 2, 4).unwrap_err()),
+        "output view"
+    );
+    // The naive reference checks the same things.
+    let mut out = vec![0.0; 16];
+    let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 4).unwrap();
+    assert_eq!(
+        operand(naive::pointwise(&input, &[0.0; 11], None, &e, &mut o).unwrap_err()),
+        "weights"
+    );
+}
+
+#[test]
+fn empty_batch_is_a_no_op() {
+    let packed = PackedPointwise::new(&[1.0; 6], None, 2, 3).unwrap();
+    let input = TensorView::dense(&[], 0, 4, 4, 2).unwrap();
+    let mut out = TensorViewMut::dense(&mut [], 0, 4, 4, 3).unwrap();
+    pointwise::pointwise(
+        &input,
+        &packed,
+        &Epilogue::default(),
+        &mut out,
+        &Threads::single(),
+    )
+    .unwrap();
+}

@@ -1,0 +1,237 @@
+//! Max pooling, global average pooling and nearest 2x upsampling: every implementation against
+//! the naive references on random strided views with NaN sentinels, a hand-computed SPPF case,
+//! NaN propagation, thread-count determinism and error cases.
+//!
+//! Tolerances: max pooling and upsampling only move values, so they must be bitwise equal to the
+//! reference. The average's f32 sum (row sums, then the sum of rows) is within
+//! `(w + h + 2) * EPSILON` of the absolute sum (Higham's `gamma_n` for each of the two sums with a
+//! factor 2 of slack, plus the division's rounding).
+
+use ghost_kernels::pool::{self, global_avg_pool_with_isa, max_pool_with_isa};
+use ghost_kernels::resize::{self, upsample_nearest_2x_with_isa};
+use ghost_kernels::{Isa, KernelError, NhwcLayout, Padding, TensorView, TensorViewMut, Threads, Window};
+use proptest::prelude::*;
+
+fn random_vec(seed: u64, len: usize) -> Vec<f32> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn layout(n: usize, h: usize, w: usize, c: usize, gap: usize, offset: usize) -> NhwcLayout {
+    NhwcLayout {
+        n,
+        h,
+        w,
+        c,
+        pixel_stride: offset + c + gap,
+        channel_offset: offset,
+    }
+}
+
+fn sentinel_buffer(layout: &NhwcLayout, values: &[f32]) -> Vec<f32> {
+    let mut buf = vec![f32::NAN; layout.required_len() + 3];
+    TensorViewMut::new(&mut buf, *layout).unwrap().copy_from_dense(values).unwrap();
+    buf
+}
+
+fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
+    let mut inside = vec![false; buf.len()];
+    for p in 0..layout.pixels() {
+        let o = layout.pixel_offset(p);
+        inside[o..o + layout.c].iter_mut().for_each(|v| *v = true);
+    }
+    for (i, (&v, &inside)) in buf.iter().zip(&inside).enumerate() {
+        assert!(inside || v.is_nan(), "stray write at float {i}: {v}");
+    }
+}
+
+fn isas() -> Vec<Isa> {
+    [Isa::Avx2Fma, Isa::Portable, Isa::Naive].into_iter().filter(|i| i.is_supported()).collect()
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+}
+
+/// Runs max pooling on `isa` and returns the dense output after checking the sentinels.
+fn run_max_pool(isa: Isa, input: &TensorView, window: &Window, out_gap: usize, threads: &Threads) -> Vec<f32> {
+    let [n, h, w, c] = input.shape();
+    let (oh, ow) = window.output_size(h, w).unwrap();
+    let l = layout(n, oh, ow, c, out_gap, 1);
+    let mut buf = vec![f32::NAN; l.required_len() + 3];
+    let mut out = TensorViewMut::new(&mut buf, l).unwrap();
+    max_pool_with_isa(isa, input, window, &mut out, threads).unwrap();
+    let dense = out.as_view().to_dense();
+    assert_sentinels(&buf, &l);
+    dense
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn max_pool_matches_reference(
+        (n, h, w, c) in (1usize..=2, 1usize..=12, 1usize..=12, 1usize..=40),
+        (kh, kw, sh, sw) in (1usize..=5, 1usize..=5, 1usize..=3, 1usize..=3),
+        pads in (0usize..5, 0usize..5, 0usize..5, 0usize..5),
+        (gap, seed) in (0usize..3, any::<u64>()),
+    ) {
+        let padding = Padding { top: pads.0 % kh, left: pads.1 % kw, bottom: pads.2 % kh, right: pads.3 % kw };
+        let window = Window { kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, padding };
+        let h = h.max(kh);
+        let w = w.max(kw);
+        let l = layout(n, h, w, c, gap, 2);
+        let buf = sentinel_buffer(&l, &random_vec(seed, l.elements()));
+        let input = TensorView::new(&buf, l).unwrap();
+        let reference = run_max_pool(Isa::Naive, &input, &window, 0, &Threads::single());
+        for isa in isas() {
+            let got = run_max_pool(isa, &input, &window, gap, &Threads::single());
+            prop_assert!(same_bits(&got, &reference), "{:?}", isa);
+            let two = run_max_pool(isa, &input, &window, gap, &Threads::new(2).unwrap());
+            prop_assert!(same_bits(&two, &got), "{:?} 2 threads", isa);
+        }
+    }
+
+    #[test]
+    fn global_avg_pool_matches_reference(
+        (n, h, w, c) in (1usize..=2, 1usize..=20, 1usize..=20, 1usize..=70),
+        (gap, seed) in (0usize..3, any::<u64>()),
+    ) {
+        let l = layout(n, h, w, c, gap, 1);
+        let values = random_vec(seed, l.elements());
+        let buf = sentinel_buffer(&l, &values);
+        let input = TensorView::new(&buf, l).unwrap();
+        let mut ref_out = vec![0.0f32; n * c];
+        pool::naive::global_avg_pool(&input, &mut TensorViewMut::dense(&mut ref_out, n, 1, 1, c).unwrap()).unwrap();
+        for isa in isas() {
+            let ol = layout(n, 1, 1, c, gap, 2);
+            let mut obuf = vec![f32::NAN; ol.required_len() + 2];
+            let mut out = TensorViewMut::new(&mut obuf, ol).unwrap();
+            global_avg_pool_with_isa(isa, &input, &mut out, &Threads::single()).unwrap();
+            let got = out.as_view().to_dense();
+            for b in 0..n {
+                for ch in 0..c {
+                    let abs_mean: f64 = (0..h * w).map(|p| f64::from(values[(b * h * w + p) * c + ch].abs())).sum::<f64>() / (h * w) as f64;
+                    let r = f64::from(ref_out[b * c + ch]);
+                    let bound = (w + h + 2) as f64 * f64::from(f32::EPSILON) * abs_mean + f64::from(f32::EPSILON) * r.abs();
+                    let g = f64::from(got[b * c + ch]);
+                    prop_assert!((g - r).abs() <= bound, "{:?} ({}, {}): {} vs {}", isa, b, ch, g, r);
+                }
+            }
+            assert_sentinels(&obuf, &ol);
+            let mut obuf2 = vec![f32::NAN; ol.required_len() + 2];
+            let mut out2 = TensorViewMut::new(&mut obuf2, ol).unwrap();
+            global_avg_pool_with_isa(isa, &input, &mut out2, &Threads::new(2).unwrap()).unwrap();
+            prop_assert!(same_bits(&out2.as_view().to_dense(), &got), "{:?} 2 threads", isa);
+        }
+    }
+
+    #[test]
+    fn upsample_matches_reference(
+        (n, h, w, c) in (1usize..=2, 1usize..=9, 1usize..=9, 1usize..=40),
+        (gap, seed) in (0usize..3, any::<u64>()),
+    ) {
+        let l = layout(n, h, w, c, gap, 1);
+        let buf = sentinel_buffer(&l, &random_vec(seed, l.elements()));
+        let input = TensorView::new(&buf, l).unwrap();
+        let mut ref_out = vec![0.0f32; n * 4 * h * w * c];
+        resize::naive::upsample_nearest_2x(&input, &mut TensorViewMut::dense(&mut ref_out, n, 2 * h, 2 * w, c).unwrap()).unwrap();
+        for isa in isas() {
+            for threads in [Threads::single(), Threads::new(2).unwrap()] {
+                let ol = layout(n, 2 * h, 2 * w, c, 2, gap);
+                let mut obuf = vec![f32::NAN; ol.required_len() + 2];
+                let mut out = TensorViewMut::new(&mut obuf, ol).unwrap();
+                upsample_nearest_2x_with_isa(isa, &input, &mut out, &threads).unwrap();
+                prop_assert!(same_bits(&out.as_view().to_dense(), &ref_out), "{:?}", isa);
+                assert_sentinels(&obuf, &ol);
+            }
+        }
+    }
+}
+
+/// SPPF's pool (5x5, stride 1, padding 2) on a 1-channel ramp `v = 10 y + x`: the maximum of a
+/// window is at its bottom-right valid corner. Independent of the naive reference.
+#[test]
+fn sppf_pool_hand_computed() {
+    let (h, w) = (6, 7);
+    let data: Vec<f32> = (0..h * w).map(|i| (10 * (i / w) + i % w) as f32).collect();
+    let input = TensorView::dense(&data, 1, h, w, 1).unwrap();
+    for isa in isas() {
+        let out = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::single());
+        for y in 0..h {
+            for x in 0..w {
+                let want = (10 * (y + 2).min(h - 1) + (x + 2).min(w - 1)) as f32;
+                assert_eq!(out[y * w + x], want, "{isa:?} at ({y}, {x})");
+            }
+        }
+    }
+}
+
+/// A NaN inside a window makes that window's maximum NaN (PyTorch semantics), wherever it sits.
+#[test]
+fn max_pool_propagates_nan() {
+    let (h, w, c) = (5, 5, 11);
+    for nan_at in [0usize, 7, 12, 24] {
+        let mut data = random_vec(3, h * w * c);
+        for ch in 0..c {
+            data[nan_at * c + ch] = f32::NAN;
+        }
+        let input = TensorView::dense(&data, 1, h, w, c).unwrap();
+        let reference = run_max_pool(Isa::Naive, &input, &Window::same(3, 1), 0, &Threads::single());
+        let (ny, nx) = ((nan_at / w) as isize, (nan_at % w) as isize);
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let covered = (y - ny).abs() <= 1 && (x - nx).abs() <= 1;
+                assert_eq!(reference[(y as usize * w + x as usize) * c].is_nan(), covered);
+            }
+        }
+        for isa in isas() {
+            let got = run_max_pool(isa, &input, &Window::same(3, 1), 0, &Threads::single());
+            assert!(same_bits(&got, &reference), "{isa:?}, NaN at {nan_at}");
+        }
+    }
+}
+
+/// Large maps split over two threads give the same bits.
+#[test]
+fn large_maps_two_threads() {
+    let (h, w, c) = (40, 40, 64);
+    let data = random_vec(11, h * w * c);
+    let input = TensorView::dense(&data, 1, h, w, c).unwrap();
+    for isa in isas() {
+        let a = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::single());
+        let b = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::new(2).unwrap());
+        assert!(same_bits(&a, &b), "{isa:?}");
+    }
+}
+
+#[test]
+fn errors_name_the_operand() {
+    let data = vec![0.0f32; 4 * 4 * 3];
+    let input = TensorView::dense(&data, 1, 4, 4, 3).unwrap();
+    let t = Threads::single();
+    let mut out = vec![0.0f32; 64];
+
+    let mut wrong = TensorViewMut::dense(&mut out, 1, 3, 4, 3).unwrap();
+    let err = pool::max_pool(&input, &Window::same(3, 1), &mut wrong, &t).unwrap_err();
+    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+    let err = pool::max_pool(&input, &Window::square(3, 1, 3), &mut wrong, &t).unwrap_err();
+    assert!(matches!(err, KernelError::InvalidParameter { name: "padding", .. }), "{err}");
+
+    let mut pooled = TensorViewMut::dense(&mut out, 1, 1, 1, 2).unwrap();
+    let err = pool::global_avg_pool(&input, &mut pooled, &t).unwrap_err();
+    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+
+    let mut up = TensorViewMut::dense(&mut out, 1, 8, 7, 1).unwrap();
+    let err = resize::upsample_nearest_2x(&TensorView::dense(&data[..48], 1, 4, 4, 3).unwrap(), &mut up, &t).unwrap_err();
+    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+}

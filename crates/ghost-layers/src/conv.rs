@@ -1,0 +1,463 @@
+//! `ConvBnAct`: a convolution with its BatchNorm folded in and a fused activation.
+//!
+//! The kernel is chosen once at load from the layer's geometry:
+//! - 1x1, stride 1, no padding, groups 1 -> the pointwise GEMM ([`PackedPointwise`]);
+//! - groups = cin = cout (depthwise) -> the depthwise kernel ([`PackedDepthwise`]);
+//! - groups = 1, anything else -> the dense convolution ([`PackedConv`]).
+//!
+//! Grouped convolutions with `1 < groups < cin`, and depthwise with a channel multiplier, are not
+//! used by GhostNet or YOLO11 and are rejected with a configuration error.
+//!
+//! Tensor names are flexible ([`ConvBnNames`]): Ultralytics `X.conv.weight` + `X.bn.*`, timm
+//! `conv_stem.weight` + `bn1.*`, a `Sequential`'s `primary_conv.0` + `primary_conv.1`, or a plain
+//! conv with its own bias (`conv_head`).
+
+use ghost_kernels::conv::{conv2d, PackedConv};
+use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
+use ghost_kernels::pointwise::{pointwise, PackedPointwise};
+use ghost_kernels::{Activation, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window};
+
+use crate::bn::{fold, BatchNorm, FoldedConv};
+use crate::context::Context;
+use crate::cost::Cost;
+use crate::error::{LayerError, Result};
+use crate::layer::Layer;
+use crate::tensor::Tensor;
+use crate::weights::{join_name, WeightSource};
+
+/// Geometry and activation of a convolution layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvSpec {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Kernel size and stride (with padding).
+    pub window: Window,
+    /// 1 (dense) or `cin` (depthwise, `cout == cin`).
+    pub groups: usize,
+    /// Whether the conv has its own bias tensor (`{conv}.bias`).
+    pub bias: bool,
+    /// Activation applied after the (folded) BatchNorm.
+    pub act: Activation,
+}
+
+impl ConvSpec {
+    /// A `k x k` stride-1 conv with Ultralytics / PyTorch "same" padding `k / 2`, groups 1, no
+    /// bias, no activation.
+    pub fn new(cin: usize, cout: usize, k: usize) -> Self {
+        ConvSpec {
+            cin,
+            cout,
+            window: Window::same(k, 1),
+            groups: 1,
+            bias: false,
+            act: Activation::Identity,
+        }
+    }
+
+    /// A depthwise `k x k` conv on `channels` channels (padding `k / 2`).
+    pub fn depthwise(channels: usize, k: usize) -> Self {
+        ConvSpec {
+            groups: channels,
+            ..ConvSpec::new(channels, channels, k)
+        }
+    }
+
+    /// Sets the stride (both axes), keeping the padding.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.window.stride_h = s;
+        self.window.stride_w = s;
+        self
+    }
+
+    /// Sets symmetric padding `p` on all sides.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.window.padding = Padding::uniform(p);
+        self
+    }
+
+    /// Sets the groups (1 or `cin`).
+    pub fn groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+
+    /// Sets whether the conv has its own bias.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Sets the activation.
+    pub fn act(mut self, act: Activation) -> Self {
+        self.act = act;
+        self
+    }
+
+    /// PyTorch weight shape `[cout, cin / groups, kh, kw]`.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [
+            self.cout,
+            self.cin / self.groups.max(1),
+            self.window.kernel_h,
+            self.window.kernel_w,
+        ]
+    }
+
+    fn is_pointwise(&self) -> bool {
+        let w = &self.window;
+        self.groups == 1
+            && w.kernel_h == 1
+            && w.kernel_w == 1
+            && w.stride_h == 1
+            && w.stride_w == 1
+            && w.padding == Padding::default()
+    }
+
+    fn validate(&self, name: &str) -> Result<()> {
+        let bad = |reason: String| Err(LayerError::config(name, reason));
+        if self.cin == 0 || self.cout == 0 {
+            return bad(format!(
+                "cin = {} and cout = {} must be at least 1",
+                self.cin, self.cout
+            ));
+        }
+        if self.groups != 1 && !(self.groups == self.cin && self.cout == self.cin) {
+            return bad(format!(
+                "groups = {} with cin = {}, cout = {}: only dense (groups 1) and depthwise \
+                 (groups = cin = cout) convolutions are supported",
+                self.groups, self.cin, self.cout
+            ));
+        }
+        // Rejects zero kernels / strides and padding >= kernel.
+        self.window
+            .output_size(self.window.kernel_h, self.window.kernel_w)
+            .map_err(|e| LayerError::config(name, e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Where a conv's weights and its BatchNorm live in the `state_dict`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvBnNames {
+    /// Prefix of the conv tensors (`{conv}.weight`, `{conv}.bias`).
+    pub conv: String,
+    /// Prefix of the BatchNorm tensors (`{bn}.weight`, `.bias`, `.running_mean`, `.running_var`),
+    /// or `None` for a conv without BatchNorm.
+    pub bn: Option<String>,
+}
+
+impl ConvBnNames {
+    /// Explicit conv and BatchNorm prefixes (timm stem: `new("conv_stem", "bn1")`).
+    pub fn new(conv: impl Into<String>, bn: impl Into<String>) -> Self {
+        ConvBnNames {
+            conv: conv.into(),
+            bn: Some(bn.into()),
+        }
+    }
+
+    /// Ultralytics `Conv`: `{prefix}.conv` + `{prefix}.bn`.
+    pub fn ultralytics(prefix: &str) -> Self {
+        Self::new(join_name(prefix, "conv"), join_name(prefix, "bn"))
+    }
+
+    /// timm `ConvBnAct`: `{prefix}.conv` + `{prefix}.bn1`.
+    pub fn timm(prefix: &str) -> Self {
+        Self::new(join_name(prefix, "conv"), join_name(prefix, "bn1"))
+    }
+
+    /// An `nn.Sequential(conv, bn, ...)`: `{prefix}.{conv_index}` + `{prefix}.{conv_index + 1}`.
+    pub fn sequential(prefix: &str, conv_index: usize) -> Self {
+        Self::new(
+            join_name(prefix, &conv_index.to_string()),
+            join_name(prefix, &(conv_index + 1).to_string()),
+        )
+    }
+
+    /// The layer's display name: the dotted prefix shared by the conv and BatchNorm names
+    /// (`model.3` for `model.3.conv` + `model.3.bn`), else the conv name (`conv_stem`).
+    pub fn layer_name(&self) -> String {
+        let Some(bn) = &self.bn else {
+            return self.conv.clone();
+        };
+        let shared: Vec<&str> = self
+            .conv
+            .split('.')
+            .zip(bn.split('.'))
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect();
+        if shared.is_empty() {
+            self.conv.clone()
+        } else {
+            shared.join(".")
+        }
+    }
+
+    /// A conv with no BatchNorm (its bias, if any, is `{conv}.bias`).
+    pub fn conv_only(conv: impl Into<String>) -> Self {
+        ConvBnNames {
+            conv: conv.into(),
+            bn: None,
+        }
+    }
+}
+
+/// The prepacked kernel of a conv layer.
+#[derive(Clone, Debug)]
+enum Packed {
+    Pointwise(PackedPointwise),
+    Depthwise(PackedDepthwise),
+    Dense(PackedConv),
+}
+
+/// A convolution with folded BatchNorm and fused activation.
+#[derive(Clone, Debug)]
+pub struct ConvBnAct {
+    name: String,
+    spec: ConvSpec,
+    has_bn: bool,
+    packed: Packed,
+}
+
+impl ConvBnAct {
+    /// Loads the conv (and BatchNorm, if `names.bn` is set) from `weights`, folds the BatchNorm
+    /// with `eps`, and prepacks the kernel.
+    pub fn load(
+        weights: &dyn WeightSource,
+        names: &ConvBnNames,
+        spec: ConvSpec,
+        eps: f64,
+    ) -> Result<Self> {
+        let name = names.layer_name();
+        spec.validate(&name)?;
+        let weight = weights.load(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
+        let bias = if spec.bias {
+            Some(weights.load(&join_name(&names.conv, "bias"), &[spec.cout])?)
+        } else {
+            None
+        };
+        let folded = match &names.bn {
+            Some(bn_prefix) => {
+                let bn = BatchNorm::load(weights, bn_prefix, spec.cout, eps)?;
+                fold(&weight, bias.as_deref(), &bn)?
+            }
+            None => FoldedConv {
+                weight,
+                bias: bias.unwrap_or_else(|| vec![0.0; spec.cout]),
+            },
+        };
+        let mut layer = Self::from_folded(name, spec, &folded)?;
+        layer.has_bn = names.bn.is_some();
+        Ok(layer)
+    }
+
+    /// Builds the layer from already-folded weights (`[cout][cin/groups][kh][kw]`) and bias.
+    /// `spec.bias` only matters for parameter counting; the bias is always applied. The cost
+    /// assumes no BatchNorm.
+    pub fn from_folded(
+        name: impl Into<String>,
+        spec: ConvSpec,
+        folded: &FoldedConv,
+    ) -> Result<Self> {
+        let name = name.into();
+        spec.validate(&name)?;
+        let expected: usize = spec.weight_shape().iter().product();
+        if folded.weight.len() != expected || folded.bias.len() != spec.cout {
+            return Err(LayerError::config(
+                &name,
+                format!(
+                    "folded weights hold {} + {} floats, expected {expected} + {} for {:?}",
+                    folded.weight.len(),
+                    folded.bias.len(),
+                    spec.cout,
+                    spec.weight_shape()
+                ),
+            ));
+        }
+        let (w, b) = (&folded.weight[..], Some(&folded.bias[..]));
+        let kernel_err = |e| LayerError::kernel(name.clone(), e);
+        let packed = if spec.is_pointwise() {
+            Packed::Pointwise(PackedPointwise::new(w, b, spec.cin, spec.cout).map_err(kernel_err)?)
+        } else if spec.groups > 1 {
+            // validate() allows groups > 1 only as groups = cin = cout.
+            Packed::Depthwise(
+                PackedDepthwise::new(w, b, spec.cin, spec.window.kernel_h, spec.window.kernel_w)
+                    .map_err(kernel_err)?,
+            )
+        } else {
+            Packed::Dense(
+                PackedConv::new(
+                    w,
+                    b,
+                    spec.cin,
+                    spec.cout,
+                    spec.window.kernel_h,
+                    spec.window.kernel_w,
+                )
+                .map_err(kernel_err)?,
+            )
+        };
+        Ok(ConvBnAct {
+            name,
+            spec,
+            has_bn: false,
+            packed,
+        })
+    }
+
+    /// The layer's geometry and activation.
+    pub fn spec(&self) -> &ConvSpec {
+        &self.spec
+    }
+
+    /// Which kernel runs the layer: `"pointwise"`, `"depthwise"` or `"dense"`.
+    pub fn kernel_kind(&self) -> &'static str {
+        match self.packed {
+            Packed::Pointwise(_) => "pointwise",
+            Packed::Depthwise(_) => "depthwise",
+            Packed::Dense(_) => "dense",
+        }
+    }
+
+    /// Checks `input` and returns the output shape.
+    fn checked_output_shape(&self, input: [usize; 4]) -> Result<[usize; 4]> {
+        let [n, h, w, c] = input;
+        if c != self.spec.cin {
+            return Err(LayerError::Shape {
+                layer: self.name.clone(),
+                operand: "input",
+                expected: format!("c = {}", self.spec.cin),
+                found: input,
+            });
+        }
+        let (oh, ow) = self
+            .spec
+            .window
+            .output_size(h, w)
+            .map_err(|e| LayerError::kernel(self.name.clone(), e))?;
+        Ok([n, oh, ow, self.spec.cout])
+    }
+
+    /// Runs the layer into `output` (shape [`Layer::output_shape`]), optionally adding
+    /// `residual` (same shape) in the kernel's epilogue before or after the activation.
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        input: &TensorView<'_>,
+        output: &mut TensorViewMut<'_>,
+        residual: Option<Residual<'_>>,
+    ) -> Result<()> {
+        let expected = self.checked_output_shape(input.shape())?;
+        if output.shape() != expected {
+            return Err(LayerError::Shape {
+                layer: self.name.clone(),
+                operand: "output",
+                expected: format!("{expected:?}"),
+                found: output.shape(),
+            });
+        }
+        if let Some(r) = &residual {
+            if r.view.shape() != expected {
+                return Err(LayerError::Shape {
+                    layer: self.name.clone(),
+                    operand: "residual",
+                    expected: format!("{expected:?}"),
+                    found: r.view.shape(),
+                });
+            }
+        }
+        let epilogue = Epilogue {
+            act: self.spec.act,
+            residual,
+        };
+        let (threads, scratch) = ctx.parts();
+        let result = match &self.packed {
+            Packed::Pointwise(p) => pointwise(input, p, &epilogue, output, threads),
+            Packed::Depthwise(p) => {
+                depthwise(input, p, &self.spec.window, &epilogue, output, threads)
+            }
+            Packed::Dense(p) => conv2d(
+                input,
+                p,
+                &self.spec.window,
+                &epilogue,
+                output,
+                scratch,
+                threads,
+            ),
+        };
+        result.map_err(|e| LayerError::kernel(self.name.clone(), e))
+    }
+
+    /// Runs the layer into a new dense tensor.
+    pub fn forward(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<Tensor> {
+        let mut out = Tensor::zeros(self.checked_output_shape(input.shape())?);
+        self.forward_into(ctx, input, &mut out.view_mut(), None)?;
+        Ok(out)
+    }
+}
+
+impl Layer for ConvBnAct {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "ConvBnAct"
+    }
+
+    fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4]> {
+        self.checked_output_shape(input)
+    }
+
+    fn cost(&self, input: [usize; 4]) -> Result<Cost> {
+        let out = self.checked_output_shape(input)?;
+        let s = &self.spec;
+        Ok(Cost::conv(
+            out,
+            s.cin,
+            s.groups,
+            s.window.kernel_h,
+            s.window.kernel_w,
+            s.bias,
+            self.has_bn,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_use_the_shared_prefix() {
+        assert_eq!(ConvBnNames::ultralytics("model.3").layer_name(), "model.3");
+        assert_eq!(ConvBnNames::timm("blocks.9.0").layer_name(), "blocks.9.0");
+        assert_eq!(
+            ConvBnNames::sequential("b.ghost1.primary_conv", 0).layer_name(),
+            "b.ghost1.primary_conv"
+        );
+        assert_eq!(
+            ConvBnNames::new("conv_stem", "bn1").layer_name(),
+            "conv_stem"
+        );
+        assert_eq!(
+            ConvBnNames::conv_only("conv_head").layer_name(),
+            "conv_head"
+        );
+    }
+
+    #[test]
+    fn kernel_choice_follows_geometry() {
+        assert!(ConvSpec::new(4, 8, 1).is_pointwise());
+        assert!(!ConvSpec::new(4, 8, 1).stride(2).is_pointwise());
+        assert!(!ConvSpec::depthwise(4, 3).is_pointwise());
+        assert!(ConvSpec::new(4, 8, 3).groups(2).validate("x").is_err());
+        assert!(ConvSpec::new(4, 8, 3).groups(4).validate("x").is_err());
+        assert!(ConvSpec::depthwise(4, 3).validate("x").is_ok());
+        assert!(ConvSpec::new(0, 8, 3).validate("x").is_err());
+        assert!(ConvSpec::new(4, 8, 3).padding(3).validate("x").is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! A memory-mapped `.safetensors` file as a [`WeightSource`].
+//!
+//! The header is parsed (and validated: offsets contiguous, sizes matching shapes and dtypes,
+//! data ending exactly at the end of the file) once at open; tensors are converted to f32 on
+//! request, straight from the mapped bytes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use memmap2::Mmap;
+use safetensors::tensor::{Dtype, Metadata, TensorInfo};
+use safetensors::SafeTensors;
+
+use super::{check_finite, similar_names, WeightSource, WeightsError};
+
+/// The bytes of the file: mapped from disk, or owned (files built in memory, tests).
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A safetensors file opened for loading (memory-mapped; nothing is read until asked for).
+pub struct SafetensorsFile {
+    origin: String,
+    bytes: Bytes,
+    /// Offset of the data section (8-byte length + JSON header).
+    data_start: usize,
+    metadata: Metadata,
+    requested: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for SafetensorsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SafetensorsFile")
+            .field("origin", &self.origin)
+            .field("tensors", &self.metadata.tensors().len())
+            .finish()
+    }
+}
+
+impl SafetensorsFile {
+    /// Memory-maps and validates `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, WeightsError> {
+        let path = path.as_ref();
+        let io_err = |source| WeightsError::Io {
+            path: PathBuf::from(path),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        // SAFETY: the map is read-only and lives as long as `self`. The one hazard of a file
+        // mapping is another process truncating or rewriting the file while it is mapped (reads
+        // would then fault or see changing bytes); weights files are not modified while a model
+        // loads, and this is documented on the type's users. No `&mut` is ever derived from it.
+        #[allow(unsafe_code)]
+        let map = unsafe { Mmap::map(&file) }.map_err(io_err)?;
+        Self::from_bytes_inner(path.display().to_string(), Bytes::Mapped(map))
+    }
+
+    /// Parses a safetensors file held in memory; `origin` names it in errors.
+    pub fn from_bytes(origin: impl Into<String>, bytes: Vec<u8>) -> Result<Self, WeightsError> {
+        Self::from_bytes_inner(origin.into(), Bytes::Owned(bytes))
+    }
+
+    fn from_bytes_inner(origin: String, bytes: Bytes) -> Result<Self, WeightsError> {
+        let (header_len, metadata) =
+            SafeTensors::read_metadata(bytes.as_slice()).map_err(|e| WeightsError::Format {
+                origin: origin.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(SafetensorsFile {
+            origin,
+            bytes,
+            data_start: 8 + header_len,
+            metadata,
+            requested: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// Every tensor name in the file, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.metadata.tensors().into_keys().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The file's free-form `__metadata__` entry `key`, if any.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .metadata()
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
+    }
+
+    fn info(&self, name: &str) -> Result<&TensorInfo, WeightsError> {
+        self.metadata
+            .info(name)
+            .ok_or_else(|| WeightsError::Missing {
+                origin: self.origin.clone(),
+                name: name.to_string(),
+                similar: similar_names(
+                    name,
+                    self.metadata
+                        .tensors()
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .into_iter(),
+                ),
+            })
+    }
+}
+
+impl WeightSource for SafetensorsFile {
+    fn origin(&self) -> String {
+        self.origin.clone()
+    }
+
+    fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        self.metadata.info(name).map(|i| i.shape.clone())
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.metadata.info(name).is_some()
+    }
+
+    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, WeightsError> {
+        let info = self.info(name)?;
+        if info.shape != shape {
+            return Err(WeightsError::Shape {
+                origin: self.origin.clone(),
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                found: info.shape.clone(),
+            });
+        }
+        let (start, end) = info.data_offsets;
+        // read_metadata checked the offsets tile the data section up to the end of the file.
+        let raw = &self.bytes.as_slice()[self.data_start + start..self.data_start + end];
+        let values: Vec<f32> = match info.dtype {
+            Dtype::F32 => raw
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F16 => raw
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => raw
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(WeightsError::Dtype {
+                    origin: self.origin.clone(),
+                    name: name.to_string(),
+                    found: format!("{other:?}"),
+                })
+            }
+        };
+        check_finite(&self.origin, name, &values)?;
+        self.requested
+            .lock()
+            .expect("the requested-names lock is never held across a panic")
+            .insert(name.to_string());
+        Ok(values)
+    }
+
+    fn unused(&self) -> Vec<String> {
+        let requested = self
+            .requested
+            .lock()
+            .expect("the requested-names lock is never held across a panic");
+        self.names()
+            .into_iter()
+            .filter(|n| !requested.contains(n) && !n.ends_with("num_batches_tracked"))
+            .collect()
+    }
+}

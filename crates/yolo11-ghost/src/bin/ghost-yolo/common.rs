@@ -1,0 +1,228 @@
+//! Argument types and error reporting shared by the subcommands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use yolo11_ghost::detector::{WeightsChoice, DEFAULT_SEED};
+use yolo11_ghost::spec::{builtin_model_names, builtin_yaml, guess_model_scale, ModelSpec};
+use yolo11_ghost::YoloError;
+
+/// What a subcommand returns: an exit code, or an error printed as one line.
+pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+
+/// The model and where its weights come from.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Built-in model name (yolo11n ... yolo11x, yolo11n-ghost ... yolo11x-ghost) or a model YAML path.
+    #[arg(long, short = 'm', value_name = "NAME|YAML")]
+    pub model: String,
+
+    /// Weights (.safetensors with Ultralytics state_dict names). Without it, seeded random
+    /// weights are used (for testing only: detections are meaningless).
+    #[arg(long, short = 'w', value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+
+    /// Global seed of the random weights used when --weights is absent (decimal or 0x hex).
+    #[arg(long, value_name = "SEED", value_parser = parse_seed)]
+    pub seed: Option<u64>,
+}
+
+impl ModelArgs {
+    /// The weights choice these arguments describe.
+    pub fn weights(&self) -> WeightsChoice {
+        match &self.weights {
+            Some(path) => WeightsChoice::File(path.clone()),
+            None => WeightsChoice::Seeded(self.seed.unwrap_or(DEFAULT_SEED)),
+        }
+    }
+}
+
+/// The model specification for `--model NAME|YAML`, with `nc` overriding the YAML's class count.
+pub fn load_spec(model: &str, nc: Option<usize>) -> Result<ModelSpec, YoloError> {
+    let Some(nc) = nc else {
+        return ModelSpec::from_name(model);
+    };
+    let is_yaml = model.ends_with(".yaml") || model.ends_with(".yml");
+    let path = std::path::Path::new(model);
+    let (text, stem) = if is_yaml {
+        let text = std::fs::read_to_string(path).map_err(|source| YoloError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+        (text, stem)
+    } else {
+        let text = builtin_yaml(model.trim()).ok_or_else(|| YoloError::UnknownModel {
+            name: model.to_string(),
+            known: builtin_model_names().join(", "),
+        })?;
+        (text.to_string(), model.trim().to_string())
+    };
+    let scale = guess_model_scale(&stem).map(String::from);
+    ModelSpec::from_yaml_str(&text, &stem, scale.as_deref(), Some(nc))
+}
+
+/// A threshold in [0, 1] (`--conf`, `--iou`).
+pub fn parse_unit_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be between 0 and 1, found {s}"))
+    }
+}
+
+/// A thread count >= 1.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if v == 0 {
+        Err("must be at least 1".into())
+    } else {
+        Ok(v)
+    }
+}
+
+/// A count >= 1 (`--runs`).
+pub fn parse_positive(s: &str) -> Result<usize, String> {
+    parse_threads(s)
+}
+
+/// `--imgsz 640` (square) or `--imgsz 640,480` / `640x480` (height, width), like Ultralytics.
+pub fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
+    let parts: Vec<&str> = s.split([',', 'x', 'X']).map(str::trim).collect();
+    let num = |p: &str| {
+        p.parse::<usize>()
+            .map_err(|_| format!("{s:?} is not an image size (use 640 or 640,480 for height,width)"))
+    };
+    match parts.as_slice() {
+        [side] => {
+            let v = num(side)?;
+            Ok((v, v))
+        }
+        [h, w] => Ok((num(h)?, num(w)?)),
+        _ => Err(format!(
+            "{s:?} is not an image size (use 640 or 640,480 for height,width)"
+        )),
+    }
+}
+
+/// Decimal or `0x`-prefixed hexadecimal u64.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => t.replace('_', "").parse(),
+    };
+    parsed.map_err(|_| format!("{s:?} is not a seed (decimal or 0x hex)"))
+}
+
+/// `imgsz` rounded up to a multiple of `stride` (Ultralytics `check_imgsz`), with a warning
+/// printed when it changes.
+pub fn round_imgsz(imgsz: (usize, usize), stride: usize) -> (usize, usize) {
+    let round = |x: usize| x.div_ceil(stride).max(1) * stride;
+    let rounded = (round(imgsz.0), round(imgsz.1));
+    if rounded != imgsz {
+        warn(&format!(
+            "imgsz={}x{} must be a multiple of max stride {stride}, updating to {}x{}",
+            imgsz.0, imgsz.1, rounded.0, rounded.1
+        ));
+    }
+    rounded
+}
+
+/// Print a warning line on stderr.
+pub fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+/// An error message flattened to one line.
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Help and version go to stdout with exit 0; argument errors become one `error: ...` line on
+/// stderr with exit code 2 (clap's usage block and help hint are dropped).
+pub fn report_clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{e}");
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{e}");
+            ExitCode::from(2)
+        }
+        _ => {
+            let text = e.to_string();
+            let parts: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let line = parts.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            eprintln!("error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Replace Rust's multi-line panic report with one line (a panic is a bug, but the user still
+/// deserves a readable message and a non-zero exit code).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{place}: {} (please report this)",
+            one_line(&payload)
+        );
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imgsz_forms() {
+        assert_eq!(parse_imgsz("640"), Ok((640, 640)));
+        assert_eq!(parse_imgsz("640,480"), Ok((640, 480)));
+        assert_eq!(parse_imgsz("320x640"), Ok((320, 640)));
+        assert!(parse_imgsz("a").is_err());
+        assert!(parse_imgsz("1,2,3").is_err());
+    }
+
+    #[test]
+    fn thresholds_and_threads() {
+        assert_eq!(parse_unit_interval("0.5"), Ok(0.5));
+        assert!(parse_unit_interval("1.5").is_err());
+        assert!(parse_unit_interval("nan").is_err());
+        assert!(parse_threads("0").is_err());
+        assert_eq!(parse_threads("3"), Ok(3));
+        assert_eq!(parse_seed("0x10"), Ok(16));
+        assert_eq!(parse_seed("1_000"), Ok(1000));
+    }
+}

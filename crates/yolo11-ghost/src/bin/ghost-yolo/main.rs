@@ -1,0 +1,57 @@
+//! `ghost-yolo`: YOLO11 / YOLO11-GhostNet detection on the CPU.
+//!
+//! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `info` (layer
+//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency).
+//! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
+//! failures, 2 for invalid arguments.
+
+mod bench;
+mod common;
+mod detect;
+mod forward;
+mod info;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// YOLO11 and YOLO11-GhostNet object detection on the CPU (Ultralytics-compatible).
+#[derive(Debug, Parser)]
+#[command(name = "ghost-yolo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Detect objects in images (files or directories).
+    Detect(detect::DetectArgs),
+    /// Print a model's layer table and parameter / GFLOP summary.
+    Info(info::InfoArgs),
+    /// Run the raw network on a tensor: `images` [N,3,H,W] -> `output0` [N,4+nc,anchors].
+    Forward(forward::ForwardArgs),
+    /// Measure batch-1 forward latency.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    common::install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return common::report_clap_error(e),
+    };
+    let result = match cli.command {
+        Command::Detect(args) => detect::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Forward(args) => forward::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

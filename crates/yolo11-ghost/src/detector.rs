@@ -1,0 +1,284 @@
+//! The detection pipeline as Ultralytics `predict` runs it: decode -> letterbox -> model ->
+//! NMS -> scale_boxes -> [`Detection`]s with class names.
+//!
+//! [`Detector`] is `Send + Sync`: share one across threads (`Arc<Detector>`); each call borrows a
+//! kernel workspace from a small internal pool, so concurrent calls never block on each other
+//! for long and never allocate a new workspace in the steady state.
+
+mod error;
+mod load;
+mod options;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use ghost_kernels::Threads;
+use ghost_layers::Context;
+use image::{DynamicImage, RgbImage};
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+
+pub use error::DetectError;
+pub use load::{WeightsChoice, DEFAULT_SEED};
+pub use options::DetectorOptions;
+
+use crate::error::YoloError;
+use crate::image_io::{load_rgb, to_rgb8_like_opencv};
+use crate::letterbox::{to_input_tensor, Letterbox, LetterboxGeometry};
+use crate::nms::non_max_suppression;
+use crate::postprocess::{to_detections, Detection};
+
+/// A network the detector can run: `images [N, 3, H, W]` (RGB, 0-1) -> `output0 [N, 4 + nc, A]`
+/// (`cx, cy, w, h` in input pixels, then sigmoid class scores), Ultralytics' inference output.
+pub trait DetectionModel: Send + Sync + std::fmt::Debug {
+    /// Run the network on a batch. `images` height and width are multiples of [`Self::max_stride`].
+    fn forward(&self, images: ArrayView4<'_, f32>, ctx: &mut Context) -> Result<Array3<f32>, YoloError>;
+
+    /// The coarsest stride (32 for YOLO11): input sides must be multiples of it.
+    fn max_stride(&self) -> usize;
+
+    /// Number of classes (`output0` has `4 + nc` channels).
+    fn num_classes(&self) -> usize;
+}
+
+/// Letterboxed batch ready for the model, with where each original image went.
+#[derive(Debug, Clone)]
+pub struct Preprocessed {
+    /// `[N, 3, H, W]` model input.
+    pub tensor: Array4<f32>,
+    /// Per image: original size and placement inside the input.
+    pub geometry: Vec<LetterboxGeometry>,
+}
+
+/// A YOLO detector: a model plus class names and [`DetectorOptions`].
+#[derive(Debug)]
+pub struct Detector {
+    model: Box<dyn DetectionModel>,
+    names: Vec<String>,
+    options: DetectorOptions,
+    imgsz: (usize, usize),
+    warnings: Vec<String>,
+    threads: Threads,
+    contexts: Mutex<Vec<Context>>,
+}
+
+impl Detector {
+    /// A detector around any [`DetectionModel`]. `names[i]` names class `i` (missing names print as
+    /// `class{i}`). Fails on invalid options; soft problems (imgsz rounded to the stride, class
+    /// filters that can never match) are in [`Detector::warnings`].
+    pub fn from_model(
+        model: Box<dyn DetectionModel>,
+        names: Vec<String>,
+        options: DetectorOptions,
+    ) -> Result<Self, DetectError> {
+        let (imgsz, warnings) = options.validate(model.max_stride(), model.num_classes())?;
+        let count = match options.threads {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let threads = Threads::new(count).map_err(DetectError::Threads)?;
+        Ok(Self {
+            model,
+            names,
+            options,
+            imgsz,
+            warnings,
+            threads,
+            contexts: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The options as given.
+    pub fn options(&self) -> &DetectorOptions {
+        &self.options
+    }
+
+    /// The target image size actually used (`imgsz` rounded up to the stride).
+    pub fn imgsz(&self) -> (usize, usize) {
+        self.imgsz
+    }
+
+    /// Non-fatal remarks about the options, for the caller to show.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Class names by class id (may be shorter than the class count).
+    pub fn class_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of classes the model predicts.
+    pub fn num_classes(&self) -> usize {
+        self.model.num_classes()
+    }
+
+    /// The model's coarsest stride.
+    pub fn stride(&self) -> usize {
+        self.model.max_stride()
+    }
+
+    /// Threads the kernels run on.
+    pub fn threads(&self) -> usize {
+        self.threads.count()
+    }
+
+    /// Detect objects in one image (any pixel format: converted like `cv2.imread`).
+    pub fn detect(&self, image: &DynamicImage) -> Result<Vec<Detection>, DetectError> {
+        self.detect_rgb(&to_rgb8_like_opencv(image))
+    }
+
+    /// Detect objects in an image file (EXIF orientation applied, like `cv2.imread`).
+    pub fn detect_path(&self, path: &Path) -> Result<Vec<Detection>, DetectError> {
+        self.detect_rgb(&load_rgb(path)?)
+    }
+
+    /// Detect objects in an 8-bit RGB image.
+    pub fn detect_rgb(&self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
+        let mut all = self.detect_batch_rgb(std::slice::from_ref(image))?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Detect objects in several images with one forward pass (letterboxed to one input shape:
+    /// minimal `rect` padding when they all share a shape, else `imgsz`, as Ultralytics does).
+    pub fn detect_batch(&self, images: &[DynamicImage]) -> Result<Vec<Vec<Detection>>, DetectError> {
+        let rgb: Vec<RgbImage> = images.iter().map(to_rgb8_like_opencv).collect();
+        self.detect_batch_rgb(&rgb)
+    }
+
+    /// [`Detector::detect_batch`] for 8-bit RGB images.
+    pub fn detect_batch_rgb(&self, images: &[RgbImage]) -> Result<Vec<Vec<Detection>>, DetectError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pre = self.preprocess(images)?;
+        let output = self.forward(pre.tensor.view())?;
+        let input_hw = (pre.tensor.shape()[2], pre.tensor.shape()[3]);
+        self.postprocess(output.view(), input_hw, &pre.geometry)
+    }
+
+    /// Letterbox a batch into one input tensor.
+    pub fn preprocess(&self, images: &[RgbImage]) -> Result<Preprocessed, DetectError> {
+        let same_shape = images.windows(2).all(|p| p[0].dimensions() == p[1].dimensions());
+        let letterbox = Letterbox {
+            stride: self.model.max_stride(),
+            ..Letterbox::new(self.imgsz.0, self.imgsz.1)
+        }
+        .minimal_rect(self.options.rect && same_shape);
+        let mut boxed = Vec::with_capacity(images.len());
+        let mut geometry = Vec::with_capacity(images.len());
+        for image in images {
+            let (img, g) = letterbox.apply(image)?;
+            boxed.push(img);
+            geometry.push(g);
+        }
+        Ok(Preprocessed {
+            tensor: to_input_tensor(&boxed)?,
+            geometry,
+        })
+    }
+
+    /// Run the raw network: `images [N, 3, H, W]` -> `output0 [N, 4 + nc, A]`.
+    pub fn forward(&self, images: ArrayView4<'_, f32>) -> Result<Array3<f32>, DetectError> {
+        let mut ctx = self
+            .contexts
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_else(|| Context::new(self.threads.clone()));
+        let result = self.model.forward(images, &mut ctx);
+        if let Ok(mut pool) = self.contexts.lock() {
+            pool.push(ctx);
+        }
+        let output = result?;
+        let expected_channels = 4 + self.model.num_classes();
+        let shape = output.shape();
+        if shape[0] != images.shape()[0] || shape[1] != expected_channels {
+            return Err(DetectError::OutputShape {
+                expected: format!("[{}, {expected_channels}, anchors]", images.shape()[0]),
+                found: format!("{shape:?}"),
+            });
+        }
+        Ok(output)
+    }
+
+    /// NMS and `scale_boxes` for every image of a batch output.
+    pub fn postprocess(
+        &self,
+        output: ArrayView3<'_, f32>,
+        input_hw: (usize, usize),
+        geometry: &[LetterboxGeometry],
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
+        let nms = self.options.nms();
+        let (channels, anchors) = (output.shape()[1], output.shape()[2]);
+        let mut results = Vec::with_capacity(geometry.len());
+        for (item, g) in output.axis_iter(Axis(0)).zip(geometry) {
+            let item = item.as_standard_layout();
+            let flat = item.as_slice().unwrap_or(&[]);
+            let raw = non_max_suppression(flat, channels, anchors, &nms)?;
+            results.push(to_detections(&raw, input_hw, (g.orig_h, g.orig_w), &self.names));
+        }
+        Ok(results)
+    }
+}
+
+/// Class names from a weights file's metadata value `names`: a JSON list (`["person", ...]`,
+/// what `tools/export_ultralytics.py` writes) or an Ultralytics-style JSON object
+/// (`{"0": "person", ...}`).
+pub fn parse_class_names(json: &str) -> Result<Vec<String>, DetectError> {
+    let bad = |message: String| DetectError::Metadata {
+        key: "names".into(),
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))?;
+    match value {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                serde_json::Value::String(s) => Ok(s),
+                other => Err(bad(format!("entry {i} is {other}, expected a string"))),
+            })
+            .collect(),
+        serde_json::Value::Object(map) => {
+            let mut pairs = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let id: usize = k
+                    .parse()
+                    .map_err(|_| bad(format!("key {k:?} is not a class index")))?;
+                let name = v
+                    .as_str()
+                    .ok_or_else(|| bad(format!("class {k} is {v}, expected a string")))?
+                    .to_string();
+                pairs.push((id, name));
+            }
+            pairs.sort();
+            let mut names = Vec::with_capacity(pairs.len());
+            for (expected, (id, name)) in pairs.into_iter().enumerate() {
+                if id != expected {
+                    return Err(bad(format!("class indices skip {expected}")));
+                }
+                names.push(name);
+            }
+            Ok(names)
+        }
+        other => Err(bad(format!("expected a JSON list of strings, found {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_list_or_object() {
+        assert_eq!(parse_class_names(r#"["a", "b"]"#).unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            parse_class_names(r#"{"1": "b", "0": "a"}"#).unwrap(),
+            vec!["a", "b"]
+        );
+        assert!(parse_class_names(r#"{"0": "a", "2": "c"}"#).is_err());
+        assert!(parse_class_names("[1, 2]").is_err());
+        assert!(parse_class_names("nope").is_err());
+    }
+}

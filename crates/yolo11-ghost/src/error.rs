@@ -1,0 +1,143 @@
+//! The crate's error type: every failure names what was wrong and where.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = YoloError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a YAML file, a weights file, an image and detections.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum YoloError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The YAML text itself is not valid YAML.
+    #[error("malformed YAML in {source_name}: {message}")]
+    Yaml {
+        /// File name or model name the text came from.
+        source_name: String,
+        /// The parser's message (with line/column).
+        message: String,
+    },
+
+    /// The YAML is valid but a top-level key is missing or has the wrong type.
+    #[error("model YAML {source_name}: {message}")]
+    ModelYaml {
+        /// File name or model name the text came from.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A model name that is neither built in nor a YAML path.
+    #[error("unknown model {name:?}: expected one of {known} or a path to a .yaml file")]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// The built-in names.
+        known: String,
+    },
+
+    /// A scale letter the YAML's `scales` table does not define.
+    #[error("model YAML {source_name} has no scale {scale:?} (available: {available})")]
+    UnknownScale {
+        /// File name or model name.
+        source_name: String,
+        /// The scale asked for.
+        scale: String,
+        /// The scales the YAML defines.
+        available: String,
+    },
+
+    /// A `[from, repeats, module, args]` row is malformed.
+    #[error("layer {row} ({module}): {message}")]
+    Row {
+        /// Layer index of the row (Ultralytics numbering).
+        row: usize,
+        /// Module name as written in the YAML (or `?` when unreadable).
+        module: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A row names a module this engine does not implement.
+    #[error("layer {row}: unsupported module {module:?} (supported: {supported})")]
+    UnsupportedModule {
+        /// Layer index of the row.
+        row: usize,
+        /// Module name as written in the YAML.
+        module: String,
+        /// The supported module names.
+        supported: String,
+    },
+
+    /// A row's `from` refers to a layer that does not exist (yet).
+    #[error("layer {row} ({module}): bad `from` index {from}: {reason}")]
+    BadFrom {
+        /// Layer index of the row.
+        row: usize,
+        /// Module name as written in the YAML.
+        module: String,
+        /// The offending index as written.
+        from: i64,
+        /// Why it is invalid.
+        reason: String,
+    },
+
+    /// An argument has the wrong type or an unsupported value.
+    #[error("layer {row} ({module}): argument {arg}: expected {expected}, found {found}")]
+    BadArg {
+        /// Layer index of the row.
+        row: usize,
+        /// Module name.
+        module: String,
+        /// Argument name (Ultralytics constructor parameter name).
+        arg: String,
+        /// What was expected.
+        expected: String,
+        /// What the YAML gave.
+        found: String,
+    },
+
+    /// Weights and model specification disagree (missing tensor, wrong shape, ...).
+    #[error("weights for layer {layer}: {message}")]
+    Weights {
+        /// Layer index (or name) the weights belong to.
+        layer: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// The input tensor handed to `forward` has the wrong shape.
+    #[error("input {operand}: expected {expected}, found {found}")]
+    InputShape {
+        /// Which input.
+        operand: &'static str,
+        /// The expected shape or rule.
+        expected: String,
+        /// The shape received.
+        found: String,
+    },
+
+    /// A kernel rejected its operands (a bug if it ever happens after the checks above).
+    #[error("kernel error in layer {layer}: {source}")]
+    Kernel {
+        /// Layer index and part, e.g. `6.m.0.cv1`.
+        layer: String,
+        /// The kernel's error.
+        #[source]
+        source: ghost_kernels::KernelError,
+    },
+
+    /// A thread pool could not be created.
+    #[error("thread pool: {0}")]
+    Threads(ghost_kernels::KernelError),
+}

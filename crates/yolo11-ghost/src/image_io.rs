@@ -1,0 +1,143 @@
+//! Image decoding with the pixel semantics Ultralytics gets from `cv2.imread(path, IMREAD_COLOR)`:
+//! EXIF orientation applied, grey replicated to three channels, alpha dropped (not composited),
+//! 16-bit samples reduced to their high byte (`>> 8`, Ultralytics' `patches.imread`), RGB order
+//! (Ultralytics flips cv2's BGR back to RGB before the model).
+
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+/// Why an image file could not be turned into pixels.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageLoadError {
+    /// The file could not be opened or read.
+    #[error("cannot read image {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not an image format this build decodes (PNG, JPEG, BMP, TIFF, WebP, GIF).
+    #[error("cannot decode image {path}: {message}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        message: String,
+    },
+}
+
+/// Decode an image file (any format the `image` crate is built with), apply its EXIF orientation
+/// and convert it to 8-bit RGB as `cv2.imread` + BGR->RGB would.
+pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
+    let decode_error = |e: image::ImageError| ImageLoadError::Decode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let reader = ImageReader::open(path)
+        .map_err(|source| ImageLoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| ImageLoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    // A broken EXIF block should not cost the image: cv2 ignores it as well.
+    let orientation = decoder.orientation().ok();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(to_rgb8_like_opencv(&image))
+}
+
+/// Convert any decoded image to 8-bit RGB with `cv2.imread`'s rules: grey is replicated, alpha is
+/// dropped, 16-bit samples keep their high byte, float samples are clamped to [0, 1] and scaled
+/// by 255 with rounding.
+pub fn to_rgb8_like_opencv(image: &DynamicImage) -> RgbImage {
+    let (w, h) = (image.width(), image.height());
+    let high_byte = |v: u16| (v >> 8) as u8;
+    let from_pixels = |pixels: Vec<u8>| {
+        RgbImage::from_raw(w, h, pixels).expect("pixel count follows the image size")
+    };
+    match image {
+        DynamicImage::ImageLuma16(img) => from_pixels(
+            img.as_raw()
+                .iter()
+                .flat_map(|&v| [high_byte(v); 3])
+                .collect(),
+        ),
+        DynamicImage::ImageLumaA16(img) => from_pixels(
+            img.as_raw()
+                .chunks_exact(2)
+                .flat_map(|px| [high_byte(px[0]); 3])
+                .collect(),
+        ),
+        DynamicImage::ImageRgb16(img) => {
+            from_pixels(img.as_raw().iter().map(|&v| high_byte(v)).collect())
+        }
+        DynamicImage::ImageRgba16(img) => from_pixels(
+            img.as_raw()
+                .chunks_exact(4)
+                .flat_map(|px| [high_byte(px[0]), high_byte(px[1]), high_byte(px[2])])
+                .collect(),
+        ),
+        // 8-bit grey/alpha/RGBA: the image crate replicates grey and drops alpha, like cv2;
+        // floats: clamp to [0, 1], scale by 255, round.
+        other => other.to_rgb8(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, LumaA, Rgb, Rgba};
+
+    #[test]
+    fn sixteen_bit_keeps_the_high_byte() {
+        // cv2.imread + Ultralytics: (v >> 8), not round(v / 257): 383 -> 1, 65280 -> 255, 32895 -> 128.
+        let img = ImageBuffer::<Rgb<u16>, _>::from_raw(2, 1, vec![0, 255, 383, 32895, 65280, 65535])
+            .unwrap();
+        let out = to_rgb8_like_opencv(&DynamicImage::ImageRgb16(img));
+        assert_eq!(out.as_raw(), &[0, 0, 1, 128, 255, 255]);
+    }
+
+    #[test]
+    fn grey_is_replicated_and_alpha_dropped() {
+        let grey = ImageBuffer::<Luma<u16>, _>::from_raw(1, 1, vec![0x7f80]).unwrap();
+        assert_eq!(
+            to_rgb8_like_opencv(&DynamicImage::ImageLuma16(grey)).as_raw(),
+            &[0x7f, 0x7f, 0x7f]
+        );
+        let grey_alpha = ImageBuffer::<LumaA<u8>, _>::from_raw(1, 1, vec![9, 0]).unwrap();
+        assert_eq!(
+            to_rgb8_like_opencv(&DynamicImage::ImageLumaA8(grey_alpha)).as_raw(),
+            &[9, 9, 9]
+        );
+        // Fully transparent pixels keep their colour: cv2 ignores alpha rather than compositing.
+        let rgba = ImageBuffer::<Rgba<u8>, _>::from_raw(1, 1, vec![10, 20, 30, 0]).unwrap();
+        assert_eq!(
+            to_rgb8_like_opencv(&DynamicImage::ImageRgba8(rgba)).as_raw(),
+            &[10, 20, 30]
+        );
+        let rgba16 =
+            ImageBuffer::<Rgba<u16>, _>::from_raw(1, 1, vec![0x0100, 0x02ff, 0xff00, 7]).unwrap();
+        assert_eq!(
+            to_rgb8_like_opencv(&DynamicImage::ImageRgba16(rgba16)).as_raw(),
+            &[1, 2, 255]
+        );
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_naming_the_path() {
+        let err = load_rgb(Path::new("/nonexistent/dir/x.png")).unwrap_err();
+        assert!(matches!(err, ImageLoadError::Io { .. }));
+        assert!(err.to_string().contains("/nonexistent/dir/x.png"), "{err}");
+    }
+}

@@ -1,0 +1,114 @@
+//! GhostNet V1 feature-extractor cost (timm `ghostnet.py` structure, stem to `blocks.9`), as
+//! the project's Ultralytics GhostNet module (`tools/ghost_ultralytics.py`) reports it: the SE
+//! global pool is an `nn.AdaptiveAvgPool2d(1)` module (thop counts its adds and divides), and
+//! `fuse()` folds every GhostNet BatchNorm too, leaving an `nn.Identity` in its place (so the
+//! leaf-module count does not change when fused).
+
+use ghost_layers::Cost;
+
+use super::tally::{Hw, Tally};
+use crate::spec::ghostnet_channels;
+
+/// `(kernel, expansion, out, se_ratio, stride)` rows of GhostNet V1, stages 0-8.
+const CFG: [&[(usize, usize, usize, f64, usize)]; 9] = [
+    &[(3, 16, 16, 0.0, 1)],
+    &[(3, 48, 24, 0.0, 2)],
+    &[(3, 72, 24, 0.0, 1)],
+    &[(5, 72, 40, 0.25, 2)],
+    &[(5, 120, 40, 0.25, 1)],
+    &[(3, 240, 80, 0.0, 2)],
+    &[
+        (3, 200, 80, 0.0, 1),
+        (3, 184, 80, 0.0, 1),
+        (3, 184, 80, 0.0, 1),
+        (3, 480, 112, 0.25, 1),
+        (3, 672, 112, 0.25, 1),
+    ],
+    &[(5, 672, 160, 0.25, 2)],
+    &[
+        (5, 960, 160, 0.0, 1),
+        (5, 960, 160, 0.25, 1),
+        (5, 960, 160, 0.0, 1),
+        (5, 960, 160, 0.25, 1),
+    ],
+];
+
+/// timm `make_divisible(v, 4)`.
+fn div4(v: f64) -> usize {
+    let mut new_v = (((v + 2.0) as usize) / 4 * 4).max(4);
+    if (new_v as f64) < 0.9 * v {
+        new_v += 4;
+    }
+    new_v
+}
+
+/// A conv + BatchNorm pair of GhostNet (modules: conv, BN, and an activation or Identity
+/// module when `act_leaf`).
+fn conv_bn(t: &mut Tally, out: [usize; 4], cin: usize, groups: usize, k: usize, act_leaf: bool) {
+    t.cost += Cost::conv(out, cin, groups, k, k, false, true);
+    let leaves = 2 + usize::from(act_leaf);
+    t.leaves += leaves;
+    t.fused_leaves += leaves;
+}
+
+/// timm `GhostModule(cin, cout, relu)`: primary 1x1 to `ceil(cout / 2)`, cheap 3x3 depthwise.
+fn ghost_module(t: &mut Tally, cin: usize, cout: usize, hw: Hw) {
+    let init = cout.div_ceil(2);
+    conv_bn(t, [1, hw.h, hw.w, init], cin, 1, 1, true);
+    conv_bn(t, [1, hw.h, hw.w, init], init, init, 3, true);
+}
+
+/// Cost of GhostNet at `width` on an `hw` image, up to `blocks.9` (the stride-32 output).
+/// Returns the tally and the four feature sizes.
+pub fn ghostnet(width: f64, hw: Hw) -> (Tally, [Hw; 4]) {
+    let mut t = Tally::default();
+    let conv_out = |hw: Hw, k: usize, s: usize| Hw {
+        h: (hw.h + 2 * (k / 2) - k) / s + 1,
+        w: (hw.w + 2 * (k / 2) - k) / s + 1,
+    };
+    let stem = div4(16.0 * width);
+    let mut cur = conv_out(hw, 3, 2);
+    conv_bn(&mut t, [1, cur.h, cur.w, stem], 3, 1, 3, true);
+    let mut cin = stem;
+    let mut levels = [cur; 4];
+    for (stage, rows) in CFG.iter().enumerate() {
+        for &(k, exp, out, se, s) in rows.iter() {
+            let mid = div4(exp as f64 * width);
+            let cout = div4(out as f64 * width);
+            ghost_module(&mut t, cin, mid, cur);
+            let next = conv_out(cur, k, s);
+            if s > 1 {
+                conv_bn(&mut t, [1, next.h, next.w, mid], mid, mid, k, false);
+            }
+            if se > 0.0 {
+                let rd = div4(mid as f64 * se);
+                t.cost += Cost::global_avg_pool([1, next.h, next.w, mid]);
+                t.cost += Cost::conv([1, 1, 1, rd], mid, 1, 1, 1, true, false);
+                t.cost += Cost::conv([1, 1, 1, mid], rd, 1, 1, 1, true, false);
+                t.leaves += 5; // avg_pool, conv_reduce, act1, conv_expand, gate
+                t.fused_leaves += 5;
+            }
+            ghost_module(&mut t, mid, cout, next);
+            if cin == cout && s == 1 {
+                t.leaves += 1; // the empty nn.Sequential shortcut is a leaf module
+                t.fused_leaves += 1;
+            } else {
+                conv_bn(&mut t, [1, next.h, next.w, cin], cin, cin, k, false);
+                conv_bn(&mut t, [1, next.h, next.w, cout], cin, 1, 1, false);
+            }
+            cin = cout;
+            cur = next;
+        }
+        match stage {
+            2 => levels[0] = cur,
+            4 => levels[1] = cur,
+            6 => levels[2] = cur,
+            _ => {}
+        }
+    }
+    // blocks.9: 1x1 conv 160w -> 960w + BN + ReLU.
+    let last = ghostnet_channels(width)[3];
+    conv_bn(&mut t, [1, cur.h, cur.w, last], cin, 1, 1, true);
+    levels[3] = cur;
+    (t, levels)
+}
