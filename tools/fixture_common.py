@@ -53,13 +53,58 @@ def load_rounded(model: torch.nn.Module, stored: dict) -> None:
     model.load_state_dict(sd, strict=True)
 
 
-def save_tensors(path: Path, tensors: dict, metadata: dict | None = None) -> int:
-    """safetensors file; metadata values are JSON-encoded when not already strings. Returns bytes."""
-    from safetensors.torch import save_file
+_ST_DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
 
+
+def save_tensors(path: Path, tensors: dict, metadata: dict | None = None) -> int:
+    """Write a safetensors file with byte-for-byte reproducible layout; returns its size.
+
+    (safetensors' own writer serialises `__metadata__` from a hash map, so its key order - and the
+    file bytes - change from run to run; this writer sorts metadata keys, and tensors by element size
+    then name. The data section starts 8-byte aligned.)
+    Metadata values are JSON-encoded when not already strings. Little-endian host assumed.
+    """
+    meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in sorted((metadata or {}).items())}
+    header: dict = {"__metadata__": meta} if meta else {}
+    blobs = []
+    offset = 0
+    # larger element sizes first (as safetensors' own writer does): every tensor stays aligned to its element
+    # size, so a memory-mapped reader can view the bytes in place
+    for name in sorted(tensors, key=lambda n: (-tensors[n].element_size(), n)):
+        t = tensors[name].detach().cpu().contiguous()
+        if t.dtype not in _ST_DTYPES:
+            raise TypeError(f"{name}: unsupported dtype {t.dtype}")
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": _ST_DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in (metadata or {}).items()}
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+    with open(path, "wb") as f:
+        f.write(len(head).to_bytes(8, "little"))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+    path.chmod(0o644)
+    # read back through the reference library: names, dtypes, shapes, values and metadata
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        assert set(f.keys()) == set(tensors), path
+        assert (f.metadata() or {}) == meta, path
+        for name in tensors:
+            a, b = f.get_tensor(name), tensors[name].detach().cpu()
+            assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), f"{path}: {name} round trip"
     return path.stat().st_size
 
 

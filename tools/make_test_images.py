@@ -5,6 +5,9 @@
   gray_97x131.png     8-bit grayscale PNG (mode L), 97 wide x 131 high
   rgba_171x256.png    RGBA PNG with a varying alpha channel, 171 wide x 256 high
   rgb_333x250.png     RGB PNG, 333 wide x 250 high
+  tie_320x213.png     RGB PNG, 320 wide x 213 high: at imgsz 160 the letterbox scale is exactly 0.5 and
+                      213 * 0.5 = 106.5 is a rounding tie; Python's round() (half to even) gives 106,
+                      round-half-away-from-zero would give 107
 
 Deterministic: numpy PCG64 seeds below + Pillow drawing (no fonts, no antialiasing). Re-running
 rewrites byte-identical PNGs; the JPEG depends on Pillow's libjpeg (bytes may change with another
@@ -32,6 +35,7 @@ IMAGES = [
     ("gray_97x131.png", (97, 131), "L", 12),
     ("rgba_171x256.png", (171, 256), "RGBA", 13),
     ("rgb_333x250.png", (333, 250), "RGB", 14),
+    ("tie_320x213.png", (320, 213), "RGB", 15),
 ]
 
 

@@ -201,19 +201,22 @@ def nms_margins(out: torch.Tensor, conf: float = 0.25, iou: float = 0.7, max_det
     from ultralytics.utils.metrics import box_iou
     from ultralytics.utils.ops import xywh2xyxy
 
-    x = out.double()
+    x = out.float()  # float32 like Ultralytics: xywh2xyxy and the class offset are rounded as it rounds them
     best, cls = x[4:].max(0)
-    margins = {"score_vs_conf": float((best - conf).abs().min())}
+    margins = {"score_vs_conf": float((best.double() - conf).abs().min())}
     keep_mask = best > conf
     boxes = xywh2xyxy(x[:4].T[keep_mask])
-    scores, cls = best[keep_mask], cls[keep_mask].double()
-    order = scores.argsort(descending=True)
+    scores, cls = best[keep_mask], cls[keep_mask].float()
+    # torchvision's CPU nms sorts stably: equal scores keep anchor order (lower index first)
+    order = torch.sort(scores, descending=True, stable=True)[1]
+    anchors = keep_mask.nonzero().view(-1)[order]
     boxes, scores, cls = boxes[order], scores[order], cls[order]
     margins["candidates"] = int(scores.numel())
     if scores.numel() < 2:
         return margins
-    margins["min_consecutive_score_gap"] = float((scores[:-1] - scores[1:]).min())
-    ious = box_iou(boxes + cls[:, None] * max_wh, boxes + cls[:, None] * max_wh)
+    margins["min_consecutive_score_gap"] = float((scores[:-1].double() - scores[1:].double()).min())
+    off = (boxes + cls[:, None] * max_wh).double()  # offset in float32 (coarse for high class ids), IoU in f64
+    ious = box_iou(off, off)
     kept = []
     closest = 1.0
     for j in range(scores.numel()):
@@ -225,6 +228,7 @@ def nms_margins(out: torch.Tensor, conf: float = 0.25, iou: float = 0.7, max_det
         kept.append(j)
     margins["pair_iou_vs_iou_thres"] = closest
     margins["kept_before_max_det"] = len(kept)
+    margins["kept_anchors"] = anchors[kept[:max_det]].tolist()
     if len(kept) > max_det:
         margins["score_gap_at_max_det_cut"] = float(scores[kept[max_det - 1]] - scores[kept[max_det]])
     return margins
@@ -265,6 +269,8 @@ def make_predict_fixtures(m: DetectionModel, entry: dict, manifest: dict) -> Non
             # our own LetterBox call must give the same tensor predict used
             lb = LetterBox(imgsz, auto=True, stride=32)
             params = lb.get_params({"img": bgr})
+            if p.name == "tie_320x213.png" and imgsz == 160:  # 213 * 0.5 = 106.5: Python round() is half-to-even
+                assert tuple(params["new_unpad"]) == (160, 106), params["new_unpad"]
             ref = lb(image=bgr)
             ref_t = torch.from_numpy(np.ascontiguousarray(ref[..., ::-1].transpose(2, 0, 1))).float()[None] / 255
             assert torch.equal(ref_t, im), f"{p.name}@{imgsz}: letterbox mismatch"
@@ -290,6 +296,11 @@ def make_predict_fixtures(m: DetectionModel, entry: dict, manifest: dict) -> Non
                 detections=dets,
                 to_json=json.loads(r.to_json()),
             )
+            anchors = run["decision_margins"].pop("kept_anchors", [])
+            assert len(anchors) == len(dets), "NMS replay differs"
+            for det, a in zip(dets, anchors):  # the replay found the same detections, in the same order
+                assert det["conf"] == float(out[0, 4:, a].max()) and det["cls"] == int(out[0, 4:, a].argmax()), "NMS replay differs"
+                det["anchor"] = a
             rec["runs"][str(imgsz)] = run
             if imgsz == 160 or p.name == FULL_TENSORS_640:
                 tensors[f"images/{p.name}@{imgsz}"] = im

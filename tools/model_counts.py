@@ -69,6 +69,10 @@ def measure(family: str, scale: str, nc: int | None = None) -> dict:
     trained = info(m)
     fused_model = copy.deepcopy(m).fuse(verbose=False)
     fused = info(fused_model)
+    if isinstance(fused_model.model[0], ghost_ultralytics.GhostNet):
+        from collections import Counter
+
+        fused_leaves = Counter(type(x).__name__ for x in fused_model.model[0].modules() if len(x._modules) == 0)
     head = m.model[-1]
     extra = {}
     pools = [mod for mod in m.modules() if isinstance(mod, ghost_ultralytics.SqueezeExcite)]
@@ -83,6 +87,15 @@ def measure(family: str, scale: str, nc: int | None = None) -> dict:
         for h in hooks:
             h.remove()
         extra["se_pool_gflops"] = 2 * sum(ops) / 1e9
+        # leaf modules (what model_info counts as layers) inside the GhostNet row, by type, trained and fused
+        from collections import Counter
+
+        def leaves(mod):
+            return Counter(type(x).__name__ for x in mod.modules() if len(x._modules) == 0)
+
+        extra["ghostnet_leaf_layers"] = {"trained": dict(sorted(leaves(m.model[0]).items()))}
+    if "ghostnet_leaf_layers" in extra:
+        extra["ghostnet_leaf_layers"]["fused"] = dict(sorted(fused_leaves.items()))
     return {
         **extra,
         "name": f"{family.replace('yolo11', 'yolo11' + scale)}",

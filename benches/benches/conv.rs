@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ghost_benches::{quick, values, CONV};
 use ghost_kernels::conv::{conv2d, naive, ConvScratch, PackedConv};
-use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
+use ghost_kernels::{Epilogue, TensorView, TensorViewMut, Threads, Window};
 
 fn bench(c: &mut Criterion) {
     let (samples, warm_up, measure) = quick();
@@ -27,10 +27,11 @@ fn bench(c: &mut Criterion) {
         let packed = PackedConv::new(&w, Some(&bias), s.cin, s.cout, s.k, s.k).unwrap();
         let input = TensorView::dense(&x, 1, s.h, s.w, s.cin).unwrap();
         let mut out = vec![0.0f32; oh * ow * s.cout];
-        let epilogue = Epilogue::act(Activation::Silu);
+        let epilogue = Epilogue::act(s.act);
+        let act = format!("{:?}", s.act);
         let mut scratch = ConvScratch::new();
 
-        group.bench_function(BenchmarkId::new("ghost", "silu"), |b| {
+        group.bench_function(BenchmarkId::new("ghost", &act), |b| {
             let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, s.cout).unwrap();
             b.iter(|| {
                 conv2d(
@@ -74,7 +75,7 @@ fn bench(c: &mut Criterion) {
             },
         );
         if s.name.starts_with("n_down") {
-            group.bench_function(BenchmarkId::new("naive-f64", "silu"), |b| {
+            group.bench_function(BenchmarkId::new("naive-f64", &act), |b| {
                 let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, s.cout).unwrap();
                 b.iter(|| {
                     naive::conv2d(

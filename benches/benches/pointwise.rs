@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ghost_benches::{quick, values, POINTWISE};
 use ghost_kernels::pointwise::{naive, pointwise, pointwise_with_isa, PackedPointwise};
-use ghost_kernels::{Activation, Epilogue, Isa, TensorView, TensorViewMut, Threads};
+use ghost_kernels::{Epilogue, Isa, TensorView, TensorViewMut, Threads};
 
 fn bench(c: &mut Criterion) {
     let (samples, warm_up, measure) = quick();
@@ -25,14 +25,15 @@ fn bench(c: &mut Criterion) {
         let packed = PackedPointwise::new(&w, Some(&bias), s.k, s.n).unwrap();
         let input = TensorView::dense(&x, 1, s.h, s.w, s.k).unwrap();
         let mut out = vec![0.0f32; m * s.n];
-        let epilogue = Epilogue::act(Activation::Silu);
+        let epilogue = Epilogue::act(s.act);
+        let act = format!("{:?}", s.act);
 
-        group.bench_function(BenchmarkId::new("ghost", "silu"), |b| {
+        group.bench_function(BenchmarkId::new("ghost", &act), |b| {
             let mut o = TensorViewMut::dense(&mut out, 1, s.h, s.w, s.n).unwrap();
             b.iter(|| pointwise(&input, &packed, &epilogue, &mut o, &threads).unwrap())
         });
         if s.name.starts_with("n_detect") || s.name.starts_with("m_c3k2_p4") {
-            group.bench_function(BenchmarkId::new("ghost-portable", "silu"), |b| {
+            group.bench_function(BenchmarkId::new("ghost-portable", &act), |b| {
                 let mut o = TensorViewMut::dense(&mut out, 1, s.h, s.w, s.n).unwrap();
                 b.iter(|| {
                     pointwise_with_isa(Isa::Portable, &input, &packed, &epilogue, &mut o, &threads)
@@ -65,7 +66,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         if s.name.starts_with("n_detect") || s.name.starts_with("m_ghost_s7") {
-            group.bench_function(BenchmarkId::new("naive-f64", "silu"), |b| {
+            group.bench_function(BenchmarkId::new("naive-f64", &act), |b| {
                 let mut o = TensorViewMut::dense(&mut out, 1, s.h, s.w, s.n).unwrap();
                 b.iter(|| naive::pointwise(&input, &w, Some(&bias), &epilogue, &mut o).unwrap())
             });

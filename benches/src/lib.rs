@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use ghost_kernels::Activation;
+
 /// A pointwise (1x1) convolution: `h x w` pixels, `k` input and `n` output channels.
 #[derive(Clone, Copy, Debug)]
 pub struct PointwiseShape {
@@ -16,6 +18,8 @@ pub struct PointwiseShape {
     pub w: usize,
     pub k: usize,
     pub n: usize,
+    /// The layer's activation (GhostNet expand: ReLU, project: none; YOLO Conv: SiLU).
+    pub act: Activation,
 }
 
 impl PointwiseShape {
@@ -30,13 +34,14 @@ impl PointwiseShape {
     }
 }
 
-const fn pw(name: &'static str, hw: usize, k: usize, n: usize) -> PointwiseShape {
+const fn pw(name: &'static str, hw: usize, k: usize, n: usize, act: Activation) -> PointwiseShape {
     PointwiseShape {
         name,
         h: hw,
         w: hw,
         k,
         n,
+        act,
     }
 }
 
@@ -44,33 +49,45 @@ const fn pw(name: &'static str, hw: usize, k: usize, n: usize) -> PointwiseShape
 /// ceil(out / 2)` channels) to the YOLO head (C3k2 / SPPF / C2PSA / Detect 1x1 convs).
 pub const POINTWISE: &[PointwiseShape] = &[
     // GhostNet width 1.0 (m): stage 1 ghost1 16 -> 24 at 320x320 (stride 2 of the stem).
-    pw("m_ghost_s1_expand_320_16x24", 320, 16, 24),
+    pw("m_ghost_s1_expand_320_16x24", 320, 16, 24, Activation::Relu),
     // Stage 2 ghost2 (project) 72 -> 12 at 160x160.
-    pw("m_ghost_s2_project_160_72x12", 160, 72, 12),
+    pw(
+        "m_ghost_s2_project_160_72x12",
+        160,
+        72,
+        12,
+        Activation::Identity,
+    ),
     // Stage 5 ghost1 40 -> 120 at 80x80.
-    pw("m_ghost_s5_expand_80_40x120", 80, 40, 120),
+    pw("m_ghost_s5_expand_80_40x120", 80, 40, 120, Activation::Relu),
     // Stage 6 (exp 480) ghost1 80 -> 240 at 40x40.
-    pw("m_ghost_s6_expand_40_80x240", 40, 80, 240),
+    pw("m_ghost_s6_expand_40_80x240", 40, 80, 240, Activation::Relu),
     // Stage 7 ghost2 672 -> 80 at 20x20.
-    pw("m_ghost_s7_project_20_672x80", 20, 672, 80),
+    pw(
+        "m_ghost_s7_project_20_672x80",
+        20,
+        672,
+        80,
+        Activation::Identity,
+    ),
     // Stage 9 ConvBnAct 160 -> 960 at 20x20.
-    pw("m_ghost_s9_conv_20_160x960", 20, 160, 960),
+    pw("m_ghost_s9_conv_20_160x960", 20, 160, 960, Activation::Relu),
     // YOLO m head: C3k2 (layer 12) cv1 after concat 512 + 40 -> 256 at 80x80.
-    pw("m_c3k2_p3_cv1_80_552x256", 80, 552, 256),
+    pw("m_c3k2_p3_cv1_80_552x256", 80, 552, 256, Activation::Silu),
     // C3k2 (layer 12) cv2 3 x 128 -> 256 at 80x80.
-    pw("m_c3k2_p3_cv2_80_384x256", 80, 384, 256),
+    pw("m_c3k2_p3_cv2_80_384x256", 80, 384, 256, Activation::Silu),
     // C3k2 (layer 9) cv1 after concat 512 + 112 -> 512 at 40x40.
-    pw("m_c3k2_p4_cv1_40_624x512", 40, 624, 512),
+    pw("m_c3k2_p4_cv1_40_624x512", 40, 624, 512, Activation::Silu),
     // Detect cv3 1x1 256 -> 256 at 80x80.
-    pw("m_detect_p3_cls_80_256x256", 80, 256, 256),
+    pw("m_detect_p3_cls_80_256x256", 80, 256, 256, Activation::Silu),
     // SPPF cv2 4 x 480 -> 512 at 20x20.
-    pw("m_sppf_cv2_20_1920x512", 20, 1920, 512),
+    pw("m_sppf_cv2_20_1920x512", 20, 1920, 512, Activation::Silu),
     // C2PSA qkv 256 -> 512 at 20x20.
-    pw("m_c2psa_qkv_20_256x512", 20, 256, 512),
+    pw("m_c2psa_qkv_20_256x512", 20, 256, 512, Activation::Silu),
     // YOLO n head: C3k2 (layer 12) cv1 after concat 128 + 12 -> 64 at 80x80.
-    pw("n_c3k2_p3_cv1_80_140x64", 80, 140, 64),
+    pw("n_c3k2_p3_cv1_80_140x64", 80, 140, 64, Activation::Silu),
     // Detect box branch 1x1 64 -> 64 at 80x80.
-    pw("n_detect_p3_box_80_64x64", 80, 64, 64),
+    pw("n_detect_p3_box_80_64x64", 80, 64, 64, Activation::Silu),
 ];
 
 /// A dense `k x k` convolution with "same" padding (`k / 2`) and stride `stride`.
@@ -83,6 +100,8 @@ pub struct ConvShape {
     pub cout: usize,
     pub k: usize,
     pub stride: usize,
+    /// The layer's activation (GhostNet stem: ReLU; YOLO Conv: SiLU).
+    pub act: Activation,
 }
 
 impl ConvShape {
@@ -102,7 +121,14 @@ impl ConvShape {
     }
 }
 
-const fn cv(name: &'static str, hw: usize, cin: usize, cout: usize, stride: usize) -> ConvShape {
+const fn cv(
+    name: &'static str,
+    hw: usize,
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    act: Activation,
+) -> ConvShape {
     ConvShape {
         name,
         h: hw,
@@ -111,31 +137,53 @@ const fn cv(name: &'static str, hw: usize, cin: usize, cout: usize, stride: usiz
         cout,
         k: 3,
         stride,
+        act,
     }
 }
 
 /// Dense 3x3 convolutions (input size given).
 pub const CONV: &[ConvShape] = &[
     // GhostNet stem 3 -> 16, s2, 640 -> 320 (width 1.0) and 3 -> 4 (width 0.25).
-    cv("m_ghost_stem_640_3x16_s2", 640, 3, 16, 2),
-    cv("n_ghost_stem_640_3x4_s2", 640, 3, 4, 2),
+    cv("m_ghost_stem_640_3x16_s2", 640, 3, 16, 2, Activation::Relu),
+    cv("n_ghost_stem_640_3x4_s2", 640, 3, 4, 2, Activation::Relu),
     // Plain YOLO11m first Conv 3 -> 64, s2 at 640 (the layer GhostNet's stem replaces).
-    cv("yolo11m_stem_640_3x64_s2", 640, 3, 64, 2),
+    cv("yolo11m_stem_640_3x64_s2", 640, 3, 64, 2, Activation::Silu),
     // C3k bottleneck 3x3 64 -> 64 at 80x80 (m, layer 12).
-    cv("m_c3k_p3_80_64x64_s1", 80, 64, 64, 1),
+    cv("m_c3k_p3_80_64x64_s1", 80, 64, 64, 1, Activation::Silu),
     // C3k bottleneck 3x3 128 -> 128 at 40x40 (m, layer 9).
-    cv("m_c3k_p4_40_128x128_s1", 40, 128, 128, 1),
+    cv("m_c3k_p4_40_128x128_s1", 40, 128, 128, 1, Activation::Silu),
     // Head downsample Conv 256 -> 256 s2, 80 -> 40 (m, layer 13).
-    cv("m_down_p3_80_256x256_s2", 80, 256, 256, 2),
+    cv("m_down_p3_80_256x256_s2", 80, 256, 256, 2, Activation::Silu),
     // Head downsample Conv 512 -> 512 s2, 40 -> 20 (m, layer 16).
-    cv("m_down_p4_40_512x512_s2", 40, 512, 512, 2),
+    cv("m_down_p4_40_512x512_s2", 40, 512, 512, 2, Activation::Silu),
     // Detect box branch first Conv 256 -> 64 at 80x80 and 512 -> 64 at 20x20 (m).
-    cv("m_detect_p3_box_80_256x64_s1", 80, 256, 64, 1),
-    cv("m_detect_p5_box_20_512x64_s1", 20, 512, 64, 1),
+    cv(
+        "m_detect_p3_box_80_256x64_s1",
+        80,
+        256,
+        64,
+        1,
+        Activation::Silu,
+    ),
+    cv(
+        "m_detect_p5_box_20_512x64_s1",
+        20,
+        512,
+        64,
+        1,
+        Activation::Silu,
+    ),
     // Detect box branch second Conv 64 -> 64 at 80x80 (n and m).
-    cv("nm_detect_p3_box2_80_64x64_s1", 80, 64, 64, 1),
+    cv(
+        "nm_detect_p3_box2_80_64x64_s1",
+        80,
+        64,
+        64,
+        1,
+        Activation::Silu,
+    ),
     // Head downsample Conv 64 -> 64 s2, 80 -> 40 (n, layer 13).
-    cv("n_down_p3_80_64x64_s2", 80, 64, 64, 2),
+    cv("n_down_p3_80_64x64_s2", 80, 64, 64, 2, Activation::Silu),
 ];
 
 /// Deterministic pseudo-random values in [-1, 1).

@@ -16,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let size: usize = arg(1, "224").parse()?;
     let threads: usize = arg(2, "1").parse()?;
     let iters: usize = arg(3, "50").parse()?;
-    let net = GhostNet::load(&SeededWeights::new(1), GhostNetConfig::timm(width).with_num_classes(1000))?;
+    let net = GhostNet::load(
+        &SeededWeights::new(1),
+        GhostNetConfig::timm(width).with_num_classes(1000),
+    )?;
     let cost = net.cost_table([1, size, size, 3])?.total();
     let x = Tensor::zeros([1, size, size, 3]);
     let mut ctx = Context::new(Threads::new(threads)?);

@@ -18,12 +18,20 @@ enum Stage {
 }
 
 impl Stage {
-    fn forward(&self, ctx: &mut Context, x: Tensor) -> Result<Tensor> {
+    /// Runs the stage on `x` (borrowed: it may be a feature tap), recycling its own
+    /// intermediate tensors.
+    fn forward(&self, ctx: &mut Context, x: &TensorView<'_>) -> Result<Tensor> {
         match self {
             Stage::Bottlenecks(blocks) => {
-                blocks.iter().try_fold(x, |x, b| b.forward(ctx, &x.view()))
+                let (first, rest) = blocks.split_first().expect("every stage has a block");
+                let mut y = first.forward(ctx, x)?;
+                for block in rest {
+                    let next = block.forward(ctx, &y.view())?;
+                    ctx.recycle(std::mem::replace(&mut y, next));
+                }
+                Ok(y)
             }
-            Stage::FinalConv(conv) => conv.forward(ctx, &x.view()),
+            Stage::FinalConv(conv) => conv.forward(ctx, x),
         }
     }
 
@@ -168,17 +176,20 @@ impl GhostNet {
     pub fn features(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<[Tensor; 4]> {
         self.check_input(input)?;
         let mut x = self.stem.forward(ctx, input)?;
+        let mut x_is_tap = false;
         let mut taps: Vec<Tensor> = Vec::with_capacity(4);
         for (i, stage) in self.stages.iter().enumerate() {
-            x = stage.forward(ctx, x)?;
-            if self.taps.contains(&i) {
-                // The last tap is the final tensor; the others stay the next stage's input.
-                if i == self.stages.len() - 1 {
-                    taps.push(x);
-                    break;
-                }
-                taps.push(x.clone());
+            let y = stage.forward(ctx, &x.view())?;
+            let done = std::mem::replace(&mut x, y);
+            if x_is_tap {
+                taps.push(done);
+            } else {
+                ctx.recycle(done);
             }
+            x_is_tap = self.taps.contains(&i);
+        }
+        if x_is_tap {
+            taps.push(x);
         }
         taps.try_into().map_err(|v: Vec<Tensor>| {
             LayerError::config(

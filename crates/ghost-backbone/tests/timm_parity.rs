@@ -92,31 +92,43 @@ fn outputs(net: &GhostNet, threads: usize, x: &Tensor) -> Vec<(&'static str, Arr
 fn check_model(key: &str, weights: &dyn WeightSource, num_classes: Option<usize>) {
     let meta = manifest_model(key);
     let width = meta["width"].as_f64().unwrap();
+    let classes = meta["num_classes"].as_u64().map(|n| n as usize);
     let reference =
         SafetensorsFile::open(fixtures().join(format!("{key}.outputs.safetensors"))).unwrap();
+    check_against(key, &reference, "", width, weights, num_classes, classes);
+}
+
+/// Runs every (eps, input, threads) combination of a GhostNet at `width` against the outputs
+/// stored under `{prefix}{eps}/{input}/{output}` in `reference`.
+fn check_against(
+    label: &str,
+    reference: &SafetensorsFile,
+    prefix: &str,
+    width: f64,
+    weights: &dyn WeightSource,
+    num_classes: Option<usize>,
+    expected_classes: Option<usize>,
+) {
     let inputs = SafetensorsFile::open(fixtures().join("inputs.safetensors")).unwrap();
     let mut worst: Vec<(String, f64)> = Vec::new();
     for (eps_key, eps) in EPS {
         let mut config = GhostNetConfig::timm(width).with_eps(eps);
         config.num_classes = num_classes;
         let net = GhostNet::load(weights, config).unwrap();
-        assert_eq!(
-            net.num_classes(),
-            meta["num_classes"].as_u64().map(|n| n as usize)
-        );
+        assert_eq!(net.num_classes(), expected_classes);
         for (input_key, shape) in INPUTS {
             let x = input(&inputs, input_key, shape);
             let single = outputs(&net, 1, &x);
             let double = outputs(&net, 2, &x);
             for ((name, ours), (_, ours2)) in single.iter().zip(&double) {
-                let what = format!("{key} {eps_key}/{input_key}/{name}");
+                let what = format!("{label} {eps_key}/{input_key}/{name}");
                 assert!(
                     ours.iter()
                         .zip(ours2)
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{what}: 1 and 2 threads differ"
                 );
-                let expected = read(&reference, &format!("{eps_key}/{input_key}/{name}"));
+                let expected = read(reference, &format!("{prefix}{eps_key}/{input_key}/{name}"));
                 let err = rel_error(&what, ours, &expected);
                 assert!(
                     err <= REL_TOL,
@@ -129,7 +141,10 @@ fn check_model(key: &str, weights: &dyn WeightSource, num_classes: Option<usize>
                 } else {
                     "eps1e-5"
                 };
-                let other = read(&reference, &format!("{other_eps}/{input_key}/{name}"));
+                let other = read(
+                    reference,
+                    &format!("{prefix}{other_eps}/{input_key}/{name}"),
+                );
                 let err_other = rel_error(&what, ours, &other);
                 assert!(
                     err_other > 10.0 * REL_TOL,
@@ -143,7 +158,10 @@ fn check_model(key: &str, weights: &dyn WeightSource, num_classes: Option<usize>
         println!("{what}: max|ours - torch| / max|torch| = {err:.2e}");
     }
     let unused = weights.unused();
-    assert!(unused.is_empty(), "{key}: tensors never loaded: {unused:?}");
+    assert!(
+        unused.is_empty(),
+        "{label}: tensors never loaded: {unused:?}"
+    );
 }
 
 #[test]
@@ -175,4 +193,26 @@ fn ghostnet_130_seeded_matches_timm() {
         &weights,
         Some(meta["num_classes"].as_u64().unwrap() as usize),
     );
+}
+
+/// Widths 0.25, 0.75 and 1.1 (channel counts such as 4, 12, 20, 28, 44, 124 that are not
+/// multiples of 8), from crates/ghost-backbone/tests/data/make_width_fixtures.py.
+#[test]
+fn other_widths_seeded_match_timm() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/ghostnet_widths.outputs.safetensors");
+    let reference = SafetensorsFile::open(data).unwrap();
+    for width in [0.25, 0.75, 1.1] {
+        let tag = (width * 100.0f64).round() as u64;
+        let weights = SeededWeights::new(0x6057_0000 + tag);
+        check_against(
+            &format!("width {width}"),
+            &reference,
+            &format!("w{tag}/"),
+            width,
+            &weights,
+            Some(1000),
+            Some(1000),
+        );
+    }
 }

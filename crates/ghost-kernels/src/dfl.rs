@@ -17,7 +17,12 @@ use crate::view::{TensorView, TensorViewMut};
 pub const SIDES: usize = 4;
 
 /// DFL decode of `input` (`c = 4 * bins`) into `output` (same `n, h, w`, `c = 4`).
-pub fn dfl(input: &TensorView, bins: usize, output: &mut TensorViewMut, threads: &Threads) -> Result<()> {
+pub fn dfl(
+    input: &TensorView,
+    bins: usize,
+    output: &mut TensorViewMut,
+    threads: &Threads,
+) -> Result<()> {
     dfl_with_isa(active_isa(), input, bins, output, threads)
 }
 
@@ -61,7 +66,11 @@ fn check(input: &TensorView, bins: usize, output: &TensorViewMut) -> Result<()> 
     }
     let expected = [n, h, w, SIDES];
     if output.shape() != expected {
-        return Err(KernelError::shape("output", format!("{expected:?}"), format!("{:?}", output.shape())));
+        return Err(KernelError::shape(
+            "output",
+            format!("{expected:?}"),
+            format!("{:?}", output.shape()),
+        ));
     }
     Ok(())
 }
@@ -130,10 +139,16 @@ pub mod naive {
             let out = output.pixel_mut(p);
             for side in 0..SIDES {
                 let logits = &x[side * bins..(side + 1) * bins];
-                let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+                let max = logits
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
                 let e: Vec<f64> = logits.iter().map(|&v| (f64::from(v) - max).exp()).collect();
                 let sum: f64 = e.iter().sum();
-                out[side] = e.iter().enumerate().map(|(i, e)| i as f64 * e / sum).sum::<f64>() as f32;
+                out[side] = e
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| i as f64 * e / sum)
+                    .sum::<f64>() as f32;
             }
         }
         Ok(())

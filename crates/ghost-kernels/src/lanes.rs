@@ -49,6 +49,8 @@ pub(crate) trait Lanes: Copy {
     unsafe fn reduce_add(v: Self) -> f32;
     /// `e^v`.
     unsafe fn exp(v: Self) -> Self;
+    /// Hints the cache line holding `p` into L1 (any address: a prefetch never faults).
+    unsafe fn prefetch(p: *const f32);
     /// The activation on every lane.
     unsafe fn activate(act: Activation, v: Self) -> Self;
 }
@@ -168,6 +170,10 @@ mod x86 {
             Avx2(crate::simd::avx2::exp(v.0))
         }
         #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast())
+        }
+        #[inline(always)]
         unsafe fn activate(act: Activation, v: Self) -> Self {
             Avx2(crate::simd::avx2::activate(act, v.0))
         }
@@ -258,6 +264,14 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn exp(v: Self) -> Self {
         Portable(crate::simd::portable::exp(v.0))
+    }
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        // SSE's prefetch is part of the x86-64 baseline.
+        #[cfg(target_arch = "x86_64")]
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
     }
     #[inline(always)]
     unsafe fn activate(act: Activation, v: Self) -> Self {

@@ -5,7 +5,9 @@ use std::ops::Range;
 
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
-use crate::lanes::{check_isa, for_blocks, load_opt, run_split, store_opt, Lanes, Pixels, SplitKernel, LANES};
+use crate::lanes::{
+    check_isa, for_blocks, load_opt, run_split, store_opt, Lanes, Pixels, SplitKernel, LANES,
+};
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
 
@@ -13,7 +15,11 @@ use crate::view::{TensorView, TensorViewMut};
 const MIN_FLOATS_PER_CHUNK: usize = 32 * 1024;
 
 /// `output[b, y, x, ch] = input[b, y / 2, x / 2, ch]`, `output` is `n x 2h x 2w x c`.
-pub fn upsample_nearest_2x(input: &TensorView, output: &mut TensorViewMut, threads: &Threads) -> Result<()> {
+pub fn upsample_nearest_2x(
+    input: &TensorView,
+    output: &mut TensorViewMut,
+    threads: &Threads,
+) -> Result<()> {
     upsample_nearest_2x_with_isa(active_isa(), input, output, threads)
 }
 
@@ -51,7 +57,11 @@ fn check(input: &TensorView, output: &TensorViewMut) -> Result<()> {
     let [n, h, w, c] = input.shape();
     let expected = [n, 2 * h, 2 * w, c];
     if output.shape() != expected {
-        return Err(KernelError::shape("output", format!("{expected:?}"), format!("{:?}", output.shape())));
+        return Err(KernelError::shape(
+            "output",
+            format!("{expected:?}"),
+            format!("{:?}", output.shape()),
+        ));
     }
     Ok(())
 }
@@ -76,7 +86,10 @@ impl SplitKernel for Upsample2x {
             let out_row = r * 2 * self.w;
             for x in 0..self.w {
                 let src = self.input.at(in_row + x);
-                let (d0, d1) = (self.output.at(out_row + 2 * x), self.output.at(out_row + 2 * x + 1));
+                let (d0, d1) = (
+                    self.output.at(out_row + 2 * x),
+                    self.output.at(out_row + 2 * x + 1),
+                );
                 for_blocks::<V>(self.c, tail, |ch, m| {
                     let v: V = load_opt(src.add(ch), m);
                     store_opt(d0.add(ch), m, v);

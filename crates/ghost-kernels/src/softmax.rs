@@ -14,7 +14,12 @@ pub fn softmax_rows(data: &mut [f32], row_len: usize, threads: &Threads) -> Resu
 
 /// [`softmax_rows`] on an explicitly chosen implementation.
 #[doc(hidden)]
-pub fn softmax_rows_with_isa(isa: Isa, data: &mut [f32], row_len: usize, threads: &Threads) -> Result<()> {
+pub fn softmax_rows_with_isa(
+    isa: Isa,
+    data: &mut [f32],
+    row_len: usize,
+    threads: &Threads,
+) -> Result<()> {
     check_isa(isa)?;
     check(data, row_len)?;
     if isa == Isa::Naive {
@@ -34,7 +39,10 @@ pub fn softmax_rows_with_isa(isa: Isa, data: &mut [f32], row_len: usize, threads
 
 fn check(data: &[f32], row_len: usize) -> Result<()> {
     if row_len == 0 {
-        return Err(KernelError::param("row_len", "rows must hold at least 1 float"));
+        return Err(KernelError::param(
+            "row_len",
+            "rows must hold at least 1 float",
+        ));
     }
     if data.len() % row_len != 0 {
         return Err(KernelError::shape(
@@ -94,7 +102,11 @@ impl SplitKernel for SoftmaxKernel {
             }
             if full < n {
                 let m = V::mask(n - full);
-                V::store_masked(x.add(full), m, V::mul(V::load_masked(x.add(full), m), scale));
+                V::store_masked(
+                    x.add(full),
+                    m,
+                    V::mul(V::load_masked(x.add(full), m), scale),
+                );
             }
         }
     }
@@ -108,7 +120,9 @@ pub mod naive {
     pub fn softmax_rows(data: &mut [f32], row_len: usize) -> Result<()> {
         super::check(data, row_len)?;
         for row in data.chunks_exact_mut(row_len) {
-            let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+            let max = row
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
             let e: Vec<f64> = row.iter().map(|&v| (f64::from(v) - max).exp()).collect();
             let sum: f64 = e.iter().sum();
             for (o, e) in row.iter_mut().zip(e) {

@@ -298,6 +298,10 @@ fn pinned_shapes_with_one_scratch() {
         pinned(2, (5, 5), 17, 70, Window::same(5, 1)),
         pinned(1, (1, 1), 1, 1, Window::same(3, 1)),
         pinned(1, (11, 4), 64, 64, Window::same(3, 2)),
+        // Input channels longer than one reduction block: each tap is split.
+        pinned(1, (5, 6), 300, 20, Window::same(3, 1)),
+        // Small cin with a long im2col row (split) and grouped taps.
+        pinned(1, (9, 8), 15, 18, Window::same(5, 2)),
     ];
     for isa in supported_isas() {
         let mut scratch = ConvScratch::new();

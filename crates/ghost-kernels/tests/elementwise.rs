@@ -15,7 +15,8 @@
 
 use ghost_kernels::dfl::{self, dfl_with_isa};
 use ghost_kernels::elementwise::{
-    self, activate_inplace_with_isa, binary_with_isa, channel_scale_inplace_with_isa, channel_scale_with_isa, BinaryOp,
+    self, activate_inplace_with_isa, binary_with_isa, channel_scale_inplace_with_isa,
+    channel_scale_with_isa, BinaryOp,
 };
 use ghost_kernels::softmax::{self, softmax_rows_with_isa};
 use ghost_kernels::tolerance::ACT_REL;
@@ -49,7 +50,10 @@ fn layout(n: usize, h: usize, w: usize, c: usize, gap: usize, offset: usize) -> 
 
 fn sentinel_buffer(layout: &NhwcLayout, values: &[f32]) -> Vec<f32> {
     let mut buf = vec![f32::NAN; layout.required_len() + 3];
-    TensorViewMut::new(&mut buf, *layout).unwrap().copy_from_dense(values).unwrap();
+    TensorViewMut::new(&mut buf, *layout)
+        .unwrap()
+        .copy_from_dense(values)
+        .unwrap();
     buf
 }
 
@@ -65,7 +69,10 @@ fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
 }
 
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive].into_iter().filter(|i| i.is_supported()).collect()
+    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
 }
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
@@ -224,14 +231,21 @@ fn dfl_hand_computed() {
     let mut logits = vec![0.0f32; 4 * bins];
     logits[3] = 100.0; // side 0 -> 3
     logits[bins + 15] = 100.0; // side 1 -> 15
-    // side 2: all equal -> 7.5
+                               // side 2: all equal -> 7.5
     for i in 0..bins {
         logits[3 * bins + i] = if i == 4 || i == 6 { 50.0 } else { -50.0 }; // side 3 -> 5
     }
     let input = TensorView::dense(&logits, 1, 1, 1, 4 * bins).unwrap();
     for isa in isas() {
         let mut out = vec![0.0f32; 4];
-        dfl_with_isa(isa, &input, bins, &mut TensorViewMut::dense(&mut out, 1, 1, 1, 4).unwrap(), &Threads::single()).unwrap();
+        dfl_with_isa(
+            isa,
+            &input,
+            bins,
+            &mut TensorViewMut::dense(&mut out, 1, 1, 1, 4).unwrap(),
+            &Threads::single(),
+        )
+        .unwrap();
         let want = [3.0, 15.0, 7.5, 5.0];
         for (g, w) in out.iter().zip(want) {
             assert!((g - w).abs() <= 1e-5, "{isa:?}: {out:?} vs {want:?}");
@@ -246,7 +260,10 @@ fn softmax_hand_computed() {
         let mut data = vec![1.0f32; 10];
         data.extend([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
         softmax_rows_with_isa(isa, &mut data, 10, &Threads::single()).unwrap();
-        assert!(data[..10].iter().all(|&p| (p - 0.1).abs() <= 1e-7), "{isa:?}: {data:?}");
+        assert!(
+            data[..10].iter().all(|&p| (p - 0.1).abs() <= 1e-7),
+            "{isa:?}: {data:?}"
+        );
         let sum: f32 = data[10..].iter().sum();
         assert!((sum - 1.0).abs() <= 1e-6);
         assert!(data[10..].windows(2).all(|w| w[0] < w[1]));
@@ -267,7 +284,10 @@ fn activation_tail_applied_once() {
             activate_inplace_with_isa(isa, &mut x, Activation::Silu, &Threads::single()).unwrap();
             for (g, v) in data.iter().zip(&values) {
                 let r = Activation::Silu.apply_f64(f64::from(*v));
-                assert!((f64::from(*g) - r).abs() <= ACT_REL * r.abs() + 1e-30, "{isa:?} c={c}: {g} vs {r}");
+                assert!(
+                    (f64::from(*g) - r).abs() <= ACT_REL * r.abs() + 1e-30,
+                    "{isa:?} c={c}: {g} vs {r}"
+                );
             }
         }
     }
@@ -282,25 +302,91 @@ fn errors_name_the_operand() {
     let mut out = vec![0.0f32; 12];
     let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 3).unwrap();
     let err = elementwise::add(&a, &b, &mut o, &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "b", .. }), "{err}");
+    assert!(
+        matches!(err, KernelError::ShapeMismatch { operand: "b", .. }),
+        "{err}"
+    );
     let err = elementwise::channel_scale(&a, &b, &mut o, &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "scale", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "scale",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let mut small = vec![0.0f32; 12];
     let mut o2 = TensorViewMut::dense(&mut small, 1, 2, 3, 2).unwrap();
     let err = elementwise::mul(&a, &a, &mut o2, &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "output",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let logits = vec![0.0f32; 2 * 2 * 64];
     let input = TensorView::dense(&logits, 1, 2, 2, 64).unwrap();
     let mut d = vec![0.0f32; 16];
-    let err = dfl::dfl(&input, 15, &mut TensorViewMut::dense(&mut d, 1, 2, 2, 4).unwrap(), &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "input", .. }), "{err}");
-    let err = dfl::dfl(&input, 16, &mut TensorViewMut::dense(&mut d, 1, 4, 1, 4).unwrap(), &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
-    let err = dfl::dfl(&input, 0, &mut TensorViewMut::dense(&mut d, 1, 2, 2, 4).unwrap(), &t).unwrap_err();
-    assert!(matches!(err, KernelError::InvalidParameter { name: "bins", .. }), "{err}");
+    let err = dfl::dfl(
+        &input,
+        15,
+        &mut TensorViewMut::dense(&mut d, 1, 2, 2, 4).unwrap(),
+        &t,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "input",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = dfl::dfl(
+        &input,
+        16,
+        &mut TensorViewMut::dense(&mut d, 1, 4, 1, 4).unwrap(),
+        &t,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "output",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = dfl::dfl(
+        &input,
+        0,
+        &mut TensorViewMut::dense(&mut d, 1, 2, 2, 4).unwrap(),
+        &t,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, KernelError::InvalidParameter { name: "bins", .. }),
+        "{err}"
+    );
 
     let mut rows = vec![0.0f32; 10];
-    assert!(matches!(softmax::softmax_rows(&mut rows, 3, &t), Err(KernelError::ShapeMismatch { .. })));
-    assert!(matches!(softmax::softmax_rows(&mut rows, 0, &t), Err(KernelError::InvalidParameter { .. })));
+    assert!(matches!(
+        softmax::softmax_rows(&mut rows, 3, &t),
+        Err(KernelError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        softmax::softmax_rows(&mut rows, 0, &t),
+        Err(KernelError::InvalidParameter { .. })
+    ));
 }

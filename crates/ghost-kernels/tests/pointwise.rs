@@ -238,6 +238,9 @@ fn pinned_shapes() {
         (2, 3, 5, 17, 16),
         (1, 2, 3, 64, 33),
         (1, 5, 5, 70, 70),
+        // Reductions longer than one cache block (KC = 256), with tails in every dimension.
+        (1, 3, 5, 300, 33),
+        (1, 2, 7, 600, 20),
     ];
     for isa in supported_isas() {
         for &(n, h, w, cin, cout) in &shapes {

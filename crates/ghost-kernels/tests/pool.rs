@@ -9,7 +9,9 @@
 
 use ghost_kernels::pool::{self, global_avg_pool_with_isa, max_pool_with_isa};
 use ghost_kernels::resize::{self, upsample_nearest_2x_with_isa};
-use ghost_kernels::{Isa, KernelError, NhwcLayout, Padding, TensorView, TensorViewMut, Threads, Window};
+use ghost_kernels::{
+    Isa, KernelError, NhwcLayout, Padding, TensorView, TensorViewMut, Threads, Window,
+};
 use proptest::prelude::*;
 
 fn random_vec(seed: u64, len: usize) -> Vec<f32> {
@@ -39,7 +41,10 @@ fn layout(n: usize, h: usize, w: usize, c: usize, gap: usize, offset: usize) -> 
 
 fn sentinel_buffer(layout: &NhwcLayout, values: &[f32]) -> Vec<f32> {
     let mut buf = vec![f32::NAN; layout.required_len() + 3];
-    TensorViewMut::new(&mut buf, *layout).unwrap().copy_from_dense(values).unwrap();
+    TensorViewMut::new(&mut buf, *layout)
+        .unwrap()
+        .copy_from_dense(values)
+        .unwrap();
     buf
 }
 
@@ -55,15 +60,27 @@ fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
 }
 
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive].into_iter().filter(|i| i.is_supported()).collect()
+    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
 }
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
 }
 
 /// Runs max pooling on `isa` and returns the dense output after checking the sentinels.
-fn run_max_pool(isa: Isa, input: &TensorView, window: &Window, out_gap: usize, threads: &Threads) -> Vec<f32> {
+fn run_max_pool(
+    isa: Isa,
+    input: &TensorView,
+    window: &Window,
+    out_gap: usize,
+    threads: &Threads,
+) -> Vec<f32> {
     let [n, h, w, c] = input.shape();
     let (oh, ow) = window.output_size(h, w).unwrap();
     let l = layout(n, oh, ow, c, out_gap, 1);
@@ -186,12 +203,21 @@ fn max_pool_propagates_nan() {
             data[nan_at * c + ch] = f32::NAN;
         }
         let input = TensorView::dense(&data, 1, h, w, c).unwrap();
-        let reference = run_max_pool(Isa::Naive, &input, &Window::same(3, 1), 0, &Threads::single());
+        let reference = run_max_pool(
+            Isa::Naive,
+            &input,
+            &Window::same(3, 1),
+            0,
+            &Threads::single(),
+        );
         let (ny, nx) = ((nan_at / w) as isize, (nan_at % w) as isize);
         for y in 0..h as isize {
             for x in 0..w as isize {
                 let covered = (y - ny).abs() <= 1 && (x - nx).abs() <= 1;
-                assert_eq!(reference[(y as usize * w + x as usize) * c].is_nan(), covered);
+                assert_eq!(
+                    reference[(y as usize * w + x as usize) * c].is_nan(),
+                    covered
+                );
             }
         }
         for isa in isas() {
@@ -209,7 +235,13 @@ fn large_maps_two_threads() {
     let input = TensorView::dense(&data, 1, h, w, c).unwrap();
     for isa in isas() {
         let a = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::single());
-        let b = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::new(2).unwrap());
+        let b = run_max_pool(
+            isa,
+            &input,
+            &Window::same(5, 1),
+            0,
+            &Threads::new(2).unwrap(),
+        );
         assert!(same_bits(&a, &b), "{isa:?}");
     }
 }
@@ -223,15 +255,56 @@ fn errors_name_the_operand() {
 
     let mut wrong = TensorViewMut::dense(&mut out, 1, 3, 4, 3).unwrap();
     let err = pool::max_pool(&input, &Window::same(3, 1), &mut wrong, &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "output",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = pool::max_pool(&input, &Window::square(3, 1, 3), &mut wrong, &t).unwrap_err();
-    assert!(matches!(err, KernelError::InvalidParameter { name: "padding", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KernelError::InvalidParameter {
+                name: "padding",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let mut pooled = TensorViewMut::dense(&mut out, 1, 1, 1, 2).unwrap();
     let err = pool::global_avg_pool(&input, &mut pooled, &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "output",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let mut up = TensorViewMut::dense(&mut out, 1, 8, 7, 1).unwrap();
-    let err = resize::upsample_nearest_2x(&TensorView::dense(&data[..48], 1, 4, 4, 3).unwrap(), &mut up, &t).unwrap_err();
-    assert!(matches!(err, KernelError::ShapeMismatch { operand: "output", .. }), "{err}");
+    let err = resize::upsample_nearest_2x(
+        &TensorView::dense(&data[..48], 1, 4, 4, 3).unwrap(),
+        &mut up,
+        &t,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::ShapeMismatch {
+                operand: "output",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -393,7 +393,7 @@ impl ConvBnAct {
 
     /// Runs the layer into a new dense tensor.
     pub fn forward(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<Tensor> {
-        let mut out = Tensor::zeros(self.checked_output_shape(input.shape())?);
+        let mut out = ctx.alloc(self.checked_output_shape(input.shape())?);
         self.forward_into(ctx, input, &mut out.view_mut(), None)?;
         Ok(out)
     }

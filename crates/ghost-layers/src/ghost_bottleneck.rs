@@ -162,12 +162,13 @@ impl GhostBottleneck {
         }
         let mut hidden = self.ghost1.forward(ctx, input)?;
         if let Some(dw) = &self.conv_dw {
-            hidden = dw.forward(ctx, &hidden.view())?;
+            let reduced = dw.forward(ctx, &hidden.view())?;
+            ctx.recycle(std::mem::replace(&mut hidden, reduced));
         }
         if let Some(se) = &self.se {
             se.forward_inplace(ctx, &mut hidden.view_mut())?;
         }
-        match &self.shortcut {
+        let result = match &self.shortcut {
             Shortcut::Identity => {
                 self.ghost2
                     .forward_into(ctx, &hidden.view(), output, Some(input))
@@ -175,15 +176,21 @@ impl GhostBottleneck {
             Shortcut::Conv { dw, pw } => {
                 let reduced = dw.forward(ctx, input)?;
                 let projected = pw.forward(ctx, &reduced.view())?;
-                self.ghost2
-                    .forward_into(ctx, &hidden.view(), output, Some(&projected.view()))
+                ctx.recycle(reduced);
+                let result =
+                    self.ghost2
+                        .forward_into(ctx, &hidden.view(), output, Some(&projected.view()));
+                ctx.recycle(projected);
+                result
             }
-        }
+        };
+        ctx.recycle(hidden);
+        result
     }
 
     /// Runs the block into a new dense tensor.
     pub fn forward(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<Tensor> {
-        let mut out = Tensor::zeros(self.output_shape(input.shape())?);
+        let mut out = ctx.alloc(self.output_shape(input.shape())?);
         self.forward_into(ctx, input, &mut out.view_mut())?;
         Ok(out)
     }

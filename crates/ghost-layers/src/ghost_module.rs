@@ -189,7 +189,7 @@ impl GhostModule {
 
     /// Runs the module into a new dense tensor.
     pub fn forward(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<Tensor> {
-        let mut out = Tensor::zeros(self.output_shape(input.shape())?);
+        let mut out = ctx.alloc(self.output_shape(input.shape())?);
         self.forward_into(ctx, input, &mut out.view_mut(), None)?;
         Ok(out)
     }

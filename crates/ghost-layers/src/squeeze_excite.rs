@@ -118,6 +118,16 @@ impl SqueezeExcite {
     }
 }
 
+impl SqueezeExcite {
+    /// What thop adds when the pooling is an `nn.AdaptiveAvgPool2d(1)` module (as in the
+    /// project's Ultralytics GhostNet module) instead of timm's uncounted `x.mean`: one add per
+    /// input element and one divide per output. Not part of [`Layer::cost`].
+    pub fn pool_cost(&self, input: [usize; 4]) -> Result<Cost> {
+        self.check(input, "input")?;
+        Ok(Cost::global_avg_pool(input))
+    }
+}
+
 impl Layer for SqueezeExcite {
     fn name(&self) -> &str {
         &self.name

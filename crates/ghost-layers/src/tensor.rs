@@ -176,6 +176,11 @@ impl Tensor {
         &self.data
     }
 
+    /// The underlying buffer, consuming the tensor.
+    pub fn into_buffer(self) -> Vec<f32> {
+        self.data
+    }
+
     /// The logical contents as a dense NHWC vector (a copy).
     pub fn to_dense_vec(&self) -> Vec<f32> {
         if self.is_dense() {

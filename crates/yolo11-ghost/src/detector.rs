@@ -13,11 +13,12 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use ghost_kernels::Threads;
-use ghost_layers::Context;
 use image::{DynamicImage, RgbImage};
 use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
 
 pub use error::DetectError;
+/// The per-call kernel context a [`DetectionModel`] runs with (threads + workspace).
+pub use ghost_layers::Context;
 pub use load::{WeightsChoice, DEFAULT_SEED};
 pub use options::DetectorOptions;
 
@@ -31,7 +32,11 @@ use crate::postprocess::{to_detections, Detection};
 /// (`cx, cy, w, h` in input pixels, then sigmoid class scores), Ultralytics' inference output.
 pub trait DetectionModel: Send + Sync + std::fmt::Debug {
     /// Run the network on a batch. `images` height and width are multiples of [`Self::max_stride`].
-    fn forward(&self, images: ArrayView4<'_, f32>, ctx: &mut Context) -> Result<Array3<f32>, YoloError>;
+    fn forward(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+    ) -> Result<Array3<f32>, YoloError>;
 
     /// The coarsest stride (32 for YOLO11): input sides must be multiples of it.
     fn max_stride(&self) -> usize;
@@ -140,13 +145,19 @@ impl Detector {
 
     /// Detect objects in several images with one forward pass (letterboxed to one input shape:
     /// minimal `rect` padding when they all share a shape, else `imgsz`, as Ultralytics does).
-    pub fn detect_batch(&self, images: &[DynamicImage]) -> Result<Vec<Vec<Detection>>, DetectError> {
+    pub fn detect_batch(
+        &self,
+        images: &[DynamicImage],
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
         let rgb: Vec<RgbImage> = images.iter().map(to_rgb8_like_opencv).collect();
         self.detect_batch_rgb(&rgb)
     }
 
     /// [`Detector::detect_batch`] for 8-bit RGB images.
-    pub fn detect_batch_rgb(&self, images: &[RgbImage]) -> Result<Vec<Vec<Detection>>, DetectError> {
+    pub fn detect_batch_rgb(
+        &self,
+        images: &[RgbImage],
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
         if images.is_empty() {
             return Ok(Vec::new());
         }
@@ -158,7 +169,9 @@ impl Detector {
 
     /// Letterbox a batch into one input tensor.
     pub fn preprocess(&self, images: &[RgbImage]) -> Result<Preprocessed, DetectError> {
-        let same_shape = images.windows(2).all(|p| p[0].dimensions() == p[1].dimensions());
+        let same_shape = images
+            .windows(2)
+            .all(|p| p[0].dimensions() == p[1].dimensions());
         let letterbox = Letterbox {
             stride: self.model.max_stride(),
             ..Letterbox::new(self.imgsz.0, self.imgsz.1)
@@ -215,7 +228,12 @@ impl Detector {
             let item = item.as_standard_layout();
             let flat = item.as_slice().unwrap_or(&[]);
             let raw = non_max_suppression(flat, channels, anchors, &nms)?;
-            results.push(to_detections(&raw, input_hw, (g.orig_h, g.orig_w), &self.names));
+            results.push(to_detections(
+                &raw,
+                input_hw,
+                (g.orig_h, g.orig_w),
+                &self.names,
+            ));
         }
         Ok(results)
     }
@@ -262,7 +280,9 @@ pub fn parse_class_names(json: &str) -> Result<Vec<String>, DetectError> {
             }
             Ok(names)
         }
-        other => Err(bad(format!("expected a JSON list of strings, found {other}"))),
+        other => Err(bad(format!(
+            "expected a JSON list of strings, found {other}"
+        ))),
     }
 }
 

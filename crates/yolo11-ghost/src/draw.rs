@@ -82,7 +82,14 @@ pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
         // Python int(): truncation; boxes are clipped to the image, so this is floor.
         let (x1, y1, x2, y2) = (d.x1 as i64, d.y1 as i64, d.x2 as i64, d.y2 as i64);
         draw_box(image, (x1, y1), (x2, y2), lw, color);
-        draw_label(image, (x1, y1), &label(d), lw, color, text_color(d.class_id));
+        draw_label(
+            image,
+            (x1, y1),
+            &label(d),
+            lw,
+            color,
+            text_color(d.class_id),
+        );
     }
 }
 
@@ -226,7 +233,10 @@ mod tests {
             .flat_map(|x| (20..40).map(move |y| (x, y)))
             .filter(|&(x, y)| *img.get_pixel(x, y) == ink)
             .count();
-        assert!(text_pixels > 20, "label text missing ({text_pixels} pixels)");
+        assert!(
+            text_pixels > 20,
+            "label text missing ({text_pixels} pixels)"
+        );
     }
 
     #[test]

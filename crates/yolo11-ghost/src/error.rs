@@ -140,4 +140,26 @@ pub enum YoloError {
     /// A thread pool could not be created.
     #[error("thread pool: {0}")]
     Threads(ghost_kernels::KernelError),
+
+    /// A layer could not be loaded or run (missing / mis-shaped tensor, shape mismatch, ...);
+    /// the inner error names the tensor or layer.
+    #[error(transparent)]
+    Layer(#[from] ghost_layers::LayerError),
+}
+
+impl From<ghost_kernels::KernelError> for YoloError {
+    /// A kernel or view error outside any named layer (slicing a buffer, ...): a bug if it
+    /// ever happens, since shapes are checked before.
+    fn from(source: ghost_kernels::KernelError) -> Self {
+        YoloError::Kernel {
+            layer: "view".into(),
+            source,
+        }
+    }
+}
+
+impl From<ghost_layers::WeightsError> for YoloError {
+    fn from(e: ghost_layers::WeightsError) -> Self {
+        YoloError::Layer(e.into())
+    }
 }

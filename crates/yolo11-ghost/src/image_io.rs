@@ -102,8 +102,9 @@ mod tests {
     #[test]
     fn sixteen_bit_keeps_the_high_byte() {
         // cv2.imread + Ultralytics: (v >> 8), not round(v / 257): 383 -> 1, 65280 -> 255, 32895 -> 128.
-        let img = ImageBuffer::<Rgb<u16>, _>::from_raw(2, 1, vec![0, 255, 383, 32895, 65280, 65535])
-            .unwrap();
+        let img =
+            ImageBuffer::<Rgb<u16>, _>::from_raw(2, 1, vec![0, 255, 383, 32895, 65280, 65535])
+                .unwrap();
         let out = to_rgb8_like_opencv(&DynamicImage::ImageRgb16(img));
         assert_eq!(out.as_raw(), &[0, 0, 1, 128, 255, 255]);
     }

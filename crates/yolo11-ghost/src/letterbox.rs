@@ -46,7 +46,9 @@ pub enum LetterboxError {
     #[error("letterbox stride must be at least 1, found 0")]
     ZeroStride,
     /// A raw pixel buffer does not match its declared shape.
-    #[error("pixel buffer holds {found} bytes, a {height}x{width}x{channels} image needs {expected}")]
+    #[error(
+        "pixel buffer holds {found} bytes, a {height}x{width}x{channels} image needs {expected}"
+    )]
     BufferSize {
         /// Rows.
         height: usize,
@@ -110,7 +112,11 @@ impl Letterbox {
     }
 
     /// The resize and padding Ultralytics `LetterBox.get_params` computes for an `height x width` image.
-    pub fn geometry(&self, height: usize, width: usize) -> Result<LetterboxGeometry, LetterboxError> {
+    pub fn geometry(
+        &self,
+        height: usize,
+        width: usize,
+    ) -> Result<LetterboxGeometry, LetterboxError> {
         let (new_h, new_w) = self.new_shape;
         if height == 0 || width == 0 {
             return Err(LetterboxError::EmptyImage { height, width });
@@ -385,7 +391,10 @@ mod tests {
         assert_eq!((g.unpad_h, g.top, g.bottom), (23, 20, 21));
         assert_eq!(g.output_shape(), (64, 64));
         // rect mode: 41 mod 32 = 9 -> 4 above, 5 below.
-        let g = Letterbox::new(64, 64).minimal_rect(true).geometry(35, 97).unwrap();
+        let g = Letterbox::new(64, 64)
+            .minimal_rect(true)
+            .geometry(35, 97)
+            .unwrap();
         assert_eq!((g.top, g.bottom), (4, 5));
         assert_eq!(g.output_shape(), (32, 64));
     }
@@ -406,7 +415,10 @@ mod tests {
     fn rejects_empty_inputs() {
         assert_eq!(
             Letterbox::new(32, 32).geometry(0, 5),
-            Err(LetterboxError::EmptyImage { height: 0, width: 5 })
+            Err(LetterboxError::EmptyImage {
+                height: 0,
+                width: 5
+            })
         );
         assert!(matches!(
             Letterbox::new(0, 32).geometry(5, 5),
@@ -414,7 +426,11 @@ mod tests {
         ));
         assert!(matches!(
             resize_linear(&[0; 5], 2, 2, 1, 1, 1),
-            Err(LetterboxError::BufferSize { expected: 4, found: 5, .. })
+            Err(LetterboxError::BufferSize {
+                expected: 4,
+                found: 5,
+                ..
+            })
         ));
     }
 

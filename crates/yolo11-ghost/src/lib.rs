@@ -7,7 +7,9 @@
 //! - [`info`]: per-layer parameter / GFLOP table and the model summary.
 #![warn(missing_debug_implementations)]
 
+pub mod blocks;
 pub mod error;
+pub mod graph;
 pub mod info;
 pub mod spec;
 

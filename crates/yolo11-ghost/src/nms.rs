@@ -68,7 +68,9 @@ pub enum NmsError {
         channels: usize,
     },
     /// The buffer length is not `channels * anchors`.
-    #[error("prediction buffer holds {found} values, expected {channels} x {anchors} = {expected}")]
+    #[error(
+        "prediction buffer holds {found} values, expected {channels} x {anchors} = {expected}"
+    )]
     Length {
         /// Channels.
         channels: usize,

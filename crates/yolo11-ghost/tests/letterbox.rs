@@ -50,7 +50,9 @@ impl<'a> Fixture<'a> {
 }
 
 fn field(case: &Value, key: &str) -> usize {
-    case[key].as_u64().unwrap_or_else(|| panic!("{key} in {case}")) as usize
+    case[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {case}")) as usize
 }
 
 /// Count and largest absolute difference between two byte images.
@@ -67,12 +69,20 @@ fn resize_matches_cv2_inter_linear_bit_for_bit() {
     let bytes = fixture_bytes();
     let fx = Fixture::new(&bytes);
     let cases = fx.list("resize");
-    assert!(cases.len() >= 10, "fixture lists {} resize cases", cases.len());
+    assert!(
+        cases.len() >= 10,
+        "fixture lists {} resize cases",
+        cases.len()
+    );
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let (src, [h, w, c]) = fx.image(case["src"].as_str().unwrap());
         let (expected, [eh, ew, ec]) = fx.image(name);
-        assert_eq!((eh, ew, ec), (field(case, "h"), field(case, "w"), c), "{name}");
+        assert_eq!(
+            (eh, ew, ec),
+            (field(case, "h"), field(case, "w"), c),
+            "{name}"
+        );
         let out = resize_linear(&src, h, w, c, eh, ew).unwrap();
         let (count, max) = diff(&out, &expected);
         assert_eq!(
@@ -88,7 +98,11 @@ fn letterbox_matches_ultralytics_geometry_and_pixels() {
     let bytes = fixture_bytes();
     let fx = Fixture::new(&bytes);
     let cases = fx.list("letterbox");
-    assert!(cases.len() >= 12, "fixture lists {} letterbox cases", cases.len());
+    assert!(
+        cases.len() >= 12,
+        "fixture lists {} letterbox cases",
+        cases.len()
+    );
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let (src, [h, w, c]) = fx.image(case["src"].as_str().unwrap());
@@ -103,8 +117,12 @@ fn letterbox_matches_ultralytics_geometry_and_pixels() {
 
         let g = letterbox.geometry(h, w).unwrap();
         let found = [g.unpad_h, g.unpad_w, g.top, g.bottom, g.left, g.right];
-        let expected = ["unpad_h", "unpad_w", "top", "bottom", "left", "right"].map(|k| field(case, k));
-        assert_eq!(found, expected, "{name}: geometry [unpad_h, unpad_w, top, bottom, left, right]");
+        let expected =
+            ["unpad_h", "unpad_w", "top", "bottom", "left", "right"].map(|k| field(case, k));
+        assert_eq!(
+            found, expected,
+            "{name}: geometry [unpad_h, unpad_w, top, bottom, left, right]"
+        );
 
         let image = RgbImage::from_raw(w as u32, h as u32, src).unwrap();
         let (out, geometry) = letterbox.apply(&image).unwrap();
@@ -117,6 +135,10 @@ fn letterbox_matches_ultralytics_geometry_and_pixels() {
         );
         assert_eq!((oh, ow), (field(case, "out_h"), field(case, "out_w")));
         let (count, max) = diff(out.as_raw(), &ref_pixels);
-        assert_eq!((count, max), (0, 0), "{name}: {count} bytes differ, max {max}");
+        assert_eq!(
+            (count, max),
+            (0, 0),
+            "{name}: {count} bytes differ, max {max}"
+        );
     }
 }

@@ -43,7 +43,10 @@ fn run(rows: &[([f32; 4], Vec<f32>)], options: &NmsOptions) -> Vec<(usize, usize
 
 #[test]
 fn xywh_to_xyxy_halves_the_size() {
-    assert_eq!(xywh_to_xyxy([10.0, 20.0, 4.0, 6.0]), [8.0, 17.0, 12.0, 23.0]);
+    assert_eq!(
+        xywh_to_xyxy([10.0, 20.0, 4.0, 6.0]),
+        [8.0, 17.0, 12.0, 23.0]
+    );
 }
 
 #[test]
@@ -102,7 +105,10 @@ fn overlapping_boxes_suppress_within_a_class_only() {
     let a = ([5.0, 5.0, 10.0, 10.0], vec![0.9, 0.0]);
     let b_same = ([6.0, 5.0, 10.0, 10.0], vec![0.8, 0.0]);
     let b_other = ([6.0, 5.0, 10.0, 10.0], vec![0.0, 0.8]);
-    assert_eq!(run(&[a.clone(), b_same], &NmsOptions::default()), vec![(0, 0, 0.9)]);
+    assert_eq!(
+        run(&[a.clone(), b_same], &NmsOptions::default()),
+        vec![(0, 0, 0.9)]
+    );
     assert_eq!(
         run(&[a.clone(), b_other.clone()], &NmsOptions::default()),
         vec![(0, 0, 0.9), (1, 1, 0.8)]
@@ -199,7 +205,11 @@ fn malformed_predictions_are_typed_errors() {
     );
     assert!(matches!(
         non_max_suppression(&[0.0; 9], 5, 2, &NmsOptions::default()),
-        Err(NmsError::Length { expected: 10, found: 9, .. })
+        Err(NmsError::Length {
+            expected: 10,
+            found: 9,
+            ..
+        })
     ));
     assert!(non_max_suppression(&[], 6, 0, &NmsOptions::default())
         .unwrap()
@@ -244,15 +254,17 @@ fn detections_carry_names_and_original_pixels() {
     let d = to_detections(&raw, (640, 640), (480, 640), &names);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].class_name, "dog");
-    assert_eq!((d[0].x1, d[0].y1, d[0].x2, d[0].y2), (300.0, 310.0, 340.0, 330.0));
+    assert_eq!(
+        (d[0].x1, d[0].y1, d[0].x2, d[0].y2),
+        (300.0, 310.0, 340.0, 330.0)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parity with Ultralytics on the fixture.
 
 fn fixture_bytes() -> Vec<u8> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/nms/nms.safetensors");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/nms/nms.safetensors");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -268,7 +280,10 @@ fn f32s(st: &SafeTensors, name: &str) -> (Vec<f32>, Vec<usize>) {
 }
 
 fn hw(v: &Value) -> (usize, usize) {
-    (v[0].as_u64().unwrap() as usize, v[1].as_u64().unwrap() as usize)
+    (
+        v[0].as_u64().unwrap() as usize,
+        v[1].as_u64().unwrap() as usize,
+    )
 }
 
 #[test]
@@ -297,10 +312,18 @@ fn nms_and_scale_boxes_match_ultralytics_bit_for_bit() {
         };
         let kept = non_max_suppression(&pred, shape[1], shape[2], &options).unwrap();
         let (expected, eshape) = f32s(&st, name);
-        let n = if eshape[0] == 0 { 0 } else { expected.len() / 6 };
+        let n = if eshape[0] == 0 {
+            0
+        } else {
+            expected.len() / 6
+        };
         assert_eq!(kept.len(), n, "{name}: number kept");
         for (i, (d, row)) in kept.iter().zip(expected.chunks_exact(6)).enumerate() {
-            assert_eq!(d.bbox, [row[0], row[1], row[2], row[3]], "{name} row {i} box");
+            assert_eq!(
+                d.bbox,
+                [row[0], row[1], row[2], row[3]],
+                "{name} row {i} box"
+            );
             assert_eq!(d.score, row[4], "{name} row {i} score");
             assert_eq!(d.class_id as f32, row[5], "{name} row {i} class");
         }
@@ -316,5 +339,8 @@ fn nms_and_scale_boxes_match_ultralytics_bit_for_bit() {
             assert_eq!(flat, expected, "{sname}");
         }
     }
-    assert!(total_kept > 500, "fixture exercises only {total_kept} detections");
+    assert!(
+        total_kept > 500,
+        "fixture exercises only {total_kept} detections"
+    );
 }

@@ -71,6 +71,26 @@ struct Row {
     iy0: isize,
     /// Valid kernel rows.
     ky: Range<usize>,
+    /// Input rows the next output row needs and this one does not: prefetched while this row
+    /// computes, so the kernel does not stall on memory at the start of each new input row.
+    prefetch: Range<usize>,
+}
+
+/// Floats per cache line.
+const LINE: usize = 16;
+
+/// Prefetches part `part` of `parts` equal parts of the row's `prefetch` input rows.
+#[inline(always)]
+unsafe fn prefetch_part<V: Lanes>(p: &Plan, row: &Row, part: usize, parts: usize) {
+    let row_len = p.iw * p.in_stride;
+    let chunk = row_len.div_ceil(parts.max(1)).div_ceil(LINE) * LINE;
+    let (lo, hi) = (part * chunk, ((part + 1) * chunk).min(row_len));
+    for iy in row.prefetch.clone() {
+        let base = p.input.wrapping_add((row.b * p.ih + iy) * row_len);
+        for off in (lo..hi).step_by(LINE) {
+            V::prefetch(base.wrapping_add(off));
+        }
+    }
 }
 
 #[inline(always)]
@@ -91,11 +111,19 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const M: bool>(plan: &Plan, rows: 
         let iy0 = (oy * p.sh) as isize - p.pad_top as isize;
         let ky0 = (-iy0).clamp(0, kh as isize) as usize;
         let ky1 = (p.ih as isize - iy0).clamp(ky0 as isize, kh as isize) as usize;
+        let next_iy0 = iy0 + p.sh as isize;
+        let prefetch = if oy + 1 < p.oh {
+            let lo = next_iy0.max(iy0 + kh as isize).clamp(0, p.ih as isize) as usize;
+            lo..(next_iy0 + kh as isize).clamp(lo as isize, p.ih as isize) as usize
+        } else {
+            0..0
+        };
         let row = Row {
             b,
             oy,
             iy0,
             ky: ky0..ky1,
+            prefetch,
         };
         let fast = match (kw, p.sw) {
             (3, 1) => row_tiles::<V, T, M, 3, 1>(p, &row, ox_lo..ox_hi, mask),
@@ -104,6 +132,9 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const M: bool>(plan: &Plan, rows: 
             (5, 2) => row_tiles::<V, T, M, 5, 2>(p, &row, ox_lo..ox_hi, mask),
             _ => ox_lo..ox_lo,
         };
+        if fast.is_empty() {
+            prefetch_part::<V>(p, &row, 0, 1);
+        }
         // Everything the tiles did not cover goes through the edge kernel.
         for ox in (0..fast.start).chain(fast.end..p.ow) {
             edge_pixel::<V, M>(p, &row, ox, mask);
@@ -121,6 +152,7 @@ unsafe fn row_tiles<V: Lanes, const T: usize, const M: bool, const KW: usize, co
 ) -> Range<usize> {
     let tiles = (interior.end - interior.start) / T;
     for tile in 0..tiles {
+        prefetch_part::<V>(p, row, tile, tiles);
         let ox = interior.start + tile * T;
         for (blk, &start) in p.packed.block_starts().iter().enumerate() {
             tile_block::<V, T, M, KW, S>(p, row, ox, blk, start, mask);

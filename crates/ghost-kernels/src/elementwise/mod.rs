@@ -20,12 +20,22 @@ use kernel::{ElementwiseKernel, Op};
 const MIN_FLOATS_PER_CHUNK: usize = 32 * 1024;
 
 /// `output = a + b`.
-pub fn add(a: &TensorView, b: &TensorView, output: &mut TensorViewMut, threads: &Threads) -> Result<()> {
+pub fn add(
+    a: &TensorView,
+    b: &TensorView,
+    output: &mut TensorViewMut,
+    threads: &Threads,
+) -> Result<()> {
     binary_with_isa(active_isa(), BinaryOp::Add, a, b, output, threads)
 }
 
 /// `output = a * b` (element-wise).
-pub fn mul(a: &TensorView, b: &TensorView, output: &mut TensorViewMut, threads: &Threads) -> Result<()> {
+pub fn mul(
+    a: &TensorView,
+    b: &TensorView,
+    output: &mut TensorViewMut,
+    threads: &Threads,
+) -> Result<()> {
     binary_with_isa(active_isa(), BinaryOp::Mul, a, b, output, threads)
 }
 
@@ -109,7 +119,11 @@ pub fn channel_scale_with_isa(
 }
 
 /// [`channel_scale`] in place: `x[b, y, x, ch] *= scale[b, 0, 0, ch]`.
-pub fn channel_scale_inplace(x: &mut TensorViewMut, scale: &TensorView, threads: &Threads) -> Result<()> {
+pub fn channel_scale_inplace(
+    x: &mut TensorViewMut,
+    scale: &TensorView,
+    threads: &Threads,
+) -> Result<()> {
     channel_scale_inplace_with_isa(active_isa(), x, scale, threads)
 }
 
@@ -148,7 +162,12 @@ pub fn activate_inplace(x: &mut TensorViewMut, act: Activation, threads: &Thread
 
 /// [`activate_inplace`] on an explicitly chosen implementation.
 #[doc(hidden)]
-pub fn activate_inplace_with_isa(isa: Isa, x: &mut TensorViewMut, act: Activation, threads: &Threads) -> Result<()> {
+pub fn activate_inplace_with_isa(
+    isa: Isa,
+    x: &mut TensorViewMut,
+    act: Activation,
+    threads: &Threads,
+) -> Result<()> {
     check_isa(isa)?;
     if act == Activation::Identity {
         return Ok(());
@@ -182,7 +201,11 @@ fn same_shape(operand: &'static str, expected: [usize; 4], found: [usize; 4]) ->
     if expected == found {
         Ok(())
     } else {
-        Err(KernelError::shape(operand, format!("{expected:?}"), format!("{found:?}")))
+        Err(KernelError::shape(
+            operand,
+            format!("{expected:?}"),
+            format!("{found:?}"),
+        ))
     }
 }
 

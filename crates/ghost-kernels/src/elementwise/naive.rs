@@ -6,7 +6,12 @@ use crate::error::Result;
 use crate::view::{TensorView, TensorViewMut};
 
 /// `output = a (+|*) b`, one element at a time.
-pub fn binary(op: BinaryOp, a: &TensorView, b: &TensorView, output: &mut TensorViewMut) -> Result<()> {
+pub fn binary(
+    op: BinaryOp,
+    a: &TensorView,
+    b: &TensorView,
+    output: &mut TensorViewMut,
+) -> Result<()> {
     super::same_shape("b", a.shape(), b.shape())?;
     super::same_shape("output", a.shape(), output.shape())?;
     for p in 0..a.layout().pixels() {
@@ -22,7 +27,11 @@ pub fn binary(op: BinaryOp, a: &TensorView, b: &TensorView, output: &mut TensorV
 }
 
 /// `output[b, y, x, ch] = input[b, y, x, ch] * scale[b, 0, 0, ch]`.
-pub fn channel_scale(input: &TensorView, scale: &TensorView, output: &mut TensorViewMut) -> Result<()> {
+pub fn channel_scale(
+    input: &TensorView,
+    scale: &TensorView,
+    output: &mut TensorViewMut,
+) -> Result<()> {
     super::check_scale(input.shape(), scale)?;
     super::same_shape("output", input.shape(), output.shape())?;
     let [_, h, w, _] = input.shape();

@@ -33,22 +33,26 @@ unsafe fn tile_6x16(t: &Tile<'_>) {
     // are 64-byte aligned, so the aligned weight loads are valid, and `w` advances by one row per
     // reduction step for exactly `taps * k` steps.
     unsafe {
-        let mut c = [_mm256_setzero_ps(); 2 * MR];
+        // Accumulators are named locals, not an array: an array indexed by the row loop below
+        // makes LLVM keep it in memory and store every accumulator on every reduction step.
+        let mut init = [_mm256_setzero_ps(); 2 * MR];
         match t.bias {
             Some(b) => {
                 let b0 = _mm256_load_ps(b.0.as_ptr());
                 let b1 = _mm256_load_ps(b.0.as_ptr().add(8));
                 for r in 0..MR {
-                    c[2 * r] = b0;
-                    c[2 * r + 1] = b1;
+                    init[2 * r] = b0;
+                    init[2 * r + 1] = b1;
                 }
             }
             None => {
                 for r in 0..MR {
-                    [c[2 * r], c[2 * r + 1]] = load16(t.out[r].add(t.col), t.nr);
+                    [init[2 * r], init[2 * r + 1]] = load16(t.out[r].add(t.col), t.nr);
                 }
             }
         }
+        let [mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31, mut c40, mut c41, mut c50, mut c51] =
+            init;
         let mut w = t.weights.as_ptr() as *const f32;
         for rows in t.a.chunks_exact(MR) {
             let a0 = rows[0].add(t.a_offset);
@@ -62,25 +66,26 @@ unsafe fn tile_6x16(t: &Tile<'_>) {
                 let w1 = _mm256_load_ps(w.add(8));
                 w = w.add(16);
                 let x = _mm256_broadcast_ss(&*a0.add(kk));
-                c[0] = _mm256_fmadd_ps(x, w0, c[0]);
-                c[1] = _mm256_fmadd_ps(x, w1, c[1]);
+                c00 = _mm256_fmadd_ps(x, w0, c00);
+                c01 = _mm256_fmadd_ps(x, w1, c01);
                 let x = _mm256_broadcast_ss(&*a1.add(kk));
-                c[2] = _mm256_fmadd_ps(x, w0, c[2]);
-                c[3] = _mm256_fmadd_ps(x, w1, c[3]);
+                c10 = _mm256_fmadd_ps(x, w0, c10);
+                c11 = _mm256_fmadd_ps(x, w1, c11);
                 let x = _mm256_broadcast_ss(&*a2.add(kk));
-                c[4] = _mm256_fmadd_ps(x, w0, c[4]);
-                c[5] = _mm256_fmadd_ps(x, w1, c[5]);
+                c20 = _mm256_fmadd_ps(x, w0, c20);
+                c21 = _mm256_fmadd_ps(x, w1, c21);
                 let x = _mm256_broadcast_ss(&*a3.add(kk));
-                c[6] = _mm256_fmadd_ps(x, w0, c[6]);
-                c[7] = _mm256_fmadd_ps(x, w1, c[7]);
+                c30 = _mm256_fmadd_ps(x, w0, c30);
+                c31 = _mm256_fmadd_ps(x, w1, c31);
                 let x = _mm256_broadcast_ss(&*a4.add(kk));
-                c[8] = _mm256_fmadd_ps(x, w0, c[8]);
-                c[9] = _mm256_fmadd_ps(x, w1, c[9]);
+                c40 = _mm256_fmadd_ps(x, w0, c40);
+                c41 = _mm256_fmadd_ps(x, w1, c41);
                 let x = _mm256_broadcast_ss(&*a5.add(kk));
-                c[10] = _mm256_fmadd_ps(x, w0, c[10]);
-                c[11] = _mm256_fmadd_ps(x, w1, c[11]);
+                c50 = _mm256_fmadd_ps(x, w0, c50);
+                c51 = _mm256_fmadd_ps(x, w1, c51);
             }
         }
+        let c = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51];
         for r in 0..t.mr {
             let v = [c[2 * r], c[2 * r + 1]];
             let out = t.out[r].add(t.col);

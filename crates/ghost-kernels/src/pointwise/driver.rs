@@ -14,9 +14,6 @@ use super::tile::{Finish, Microkernel, Tile};
 use crate::act::Epilogue;
 use crate::view::{NhwcLayout, SendPtr, TensorView};
 
-/// Largest row tile of any microkernel.
-pub(crate) const MAX_MR: usize = 8;
-
 /// Longest reduction block, in floats per row (a 16 KiB slice of one weight panel).
 pub(crate) const KC: usize = 256;
 

@@ -49,7 +49,8 @@ impl SplitKernel for MaxPoolKernel {
             for ox in 0..self.ow {
                 let ix0 = (ox * win.stride_w) as isize - win.padding.left as isize;
                 let kx0 = (-ix0).clamp(0, win.kernel_w as isize) as usize;
-                let kx1 = (self.iw as isize - ix0).clamp(kx0 as isize, win.kernel_w as isize) as usize;
+                let kx1 =
+                    (self.iw as isize - ix0).clamp(kx0 as isize, win.kernel_w as isize) as usize;
                 let out = self.output.at(out_row + ox);
                 for_blocks::<V>(c, tail, |ch, m| {
                     let mut acc = neg_inf;

@@ -17,7 +17,12 @@ const MIN_FLOATS_PER_CHUNK: usize = 32 * 1024;
 
 /// Max pooling of `input` with `window` into `output` (`n x oh x ow x c`). Computed separably
 /// (column maxima over the window's rows, then row maxima), which is exact for a maximum.
-pub fn max_pool(input: &TensorView, window: &Window, output: &mut TensorViewMut, threads: &Threads) -> Result<()> {
+pub fn max_pool(
+    input: &TensorView,
+    window: &Window,
+    output: &mut TensorViewMut,
+    threads: &Threads,
+) -> Result<()> {
     max_pool_with_isa(active_isa(), input, window, output, threads)
 }
 
@@ -56,15 +61,27 @@ pub fn max_pool_with_isa(
     Ok(())
 }
 
-pub(crate) fn check_max_pool(input: &TensorView, window: &Window, output: &TensorViewMut) -> Result<()> {
+pub(crate) fn check_max_pool(
+    input: &TensorView,
+    window: &Window,
+    output: &TensorViewMut,
+) -> Result<()> {
     let [n, ih, iw, c] = input.shape();
     if ih == 0 || iw == 0 {
-        return Err(KernelError::shape("input", "a non-empty image", format!("{ih}x{iw}")));
+        return Err(KernelError::shape(
+            "input",
+            "a non-empty image",
+            format!("{ih}x{iw}"),
+        ));
     }
     let (oh, ow) = window.output_size(ih, iw)?;
     let expected = [n, oh, ow, c];
     if output.shape() != expected {
-        return Err(KernelError::shape("output", format!("{expected:?}"), format!("{:?}", output.shape())));
+        return Err(KernelError::shape(
+            "output",
+            format!("{expected:?}"),
+            format!("{:?}", output.shape()),
+        ));
     }
     Ok(())
 }
@@ -72,7 +89,11 @@ pub(crate) fn check_max_pool(input: &TensorView, window: &Window, output: &Tenso
 /// Global average pooling: `output[b, 0, 0, ch] = mean over (y, x) of input[b, y, x, ch]`.
 /// Sums each image row in f32, then adds the row sums (error ~ `(h + w) u` of the absolute sum
 /// instead of `h w u` for one long running sum).
-pub fn global_avg_pool(input: &TensorView, output: &mut TensorViewMut, threads: &Threads) -> Result<()> {
+pub fn global_avg_pool(
+    input: &TensorView,
+    output: &mut TensorViewMut,
+    threads: &Threads,
+) -> Result<()> {
     global_avg_pool_with_isa(active_isa(), input, output, threads)
 }
 
@@ -112,11 +133,19 @@ pub fn global_avg_pool_with_isa(
 pub(crate) fn check_global_avg(input: &TensorView, output: &TensorViewMut) -> Result<()> {
     let [n, h, w, c] = input.shape();
     if h == 0 || w == 0 {
-        return Err(KernelError::shape("input", "a non-empty image", format!("{h}x{w}")));
+        return Err(KernelError::shape(
+            "input",
+            "a non-empty image",
+            format!("{h}x{w}"),
+        ));
     }
     let expected = [n, 1, 1, c];
     if output.shape() != expected {
-        return Err(KernelError::shape("output", format!("{expected:?}"), format!("{:?}", output.shape())));
+        return Err(KernelError::shape(
+            "output",
+            format!("{expected:?}"),
+            format!("{:?}", output.shape()),
+        ));
     }
     Ok(())
 }

@@ -16,8 +16,10 @@ pub fn max_pool(input: &TensorView, window: &Window, output: &mut TensorViewMut)
                     let mut m = f32::NEG_INFINITY;
                     for ky in 0..window.kernel_h {
                         for kx in 0..window.kernel_w {
-                            let iy = (oy * window.stride_h + ky) as isize - window.padding.top as isize;
-                            let ix = (ox * window.stride_w + kx) as isize - window.padding.left as isize;
+                            let iy =
+                                (oy * window.stride_h + ky) as isize - window.padding.top as isize;
+                            let ix =
+                                (ox * window.stride_w + kx) as isize - window.padding.left as isize;
                             if iy >= 0 && ix >= 0 && (iy as usize) < ih && (ix as usize) < iw {
                                 let v = input.get(b, iy as usize, ix as usize, ch);
                                 if v.is_nan() || v > m {

@@ -265,17 +265,9 @@ pub fn c2psa(t: &mut Tally, a: &C2psaArgs, hw: Hw) -> Hw {
     conv(t, &ConvArgs::new(2 * c, a.c1, 1, 1, true), hw)
 }
 
-/// Detect's hidden widths: box branch `c2`, class branch `c3`.
-pub fn detect_hidden(a: &DetectArgs) -> (usize, usize) {
-    let ch0 = a.ch[0];
-    let c2 = 16.max(ch0 / 4).max(a.reg_max * 4);
-    let c3 = ch0.max(a.nc.min(100));
-    (c2, c3)
-}
-
 /// `Detect(nc, reg_max, end2end=False, ch)` on per-level sizes `levels`.
 pub fn detect(t: &mut Tally, a: &DetectArgs, levels: &[Hw]) {
-    let (c2, c3) = detect_hidden(a);
+    let (c2, c3) = a.hidden();
     for (&x, &hw) in a.ch.iter().zip(levels) {
         conv(t, &ConvArgs::new(x, c2, 3, 1, true), hw);
         conv(t, &ConvArgs::new(c2, c2, 3, 1, true), hw);

@@ -325,6 +325,15 @@ pub struct DetectArgs {
     pub legacy: bool,
 }
 
+impl DetectArgs {
+    /// Hidden widths of the box branch (`c2 = max(16, ch[0] // 4, 4 * reg_max)`) and the class
+    /// branch (`c3 = max(ch[0], min(nc, 100))`), as `Detect.__init__` computes them.
+    pub fn hidden(&self) -> (usize, usize) {
+        let ch0 = self.ch[0];
+        (16.max(ch0 / 4).max(self.reg_max * 4), ch0.max(self.nc.min(100)))
+    }
+}
+
 /// A module with its constructor arguments resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModuleSpec {

@@ -9,7 +9,9 @@ use ndarray::Array4;
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::info::ModelInfo;
 
-use crate::common::{load_spec, parse_imgsz, parse_positive, parse_threads, round_imgsz, CliResult, ModelArgs};
+use crate::common::{
+    load_spec, parse_imgsz, parse_positive, parse_threads, round_imgsz, CliResult, ModelArgs,
+};
 
 /// Arguments of `ghost-yolo bench`.
 #[derive(Debug, Args)]

@@ -50,7 +50,11 @@ pub fn load_spec(model: &str, nc: Option<usize>) -> Result<ModelSpec, YoloError>
             path: path.to_path_buf(),
             source,
         })?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model")
+            .to_string();
         (text, stem)
     } else {
         let text = builtin_yaml(model.trim()).ok_or_else(|| YoloError::UnknownModel {
@@ -98,8 +102,9 @@ pub fn parse_positive(s: &str) -> Result<usize, String> {
 pub fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
     let parts: Vec<&str> = s.split([',', 'x', 'X']).map(str::trim).collect();
     let num = |p: &str| {
-        p.parse::<usize>()
-            .map_err(|_| format!("{s:?} is not an image size (use 640 or 640,480 for height,width)"))
+        p.parse::<usize>().map_err(|_| {
+            format!("{s:?} is not an image size (use 640 or 640,480 for height,width)")
+        })
     };
     match parts.as_slice() {
         [side] => {

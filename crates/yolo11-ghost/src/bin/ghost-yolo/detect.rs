@@ -23,7 +23,9 @@ use crate::common::{
 
 /// File extensions picked up when a directory is given (Ultralytics' image formats that the
 /// decoder supports).
-const IMAGE_EXTENSIONS: [&str; 9] = ["bmp", "gif", "jpeg", "jpg", "png", "tif", "tiff", "webp", "pbm"];
+const IMAGE_EXTENSIONS: [&str; 9] = [
+    "bmp", "gif", "jpeg", "jpg", "png", "tif", "tiff", "webp", "pbm",
+];
 
 /// Arguments of `ghost-yolo detect`.
 #[derive(Debug, Args)]
@@ -112,7 +114,15 @@ pub fn run(args: DetectArgs) -> CliResult {
         progress.set_message(path.display().to_string());
         match detect_one(&detector, path) {
             Ok((image, detections, ms)) => {
-                let report = format_report(i + 1, files.len(), path, &image, &detections, ms, args.quiet);
+                let report = format_report(
+                    i + 1,
+                    files.len(),
+                    path,
+                    &image,
+                    &detections,
+                    ms,
+                    args.quiet,
+                );
                 progress.suspend(|| print!("{report}"));
                 if let Some(dir) = &args.save {
                     let target = unique_target(dir, path, &mut saved_names);
@@ -206,9 +216,9 @@ fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_msg}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {wide_msg}",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -312,6 +322,8 @@ fn save_annotated(image: &RgbImage, detections: &[Detection], target: &Path) -> 
         let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 95);
         annotated.write_with_encoder(encoder).map_err(|e| fail(&e))
     } else {
-        annotated.save_with_format(target, format).map_err(|e| fail(&e))
+        annotated
+            .save_with_format(target, format)
+            .map_err(|e| fail(&e))
     }
 }

@@ -44,7 +44,11 @@ pub fn run(args: ForwardArgs) -> CliResult {
         )
     })?;
     if images.dtype() != Dtype::F32 {
-        return Err(format!("input images: expected dtype F32, found {:?}", images.dtype()).into());
+        return Err(format!(
+            "input images: expected dtype F32, found {:?}",
+            images.dtype()
+        )
+        .into());
     }
     let shape = images.shape().to_vec();
     if shape.len() != 4 || shape[1] != 3 {

@@ -1,0 +1,141 @@
+//! `C2f` and its YOLO11 variant `C3k2`: `cv2(cat(y0, y1, m0(y1), m1(m0(y1)), ...))` with
+//! `y0, y1 = cv1(x).chunk(2)`. Every part is written in place into one concat buffer: `cv1`
+//! fills the first two slices and inner block `i` reads slice `i + 1` and writes slice `i + 2`.
+
+use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+
+use super::bottleneck::Bottleneck;
+use super::c3::{C3Inner, C3};
+use super::conv::Conv;
+use super::psa::PsaBlock;
+use crate::error::Result;
+use crate::spec::{hidden_channels, BottleneckArgs, C3k2Args, ConvArgs, CspArgs};
+
+#[derive(Clone, Debug)]
+enum Inner {
+    /// `Bottleneck(c, c, shortcut, g, k, e)`.
+    Bottleneck(Bottleneck),
+    /// `C3k(c, c, 2, shortcut, g)` (C3k2 with `c3k=True`).
+    C3k(C3),
+    /// `Sequential(Bottleneck(c, c, shortcut, g), PSABlock(c, 0.5, max(c // 64, 1)))`.
+    Attn(Bottleneck, PsaBlock),
+}
+
+impl Inner {
+    fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+        match self {
+            Inner::Bottleneck(b) => b.forward_into(ctx, x, out),
+            Inner::C3k(c) => c.forward_into(ctx, x, out),
+            Inner::Attn(b, psa) => {
+                let mut t = ctx.alloc(b.output_shape(x.shape())?);
+                b.forward_into(ctx, x, &mut t.view_mut())?;
+                psa.forward_into(ctx, &t.view(), out)?;
+                ctx.recycle(t);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A loaded C2f or C3k2.
+#[derive(Clone, Debug)]
+pub struct C2f {
+    cv1: Conv,
+    cv2: Conv,
+    m: Vec<Inner>,
+    hidden: usize,
+}
+
+impl C2f {
+    /// Loads a `C2f(c1, c2, n, shortcut, g, e)` (inner `Bottleneck(c, c, shortcut, g, (3, 3), 1.0)`).
+    pub fn load_c2f(weights: &dyn WeightSource, prefix: &str, a: &CspArgs) -> Result<C2f> {
+        let c = hidden_channels(a.c2, a.e);
+        let m = (0..a.n)
+            .map(|i| {
+                let b = BottleneckArgs {
+                    c1: c,
+                    c2: c,
+                    shortcut: a.shortcut,
+                    g: a.g,
+                    k: (3, 3),
+                    e: 1.0,
+                };
+                Ok(Inner::Bottleneck(Bottleneck::load(weights, &format!("{prefix}.m.{i}"), &b)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::with_inner(weights, prefix, a.c1, a.c2, c, m)
+    }
+
+    /// Loads a `C3k2(c1, c2, n, c3k, e, attn, g, shortcut)`.
+    pub fn load_c3k2(weights: &dyn WeightSource, prefix: &str, a: &C3k2Args) -> Result<C2f> {
+        let c = hidden_channels(a.c2, a.e);
+        let bottleneck = BottleneckArgs {
+            c1: c,
+            c2: c,
+            shortcut: a.shortcut,
+            g: a.g,
+            k: (3, 3),
+            e: 0.5,
+        };
+        let m = (0..a.n)
+            .map(|i| {
+                let p = format!("{prefix}.m.{i}");
+                Ok(if a.attn {
+                    Inner::Attn(
+                        Bottleneck::load(weights, &format!("{p}.0"), &bottleneck)?,
+                        PsaBlock::load(weights, &format!("{p}.1"), c, 0.5, (c / 64).max(1))?,
+                    )
+                } else if a.c3k {
+                    let csp = CspArgs {
+                        c1: c,
+                        c2: c,
+                        n: 2,
+                        shortcut: a.shortcut,
+                        g: a.g,
+                        e: 0.5,
+                    };
+                    Inner::C3k(C3::load(weights, &p, &csp, C3Inner::Bottleneck(3, 3))?)
+                } else {
+                    Inner::Bottleneck(Bottleneck::load(weights, &p, &bottleneck)?)
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::with_inner(weights, prefix, a.c1, a.c2, c, m)
+    }
+
+    fn with_inner(weights: &dyn WeightSource, prefix: &str, c1: usize, c2: usize, c: usize, m: Vec<Inner>) -> Result<C2f> {
+        Ok(C2f {
+            cv1: Conv::load(weights, &format!("{prefix}.cv1"), &ConvArgs::new(c1, 2 * c, 1, 1, true))?,
+            cv2: Conv::load(weights, &format!("{prefix}.cv2"), &ConvArgs::new((2 + m.len()) * c, c2, 1, 1, true))?,
+            m,
+            hidden: c,
+        })
+    }
+
+    /// Output shape for an input shape (every part keeps the spatial size).
+    pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4]> {
+        let [n, h, w, _] = self.cv1.output_shape(input)?;
+        self.cv2.output_shape([n, h, w, (2 + self.m.len()) * self.hidden])
+    }
+
+    /// Runs into `out`.
+    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+        let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
+        let c = self.hidden;
+        let mut cat = ctx.alloc([n, h, w, (2 + self.m.len()) * c]);
+        {
+            let mut all = cat.view_mut();
+            self.cv1.forward_into(ctx, x, &mut all.channels_mut(0, 2 * c)?, None)?;
+            for (i, block) in self.m.iter().enumerate() {
+                // Slice i + 1 is this block's input, slice i + 2 its output.
+                let (done, mut rest) = all.reborrow().split_channels((i + 2) * c)?;
+                let done = done.as_view();
+                let input = done.channels((i + 1) * c, c)?;
+                block.forward_into(ctx, &input, &mut rest.channels_mut(0, c)?)?;
+            }
+        }
+        self.cv2.forward_into(ctx, &cat.view(), out, None)?;
+        ctx.recycle(cat);
+        Ok(())
+    }
+}

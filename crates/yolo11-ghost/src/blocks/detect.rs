@@ -1,0 +1,166 @@
+//! Ultralytics `Detect` in eval mode: per level a box branch `cv2` (two 3x3 Convs, a 1x1 conv to
+//! `4 * reg_max` DFL logits) and a class branch `cv3` (YOLO11: DWConv 3x3 + Conv 1x1, twice, then
+//! a 1x1 conv to `nc` logits; `legacy` YOLOv8 form: two 3x3 Convs), decoded into `output0`
+//! `[N, 4 + nc, A]`: DFL softmax expectation -> `dist2bbox` (xywh) -> times the level stride,
+//! then the sigmoid class scores. Anchors are grid cell centres (`x + 0.5, y + 0.5`), levels in
+//! order (P3, P4, P5), pixels row-major within a level, as `make_anchors` lays them out.
+
+use ghost_kernels::dfl::dfl;
+use ghost_layers::{Context, TensorView, WeightSource};
+use ndarray::Array3;
+
+use super::conv::Conv;
+use crate::error::{Result, YoloError};
+use crate::spec::{ConvArgs, DetectArgs};
+
+#[derive(Clone, Debug)]
+struct Level {
+    box_convs: Vec<Conv>,
+    box_out: Conv,
+    cls_convs: Vec<Conv>,
+    cls_out: Conv,
+}
+
+/// A loaded Detect head.
+#[derive(Clone, Debug)]
+pub struct Detect {
+    levels: Vec<Level>,
+    nc: usize,
+    reg_max: usize,
+    name: String,
+}
+
+impl Detect {
+    /// Loads `{prefix}.cv2.{i}.*` and `{prefix}.cv3.{i}.*` for every level. When the source
+    /// stores `{prefix}.dfl.conv.weight`, it must be the fixed `arange(reg_max)` the decoder
+    /// assumes.
+    pub fn load(weights: &dyn WeightSource, prefix: &str, a: &DetectArgs) -> Result<Detect> {
+        let (c2, c3) = a.hidden();
+        let conv = |name: String, args: ConvArgs| Conv::load(weights, &name, &args);
+        let levels = a
+            .ch
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let b = format!("{prefix}.cv2.{i}");
+                let c = format!("{prefix}.cv3.{i}");
+                let cls_convs = if a.legacy {
+                    vec![
+                        conv(format!("{c}.0"), ConvArgs::new(x, c3, 3, 1, true))?,
+                        conv(format!("{c}.1"), ConvArgs::new(c3, c3, 3, 1, true))?,
+                    ]
+                } else {
+                    vec![
+                        conv(format!("{c}.0.0"), ConvArgs::new(x, x, 3, 1, true).groups(x))?,
+                        conv(format!("{c}.0.1"), ConvArgs::new(x, c3, 1, 1, true))?,
+                        conv(format!("{c}.1.0"), ConvArgs::new(c3, c3, 3, 1, true).groups(c3))?,
+                        conv(format!("{c}.1.1"), ConvArgs::new(c3, c3, 1, 1, true))?,
+                    ]
+                };
+                Ok(Level {
+                    box_convs: vec![
+                        conv(format!("{b}.0"), ConvArgs::new(x, c2, 3, 1, true))?,
+                        conv(format!("{b}.1"), ConvArgs::new(c2, c2, 3, 1, true))?,
+                    ],
+                    box_out: Conv::load_plain_1x1(weights, &format!("{b}.2"), c2, 4 * a.reg_max)?,
+                    cls_convs,
+                    cls_out: Conv::load_plain_1x1(weights, &format!("{c}.2"), c3, a.nc)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let dfl_name = format!("{prefix}.dfl.conv.weight");
+        if a.reg_max > 1 && weights.shape_of(&dfl_name).is_some() {
+            let w = weights.load(&dfl_name, &[1, a.reg_max, 1, 1])?;
+            if w.iter().enumerate().any(|(i, &v)| v != i as f32) {
+                return Err(YoloError::Weights {
+                    layer: prefix.to_string(),
+                    message: format!("{dfl_name} is not arange({}): the DFL decoder assumes it", a.reg_max),
+                });
+            }
+        }
+        Ok(Detect {
+            levels,
+            nc: a.nc,
+            reg_max: a.reg_max,
+            name: prefix.to_string(),
+        })
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.nc
+    }
+
+    fn chain(ctx: &mut Context, convs: &[Conv], x: &TensorView<'_>) -> Result<ghost_layers::Tensor> {
+        let mut t = convs[0].forward(ctx, x)?;
+        for c in &convs[1..] {
+            let next = c.forward(ctx, &t.view())?;
+            ctx.recycle(std::mem::replace(&mut t, next));
+        }
+        Ok(t)
+    }
+
+    /// Runs the head on the level feature maps (NHWC) with their strides; returns `output0`.
+    pub fn forward(&self, ctx: &mut Context, inputs: &[TensorView<'_>], strides: &[usize]) -> Result<Array3<f32>> {
+        if inputs.len() != self.levels.len() || strides.len() != self.levels.len() {
+            return Err(YoloError::Weights {
+                layer: self.name.clone(),
+                message: format!("expected {} levels, got {} inputs", self.levels.len(), inputs.len()),
+            });
+        }
+        let n = inputs[0].shape()[0];
+        let anchors: usize = inputs.iter().map(|x| x.shape()[1] * x.shape()[2]).sum();
+        let (nc, bins) = (self.nc, self.reg_max);
+        let mut out = Array3::<f32>::zeros((n, 4 + nc, anchors));
+        let mut offset = 0;
+        for ((level, x), &stride) in self.levels.iter().zip(inputs).zip(strides) {
+            let [_, h, w, _] = x.shape();
+            // Box logits [0, 4 bins) and class logits [4 bins, 4 bins + nc) side by side.
+            let mut logits = ctx.alloc([n, h, w, 4 * bins + nc]);
+            {
+                let t = Self::chain(ctx, &level.box_convs, x)?;
+                level.box_out.forward_into(ctx, &t.view(), &mut logits.view_mut().channels_mut(0, 4 * bins)?, None)?;
+                ctx.recycle(t);
+                let t = Self::chain(ctx, &level.cls_convs, x)?;
+                level.cls_out.forward_into(ctx, &t.view(), &mut logits.view_mut().channels_mut(4 * bins, nc)?, None)?;
+                ctx.recycle(t);
+            }
+            let mut dist = ctx.alloc([n, h, w, 4]);
+            let box_logits = logits.view().channels(0, 4 * bins)?;
+            if bins > 1 {
+                dfl(&box_logits, bins, &mut dist.view_mut(), ctx.threads()).map_err(|source| YoloError::Kernel {
+                    layer: format!("{}.dfl", self.name),
+                    source,
+                })?;
+            } else {
+                dist = ghost_layers::Tensor::from_view(&box_logits);
+            }
+            let stride = stride as f32;
+            let (dist_v, logits_v) = (dist.view(), logits.view());
+            for b in 0..n {
+                for y in 0..h {
+                    for xi in 0..w {
+                        let p = (b * h + y) * w + xi;
+                        let a = offset + y * w + xi;
+                        let d = dist_v.pixel(p);
+                        // dist2bbox(xywh=True) then * stride, in PyTorch's operation order.
+                        let (ax, ay) = (xi as f32 + 0.5, y as f32 + 0.5);
+                        let (x1, y1, x2, y2) = (ax - d[0], ay - d[1], ax + d[2], ay + d[3]);
+                        out[[b, 0, a]] = (x1 + x2) / 2.0 * stride;
+                        out[[b, 1, a]] = (y1 + y2) / 2.0 * stride;
+                        out[[b, 2, a]] = (x2 - x1) * stride;
+                        out[[b, 3, a]] = (y2 - y1) * stride;
+                        let cls = &logits_v.pixel(p)[4 * bins..];
+                        for (k, &v) in cls.iter().enumerate() {
+                            out[[b, 4 + k, a]] = 1.0 / (1.0 + (-v).exp());
+                        }
+                    }
+                }
+            }
+            ctx.recycle(dist);
+            ctx.recycle(logits);
+            offset += h * w;
+        }
+        Ok(out)
+    }
+}
