@@ -170,3 +170,31 @@ fn tiny_and_odd_inputs_run() {
         assert!(out.logits.unwrap().all_finite());
     }
 }
+
+/// `Context::alloc` hands out recycled buffers without clearing them: every layer must write
+/// every element of its output. Poison the pool with NaN buffers of every size the network
+/// needs and check the outputs equal a run on a fresh context.
+#[test]
+fn poisoned_recycled_buffers_never_reach_the_outputs() {
+    let net = GhostNet::load(&c10_file(), GhostNetConfig::timm(0.5)).unwrap();
+    let x = Tensor::from_nhwc_vec(
+        [2, 40, 24, 3],
+        (0..2 * 40 * 24 * 3).map(|i| (i % 7) as f32 - 3.0).collect(),
+    )
+    .unwrap();
+    let clean = net
+        .forward(&mut Context::single_threaded(), &x.view())
+        .unwrap();
+    let mut ctx = Context::single_threaded();
+    for len in [64, 1 << 10, 1 << 13, 1 << 15, 1 << 17, 1 << 19] {
+        ctx.recycle(Tensor::from_nhwc_vec([1, 1, 1, len], vec![f32::NAN; len]).unwrap());
+    }
+    for _ in 0..2 {
+        let out = net.forward(&mut ctx, &x.view()).unwrap();
+        assert_eq!(out.logits, clean.logits);
+        for (a, b) in out.features.iter().zip(&clean.features) {
+            assert!(a.all_finite());
+            assert_eq!(a, b);
+        }
+    }
+}

@@ -88,13 +88,25 @@ mod x86 {
     #[derive(Clone, Copy, Debug)]
     pub(crate) struct Avx2(pub __m256);
 
+    /// The first `n` lanes: a `vmaskmovps` mask for loads, and `n` itself for stores, which are
+    /// split into 4 + 2 + 1 lane pieces because AMD cores run `vmaskmovps` stores microcoded
+    /// (over 10 cycles each).
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Avx2Mask {
+        lanes: __m256i,
+        n: usize,
+    }
+
     impl Lanes for Avx2 {
-        type Mask = __m256i;
+        type Mask = Avx2Mask;
 
         #[inline(always)]
-        unsafe fn mask(n: usize) -> __m256i {
+        unsafe fn mask(n: usize) -> Avx2Mask {
             let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane)
+            Avx2Mask {
+                lanes: _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane),
+                n: n.min(8),
+            }
         }
         #[inline(always)]
         unsafe fn splat(v: f32) -> Self {
@@ -105,16 +117,33 @@ mod x86 {
             Avx2(_mm256_loadu_ps(p))
         }
         #[inline(always)]
-        unsafe fn load_masked(p: *const f32, m: __m256i) -> Self {
-            Avx2(_mm256_maskload_ps(p, m))
+        unsafe fn load_masked(p: *const f32, m: Avx2Mask) -> Self {
+            Avx2(_mm256_maskload_ps(p, m.lanes))
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: Self) {
             _mm256_storeu_ps(p, v.0)
         }
         #[inline(always)]
-        unsafe fn store_masked(p: *mut f32, m: __m256i, v: Self) {
-            _mm256_maskstore_ps(p, m, v.0)
+        unsafe fn store_masked(p: *mut f32, m: Avx2Mask, v: Self) {
+            let mut low = _mm256_castps256_ps128(v.0);
+            let mut p = p;
+            let mut n = m.n;
+            if n >= 4 {
+                _mm_storeu_ps(p, low);
+                low = _mm256_extractf128_ps::<1>(v.0);
+                p = p.add(4);
+                n -= 4;
+            }
+            if n >= 2 {
+                _mm_store_sd(p.cast(), _mm_castps_pd(low));
+                low = _mm_movehl_ps(low, low);
+                p = p.add(2);
+                n -= 2;
+            }
+            if n == 1 {
+                _mm_store_ss(p, low);
+            }
         }
         #[inline(always)]
         unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
@@ -374,23 +403,30 @@ impl Pixels {
     }
 }
 
-/// Visits the channel blocks of a `c`-channel pixel: full 8-lane blocks, then one masked tail
-/// block (`tail` is `V::mask(c % 8)`). Tails are masked rather than overlapped so in-place
-/// kernels never process a channel twice.
-#[inline(always)]
-pub(crate) unsafe fn for_blocks<V: Lanes>(
-    c: usize,
-    tail: V::Mask,
-    mut f: impl FnMut(usize, Option<V::Mask>),
-) {
-    let full = c / LANES;
-    for blk in 0..full {
-        f(blk * LANES, None);
-    }
-    if c % LANES != 0 {
-        f(full * LANES, Some(tail));
-    }
+/// Runs `$body` for each channel block of a `$c`-channel pixel, with `$ch` the block's first
+/// channel and `$m` its `Option<Mask>`: full 8-lane blocks (`None`), then one masked tail block
+/// (`Some($tail)`, `$tail = V::mask($c % 8)`). Tails are masked rather than overlapped so that
+/// in-place kernels never process a channel twice.
+///
+/// A macro rather than a function taking a closure: a closure is a separate function that does
+/// not inherit the caller's `#[target_feature]`, so its intrinsics would not inline.
+macro_rules! each_block {
+    ($c:expr, $tail:expr, |$ch:ident, $m:ident| $body:block) => {{
+        let c: usize = $c;
+        let full = c / $crate::lanes::LANES * $crate::lanes::LANES;
+        let mut $ch = 0usize;
+        while $ch < full {
+            let $m = None;
+            $body
+            $ch += $crate::lanes::LANES;
+        }
+        if $ch < c {
+            let $m = Some($tail);
+            $body
+        }
+    }};
 }
+pub(crate) use each_block;
 
 /// Loads a full vector, or the lanes of `tail`.
 #[inline(always)]

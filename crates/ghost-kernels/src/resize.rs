@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
 use crate::lanes::{
-    check_isa, for_blocks, load_opt, run_split, store_opt, Lanes, Pixels, SplitKernel, LANES,
+    check_isa, each_block, load_opt, run_split, store_opt, Lanes, Pixels, SplitKernel, LANES,
 };
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
@@ -90,7 +90,7 @@ impl SplitKernel for Upsample2x {
                     self.output.at(out_row + 2 * x),
                     self.output.at(out_row + 2 * x + 1),
                 );
-                for_blocks::<V>(self.c, tail, |ch, m| {
+                each_block!(self.c, tail, |ch, m| {
                     let v: V = load_opt(src.add(ch), m);
                     store_opt(d0.add(ch), m, v);
                     store_opt(d1.add(ch), m, v);

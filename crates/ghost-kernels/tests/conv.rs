@@ -59,6 +59,9 @@ struct Case {
     act: Activation,
     residual: Option<AddOrder>,
     bias: bool,
+    /// Dense input (pixel stride = cin) or strided with NaN gaps: small-cin convs take a
+    /// different driver path for each.
+    dense_input: bool,
     threads: usize,
     seed: u64,
 }
@@ -85,6 +88,7 @@ fn case() -> impl Strategy<Value = Case> {
                 Just(Some(AddOrder::AfterActivation))
             ],
             any::<bool>(),
+            any::<bool>(),
             1usize..=2,
             any::<u64>(),
         ),
@@ -94,7 +98,7 @@ fn case() -> impl Strategy<Value = Case> {
                 (n, h, w, cin, cout),
                 (kh, kw, sh, sw),
                 (pt, pl, pb, pr),
-                (act, residual, bias, threads, seed),
+                (act, residual, bias, dense_input, threads, seed),
             )| {
                 // Paddings are reduced modulo the kernel (the window requires pad < kernel), and the
                 // input grown to fit the window.
@@ -121,6 +125,7 @@ fn case() -> impl Strategy<Value = Case> {
                     act,
                     residual,
                     bias,
+                    dense_input,
                     threads,
                     seed,
                 }
@@ -131,7 +136,11 @@ fn case() -> impl Strategy<Value = Case> {
 fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
     let (kh, kw) = (c.window.kernel_h, c.window.kernel_w);
     let (oh, ow) = c.window.output_size(c.h, c.w).unwrap();
-    let in_layout = strided(c.n, c.h, c.w, c.cin, 2, 3);
+    let in_layout = if c.dense_input {
+        NhwcLayout::dense(c.n, c.h, c.w, c.cin)
+    } else {
+        strided(c.n, c.h, c.w, c.cin, 2, 3)
+    };
     let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
     let x = values(c.seed, in_layout.elements());
     let wts = values(c.seed ^ 1, c.cout * c.cin * kh * kw);
@@ -268,6 +277,7 @@ fn pinned(n: usize, hw: (usize, usize), cin: usize, cout: usize, window: Window)
         act: Activation::Silu,
         residual: None,
         bias: true,
+        dense_input: true,
         threads: 2,
         seed: 5,
     }

@@ -13,8 +13,9 @@ use ndarray::{Array4, ArrayView4};
 use crate::error::{LayerError, Result};
 use ghost_kernels::{NhwcLayout, TensorView, TensorViewMut};
 
-/// An owned, possibly pixel-strided, NHWC f32 tensor.
-#[derive(Clone, PartialEq)]
+/// An owned, possibly pixel-strided, NHWC f32 tensor. Its buffer may be longer than the layout
+/// needs (a recycled buffer, see `Context::alloc`); only the layout's elements are its contents.
+#[derive(Clone)]
 pub struct Tensor {
     data: Vec<f32>,
     layout: NhwcLayout,
@@ -27,6 +28,18 @@ impl std::fmt::Debug for Tensor {
             .field("pixel_stride", &self.layout.pixel_stride)
             .field("channel_offset", &self.layout.channel_offset)
             .finish()
+    }
+}
+
+/// Equal shapes and equal logical elements (gaps and unused buffer space are ignored; NaN is
+/// unequal to itself as usual).
+impl PartialEq for Tensor {
+    fn eq(&self, other: &Tensor) -> bool {
+        if self.shape() != other.shape() {
+            return false;
+        }
+        let (a, b) = (self.view(), other.view());
+        (0..self.layout.pixels()).all(|p| a.pixel(p) == b.pixel(p))
     }
 }
 
@@ -154,7 +167,8 @@ impl Tensor {
         &self.layout
     }
 
-    /// Whether the buffer holds exactly the logical elements, densely.
+    /// Whether the logical elements are stored densely (`pixel_stride == c`, no channel offset)
+    /// from the start of the buffer.
     pub fn is_dense(&self) -> bool {
         self.layout.pixel_stride == self.layout.c && self.layout.channel_offset == 0
     }
@@ -190,9 +204,12 @@ impl Tensor {
         }
     }
 
-    /// The tensor made dense (no copy when it already is).
-    pub fn into_dense(self) -> Tensor {
-        if self.is_dense() && self.data.len() == self.layout.elements() {
+    /// The tensor made dense, with a buffer of exactly its elements (no copy when it already is
+    /// dense).
+    pub fn into_dense(mut self) -> Tensor {
+        if self.is_dense() {
+            let elements = self.layout.elements();
+            self.data.truncate(elements);
             return self;
         }
         let [n, h, w, c] = self.shape();

@@ -637,3 +637,52 @@ fn ghost_module_cost_counts_the_full_cheap_operation() {
     assert_eq!(cost.params_fused, (4 * 5 + 4 + 4 * 9 + 4) as u64);
     let _ = Cost::ZERO;
 }
+
+mod random_shapes {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// ConvBnAct over random geometry (every kernel path, odd sizes, k > input) against the
+        /// un-folded f64 reference.
+        #[test]
+        fn conv_bn_act_any_geometry(
+            cin in 1usize..20,
+            cout in 1usize..20,
+            k in prop::sample::select(vec![1usize, 3, 5]),
+            stride in 1usize..3,
+            depthwise in any::<bool>(),
+            n in 1usize..3,
+            h in 1usize..10,
+            w in 1usize..10,
+            act in prop::sample::select(Activation::ALL.to_vec()),
+            seed in any::<u64>(),
+        ) {
+            let cout = if depthwise { cin } else { cout };
+            let groups = if depthwise { cin } else { 1 };
+            let weights = SeededWeights::new(seed);
+            let spec = ConvSpec::new(cin, cout, k).stride(stride).groups(groups).act(act);
+            let layer = ConvBnAct::load(&weights, &ConvBnNames::ultralytics("p"), spec, EPS_ULTRALYTICS).unwrap();
+            let x = reference::input([n, h, w, cin], seed ^ 1);
+            let r = reference::conv_bn_act(&weights, "p.conv", "p.bn", &Map::from_tensor(&x), cout, groups, k, stride, k / 2, EPS_ULTRALYTICS, act);
+            let out = layer.forward(&mut Context::single_threaded(), &x.view()).unwrap();
+            assert_close("random conv", &out, &r, cin / groups * k * k + 2);
+        }
+
+        /// Ghost modules of any width, written into a strided view.
+        #[test]
+        fn ghost_module_any_width(cin in 1usize..24, oup in 1usize..24, relu in any::<bool>(), h in 1usize..8, w in 1usize..8, seed in any::<u64>()) {
+            let weights = SeededWeights::new(seed);
+            let module = GhostModule::load(&weights, "gm", cin, oup, relu, EPS_TIMM).unwrap();
+            let x = reference::input([1, h, w, cin], seed ^ 2);
+            let r = reference::ghost_module(&weights, "gm", &Map::from_tensor(&x), oup, relu, EPS_TIMM);
+            let (mut buffer, layout) = nan_buffer([1, h, w, oup], oup + 3, 1);
+            let mut view = TensorViewMut::new(&mut buffer, layout).unwrap();
+            module.forward_into(&mut Context::single_threaded(), &x.view(), &mut view, None).unwrap();
+            check_gaps(&buffer, &layout);
+            assert_close("random ghost module", &Tensor::from_parts(buffer, layout).unwrap(), &r, cin + 13);
+        }
+    }
+}

@@ -4,13 +4,16 @@
 //! weights, run on the CPU kernels of `ghost-kernels`.
 //!
 //! - [`spec`]: YAML -> [`spec::ModelSpec`] with Ultralytics' `parse_model` rules;
-//! - [`info`]: per-layer parameter / GFLOP table and the model summary.
+//! - [`info`]: per-layer parameter / GFLOP table and the model summary;
+//! - [`blocks`], [`plan`], [`graph`]: the loaded network ([`YoloModel`]) and its forward pass,
+//!   returning Ultralytics' eval-mode `output0` `[N, 4 + nc, A]`.
 #![warn(missing_debug_implementations)]
 
 pub mod blocks;
 pub mod error;
 pub mod graph;
 pub mod info;
+pub mod plan;
 pub mod spec;
 
 // Pre/post-processing, detector and drawing (the ghost-yolo CLI sits on these).
@@ -22,4 +25,5 @@ pub mod nms;
 pub mod postprocess;
 
 pub use error::{Result, YoloError};
+pub use graph::YoloModel;
 pub use spec::ModelSpec;

@@ -1,15 +1,18 @@
 //! Dense convolution as a GEMM over (ky, kx, cin) on the pointwise microkernels.
 //!
 //! Output pixels are processed in cache blocks. For each block the driver first builds the rows
-//! the microkernel reads, then runs every 16-channel weight panel over the block's row tiles:
-//! - *indirect* (XNNPACK's indirect GEMM, for `cin >= IM2COL_BELOW`): one pointer per (tile row,
-//!   kernel tap) straight into the input pixel under that tap, or into a zero row in the padding.
-//!   Nothing is copied; the microkernel walks `cin` contiguous floats per tap.
-//! - *im2col* (small `cin`, e.g. the RGB stem): the `kh * kw * cin` values of each output pixel
-//!   are gathered into one contiguous scratch row, so the microkernel runs one long reduction
-//!   instead of many 3-float ones.
+//! the microkernel reads (a table of row pointers per tile row and "tap"), then runs every
+//! 16-channel weight panel over the block's row tiles. Three ways to build the rows:
+//! - [`Mode::Indirect`] (XNNPACK's indirect GEMM, `cin >= SMALL_CIN`): one pointer per
+//!   (pixel, kernel position) straight into the input pixel under it, or into a zero row in the
+//!   padding. Nothing is copied; the microkernel walks `cin` contiguous floats per tap.
+//! - [`Mode::RowTaps`] (small `cin`, input pixels contiguous, e.g. the RGB stem): the `kw`
+//!   pixels of one window row are `kw * cin` contiguous floats, so one pointer per (pixel, ky)
+//!   covers them; only windows that cross the left/right border are gathered into scratch.
+//! - [`Mode::Im2col`] (small `cin`, strided input): the `kh * kw * cin` values of each output
+//!   pixel are gathered into one contiguous scratch row.
 //!
-//! Both orders reduce over (ky, kx, cin) in the same order as the packed panels.
+//! All three reduce over (ky, kx, cin) in the same order as the packed panels.
 
 use std::ops::Range;
 
@@ -20,8 +23,17 @@ use crate::view::{NhwcLayout, TensorView};
 
 use super::scratch::Slot;
 
-/// Input channel count below which the im2col path is used.
-pub(crate) const IM2COL_BELOW: usize = 16;
+/// Input channel count below which the rows are gathered (short per-tap reductions would
+/// otherwise spend more time switching taps than computing).
+pub(crate) const SMALL_CIN: usize = 16;
+
+/// How the microkernel's rows are built (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Indirect,
+    RowTaps,
+    Im2col,
+}
 
 /// Sizes of one convolution call, checked by the safe entry point.
 #[derive(Clone, Copy, Debug)]
@@ -37,43 +49,45 @@ pub(crate) struct Geometry {
     pub stride_w: usize,
     pub pad_top: usize,
     pub pad_left: usize,
+    /// Input pixel stride (floats).
+    pub pixel_stride: usize,
 }
 
 impl Geometry {
-    /// Kernel taps.
-    pub(crate) fn taps(&self) -> usize {
-        self.kh * self.kw
-    }
-
-    /// Whether the im2col path is used.
-    pub(crate) fn im2col(&self) -> bool {
-        self.cin < IM2COL_BELOW
-    }
-
-    /// Pointer-table entries and im2col floats one slot needs for blocks of `block` rows.
-    pub(crate) fn slot_sizes(&self, block: usize, mr: usize) -> (usize, usize) {
-        let rows = block.div_ceil(mr) * mr;
-        if self.im2col() {
-            (rows, block * self.taps() * self.cin)
+    /// How rows are built for this call.
+    pub(crate) fn mode(&self) -> Mode {
+        if self.cin >= SMALL_CIN {
+            Mode::Indirect
+        } else if self.pixel_stride == self.cin {
+            Mode::RowTaps
         } else {
-            (rows * self.taps(), 0)
+            Mode::Im2col
         }
     }
 
-    /// Input position `(b, iy, ix)` under tap `(ky, kx)` of output pixel `q`, or `None` in the
-    /// padding.
-    #[inline(always)]
-    fn source(
-        &self,
-        b: usize,
-        oy: usize,
-        ox: usize,
-        ky: usize,
-        kx: usize,
-    ) -> Option<(usize, usize, usize)> {
-        let iy = (oy * self.stride_h + ky).checked_sub(self.pad_top)?;
-        let ix = (ox * self.stride_w + kx).checked_sub(self.pad_left)?;
-        (iy < self.h && ix < self.w).then_some((b, iy, ix))
+    /// The reduction as `(taps, floats per tap)`.
+    pub(crate) fn reduction(&self) -> (usize, usize) {
+        match self.mode() {
+            Mode::Indirect => (self.kh * self.kw, self.cin),
+            Mode::RowTaps => (self.kh, self.kw * self.cin),
+            Mode::Im2col => (1, self.kh * self.kw * self.cin),
+        }
+    }
+
+    /// Floats of the zero row (the longest tap).
+    pub(crate) fn zeros_len(&self) -> usize {
+        self.kw * self.cin
+    }
+
+    /// Pointer-table entries and gathered floats one slot needs for blocks of `block` rows.
+    pub(crate) fn slot_sizes(&self, block: usize, mr: usize) -> (usize, usize) {
+        let rows = block.div_ceil(mr) * mr;
+        let (taps, _) = self.reduction();
+        let cols = match self.mode() {
+            Mode::Indirect => 0,
+            Mode::RowTaps | Mode::Im2col => block * self.kh * self.kw * self.cin,
+        };
+        (rows * taps, cols)
     }
 
     /// `(b, oy, ox)` of output pixel `q`.
@@ -105,11 +119,7 @@ pub(crate) unsafe fn conv_rows(
     rows: Range<usize>,
 ) {
     let mr = kernel.mr;
-    let (taps, seg) = if geo.im2col() {
-        (1, panels.k())
-    } else {
-        (geo.taps(), geo.cin)
-    };
+    let (taps, seg) = geo.reduction();
     let mut o = [std::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
     let mut res = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     let finish = out.finish();
@@ -134,7 +144,10 @@ pub(crate) unsafe fn conv_rows(
     }
 }
 
-/// Builds the row pointers (and im2col rows) of output pixels `start .. start + len`.
+/// Builds the row pointers (and gathered rows) of output pixels `start .. start + len`.
+///
+/// Walks the pixels in order with incremental `(b, oy, ox)` (no division per pixel) and resolves
+/// each tap to an input pointer, the zero row, or a gathered copy in the slot.
 ///
 /// # Safety
 /// As [`conv_rows`].
@@ -149,57 +162,119 @@ unsafe fn fill_rows(
 ) {
     let in_base = input.as_ptr();
     let layout: NhwcLayout = *input.layout();
-    let cin = geo.cin;
-    let taps = geo.taps();
-    let padded = len.div_ceil(mr) * mr;
-    if geo.im2col() {
-        let row_len = taps * cin;
-        let cols = slot.cols.as_mut_ptr();
-        for idx in 0..len {
-            let (b, oy, ox) = geo.decompose(start + idx);
-            for ky in 0..geo.kh {
-                for kx in 0..geo.kw {
-                    let t = ky * geo.kw + kx;
-                    // SAFETY: idx < block, so the destination lies inside `cols` (sized
-                    // block * row_len); the source is a checked input pixel's cin floats.
-                    unsafe {
-                        let dst = cols.add(idx * row_len + t * cin);
-                        match geo.source(b, oy, ox, ky, kx) {
-                            Some((b, iy, ix)) => {
-                                let src = in_base.add(layout.index(b, iy, ix, 0));
-                                for c in 0..cin {
-                                    *dst.add(c) = *src.add(c);
-                                }
-                            }
-                            None => {
-                                for c in 0..cin {
-                                    *dst.add(c) = 0.0;
-                                }
-                            }
+    let (cin, kw, stride) = (geo.cin, geo.kw, layout.pixel_stride);
+    let mode = geo.mode();
+    let (taps, _) = geo.reduction();
+    let window_len = geo.kh * kw * cin;
+    let cols = slot.cols.as_mut_ptr();
+    let table = slot.table.as_mut_ptr();
+    let (mut b, mut oy, mut ox) = geo.decompose(start);
+    for idx in 0..len {
+        let y0 = oy * geo.stride_h;
+        let x0 = ox * geo.stride_w;
+        // Whether every column of the window is inside the image (most pixels).
+        let x_inside = x0 >= geo.pad_left && x0 - geo.pad_left + kw <= geo.w;
+        // Table slot of tap `t` of this pixel.
+        let slot_of = |t: usize| ((idx / mr) * taps + t) * mr + idx % mr;
+        for ky in 0..geo.kh {
+            let iy = (y0 + ky).checked_sub(geo.pad_top).filter(|&iy| iy < geo.h);
+            // Offset of input pixel (b, iy, 0), channel 0.
+            let row = iy.map(|iy| layout.index(b, iy, 0, 0));
+            // SAFETY: idx < block, so every table slot and the gathered window row
+            // `cols[idx * window_len ..][.. window_len]` lie inside the slot sized by
+            // `Geometry::slot_sizes`; sources are pixels of the checked input view or the zero
+            // row (zeros_len >= kw * cin floats).
+            unsafe {
+                let gathered = cols.add(idx * window_len + ky * kw * cin);
+                match (mode, row) {
+                    (Mode::Indirect, _) => {
+                        for kx in 0..kw {
+                            let ix = (x0 + kx).checked_sub(geo.pad_left).filter(|&ix| ix < geo.w);
+                            *table.add(slot_of(ky * kw + kx)) = match (row, ix) {
+                                (Some(row), Some(ix)) => in_base.add(row + ix * stride),
+                                _ => zeros,
+                            };
                         }
+                    }
+                    (Mode::RowTaps, None) => *table.add(slot_of(ky)) = zeros,
+                    (Mode::RowTaps, Some(row)) if x_inside => {
+                        *table.add(slot_of(ky)) = in_base.add(row + (x0 - geo.pad_left) * stride);
+                    }
+                    (Mode::RowTaps, Some(row)) => {
+                        gather_row(geo, in_base, row, stride, x0, zeros, gathered);
+                        *table.add(slot_of(ky)) = gathered;
+                    }
+                    (Mode::Im2col, None) => copy(zeros, gathered, kw * cin),
+                    (Mode::Im2col, Some(row)) => {
+                        gather_row(geo, in_base, row, stride, x0, zeros, gathered)
                     }
                 }
             }
         }
-        for idx in 0..padded {
-            // SAFETY: min(idx, len - 1) < block rows of `cols`.
-            slot.table[idx] = unsafe { cols.add(idx.min(len - 1) * row_len) };
+        if mode == Mode::Im2col {
+            // SAFETY: as above.
+            unsafe { *table.add(slot_of(0)) = cols.add(idx * window_len) };
         }
-    } else {
-        for idx in 0..padded {
-            let (tile, r) = (idx / mr, idx % mr);
-            let (b, oy, ox) = geo.decompose(start + idx.min(len - 1));
-            for ky in 0..geo.kh {
-                for kx in 0..geo.kw {
-                    let t = ky * geo.kw + kx;
-                    let ptr = match geo.source(b, oy, ox, ky, kx) {
-                        // SAFETY: a checked input pixel.
-                        Some((b, iy, ix)) => unsafe { in_base.add(layout.index(b, iy, ix, 0)) },
-                        None => zeros,
-                    };
-                    slot.table[(tile * taps + t) * mr + r] = ptr;
-                }
+        ox += 1;
+        if ox == geo.ow {
+            ox = 0;
+            oy += 1;
+            if oy == geo.oh {
+                oy = 0;
+                b += 1;
             }
         }
+    }
+    // Rows of the last tile past `len` repeat the last valid row.
+    let last = len - 1;
+    for idx in len..len.div_ceil(mr) * mr {
+        for t in 0..taps {
+            // SAFETY: both slots lie in the last tile of the block, inside the table.
+            unsafe {
+                *table.add(((idx / mr) * taps + t) * mr + idx % mr) =
+                    *table.add(((last / mr) * taps + t) * mr + last % mr);
+            }
+        }
+    }
+}
+
+/// Gathers the `kw` pixels of one window row (input row offset `row`, first column `x0 -
+/// pad_left`) into `dst`, zeros outside the image.
+///
+/// # Safety
+/// `row` must be a valid input row offset; `dst` valid for `kw * cin` writes; `zeros` for `cin`
+/// reads.
+#[inline(always)]
+unsafe fn gather_row(
+    geo: &Geometry,
+    in_base: *const f32,
+    row: usize,
+    stride: usize,
+    x0: usize,
+    zeros: *const f32,
+    dst: *mut f32,
+) {
+    let cin = geo.cin;
+    for kx in 0..geo.kw {
+        // SAFETY: forwarded contract; (row, ix) is an input pixel when ix < w.
+        unsafe {
+            let d = dst.add(kx * cin);
+            match (x0 + kx).checked_sub(geo.pad_left).filter(|&ix| ix < geo.w) {
+                Some(ix) => copy(in_base.add(row + ix * stride), d, cin),
+                None => copy(zeros, d, cin),
+            }
+        }
+    }
+}
+
+/// Copies `n` floats (a short run: an inlined loop, no `memcpy` call).
+///
+/// # Safety
+/// `src` valid for `n` reads, `dst` for `n` writes, no overlap.
+#[inline(always)]
+unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
+    for c in 0..n {
+        // SAFETY: forwarded contract.
+        unsafe { *dst.add(c) = *src.add(c) };
     }
 }

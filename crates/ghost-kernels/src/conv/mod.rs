@@ -132,6 +132,7 @@ pub fn conv2d_with_isa(
         stride_w: window.stride_w,
         pad_top: window.padding.top,
         pad_left: window.padding.left,
+        pixel_stride: input.layout().pixel_stride,
     };
     let m = output.layout().pixels();
     if m == 0 {
@@ -139,15 +140,12 @@ pub fn conv2d_with_isa(
     }
     let mr = kernel.mr;
     let k = weights.panels.k();
-    let block = if geo.im2col() {
-        block_rows(1, k, mr)
-    } else {
-        block_rows(geo.taps(), cin, mr)
-    };
+    let (taps, seg) = geo.reduction();
+    let block = block_rows(taps, seg, mr);
     let min_rows = min_rows_per_thread(k, cout, mr);
     let (per, chunks) = chunking(m, threads.count(), min_rows, mr);
     let (table, cols) = geo.slot_sizes(block, mr);
-    scratch.reserve(chunks, table, cols, cin);
+    scratch.reserve(chunks, table, cols, geo.zeros_len());
     let zeros = scratch.zeros.as_ptr();
     let slots = &scratch.slots[..chunks];
     let out = OutputSide {
@@ -161,7 +159,7 @@ pub fn conv2d_with_isa(
             let mut slot = slots[id].lock().unwrap_or_else(PoisonError::into_inner);
             let rows = id * per..((id + 1) * per).min(m);
             // SAFETY: `check_conv` verified every shape and the views guarantee their buffers;
-            // the zero row holds >= cin zeros and the slot the sizes `reserve` was given; chunk
+            // the zero row holds >= zeros_len() zeros and the slot the sizes `reserve` was given; chunk
             // `id` owns output pixels `rows` alone; the microkernel is supported by this CPU.
             unsafe {
                 conv_rows(

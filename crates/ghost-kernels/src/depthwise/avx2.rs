@@ -16,5 +16,5 @@ const TILE: usize = 8;
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn rows(plan: &Plan, rows: Range<usize>) {
     // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
-    unsafe { kernel_rows::<Avx2, TILE>(plan, rows) }
+    unsafe { kernel_rows::<Avx2, TILE, { TILE / 2 }>(plan, rows) }
 }

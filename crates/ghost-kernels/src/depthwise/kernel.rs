@@ -55,11 +55,14 @@ unsafe impl Send for Plan<'_> {}
 /// `plan` must describe views checked by the safe entry point, and the back end `V` must be
 /// supported by the CPU.
 #[inline(always)]
-pub(crate) unsafe fn rows<V: Lanes, const T: usize>(plan: &Plan, rows: Range<usize>) {
+pub(crate) unsafe fn rows<V: Lanes, const T: usize, const H: usize>(
+    plan: &Plan,
+    rows: Range<usize>,
+) {
     if plan.packed.masked() {
-        rows_impl::<V, T, true>(plan, rows)
+        rows_impl::<V, T, H, true>(plan, rows)
     } else {
-        rows_impl::<V, T, false>(plan, rows)
+        rows_impl::<V, T, H, false>(plan, rows)
     }
 }
 
@@ -94,7 +97,10 @@ unsafe fn prefetch_part<V: Lanes>(p: &Plan, row: &Row, part: usize, parts: usize
 }
 
 #[inline(always)]
-unsafe fn rows_impl<V: Lanes, const T: usize, const M: bool>(plan: &Plan, rows: Range<usize>) {
+unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize, const M: bool>(
+    plan: &Plan,
+    rows: Range<usize>,
+) {
     let p = plan;
     let (kh, kw) = (p.packed.kernel_h(), p.packed.kernel_w());
     let mask = V::mask(p.packed.channels());
@@ -126,10 +132,10 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const M: bool>(plan: &Plan, rows: 
             prefetch,
         };
         let fast = match (kw, p.sw) {
-            (3, 1) => row_tiles::<V, T, M, 3, 1>(p, &row, ox_lo..ox_hi, mask),
-            (3, 2) => row_tiles::<V, T, M, 3, 2>(p, &row, ox_lo..ox_hi, mask),
-            (5, 1) => row_tiles::<V, T, M, 5, 1>(p, &row, ox_lo..ox_hi, mask),
-            (5, 2) => row_tiles::<V, T, M, 5, 2>(p, &row, ox_lo..ox_hi, mask),
+            (3, 1) => row_tiles::<V, T, H, M, 3, 1>(p, &row, ox_lo..ox_hi, mask),
+            (3, 2) => row_tiles::<V, T, H, M, 3, 2>(p, &row, ox_lo..ox_hi, mask),
+            (5, 1) => row_tiles::<V, T, H, M, 5, 1>(p, &row, ox_lo..ox_hi, mask),
+            (5, 2) => row_tiles::<V, T, H, M, 5, 2>(p, &row, ox_lo..ox_hi, mask),
             _ => ox_lo..ox_lo,
         };
         if fast.is_empty() {
@@ -142,23 +148,43 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const M: bool>(plan: &Plan, rows: 
     }
 }
 
-/// Runs full tiles over the interior columns and returns the columns it covered.
+/// Runs tiles of `T` (then at most one of `H`) pixels over the interior columns and returns the
+/// columns it covered. Each tile runs every channel block before the next tile starts: the
+/// tile's input pixels (all channels, contiguous) are then loaded from memory once per row, and
+/// the next tile's overlapping columns are still in L1.
 #[inline(always)]
-unsafe fn row_tiles<V: Lanes, const T: usize, const M: bool, const KW: usize, const S: usize>(
+unsafe fn row_tiles<
+    V: Lanes,
+    const T: usize,
+    const H: usize,
+    const M: bool,
+    const KW: usize,
+    const S: usize,
+>(
     p: &Plan,
     row: &Row,
     interior: Range<usize>,
     mask: V::Mask,
 ) -> Range<usize> {
-    let tiles = (interior.end - interior.start) / T;
+    let len = interior.end - interior.start;
+    let tiles = len / T;
+    let half = usize::from(len % T >= H);
+    let blocks = p.packed.block_starts();
     for tile in 0..tiles {
-        prefetch_part::<V>(p, row, tile, tiles);
+        prefetch_part::<V>(p, row, tile, tiles + half);
         let ox = interior.start + tile * T;
-        for (blk, &start) in p.packed.block_starts().iter().enumerate() {
+        for (blk, &start) in blocks.iter().enumerate() {
             tile_block::<V, T, M, KW, S>(p, row, ox, blk, start, mask);
         }
     }
-    interior.start..interior.start + tiles * T
+    if half == 1 {
+        prefetch_part::<V>(p, row, tiles, tiles + 1);
+        let ox = interior.start + tiles * T;
+        for (blk, &start) in blocks.iter().enumerate() {
+            tile_block::<V, H, M, KW, S>(p, row, ox, blk, start, mask);
+        }
+    }
+    interior.start..interior.start + tiles * T + half * H
 }
 
 /// `T` output pixels from `ox` of one channel block.
@@ -174,21 +200,22 @@ unsafe fn tile_block<V: Lanes, const T: usize, const M: bool, const KW: usize, c
     let weights = p.packed.block_weights(blk);
     let bias = V::load(p.packed.block_bias(blk));
     let mut acc = [bias; T];
-    // Interior tile: its first input column is inside the image.
+    // Interior tile: its first input column is inside the image. One pointer per output pixel;
+    // every tap then adds the same offset to all of them.
     let ix0 = ox * S - p.pad_left;
+    let first = p
+        .input
+        .add(((row.b * p.ih) * p.iw + ix0) * p.in_stride + start);
+    let px: [*const f32; T] = std::array::from_fn(|t| first.add(t * S * p.in_stride));
+    let row_len = p.iw * p.in_stride;
     for ky in row.ky.clone() {
-        let iy = (row.iy0 + ky as isize) as usize;
-        let w: [V; KW] = std::array::from_fn(|kx| V::load(weights.add((ky * KW + kx) * LANES)));
-        let base = p
-            .input
-            .add(((row.b * p.ih + iy) * p.iw + ix0) * p.in_stride + start);
-        // Input column j feeds output t with tap kx = j - t * S (when 0 <= kx < KW).
-        for j in 0..(T - 1) * S + KW {
-            let x = load::<V, M>(base.add(j * p.in_stride), mask);
-            for (t, a) in acc.iter_mut().enumerate() {
-                if j >= t * S && j - t * S < KW {
-                    *a = V::mul_add(w[j - t * S], x, *a);
-                }
+        let line = (row.iy0 + ky as isize) as usize * row_len;
+        for kx in 0..KW {
+            // One tap of 8 channels feeds the T accumulators; each input load feeds one FMA.
+            let w = V::load(weights.add((ky * KW + kx) * LANES));
+            let off = line + kx * p.in_stride;
+            for t in 0..T {
+                acc[t] = V::mul_add(w, load::<V, M>(px[t].add(off), mask), acc[t]);
             }
         }
     }
@@ -229,7 +256,11 @@ unsafe fn edge_blocks<V: Lanes, const M: bool, const NB: usize>(
     let kx1 = (p.iw as isize - ix0).clamp(kx0 as isize, kw as isize) as usize;
     let weights: [*const f32; NB] = std::array::from_fn(|i| p.packed.block_weights(blk0 + i));
     let start: [usize; NB] = std::array::from_fn(|i| starts[blk0 + i]);
-    let mut acc: [V; NB] = std::array::from_fn(|i| V::load(p.packed.block_bias(blk0 + i)));
+    // No closure around the loads: closures do not inherit the caller's target features.
+    let mut acc = [V::splat(0.0); NB];
+    for (i, a) in acc.iter_mut().enumerate() {
+        *a = V::load(p.packed.block_bias(blk0 + i));
+    }
     for ky in row.ky.clone() {
         let iy = (row.iy0 + ky as isize) as usize;
         let line = p.input.add((row.b * p.ih + iy) * p.iw * p.in_stride);

@@ -15,5 +15,5 @@ const TILE: usize = 4;
 /// `plan` must come from the checked safe entry point.
 pub(crate) unsafe fn rows(plan: &Plan, rows: Range<usize>) {
     // SAFETY: forwarded contract; the portable lanes need no CPU feature.
-    unsafe { kernel_rows::<Portable, TILE>(plan, rows) }
+    unsafe { kernel_rows::<Portable, TILE, { TILE / 2 }>(plan, rows) }
 }

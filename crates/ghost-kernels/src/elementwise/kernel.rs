@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use crate::act::Activation;
-use crate::lanes::{for_blocks, load_opt, store_opt, Lanes, Pixels, SplitKernel};
+use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels, SplitKernel};
 
 /// What to compute per element.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +37,7 @@ impl SplitKernel for ElementwiseKernel {
             Op::Add => {
                 for p in pixels {
                     let (a, b, o) = (self.a.at(p), self.b.at(p), self.out.at(p));
-                    for_blocks::<V>(c, tail, |ch, m| {
+                    each_block!(c, tail, |ch, m| {
                         let v = V::add(load_opt(a.add(ch), m), load_opt(b.add(ch), m));
                         store_opt(o.add(ch), m, v);
                     });
@@ -46,7 +46,7 @@ impl SplitKernel for ElementwiseKernel {
             Op::Mul => {
                 for p in pixels {
                     let (a, b, o) = (self.a.at(p), self.b.at(p), self.out.at(p));
-                    for_blocks::<V>(c, tail, |ch, m| {
+                    each_block!(c, tail, |ch, m| {
                         let v = V::mul(load_opt(a.add(ch), m), load_opt(b.add(ch), m));
                         store_opt(o.add(ch), m, v);
                     });
@@ -56,7 +56,7 @@ impl SplitKernel for ElementwiseKernel {
                 for p in pixels {
                     let (a, o) = (self.a.at(p), self.out.at(p));
                     let s = self.b.at(p / image_pixels);
-                    for_blocks::<V>(c, tail, |ch, m| {
+                    each_block!(c, tail, |ch, m| {
                         let v = V::mul(load_opt(a.add(ch), m), load_opt(s.add(ch), m));
                         store_opt(o.add(ch), m, v);
                     });
@@ -65,7 +65,7 @@ impl SplitKernel for ElementwiseKernel {
             Op::Activate(act) => {
                 for p in pixels {
                     let o = self.out.at(p);
-                    for_blocks::<V>(c, tail, |ch, m| {
+                    each_block!(c, tail, |ch, m| {
                         let v = V::activate(act, load_opt(o.add(ch), m));
                         store_opt(o.add(ch), m, v);
                     });

@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use super::tile::{Finish, Microkernel, Tile};
+use super::tile::{Finish, Microkernel, Strip, Tile};
 use crate::act::AddOrder;
 use crate::simd::avx2::activate;
 
@@ -18,14 +18,26 @@ pub(crate) const MR: usize = 6;
 /// The 6x16 microkernel.
 pub(crate) const KERNEL: Microkernel = Microkernel {
     mr: MR,
-    run: tile_6x16,
+    run: strip_6x16,
 };
 
-/// Computes one 6x16 tile over one reduction block.
+/// Computes every 6x16 tile of a strip.
 ///
 /// # Safety
 /// See [`super::tile::KernelFn`]; the CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+unsafe fn strip_6x16(s: &Strip<'_>) {
+    for i in 0..s.tiles(MR) {
+        // SAFETY: forwarded strip contract; this function has AVX2 and FMA enabled.
+        unsafe { tile_6x16(&s.tile(i, MR)) };
+    }
+}
+
+/// Computes one 6x16 tile over one reduction block.
+///
+/// # Safety
+/// See [`super::tile::KernelFn`]; AVX2+FMA code only.
+#[inline(always)]
 unsafe fn tile_6x16(t: &Tile<'_>) {
     debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);

@@ -10,7 +10,7 @@
 //! reduction blocks depend only on the layer's shape.
 
 use super::pack::{Panels, NR};
-use super::tile::{Finish, Microkernel, Tile};
+use super::tile::{Finish, Microkernel, Strip};
 use crate::act::Epilogue;
 use crate::view::{NhwcLayout, SendPtr, TensorView};
 
@@ -169,24 +169,25 @@ pub(crate) unsafe fn run_block(
         for j in 0..panels.panel_count() {
             let col = j * NR;
             let panel = panels.panel(j);
-            for i in 0..tiles {
-                let tile = Tile {
-                    a: &blk.table[(i * taps + kb.t0) * mr..(i * taps + kb.t1) * mr],
-                    a_offset: kb.c0,
-                    k,
-                    weights: &panel[1 + w0..1 + w0 + w_len],
-                    bias: first.then_some(&panel[0]),
-                    out: &blk.out[i * mr..(i + 1) * mr],
-                    res: &blk.res[i * mr..(i + 1) * mr],
-                    col,
-                    mr: (blk.rows - i * mr).min(mr),
-                    nr: (panels.n() - col).min(NR),
-                    finish: last.then_some(finish),
-                };
-                // SAFETY: forwarded contract; the tile's slices have the lengths the kernel
-                // contract asks for by construction.
-                unsafe { (kernel.run)(&tile) };
-            }
+            let strip = Strip {
+                a: &blk.table[..tiles * taps * mr],
+                tap_stride: taps,
+                t0: kb.t0,
+                taps: kb.t1 - kb.t0,
+                a_offset: kb.c0,
+                k,
+                weights: &panel[1 + w0..1 + w0 + w_len],
+                bias: first.then_some(&panel[0]),
+                out: &blk.out[..tiles * mr],
+                res: &blk.res[..tiles * mr],
+                col,
+                rows: blk.rows,
+                nr: (panels.n() - col).min(NR),
+                finish: last.then_some(finish),
+            };
+            // SAFETY: forwarded contract; the strip's slices have the lengths the kernel
+            // contract asks for by construction.
+            unsafe { (kernel.run)(&strip) };
         }
         first = false;
     }

@@ -6,7 +6,7 @@
 
 use wide::f32x8;
 
-use super::tile::{Finish, Microkernel, Tile};
+use super::tile::{Finish, Microkernel, Strip, Tile};
 use crate::act::AddOrder;
 use crate::simd::portable::activate;
 
@@ -16,8 +16,19 @@ pub(crate) const MR: usize = 4;
 /// The 4x16 microkernel.
 pub(crate) const KERNEL: Microkernel = Microkernel {
     mr: MR,
-    run: tile_4x16,
+    run: strip_4x16,
 };
+
+/// Computes every 4x16 tile of a strip.
+///
+/// # Safety
+/// See [`super::tile::KernelFn`].
+unsafe fn strip_4x16(s: &Strip<'_>) {
+    for i in 0..s.tiles(MR) {
+        // SAFETY: forwarded strip contract.
+        unsafe { tile_4x16(&s.tile(i, MR)) };
+    }
+}
 
 #[inline(always)]
 fn halves(row: &[f32; 16]) -> [f32x8; 2] {
@@ -32,6 +43,7 @@ fn halves(row: &[f32; 16]) -> [f32x8; 2] {
 ///
 /// # Safety
 /// See [`super::tile::KernelFn`].
+#[inline(always)]
 unsafe fn tile_4x16(t: &Tile<'_>) {
     debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);

@@ -1,14 +1,25 @@
 //! Scalar 1x16 microkernel: the `Isa::Naive` path of the fast entry points (debugging only). It
 //! runs through the same drivers and packed panels as the SIMD kernels, in plain f32.
 
-use super::tile::{Microkernel, Tile};
+use super::tile::{Microkernel, Strip, Tile};
 use crate::act::AddOrder;
 
 /// The scalar microkernel (one row per tile).
 pub(crate) const KERNEL: Microkernel = Microkernel {
     mr: 1,
-    run: tile_1x16,
+    run: strip_1x16,
 };
+
+/// Computes every 1x16 tile of a strip.
+///
+/// # Safety
+/// See [`super::tile::KernelFn`].
+unsafe fn strip_1x16(s: &Strip<'_>) {
+    for i in 0..s.tiles(1) {
+        // SAFETY: forwarded strip contract.
+        unsafe { tile_1x16(&s.tile(i, 1)) };
+    }
+}
 
 /// Computes one 1x16 tile over one reduction block.
 ///

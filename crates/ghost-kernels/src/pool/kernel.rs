@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use crate::geometry::Window;
-use crate::lanes::{for_blocks, load_opt, store_opt, Lanes, Pixels, SplitKernel, LANES};
+use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels, SplitKernel, LANES};
 
 /// Max pooling; work items are output rows `b * oh + oy`.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ impl SplitKernel for MaxPoolKernel {
             let row0 = (b * self.ih) as isize + iy0;
             for ix in 0..self.iw {
                 let col = cols.as_mut_ptr().add(ix * cp);
-                for_blocks::<V>(c, tail, |ch, m| {
+                each_block!(c, tail, |ch, m| {
                     let mut acc = neg_inf;
                     for ky in ky0..ky1 {
                         let p = (row0 + ky as isize) as usize * self.iw + ix;
@@ -52,7 +52,7 @@ impl SplitKernel for MaxPoolKernel {
                 let kx1 =
                     (self.iw as isize - ix0).clamp(kx0 as isize, win.kernel_w as isize) as usize;
                 let out = self.output.at(out_row + ox);
-                for_blocks::<V>(c, tail, |ch, m| {
+                each_block!(c, tail, |ch, m| {
                     let mut acc = neg_inf;
                     for kx in kx0..kx1 {
                         let col = cols.as_ptr().add((ix0 + kx as isize) as usize * cp);

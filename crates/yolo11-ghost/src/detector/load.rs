@@ -1,8 +1,14 @@
-//! Building a [`Detector`] from a model name / YAML and a weights choice.
+//! Building a [`Detector`] from a model name / YAML and a weights choice, on [`YoloModel`].
 
 use std::path::PathBuf;
 
-use super::{DetectError, Detector, DetectorOptions};
+use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
+use ndarray::{Array3, ArrayView4};
+
+use super::{parse_class_names, Context, DetectError, DetectionModel, Detector, DetectorOptions};
+use crate::error::YoloError;
+use crate::graph::YoloModel;
+use crate::spec::ModelSpec;
 
 /// Where a detector's weights come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,18 +24,60 @@ pub enum WeightsChoice {
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
 pub const DEFAULT_SEED: u64 = 0x0123_4567_89ab_cdef;
 
+impl DetectionModel for YoloModel {
+    fn forward(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+    ) -> Result<Array3<f32>, YoloError> {
+        YoloModel::forward(self, images, ctx)
+    }
+
+    fn max_stride(&self) -> usize {
+        YoloModel::max_stride(self)
+    }
+
+    fn num_classes(&self) -> usize {
+        YoloModel::num_classes(self)
+    }
+}
+
 impl Detector {
-    /// Build the model `model` (a built-in name such as `yolo11n-ghost`, or a YAML path) with
-    /// `weights`, wrapped in a detector with `options`.
+    /// Build `model` (a built-in name such as `yolo11n-ghost`, or a YAML path) with `weights`,
+    /// wrapped in a detector with `options`. The class count follows the weights (a YAML with
+    /// `nc: 80` loads a 3-class checkpoint); class names come from the file's `names` metadata
+    /// (else `class{i}`).
     pub fn load(
         model: &str,
         weights: &WeightsChoice,
         options: DetectorOptions,
     ) -> Result<Self, DetectError> {
-        let _ = (model, weights, options);
-        Err(DetectError::Metadata {
-            key: "model".into(),
-            message: "the network forward pass is not wired in yet".into(),
-        })
+        let spec = ModelSpec::from_name(model)?;
+        Self::load_spec(&spec, weights, options)
+    }
+
+    /// [`Detector::load`] for an already parsed specification.
+    pub fn load_spec(
+        spec: &ModelSpec,
+        weights: &WeightsChoice,
+        options: DetectorOptions,
+    ) -> Result<Self, DetectError> {
+        let (model, names) = match weights {
+            WeightsChoice::File(path) => {
+                let file = SafetensorsFile::open(path).map_err(YoloError::from)?;
+                let model = YoloModel::load(spec, &file)?;
+                let names = match file.metadata_value("names") {
+                    Some(json) => parse_class_names(json)?,
+                    None => Vec::new(),
+                };
+                (model, names)
+            }
+            WeightsChoice::Seeded(seed) => {
+                let source = SeededWeights::new(*seed);
+                let model = YoloModel::load(spec, &source as &dyn WeightSource)?;
+                (model, Vec::new())
+            }
+        };
+        Self::from_model(Box::new(model), names, options)
     }
 }

@@ -110,6 +110,8 @@ pub struct ModelSpec {
     pub input_channels: usize,
     /// Layers in index order.
     pub layers: Vec<LayerSpec>,
+    /// The YAML it was parsed from (to re-parse with another class count).
+    pub(crate) raw: RawModel,
 }
 
 /// How a model is named: a built-in name or a YAML file, with an optional scale.
@@ -151,8 +153,8 @@ impl ModelSpec {
     }
 
     /// The same model re-parsed with another class count (as when the weights say so).
-    pub fn with_nc(&self, yaml_text: &str, nc: usize) -> Result<ModelSpec> {
-        ModelSpec::from_yaml_str(yaml_text, &self.name, self.scale.as_deref(), Some(nc))
+    pub fn with_nc(&self, nc: usize) -> Result<ModelSpec> {
+        parse::parse_model(&self.raw, self.scale.as_deref(), Some(nc), &self.name)
     }
 
     /// Stride (input pixels per output pixel) of every layer's output; GhostNet's entry is its

@@ -82,6 +82,7 @@ pub fn parse_model(raw: &RawModel, scale: Option<&str>, nc_override: Option<usiz
         reg_max: raw.reg_max as usize,
         input_channels: raw.channels as usize,
         layers: state.layers,
+        raw: raw.clone(),
     };
     spec.validate()?;
     Ok(spec)
