@@ -34,13 +34,6 @@ impl Stage {
             Stage::FinalConv(conv) => conv.forward(ctx, x),
         }
     }
-
-    fn layers(&self) -> Vec<&dyn Layer> {
-        match self {
-            Stage::Bottlenecks(blocks) => blocks.iter().map(|b| b as &dyn Layer).collect(),
-            Stage::FinalConv(conv) => vec![conv as &dyn Layer],
-        }
-    }
 }
 
 /// What a forward pass returns.
@@ -212,18 +205,41 @@ impl GhostNet {
     }
 
     /// A per-layer cost table (stem, every bottleneck, the final conv, the head) for an input of
-    /// shape `input` (NHWC).
+    /// shape `input` (NHWC), counted as thop counts timm's GhostNet.
     pub fn cost_table(&self, input: [usize; 4]) -> Result<CostTable> {
+        self.cost_table_with(input, false)
+    }
+
+    /// As [`GhostNet::cost_table`], for the project's Ultralytics GhostNet module
+    /// (`tools/ghost_ultralytics.py`), whose SE pooling is an `nn.AdaptiveAvgPool2d` module that
+    /// thop counts (one add per input element, one divide per output).
+    pub fn cost_table_ultralytics(&self, input: [usize; 4]) -> Result<CostTable> {
+        self.cost_table_with(input, true)
+    }
+
+    fn cost_table_with(&self, input: [usize; 4], se_pool_counted: bool) -> Result<CostTable> {
         let mut table = CostTable::new();
         let mut row = self.stem.cost_row(input)?;
         row.name = "conv_stem+bn1".into();
         let mut shape = row.output;
         table.push(row);
         for stage in &self.stages {
-            for layer in stage.layers() {
-                let row = layer.cost_row(shape)?;
-                shape = row.output;
-                table.push(row);
+            match stage {
+                Stage::Bottlenecks(blocks) => {
+                    for block in blocks {
+                        let mut row = block.cost_row(shape)?;
+                        if se_pool_counted {
+                            row.cost += block.se_pool_cost(shape)?;
+                        }
+                        shape = row.output;
+                        table.push(row);
+                    }
+                }
+                Stage::FinalConv(conv) => {
+                    let row = conv.cost_row(shape)?;
+                    shape = row.output;
+                    table.push(row);
+                }
             }
         }
         if let Some(head) = &self.head {

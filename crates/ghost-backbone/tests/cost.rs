@@ -99,3 +99,64 @@ fn cost_table_prints_one_line_per_layer() {
     assert_eq!(text.lines().count(), table.rows.len() + 2);
     assert!(text.contains("blocks.6.4") && text.contains("classifier"));
 }
+
+/// The project's Ultralytics GhostNet module (`tools/ghost_ultralytics.py`: same structure and
+/// names, no classifier head, SE pooling as an `nn.AdaptiveAvgPool2d` module that thop counts),
+/// at the YOLO input size. Reference numbers printed by:
+///
+/// ```python
+/// import sys; sys.path.insert(0, "tools")
+/// import fixture_common, torch
+/// from torch import nn
+/// from thop.profile import profile
+/// from ghost_ultralytics import GhostNet
+/// for width, (h, w), n in [(1.0, (640, 640), 1), (0.25, (640, 640), 1), (0.5, (96, 160), 2)]:
+///     m = GhostNet(width).eval()
+///     im = torch.empty(n, 3, h, w)
+///     ops, params = profile(m, inputs=[im], verbose=False)
+///     ops_fused, _ = profile(m, inputs=[im], verbose=False, custom_ops={nn.BatchNorm2d: lambda m, x, y: None})
+///     bn_ch = sum(b.num_features for b in m.modules() if isinstance(b, nn.BatchNorm2d))
+///     print(width, h, w, n, int(ops), int(ops_fused), int(params), int(params) - bn_ch)
+/// ```
+#[test]
+fn ultralytics_backbone_cost_matches_thop_exactly() {
+    let cases = [
+        Expected {
+            width: 1.0,
+            input_nhwc: [1, 640, 640, 3],
+            ops: 1_240_677_280,
+            ops_fused: 1_125_144_480,
+            params: 2_671_428,
+            params_fused: 2_660_444,
+        },
+        Expected {
+            width: 0.25,
+            input_nhwc: [1, 640, 640, 3],
+            ops: 142_647_068,
+            ops_fused: 112_381_468,
+            params: 186_666,
+            params_fused: 183_890,
+        },
+        Expected {
+            width: 0.5,
+            input_nhwc: [2, 96, 160, 3],
+            ops: 29_766_096,
+            ops_fused: 25_433_616,
+            params: 690_612,
+            params_fused: 685_120,
+        },
+    ];
+    for e in cases {
+        let net = GhostNet::load(
+            &SeededWeights::new(1),
+            GhostNetConfig::ultralytics_backbone(e.width),
+        )
+        .unwrap();
+        let total = net.cost_table_ultralytics(e.input_nhwc).unwrap().total();
+        let what = format!("width {} input {:?}", e.width, e.input_nhwc);
+        assert_eq!(total.flops_trained, 2 * e.ops, "{what}: FLOPs as trained");
+        assert_eq!(total.flops_fused, 2 * e.ops_fused, "{what}: FLOPs fused");
+        assert_eq!(total.params_trained, e.params, "{what}: params as trained");
+        assert_eq!(total.params_fused, e.params_fused, "{what}: params fused");
+    }
+}

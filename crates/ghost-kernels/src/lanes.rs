@@ -51,28 +51,10 @@ pub(crate) trait Lanes: Copy {
     unsafe fn exp(v: Self) -> Self;
     /// Hints the cache line holding `p` into L1 (any address: a prefetch never faults).
     unsafe fn prefetch(p: *const f32);
+    /// Lane `j` of the result is lane `(j + k) % 8` of `v`.
+    unsafe fn rotate(v: Self, k: usize) -> Self;
     /// The activation on every lane.
     unsafe fn activate(act: Activation, v: Self) -> Self;
-}
-
-/// Loads a full vector, or the masked lanes when `MASKED`.
-#[inline(always)]
-pub(crate) unsafe fn load<V: Lanes, const MASKED: bool>(p: *const f32, m: V::Mask) -> V {
-    if MASKED {
-        V::load_masked(p, m)
-    } else {
-        V::load(p)
-    }
-}
-
-/// Stores a full vector, or the masked lanes when `MASKED`.
-#[inline(always)]
-pub(crate) unsafe fn store<V: Lanes, const MASKED: bool>(p: *mut f32, m: V::Mask, v: V) {
-    if MASKED {
-        V::store_masked(p, m, v)
-    } else {
-        V::store(p, v)
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -203,6 +185,12 @@ mod x86 {
             _mm_prefetch::<_MM_HINT_T0>(p.cast())
         }
         #[inline(always)]
+        unsafe fn rotate(v: Self, k: usize) -> Self {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let index = _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(k as i32)), _mm256_set1_epi32(7));
+            Avx2(_mm256_permutevar8x32_ps(v.0, index))
+        }
+        #[inline(always)]
         unsafe fn activate(act: Activation, v: Self) -> Self {
             Avx2(crate::simd::avx2::activate(act, v.0))
         }
@@ -293,6 +281,11 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn exp(v: Self) -> Self {
         Portable(crate::simd::portable::exp(v.0))
+    }
+    #[inline(always)]
+    unsafe fn rotate(v: Self, k: usize) -> Self {
+        let a = v.0.to_array();
+        Portable(wide::f32x8::new(std::array::from_fn(|j| a[(j + k) % LANES])))
     }
     #[inline(always)]
     unsafe fn prefetch(p: *const f32) {

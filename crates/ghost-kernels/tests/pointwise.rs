@@ -287,34 +287,78 @@ fn avx2_is_active_when_available() {
 }
 
 /// Results are bitwise identical for 1 and 2 threads on a shape large enough to be split, for
-/// every ISA and with every kind of tail.
+/// every ISA and with every kind of tail (cout 45: a 13-wide last panel; 40: an 8-wide one, which
+/// the AVX2 path computes with its narrow kernel).
 #[test]
 fn one_and_two_threads_agree_bitwise() {
-    let (n, h, w, cin, cout) = (2, 37, 29, 67, 45);
-    let in_layout = strided(n, h, w, cin, 1, 3);
-    let x = fill(&in_layout, &values(11, in_layout.elements()));
-    let input = TensorView::new(&x, in_layout).unwrap();
-    let wts = values(12, cin * cout);
-    let bias = values(13, cout);
-    let packed = PackedPointwise::new(&wts, Some(&bias), cin, cout).unwrap();
-    let res = values(14, n * h * w * cout);
-    let res_view = TensorView::dense(&res, n, h, w, cout).unwrap();
-    let epilogue = Epilogue::with_residual(Activation::Silu, res_view, AddOrder::AfterActivation);
-    for isa in supported_isas() {
-        let run = |threads: usize| {
-            let mut out = vec![0.0f32; n * h * w * cout];
-            let mut view = TensorViewMut::dense(&mut out, n, h, w, cout).unwrap();
-            let t = Threads::new(threads).unwrap();
-            pointwise_with_isa(isa, &input, &packed, &epilogue, &mut view, &t).unwrap();
-            out
-        };
-        let (one, two) = (run(1), run(2));
-        assert!(
-            one.iter()
-                .zip(&two)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{isa:?}: 1 and 2 threads differ"
-        );
+    for cout in [45, 40] {
+        let (n, h, w, cin) = (2, 37, 29, 67);
+        let in_layout = strided(n, h, w, cin, 1, 3);
+        let x = fill(&in_layout, &values(11, in_layout.elements()));
+        let input = TensorView::new(&x, in_layout).unwrap();
+        let wts = values(12, cin * cout);
+        let bias = values(13, cout);
+        let packed = PackedPointwise::new(&wts, Some(&bias), cin, cout).unwrap();
+        let res = values(14, n * h * w * cout);
+        let res_view = TensorView::dense(&res, n, h, w, cout).unwrap();
+        let epilogue =
+            Epilogue::with_residual(Activation::Silu, res_view, AddOrder::AfterActivation);
+        for isa in supported_isas() {
+            let run = |threads: usize| {
+                let mut out = vec![0.0f32; n * h * w * cout];
+                let mut view = TensorViewMut::dense(&mut out, n, h, w, cout).unwrap();
+                let t = Threads::new(threads).unwrap();
+                pointwise_with_isa(isa, &input, &packed, &epilogue, &mut view, &t).unwrap();
+                out
+            };
+            let (one, two) = (run(1), run(2));
+            assert!(
+                one.iter()
+                    .zip(&two)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{isa:?} cout {cout}: 1 and 2 threads differ"
+            );
+        }
+    }
+}
+
+/// A channel's result does not depend on which microkernel computed it: channels 16..24 of a
+/// 24-channel layer (an 8-wide last panel) equal, bit for bit, the same channels of a 32-channel
+/// layer with the same weights (a full panel). Both run over 1..=13 rows so every row-tile
+/// remainder is covered, and through a residual and SiLU.
+#[test]
+fn narrow_panels_match_full_panels_bitwise() {
+    let cin = 37;
+    let wts = values(51, 32 * cin);
+    let bias = values(52, 32);
+    let wide = PackedPointwise::new(&wts, Some(&bias), cin, 32).unwrap();
+    let narrow = PackedPointwise::new(&wts[..24 * cin], Some(&bias[..24]), cin, 24).unwrap();
+    for pixels in 1..=13 {
+        let x = values(53, pixels * cin);
+        let input = TensorView::dense(&x, 1, 1, pixels, cin).unwrap();
+        let res = values(54, pixels * 32);
+        for isa in supported_isas() {
+            let run = |packed: &PackedPointwise, cout: usize| {
+                let res_layout = strided(1, 1, pixels, cout, 0, 32 - cout);
+                let res_view = TensorView::new(&res, res_layout).unwrap();
+                let e =
+                    Epilogue::with_residual(Activation::Silu, res_view, AddOrder::BeforeActivation);
+                let mut out = vec![0.0f32; pixels * cout];
+                let mut view = TensorViewMut::dense(&mut out, 1, 1, pixels, cout).unwrap();
+                pointwise_with_isa(isa, &input, packed, &e, &mut view, &Threads::single()).unwrap();
+                out
+            };
+            let (a, b) = (run(&wide, 32), run(&narrow, 24));
+            for p in 0..pixels {
+                for o in 0..24 {
+                    assert_eq!(
+                        a[p * 32 + o].to_bits(),
+                        b[p * 24 + o].to_bits(),
+                        "{isa:?} pixels {pixels} pixel {p} channel {o}"
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -144,6 +144,20 @@ impl GhostBottleneck {
         &self.spec
     }
 
+    /// The SE pooling cost when it is an `nn.AdaptiveAvgPool2d` module (the project's Ultralytics
+    /// GhostNet; timm pools with an uncounted `x.mean`): zero without SE. See
+    /// [`SqueezeExcite::pool_cost`].
+    pub fn se_pool_cost(&self, input: [usize; 4]) -> Result<Cost> {
+        let Some(se) = &self.se else {
+            return Ok(Cost::ZERO);
+        };
+        let mut shape = self.ghost1.output_shape(input)?;
+        if let Some(dw) = &self.conv_dw {
+            shape = dw.output_shape(shape)?;
+        }
+        se.pool_cost(shape)
+    }
+
     /// Runs the block into `output` (`n x oh x ow x cout`, any strides).
     pub fn forward_into(
         &self,

@@ -300,9 +300,12 @@ impl YoloModel {
                             }
                             Source::Image => false,
                         };
-                        let part = slot_view(&slots, image, *src)?;
-                        let channels = part.shape()[3];
+                        let channels = match *src {
+                            Source::Layer(p) => shapes[p][3],
+                            Source::Image => c,
+                        };
                         if !in_place {
+                            let part = slot_view(&slots, image, *src)?;
                             copy_into(&part, &mut buf.view_mut().channels_mut(offset, channels)?)?;
                         }
                         offset += channels;

@@ -59,11 +59,11 @@ fn max_abs<D: ndarray::Dimension>(a: &ndarray::ArrayView<f32, D>) -> f32 {
 fn check_output0(what: &str, ours: ArrayView3<f32>, reference: ArrayView3<f32>) -> (f32, f32, f32) {
     assert_eq!(ours.shape(), reference.shape(), "{what}: output0 shape");
     assert!(ours.iter().all(|v| v.is_finite()), "{what}: non-finite output");
-    let boxes = |a: ArrayView3<f32>| a.slice_move(ndarray::s![.., 0..4, ..]);
-    let scores = |a: ArrayView3<f32>| a.slice_move(ndarray::s![.., 4.., ..]);
-    let box_max = max_abs(&boxes(reference));
-    let box_err = max_abs_diff(&boxes(ours), &boxes(reference));
-    let score_err = max_abs_diff(&scores(ours), &scores(reference));
+    let (ours_box, ref_box) = (ours.slice(ndarray::s![.., 0..4, ..]), reference.slice(ndarray::s![.., 0..4, ..]));
+    let (ours_cls, ref_cls) = (ours.slice(ndarray::s![.., 4.., ..]), reference.slice(ndarray::s![.., 4.., ..]));
+    let box_max = max_abs(&ref_box);
+    let box_err = max_abs_diff(&ours_box, &ref_box);
+    let score_err = max_abs_diff(&ours_cls, &ref_cls);
     println!("{what}: box max|err| {box_err:.3e} (of max box {box_max:.1}), score max|err| {score_err:.3e}");
     assert!(box_err <= 1e-3 * box_max, "{what}: box error {box_err} > 1e-3 x {box_max}");
     assert!(score_err <= 1e-3, "{what}: score error {score_err} > 1e-3");

@@ -169,51 +169,76 @@ unsafe fn fill_rows(
     let cols = slot.cols.as_mut_ptr();
     let table = slot.table.as_mut_ptr();
     let (mut b, mut oy, mut ox) = geo.decompose(start);
+    // Table position of this pixel, kept incrementally (a division per pixel costs more than
+    // the rest of the loop): tile `idx / mr` starts at `tile_base`, row `r = idx % mr`.
+    let (mut tile_base, mut r) = (0, 0);
     for idx in 0..len {
         let y0 = oy * geo.stride_h;
         let x0 = ox * geo.stride_w;
-        // Whether every column of the window is inside the image (most pixels).
-        let x_inside = x0 >= geo.pad_left && x0 - geo.pad_left + kw <= geo.w;
-        // Table slot of tap `t` of this pixel.
-        let slot_of = |t: usize| ((idx / mr) * taps + t) * mr + idx % mr;
-        for ky in 0..geo.kh {
-            let iy = (y0 + ky).checked_sub(geo.pad_top).filter(|&iy| iy < geo.h);
-            // Offset of input pixel (b, iy, 0), channel 0.
-            let row = iy.map(|iy| layout.index(b, iy, 0, 0));
-            // SAFETY: idx < block, so every table slot and the gathered window row
-            // `cols[idx * window_len ..][.. window_len]` lie inside the slot sized by
-            // `Geometry::slot_sizes`; sources are pixels of the checked input view or the zero
-            // row (zeros_len >= kw * cin floats).
-            unsafe {
-                let gathered = cols.add(idx * window_len + ky * kw * cin);
-                match (mode, row) {
-                    (Mode::Indirect, _) => {
-                        for kx in 0..kw {
-                            let ix = (x0 + kx).checked_sub(geo.pad_left).filter(|&ix| ix < geo.w);
-                            *table.add(slot_of(ky * kw + kx)) = match (row, ix) {
-                                (Some(row), Some(ix)) => in_base.add(row + ix * stride),
-                                _ => zeros,
-                            };
+        if mode == Mode::RowTaps && x0 >= geo.pad_left && x0 - geo.pad_left + kw <= geo.w {
+            // Fast path of the stem-like case: the window's columns are inside the image, so
+            // each window row is one pointer into the input (or the zero row above/below it).
+            let x_off = (x0 - geo.pad_left) * stride;
+            for ky in 0..geo.kh {
+                let src = match (y0 + ky).checked_sub(geo.pad_top).filter(|&iy| iy < geo.h) {
+                    // SAFETY: (b, iy, x0 - pad_left) is a pixel of the checked input view.
+                    Some(iy) => unsafe { in_base.add(layout.index(b, iy, 0, 0) + x_off) },
+                    None => zeros,
+                };
+                // SAFETY: idx < block, so the slot lies inside the table.
+                unsafe { *table.add(tile_base + ky * mr + r) = src };
+            }
+        } else {
+            // Whether every column of the window is inside the image (most pixels).
+            let x_inside = x0 >= geo.pad_left && x0 - geo.pad_left + kw <= geo.w;
+            // Table slot of tap `t` of this pixel.
+            let slot_of = |t: usize| tile_base + t * mr + r;
+            for ky in 0..geo.kh {
+                let iy = (y0 + ky).checked_sub(geo.pad_top).filter(|&iy| iy < geo.h);
+                // Offset of input pixel (b, iy, 0), channel 0.
+                let row = iy.map(|iy| layout.index(b, iy, 0, 0));
+                // SAFETY: idx < block, so every table slot and the gathered window row
+                // `cols[idx * window_len ..][.. window_len]` lie inside the slot sized by
+                // `Geometry::slot_sizes`; sources are pixels of the checked input view or the zero
+                // row (zeros_len >= kw * cin floats).
+                unsafe {
+                    let gathered = cols.add(idx * window_len + ky * kw * cin);
+                    match (mode, row) {
+                        (Mode::Indirect, _) => {
+                            for kx in 0..kw {
+                                let ix =
+                                    (x0 + kx).checked_sub(geo.pad_left).filter(|&ix| ix < geo.w);
+                                *table.add(slot_of(ky * kw + kx)) = match (row, ix) {
+                                    (Some(row), Some(ix)) => in_base.add(row + ix * stride),
+                                    _ => zeros,
+                                };
+                            }
                         }
-                    }
-                    (Mode::RowTaps, None) => *table.add(slot_of(ky)) = zeros,
-                    (Mode::RowTaps, Some(row)) if x_inside => {
-                        *table.add(slot_of(ky)) = in_base.add(row + (x0 - geo.pad_left) * stride);
-                    }
-                    (Mode::RowTaps, Some(row)) => {
-                        gather_row(geo, in_base, row, stride, x0, zeros, gathered);
-                        *table.add(slot_of(ky)) = gathered;
-                    }
-                    (Mode::Im2col, None) => copy(zeros, gathered, kw * cin),
-                    (Mode::Im2col, Some(row)) => {
-                        gather_row(geo, in_base, row, stride, x0, zeros, gathered)
+                        (Mode::RowTaps, None) => *table.add(slot_of(ky)) = zeros,
+                        (Mode::RowTaps, Some(row)) if x_inside => {
+                            *table.add(slot_of(ky)) =
+                                in_base.add(row + (x0 - geo.pad_left) * stride);
+                        }
+                        (Mode::RowTaps, Some(row)) => {
+                            gather_row(geo, in_base, row, stride, x0, zeros, gathered);
+                            *table.add(slot_of(ky)) = gathered;
+                        }
+                        (Mode::Im2col, None) => copy(zeros, gathered, kw * cin),
+                        (Mode::Im2col, Some(row)) => {
+                            gather_row(geo, in_base, row, stride, x0, zeros, gathered)
+                        }
                     }
                 }
             }
+            if mode == Mode::Im2col {
+                // SAFETY: as above.
+                unsafe { *table.add(slot_of(0)) = cols.add(idx * window_len) };
+            }
         }
-        if mode == Mode::Im2col {
-            // SAFETY: as above.
-            unsafe { *table.add(slot_of(0)) = cols.add(idx * window_len) };
+        r += 1;
+        if r == mr {
+            r = 0;
+            tile_base += taps * mr;
         }
         ox += 1;
         if ox == geo.ow {
@@ -225,14 +250,14 @@ unsafe fn fill_rows(
             }
         }
     }
-    // Rows of the last tile past `len` repeat the last valid row.
-    let last = len - 1;
-    for idx in len..len.div_ceil(mr) * mr {
-        for t in 0..taps {
-            // SAFETY: both slots lie in the last tile of the block, inside the table.
-            unsafe {
-                *table.add(((idx / mr) * taps + t) * mr + idx % mr) =
-                    *table.add(((last / mr) * taps + t) * mr + last % mr);
+    // Rows of the last tile past `len` repeat the last valid row (`r - 1` of that tile).
+    if r != 0 {
+        for pad in r..mr {
+            for t in 0..taps {
+                // SAFETY: both slots lie in the last tile of the block, inside the table.
+                unsafe {
+                    *table.add(tile_base + t * mr + pad) = *table.add(tile_base + t * mr + r - 1)
+                };
             }
         }
     }

@@ -1,13 +1,14 @@
 //! The depthwise kernel body, written once over [`Lanes`] and instantiated by `avx2.rs` and
 //! `portable.rs`.
 //!
-//! Work is one output row at a time (the unit threads split on). Inside a row:
+//! Work is one output row at a time (the unit threads split on). Fewer than 8 channels go to
+//! `small.rs`; otherwise, inside a row:
 //! - *interior* columns (window fully inside the input horizontally) of 3x3 / 5x5 kernels with
-//!   horizontal stride 1 or 2 run the tile kernel: `T` output pixels x one 8-channel block, the
-//!   `KW` taps of one kernel row held in registers, each input pixel loaded once per kernel row and
-//!   fed to every accumulator that uses it (ncnn-style register reuse, no padded copy);
+//!   horizontal stride 1 or 2 run the tile kernel: `T` (then `H`) output pixels x one 8-channel
+//!   block, each tap's weight vector loaded once and fed to the `T` accumulators, each input load
+//!   folded into its FMA (no padded copy, no register spills);
 //! - vertical borders shrink the kernel to its valid rows (MLAS), in both paths;
-//! - edge columns, the leftover `< T` interior columns and every other kernel size run the edge
+//! - edge columns, the leftover interior columns and every other kernel size run the edge
 //!   kernel: one output pixel x up to 4 channel blocks, valid taps only.
 //!
 //! Both paths start each accumulator from the bias and add the valid taps in the same order
@@ -18,7 +19,7 @@ use std::ops::Range;
 
 use super::pack::PackedDepthwise;
 use crate::act::{Activation, AddOrder};
-use crate::lanes::{load, store, Lanes, LANES};
+use crate::lanes::{Lanes, LANES};
 
 /// Everything a row needs: raw pointers (already offset to each view's channel 0) and geometry.
 /// Built by the safe entry point after every check.
@@ -59,10 +60,10 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize, const H: usize>(
     plan: &Plan,
     rows: Range<usize>,
 ) {
-    if plan.packed.masked() {
-        rows_impl::<V, T, H, true>(plan, rows)
+    if plan.packed.small() {
+        super::small::rows::<V, T>(plan, rows)
     } else {
-        rows_impl::<V, T, H, false>(plan, rows)
+        rows_impl::<V, T, H>(plan, rows)
     }
 }
 
@@ -97,13 +98,12 @@ unsafe fn prefetch_part<V: Lanes>(p: &Plan, row: &Row, part: usize, parts: usize
 }
 
 #[inline(always)]
-unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize, const M: bool>(
+unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize>(
     plan: &Plan,
     rows: Range<usize>,
 ) {
     let p = plan;
     let (kh, kw) = (p.packed.kernel_h(), p.packed.kernel_w());
-    let mask = V::mask(p.packed.channels());
     // Interior columns: ox * sw - pad_left >= 0 and ox * sw - pad_left + kw <= iw.
     let ox_lo = p.pad_left.div_ceil(p.sw).min(p.ow);
     let ox_hi = if p.iw + p.pad_left >= kw {
@@ -132,10 +132,10 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize, const M: bool>(
             prefetch,
         };
         let fast = match (kw, p.sw) {
-            (3, 1) => row_tiles::<V, T, H, M, 3, 1>(p, &row, ox_lo..ox_hi, mask),
-            (3, 2) => row_tiles::<V, T, H, M, 3, 2>(p, &row, ox_lo..ox_hi, mask),
-            (5, 1) => row_tiles::<V, T, H, M, 5, 1>(p, &row, ox_lo..ox_hi, mask),
-            (5, 2) => row_tiles::<V, T, H, M, 5, 2>(p, &row, ox_lo..ox_hi, mask),
+            (3, 1) => row_tiles::<V, T, H, 3, 1>(p, &row, ox_lo..ox_hi),
+            (3, 2) => row_tiles::<V, T, H, 3, 2>(p, &row, ox_lo..ox_hi),
+            (5, 1) => row_tiles::<V, T, H, 5, 1>(p, &row, ox_lo..ox_hi),
+            (5, 2) => row_tiles::<V, T, H, 5, 2>(p, &row, ox_lo..ox_hi),
             _ => ox_lo..ox_lo,
         };
         if fast.is_empty() {
@@ -143,7 +143,7 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize, const M: bool>(
         }
         // Everything the tiles did not cover goes through the edge kernel.
         for ox in (0..fast.start).chain(fast.end..p.ow) {
-            edge_pixel::<V, M>(p, &row, ox, mask);
+            edge_pixel::<V>(p, &row, ox);
         }
     }
 }
@@ -153,18 +153,10 @@ unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize, const M: bool>(
 /// tile's input pixels (all channels, contiguous) are then loaded from memory once per row, and
 /// the next tile's overlapping columns are still in L1.
 #[inline(always)]
-unsafe fn row_tiles<
-    V: Lanes,
-    const T: usize,
-    const H: usize,
-    const M: bool,
-    const KW: usize,
-    const S: usize,
->(
+unsafe fn row_tiles<V: Lanes, const T: usize, const H: usize, const KW: usize, const S: usize>(
     p: &Plan,
     row: &Row,
     interior: Range<usize>,
-    mask: V::Mask,
 ) -> Range<usize> {
     let len = interior.end - interior.start;
     let tiles = len / T;
@@ -174,14 +166,14 @@ unsafe fn row_tiles<
         prefetch_part::<V>(p, row, tile, tiles + half);
         let ox = interior.start + tile * T;
         for (blk, &start) in blocks.iter().enumerate() {
-            tile_block::<V, T, M, KW, S>(p, row, ox, blk, start, mask);
+            tile_block::<V, T, KW, S>(p, row, ox, blk, start);
         }
     }
     if half == 1 {
         prefetch_part::<V>(p, row, tiles, tiles + 1);
         let ox = interior.start + tiles * T;
         for (blk, &start) in blocks.iter().enumerate() {
-            tile_block::<V, H, M, KW, S>(p, row, ox, blk, start, mask);
+            tile_block::<V, H, KW, S>(p, row, ox, blk, start);
         }
     }
     interior.start..interior.start + tiles * T + half * H
@@ -189,13 +181,12 @@ unsafe fn row_tiles<
 
 /// `T` output pixels from `ox` of one channel block.
 #[inline(always)]
-unsafe fn tile_block<V: Lanes, const T: usize, const M: bool, const KW: usize, const S: usize>(
+unsafe fn tile_block<V: Lanes, const T: usize, const KW: usize, const S: usize>(
     p: &Plan,
     row: &Row,
     ox: usize,
     blk: usize,
     start: usize,
-    mask: V::Mask,
 ) {
     let weights = p.packed.block_weights(blk);
     let bias = V::load(p.packed.block_bias(blk));
@@ -215,26 +206,26 @@ unsafe fn tile_block<V: Lanes, const T: usize, const M: bool, const KW: usize, c
             let w = V::load(weights.add((ky * KW + kx) * LANES));
             let off = line + kx * p.in_stride;
             for t in 0..T {
-                acc[t] = V::mul_add(w, load::<V, M>(px[t].add(off), mask), acc[t]);
+                acc[t] = V::mul_add(w, V::load(px[t].add(off)), acc[t]);
             }
         }
     }
     for (t, a) in acc.into_iter().enumerate() {
-        finish::<V, M>(p, row, ox + t, start, a, mask);
+        finish::<V>(p, row, ox + t, start, a);
     }
 }
 
 /// One output pixel of every channel block, valid taps only.
 #[inline(always)]
-unsafe fn edge_pixel<V: Lanes, const M: bool>(p: &Plan, row: &Row, ox: usize, mask: V::Mask) {
+unsafe fn edge_pixel<V: Lanes>(p: &Plan, row: &Row, ox: usize) {
     let starts = p.packed.block_starts();
     let mut blk = 0;
     while blk < starts.len() {
         match starts.len() - blk {
-            1 => edge_blocks::<V, M, 1>(p, row, ox, blk, mask),
-            2 => edge_blocks::<V, M, 2>(p, row, ox, blk, mask),
-            3 => edge_blocks::<V, M, 3>(p, row, ox, blk, mask),
-            _ => edge_blocks::<V, M, 4>(p, row, ox, blk, mask),
+            1 => edge_blocks::<V, 1>(p, row, ox, blk),
+            2 => edge_blocks::<V, 2>(p, row, ox, blk),
+            3 => edge_blocks::<V, 3>(p, row, ox, blk),
+            _ => edge_blocks::<V, 4>(p, row, ox, blk),
         }
         blk += 4;
     }
@@ -242,13 +233,7 @@ unsafe fn edge_pixel<V: Lanes, const M: bool>(p: &Plan, row: &Row, ox: usize, ma
 
 /// One output pixel of blocks `blk0 .. blk0 + NB` (independent accumulators hide FMA latency).
 #[inline(always)]
-unsafe fn edge_blocks<V: Lanes, const M: bool, const NB: usize>(
-    p: &Plan,
-    row: &Row,
-    ox: usize,
-    blk0: usize,
-    mask: V::Mask,
-) {
+unsafe fn edge_blocks<V: Lanes, const NB: usize>(p: &Plan, row: &Row, ox: usize, blk0: usize) {
     let kw = p.packed.kernel_w();
     let starts = p.packed.block_starts();
     let ix0 = (ox * p.sw) as isize - p.pad_left as isize;
@@ -268,36 +253,29 @@ unsafe fn edge_blocks<V: Lanes, const M: bool, const NB: usize>(
             let px = line.add((ix0 + kx as isize) as usize * p.in_stride);
             let tap = (ky * kw + kx) * LANES;
             for i in 0..NB {
-                let x = load::<V, M>(px.add(start[i]), mask);
+                let x = V::load(px.add(start[i]));
                 acc[i] = V::mul_add(V::load(weights[i].add(tap)), x, acc[i]);
             }
         }
     }
     for i in 0..NB {
-        finish::<V, M>(p, row, ox, start[i], acc[i], mask);
+        finish::<V>(p, row, ox, start[i], acc[i]);
     }
 }
 
 /// Epilogue (residual, activation) and store of one accumulator vector.
 #[inline(always)]
-unsafe fn finish<V: Lanes, const M: bool>(
-    p: &Plan,
-    row: &Row,
-    ox: usize,
-    start: usize,
-    acc: V,
-    mask: V::Mask,
-) {
+unsafe fn finish<V: Lanes>(p: &Plan, row: &Row, ox: usize, start: usize, acc: V) {
     let pixel = (row.b * p.oh + row.oy) * p.ow + ox;
     let value = match p.order {
         None => V::activate(p.act, acc),
         Some(order) => {
-            let r = load::<V, M>(p.residual.add(pixel * p.res_stride + start), mask);
+            let r = V::load(p.residual.add(pixel * p.res_stride + start));
             match order {
                 AddOrder::BeforeActivation => V::activate(p.act, V::add(acc, r)),
                 AddOrder::AfterActivation => V::add(V::activate(p.act, acc), r),
             }
         }
     };
-    store::<V, M>(p.output.add(pixel * p.out_stride + start), mask, value);
+    V::store(p.output.add(pixel * p.out_stride + start), value);
 }

@@ -13,6 +13,7 @@ mod kernel;
 pub mod naive;
 mod pack;
 mod portable;
+mod small;
 
 pub use pack::PackedDepthwise;
 

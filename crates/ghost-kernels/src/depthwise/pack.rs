@@ -5,8 +5,9 @@
 //! Channel blocks start at 0, 8, 16, ... When `c` is not a multiple of 8 (GhostNet has 12, 20,
 //! 36, 60, 92 ...) and `c > 8`, the last block starts at `c - 8` and overlaps the previous one:
 //! the overlapped channels are computed twice by identical instruction sequences and written
-//! twice with the same value, so no masked loads or stores are needed. Only `c < 8` uses a single
-//! masked block (weights zero-padded to 8 lanes).
+//! twice with the same value, so no masked loads or stores are needed. `c < 8` has a single block
+//! laid out for `small.rs`: lane `l` holds channel `l % L` (`L = c.next_power_of_two()`, zero when
+//! that channel does not exist), because one vector there holds `8 / L` neighbouring pixels.
 
 use crate::error::{KernelError, Result};
 use crate::lanes::LANES;
@@ -72,9 +73,18 @@ impl PackedDepthwise {
         let block_starts = block_starts(channels);
         let mut packed = vec![0.0f32; block_starts.len() * taps * LANES];
         let mut packed_bias = vec![0.0f32; block_starts.len() * LANES];
+        // Small layers repeat their channels every `L` lanes; others map lane to channel.
+        let lane_channel = |start: usize, lane: usize| -> Option<usize> {
+            let ch = if channels < LANES {
+                lane % channels.next_power_of_two()
+            } else {
+                start + lane
+            };
+            (ch < channels).then_some(ch)
+        };
         for (blk, &start) in block_starts.iter().enumerate() {
-            for lane in 0..LANES.min(channels - start) {
-                let ch = start + lane;
+            for lane in 0..LANES {
+                let Some(ch) = lane_channel(start, lane) else { continue };
                 for tap in 0..taps {
                     packed[(blk * taps + tap) * LANES + lane] = weights[ch * taps + tap];
                 }
@@ -130,8 +140,8 @@ impl PackedDepthwise {
         &self.block_starts
     }
 
-    /// Whether the single block is a masked partial block (`channels < 8`).
-    pub(crate) fn masked(&self) -> bool {
+    /// Whether the layer takes the small-channel path (`channels < 8`).
+    pub(crate) fn small(&self) -> bool {
         self.channels < LANES
     }
 

@@ -27,9 +27,152 @@ pub(crate) const KERNEL: Microkernel = Microkernel {
 /// See [`super::tile::KernelFn`]; the CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn strip_6x16(s: &Strip<'_>) {
-    for i in 0..s.tiles(MR) {
+    let tiles = s.tiles(MR);
+    if s.nr <= 8 {
+        // A narrow panel (at most 8 valid channels): two row tiles at once on 8 columns keep
+        // 12 accumulators busy instead of computing 8 dropped columns. Each output element
+        // still sees the same sequence of FMAs, so the result is identical to the 6x16 kernel.
+        let mut i = 0;
+        while i < tiles {
+            let second = (i + 1).min(tiles - 1);
+            // SAFETY: forwarded strip contract; this function has AVX2 and FMA enabled. When
+            // there is no second tile the first is computed twice and stored once.
+            unsafe { tile_12x8(&s.tile(i, MR), &s.tile(second, MR), second != i) };
+            i += 2;
+        }
+        return;
+    }
+    for i in 0..tiles {
         // SAFETY: forwarded strip contract; this function has AVX2 and FMA enabled.
         unsafe { tile_6x16(&s.tile(i, MR)) };
+    }
+}
+
+/// Computes two 6-row tiles on the first 8 columns of a panel (`nr <= 8`); stores the second
+/// only if `store_second`.
+///
+/// # Safety
+/// See [`super::tile::KernelFn`] for both tiles; AVX2+FMA code only.
+#[inline(always)]
+unsafe fn tile_12x8(t: &Tile<'_>, u: &Tile<'_>, store_second: bool) {
+    debug_assert!(t.nr <= 8 && t.a.len() == u.a.len());
+    // SAFETY (whole function): as `tile_6x16`; only the first 8 floats of each 64-byte-aligned
+    // weight row are read.
+    unsafe {
+        let mut init = [_mm256_setzero_ps(); 2 * MR];
+        for (half, tile) in [t, u].into_iter().enumerate() {
+            for r in 0..MR {
+                init[half * MR + r] = match tile.bias {
+                    Some(b) => _mm256_load_ps(b.0.as_ptr()),
+                    None => load8(tile.out[r].add(tile.col), tile.nr),
+                };
+            }
+        }
+        let [mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6, mut c7, mut c8, mut c9, mut c10, mut c11] =
+            init;
+        let mut w = t.weights.as_ptr() as *const f32;
+        for (rows, rows2) in t.a.chunks_exact(MR).zip(u.a.chunks_exact(MR)) {
+            let off = t.a_offset;
+            let (a0, a1, a2) = (rows[0].add(off), rows[1].add(off), rows[2].add(off));
+            let (a3, a4, a5) = (rows[3].add(off), rows[4].add(off), rows[5].add(off));
+            let (a6, a7, a8) = (rows2[0].add(off), rows2[1].add(off), rows2[2].add(off));
+            let (a9, a10, a11) = (rows2[3].add(off), rows2[4].add(off), rows2[5].add(off));
+            for kk in 0..t.k {
+                let w0 = _mm256_load_ps(w);
+                w = w.add(16);
+                c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a0.add(kk)), w0, c0);
+                c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a1.add(kk)), w0, c1);
+                c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a2.add(kk)), w0, c2);
+                c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a3.add(kk)), w0, c3);
+                c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a4.add(kk)), w0, c4);
+                c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a5.add(kk)), w0, c5);
+                c6 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a6.add(kk)), w0, c6);
+                c7 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a7.add(kk)), w0, c7);
+                c8 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a8.add(kk)), w0, c8);
+                c9 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a9.add(kk)), w0, c9);
+                c10 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a10.add(kk)), w0, c10);
+                c11 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*a11.add(kk)), w0, c11);
+            }
+        }
+        let c = [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11];
+        let halves: &[&Tile<'_>] = if store_second { &[t, u] } else { &[t] };
+        for (half, tile) in halves.iter().enumerate() {
+            for r in 0..tile.mr {
+                let v = c[half * MR + r];
+                let out = tile.out[r].add(tile.col);
+                let v = match tile.finish {
+                    Some(f) => finish8(f, v, tile.res[r], tile.col, tile.nr),
+                    None => v,
+                };
+                store8(out, v, tile.nr);
+            }
+        }
+    }
+}
+
+/// The epilogue on one 8-wide row (see [`finish_row`]).
+///
+/// # Safety
+/// AVX2+FMA code only; `res + col` valid for `nr <= 8` floats when a residual is fused.
+#[inline(always)]
+unsafe fn finish8(f: Finish, v: __m256, res: *const f32, col: usize, nr: usize) -> __m256 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let mut v = v;
+        let r = match f.order {
+            Some(_) => load8(res.add(col), nr),
+            None => _mm256_setzero_ps(),
+        };
+        if f.order == Some(AddOrder::BeforeActivation) {
+            v = _mm256_add_ps(v, r);
+        }
+        v = activate(f.act, v);
+        if f.order == Some(AddOrder::AfterActivation) {
+            v = _mm256_add_ps(v, r);
+        }
+        v
+    }
+}
+
+/// Loads `nr <= 8` floats (zero-padded to 8).
+///
+/// # Safety
+/// AVX2 code only; `p` valid for `nr` reads.
+#[inline(always)]
+unsafe fn load8(p: *const f32, nr: usize) -> __m256 {
+    // SAFETY: a full row reads exactly 8 valid floats; a partial one copies `nr` of them into a
+    // zeroed stack buffer first.
+    unsafe {
+        if nr == 8 {
+            _mm256_loadu_ps(p)
+        } else {
+            let mut buf = [0.0f32; 8];
+            for (i, b) in buf.iter_mut().enumerate().take(nr) {
+                *b = *p.add(i);
+            }
+            _mm256_loadu_ps(buf.as_ptr())
+        }
+    }
+}
+
+/// Stores the first `nr <= 8` of 8 floats.
+///
+/// # Safety
+/// AVX2 code only; `p` valid for `nr` writes.
+#[inline(always)]
+unsafe fn store8(p: *mut f32, v: __m256, nr: usize) {
+    // SAFETY: a full row writes exactly 8 valid floats; a partial one goes through a stack
+    // buffer and writes only `nr`.
+    unsafe {
+        if nr == 8 {
+            _mm256_storeu_ps(p, v);
+        } else {
+            let mut buf = [0.0f32; 8];
+            _mm256_storeu_ps(buf.as_mut_ptr(), v);
+            for (i, b) in buf.iter().enumerate().take(nr) {
+                *p.add(i) = *b;
+            }
+        }
     }
 }
 

@@ -1,11 +1,11 @@
-//! Building a [`Detector`] from a model name / YAML and a weights choice, on [`YoloModel`].
+//! Building a [`Detector`] from a model name / YAML and a weights choice, on [`YoloModel`]
+//! (which implements [`super::DetectionModel`] in `graph.rs`).
 
 use std::path::PathBuf;
 
 use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
-use ndarray::{Array3, ArrayView4};
 
-use super::{parse_class_names, Context, DetectError, DetectionModel, Detector, DetectorOptions};
+use super::{parse_class_names, DetectError, Detector, DetectorOptions};
 use crate::error::YoloError;
 use crate::graph::YoloModel;
 use crate::spec::ModelSpec;
@@ -23,24 +23,6 @@ pub enum WeightsChoice {
 
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
 pub const DEFAULT_SEED: u64 = 0x0123_4567_89ab_cdef;
-
-impl DetectionModel for YoloModel {
-    fn forward(
-        &self,
-        images: ArrayView4<'_, f32>,
-        ctx: &mut Context,
-    ) -> Result<Array3<f32>, YoloError> {
-        YoloModel::forward(self, images, ctx)
-    }
-
-    fn max_stride(&self) -> usize {
-        YoloModel::max_stride(self)
-    }
-
-    fn num_classes(&self) -> usize {
-        YoloModel::num_classes(self)
-    }
-}
 
 impl Detector {
     /// Build `model` (a built-in name such as `yolo11n-ghost`, or a YAML path) with `weights`,
