@@ -108,6 +108,9 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store_masked(p: *mut f32, m: Avx2Mask, v: Self) {
+            if m.n == 8 {
+                return _mm256_storeu_ps(p, v.0);
+            }
             let mut low = _mm256_castps256_ps128(v.0);
             let mut p = p;
             let mut n = m.n;
@@ -187,7 +190,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn rotate(v: Self, k: usize) -> Self {
             let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            let index = _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(k as i32)), _mm256_set1_epi32(7));
+            let index = _mm256_and_si256(
+                _mm256_add_epi32(lane, _mm256_set1_epi32(k as i32)),
+                _mm256_set1_epi32(7),
+            );
             Avx2(_mm256_permutevar8x32_ps(v.0, index))
         }
         #[inline(always)]
@@ -285,7 +291,9 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn rotate(v: Self, k: usize) -> Self {
         let a = v.0.to_array();
-        Portable(wide::f32x8::new(std::array::from_fn(|j| a[(j + k) % LANES])))
+        Portable(wide::f32x8::new(std::array::from_fn(|j| {
+            a[(j + k) % LANES]
+        })))
     }
     #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
@@ -436,5 +444,65 @@ pub(crate) unsafe fn store_opt<V: Lanes>(p: *mut f32, tail: Option<V::Mask>, v: 
     match tail {
         None => V::store(p, v),
         Some(m) => V::store_masked(p, m, v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Masked loads and stores touch exactly the first `n` lanes, for every `n`.
+    unsafe fn check_masked<V: Lanes>() {
+        let src: Vec<f32> = (0..LANES).map(|i| i as f32 + 1.0).collect();
+        for n in 0..=LANES {
+            let m = V::mask(n);
+            let v = V::load_masked(src.as_ptr(), m);
+            let mut dst = [f32::NAN; LANES + 1];
+            V::store_masked(dst.as_mut_ptr(), m, v);
+            for (i, &d) in dst.iter().enumerate() {
+                if i < n {
+                    assert_eq!(d, src[i], "n={n} lane {i}");
+                } else {
+                    assert!(d.is_nan(), "n={n}: lane {i} written");
+                }
+            }
+            let mut full = [f32::NAN; LANES];
+            V::store(full.as_mut_ptr(), v);
+            assert!(
+                full[n..].iter().all(|&x| x == 0.0),
+                "n={n}: masked load must zero the rest"
+            );
+        }
+    }
+
+    #[test]
+    fn masked_access_touches_only_the_mask() {
+        // SAFETY: buffers hold at least 8 floats; AVX2 only when detected.
+        unsafe {
+            check_masked::<Portable>();
+            #[cfg(target_arch = "x86_64")]
+            if crate::isa::avx2_fma_detected() {
+                avx2_check();
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn avx2_check() {
+        // SAFETY: the caller checked AVX2 + FMA.
+        unsafe { check_masked::<Avx2>() }
+    }
+
+    #[test]
+    fn rotate_moves_lanes_down() {
+        let src: Vec<f32> = (0..LANES).map(|i| i as f32).collect();
+        // SAFETY: 8-float buffers.
+        unsafe {
+            let v = Portable::load(src.as_ptr());
+            let mut out = [0.0f32; LANES];
+            Portable::store(out.as_mut_ptr(), Portable::rotate(v, 3));
+            assert_eq!(out, [3.0, 4.0, 5.0, 6.0, 7.0, 0.0, 1.0, 2.0]);
+        }
     }
 }

@@ -71,7 +71,10 @@ fn slot_view<'a>(slots: &'a [Slot], image: &TensorView<'a>, src: Source) -> Resu
             Slot::Owned(t) => Ok(t.view().channels(*offset, *channels)?),
             _ => Err(internal(i, "its concat buffer is gone")),
         },
-        Slot::Empty => Err(internal(i, "read before it was computed or after it was released")),
+        Slot::Empty => Err(internal(
+            i,
+            "read before it was computed or after it was released",
+        )),
     }
 }
 
@@ -90,7 +93,9 @@ impl YoloModel {
         let last = spec.layers.len() - 1;
         let cls_name = format!("model.{last}.cv3.0.2.weight");
         let spec = match weights.shape_of(&cls_name) {
-            Some(shape) if shape.first().is_some_and(|&nc| nc >= 1 && nc != spec.nc) => spec.with_nc(shape[0])?,
+            Some(shape) if shape.first().is_some_and(|&nc| nc >= 1 && nc != spec.nc) => {
+                spec.with_nc(shape[0])?
+            }
             _ => spec.clone(),
         };
         let layers = spec
@@ -111,12 +116,17 @@ impl YoloModel {
         Ok(match &layer.module {
             ModuleSpec::GhostNet { width, .. } => {
                 let prefixed = Prefixed::new(weights, "model.0.");
-                LayerImpl::Backbone(Box::new(GhostNet::load(&prefixed, GhostNetConfig::ultralytics_backbone(*width))?))
+                LayerImpl::Backbone(Box::new(GhostNet::load(
+                    &prefixed,
+                    GhostNetConfig::ultralytics_backbone(*width),
+                )?))
             }
             ModuleSpec::Index { index, .. } => LayerImpl::Index(*index),
             ModuleSpec::Upsample { factor, .. } => LayerImpl::Upsample(*factor),
             ModuleSpec::Concat { .. } => LayerImpl::Concat,
-            ModuleSpec::Detect(d) => LayerImpl::Detect(Box::new(Detect::load(weights, &layer.prefix(0), d)?)),
+            ModuleSpec::Detect(d) => {
+                LayerImpl::Detect(Box::new(Detect::load(weights, &layer.prefix(0), d)?))
+            }
             m => LayerImpl::Blocks(
                 (0..layer.copies)
                     .map(|j| {
@@ -149,7 +159,11 @@ impl YoloModel {
     }
 
     /// `output0` for NCHW `images` (`[N, 3, H, W]`, RGB in [0, 1]) on `threads`.
-    pub fn forward_threads(&self, images: ArrayView4<'_, f32>, threads: &Threads) -> Result<Array3<f32>> {
+    pub fn forward_threads(
+        &self,
+        images: ArrayView4<'_, f32>,
+        threads: &Threads,
+    ) -> Result<Array3<f32>> {
         let mut ctx = Context::new(threads.clone());
         self.forward(images, &mut ctx)
     }
@@ -157,7 +171,12 @@ impl YoloModel {
     /// `output0` for NCHW `images`, with `ctx`'s threads and buffer pool (reuse one context per
     /// calling thread to avoid re-allocating).
     pub fn forward(&self, images: ArrayView4<'_, f32>, ctx: &mut Context) -> Result<Array3<f32>> {
-        let [n, c, h, w] = [images.shape()[0], images.shape()[1], images.shape()[2], images.shape()[3]];
+        let [n, c, h, w] = [
+            images.shape()[0],
+            images.shape()[1],
+            images.shape()[2],
+            images.shape()[3],
+        ];
         self.check_input(n, c, h, w)?;
         let nhwc = Tensor::from_nchw(images);
         self.forward_nhwc(ctx, &nhwc.view())
@@ -227,7 +246,12 @@ impl YoloModel {
                             found: format!("{parts:?} for a {h}x{w} image"),
                         });
                     }
-                    [n, parts[0][1], parts[0][2], parts.iter().map(|p| p[3]).sum()]
+                    [
+                        n,
+                        parts[0][1],
+                        parts[0][2],
+                        parts.iter().map(|p| p[3]).sum(),
+                    ]
                 }
                 _ => [0; 4],
             };
@@ -250,14 +274,26 @@ impl YoloModel {
         ctx: &mut Context,
         taps: &[usize],
     ) -> Result<(Array3<f32>, Vec<Array4<f32>>)> {
-        let [n, c, h, w] = [images.shape()[0], images.shape()[1], images.shape()[2], images.shape()[3]];
+        let [n, c, h, w] = [
+            images.shape()[0],
+            images.shape()[1],
+            images.shape()[2],
+            images.shape()[3],
+        ];
         self.check_input(n, c, h, w)?;
         if let Some(&bad) = taps.iter().find(|&&t| {
-            t >= self.layers.len() || matches!(self.layers[t], LayerImpl::Backbone(_) | LayerImpl::Detect(_))
+            t >= self.layers.len()
+                || matches!(
+                    self.layers[t],
+                    LayerImpl::Backbone(_) | LayerImpl::Detect(_)
+                )
         }) {
             return Err(YoloError::InputShape {
                 operand: "taps",
-                expected: format!("layer indices with a single output, below {}", self.layers.len()),
+                expected: format!(
+                    "layer indices with a single output, below {}",
+                    self.layers.len()
+                ),
                 found: bad.to_string(),
             });
         }
@@ -266,7 +302,12 @@ impl YoloModel {
         Ok((out, tapped.iter().map(Tensor::to_nchw).collect()))
     }
 
-    fn run(&self, ctx: &mut Context, image: &TensorView<'_>, taps: &[usize]) -> Result<(Array3<f32>, Vec<Tensor>)> {
+    fn run(
+        &self,
+        ctx: &mut Context,
+        image: &TensorView<'_>,
+        taps: &[usize],
+    ) -> Result<(Array3<f32>, Vec<Tensor>)> {
         let mut tapped: Vec<Option<Tensor>> = vec![None; taps.len()];
         let [n, h, w, c] = image.shape();
         self.check_input(n, c, h, w)?;
@@ -281,7 +322,9 @@ impl YoloModel {
                     features = net.features(ctx, &input)?.map(Some);
                 }
                 LayerImpl::Index(k) => {
-                    let t = features[*k].take().ok_or_else(|| internal(i, "backbone output taken twice"))?;
+                    let t = features[*k]
+                        .take()
+                        .ok_or_else(|| internal(i, "backbone output taken twice"))?;
                     slots[i] = Slot::Owned(t);
                 }
                 LayerImpl::Concat => {
@@ -296,7 +339,8 @@ impl YoloModel {
                     for (k, src) in layer.inputs.iter().enumerate() {
                         let in_place = match *src {
                             Source::Layer(p) => {
-                                self.plan.home[p].is_some_and(|h| h.concat == i) && !layer.inputs[..k].contains(src)
+                                self.plan.home[p].is_some_and(|h| h.concat == i)
+                                    && !layer.inputs[..k].contains(src)
                             }
                             Source::Image => false,
                         };
@@ -325,7 +369,11 @@ impl YoloModel {
                 }
             }
             for (k, _) in taps.iter().enumerate().filter(|(_, &t)| t == i) {
-                tapped[k] = Some(Tensor::from_view(&slot_view(&slots, image, Source::Layer(i))?));
+                tapped[k] = Some(Tensor::from_view(&slot_view(
+                    &slots,
+                    image,
+                    Source::Layer(i),
+                )?));
             }
             for &r in &self.plan.release_after[i] {
                 if let Slot::Owned(t) = std::mem::take(&mut slots[r]) {

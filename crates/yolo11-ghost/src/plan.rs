@@ -34,7 +34,10 @@ pub struct Plan {
 fn writes_into_view(module: &ModuleSpec) -> bool {
     !matches!(
         module,
-        ModuleSpec::GhostNet { .. } | ModuleSpec::Index { .. } | ModuleSpec::Concat { .. } | ModuleSpec::Detect(_)
+        ModuleSpec::GhostNet { .. }
+            | ModuleSpec::Index { .. }
+            | ModuleSpec::Concat { .. }
+            | ModuleSpec::Detect(_)
     )
 }
 
@@ -44,7 +47,9 @@ impl Plan {
         let n = spec.layers.len();
         let mut home: Vec<Option<Home>> = vec![None; n];
         for layer in &spec.layers {
-            let ModuleSpec::Concat { ch } = &layer.module else { continue };
+            let ModuleSpec::Concat { ch } = &layer.module else {
+                continue;
+            };
             let mut offset = 0;
             for (src, &c) in layer.inputs.iter().zip(ch) {
                 if let Source::Layer(p) = *src {
@@ -97,7 +102,10 @@ impl Plan {
                 release_after[last].push(i);
             }
         }
-        Plan { home, release_after }
+        Plan {
+            home,
+            release_after,
+        }
     }
 
     /// Number of Concat inputs that are copied rather than written in place.
@@ -110,10 +118,12 @@ impl Plan {
                     .iter()
                     .enumerate()
                     .filter(|(k, s)| match s {
-                        Source::Layer(p) => self.home[*p].is_none_or(|h| h.concat != l.index) || {
-                            // Same producer twice: only its first occurrence is in place.
-                            l.inputs[..*k].contains(s)
-                        },
+                        Source::Layer(p) => {
+                            self.home[*p].is_none_or(|h| h.concat != l.index) || {
+                                // Same producer twice: only its first occurrence is in place.
+                                l.inputs[..*k].contains(s)
+                            }
+                        }
                         Source::Image => true,
                     })
                     .count()
@@ -131,12 +141,36 @@ mod tests {
         let spec = ModelSpec::from_name("yolo11n-ghost").unwrap();
         let plan = Plan::new(&spec);
         // 8 = cat(7 upsample, 3 GhostNet P4): 7 in place, 3 copied.
-        assert_eq!(plan.home[7], Some(Home { concat: 8, offset: 0 }));
+        assert_eq!(
+            plan.home[7],
+            Some(Home {
+                concat: 8,
+                offset: 0
+            })
+        );
         assert_eq!(plan.home[3], None);
         // 14 = cat(13, 9), 17 = cat(16, 6): all in place (9 and 6 are also read elsewhere).
-        assert_eq!(plan.home[13], Some(Home { concat: 14, offset: 0 }));
-        assert_eq!(plan.home[9], Some(Home { concat: 14, offset: 64 }));
-        assert_eq!(plan.home[6], Some(Home { concat: 17, offset: 128 }));
+        assert_eq!(
+            plan.home[13],
+            Some(Home {
+                concat: 14,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            plan.home[9],
+            Some(Home {
+                concat: 14,
+                offset: 64
+            })
+        );
+        assert_eq!(
+            plan.home[6],
+            Some(Home {
+                concat: 17,
+                offset: 128
+            })
+        );
         assert_eq!(plan.copied_inputs(&spec), 2);
         // Concat 14's buffer outlives layer 10, which reads layer 9's slice, and Detect reads 15.
         assert!(plan.release_after[15].contains(&14));
@@ -147,6 +181,12 @@ mod tests {
         let spec = ModelSpec::from_name("yolo11n").unwrap();
         let plan = Plan::new(&spec);
         assert_eq!(plan.copied_inputs(&spec), 0);
-        assert_eq!(plan.home[6], Some(Home { concat: 12, offset: 128 }));
+        assert_eq!(
+            plan.home[6],
+            Some(Home {
+                concat: 12,
+                offset: 128
+            })
+        );
     }
 }

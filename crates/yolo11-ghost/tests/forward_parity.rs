@@ -27,11 +27,15 @@ use ndarray::{Array3, Array4, ArrayView3, Axis};
 use yolo11_ghost::{ModelSpec, YoloModel};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/yolo").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/yolo")
+        .join(name)
 }
 
 fn read(io: &SafetensorsFile, name: &str) -> (Vec<usize>, Vec<f32>) {
-    let shape = io.shape_of(name).unwrap_or_else(|| panic!("fixture tensor {name}"));
+    let shape = io
+        .shape_of(name)
+        .unwrap_or_else(|| panic!("fixture tensor {name}"));
     let data = io.load(name, &shape).unwrap();
     (shape, data)
 }
@@ -46,9 +50,15 @@ fn read3(io: &SafetensorsFile, name: &str) -> Array3<f32> {
     Array3::from_shape_vec((s[0], s[1], s[2]), d).unwrap()
 }
 
-fn max_abs_diff<D: ndarray::Dimension>(a: &ndarray::ArrayView<f32, D>, b: &ndarray::ArrayView<f32, D>) -> f32 {
+fn max_abs_diff<D: ndarray::Dimension>(
+    a: &ndarray::ArrayView<f32, D>,
+    b: &ndarray::ArrayView<f32, D>,
+) -> f32 {
     assert_eq!(a.shape(), b.shape());
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn max_abs<D: ndarray::Dimension>(a: &ndarray::ArrayView<f32, D>) -> f32 {
@@ -58,14 +68,26 @@ fn max_abs<D: ndarray::Dimension>(a: &ndarray::ArrayView<f32, D>) -> f32 {
 /// Checks `ours` against `reference` with the tolerances above; returns (box err, box max, score err).
 fn check_output0(what: &str, ours: ArrayView3<f32>, reference: ArrayView3<f32>) -> (f32, f32, f32) {
     assert_eq!(ours.shape(), reference.shape(), "{what}: output0 shape");
-    assert!(ours.iter().all(|v| v.is_finite()), "{what}: non-finite output");
-    let (ours_box, ref_box) = (ours.slice(ndarray::s![.., 0..4, ..]), reference.slice(ndarray::s![.., 0..4, ..]));
-    let (ours_cls, ref_cls) = (ours.slice(ndarray::s![.., 4.., ..]), reference.slice(ndarray::s![.., 4.., ..]));
+    assert!(
+        ours.iter().all(|v| v.is_finite()),
+        "{what}: non-finite output"
+    );
+    let (ours_box, ref_box) = (
+        ours.slice(ndarray::s![.., 0..4, ..]),
+        reference.slice(ndarray::s![.., 0..4, ..]),
+    );
+    let (ours_cls, ref_cls) = (
+        ours.slice(ndarray::s![.., 4.., ..]),
+        reference.slice(ndarray::s![.., 4.., ..]),
+    );
     let box_max = max_abs(&ref_box);
     let box_err = max_abs_diff(&ours_box, &ref_box);
     let score_err = max_abs_diff(&ours_cls, &ref_cls);
     println!("{what}: box max|err| {box_err:.3e} (of max box {box_max:.1}), score max|err| {score_err:.3e}");
-    assert!(box_err <= 1e-3 * box_max, "{what}: box error {box_err} > 1e-3 x {box_max}");
+    assert!(
+        box_err <= 1e-3 * box_max,
+        "{what}: box error {box_err} > 1e-3 x {box_max}"
+    );
     assert!(score_err <= 1e-3, "{what}: score error {score_err} > 1e-3");
     (box_err, box_max, score_err)
 }
@@ -75,11 +97,21 @@ fn check_model(what: &str, model: &YoloModel, io_file: &str) {
     let io = SafetensorsFile::open(fixture(io_file)).unwrap();
     let images = read4(&io, "images");
     let reference = read3(&io, "output0");
-    let one = model.forward_threads(images.view(), &Threads::single()).unwrap();
-    check_output0(&format!("{what} ({io_file}, 1 thread)"), one.view(), reference.view());
-    let two = model.forward_threads(images.view(), &Threads::new(2).unwrap()).unwrap();
+    let one = model
+        .forward_threads(images.view(), &Threads::single())
+        .unwrap();
+    check_output0(
+        &format!("{what} ({io_file}, 1 thread)"),
+        one.view(),
+        reference.view(),
+    );
+    let two = model
+        .forward_threads(images.view(), &Threads::new(2).unwrap())
+        .unwrap();
     assert!(
-        one.iter().zip(two.iter()).all(|(a, b)| a.to_bits() == b.to_bits()),
+        one.iter()
+            .zip(two.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
         "{what}: 1- and 2-thread outputs differ"
     );
     // Batch items are independent: item b of a batch equals the batch-1 run on that image.
@@ -89,7 +121,10 @@ fn check_model(what: &str, model: &YoloModel, io_file: &str) {
             let single = images.index_axis(Axis(0), b).insert_axis(Axis(0));
             let alone = model.forward(single, &mut ctx).unwrap();
             let err = max_abs_diff(&alone.index_axis(Axis(0), 0), &one.index_axis(Axis(0), b));
-            assert!(err <= 1e-4 * max_abs(&one.view()), "{what}: batch item {b} differs alone by {err}");
+            assert!(
+                err <= 1e-4 * max_abs(&one.view()),
+                "{what}: batch item {b} differs alone by {err}"
+            );
         }
     }
 }
@@ -101,13 +136,18 @@ fn check_taps(what: &str, model: &YoloModel, io_file: &str, taps: &[(usize, &str
     let images = read4(&io, "images");
     let layers: Vec<usize> = taps.iter().map(|t| t.0).collect();
     let mut ctx = Context::single_threaded();
-    let (_, tapped) = model.forward_with_taps(images.view(), &mut ctx, &layers).unwrap();
+    let (_, tapped) = model
+        .forward_with_taps(images.view(), &mut ctx, &layers)
+        .unwrap();
     for ((layer, name), ours) in taps.iter().zip(&tapped) {
         let reference = read4(&io, name);
         let err = max_abs_diff(&ours.view(), &reference.view());
         let scale = max_abs(&reference.view());
         println!("{what}: layer {layer} ({name}) max|err| {err:.3e} of {scale:.3e}");
-        assert!(err <= 1e-4 * scale.max(1.0), "{what}: layer {layer} ({name}) error {err} (max {scale})");
+        assert!(
+            err <= 1e-4 * scale.max(1.0),
+            "{what}: layer {layer} ({name}) error {err} (max {scale})"
+        );
     }
 }
 
@@ -120,7 +160,11 @@ fn yolo11n_f16_weights_match_ultralytics() {
         "yolo11n",
         &model,
         "yolo11n.io.safetensors",
-        &[(16, "debug/feats.0"), (19, "debug/feats.1"), (22, "debug/feats.2")],
+        &[
+            (16, "debug/feats.0"),
+            (19, "debug/feats.1"),
+            (22, "debug/feats.2"),
+        ],
     );
     check_model("yolo11n", &model, "yolo11n.io.safetensors");
     // Every stored tensor was used (the DFL conv is checked against arange, so it counts too).
@@ -140,7 +184,12 @@ fn yolo11n_ghost_f32_weights_match_ultralytics() {
         (15, "debug/feats.1"),
         (18, "debug/feats.2"),
     ];
-    check_taps("yolo11n-ghost", &model, "yolo11n-ghost.io.safetensors", &taps);
+    check_taps(
+        "yolo11n-ghost",
+        &model,
+        "yolo11n-ghost.io.safetensors",
+        &taps,
+    );
     check_model("yolo11n-ghost", &model, "yolo11n-ghost.io.safetensors");
     check_model("yolo11n-ghost", &model, "yolo11n-ghost.b2.io.safetensors");
     assert_eq!(weights.unused(), Vec::<String>::new());
@@ -155,7 +204,11 @@ fn yolo11m_ghost_seeded_weights_match_ultralytics() {
         "yolo11m-ghost",
         &model,
         "yolo11m-ghost.io.safetensors",
-        &[(4, "debug/backbone.4"), (12, "debug/feats.0"), (18, "debug/feats.2")],
+        &[
+            (4, "debug/backbone.4"),
+            (12, "debug/feats.0"),
+            (18, "debug/feats.2"),
+        ],
     );
     check_model("yolo11m-ghost", &model, "yolo11m-ghost.io.safetensors");
 }

@@ -26,7 +26,11 @@ fn counts() -> Value {
 /// The model named by a `model_counts.json` entry: built-in name, scale and class count.
 fn spec_for(entry: &Value) -> ModelSpec {
     let yaml = entry["yaml"].as_str().unwrap();
-    let family = if yaml.ends_with("yolo11-ghost.yaml") { "yolo11-ghost" } else { "yolo11" };
+    let family = if yaml.ends_with("yolo11-ghost.yaml") {
+        "yolo11-ghost"
+    } else {
+        "yolo11"
+    };
     let scale = entry["scale"].as_str().unwrap();
     let nc = entry["nc"].as_u64().unwrap() as usize;
     let name = entry["name"].as_str().unwrap();
@@ -42,7 +46,11 @@ fn every_model_in_model_counts_matches_ultralytics() {
     let counts = counts();
     let imgsz = counts["imgsz"].as_u64().unwrap() as usize;
     let models = counts["models"].as_array().unwrap();
-    let extra = counts.get("extra").and_then(Value::as_array).cloned().unwrap_or_default();
+    let extra = counts
+        .get("extra")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut checked = 0;
     let mut worst = 0.0f64;
     for entry in models.iter().chain(extra.iter()) {
@@ -50,24 +58,51 @@ fn every_model_in_model_counts_matches_ultralytics() {
         let spec = spec_for(entry);
         let info = ModelInfo::new(&spec, imgsz, imgsz).unwrap();
         let (t, f) = (&entry["trained"], &entry["fused"]);
-        assert_eq!(info.params, t["params"].as_u64().unwrap(), "{name}: params as trained");
-        assert_eq!(info.fused_params, f["params"].as_u64().unwrap(), "{name}: fused params");
-        assert_eq!(info.leaf_layers as u64, t["layers"].as_u64().unwrap(), "{name}: layers as trained");
-        assert_eq!(info.fused_leaf_layers as u64, f["layers"].as_u64().unwrap(), "{name}: fused layers");
+        assert_eq!(
+            info.params,
+            t["params"].as_u64().unwrap(),
+            "{name}: params as trained"
+        );
+        assert_eq!(
+            info.fused_params,
+            f["params"].as_u64().unwrap(),
+            "{name}: fused params"
+        );
+        assert_eq!(
+            info.leaf_layers as u64,
+            t["layers"].as_u64().unwrap(),
+            "{name}: layers as trained"
+        );
+        assert_eq!(
+            info.fused_leaf_layers as u64,
+            f["layers"].as_u64().unwrap(),
+            "{name}: fused layers"
+        );
         for (ours, theirs, what) in [
             (info.gflops, t["gflops"].as_f64().unwrap(), "GFLOPs"),
-            (info.fused_gflops, f["gflops"].as_f64().unwrap(), "fused GFLOPs"),
+            (
+                info.fused_gflops,
+                f["gflops"].as_f64().unwrap(),
+                "fused GFLOPs",
+            ),
         ] {
             let e = rel_err(ours, theirs);
             worst = worst.max(e);
-            assert!(e <= 5e-3, "{name}: {what} {ours} vs Ultralytics {theirs} ({:.3}%)", e * 100.0);
+            assert!(
+                e <= 5e-3,
+                "{name}: {what} {ours} vs Ultralytics {theirs} ({:.3}%)",
+                e * 100.0
+            );
         }
         if let Some(top) = entry.get("top_level_layers").and_then(Value::as_u64) {
             assert_eq!(info.layers.len() as u64, top, "{name}: layer rows");
         }
         checked += 1;
     }
-    assert!(checked >= 10, "model_counts.json lists every model and scale ({checked} checked)");
+    assert!(
+        checked >= 10,
+        "model_counts.json lists every model and scale ({checked} checked)"
+    );
     println!("{checked} models checked; worst GFLOPs relative error {worst:.2e}");
 }
 
@@ -76,7 +111,13 @@ fn yolo11m_single_class_is_the_published_20_0m() {
     // models.md: with nc=1 and every BN folded, yolo11m has 20,030,803 params (the published
     // "20.0M"). Its 67.6 GFLOPs came from an older thop; Ultralytics 8.4 reports 67.76, which the
     // `extra` entry of model_counts.json checks above.
-    let spec = ModelSpec::from_yaml_str(builtin_yaml("yolo11").unwrap(), "yolo11m", Some("m"), Some(1)).unwrap();
+    let spec = ModelSpec::from_yaml_str(
+        builtin_yaml("yolo11").unwrap(),
+        "yolo11m",
+        Some("m"),
+        Some(1),
+    )
+    .unwrap();
     let info = ModelInfo::new(&spec, 640, 640).unwrap();
     assert_eq!(info.fused_params, 20_030_803);
     assert_eq!(spec.nc, 1);
@@ -86,10 +127,20 @@ fn yolo11m_single_class_is_the_published_20_0m() {
 fn summary_lines_read_like_ultralytics() {
     let spec = ModelSpec::from_name("yolo11n").unwrap();
     let info = ModelInfo::new(&spec, 640, 640).unwrap();
-    assert_eq!(info.summary(false), "YOLO11n summary: 181 layers, 2,624,080 parameters, 6.7 GFLOPs");
-    assert_eq!(info.summary(true), "YOLO11n summary (fused): 100 layers, 2,616,248 parameters, 6.5 GFLOPs");
+    assert_eq!(
+        info.summary(false),
+        "YOLO11n summary: 181 layers, 2,624,080 parameters, 6.7 GFLOPs"
+    );
+    assert_eq!(
+        info.summary(true),
+        "YOLO11n summary (fused): 100 layers, 2,616,248 parameters, 6.5 GFLOPs"
+    );
     let table = info.table();
-    assert_eq!(table.lines().count(), 1 + 24 + 2, "header, 24 layers, two summaries");
+    assert_eq!(
+        table.lines().count(),
+        1 + 24 + 2,
+        "header, 24 layers, two summaries"
+    );
     assert!(table.contains("ultralytics.nn.modules.block.C3k2            [32, 64, 1, False, 0.25]"));
     assert!(table.contains("[80, 16, None, [64, 128, 256]]"));
 }
@@ -118,5 +169,8 @@ fn gflops_scale_with_image_area_and_attention() {
     let half = ModelInfo::new(&spec, 320, 640).unwrap();
     assert_eq!(full.params, half.params);
     assert!(half.gflops < full.gflops / 2.0 && half.gflops > 0.49 * full.gflops);
-    assert!(ModelInfo::new(&spec, 640, 100).is_err(), "not a multiple of 32");
+    assert!(
+        ModelInfo::new(&spec, 640, 100).is_err(),
+        "not a multiple of 32"
+    );
 }

@@ -13,7 +13,12 @@ fn args_of(spec: &ModelSpec, i: usize) -> String {
 }
 
 fn per_layer_params(spec: &ModelSpec) -> Vec<u64> {
-    ModelInfo::new(spec, 640, 640).unwrap().layers.iter().map(|l| l.params).collect()
+    ModelInfo::new(spec, 640, 640)
+        .unwrap()
+        .layers
+        .iter()
+        .map(|l| l.params)
+        .collect()
 }
 
 #[test]
@@ -31,16 +36,22 @@ fn yolo11m_rows_match_parse_model_printout() {
     assert_eq!(args_of(&spec, 19), "[768, 512, 1, True]");
     assert_eq!(args_of(&spec, 23), "[80, 16, None, [256, 512, 512]]");
     assert_eq!(spec.layers[12].from.to_string(), "[-1, 6]");
-    assert_eq!(spec.layers[12].inputs, vec![Source::Layer(11), Source::Layer(6)]);
+    assert_eq!(
+        spec.layers[12].inputs,
+        vec![Source::Layer(11), Source::Layer(6)]
+    );
     assert_eq!(
         per_layer_params(&spec),
         vec![
-            1856, 73984, 111872, 590336, 444928, 2360320, 1380352, 2360320, 1380352, 656896, 990976, 0, 0, 1642496, 0,
-            0, 542720, 590336, 0, 1511424, 2360320, 0, 1642496, 1472704
+            1856, 73984, 111872, 590336, 444928, 2360320, 1380352, 2360320, 1380352, 656896,
+            990976, 0, 0, 1642496, 0, 0, 542720, 590336, 0, 1511424, 2360320, 0, 1642496, 1472704
         ]
     );
     let d = spec.detect();
-    assert!(!d.legacy, "C3k2 rows make Detect use the DWConv class branch");
+    assert!(
+        !d.legacy,
+        "C3k2 rows make Detect use the DWConv class branch"
+    );
     assert_eq!(spec.detect_strides(), vec![8, 16, 32]);
     assert_eq!(spec.max_stride(), 32);
 }
@@ -55,8 +66,8 @@ fn yolo11n_rows_match_parse_model_printout() {
     assert_eq!(
         per_layer_params(&spec),
         vec![
-            464, 4672, 6640, 36992, 26080, 147712, 87040, 295424, 346112, 164608, 249728, 0, 0, 111296, 0, 0, 32096,
-            36992, 0, 86720, 147712, 0, 378880, 464912
+            464, 4672, 6640, 36992, 26080, 147712, 87040, 295424, 346112, 164608, 249728, 0, 0,
+            111296, 0, 0, 32096, 36992, 0, 86720, 147712, 0, 378880, 464912
         ]
     );
 }
@@ -76,21 +87,29 @@ fn ghost_models_occupy_indices_0_to_4() {
         assert!(matches!(spec.layers[1 + k].module, ModuleSpec::Index { index, .. } if index == k));
         assert_eq!(spec.layers[1 + k].inputs, vec![Source::Layer(0)]);
     }
-    assert_eq!(spec.layers[5].inputs, vec![Source::Layer(4)], "SPPF reads the stride-32 output");
-    assert_eq!(spec.layers[8].inputs, vec![Source::Layer(7), Source::Layer(3)]);
+    assert_eq!(
+        spec.layers[5].inputs,
+        vec![Source::Layer(4)],
+        "SPPF reads the stride-32 output"
+    );
+    assert_eq!(
+        spec.layers[8].inputs,
+        vec![Source::Layer(7), Source::Layer(3)]
+    );
     assert_eq!(args_of(&spec, 9), "[284, 128, 1, False]");
     assert_eq!(
         per_layer_params(&spec),
         vec![
-            186666, 0, 0, 0, 0, 152432, 249728, 0, 0, 98496, 0, 0, 24672, 36992, 0, 86720, 147712, 0, 378880, 464912
+            186666, 0, 0, 0, 0, 152432, 249728, 0, 0, 98496, 0, 0, 24672, 36992, 0, 86720, 147712,
+            0, 378880, 464912
         ]
     );
     let l = ModelSpec::from_name("yolo11l-ghost").unwrap();
     assert_eq!(
         per_layer_params(&l),
         vec![
-            2671428, 0, 0, 0, 0, 1445824, 1455616, 0, 0, 2291712, 0, 0, 635904, 590336, 0, 2365440, 2360320, 0,
-            2496512, 1472704
+            2671428, 0, 0, 0, 0, 1445824, 1455616, 0, 0, 2291712, 0, 0, 635904, 590336, 0, 2365440,
+            2360320, 0, 2496512, 1472704
         ]
     );
 }
@@ -109,15 +128,19 @@ fn native_form(channels: [usize; 4]) -> String {
 
 #[test]
 fn native_index_form_equals_single_row_form() {
-    let single = ModelSpec::from_yaml_str(builtin_yaml("yolo11-ghost").unwrap(), "g", Some("n"), None).unwrap();
-    let native = ModelSpec::from_yaml_str(&native_form([8, 12, 28, 240]), "g", Some("n"), None).unwrap();
+    let single =
+        ModelSpec::from_yaml_str(builtin_yaml("yolo11-ghost").unwrap(), "g", Some("n"), None)
+            .unwrap();
+    let native =
+        ModelSpec::from_yaml_str(&native_form([8, 12, 28, 240]), "g", Some("n"), None).unwrap();
     assert_eq!(single.layers.len(), native.layers.len());
     for (a, b) in single.layers.iter().zip(&native.layers) {
         assert_eq!(a.module, b.module, "layer {}", a.index);
         assert_eq!(a.inputs, b.inputs, "layer {}", a.index);
     }
     // Written channels that disagree with the backbone are an error naming the row.
-    let err = ModelSpec::from_yaml_str(&native_form([8, 12, 28, 256]), "g", Some("n"), None).unwrap_err();
+    let err =
+        ModelSpec::from_yaml_str(&native_form([8, 12, 28, 256]), "g", Some("n"), None).unwrap_err();
     assert!(matches!(err, YoloError::BadArg { row: 4, .. }), "{err}");
 }
 
@@ -143,12 +166,26 @@ fn scale_selection() {
 
 #[test]
 fn model_names_and_paths() {
-    for name in ["yolo11n", "yolo11s", "yolo11m", "yolo11l", "yolo11x", "yolo11s-ghost", "yolo11x-ghost"] {
+    for name in [
+        "yolo11n",
+        "yolo11s",
+        "yolo11m",
+        "yolo11l",
+        "yolo11x",
+        "yolo11s-ghost",
+        "yolo11x-ghost",
+    ] {
         let spec = ModelSpec::from_name(name).unwrap();
         assert_eq!(spec.scale.as_deref(), Some(&name[6..7]), "{name}");
     }
-    assert!(matches!(ModelSpec::from_name("yolo11q").unwrap_err(), YoloError::UnknownModel { .. }));
-    assert!(matches!(ModelSpec::from_name("resnet50").unwrap_err(), YoloError::UnknownModel { .. }));
+    assert!(matches!(
+        ModelSpec::from_name("yolo11q").unwrap_err(),
+        YoloError::UnknownModel { .. }
+    ));
+    assert!(matches!(
+        ModelSpec::from_name("resnet50").unwrap_err(),
+        YoloError::UnknownModel { .. }
+    ));
     // A user YAML file: scale guessed from the stem, or given.
     let dir = std::env::temp_dir().join(format!("yolo11-ghost-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -193,7 +230,9 @@ fn mini_model_parses() {
 fn unsupported_module_names_its_row() {
     let head = "  - [-1, 1, Conv, [128, 3, 2]]\n  - [-1, 1, RepConv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
     match parse(&mini(MINI_BACKBONE, head)).unwrap_err() {
-        YoloError::UnsupportedModule { row, module, .. } => assert_eq!((row, module.as_str()), (4, "RepConv")),
+        YoloError::UnsupportedModule { row, module, .. } => {
+            assert_eq!((row, module.as_str()), (4, "RepConv"))
+        }
         e => panic!("{e}"),
     }
 }
@@ -208,13 +247,26 @@ fn bad_from_indices_are_typed_errors() {
     }
     // Out of range (before layer 0).
     let head = "  - [-9, 1, Conv, [128, 3, 2]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
-    assert!(matches!(parse(&mini(MINI_BACKBONE, head)).unwrap_err(), YoloError::BadFrom { row: 3, from: -9, .. }));
+    assert!(matches!(
+        parse(&mini(MINI_BACKBONE, head)).unwrap_err(),
+        YoloError::BadFrom {
+            row: 3,
+            from: -9,
+            ..
+        }
+    ));
     // The first layer must read the image.
     let bb = "  - [1, 1, Conv, [64, 3, 2]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [-1, 1, Conv, [128, 3, 2]]\n";
-    assert!(matches!(parse(&mini(bb, MINI_HEAD)).unwrap_err(), YoloError::BadFrom { row: 0, .. }));
+    assert!(matches!(
+        parse(&mini(bb, MINI_HEAD)).unwrap_err(),
+        YoloError::BadFrom { row: 0, .. }
+    ));
     // A list where one index is expected.
     let head = "  - [[-1, 1], 1, Conv, [128, 3, 2]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
-    assert!(matches!(parse(&mini(MINI_BACKBONE, head)).unwrap_err(), YoloError::Row { row: 3, .. }));
+    assert!(matches!(
+        parse(&mini(MINI_BACKBONE, head)).unwrap_err(),
+        YoloError::Row { row: 3, .. }
+    ));
 }
 
 #[test]
@@ -225,49 +277,88 @@ fn wrong_argument_types_name_the_argument() {
         e => panic!("{e}"),
     }
     let bb = "  - [-1, 1, Conv, [\"wide\", 3, 2]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [-1, 1, Conv, [128, 3, 2]]\n";
-    assert!(matches!(parse(&mini(bb, MINI_HEAD)).unwrap_err(), YoloError::BadArg { row: 0, .. }));
+    assert!(matches!(
+        parse(&mini(bb, MINI_HEAD)).unwrap_err(),
+        YoloError::BadArg { row: 0, .. }
+    ));
     let head = "  - [-1, 1, nn.Upsample, [None, 2, \"bilinear\"]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
     match parse(&mini(MINI_BACKBONE, head)).unwrap_err() {
         YoloError::BadArg { row, arg, .. } => assert_eq!((row, arg.as_str()), (3, "mode")),
         e => panic!("{e}"),
     }
     let head = "  - [-1, 1, Conv, [128, 3, 2, null, 1, 1, 7]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
-    assert!(matches!(parse(&mini(MINI_BACKBONE, head)).unwrap_err(), YoloError::BadArg { row: 3, .. }));
+    assert!(matches!(
+        parse(&mini(MINI_BACKBONE, head)).unwrap_err(),
+        YoloError::BadArg { row: 3, .. }
+    ));
     // Too many arguments.
     let head = "  - [-1, 1, SPPF, [128, 5, 3, False, 9]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
-    assert!(matches!(parse(&mini(MINI_BACKBONE, head)).unwrap_err(), YoloError::Row { row: 3, .. }));
+    assert!(matches!(
+        parse(&mini(MINI_BACKBONE, head)).unwrap_err(),
+        YoloError::Row { row: 3, .. }
+    ));
 }
 
 #[test]
 fn malformed_yaml_and_rows() {
-    assert!(matches!(parse("nc: [1, 2\nbackbone: ").unwrap_err(), YoloError::Yaml { .. }));
-    assert!(matches!(parse("").unwrap_err(), YoloError::ModelYaml { .. }));
-    assert!(matches!(parse("nc: 3\n").unwrap_err(), YoloError::ModelYaml { .. }));
+    assert!(matches!(
+        parse("nc: [1, 2\nbackbone: ").unwrap_err(),
+        YoloError::Yaml { .. }
+    ));
+    assert!(matches!(
+        parse("").unwrap_err(),
+        YoloError::ModelYaml { .. }
+    ));
+    assert!(matches!(
+        parse("nc: 3\n").unwrap_err(),
+        YoloError::ModelYaml { .. }
+    ));
     // A row with three fields.
     let bb = "  - [-1, 1, Conv]\n";
-    assert!(matches!(parse(&mini(bb, MINI_HEAD)).unwrap_err(), YoloError::Row { row: 0, .. }));
+    assert!(matches!(
+        parse(&mini(bb, MINI_HEAD)).unwrap_err(),
+        YoloError::Row { row: 0, .. }
+    ));
     // Repeats 0.
     let bb = "  - [-1, 0, Conv, [64, 3, 2]]\n";
-    assert!(matches!(parse(&mini(bb, MINI_HEAD)).unwrap_err(), YoloError::Row { row: 0, .. }));
+    assert!(matches!(
+        parse(&mini(bb, MINI_HEAD)).unwrap_err(),
+        YoloError::Row { row: 0, .. }
+    ));
 }
 
 #[test]
 fn graph_rules() {
     // Concat of two different resolutions.
     let head = "  - [[-1, 1], 1, Concat, [1]]\n  - [-1, 1, Conv, [128, 3, 2]]\n  - [[2, 3, 4], 1, Detect, [nc]]\n";
-    assert!(matches!(parse(&mini(MINI_BACKBONE, head)).unwrap_err(), YoloError::Row { row: 3, .. }));
+    assert!(matches!(
+        parse(&mini(MINI_BACKBONE, head)).unwrap_err(),
+        YoloError::Row { row: 3, .. }
+    ));
     // Detect not last.
     let head = "  - [[0, 1, 2], 1, Detect, [nc]]\n  - [-1, 1, Conv, [128, 3, 2]]\n";
     assert!(parse(&mini(MINI_BACKBONE, head)).is_err());
     // No Detect at all.
     let head = "  - [-1, 1, Conv, [128, 3, 2]]\n";
-    assert!(matches!(parse(&mini(MINI_BACKBONE, head)).unwrap_err(), YoloError::ModelYaml { .. }));
+    assert!(matches!(
+        parse(&mini(MINI_BACKBONE, head)).unwrap_err(),
+        YoloError::ModelYaml { .. }
+    ));
     // GhostNet anywhere but first.
     let bb = "  - [-1, 1, Conv, [64, 3, 2]]\n  - [-1, 1, GhostNet, [1.0]]\n";
     assert!(parse(&mini(bb, MINI_HEAD)).is_err());
     // Reading GhostNet's list output directly.
-    let text = builtin_yaml("yolo11-ghost").unwrap().replace("[-1, 1, SPPF, [1024, 5]]", "[0, 1, SPPF, [1024, 5]]");
-    assert!(matches!(parse(&text).unwrap_err(), YoloError::BadFrom { row: 5, from: 0, .. }));
+    let text = builtin_yaml("yolo11-ghost")
+        .unwrap()
+        .replace("[-1, 1, SPPF, [1024, 5]]", "[0, 1, SPPF, [1024, 5]]");
+    assert!(matches!(
+        parse(&text).unwrap_err(),
+        YoloError::BadFrom {
+            row: 5,
+            from: 0,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -277,6 +368,9 @@ fn literal_strings_and_names_are_evaluated() {
     let text = mini(MINI_BACKBONE, &head.replace("[[2, 3, 4]", "[[2, 2, 4]"));
     let spec = parse(&text).unwrap();
     assert_eq!(spec.layers[3].args[0], ArgValue::None);
-    assert!(matches!(spec.layers[3].module, ModuleSpec::Upsample { factor: 2, .. }));
+    assert!(matches!(
+        spec.layers[3].module,
+        ModuleSpec::Upsample { factor: 2, .. }
+    ));
     assert_eq!(spec.detect().nc, 4);
 }

@@ -98,10 +98,7 @@ unsafe fn prefetch_part<V: Lanes>(p: &Plan, row: &Row, part: usize, parts: usize
 }
 
 #[inline(always)]
-unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize>(
-    plan: &Plan,
-    rows: Range<usize>,
-) {
+unsafe fn rows_impl<V: Lanes, const T: usize, const H: usize>(plan: &Plan, rows: Range<usize>) {
     let p = plan;
     let (kh, kw) = (p.packed.kernel_h(), p.packed.kernel_w());
     // Interior columns: ox * sw - pad_left >= 0 and ox * sw - pad_left + kw <= iw.

@@ -84,7 +84,9 @@ impl PackedDepthwise {
         };
         for (blk, &start) in block_starts.iter().enumerate() {
             for lane in 0..LANES {
-                let Some(ch) = lane_channel(start, lane) else { continue };
+                let Some(ch) = lane_channel(start, lane) else {
+                    continue;
+                };
                 for tap in 0..taps {
                     packed[(blk * taps + tap) * LANES + lane] = weights[ch * taps + tap];
                 }

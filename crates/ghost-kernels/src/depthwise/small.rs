@@ -67,7 +67,9 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
         row_len,
         data: vec![0.0; kh * row_len],
         holds: vec![usize::MAX; kh],
-        tap_offset: (0..kw).map(|kx| ((kx % p.sw) * slots + kx / p.sw) * lanes).collect(),
+        tap_offset: (0..kw)
+            .map(|kx| ((kx % p.sw) * slots + kx / p.sw) * lanes)
+            .collect(),
     };
     let weights = p.packed.block_weights(0);
     let bias = V::load(p.packed.block_bias(0));
@@ -80,28 +82,16 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
             let iy = (iy0 + ky as isize) as usize;
             fill_row::<V>(p, &mut s, b, iy);
         }
-        // The input row the next output row adds: prefetched while this row computes (it is
-        // copied into the scratch at the start of the next row, which would otherwise stall).
-        let next = iy0 + p.sh as isize + kh as isize - 1;
-        let next_row = (oy + 1 < p.oh && next >= iy0 + kh as isize && next < p.ih as isize)
-            .then(|| p.input.add((b * p.ih + next as usize) * p.iw * p.in_stride));
-        let next_len = p.iw * p.in_stride;
-        let tiles = s.vectors / T;
         let rows_ptr = s.data.as_ptr();
+        // Scratch row holding kernel row ky0 (one division per output row, not per tile).
+        let slot0 = (iy0 + ky0 as isize) as usize % kh;
         let mut v = 0;
         while v + T <= s.vectors {
-            if let Some(next_row) = next_row {
-                let part = v / T;
-                let chunk = next_len.div_ceil(tiles).div_ceil(16) * 16;
-                for off in (part * chunk..((part + 1) * chunk).min(next_len)).step_by(16) {
-                    V::prefetch(next_row.add(off));
-                }
-            }
-            tile::<V, T>(p, &s, rows_ptr, weights, bias, b, oy, iy0, ky0..ky1, v);
+            tile::<V, T>(p, &s, rows_ptr, weights, bias, b, oy, slot0, ky0..ky1, v);
             v += T;
         }
         while v < s.vectors {
-            tile::<V, 1>(p, &s, rows_ptr, weights, bias, b, oy, iy0, ky0..ky1, v);
+            tile::<V, 1>(p, &s, rows_ptr, weights, bias, b, oy, slot0, ky0..ky1, v);
             v += 1;
         }
     }
@@ -149,7 +139,7 @@ unsafe fn tile<V: Lanes, const T: usize>(
     bias: V,
     b: usize,
     oy: usize,
-    iy0: isize,
+    slot0: usize,
     ky: Range<usize>,
     v0: usize,
 ) {
@@ -157,8 +147,8 @@ unsafe fn tile<V: Lanes, const T: usize>(
     let kw = p.packed.kernel_w();
     let mut acc = [bias; T];
     let first = v0 * s.per * s.lanes;
-    // Scratch row of kernel row ky0, then the next ones cyclically (no division in the loop).
-    let mut slot = (iy0 + ky.start as isize) as usize % kh;
+    // Scratch row of kernel row ky0, then the next ones cyclically.
+    let mut slot = slot0;
     for ky in ky {
         let line = rows_ptr.add(slot * s.row_len + first);
         slot = if slot + 1 == kh { 0 } else { slot + 1 };

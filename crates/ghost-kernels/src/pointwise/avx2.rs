@@ -3,8 +3,8 @@
 //! Per reduction step: two aligned loads of the 16-wide weight row, six broadcasts of one
 //! activation per row, twelve FMAs into twelve accumulators (12 of the 16 ymm registers; the
 //! other three hold the weights and the broadcast). The epilogue runs in vector registers;
-//! partial tiles (fewer than 16 valid columns) go through a 16-float stack buffer so they execute
-//! exactly the same arithmetic as full ones.
+//! partial tiles (fewer than 16 valid columns) use masked loads and stores around exactly the same
+//! arithmetic as full ones.
 
 use std::arch::x86_64::*;
 
@@ -134,48 +134,6 @@ unsafe fn finish8(f: Finish, v: __m256, res: *const f32, col: usize, nr: usize) 
     }
 }
 
-/// Loads `nr <= 8` floats (zero-padded to 8).
-///
-/// # Safety
-/// AVX2 code only; `p` valid for `nr` reads.
-#[inline(always)]
-unsafe fn load8(p: *const f32, nr: usize) -> __m256 {
-    // SAFETY: a full row reads exactly 8 valid floats; a partial one copies `nr` of them into a
-    // zeroed stack buffer first.
-    unsafe {
-        if nr == 8 {
-            _mm256_loadu_ps(p)
-        } else {
-            let mut buf = [0.0f32; 8];
-            for (i, b) in buf.iter_mut().enumerate().take(nr) {
-                *b = *p.add(i);
-            }
-            _mm256_loadu_ps(buf.as_ptr())
-        }
-    }
-}
-
-/// Stores the first `nr <= 8` of 8 floats.
-///
-/// # Safety
-/// AVX2 code only; `p` valid for `nr` writes.
-#[inline(always)]
-unsafe fn store8(p: *mut f32, v: __m256, nr: usize) {
-    // SAFETY: a full row writes exactly 8 valid floats; a partial one goes through a stack
-    // buffer and writes only `nr`.
-    unsafe {
-        if nr == 8 {
-            _mm256_storeu_ps(p, v);
-        } else {
-            let mut buf = [0.0f32; 8];
-            _mm256_storeu_ps(buf.as_mut_ptr(), v);
-            for (i, b) in buf.iter().enumerate().take(nr) {
-                *p.add(i) = *b;
-            }
-        }
-    }
-}
-
 /// Computes one 6x16 tile over one reduction block.
 ///
 /// # Safety
@@ -285,25 +243,34 @@ unsafe fn finish_row(
     }
 }
 
-/// Loads `nr` floats (zero-padded to 16).
+/// Lane mask selecting the first `n` of 8 lanes (`n <= 8`).
+///
+/// # Safety
+/// AVX2 code only.
+#[inline(always)]
+unsafe fn lane_mask(n: usize) -> __m256i {
+    // SAFETY: plain register arithmetic.
+    unsafe {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
+    }
+}
+
+/// Loads `nr` floats, zero in the other lanes of 16.
 ///
 /// # Safety
 /// AVX2 code only; `p` valid for `nr` reads.
 #[inline(always)]
 unsafe fn load16(p: *const f32, nr: usize) -> [__m256; 2] {
-    // SAFETY: a full row reads exactly 16 valid floats; a partial one copies `nr` of them into a
-    // zeroed stack buffer first.
+    // SAFETY: masked loads read only the enabled lanes (masked-off lanes are neither accessed
+    // nor fault), which are the `nr` valid floats.
     unsafe {
         if nr == 16 {
             [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
         } else {
-            let mut buf = [0.0f32; 16];
-            for (i, b) in buf.iter_mut().enumerate().take(nr) {
-                *b = *p.add(i);
-            }
             [
-                _mm256_loadu_ps(buf.as_ptr()),
-                _mm256_loadu_ps(buf.as_ptr().add(8)),
+                _mm256_maskload_ps(p, lane_mask(nr.min(8))),
+                _mm256_maskload_ps(p.add(8), lane_mask(nr.saturating_sub(8))),
             ]
         }
     }
@@ -315,19 +282,48 @@ unsafe fn load16(p: *const f32, nr: usize) -> [__m256; 2] {
 /// AVX2 code only; `p` valid for `nr` writes.
 #[inline(always)]
 unsafe fn store16(p: *mut f32, v: [__m256; 2], nr: usize) {
-    // SAFETY: a full row writes exactly 16 valid floats; a partial one goes through a stack
-    // buffer and writes only `nr`.
+    // SAFETY: masked stores write only the enabled lanes, the `nr` valid floats.
     unsafe {
         if nr == 16 {
             _mm256_storeu_ps(p, v[0]);
             _mm256_storeu_ps(p.add(8), v[1]);
         } else {
-            let mut buf = [0.0f32; 16];
-            _mm256_storeu_ps(buf.as_mut_ptr(), v[0]);
-            _mm256_storeu_ps(buf.as_mut_ptr().add(8), v[1]);
-            for (i, b) in buf.iter().enumerate().take(nr) {
-                *p.add(i) = *b;
+            _mm256_maskstore_ps(p, lane_mask(nr.min(8)), v[0]);
+            if nr > 8 {
+                _mm256_maskstore_ps(p.add(8), lane_mask(nr - 8), v[1]);
             }
+        }
+    }
+}
+
+/// Loads `nr <= 8` floats, zero in the other lanes.
+///
+/// # Safety
+/// AVX2 code only; `p` valid for `nr` reads.
+#[inline(always)]
+unsafe fn load8(p: *const f32, nr: usize) -> __m256 {
+    // SAFETY: as `load16`.
+    unsafe {
+        if nr == 8 {
+            _mm256_loadu_ps(p)
+        } else {
+            _mm256_maskload_ps(p, lane_mask(nr))
+        }
+    }
+}
+
+/// Stores the first `nr <= 8` of 8 floats.
+///
+/// # Safety
+/// AVX2 code only; `p` valid for `nr` writes.
+#[inline(always)]
+unsafe fn store8(p: *mut f32, v: __m256, nr: usize) {
+    // SAFETY: as `store16`.
+    unsafe {
+        if nr == 8 {
+            _mm256_storeu_ps(p, v);
+        } else {
+            _mm256_maskstore_ps(p, lane_mask(nr), v);
         }
     }
 }

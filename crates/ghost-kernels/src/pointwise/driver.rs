@@ -15,7 +15,7 @@ use crate::act::Epilogue;
 use crate::view::{NhwcLayout, SendPtr, TensorView};
 
 /// Longest reduction block, in floats per row (a 16 KiB slice of one weight panel).
-pub(crate) const KC: usize = 256;
+pub(crate) const KC: usize = 1024;
 
 /// Floats of activations a row block may hold for one reduction block (128 KiB, a quarter of L2).
 const BLOCK_FLOATS: usize = 32 * 1024;

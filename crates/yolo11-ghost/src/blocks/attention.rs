@@ -43,7 +43,13 @@ fn kernel_err(layer: &str) -> impl Fn(KernelError) -> YoloError + '_ {
 
 impl Attention {
     /// Loads `{prefix}.qkv`, `{prefix}.proj`, `{prefix}.pe`.
-    pub fn load(weights: &dyn WeightSource, prefix: &str, dim: usize, num_heads: usize, attn_ratio: f64) -> Result<Attention> {
+    pub fn load(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        dim: usize,
+        num_heads: usize,
+        attn_ratio: f64,
+    ) -> Result<Attention> {
         let head_dim = dim / num_heads;
         if head_dim * num_heads != dim || head_dim == 0 {
             return Err(YoloError::Weights {
@@ -55,14 +61,28 @@ impl Attention {
         if key_dim == 0 {
             return Err(YoloError::Weights {
                 layer: prefix.to_string(),
-                message: format!("attention key_dim is 0 (head_dim {head_dim} x ratio {attn_ratio})"),
+                message: format!(
+                    "attention key_dim is 0 (head_dim {head_dim} x ratio {attn_ratio})"
+                ),
             });
         }
         let h = dim + 2 * key_dim * num_heads;
         Ok(Attention {
-            qkv: Conv::load(weights, &format!("{prefix}.qkv"), &ConvArgs::new(dim, h, 1, 1, false))?,
-            proj: Conv::load(weights, &format!("{prefix}.proj"), &ConvArgs::new(dim, dim, 1, 1, false))?,
-            pe: Conv::load(weights, &format!("{prefix}.pe"), &ConvArgs::new(dim, dim, 3, 1, false).groups(dim))?,
+            qkv: Conv::load(
+                weights,
+                &format!("{prefix}.qkv"),
+                &ConvArgs::new(dim, h, 1, 1, false),
+            )?,
+            proj: Conv::load(
+                weights,
+                &format!("{prefix}.proj"),
+                &ConvArgs::new(dim, dim, 1, 1, false),
+            )?,
+            pe: Conv::load(
+                weights,
+                &format!("{prefix}.pe"),
+                &ConvArgs::new(dim, dim, 3, 1, false).groups(dim),
+            )?,
             num_heads,
             key_dim,
             head_dim,
@@ -96,7 +116,8 @@ impl Attention {
                 let s = src.pixel(p);
                 let d = dst.pixel_mut(p);
                 for head in 0..nh {
-                    d[head * hd..(head + 1) * hd].copy_from_slice(&s[head * per_head + 2 * kd..(head + 1) * per_head]);
+                    d[head * hd..(head + 1) * hd]
+                        .copy_from_slice(&s[head * per_head + 2 * kd..(head + 1) * per_head]);
                 }
             }
         }
@@ -112,7 +133,10 @@ impl Attention {
                 // Keys [N][key_dim], scaled (PyTorch scales q; the product is the same up to rounding).
                 for j in 0..pixels {
                     let px = qkv_b.pixel(j);
-                    for (dst, &k) in keys[j * kd..(j + 1) * kd].iter_mut().zip(&px[base + kd..base + 2 * kd]) {
+                    for (dst, &k) in keys[j * kd..(j + 1) * kd]
+                        .iter_mut()
+                        .zip(&px[base + kd..base + 2 * kd])
+                    {
                         *dst = k * self.scale;
                     }
                     for d in 0..hd {
@@ -123,7 +147,8 @@ impl Attention {
                 let q = qkv_b.channels(base, kd).map_err(&err)?;
                 {
                     let mut s = TensorViewMut::dense(&mut scores, 1, h, w, pixels).map_err(&err)?;
-                    pointwise(&q, &packed_k, &Epilogue::default(), &mut s, ctx.threads()).map_err(&err)?;
+                    pointwise(&q, &packed_k, &Epilogue::default(), &mut s, ctx.threads())
+                        .map_err(&err)?;
                 }
                 softmax_rows(&mut scores, pixels, ctx.threads()).map_err(&err)?;
                 let packed_v = PackedPointwise::new(&values_t, None, pixels, hd).map_err(&err)?;
@@ -131,14 +156,22 @@ impl Attention {
                 let mut core_b = core_all.batch_item_mut(b).map_err(&err)?;
                 let mut core_bh = core_b.channels_mut(head * hd, hd).map_err(&err)?;
                 let s = TensorView::dense(&scores, 1, h, w, pixels).map_err(&err)?;
-                pointwise(&s, &packed_v, &Epilogue::default(), &mut core_bh, ctx.threads()).map_err(&err)?;
+                pointwise(
+                    &s,
+                    &packed_v,
+                    &Epilogue::default(),
+                    &mut core_bh,
+                    ctx.threads(),
+                )
+                .map_err(&err)?;
             }
         }
         ctx.recycle(qkv);
 
         // x = core + pe(v), then proj(x) + residual.
         let mut sum = ctx.alloc([n, h, w, dim]);
-        self.pe.forward_into(ctx, &v.view(), &mut sum.view_mut(), Some(core.view()))?;
+        self.pe
+            .forward_into(ctx, &v.view(), &mut sum.view_mut(), Some(core.view()))?;
         ctx.recycle(v);
         ctx.recycle(core);
         self.proj.forward_into(ctx, &sum.view(), out, residual)?;

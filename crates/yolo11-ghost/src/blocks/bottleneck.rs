@@ -16,10 +16,18 @@ pub struct Bottleneck {
 
 impl Bottleneck {
     /// Loads `{prefix}.cv1` and `{prefix}.cv2`.
-    pub fn load(weights: &dyn WeightSource, prefix: &str, a: &BottleneckArgs) -> Result<Bottleneck> {
+    pub fn load(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        a: &BottleneckArgs,
+    ) -> Result<Bottleneck> {
         let c_ = hidden_channels(a.c2, a.e);
         Ok(Bottleneck {
-            cv1: Conv::load(weights, &format!("{prefix}.cv1"), &ConvArgs::new(a.c1, c_, a.k.0, 1, true))?,
+            cv1: Conv::load(
+                weights,
+                &format!("{prefix}.cv1"),
+                &ConvArgs::new(a.c1, c_, a.k.0, 1, true),
+            )?,
             cv2: Conv::load(
                 weights,
                 &format!("{prefix}.cv2"),
@@ -35,7 +43,12 @@ impl Bottleneck {
     }
 
     /// Runs into `out` (which may be a channel slice of a larger buffer).
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         let mid = self.cv1.forward(ctx, x)?;
         let residual = if self.add { Some(*x) } else { None };
         self.cv2.forward_into(ctx, &mid.view(), out, residual)?;

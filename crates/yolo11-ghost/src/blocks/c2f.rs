@@ -16,17 +16,23 @@ enum Inner {
     /// `Bottleneck(c, c, shortcut, g, k, e)`.
     Bottleneck(Bottleneck),
     /// `C3k(c, c, 2, shortcut, g)` (C3k2 with `c3k=True`).
-    C3k(C3),
+    C3k(Box<C3>),
     /// `Sequential(Bottleneck(c, c, shortcut, g), PSABlock(c, 0.5, max(c // 64, 1)))`.
-    Attn(Bottleneck, PsaBlock),
+    Attn(Box<(Bottleneck, PsaBlock)>),
 }
 
 impl Inner {
-    fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         match self {
             Inner::Bottleneck(b) => b.forward_into(ctx, x, out),
             Inner::C3k(c) => c.forward_into(ctx, x, out),
-            Inner::Attn(b, psa) => {
+            Inner::Attn(parts) => {
+                let (b, psa) = &**parts;
                 let mut t = ctx.alloc(b.output_shape(x.shape())?);
                 b.forward_into(ctx, x, &mut t.view_mut())?;
                 psa.forward_into(ctx, &t.view(), out)?;
@@ -60,7 +66,11 @@ impl C2f {
                     k: (3, 3),
                     e: 1.0,
                 };
-                Ok(Inner::Bottleneck(Bottleneck::load(weights, &format!("{prefix}.m.{i}"), &b)?))
+                Ok(Inner::Bottleneck(Bottleneck::load(
+                    weights,
+                    &format!("{prefix}.m.{i}"),
+                    &b,
+                )?))
             })
             .collect::<Result<Vec<_>>>()?;
         Self::with_inner(weights, prefix, a.c1, a.c2, c, m)
@@ -81,10 +91,10 @@ impl C2f {
             .map(|i| {
                 let p = format!("{prefix}.m.{i}");
                 Ok(if a.attn {
-                    Inner::Attn(
+                    Inner::Attn(Box::new((
                         Bottleneck::load(weights, &format!("{p}.0"), &bottleneck)?,
                         PsaBlock::load(weights, &format!("{p}.1"), c, 0.5, (c / 64).max(1))?,
-                    )
+                    )))
                 } else if a.c3k {
                     let csp = CspArgs {
                         c1: c,
@@ -94,7 +104,12 @@ impl C2f {
                         g: a.g,
                         e: 0.5,
                     };
-                    Inner::C3k(C3::load(weights, &p, &csp, C3Inner::Bottleneck(3, 3))?)
+                    Inner::C3k(Box::new(C3::load(
+                        weights,
+                        &p,
+                        &csp,
+                        C3Inner::Bottleneck(3, 3),
+                    )?))
                 } else {
                     Inner::Bottleneck(Bottleneck::load(weights, &p, &bottleneck)?)
                 })
@@ -103,10 +118,25 @@ impl C2f {
         Self::with_inner(weights, prefix, a.c1, a.c2, c, m)
     }
 
-    fn with_inner(weights: &dyn WeightSource, prefix: &str, c1: usize, c2: usize, c: usize, m: Vec<Inner>) -> Result<C2f> {
+    fn with_inner(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        c1: usize,
+        c2: usize,
+        c: usize,
+        m: Vec<Inner>,
+    ) -> Result<C2f> {
         Ok(C2f {
-            cv1: Conv::load(weights, &format!("{prefix}.cv1"), &ConvArgs::new(c1, 2 * c, 1, 1, true))?,
-            cv2: Conv::load(weights, &format!("{prefix}.cv2"), &ConvArgs::new((2 + m.len()) * c, c2, 1, 1, true))?,
+            cv1: Conv::load(
+                weights,
+                &format!("{prefix}.cv1"),
+                &ConvArgs::new(c1, 2 * c, 1, 1, true),
+            )?,
+            cv2: Conv::load(
+                weights,
+                &format!("{prefix}.cv2"),
+                &ConvArgs::new((2 + m.len()) * c, c2, 1, 1, true),
+            )?,
             m,
             hidden: c,
         })
@@ -115,17 +145,24 @@ impl C2f {
     /// Output shape for an input shape (every part keeps the spatial size).
     pub fn output_shape(&self, input: [usize; 4]) -> Result<[usize; 4]> {
         let [n, h, w, _] = self.cv1.output_shape(input)?;
-        self.cv2.output_shape([n, h, w, (2 + self.m.len()) * self.hidden])
+        self.cv2
+            .output_shape([n, h, w, (2 + self.m.len()) * self.hidden])
     }
 
     /// Runs into `out`.
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
         let c = self.hidden;
         let mut cat = ctx.alloc([n, h, w, (2 + self.m.len()) * c]);
         {
             let mut all = cat.view_mut();
-            self.cv1.forward_into(ctx, x, &mut all.channels_mut(0, 2 * c)?, None)?;
+            self.cv1
+                .forward_into(ctx, x, &mut all.channels_mut(0, 2 * c)?, None)?;
             for (i, block) in self.m.iter().enumerate() {
                 // Slice i + 1 is this block's input, slice i + 2 its output.
                 let (done, mut rest) = all.reborrow().split_channels((i + 2) * c)?;

@@ -22,7 +22,7 @@ pub enum C3Inner {
 #[derive(Clone, Debug)]
 enum Inner {
     Bottleneck(Bottleneck),
-    Ghost(GhostBottleneck),
+    Ghost(Box<GhostBottleneck>),
 }
 
 impl Inner {
@@ -33,7 +33,12 @@ impl Inner {
         }
     }
 
-    fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         match self {
             Inner::Bottleneck(b) => b.forward_into(ctx, x, out),
             Inner::Ghost(g) => g.forward_into(ctx, x, out),
@@ -53,9 +58,20 @@ pub struct C3 {
 
 impl C3 {
     /// Loads `{prefix}.cv1/cv2/cv3` and `{prefix}.m.{i}`.
-    pub fn load(weights: &dyn WeightSource, prefix: &str, a: &CspArgs, inner: C3Inner) -> Result<C3> {
+    pub fn load(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        a: &CspArgs,
+        inner: C3Inner,
+    ) -> Result<C3> {
         let c_ = hidden_channels(a.c2, a.e);
-        let conv = |name: &str, c1, c2| Conv::load(weights, &format!("{prefix}.{name}"), &ConvArgs::new(c1, c2, 1, 1, true));
+        let conv = |name: &str, c1, c2| {
+            Conv::load(
+                weights,
+                &format!("{prefix}.{name}"),
+                &ConvArgs::new(c1, c2, 1, 1, true),
+            )
+        };
         let m = (0..a.n)
             .map(|i| {
                 let p = format!("{prefix}.m.{i}");
@@ -72,11 +88,16 @@ impl C3 {
                             e: 1.0,
                         },
                     )?),
-                    C3Inner::Ghost => Inner::Ghost(GhostBottleneck::load(
+                    C3Inner::Ghost => Inner::Ghost(Box::new(GhostBottleneck::load(
                         weights,
                         &p,
-                        &GhostBottleneckArgs { c1: c_, c2: c_, k: 3, s: 1 },
-                    )?),
+                        &GhostBottleneckArgs {
+                            c1: c_,
+                            c2: c_,
+                            k: 3,
+                            s: 1,
+                        },
+                    )?)),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -99,7 +120,12 @@ impl C3 {
     }
 
     /// Runs into `out`.
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
         let c_ = self.hidden;
         let mut cat = ctx.alloc([n, h, w, 2 * c_]);

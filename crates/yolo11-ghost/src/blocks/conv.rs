@@ -2,8 +2,8 @@
 //! or identity, on `ghost_layers::ConvBnAct`.
 
 use ghost_layers::{
-    Activation, Context, ConvBnAct, ConvBnNames, ConvSpec, Layer, Residual, TensorView, TensorViewMut,
-    WeightSource, EPS_ULTRALYTICS,
+    Activation, Context, ConvBnAct, ConvBnNames, ConvSpec, Layer, Residual, TensorView,
+    TensorViewMut, WeightSource, EPS_ULTRALYTICS,
 };
 
 use crate::error::Result;
@@ -22,15 +22,34 @@ impl Conv {
             .stride(a.s)
             .padding(a.p)
             .groups(a.g)
-            .act(if a.act { Activation::Silu } else { Activation::Identity });
-        let inner = ConvBnAct::load(weights, &ConvBnNames::ultralytics(prefix), spec, EPS_ULTRALYTICS)?;
+            .act(if a.act {
+                Activation::Silu
+            } else {
+                Activation::Identity
+            });
+        let inner = ConvBnAct::load(
+            weights,
+            &ConvBnNames::ultralytics(prefix),
+            spec,
+            EPS_ULTRALYTICS,
+        )?;
         Ok(Conv { inner })
     }
 
     /// A plain `nn.Conv2d(c1, c2, 1)` with its own bias and no BatchNorm (Detect's last convs).
-    pub fn load_plain_1x1(weights: &dyn WeightSource, name: &str, c1: usize, c2: usize) -> Result<Conv> {
+    pub fn load_plain_1x1(
+        weights: &dyn WeightSource,
+        name: &str,
+        c1: usize,
+        c2: usize,
+    ) -> Result<Conv> {
         let spec = ConvSpec::new(c1, c2, 1).bias(true);
-        let inner = ConvBnAct::load(weights, &ConvBnNames::conv_only(name), spec, EPS_ULTRALYTICS)?;
+        let inner = ConvBnAct::load(
+            weights,
+            &ConvBnNames::conv_only(name),
+            spec,
+            EPS_ULTRALYTICS,
+        )?;
         Ok(Conv { inner })
     }
 

@@ -51,9 +51,15 @@ impl Detect {
                     ]
                 } else {
                     vec![
-                        conv(format!("{c}.0.0"), ConvArgs::new(x, x, 3, 1, true).groups(x))?,
+                        conv(
+                            format!("{c}.0.0"),
+                            ConvArgs::new(x, x, 3, 1, true).groups(x),
+                        )?,
                         conv(format!("{c}.0.1"), ConvArgs::new(x, c3, 1, 1, true))?,
-                        conv(format!("{c}.1.0"), ConvArgs::new(c3, c3, 3, 1, true).groups(c3))?,
+                        conv(
+                            format!("{c}.1.0"),
+                            ConvArgs::new(c3, c3, 3, 1, true).groups(c3),
+                        )?,
                         conv(format!("{c}.1.1"), ConvArgs::new(c3, c3, 1, 1, true))?,
                     ]
                 };
@@ -74,7 +80,10 @@ impl Detect {
             if w.iter().enumerate().any(|(i, &v)| v != i as f32) {
                 return Err(YoloError::Weights {
                     layer: prefix.to_string(),
-                    message: format!("{dfl_name} is not arange({}): the DFL decoder assumes it", a.reg_max),
+                    message: format!(
+                        "{dfl_name} is not arange({}): the DFL decoder assumes it",
+                        a.reg_max
+                    ),
                 });
             }
         }
@@ -91,7 +100,11 @@ impl Detect {
         self.nc
     }
 
-    fn chain(ctx: &mut Context, convs: &[Conv], x: &TensorView<'_>) -> Result<ghost_layers::Tensor> {
+    fn chain(
+        ctx: &mut Context,
+        convs: &[Conv],
+        x: &TensorView<'_>,
+    ) -> Result<ghost_layers::Tensor> {
         let mut t = convs[0].forward(ctx, x)?;
         for c in &convs[1..] {
             let next = c.forward(ctx, &t.view())?;
@@ -101,11 +114,20 @@ impl Detect {
     }
 
     /// Runs the head on the level feature maps (NHWC) with their strides; returns `output0`.
-    pub fn forward(&self, ctx: &mut Context, inputs: &[TensorView<'_>], strides: &[usize]) -> Result<Array3<f32>> {
+    pub fn forward(
+        &self,
+        ctx: &mut Context,
+        inputs: &[TensorView<'_>],
+        strides: &[usize],
+    ) -> Result<Array3<f32>> {
         if inputs.len() != self.levels.len() || strides.len() != self.levels.len() {
             return Err(YoloError::Weights {
                 layer: self.name.clone(),
-                message: format!("expected {} levels, got {} inputs", self.levels.len(), inputs.len()),
+                message: format!(
+                    "expected {} levels, got {} inputs",
+                    self.levels.len(),
+                    inputs.len()
+                ),
             });
         }
         let n = inputs[0].shape()[0];
@@ -119,18 +141,30 @@ impl Detect {
             let mut logits = ctx.alloc([n, h, w, 4 * bins + nc]);
             {
                 let t = Self::chain(ctx, &level.box_convs, x)?;
-                level.box_out.forward_into(ctx, &t.view(), &mut logits.view_mut().channels_mut(0, 4 * bins)?, None)?;
+                level.box_out.forward_into(
+                    ctx,
+                    &t.view(),
+                    &mut logits.view_mut().channels_mut(0, 4 * bins)?,
+                    None,
+                )?;
                 ctx.recycle(t);
                 let t = Self::chain(ctx, &level.cls_convs, x)?;
-                level.cls_out.forward_into(ctx, &t.view(), &mut logits.view_mut().channels_mut(4 * bins, nc)?, None)?;
+                level.cls_out.forward_into(
+                    ctx,
+                    &t.view(),
+                    &mut logits.view_mut().channels_mut(4 * bins, nc)?,
+                    None,
+                )?;
                 ctx.recycle(t);
             }
             let mut dist = ctx.alloc([n, h, w, 4]);
             let box_logits = logits.view().channels(0, 4 * bins)?;
             if bins > 1 {
-                dfl(&box_logits, bins, &mut dist.view_mut(), ctx.threads()).map_err(|source| YoloError::Kernel {
-                    layer: format!("{}.dfl", self.name),
-                    source,
+                dfl(&box_logits, bins, &mut dist.view_mut(), ctx.threads()).map_err(|source| {
+                    YoloError::Kernel {
+                        layer: format!("{}.dfl", self.name),
+                        source,
+                    }
                 })?;
             } else {
                 dist = ghost_layers::Tensor::from_view(&box_logits);

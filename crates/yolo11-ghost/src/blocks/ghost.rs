@@ -29,8 +29,16 @@ impl GhostConv {
         }
         let half = a.c2 / 2;
         Ok(GhostConv {
-            cv1: Conv::load(weights, &format!("{prefix}.cv1"), &ConvArgs::new(a.c1, half, a.k, a.s, a.act).groups(a.g))?,
-            cv2: Conv::load(weights, &format!("{prefix}.cv2"), &ConvArgs::new(half, half, 5, 1, a.act).groups(half))?,
+            cv1: Conv::load(
+                weights,
+                &format!("{prefix}.cv1"),
+                &ConvArgs::new(a.c1, half, a.k, a.s, a.act).groups(a.g),
+            )?,
+            cv2: Conv::load(
+                weights,
+                &format!("{prefix}.cv2"),
+                &ConvArgs::new(half, half, 5, 1, a.act).groups(half),
+            )?,
             half,
         })
     }
@@ -54,12 +62,14 @@ impl GhostConv {
         match residual {
             None => {
                 self.cv1.forward_into(ctx, x, &mut left, None)?;
-                self.cv2.forward_into(ctx, &left.as_view(), &mut right, None)?;
+                self.cv2
+                    .forward_into(ctx, &left.as_view(), &mut right, None)?;
             }
             Some(r) => {
                 // cv2 must see cv1's output before the residual is added to it.
                 let y: Tensor = self.cv1.forward(ctx, x)?;
-                self.cv2.forward_into(ctx, &y.view(), &mut right, Some(r.channels(half, half)?))?;
+                self.cv2
+                    .forward_into(ctx, &y.view(), &mut right, Some(r.channels(half, half)?))?;
                 add(&y.view(), &r.channels(0, half)?, &mut left, ctx.threads())?;
                 ctx.recycle(y);
             }
@@ -79,7 +89,11 @@ pub struct GhostBottleneck {
 
 impl GhostBottleneck {
     /// Loads `{prefix}.conv.{0,1,2}` and `{prefix}.shortcut.{0,1}` (stride 2 only).
-    pub fn load(weights: &dyn WeightSource, prefix: &str, a: &GhostBottleneckArgs) -> Result<GhostBottleneck> {
+    pub fn load(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        a: &GhostBottleneckArgs,
+    ) -> Result<GhostBottleneck> {
         let c_ = a.c2 / 2;
         if a.s == 1 && a.c1 != a.c2 {
             return Err(YoloError::Weights {
@@ -88,14 +102,37 @@ impl GhostBottleneck {
             });
         }
         let ghost = |i: usize, c1, c2, act| {
-            GhostConv::load(weights, &format!("{prefix}.conv.{i}"), &GhostConvArgs { c1, c2, k: 1, s: 1, g: 1, act })
+            GhostConv::load(
+                weights,
+                &format!("{prefix}.conv.{i}"),
+                &GhostConvArgs {
+                    c1,
+                    c2,
+                    k: 1,
+                    s: 1,
+                    g: 1,
+                    act,
+                },
+            )
         };
         let (dw, shortcut) = if a.s == 2 {
             (
-                Some(Conv::load(weights, &format!("{prefix}.conv.1"), &ConvArgs::new(c_, c_, a.k, 2, false).groups(c_))?),
+                Some(Conv::load(
+                    weights,
+                    &format!("{prefix}.conv.1"),
+                    &ConvArgs::new(c_, c_, a.k, 2, false).groups(c_),
+                )?),
                 Some((
-                    Conv::load(weights, &format!("{prefix}.shortcut.0"), &ConvArgs::new(a.c1, a.c1, a.k, 2, false).groups(a.c1))?,
-                    Conv::load(weights, &format!("{prefix}.shortcut.1"), &ConvArgs::new(a.c1, a.c2, 1, 1, false))?,
+                    Conv::load(
+                        weights,
+                        &format!("{prefix}.shortcut.0"),
+                        &ConvArgs::new(a.c1, a.c1, a.k, 2, false).groups(a.c1),
+                    )?,
+                    Conv::load(
+                        weights,
+                        &format!("{prefix}.shortcut.1"),
+                        &ConvArgs::new(a.c1, a.c2, 1, 1, false),
+                    )?,
                 )),
             )
         } else {
@@ -119,7 +156,12 @@ impl GhostBottleneck {
     }
 
     /// Runs into `out`.
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         let mut t = ctx.alloc(self.ghost1.output_shape(x.shape())?);
         self.ghost1.forward_into(ctx, x, &mut t.view_mut(), None)?;
         if let Some(dw) = &self.dw {
@@ -131,7 +173,8 @@ impl GhostBottleneck {
             Some((sc_dw, sc_pw)) => {
                 let s1 = sc_dw.forward(ctx, x)?;
                 let s2 = sc_pw.forward(ctx, &s1.view())?;
-                self.ghost2.forward_into(ctx, &t.view(), out, Some(s2.view()))?;
+                self.ghost2
+                    .forward_into(ctx, &t.view(), out, Some(s2.view()))?;
                 ctx.recycle(s1);
                 ctx.recycle(s2);
             }

@@ -34,37 +34,49 @@ pub enum Block {
     /// `Conv` / `DWConv`.
     Conv(Conv),
     /// `GhostConv`.
-    GhostConv(GhostConv),
+    GhostConv(Box<GhostConv>),
     /// `Bottleneck`.
-    Bottleneck(Bottleneck),
+    Bottleneck(Box<Bottleneck>),
     /// `C2f` / `C3k2`.
-    C2f(C2f),
+    C2f(Box<C2f>),
     /// `C3` / `C3k` / `C3Ghost`.
-    C3(C3),
+    C3(Box<C3>),
     /// Ultralytics `GhostBottleneck`.
-    GhostBottleneck(GhostBottleneck),
+    GhostBottleneck(Box<GhostBottleneck>),
     /// `SPPF`.
-    Sppf(Sppf),
+    Sppf(Box<Sppf>),
     /// `C2PSA`.
-    C2psa(C2psa),
+    C2psa(Box<C2psa>),
 }
 
 impl Block {
     /// Loads one copy of a single-input module from `{prefix}.*`; `None` for modules the graph
     /// runs itself (Upsample, Concat, Detect, GhostNet, Index).
-    pub fn load(weights: &dyn WeightSource, prefix: &str, module: &ModuleSpec) -> Result<Option<Block>> {
+    pub fn load(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        module: &ModuleSpec,
+    ) -> Result<Option<Block>> {
         let c3 = |a: &CspArgs, inner| C3::load(weights, prefix, a, inner);
         Ok(Some(match module {
-            ModuleSpec::Conv(a) | ModuleSpec::DWConv(a) => Block::Conv(Conv::load(weights, prefix, a)?),
-            ModuleSpec::GhostConv(a) => Block::GhostConv(GhostConv::load(weights, prefix, a)?),
-            ModuleSpec::Bottleneck(a) => Block::Bottleneck(Bottleneck::load(weights, prefix, a)?),
-            ModuleSpec::C2f(a) => Block::C2f(C2f::load_c2f(weights, prefix, a)?),
-            ModuleSpec::C3k2(a) => Block::C2f(C2f::load_c3k2(weights, prefix, a)?),
-            ModuleSpec::C3(a) => Block::C3(c3(a, C3Inner::Bottleneck(1, 3))?),
-            ModuleSpec::C3Ghost(a) => Block::C3(c3(a, C3Inner::Ghost)?),
-            ModuleSpec::GhostBottleneck(a) => Block::GhostBottleneck(GhostBottleneck::load(weights, prefix, a)?),
-            ModuleSpec::Sppf(a) => Block::Sppf(Sppf::load(weights, prefix, a)?),
-            ModuleSpec::C2psa(a) => Block::C2psa(C2psa::load(weights, prefix, a)?),
+            ModuleSpec::Conv(a) | ModuleSpec::DWConv(a) => {
+                Block::Conv(Conv::load(weights, prefix, a)?)
+            }
+            ModuleSpec::GhostConv(a) => {
+                Block::GhostConv(Box::new(GhostConv::load(weights, prefix, a)?))
+            }
+            ModuleSpec::Bottleneck(a) => {
+                Block::Bottleneck(Box::new(Bottleneck::load(weights, prefix, a)?))
+            }
+            ModuleSpec::C2f(a) => Block::C2f(Box::new(C2f::load_c2f(weights, prefix, a)?)),
+            ModuleSpec::C3k2(a) => Block::C2f(Box::new(C2f::load_c3k2(weights, prefix, a)?)),
+            ModuleSpec::C3(a) => Block::C3(Box::new(c3(a, C3Inner::Bottleneck(1, 3))?)),
+            ModuleSpec::C3Ghost(a) => Block::C3(Box::new(c3(a, C3Inner::Ghost)?)),
+            ModuleSpec::GhostBottleneck(a) => {
+                Block::GhostBottleneck(Box::new(GhostBottleneck::load(weights, prefix, a)?))
+            }
+            ModuleSpec::Sppf(a) => Block::Sppf(Box::new(Sppf::load(weights, prefix, a)?)),
+            ModuleSpec::C2psa(a) => Block::C2psa(Box::new(C2psa::load(weights, prefix, a)?)),
             ModuleSpec::Upsample { .. }
             | ModuleSpec::Concat { .. }
             | ModuleSpec::Detect(_)
@@ -89,7 +101,12 @@ impl Block {
 
     /// Runs into `out` (shape [`Block::output_shape`]; may be a channel slice of a wider buffer,
     /// but must not overlap `x`).
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         match self {
             Block::Conv(b) => b.forward_into(ctx, x, out, None),
             Block::GhostConv(b) => b.forward_into(ctx, x, out, None),

@@ -18,20 +18,41 @@ pub struct PsaBlock {
 
 impl PsaBlock {
     /// Loads `{prefix}.attn.*`, `{prefix}.ffn.0`, `{prefix}.ffn.1`.
-    pub fn load(weights: &dyn WeightSource, prefix: &str, c: usize, attn_ratio: f64, num_heads: usize) -> Result<PsaBlock> {
+    pub fn load(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        c: usize,
+        attn_ratio: f64,
+        num_heads: usize,
+    ) -> Result<PsaBlock> {
         Ok(PsaBlock {
             attn: Attention::load(weights, &format!("{prefix}.attn"), c, num_heads, attn_ratio)?,
-            ffn0: Conv::load(weights, &format!("{prefix}.ffn.0"), &ConvArgs::new(c, 2 * c, 1, 1, true))?,
-            ffn1: Conv::load(weights, &format!("{prefix}.ffn.1"), &ConvArgs::new(2 * c, c, 1, 1, false))?,
+            ffn0: Conv::load(
+                weights,
+                &format!("{prefix}.ffn.0"),
+                &ConvArgs::new(c, 2 * c, 1, 1, true),
+            )?,
+            ffn1: Conv::load(
+                weights,
+                &format!("{prefix}.ffn.1"),
+                &ConvArgs::new(2 * c, c, 1, 1, false),
+            )?,
         })
     }
 
     /// Runs into `out` (same shape as `x`; must not overlap `x`).
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         let mut x1 = ctx.alloc(x.shape());
-        self.attn.forward_into(ctx, x, &mut x1.view_mut(), Some(*x))?;
+        self.attn
+            .forward_into(ctx, x, &mut x1.view_mut(), Some(*x))?;
         let hidden = self.ffn0.forward(ctx, &x1.view())?;
-        self.ffn1.forward_into(ctx, &hidden.view(), out, Some(x1.view()))?;
+        self.ffn1
+            .forward_into(ctx, &hidden.view(), out, Some(x1.view()))?;
         ctx.recycle(hidden);
         ctx.recycle(x1);
         Ok(())
@@ -55,8 +76,16 @@ impl C2psa {
             .map(|i| PsaBlock::load(weights, &format!("{prefix}.m.{i}"), c, 0.5, (c / 64).max(1)))
             .collect::<Result<Vec<_>>>()?;
         Ok(C2psa {
-            cv1: Conv::load(weights, &format!("{prefix}.cv1"), &ConvArgs::new(a.c1, 2 * c, 1, 1, true))?,
-            cv2: Conv::load(weights, &format!("{prefix}.cv2"), &ConvArgs::new(2 * c, a.c1, 1, 1, true))?,
+            cv1: Conv::load(
+                weights,
+                &format!("{prefix}.cv1"),
+                &ConvArgs::new(a.c1, 2 * c, 1, 1, true),
+            )?,
+            cv2: Conv::load(
+                weights,
+                &format!("{prefix}.cv2"),
+                &ConvArgs::new(2 * c, a.c1, 1, 1, true),
+            )?,
             m,
             hidden: c,
         })
@@ -68,7 +97,12 @@ impl C2psa {
     }
 
     /// Runs into `out`.
-    pub fn forward_into(&self, ctx: &mut Context, x: &TensorView<'_>, out: &mut TensorViewMut<'_>) -> Result<()> {
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
         let c = self.hidden;
         let mut cat = ctx.alloc(self.cv1.output_shape(x.shape())?);
         self.cv1.forward_into(ctx, x, &mut cat.view_mut(), None)?;
@@ -79,7 +113,11 @@ impl C2psa {
             for block in rest {
                 let mut next = ctx.alloc([n, h, w, c]);
                 match &t {
-                    None => block.forward_into(ctx, &cat.view().channels(c, c)?, &mut next.view_mut())?,
+                    None => block.forward_into(
+                        ctx,
+                        &cat.view().channels(c, c)?,
+                        &mut next.view_mut(),
+                    )?,
                     Some(prev) => block.forward_into(ctx, &prev.view(), &mut next.view_mut())?,
                 }
                 if let Some(prev) = t.replace(next) {

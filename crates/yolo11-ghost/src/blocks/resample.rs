@@ -7,7 +7,12 @@ use ghost_layers::{Context, TensorView, TensorViewMut};
 use crate::error::{Result, YoloError};
 
 /// Nearest upsampling of `x` by `factor` into `out` (`n x f*h x f*w x c`, possibly a slice).
-pub fn upsample_nearest(ctx: &Context, x: &TensorView<'_>, factor: usize, out: &mut TensorViewMut<'_>) -> Result<()> {
+pub fn upsample_nearest(
+    ctx: &Context,
+    x: &TensorView<'_>,
+    factor: usize,
+    out: &mut TensorViewMut<'_>,
+) -> Result<()> {
     let [n, h, w, c] = x.shape();
     if out.shape() != [n, h * factor, w * factor, c] {
         return Err(YoloError::InputShape {

@@ -4,43 +4,10 @@
 //! `fuse()` folds every GhostNet BatchNorm too, leaving an `nn.Identity` in its place (so the
 //! leaf-module count does not change when fused).
 
+use ghost_backbone::{GhostNetConfig, STAGES};
 use ghost_layers::Cost;
 
 use super::tally::{Hw, Tally};
-use crate::spec::ghostnet_channels;
-
-/// `(kernel, expansion, out, se_ratio, stride)` rows of GhostNet V1, stages 0-8.
-const CFG: [&[(usize, usize, usize, f64, usize)]; 9] = [
-    &[(3, 16, 16, 0.0, 1)],
-    &[(3, 48, 24, 0.0, 2)],
-    &[(3, 72, 24, 0.0, 1)],
-    &[(5, 72, 40, 0.25, 2)],
-    &[(5, 120, 40, 0.25, 1)],
-    &[(3, 240, 80, 0.0, 2)],
-    &[
-        (3, 200, 80, 0.0, 1),
-        (3, 184, 80, 0.0, 1),
-        (3, 184, 80, 0.0, 1),
-        (3, 480, 112, 0.25, 1),
-        (3, 672, 112, 0.25, 1),
-    ],
-    &[(5, 672, 160, 0.25, 2)],
-    &[
-        (5, 960, 160, 0.0, 1),
-        (5, 960, 160, 0.25, 1),
-        (5, 960, 160, 0.0, 1),
-        (5, 960, 160, 0.25, 1),
-    ],
-];
-
-/// timm `make_divisible(v, 4)`.
-fn div4(v: f64) -> usize {
-    let mut new_v = (((v + 2.0) as usize) / 4 * 4).max(4);
-    if (new_v as f64) < 0.9 * v {
-        new_v += 4;
-    }
-    new_v
-}
 
 /// A conv + BatchNorm pair of GhostNet (modules: conv, BN, and an activation or Identity
 /// module when `act_leaf`).
@@ -66,22 +33,24 @@ pub fn ghostnet(width: f64, hw: Hw) -> (Tally, [Hw; 4]) {
         h: (hw.h + 2 * (k / 2) - k) / s + 1,
         w: (hw.w + 2 * (k / 2) - k) / s + 1,
     };
-    let stem = div4(16.0 * width);
+    let cfg = GhostNetConfig::ultralytics_backbone(width);
+    let stem = cfg.stem_channels();
     let mut cur = conv_out(hw, 3, 2);
     conv_bn(&mut t, [1, cur.h, cur.w, stem], 3, 1, 3, true);
     let mut cin = stem;
     let mut levels = [cur; 4];
-    for (stage, rows) in CFG.iter().enumerate() {
-        for &(k, exp, out, se, s) in rows.iter() {
-            let mid = div4(exp as f64 * width);
-            let cout = div4(out as f64 * width);
+    for (stage, rows) in STAGES.iter().enumerate() {
+        for row in rows.iter() {
+            let (k, se, s) = (row.kernel, row.se_ratio, row.stride);
+            let mid = cfg.channels(row.expand);
+            let cout = cfg.channels(row.out);
             ghost_module(&mut t, cin, mid, cur);
             let next = conv_out(cur, k, s);
             if s > 1 {
                 conv_bn(&mut t, [1, next.h, next.w, mid], mid, mid, k, false);
             }
             if se > 0.0 {
-                let rd = div4(mid as f64 * se);
+                let rd = ghost_layers::make_divisible(mid as f64 * se, 4);
                 t.cost += Cost::global_avg_pool([1, next.h, next.w, mid]);
                 t.cost += Cost::conv([1, 1, 1, rd], mid, 1, 1, 1, true, false);
                 t.cost += Cost::conv([1, 1, 1, mid], rd, 1, 1, 1, true, false);
@@ -107,7 +76,7 @@ pub fn ghostnet(width: f64, hw: Hw) -> (Tally, [Hw; 4]) {
         }
     }
     // blocks.9: 1x1 conv 160w -> 960w + BN + ReLU.
-    let last = ghostnet_channels(width)[3];
+    let last = cfg.final_channels();
     conv_bn(&mut t, [1, cur.h, cur.w, last], cin, 1, 1, true);
     levels[3] = cur;
     (t, levels)

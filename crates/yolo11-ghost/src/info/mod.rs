@@ -84,7 +84,10 @@ impl ModelInfo {
         let mut layers = Vec::with_capacity(spec.layers.len());
         for layer in &spec.layers {
             let size_of = |s: &Source| match s {
-                Source::Image => Hw { h: height, w: width },
+                Source::Image => Hw {
+                    h: height,
+                    w: width,
+                },
                 Source::Layer(i) => sizes[*i],
             };
             let input = size_of(&layer.inputs[0]);
@@ -145,7 +148,12 @@ impl ModelInfo {
     /// `"NAME summary: L layers, P parameters, F GFLOPs"` (`fused` adds " (fused)").
     pub fn summary(&self, fused: bool) -> String {
         let (tag, layers, params, gflops) = if fused {
-            (" (fused)", self.fused_leaf_layers, self.fused_params, self.fused_gflops)
+            (
+                " (fused)",
+                self.fused_leaf_layers,
+                self.fused_params,
+                self.fused_gflops,
+            )
         } else {
             ("", self.leaf_layers, self.params, self.gflops)
         };
@@ -222,7 +230,11 @@ fn row(layer: &LayerSpec, t: &Tally, out: Hw) -> LayerInfo {
         gflops: t.cost.gflops_trained(),
         fused_params: t.cost.params_fused,
         fused_gflops: t.cost.gflops_fused(),
-        output: if c == 0 { Vec::new() } else { vec![c, out.h, out.w] },
+        output: if c == 0 {
+            Vec::new()
+        } else {
+            vec![c, out.h, out.w]
+        },
     }
 }
 

@@ -10,8 +10,8 @@
 use ghost_layers::Cost;
 
 use crate::spec::{
-    hidden_channels, BottleneckArgs, C2psaArgs, C3k2Args, ConvArgs, CspArgs, DetectArgs, GhostBottleneckArgs,
-    GhostConvArgs, SppfArgs,
+    hidden_channels, BottleneckArgs, C2psaArgs, C3k2Args, ConvArgs, CspArgs, DetectArgs,
+    GhostBottleneckArgs, GhostConvArgs, SppfArgs,
 };
 
 /// Cost and leaf-module counts of a piece of the model.
@@ -48,7 +48,10 @@ pub struct Hw {
 impl Hw {
     fn conv(self, k: usize, s: usize, p: usize) -> Hw {
         let f = |len: usize| (len + 2 * p).saturating_sub(k) / s + 1;
-        Hw { h: f(self.h), w: f(self.w) }
+        Hw {
+            h: f(self.h),
+            w: f(self.w),
+        }
     }
 
     fn pixels(self) -> usize {
@@ -96,7 +99,13 @@ pub fn c2f(t: &mut Tally, a: &CspArgs, hw: Hw) -> Hw {
     conv(t, &ConvArgs::new((2 + a.n) * c, a.c2, 1, 1, true), hw)
 }
 
-fn inner_bottleneck(c: usize, shortcut: bool, g: usize, k: (usize, usize), e: f64) -> BottleneckArgs {
+fn inner_bottleneck(
+    c: usize,
+    shortcut: bool,
+    g: usize,
+    k: (usize, usize),
+    e: f64,
+) -> BottleneckArgs {
     BottleneckArgs {
         c1: c,
         c2: c,
@@ -139,7 +148,16 @@ pub fn c3k(t: &mut Tally, a: &CspArgs, k: usize, hw: Hw) -> Hw {
 /// `C3Ghost`.
 pub fn c3ghost(t: &mut Tally, a: &CspArgs, hw: Hw) -> Hw {
     c3_with(t, a, hw, |t, c, hw| {
-        ghost_bottleneck(t, &GhostBottleneckArgs { c1: c, c2: c, k: 3, s: 1 }, hw);
+        ghost_bottleneck(
+            t,
+            &GhostBottleneckArgs {
+                c1: c,
+                c2: c,
+                k: 3,
+                s: 1,
+            },
+            hw,
+        );
     })
 }
 
@@ -211,7 +229,11 @@ pub fn ghost_bottleneck(t: &mut Tally, a: &GhostBottleneckArgs, hw: Hw) -> Hw {
         out,
     );
     if a.s == 2 {
-        conv(t, &ConvArgs::new(a.c1, a.c1, a.k, a.s, false).groups(a.c1), hw);
+        conv(
+            t,
+            &ConvArgs::new(a.c1, a.c1, a.k, a.s, false).groups(a.c1),
+            hw,
+        );
         conv(t, &ConvArgs::new(a.c1, a.c2, 1, 1, false), out);
     } else {
         identity(t);

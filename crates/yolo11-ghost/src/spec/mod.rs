@@ -18,8 +18,8 @@ use std::path::Path;
 
 pub use builtin::{builtin_model_names, builtin_yaml};
 pub use module::{
-    hidden_channels, BottleneckArgs, C2psaArgs, C3k2Args, ConvArgs, CspArgs, DetectArgs, GhostBottleneckArgs,
-    GhostConvArgs, ModuleKind, ModuleSpec, SppfArgs,
+    hidden_channels, BottleneckArgs, C2psaArgs, C3k2Args, ConvArgs, CspArgs, DetectArgs,
+    GhostBottleneckArgs, GhostConvArgs, ModuleKind, ModuleSpec, SppfArgs,
 };
 pub use scale::{guess_model_scale, make_divisible, unify_model_name, Scale};
 pub use value::{format_args_list, ArgValue};
@@ -31,19 +31,9 @@ use crate::error::{Result, YoloError};
 pub const GHOSTNET_OUTPUTS: usize = 4;
 
 /// GhostNet output channels at `width` (the last block at each stride: blocks 2, 4, 6, 9, with
-/// 24, 40, 112 and 960 channels at width 1), rounded by timm's `make_divisible(c * width, 4)`.
+/// 24, 40, 112 and 960 channels at width 1), timm's `make_divisible(c * width, 4)`.
 pub fn ghostnet_channels(width: f64) -> [usize; 4] {
-    [24, 40, 112, 960].map(|c| timm_make_divisible(c as f64 * width, 4))
-}
-
-/// timm `make_divisible(v, divisor)`: nearest multiple, at least `divisor`, never more than 10% down.
-fn timm_make_divisible(v: f64, divisor: usize) -> usize {
-    let d = divisor as f64;
-    let mut new_v = (((v + d / 2.0) as usize) / divisor * divisor).max(divisor);
-    if (new_v as f64) < 0.9 * v {
-        new_v += divisor;
-    }
-    new_v
+    ghost_backbone::GhostNetConfig::ultralytics_backbone(width).feature_channels()
 }
 
 /// Where a layer reads its input from.
@@ -140,14 +130,23 @@ impl ModelSpec {
             path: path.to_path_buf(),
             source,
         })?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model")
+            .to_string();
         let guessed = guess_model_scale(&stem).map(String::from);
         let scale = scale.map(str::to_string).or(guessed);
         ModelSpec::from_yaml_str(&text, &stem, scale.as_deref(), None)
     }
 
     /// YAML text; `name` is used for display and messages. `nc` overrides the YAML's `nc`.
-    pub fn from_yaml_str(text: &str, name: &str, scale: Option<&str>, nc: Option<usize>) -> Result<ModelSpec> {
+    pub fn from_yaml_str(
+        text: &str,
+        name: &str,
+        scale: Option<&str>,
+        nc: Option<usize>,
+    ) -> Result<ModelSpec> {
         let raw = parse_yaml(text, name)?;
         parse::parse_model(&raw, scale, nc, name)
     }
@@ -169,7 +168,9 @@ impl ModelSpec {
             let s = match &layer.module {
                 ModuleSpec::GhostNet { .. } => 32,
                 ModuleSpec::Index { index, .. } => 4 << index,
-                ModuleSpec::Upsample { factor, .. } => (input(0) / factor.pow(layer.copies as u32)).max(1),
+                ModuleSpec::Upsample { factor, .. } => {
+                    (input(0) / factor.pow(layer.copies as u32)).max(1)
+                }
                 ModuleSpec::Concat { .. } => input(0),
                 ModuleSpec::Detect(_) => (0..layer.inputs.len()).map(input).max().unwrap_or(1),
                 m => input(0) * m.stride().pow(layer.copies as u32),
@@ -237,7 +238,10 @@ impl ModelSpec {
                         })
                         .collect();
                     if s.windows(2).any(|w| w[0] != w[1]) {
-                        return Err(err(format!("inputs {} have different strides {s:?}", layer.from)));
+                        return Err(err(format!(
+                            "inputs {} have different strides {s:?}",
+                            layer.from
+                        )));
                     }
                 }
                 ModuleSpec::Upsample { factor, .. } => {

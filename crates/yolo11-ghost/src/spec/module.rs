@@ -193,7 +193,9 @@ impl ConvArgs {
 
     /// Output size for an input size along one axis (PyTorch's floor rule).
     pub fn out_len(&self, len: usize) -> Option<usize> {
-        (len + 2 * self.p).checked_sub(self.k).map(|v| v / self.s + 1)
+        (len + 2 * self.p)
+            .checked_sub(self.k)
+            .map(|v| v / self.s + 1)
     }
 }
 
@@ -330,7 +332,10 @@ impl DetectArgs {
     /// branch (`c3 = max(ch[0], min(nc, 100))`), as `Detect.__init__` computes them.
     pub fn hidden(&self) -> (usize, usize) {
         let ch0 = self.ch[0];
-        (16.max(ch0 / 4).max(self.reg_max * 4), ch0.max(self.nc.min(100)))
+        (
+            16.max(ch0 / 4).max(self.reg_max * 4),
+            ch0.max(self.nc.min(100)),
+        )
     }
 }
 
@@ -511,7 +516,11 @@ fn gcd(a: usize, b: usize) -> usize {
 impl ModuleSpec {
     /// Builds a base module from the argument list `parse_model` passes to the constructor
     /// (`[c1, c2, (n,) ...]`). `legacy_sppf_act` is whether `parse_model` restored `cv1`'s SiLU.
-    pub(crate) fn from_base_args(kind: ModuleKind, row: usize, args: &[ArgValue]) -> Result<ModuleSpec> {
+    pub(crate) fn from_base_args(
+        kind: ModuleKind,
+        row: usize,
+        args: &[ArgValue],
+    ) -> Result<ModuleSpec> {
         let module = kind.yaml_name();
         let call = |names: &'static [&'static str]| CallArgs {
             row,
@@ -527,9 +536,9 @@ impl ModuleSpec {
                 a.require_int(6, 1, "dilation 1 (dilated convs are not supported)")?;
                 let act = match args.get(7) {
                     None => true,
-                    Some(v) => v
-                        .as_bool()
-                        .ok_or_else(|| a.bad(7, "True or False (custom activations are not supported)"))?,
+                    Some(v) => v.as_bool().ok_or_else(|| {
+                        a.bad(7, "True or False (custom activations are not supported)")
+                    })?,
                 };
                 ModuleSpec::Conv(ConvArgs {
                     c1: a.positive(0, None)?,
@@ -646,7 +655,9 @@ impl ModuleSpec {
                     return Err(YoloError::Row {
                         row,
                         module: module.to_string(),
-                        message: format!("C2PSA needs input channels == output channels, got {c1} -> {c2}"),
+                        message: format!(
+                            "C2PSA needs input channels == output channels, got {c1} -> {c2}"
+                        ),
                     });
                 }
                 ModuleSpec::C2psa(C2psaArgs {

@@ -12,7 +12,12 @@ const C3K_SCALES: [&str; 3] = ["m", "l", "x"];
 
 /// Runs the parse on `raw` at `scale` (a key of its `scales` table, or `None` for the first one /
 /// for YAMLs without a table). `nc_override` replaces the YAML's `nc` (e.g. from the weights).
-pub fn parse_model(raw: &RawModel, scale: Option<&str>, nc_override: Option<usize>, name: &str) -> Result<ModelSpec> {
+pub fn parse_model(
+    raw: &RawModel,
+    scale: Option<&str>,
+    nc_override: Option<usize>,
+    name: &str,
+) -> Result<ModelSpec> {
     let (scale_name, scale_rule) = pick_scale(raw, scale)?;
     let nc = match nc_override {
         Some(nc) => nc as i64,
@@ -43,10 +48,12 @@ pub fn parse_model(raw: &RawModel, scale: Option<&str>, nc_override: Option<usiz
     };
     let mut rows = raw.rows.iter().peekable();
     while let Some(row) = rows.next() {
-        let kind = ModuleKind::from_yaml_name(&row.module).ok_or_else(|| YoloError::UnsupportedModule {
-            row: state.layers.len(),
-            module: row.module.clone(),
-            supported: ModuleKind::supported_list(),
+        let kind = ModuleKind::from_yaml_name(&row.module).ok_or_else(|| {
+            YoloError::UnsupportedModule {
+                row: state.layers.len(),
+                module: row.module.clone(),
+                supported: ModuleKind::supported_list(),
+            }
         })?;
         if kind == ModuleKind::GhostNet {
             state.ghostnet(row)?;
@@ -104,11 +111,21 @@ fn pick_scale(raw: &RawModel, asked: Option<&str>) -> Result<(Option<String>, Sc
     }
     let (name, rule) = match asked {
         None => raw.scales[0].clone(),
-        Some(s) => raw.scales.iter().find(|(k, _)| *k == s).cloned().ok_or_else(|| YoloError::UnknownScale {
-            source_name: raw.source_name.clone(),
-            scale: s.clone(),
-            available: raw.scales.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
-        })?,
+        Some(s) => raw
+            .scales
+            .iter()
+            .find(|(k, _)| *k == s)
+            .cloned()
+            .ok_or_else(|| YoloError::UnknownScale {
+                source_name: raw.source_name.clone(),
+                scale: s.clone(),
+                available: raw
+                    .scales
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?,
     };
     Ok((Some(name), rule))
 }
@@ -151,18 +168,25 @@ impl ParseState {
             return if f == -1 {
                 Ok(Source::Image)
             } else {
-                Err(bad("the first layer can only read the input image (-1)".into()))
+                Err(bad(
+                    "the first layer can only read the input image (-1)".into()
+                ))
             };
         }
         let abs = if f < 0 { i as i64 + f } else { f };
         if f >= i as i64 {
-            return Err(bad(format!("layer {f} is not computed before layer {i} (forward reference)")));
+            return Err(bad(format!(
+                "layer {f} is not computed before layer {i} (forward reference)"
+            )));
         }
         if abs < 0 {
             return Err(bad(format!("only {i} layers precede this one")));
         }
         let abs = abs as usize;
-        if matches!(self.layers[abs].module, ModuleSpec::GhostNet { .. } | ModuleSpec::Detect(_)) {
+        if matches!(
+            self.layers[abs].module,
+            ModuleSpec::GhostNet { .. } | ModuleSpec::Detect(_)
+        ) {
             return Err(bad(format!(
                 "layer {abs} ({}) has no single tensor output{}",
                 self.layers[abs].module.kind().yaml_name(),
@@ -186,14 +210,28 @@ impl ParseState {
     fn single_source(&self, row: &RawRow) -> Result<(Source, i64)> {
         match &row.from {
             From::One(f) => Ok((self.source(&row.module, *f)?, *f)),
-            From::Many(_) => Err(self.row_err(&row.module, format!("`from` must be a single index for {}, found {}", row.module, row.from))),
+            From::Many(_) => Err(self.row_err(
+                &row.module,
+                format!(
+                    "`from` must be a single index for {}, found {}",
+                    row.module, row.from
+                ),
+            )),
         }
     }
 
     fn many_sources(&self, row: &RawRow) -> Result<Vec<Source>> {
         match &row.from {
-            From::Many(list) if !list.is_empty() => list.iter().map(|f| self.source(&row.module, *f)).collect(),
-            _ => Err(self.row_err(&row.module, format!("`from` must be a non-empty list of indices for {}, found {}", row.module, row.from))),
+            From::Many(list) if !list.is_empty() => {
+                list.iter().map(|f| self.source(&row.module, *f)).collect()
+            }
+            _ => Err(self.row_err(
+                &row.module,
+                format!(
+                    "`from` must be a non-empty list of indices for {}, found {}",
+                    row.module, row.from
+                ),
+            )),
         }
     }
 
@@ -235,7 +273,9 @@ impl ParseState {
                     module: module.to_string(),
                     arg: "c2".into(),
                     expected: "a positive integer (output channels)".into(),
-                    found: args.first().map_or_else(|| "nothing".into(), ArgValue::describe),
+                    found: args
+                        .first()
+                        .map_or_else(|| "nothing".into(), ArgValue::describe),
                 })?;
             let c2 = self.scale.channels(c2_raw);
             let mut full = vec![ArgValue::Int(c1 as i64), ArgValue::Int(c2)];
@@ -246,7 +286,11 @@ impl ParseState {
             }
             if kind == ModuleKind::C3k2 {
                 self.legacy = false;
-                if self.scale_name.as_deref().is_some_and(|s| C3K_SCALES.contains(&s)) {
+                if self
+                    .scale_name
+                    .as_deref()
+                    .is_some_and(|s| C3K_SCALES.contains(&s))
+                {
                     // `args[3:4] = [True]`: replaces c3k, or supplies it when the YAML omits it.
                     if full.len() > 3 {
                         full[3] = ArgValue::Bool(true);
@@ -282,7 +326,12 @@ impl ParseState {
                     let (src, _) = self.single_source(row)?;
                     let c = self.channels_of(src);
                     let factor = upsample_factor(i, &args)?;
-                    (vec![src], ModuleSpec::Upsample { c, factor }, args.clone(), c)
+                    (
+                        vec![src],
+                        ModuleSpec::Upsample { c, factor },
+                        args.clone(),
+                        c,
+                    )
                 }
                 ModuleKind::Concat => {
                     let srcs = self.many_sources(row)?;
@@ -309,13 +358,17 @@ impl ParseState {
                     }
                     let nc = match args.first() {
                         None => 80,
-                        Some(v) => v.as_int().filter(|c| *c >= 1).ok_or_else(|| YoloError::BadArg {
-                            row: i,
-                            module: module.into(),
-                            arg: "nc".into(),
-                            expected: "a positive integer or `nc`".into(),
-                            found: v.describe(),
-                        })?,
+                        Some(v) => {
+                            v.as_int()
+                                .filter(|c| *c >= 1)
+                                .ok_or_else(|| YoloError::BadArg {
+                                    row: i,
+                                    module: module.into(),
+                                    arg: "nc".into(),
+                                    expected: "a positive integer or `nc`".into(),
+                                    found: v.describe(),
+                                })?
+                        }
                     };
                     if args.len() > 1 {
                         return Err(self.row_err(module, "Detect takes one argument, [nc]"));
@@ -324,7 +377,9 @@ impl ParseState {
                     let mut shown = vec![ArgValue::Int(nc)];
                     shown.push(ArgValue::Int(self.reg_max));
                     shown.push(ArgValue::None);
-                    shown.push(ArgValue::List(ch.iter().map(|&c| ArgValue::Int(c as i64)).collect()));
+                    shown.push(ArgValue::List(
+                        ch.iter().map(|&c| ArgValue::Int(c as i64)).collect(),
+                    ));
                     let spec = ModuleSpec::Detect(DetectArgs {
                         nc: nc as usize,
                         reg_max: self.reg_max as usize,
@@ -338,7 +393,10 @@ impl ParseState {
             }
         };
         if copies > 1 && !kind.is_base() {
-            return Err(self.row_err(module, format!("{module} cannot be repeated ({} repeats)", row.repeats)));
+            return Err(self.row_err(
+                module,
+                format!("{module} cannot be repeated ({} repeats)", row.repeats),
+            ));
         }
         let layer = LayerSpec {
             index: i,
@@ -374,17 +432,26 @@ impl ParseState {
             return Err(self.row_err(module, "GhostNet cannot be repeated"));
         }
         if self.input_channels != 3 {
-            return Err(self.row_err(module, format!("GhostNet takes 3 input channels, the YAML sets channels: {}", self.input_channels)));
+            return Err(self.row_err(
+                module,
+                format!(
+                    "GhostNet takes 3 input channels, the YAML sets channels: {}",
+                    self.input_channels
+                ),
+            ));
         }
         let base_width = match row.args.as_slice() {
             [] => 1.0,
-            [w] => w.as_float().filter(|w| *w > 0.0 && w.is_finite()).ok_or_else(|| YoloError::BadArg {
-                row: 0,
-                module: module.into(),
-                arg: "width".into(),
-                expected: "a positive number".into(),
-                found: w.describe(),
-            })?,
+            [w] => w
+                .as_float()
+                .filter(|w| *w > 0.0 && w.is_finite())
+                .ok_or_else(|| YoloError::BadArg {
+                    row: 0,
+                    module: module.into(),
+                    arg: "width".into(),
+                    expected: "a positive number".into(),
+                    found: w.describe(),
+                })?,
             _ => return Err(self.row_err(module, "GhostNet takes one argument, [width]")),
         };
         let width = base_width * self.scale.width;
@@ -419,7 +486,10 @@ impl ParseState {
             inputs: vec![Source::Layer(0)],
             repeats: 1,
             copies: 1,
-            module: ModuleSpec::Index { index: level, channels },
+            module: ModuleSpec::Index {
+                index: level,
+                channels,
+            },
             args: vec![ArgValue::Int(level as i64)],
         };
         self.push(layer, channels);
@@ -440,10 +510,17 @@ impl ParseState {
             expected: expected.into(),
             found: found.map_or_else(|| "nothing".into(), ArgValue::describe),
         };
-        let channels = args.first().and_then(ArgValue::as_int).filter(|c| *c >= 1).ok_or_else(|| bad("c2", "a positive integer", args.first()))? as usize;
+        let channels =
+            args.first()
+                .and_then(ArgValue::as_int)
+                .filter(|c| *c >= 1)
+                .ok_or_else(|| bad("c2", "a positive integer", args.first()))? as usize;
         let level = match args.get(1) {
             None => 0,
-            Some(v) => v.as_int().filter(|k| (0..GHOSTNET_OUTPUTS as i64).contains(k)).ok_or_else(|| bad("index", "0, 1, 2 or 3", Some(v)))?,
+            Some(v) => v
+                .as_int()
+                .filter(|k| (0..GHOSTNET_OUTPUTS as i64).contains(k))
+                .ok_or_else(|| bad("index", "0, 1, 2 or 3", Some(v)))?,
         } as usize;
         if args.len() > 2 {
             return Err(self.row_err(module, "Index takes [channels, k]"));
@@ -462,7 +539,10 @@ impl ParseState {
             inputs: vec![Source::Layer(0)],
             repeats: 1,
             copies: 1,
-            module: ModuleSpec::Index { index: level, channels },
+            module: ModuleSpec::Index {
+                index: level,
+                channels,
+            },
             args: vec![ArgValue::Int(level as i64)],
         };
         self.push(layer, channels);

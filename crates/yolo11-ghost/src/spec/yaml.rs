@@ -91,7 +91,12 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
     let doc = match docs.as_slice() {
         [doc] => doc,
         [] => return Err(model_err(source_name, "the file is empty")),
-        _ => return Err(model_err(source_name, "expected one YAML document, found several")),
+        _ => {
+            return Err(model_err(
+                source_name,
+                "expected one YAML document, found several",
+            ))
+        }
     };
     let Yaml::Hash(map) = doc else {
         return Err(model_err(source_name, "the top level must be a mapping"));
@@ -101,7 +106,12 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
     let nc = match get("nc") {
         None | Some(Yaml::Null) => None,
         Some(Yaml::Integer(i)) if *i >= 1 => Some(*i),
-        Some(other) => return Err(model_err(source_name, format!("`nc` must be a positive integer, found {other:?}"))),
+        Some(other) => {
+            return Err(model_err(
+                source_name,
+                format!("`nc` must be a positive integer, found {other:?}"),
+            ))
+        }
     };
 
     let mut scales = Vec::new();
@@ -111,12 +121,27 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
             for (key, value) in table {
                 let name = match key {
                     Yaml::String(s) => s.clone(),
-                    other => return Err(model_err(source_name, format!("scale name {other:?} is not a string"))),
+                    other => {
+                        return Err(model_err(
+                            source_name,
+                            format!("scale name {other:?} is not a string"),
+                        ))
+                    }
                 };
-                let bad = || model_err(source_name, format!("scale {name:?} must be [depth, width, max_channels]"));
-                let Yaml::Array(v) = value else { return Err(bad()) };
-                let [d, w, m] = v.as_slice() else { return Err(bad()) };
-                let (Some(depth), Some(width), Some(max)) = (number(d), number(w), number(m)) else {
+                let bad = || {
+                    model_err(
+                        source_name,
+                        format!("scale {name:?} must be [depth, width, max_channels]"),
+                    )
+                };
+                let Yaml::Array(v) = value else {
+                    return Err(bad());
+                };
+                let [d, w, m] = v.as_slice() else {
+                    return Err(bad());
+                };
+                let (Some(depth), Some(width), Some(max)) = (number(d), number(w), number(m))
+                else {
                     return Err(bad());
                 };
                 if depth <= 0.0 || width <= 0.0 || max <= 0.0 {
@@ -132,15 +157,20 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
                 ));
             }
         }
-        Some(_) => return Err(model_err(source_name, "`scales` must be a mapping of name -> [depth, width, max_channels]")),
+        Some(_) => {
+            return Err(model_err(
+                source_name,
+                "`scales` must be a mapping of name -> [depth, width, max_channels]",
+            ))
+        }
     }
 
     let multiple = |key: &str| -> Result<f64> {
         match get(key) {
             None | Some(Yaml::Null) => Ok(1.0),
-            Some(node) => number(node)
-                .filter(|v| *v > 0.0)
-                .ok_or_else(|| model_err(source_name, format!("`{key}` must be a positive number"))),
+            Some(node) => number(node).filter(|v| *v > 0.0).ok_or_else(|| {
+                model_err(source_name, format!("`{key}` must be a positive number"))
+            }),
         }
     };
     let depth_multiple = multiple("depth_multiple")?;
@@ -149,7 +179,10 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
         match get(key) {
             None | Some(Yaml::Null) => Ok(default),
             Some(Yaml::Integer(i)) if *i >= 1 => Ok(*i),
-            Some(_) => Err(model_err(source_name, format!("`{key}` must be a positive integer"))),
+            Some(_) => Err(model_err(
+                source_name,
+                format!("`{key}` must be a positive integer"),
+            )),
         }
     };
     let channels = int_key("channels", 3)?;
@@ -174,7 +207,12 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
                 backbone_rows = rows.len();
                 continue;
             }
-            _ => return Err(model_err(source_name, format!("`{section}` must be a list of [from, repeats, module, args] rows"))),
+            _ => {
+                return Err(model_err(
+                    source_name,
+                    format!("`{section}` must be a list of [from, repeats, module, args] rows"),
+                ))
+            }
         };
         for node in list {
             rows.push(parse_row(node, rows.len())?);
@@ -210,14 +248,28 @@ fn parse_row(node: &Yaml, row: usize) -> Result<RawRow> {
         message,
     };
     let Yaml::Array(fields) = node else {
-        return Err(fail("?", format!("expected [from, repeats, module, args], found {node:?}")));
+        return Err(fail(
+            "?",
+            format!("expected [from, repeats, module, args], found {node:?}"),
+        ));
     };
     let [from, repeats, module, args] = fields.as_slice() else {
-        return Err(fail("?", format!("expected 4 fields [from, repeats, module, args], found {}", fields.len())));
+        return Err(fail(
+            "?",
+            format!(
+                "expected 4 fields [from, repeats, module, args], found {}",
+                fields.len()
+            ),
+        ));
     };
     let module = match module {
         Yaml::String(s) => s.clone(),
-        other => return Err(fail("?", format!("module name must be a string, found {other:?}"))),
+        other => {
+            return Err(fail(
+                "?",
+                format!("module name must be a string, found {other:?}"),
+            ))
+        }
     };
     let from = match from {
         Yaml::Integer(i) => From::One(*i),
@@ -226,22 +278,47 @@ fn parse_row(node: &Yaml, row: usize) -> Result<RawRow> {
                 .iter()
                 .map(|y| match y {
                     Yaml::Integer(i) => Ok(*i),
-                    other => Err(fail(&module, format!("`from` entries must be integers, found {other:?}"))),
+                    other => Err(fail(
+                        &module,
+                        format!("`from` entries must be integers, found {other:?}"),
+                    )),
                 })
                 .collect::<Result<_>>()?,
         ),
-        other => return Err(fail(&module, format!("`from` must be an integer or a list of integers, found {other:?}"))),
+        other => {
+            return Err(fail(
+                &module,
+                format!("`from` must be an integer or a list of integers, found {other:?}"),
+            ))
+        }
     };
     let repeats = match repeats {
         Yaml::Integer(i) if *i >= 1 => *i,
-        other => return Err(fail(&module, format!("repeats must be a positive integer, found {other:?}"))),
+        other => {
+            return Err(fail(
+                &module,
+                format!("repeats must be a positive integer, found {other:?}"),
+            ))
+        }
     };
     let args = match args {
         Yaml::Array(items) => items
             .iter()
-            .map(|y| ArgValue::from_yaml(y).ok_or_else(|| fail(&module, format!("argument {y:?} is not a number, string, bool, null or list"))))
+            .map(|y| {
+                ArgValue::from_yaml(y).ok_or_else(|| {
+                    fail(
+                        &module,
+                        format!("argument {y:?} is not a number, string, bool, null or list"),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>>>()?,
-        other => return Err(fail(&module, format!("args must be a list, found {other:?}"))),
+        other => {
+            return Err(fail(
+                &module,
+                format!("args must be a list, found {other:?}"),
+            ))
+        }
     };
     Ok(RawRow {
         from,
