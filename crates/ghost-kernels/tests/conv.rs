@@ -493,3 +493,13 @@ fn errors_name_the_operand() {
         "weights"
     );
 }
+
+/// Packed weights and the scratch can live in layers used from several threads.
+#[test]
+fn packed_weights_and_scratch_are_send_sync() {
+    fn check<T: Send + Sync + std::fmt::Debug>() {}
+    check::<PackedConv>();
+    check::<ConvScratch>();
+    let p = PackedConv::new(&[0.0; 2 * 3 * 5 * 3], None, 3, 2, 5, 3).unwrap();
+    assert_eq!((p.cin(), p.cout(), p.kernel()), (3, 2, (5, 3)));
+}

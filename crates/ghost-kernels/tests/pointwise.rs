@@ -238,9 +238,10 @@ fn pinned_shapes() {
         (2, 3, 5, 17, 16),
         (1, 2, 3, 64, 33),
         (1, 5, 5, 70, 70),
-        // Reductions longer than one cache block (KC = 256), with tails in every dimension.
+        // Reductions longer than one cache block (KC = 512), with tails in every dimension.
         (1, 3, 5, 300, 33),
         (1, 2, 7, 600, 20),
+        (1, 1, 7, 1100, 24),
     ];
     for isa in supported_isas() {
         for &(n, h, w, cin, cout) in &shapes {
@@ -485,4 +486,14 @@ fn empty_batch_is_a_no_op() {
         &Threads::single(),
     )
     .unwrap();
+}
+
+/// Packed weights are shared between threads and cloned into layers.
+#[test]
+fn packed_weights_are_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    check::<PackedPointwise>();
+    let p = PackedPointwise::new(&[1.0, 2.0, 3.0], Some(&[0.5]), 3, 1).unwrap();
+    assert_eq!((p.cin(), p.cout()), (3, 1));
+    assert_eq!(p.clone(), p);
 }

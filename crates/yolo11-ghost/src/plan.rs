@@ -181,11 +181,14 @@ mod tests {
         let spec = ModelSpec::from_name("yolo11n").unwrap();
         let plan = Plan::new(&spec);
         assert_eq!(plan.copied_inputs(&spec), 0);
+        // 12 = cat(11 upsample, 6 C3k2): 6 sits after the upsampled channels.
+        let offset = spec.layers[11].out_channels();
+        assert_eq!(plan.home[6], Some(Home { concat: 12, offset }));
         assert_eq!(
-            plan.home[6],
+            plan.home[11],
             Some(Home {
                 concat: 12,
-                offset: 128
+                offset: 0
             })
         );
     }

@@ -15,6 +15,7 @@
 //!   absolute. The sigmoid's slope is at most 1/4, so this bounds the logit error by ~4e-3;
 //!   the reference's f32-vs-f64 deviation is ~2e-7 and seeded class logits spread by 0.02-0.05
 //!   across anchors (fixtures README), so a head reading the wrong feature or channel fails.
+//!
 //! The measured maxima are printed (`--nocapture`).
 //!
 //! Every model also runs on 1 and 2 threads: the outputs must be bitwise identical (the kernels

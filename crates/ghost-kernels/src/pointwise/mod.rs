@@ -6,8 +6,10 @@
 //! output's channel range, so a pointwise conv can fill one half of a Ghost module's buffer or
 //! one slice of a YOLO concat.
 //!
-//! Implementations: an AVX2+FMA 6x16 microkernel, a portable `wide` 4x16 microkernel and a scalar
-//! one, all behind the same driver; [`naive`] is the f64 reference the tests compare against.
+//! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels),
+//! a portable `wide` 2x16 microkernel and a scalar one, all behind the same driver (which the
+//! dense convolution shares); [`naive`] is the f64 reference the tests compare against. The path
+//! is chosen at run time by [`active_isa`]; [`pointwise_with_isa`] forces one (tests, benches).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

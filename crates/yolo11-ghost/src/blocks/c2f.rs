@@ -14,7 +14,7 @@ use crate::spec::{hidden_channels, BottleneckArgs, C3k2Args, ConvArgs, CspArgs};
 #[derive(Clone, Debug)]
 enum Inner {
     /// `Bottleneck(c, c, shortcut, g, k, e)`.
-    Bottleneck(Bottleneck),
+    Bottleneck(Box<Bottleneck>),
     /// `C3k(c, c, 2, shortcut, g)` (C3k2 with `c3k=True`).
     C3k(Box<C3>),
     /// `Sequential(Bottleneck(c, c, shortcut, g), PSABlock(c, 0.5, max(c // 64, 1)))`.
@@ -66,11 +66,8 @@ impl C2f {
                     k: (3, 3),
                     e: 1.0,
                 };
-                Ok(Inner::Bottleneck(Bottleneck::load(
-                    weights,
-                    &format!("{prefix}.m.{i}"),
-                    &b,
-                )?))
+                let block = Bottleneck::load(weights, &format!("{prefix}.m.{i}"), &b)?;
+                Ok(Inner::Bottleneck(Box::new(block)))
             })
             .collect::<Result<Vec<_>>>()?;
         Self::with_inner(weights, prefix, a.c1, a.c2, c, m)
@@ -111,7 +108,7 @@ impl C2f {
                         C3Inner::Bottleneck(3, 3),
                     )?))
                 } else {
-                    Inner::Bottleneck(Bottleneck::load(weights, &p, &bottleneck)?)
+                    Inner::Bottleneck(Box::new(Bottleneck::load(weights, &p, &bottleneck)?))
                 })
             })
             .collect::<Result<Vec<_>>>()?;

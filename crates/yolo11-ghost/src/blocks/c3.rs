@@ -21,7 +21,7 @@ pub enum C3Inner {
 
 #[derive(Clone, Debug)]
 enum Inner {
-    Bottleneck(Bottleneck),
+    Bottleneck(Box<Bottleneck>),
     Ghost(Box<GhostBottleneck>),
 }
 
@@ -76,7 +76,7 @@ impl C3 {
             .map(|i| {
                 let p = format!("{prefix}.m.{i}");
                 Ok(match inner {
-                    C3Inner::Bottleneck(k1, k2) => Inner::Bottleneck(Bottleneck::load(
+                    C3Inner::Bottleneck(k1, k2) => Inner::Bottleneck(Box::new(Bottleneck::load(
                         weights,
                         &p,
                         &BottleneckArgs {
@@ -87,7 +87,7 @@ impl C3 {
                             k: (k1, k2),
                             e: 1.0,
                         },
-                    )?),
+                    )?)),
                     C3Inner::Ghost => Inner::Ghost(Box::new(GhostBottleneck::load(
                         weights,
                         &p,

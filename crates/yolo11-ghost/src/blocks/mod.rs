@@ -32,7 +32,7 @@ use crate::spec::{CspArgs, ModuleSpec};
 #[derive(Clone, Debug)]
 pub enum Block {
     /// `Conv` / `DWConv`.
-    Conv(Conv),
+    Conv(Box<Conv>),
     /// `GhostConv`.
     GhostConv(Box<GhostConv>),
     /// `Bottleneck`.
@@ -60,7 +60,7 @@ impl Block {
         let c3 = |a: &CspArgs, inner| C3::load(weights, prefix, a, inner);
         Ok(Some(match module {
             ModuleSpec::Conv(a) | ModuleSpec::DWConv(a) => {
-                Block::Conv(Conv::load(weights, prefix, a)?)
+                Block::Conv(Box::new(Conv::load(weights, prefix, a)?))
             }
             ModuleSpec::GhostConv(a) => {
                 Block::GhostConv(Box::new(GhostConv::load(weights, prefix, a)?))
