@@ -7,7 +7,7 @@ use yolo11_ghost::{ModelSpec, YoloModel};
 #[test]
 fn blocks() {
     let io = SafetensorsFile::open("/tmp/blocks/blocks.io.safetensors").unwrap();
-    for (key, scale, seed) in [("a", "n", 0x5EED_Au64), ("b", "s", 0x5EED_B)] {
+    for (key, scale, seed) in [("a", "n", 0x5_EEDAu64), ("b", "s", 0x5_EEDB)] {
         let text = std::fs::read_to_string(format!("/tmp/blocks/{key}.yaml")).unwrap();
         let spec = ModelSpec::from_yaml_str(&text, key, Some(scale), None).unwrap();
         let info = ModelInfo::new(&spec, 640, 640).unwrap();

@@ -215,7 +215,6 @@ fn invalid_options_are_typed_errors() {
 // tools/make_yolo_fixtures.py): yolo11n-ghost with seeded weights, conf 0.25, iou 0.7, rect.
 
 mod ultralytics {
-    use std::collections::HashMap;
     use std::path::PathBuf;
 
     use safetensors::SafeTensors;
@@ -299,15 +298,9 @@ mod ultralytics {
             })
             .collect()
     }
-
-    pub fn by_anchor(
-        dets: &[(usize, [f32; 4], f32, usize)],
-    ) -> HashMap<usize, ([f32; 4], f32, usize)> {
-        dets.iter().map(|&(a, b, s, c)| (a, (b, s, c))).collect()
-    }
 }
 
-use ultralytics::{by_anchor, detections, f32s, file_name, repo, u8s, Predict};
+use ultralytics::{detections, f32s, file_name, repo, u8s, Predict};
 use yolo11_ghost::image_io::load_rgb;
 use yolo11_ghost::letterbox::{to_input_tensor, Letterbox};
 use yolo11_ghost::nms::{non_max_suppression, NmsOptions};
