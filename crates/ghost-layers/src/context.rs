@@ -1,5 +1,7 @@
 //! The per-call execution context: the thread budget and reusable kernel workspace.
 
+use std::time::{Duration, Instant};
+
 use ghost_kernels::conv::ConvScratch;
 use ghost_kernels::{NhwcLayout, Threads};
 
@@ -16,6 +18,31 @@ pub struct Context {
     threads: Threads,
     scratch: ConvScratch,
     pool: Vec<Vec<f32>>,
+    profile: Option<Profile>,
+}
+
+/// One timed kernel call, recorded when profiling is on ([`Context::enable_profiling`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileRecord {
+    /// The caller's scope when the call ran (a YOLO layer index, say); see [`Context::set_scope`].
+    pub scope: usize,
+    /// The layer's name (`model.3`, `blocks.3.0.ghost1.primary_conv`, ...).
+    pub name: String,
+    /// The kernel family: `"pointwise"`, `"depthwise"`, `"dense"`, ...
+    pub kind: &'static str,
+    /// Wall time of the call.
+    pub time: Duration,
+    /// Floating-point operations of the call (2 x multiply-adds).
+    pub flops: u64,
+    /// Bytes the call must move at least once: input, output, residual and weights.
+    pub bytes: u64,
+}
+
+/// What profiling collects: records in call order and the current scope.
+#[derive(Clone, Debug, Default)]
+struct Profile {
+    scope: usize,
+    records: Vec<ProfileRecord>,
 }
 
 impl std::fmt::Debug for Context {
@@ -23,6 +50,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("threads", &self.threads)
             .field("pooled_buffers", &self.pool.len())
+            .field("profiling", &self.profile.is_some())
             .finish()
     }
 }
@@ -34,6 +62,61 @@ impl Context {
             threads,
             scratch: ConvScratch::new(),
             pool: Vec::new(),
+            profile: None,
+        }
+    }
+
+    /// Starts recording a [`ProfileRecord`] per kernel call (off by default: then no call
+    /// reads the clock). Clears earlier records.
+    pub fn enable_profiling(&mut self) {
+        self.profile = Some(Profile::default());
+    }
+
+    /// Whether kernel calls are being recorded.
+    pub fn is_profiling(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    /// Tags the following records with `scope` (a model's layer index).
+    pub fn set_scope(&mut self, scope: usize) {
+        if let Some(p) = &mut self.profile {
+            p.scope = scope;
+        }
+    }
+
+    /// Takes the records so far (profiling stays on).
+    pub fn take_profile(&mut self) -> Vec<ProfileRecord> {
+        self.profile
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.records))
+            .unwrap_or_default()
+    }
+
+    /// The clock reading to pass to [`Context::record`], or `None` when not profiling.
+    pub fn start_timer(&self) -> Option<Instant> {
+        self.profile.as_ref().map(|_| Instant::now())
+    }
+
+    /// Records a call that started at `start` (from [`Context::start_timer`]); a no-op when
+    /// `start` is `None`.
+    pub fn record(
+        &mut self,
+        start: Option<Instant>,
+        name: &str,
+        kind: &'static str,
+        flops: u64,
+        bytes: u64,
+    ) {
+        if let (Some(start), Some(p)) = (start, &mut self.profile) {
+            let time = start.elapsed();
+            p.records.push(ProfileRecord {
+                scope: p.scope,
+                name: name.to_string(),
+                kind,
+                time,
+                flops,
+                bytes,
+            });
         }
     }
 
@@ -117,5 +200,30 @@ mod tests {
         assert_eq!(u.to_dense_vec().len(), 32);
         let v = ctx.alloc([1, 8, 8, 8]);
         assert_eq!(v.to_dense_vec().len(), 512);
+    }
+
+    #[test]
+    fn profiling_records_only_when_enabled() {
+        let mut ctx = Context::single_threaded();
+        let t = ctx.start_timer();
+        assert!(t.is_none(), "no clock reads while profiling is off");
+        ctx.record(t, "a", "pointwise", 10, 20);
+        assert!(ctx.take_profile().is_empty());
+
+        ctx.enable_profiling();
+        ctx.set_scope(7);
+        let t = ctx.start_timer();
+        ctx.record(t, "model.7", "dense", 100, 200);
+        let records = ctx.take_profile();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            (records[0].scope, records[0].name.as_str(), records[0].kind),
+            (7, "model.7", "dense")
+        );
+        assert_eq!((records[0].flops, records[0].bytes), (100, 200));
+        assert!(
+            ctx.take_profile().is_empty(),
+            "take empties the record list"
+        );
     }
 }

@@ -368,6 +368,8 @@ impl ConvBnAct {
                 });
             }
         }
+        let timer = ctx.start_timer();
+        let residual_len = residual.as_ref().map_or(0, |r| r.view.layout().elements());
         let epilogue = Epilogue {
             act: self.spec.act,
             residual,
@@ -388,7 +390,31 @@ impl ConvBnAct {
                 threads,
             ),
         };
-        result.map_err(|e| LayerError::kernel(self.name.clone(), e))
+        result.map_err(|e| LayerError::kernel(self.name.clone(), e))?;
+        if timer.is_some() {
+            let s = &self.spec;
+            let flops = Cost::conv(
+                expected,
+                s.cin,
+                s.groups,
+                s.window.kernel_h,
+                s.window.kernel_w,
+                s.bias,
+                false,
+            )
+            .flops_fused;
+            let weights = s.weight_shape().iter().product::<usize>() + s.cout;
+            let floats =
+                input.layout().elements() + output.layout().elements() + residual_len + weights;
+            ctx.record(
+                timer,
+                &self.name,
+                self.kernel_kind(),
+                flops,
+                4 * floats as u64,
+            );
+        }
+        Ok(())
     }
 
     /// Runs the layer into a new dense tensor.

@@ -35,7 +35,7 @@ pub mod weights;
 
 pub use bn::{BatchNorm, FoldedConv, EPS_TIMM, EPS_ULTRALYTICS};
 pub use channels::make_divisible;
-pub use context::Context;
+pub use context::{Context, ProfileRecord};
 pub use conv::{ConvBnAct, ConvBnNames, ConvSpec};
 pub use cost::{Cost, CostRow, CostTable};
 pub use error::{LayerError, Result};

@@ -19,7 +19,7 @@ use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
 pub use error::DetectError;
 /// The per-call kernel context a [`DetectionModel`] runs with (threads + workspace).
 pub use ghost_layers::Context;
-pub use load::{WeightsChoice, DEFAULT_SEED};
+pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED};
 pub use options::DetectorOptions;
 
 use crate::error::YoloError;
@@ -27,6 +27,7 @@ use crate::image_io::{load_rgb, to_rgb8_like_opencv};
 use crate::letterbox::{to_input_tensor, Letterbox, LetterboxGeometry};
 use crate::nms::non_max_suppression;
 use crate::postprocess::{to_detections, Detection};
+use crate::spec::ModelSpec;
 
 /// A network the detector can run: `images [N, 3, H, W]` (RGB, 0-1) -> `output0 [N, 4 + nc, A]`
 /// (`cx, cy, w, h` in input pixels, then sigmoid class scores), Ultralytics' inference output.
@@ -64,6 +65,8 @@ pub struct Detector {
     warnings: Vec<String>,
     threads: Threads,
     contexts: Mutex<Vec<Context>>,
+    /// The specification, when the detector was built from one (`load*`).
+    spec: Option<ModelSpec>,
 }
 
 impl Detector {
@@ -89,6 +92,7 @@ impl Detector {
             warnings,
             threads,
             contexts: Mutex::new(Vec::new()),
+            spec: None,
         })
     }
 
@@ -120,6 +124,17 @@ impl Detector {
     /// The model's coarsest stride.
     pub fn stride(&self) -> usize {
         self.model.max_stride()
+    }
+
+    /// The model specification (with the class count of the weights), when built by
+    /// [`Detector::load`] / [`Detector::from_weights`].
+    pub fn spec(&self) -> Option<&ModelSpec> {
+        self.spec.as_ref()
+    }
+
+    /// Display name of the model (`yolo11n-ghost`, a YAML stem, or `custom`).
+    pub fn model_name(&self) -> &str {
+        self.spec.as_ref().map_or("custom", |s| s.name.as_str())
     }
 
     /// Threads the kernels run on.
@@ -197,12 +212,28 @@ impl Detector {
             .lock()
             .ok()
             .and_then(|mut pool| pool.pop())
-            .unwrap_or_else(|| Context::new(self.threads.clone()));
-        let result = self.model.forward(images, &mut ctx);
+            .unwrap_or_else(|| self.new_context());
+        let result = self.forward_with_context(images, &mut ctx);
         if let Ok(mut pool) = self.contexts.lock() {
             pool.push(ctx);
         }
-        let output = result?;
+        result
+    }
+
+    /// A fresh execution context on the detector's threads (for [`Detector::forward_with_context`],
+    /// e.g. with profiling enabled).
+    pub fn new_context(&self) -> Context {
+        Context::new(self.threads.clone())
+    }
+
+    /// [`Detector::forward`] with a caller-owned context: its buffers are reused across calls and
+    /// its profile records (when enabled) are the caller's to read.
+    pub fn forward_with_context(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+    ) -> Result<Array3<f32>, DetectError> {
+        let output = self.model.forward(images, ctx)?;
         let expected_channels = 4 + self.model.num_classes();
         let shape = output.shape();
         if shape[0] != images.shape()[0] || shape[1] != expected_channels {

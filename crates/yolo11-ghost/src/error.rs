@@ -116,6 +116,25 @@ pub enum YoloError {
         message: String,
     },
 
+    /// A layer cannot be built with the configuration the spec gives it (e.g. attention
+    /// channels not divisible by the head count, an odd GhostConv width).
+    #[error("layer {layer}: cannot build: {message}")]
+    Build {
+        /// Tensor-name prefix of the layer (`model.6.m.0.attn`).
+        layer: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A broken invariant of the engine itself (a bug; please report it).
+    #[error("internal error at layer {layer}: {message}")]
+    Internal {
+        /// Layer index.
+        layer: usize,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The input tensor handed to `forward` has the wrong shape.
     #[error("input {operand}: expected {expected}, found {found}")]
     InputShape {

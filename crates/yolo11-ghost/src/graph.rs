@@ -16,6 +16,10 @@ use crate::error::{Result, YoloError};
 use crate::plan::Plan;
 use crate::spec::{LayerSpec, ModelSpec, ModuleSpec, Source};
 
+/// The [`ghost_layers::ProfileRecord::kind`] of the record timing a whole model layer (its
+/// kernel calls are recorded separately, inside it).
+pub const LAYER_RECORD: &str = "layer";
+
 /// How one layer runs.
 #[derive(Clone, Debug)]
 enum LayerImpl {
@@ -69,7 +73,10 @@ fn slot_view<'a>(slots: &'a [Slot], image: &TensorView<'a>, src: Source) -> Resu
             channels,
         } => match &slots[*concat] {
             Slot::Owned(t) => Ok(t.view().channels(*offset, *channels)?),
-            _ => Err(internal(i, "its concat buffer is gone")),
+            _ => Err(internal(
+                i,
+                "output read after its concat buffer was released",
+            )),
         },
         Slot::Empty => Err(internal(
             i,
@@ -79,9 +86,9 @@ fn slot_view<'a>(slots: &'a [Slot], image: &TensorView<'a>, src: Source) -> Resu
 }
 
 fn internal(layer: usize, what: &str) -> YoloError {
-    YoloError::Weights {
-        layer: layer.to_string(),
-        message: format!("internal buffer plan error: output {what}"),
+    YoloError::Internal {
+        layer,
+        message: what.to_string(),
     }
 }
 
@@ -316,6 +323,8 @@ impl YoloModel {
         let mut features: [Option<Tensor>; 4] = Default::default();
         let mut output = None;
         for (i, (layer, imp)) in self.spec.layers.iter().zip(&self.layers).enumerate() {
+            ctx.set_scope(i);
+            let timer = ctx.start_timer();
             match imp {
                 LayerImpl::Backbone(net) => {
                     let input = slot_view(&slots, image, layer.inputs[0])?;
@@ -367,6 +376,9 @@ impl YoloModel {
                 LayerImpl::Blocks(_) | LayerImpl::Upsample(_) => {
                     self.run_producer(ctx, &mut slots, image, i, &shapes)?;
                 }
+            }
+            if timer.is_some() {
+                ctx.record(timer, &format!("model.{i}"), LAYER_RECORD, 0, 0);
             }
             for (k, _) in taps.iter().enumerate().filter(|(_, &t)| t == i) {
                 tapped[k] = Some(Tensor::from_view(&slot_view(

@@ -1,11 +1,16 @@
 //! Image decoding with the pixel semantics Ultralytics gets from `cv2.imread(path, IMREAD_COLOR)`:
 //! EXIF orientation applied, grey replicated to three channels, alpha dropped (not composited),
 //! 16-bit samples reduced to their high byte (`>> 8`, Ultralytics' `patches.imread`), RGB order
-//! (Ultralytics flips cv2's BGR back to RGB before the model).
+//! (Ultralytics flips cv2's BGR back to RGB before the model). JPEGs are decoded by the `jpeg` submodule, a
+//! port of libjpeg-turbo's default decompression, so the pixels equal OpenCV's bit for bit.
 
+mod jpeg;
+
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+use jpeg::JpegError;
 
 /// Why an image file could not be turned into pixels.
 #[derive(Debug, thiserror::Error)]
@@ -33,24 +38,45 @@ pub enum ImageLoadError {
 /// Decode an image file (any format the `image` crate is built with), apply its EXIF orientation
 /// and convert it to 8-bit RGB as `cv2.imread` + BGR->RGB would.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
-    let decode_error = |e: image::ImageError| ImageLoadError::Decode {
+    let bytes = std::fs::read(path).map_err(|source| ImageLoadError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
+    })?;
+    decode_rgb(&bytes, path)
+}
+
+/// [`load_rgb`] for an in-memory file; `name` is only used in error messages.
+///
+/// JPEGs go through this crate's libjpeg-turbo-exact decoder (see `jpeg.rs`), so the pixels are
+/// the ones OpenCV produces; other formats (and the rare JPEG flavours that decoder does not
+/// implement) through the `image` crate.
+pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError> {
+    let decode_error = |message: String| ImageLoadError::Decode {
+        path: name.to_path_buf(),
+        message,
     };
-    let reader = ImageReader::open(path)
-        .map_err(|source| ImageLoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|source| ImageLoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+        .map_err(|e| decode_error(e.to_string()))?;
+    let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(e.to_string()))?;
     // A broken EXIF block should not cost the image: cv2 ignores it as well.
     let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let own_jpeg = if is_jpeg {
+        match jpeg::decode(bytes) {
+            Ok(d) => RgbImage::from_raw(d.width as u32, d.height as u32, d.rgb),
+            Err(JpegError::Unsupported(_)) => None,
+            Err(e @ JpegError::Corrupt(_)) => return Err(decode_error(e.to_string())),
+        }
+    } else {
+        None
+    };
+    let mut image = match own_jpeg {
+        Some(rgb) => DynamicImage::ImageRgb8(rgb),
+        None => DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e.to_string()))?,
+    };
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }

@@ -213,3 +213,105 @@ fn yolo11m_ghost_seeded_weights_match_ultralytics() {
     );
     check_model("yolo11m-ghost", &model, "yolo11m-ghost.io.safetensors");
 }
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    use yolo11_ghost::YoloError;
+    let weights = SafetensorsFile::open(fixture("yolo11n-ghost.f32.safetensors")).unwrap();
+    let model = YoloModel::load(&ModelSpec::from_name("yolo11n-ghost").unwrap(), &weights).unwrap();
+    let threads = Threads::single();
+    for shape in [
+        (1, 3, 100, 160),
+        (1, 3, 128, 150),
+        (1, 4, 128, 160),
+        (0, 3, 128, 160),
+        (1, 3, 0, 0),
+    ] {
+        let images = Array4::<f32>::zeros(shape);
+        match model.forward_threads(images.view(), &threads) {
+            Err(YoloError::InputShape { operand, .. }) => assert_eq!(operand, "images"),
+            other => panic!("{shape:?}: expected an InputShape error, got {other:?}"),
+        }
+    }
+    // Square, larger, batch 3: any multiple of 32 works.
+    let out = model
+        .forward_threads(Array4::<f32>::zeros((3, 3, 64, 256)).view(), &threads)
+        .unwrap();
+    assert_eq!(out.shape(), &[3, 84, 8 * 32 + 4 * 16 + 2 * 8]);
+}
+
+#[test]
+fn wrong_weights_are_typed_errors_naming_the_tensor() {
+    // yolo11n's tensors for the ghost model: its first layer is GhostNet, not a Conv.
+    let weights = SafetensorsFile::open(fixture("yolo11n.f16.safetensors")).unwrap();
+    let err =
+        YoloModel::load(&ModelSpec::from_name("yolo11n-ghost").unwrap(), &weights).unwrap_err();
+    assert!(
+        err.to_string().contains("model.0.conv_stem.weight"),
+        "{err}"
+    );
+    // yolo11s needs twice the channels: a shape error on the first conv.
+    let err = YoloModel::load(&ModelSpec::from_name("yolo11s").unwrap(), &weights).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("model.0.conv.weight") && text.contains("[32, 3, 3, 3]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn class_count_comes_from_the_weights() {
+    // The YAML says nc: 3; the weights have 80 classes: the model follows the weights and gives
+    // the same output as the nc=80 spec.
+    let weights = SafetensorsFile::open(fixture("yolo11n.f16.safetensors")).unwrap();
+    let text = yolo11_ghost::spec::builtin_yaml("yolo11")
+        .unwrap()
+        .replace("nc: 80", "nc: 3");
+    let spec3 = ModelSpec::from_yaml_str(&text, "yolo11n", Some("n"), None).unwrap();
+    assert_eq!(spec3.nc, 3);
+    let model = YoloModel::load(&spec3, &weights).unwrap();
+    assert_eq!(model.num_classes(), 80);
+    assert_eq!(model.spec().detect().nc, 80);
+    let io = SafetensorsFile::open(fixture("yolo11n.io.safetensors")).unwrap();
+    let images = read4(&io, "images");
+    let out = model
+        .forward_threads(images.view(), &Threads::single())
+        .unwrap();
+    check_output0(
+        "yolo11n (nc from weights)",
+        out.view(),
+        read3(&io, "output0").view(),
+    );
+}
+
+#[test]
+fn one_model_serves_concurrent_callers() {
+    let weights = SafetensorsFile::open(fixture("yolo11n-ghost.f32.safetensors")).unwrap();
+    let model = std::sync::Arc::new(
+        YoloModel::load(&ModelSpec::from_name("yolo11n-ghost").unwrap(), &weights).unwrap(),
+    );
+    let io = SafetensorsFile::open(fixture("yolo11n-ghost.b2.io.safetensors")).unwrap();
+    let images = std::sync::Arc::new(read4(&io, "images"));
+    let expected = model
+        .forward_threads(images.view(), &Threads::single())
+        .unwrap();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (model, images) = (model.clone(), images.clone());
+            std::thread::spawn(move || {
+                let mut ctx = Context::single_threaded();
+                (0..3)
+                    .map(|_| model.forward(images.view(), &mut ctx).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for out in h.join().unwrap() {
+            assert!(out
+                .iter()
+                .zip(expected.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+}

@@ -2,7 +2,10 @@
 //!
 //! Part 1 runs the pipeline around a stand-in model whose output is known exactly (it "detects"
 //! the white rectangle painted into the input), so the geometry round trip (letterbox there,
-//! scale_boxes back) is checked independently of any network.
+//! scale_boxes back), batching and option handling are checked independently of any network.
+//! Part 2 checks each stage against Ultralytics `predict` on the fixture images (decoded pixels,
+//! model inputs, NMS on the stored raw outputs: all bit-exact). Part 3 runs image files through
+//! our decoder, letterbox and network and compares the detections with `predict`'s.
 
 use std::sync::Arc;
 
@@ -315,8 +318,9 @@ fn byte_diff(a: &[u8], b: &[u8]) -> (u8, usize) {
 }
 
 #[test]
-#[ignore = "known failure (issue 4, in progress): the image crate's JPEG decoder differs from OpenCV's libjpeg-turbo by up to 5 levels on shapes_200x150.jpg; being replaced by a libjpeg-compatible decode path"]
-fn png_decoding_matches_ultralytics_imread_and_jpeg_stays_close() {
+fn decoding_matches_ultralytics_imread() {
+    // PNG: grey replication and alpha dropping; JPEG: the libjpeg-turbo-exact decoder. Lossless
+    // or integer-exact, so no tolerance.
     let fx = Predict::load();
     let st = fx.tensors();
     for image in fx.images() {
@@ -329,25 +333,11 @@ fn png_decoding_matches_ultralytics_imread_and_jpeg_stays_close() {
             "{name}"
         );
         let (max, count) = byte_diff(ours.as_raw(), &reference);
-        if name.ends_with(".png") {
-            // Lossless: grey replication and alpha dropping must be exact.
-            assert_eq!(
-                (max, count),
-                (0, 0),
-                "{name}: {count} bytes differ, max {max}"
-            );
-        } else {
-            // JPEG: the image crate's decoder (zune-jpeg) and OpenCV's libjpeg-turbo may round the
-            // IDCT / chroma upsampling differently; measured 0 here (see the report if it is not).
-            eprintln!(
-                "{name}: {count} of {} bytes differ, max {max}",
-                reference.len()
-            );
-            assert!(
-                max <= 2,
-                "{name}: JPEG decode differs by up to {max} levels"
-            );
-        }
+        assert_eq!(
+            (max, count),
+            (0, 0),
+            "{name}: {count} bytes differ, max {max}"
+        );
     }
 }
 
@@ -516,7 +506,6 @@ fn compare_runs(
 }
 
 #[test]
-#[ignore = "known failure (issue 4, in progress): the image crate's JPEG decoder differs from OpenCV's libjpeg-turbo by up to 5 levels on shapes_200x150.jpg; being replaced by a libjpeg-compatible decode path"]
 fn image_files_give_ultralytics_predict_detections() {
     let fx = Predict::load();
     let weights = WeightsChoice::File(repo("fixtures/yolo/yolo11n-ghost.f32.safetensors"));

@@ -52,14 +52,14 @@ impl Attention {
     ) -> Result<Attention> {
         let head_dim = dim / num_heads;
         if head_dim * num_heads != dim || head_dim == 0 {
-            return Err(YoloError::Weights {
+            return Err(YoloError::Build {
                 layer: prefix.to_string(),
                 message: format!("attention dim {dim} is not divisible by {num_heads} heads"),
             });
         }
         let key_dim = hidden_channels(head_dim, attn_ratio);
         if key_dim == 0 {
-            return Err(YoloError::Weights {
+            return Err(YoloError::Build {
                 layer: prefix.to_string(),
                 message: format!(
                     "attention key_dim is 0 (head_dim {head_dim} x ratio {attn_ratio})"

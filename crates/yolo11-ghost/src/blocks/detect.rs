@@ -121,7 +121,7 @@ impl Detect {
         strides: &[usize],
     ) -> Result<Array3<f32>> {
         if inputs.len() != self.levels.len() || strides.len() != self.levels.len() {
-            return Err(YoloError::Weights {
+            return Err(YoloError::Build {
                 layer: self.name.clone(),
                 message: format!(
                     "expected {} levels, got {} inputs",

@@ -1,14 +1,14 @@
 //! Building a [`Detector`] from a model name / YAML and a weights choice, on [`YoloModel`]
 //! (which implements [`super::DetectionModel`] in `graph.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
 
 use super::{parse_class_names, DetectError, Detector, DetectorOptions};
 use crate::error::YoloError;
 use crate::graph::YoloModel;
-use crate::spec::ModelSpec;
+use crate::spec::{builtin_yaml, ModelSpec};
 
 /// Where a detector's weights come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,9 @@ pub enum WeightsChoice {
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
 pub const DEFAULT_SEED: u64 = 0x0123_4567_89ab_cdef;
 
+/// The model used when neither a model nor a weights file names one.
+pub const DEFAULT_MODEL: &str = "yolo11n-ghost";
+
 impl Detector {
     /// Build `model` (a built-in name such as `yolo11n-ghost`, or a YAML path) with `weights`,
     /// wrapped in a detector with `options`. The class count follows the weights (a YAML with
@@ -38,28 +41,87 @@ impl Detector {
         Self::load_spec(&spec, weights, options)
     }
 
+    /// A detector for a weights file that describes its own model (`model_yaml` / `yaml_file`
+    /// metadata, as `tools/export_ultralytics.py` writes them).
+    pub fn from_weights(path: &Path, options: DetectorOptions) -> Result<Self, DetectError> {
+        let file = open(path)?;
+        let spec = spec_from_metadata(&file)?;
+        Self::from_file(&spec, &file, options)
+    }
+
     /// [`Detector::load`] for an already parsed specification.
     pub fn load_spec(
         spec: &ModelSpec,
         weights: &WeightsChoice,
         options: DetectorOptions,
     ) -> Result<Self, DetectError> {
-        let (model, names) = match weights {
-            WeightsChoice::File(path) => {
-                let file = SafetensorsFile::open(path).map_err(YoloError::from)?;
-                let model = YoloModel::load(spec, &file)?;
-                let names = match file.metadata_value("names") {
-                    Some(json) => parse_class_names(json)?,
-                    None => Vec::new(),
-                };
-                (model, names)
-            }
+        match weights {
+            WeightsChoice::File(path) => Self::from_file(spec, &open(path)?, options),
             WeightsChoice::Seeded(seed) => {
                 let source = SeededWeights::new(*seed);
                 let model = YoloModel::load(spec, &source as &dyn WeightSource)?;
-                (model, Vec::new())
+                Self::with_spec(model, Vec::new(), options)
             }
+        }
+    }
+
+    fn from_file(
+        spec: &ModelSpec,
+        file: &SafetensorsFile,
+        options: DetectorOptions,
+    ) -> Result<Self, DetectError> {
+        let model = YoloModel::load(spec, file)?;
+        let names = match file.metadata_value("names") {
+            Some(json) => parse_class_names(json)?,
+            None => Vec::new(),
         };
-        Self::from_model(Box::new(model), names, options)
+        Self::with_spec(model, names, options)
+    }
+
+    fn with_spec(
+        model: YoloModel,
+        names: Vec<String>,
+        options: DetectorOptions,
+    ) -> Result<Self, DetectError> {
+        let spec = model.spec().clone();
+        let mut detector = Self::from_model(Box::new(model), names, options)?;
+        detector.spec = Some(spec);
+        Ok(detector)
+    }
+}
+
+fn open(path: &Path) -> Result<SafetensorsFile, DetectError> {
+    Ok(SafetensorsFile::open(path).map_err(YoloError::from)?)
+}
+
+/// The model a weights file was exported from: its `model_yaml` (the model dict as trained, in
+/// JSON, which is valid YAML) with its `scale`, else its built-in `yaml_file` name.
+fn spec_from_metadata(file: &SafetensorsFile) -> Result<ModelSpec, DetectError> {
+    let stem = file.metadata_value("yaml_file").map(|f| {
+        f.trim_end_matches(".yaml")
+            .trim_end_matches(".yml")
+            .to_string()
+    });
+    let scale = file
+        .metadata_value("scale")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if let Some(yaml) = file.metadata_value("model_yaml") {
+        let name = stem.as_deref().unwrap_or("model");
+        return Ok(ModelSpec::from_yaml_str(
+            yaml,
+            name,
+            scale.as_deref(),
+            None,
+        )?);
+    }
+    match stem {
+        Some(stem) if builtin_yaml(&stem).is_some() => Ok(ModelSpec::from_name(&stem)?),
+        _ => Err(DetectError::Metadata {
+            key: "model_yaml".into(),
+            message:
+                "the weights do not say which model they belong to: name it (--model NAME|YAML)"
+                    .into(),
+        }),
     }
 }

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use clap::Args;
 use ndarray::Array4;
-use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
+use yolo11_ghost::detector::{DetectorOptions, WeightsChoice};
 use yolo11_ghost::info::ModelInfo;
 
 use crate::common::{
-    load_spec, parse_imgsz, parse_positive, parse_threads, round_imgsz, CliResult, ModelArgs,
+    parse_imgsz, parse_positive, parse_threads, round_imgsz, CliResult, ModelArgs,
 };
 
 /// Arguments of `ghost-yolo bench`.
@@ -42,10 +42,12 @@ pub fn run(args: BenchArgs) -> CliResult {
         ..DetectorOptions::default()
     };
     let weights = args.model.weights();
-    let detector = Detector::load(&args.model.model, &weights, options)?;
+    let detector = args.model.detector(options)?;
     let (h, w) = round_imgsz(args.imgsz, detector.stride());
-    let spec = load_spec(&args.model.model, Some(detector.num_classes()))?;
-    let gflops = ModelInfo::new(&spec, h, w)?.fused_gflops;
+    let spec = detector
+        .spec()
+        .ok_or("the detector has no model specification to count GFLOPs from")?;
+    let gflops = ModelInfo::new(spec, h, w)?.fused_gflops;
 
     let input = pseudo_random_image(h, w);
     for _ in 0..args.warmup {
@@ -87,7 +89,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// A deterministic [1, 3, h, w] input with values in [0, 1) (splitmix64).
-fn pseudo_random_image(h: usize, w: usize) -> Array4<f32> {
+pub fn pseudo_random_image(h: usize, w: usize) -> Array4<f32> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     Array4::from_shape_simple_fn((1, 3, h, w), || {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

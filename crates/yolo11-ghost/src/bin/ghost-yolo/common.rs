@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use yolo11_ghost::detector::{WeightsChoice, DEFAULT_SEED};
+use yolo11_ghost::detector::{
+    DetectError, Detector, DetectorOptions, WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED,
+};
 use yolo11_ghost::spec::{builtin_model_names, builtin_yaml, guess_model_scale, ModelSpec};
 use yolo11_ghost::YoloError;
 
@@ -14,9 +16,10 @@ pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
 /// The model and where its weights come from.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Built-in model name (yolo11n ... yolo11x, yolo11n-ghost ... yolo11x-ghost) or a model YAML path.
+    /// Built-in model name (yolo11n ... yolo11x, yolo11n-ghost ... yolo11x-ghost) or a model YAML
+    /// path. Default: the model the --weights file was exported from, else yolo11n-ghost.
     #[arg(long, short = 'm', value_name = "NAME|YAML")]
-    pub model: String,
+    pub model: Option<String>,
 
     /// Weights (.safetensors with Ultralytics state_dict names). Without it, seeded random
     /// weights are used (for testing only: detections are meaningless).
@@ -34,6 +37,19 @@ impl ModelArgs {
         match &self.weights {
             Some(path) => WeightsChoice::File(path.clone()),
             None => WeightsChoice::Seeded(self.seed.unwrap_or(DEFAULT_SEED)),
+        }
+    }
+
+    /// Build the detector: the named model, or the one the weights file describes, or the
+    /// default model with seeded weights (with a warning: its detections are meaningless).
+    pub fn detector(&self, options: DetectorOptions) -> Result<Detector, DetectError> {
+        if self.weights.is_none() {
+            warn("no --weights given: using seeded random weights, detections are meaningless");
+        }
+        match (&self.model, &self.weights) {
+            (Some(model), _) => Detector::load(model, &self.weights(), options),
+            (None, Some(path)) => Detector::from_weights(path, options),
+            (None, None) => Detector::load(DEFAULT_MODEL, &self.weights(), options),
         }
     }
 }

@@ -38,11 +38,11 @@ pub struct DetectArgs {
     pub model: ModelArgs,
 
     /// Confidence threshold: keep boxes whose best class score is above it.
-    #[arg(long, default_value = "0.25", value_parser = parse_unit_interval)]
+    #[arg(long, default_value = "0.25", value_parser = parse_unit_interval, allow_negative_numbers = true)]
     pub conf: f64,
 
     /// NMS IoU threshold.
-    #[arg(long, default_value = "0.7", value_parser = parse_unit_interval)]
+    #[arg(long, default_value = "0.7", value_parser = parse_unit_interval, allow_negative_numbers = true)]
     pub iou: f64,
 
     /// Maximum detections per image.
@@ -99,10 +99,7 @@ pub fn run(args: DetectArgs) -> CliResult {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create --save directory {}: {e}", dir.display()))?;
     }
-    if args.model.weights.is_none() {
-        warn("no --weights given: using seeded random weights, detections are meaningless");
-    }
-    let detector = Detector::load(&args.model.model, &args.model.weights(), options)?;
+    let detector = args.model.detector(options)?;
     for w in detector.warnings() {
         warn(w);
     }

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use clap::Args;
 use ndarray::ArrayView4;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
-use yolo11_ghost::detector::{Detector, DetectorOptions};
+use yolo11_ghost::detector::DetectorOptions;
 
-use crate::common::{parse_threads, warn, CliResult, ModelArgs};
+use crate::common::{parse_threads, CliResult, ModelArgs};
 
 /// Arguments of `ghost-yolo forward`.
 #[derive(Debug, Args)]
@@ -62,14 +62,11 @@ pub fn run(args: ForwardArgs) -> CliResult {
     let array = ArrayView4::from_shape((shape[0], shape[1], shape[2], shape[3]), &values)
         .map_err(|e| format!("input images: {e}"))?;
 
-    if args.model.weights.is_none() {
-        warn("no --weights given: using seeded random weights");
-    }
     let options = DetectorOptions {
         threads: args.threads,
         ..DetectorOptions::default()
     };
-    let detector = Detector::load(&args.model.model, &args.model.weights(), options)?;
+    let detector = args.model.detector(options)?;
     let output = detector.forward(array)?;
     let out_shape = output.shape().to_vec();
     let out_bytes: Vec<u8> = output.iter().flat_map(|v| v.to_le_bytes()).collect();

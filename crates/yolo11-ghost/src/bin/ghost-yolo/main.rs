@@ -1,7 +1,8 @@
 //! `ghost-yolo`: YOLO11 / YOLO11-GhostNet detection on the CPU.
 //!
 //! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `info` (layer
-//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency).
+//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
+//! `profile` (per-layer and per-kernel time).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments.
 
@@ -10,6 +11,7 @@ mod common;
 mod detect;
 mod forward;
 mod info;
+mod profile;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,8 @@ enum Command {
     Forward(forward::ForwardArgs),
     /// Measure batch-1 forward latency.
     Bench(bench::BenchArgs),
+    /// Per-layer and per-kernel time, share, GFLOP/s and GB/s of a forward pass.
+    Profile(profile::ProfileArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Profile(args) => profile::run(args),
     };
     match result {
         Ok(code) => code,
