@@ -10,7 +10,8 @@ Ultralytics 8.4 functions the detection validator uses:
   - `DetMetrics`-style means: mp, mr, map50, map.
 Writes fixtures/metrics/metrics_cases.json: per case the inputs (per image: target classes and
 xyxy boxes, prediction xyxy boxes, confidences and classes in descending-confidence order) and the
-outputs (the tp matrix, per-class p, r, ap[10], unique classes, and the four means).
+outputs (the tp matrix, per-class p, r, ap[10], unique classes, and the four means), plus under
+"stable" the AP results with confidence ties broken by input position (see make_case).
 
 Usage: .venv-ref/bin/python tools/make_metrics_fixtures.py
 """
@@ -89,6 +90,11 @@ def make_case(rng: np.random.Generator, n_images: int, nc: int, tie_step: float 
     pcls = np.concatenate([np.array(im["pred_cls"], dtype=np.int64) for im in images])
     tcls = np.concatenate([np.array(im["target_cls"], dtype=np.int64) for im in images])
     _, _, p, r, _, ap, uc, *_ = ap_per_class(tp, conf, pcls, tcls)
+    # Equal confidences: NumPy's argsort(-conf) (not stable) decides their order, so the result
+    # above is implementation-defined. The stable reference breaks every tie by input position
+    # with a 1e-9 nudge in f64 (well below any curve feature), which makes argsort's order unique.
+    nudged = conf.astype(np.float64) - np.arange(len(conf)) * 1e-9
+    _, _, sp, sr, _, sap, _, *_ = ap_per_class(tp, nudged, pcls, tcls)
     return {
         "nc": nc,
         "tie_step": tie_step,
@@ -101,6 +107,13 @@ def make_case(rng: np.random.Generator, n_images: int, nc: int, tie_step: float 
         "mr": float(r.mean()) if len(r) else 0.0,
         "map50": float(ap[:, 0].mean()) if len(ap) else 0.0,
         "map": float(ap.mean()) if len(ap) else 0.0,
+        "stable": {
+            "p": sp.tolist(),
+            "r": sr.tolist(),
+            "ap": sap.tolist(),
+            "map50": float(sap[:, 0].mean()) if len(sap) else 0.0,
+            "map": float(sap.mean()) if len(sap) else 0.0,
+        },
     }
 
 

@@ -67,6 +67,8 @@ pub struct Detector {
     contexts: Mutex<Vec<Context>>,
     /// The specification, when the detector was built from one (`load*`).
     spec: Option<ModelSpec>,
+    /// The image size the weights were trained at (`imgsz` metadata), when known.
+    trained_imgsz: Option<usize>,
 }
 
 impl Detector {
@@ -93,7 +95,14 @@ impl Detector {
             threads,
             contexts: Mutex::new(Vec::new()),
             spec: None,
+            trained_imgsz: None,
         })
+    }
+
+    /// The image size the weights were trained at (their `imgsz` metadata), which Ultralytics
+    /// uses as the default `imgsz` of `predict` and `val` for a checkpoint.
+    pub fn trained_imgsz(&self) -> Option<usize> {
+        self.trained_imgsz
     }
 
     /// The options as given.

@@ -80,8 +80,8 @@ pub enum LetterboxError {
     EmptyBatch,
 }
 
-/// Letterbox settings, the subset of Ultralytics' `LetterBox` that `predict` uses
-/// (`scaleup=True`, `center=True`, `scale_fill=False`).
+/// Letterbox settings, the subset of Ultralytics' `LetterBox` that `predict` and `val` use
+/// (`center=True`, `scale_fill=False`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Letterbox {
     /// Target `(height, width)` (Ultralytics `new_shape`, i.e. `imgsz`).
@@ -93,6 +93,9 @@ pub struct Letterbox {
     pub stride: usize,
     /// Padding value on every channel.
     pub pad_value: u8,
+    /// Enlarge images smaller than the target (Ultralytics `scaleup`; `predict` does, `val`'s
+    /// dataset does not).
+    pub scaleup: bool,
 }
 
 impl Letterbox {
@@ -103,6 +106,7 @@ impl Letterbox {
             auto: false,
             stride: 32,
             pad_value: PAD_VALUE,
+            scaleup: true,
         }
     }
 
@@ -132,7 +136,10 @@ impl Letterbox {
         }
         // Python: r = min(new_h / h, new_w / w); new_unpad = max(round(w * r), 1), ... where
         // round() is round-half-to-even (41 * 0.5 = 20.5 -> 20).
-        let ratio = f64::min(new_h as f64 / height as f64, new_w as f64 / width as f64);
+        let mut ratio = f64::min(new_h as f64 / height as f64, new_w as f64 / width as f64);
+        if !self.scaleup {
+            ratio = ratio.min(1.0);
+        }
         let unpad_w = python_round(width as f64 * ratio).max(1.0) as usize;
         let unpad_h = python_round(height as f64 * ratio).max(1.0) as usize;
         let mut dw = new_w as i64 - unpad_w as i64;

@@ -23,6 +23,7 @@ pub mod image_io;
 pub mod letterbox;
 pub mod nms;
 pub mod postprocess;
+pub mod val;
 
 pub use error::{Result, YoloError};
 pub use graph::YoloModel;

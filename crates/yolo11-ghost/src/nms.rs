@@ -2,7 +2,8 @@
 //! reproduced in the same f32 arithmetic so that borderline boxes are kept or dropped as PyTorch
 //! would:
 //! - candidates: best-class score `> conf` (strict; `conf` rounded to f32 first, as PyTorch casts a
-//!   Python float when it compares it with an f32 tensor), label = first class reaching the maximum;
+//!   Python float when it compares it with an f32 tensor), label = first class reaching the maximum
+//!   (or, with `multi_label`, one candidate per class scoring `> conf`, as `val` runs it);
 //!   an anchor with a NaN score never passes (NaN propagates through PyTorch's `amax`);
 //! - optional class filter, then at most `max_nms` candidates by score;
 //! - class-aware NMS by offsetting every box by `class * max_wh` (7680) in f32 (agnostic: 0);
@@ -28,6 +29,9 @@ pub struct NmsOptions {
     pub max_nms: usize,
     /// Per-class coordinate offset separating classes in class-aware NMS.
     pub max_wh: f32,
+    /// Every class scoring `> conf` makes its own candidate (Ultralytics `multi_label=True`, what
+    /// `val` uses); `false` keeps one best class per box (`predict`). Ignored with one class.
+    pub multi_label: bool,
 }
 
 impl Default for NmsOptions {
@@ -40,6 +44,7 @@ impl Default for NmsOptions {
             classes: None,
             max_nms: 30_000,
             max_wh: 7680.0,
+            multi_label: false,
         }
     }
 }
@@ -106,6 +111,13 @@ pub fn non_max_suppression(
     let conf = options.conf as f32;
     let at = |c: usize, a: usize| prediction[c * anchors + a];
 
+    let multi_label = options.multi_label && num_classes > 1;
+    let wanted = |class_id: usize| {
+        options
+            .classes
+            .as_ref()
+            .is_none_or(|classes| classes.contains(&class_id))
+    };
     let mut candidates = Vec::new();
     for anchor in 0..anchors {
         let Some((class_id, score)) = best_class((0..num_classes).map(|c| at(4 + c, anchor)))
@@ -115,17 +127,28 @@ pub fn non_max_suppression(
         if score <= conf {
             continue;
         }
-        if let Some(classes) = &options.classes {
-            if !classes.contains(&class_id) {
-                continue;
+        let bbox = xywh_to_xyxy([at(0, anchor), at(1, anchor), at(2, anchor), at(3, anchor)]);
+        if multi_label {
+            // torch.where(cls > conf): anchor-major, then class order.
+            for c in 0..num_classes {
+                let s = at(4 + c, anchor);
+                if s > conf && wanted(c) {
+                    candidates.push(RawDetection {
+                        bbox,
+                        score: s,
+                        class_id: c,
+                        anchor,
+                    });
+                }
             }
+        } else if wanted(class_id) {
+            candidates.push(RawDetection {
+                bbox,
+                score,
+                class_id,
+                anchor,
+            });
         }
-        candidates.push(RawDetection {
-            bbox: xywh_to_xyxy([at(0, anchor), at(1, anchor), at(2, anchor), at(3, anchor)]),
-            score,
-            class_id,
-            anchor,
-        });
     }
     if candidates.len() > options.max_nms {
         // Ultralytics: x[:, 4].argsort(descending=True)[:max_nms]. PyTorch's sort is not

@@ -75,7 +75,12 @@ impl Detector {
             Some(json) => parse_class_names(json)?,
             None => Vec::new(),
         };
-        Self::with_spec(model, names, options)
+        let mut detector = Self::with_spec(model, names, options)?;
+        detector.trained_imgsz = file
+            .metadata_value("imgsz")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&v| v > 0);
+        Ok(detector)
     }
 
     fn with_spec(

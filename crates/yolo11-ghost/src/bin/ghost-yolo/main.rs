@@ -2,7 +2,7 @@
 //!
 //! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `info` (layer
 //! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
-//! `profile` (per-layer and per-kernel time).
+//! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments.
 
@@ -12,6 +12,7 @@ mod detect;
 mod forward;
 mod info;
 mod profile;
+mod val;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Per-layer and per-kernel time, share, GFLOP/s and GB/s of a forward pass.
     Profile(profile::ProfileArgs),
+    /// Precision, recall, mAP50 and mAP50-95 on a YOLO-format dataset (as `yolo val`).
+    Val(val::ValArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Forward(args) => forward::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Profile(args) => profile::run(args),
+        Command::Val(args) => val::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,407 @@
+//! A YOLO-format detection dataset as Ultralytics reads it: a data YAML (`path`, `train`, `val`,
+//! `test`, `names`, `nc`), image directories or `.txt` image lists, and one label file per image
+//! (`labels/` beside `images/`, same stem, `.txt`) with rows `class cx cy w h` normalised to the
+//! image (polygon rows `class x1 y1 x2 y2 ...` are turned into their bounding box).
+
+use std::path::{Path, PathBuf};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Everything that can go wrong reading a dataset.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatasetError {
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data YAML is not valid YAML or lacks what a detection dataset needs.
+    #[error("dataset YAML {path}: {message}")]
+    Yaml {
+        /// The YAML file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A label file has a malformed row.
+    #[error("label file {path}, line {line}: {message}")]
+    Label {
+        /// The label file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The split lists no images.
+    #[error("dataset split {split:?} of {path} has no images")]
+    NoImages {
+        /// The split (`val`, `test`, `train`).
+        split: String,
+        /// The YAML file.
+        path: PathBuf,
+    },
+}
+
+/// Image file extensions Ultralytics accepts (`IMG_FORMATS`).
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic",
+];
+
+/// One ground-truth box: class and normalised `cx, cy, w, h`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Label {
+    /// Class id.
+    pub class: usize,
+    /// Normalised `[cx, cy, w, h]`.
+    pub xywh: [f32; 4],
+}
+
+/// One image of a split and its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The image file.
+    pub image: PathBuf,
+    /// Its labels (empty for a background image or a missing label file).
+    pub labels: Vec<Label>,
+}
+
+/// A dataset YAML: class names and the images of one split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// The YAML file.
+    pub yaml: PathBuf,
+    /// Class names, index = class id.
+    pub names: Vec<String>,
+    /// The split read (`val` by default).
+    pub split: String,
+    /// Its images in sorted path order, with labels.
+    pub samples: Vec<Sample>,
+}
+
+impl Dataset {
+    /// Reads `yaml` and the images and labels of `split` (`val`, `test` or `train`).
+    ///
+    /// A relative `path` (the dataset root) is taken relative to the YAML's directory when that
+    /// exists, else to the working directory (Ultralytics looks in the working directory and then
+    /// in its datasets directory); no `path` means the YAML's directory.
+    pub fn open(yaml: &Path, split: &str) -> Result<Dataset, DatasetError> {
+        let text = std::fs::read_to_string(yaml).map_err(|source| DatasetError::Io {
+            path: yaml.to_path_buf(),
+            source,
+        })?;
+        let bad = |message: String| DatasetError::Yaml {
+            path: yaml.to_path_buf(),
+            message,
+        };
+        let docs = YamlLoader::load_from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let doc = docs
+            .first()
+            .filter(|d| d.as_hash().is_some())
+            .ok_or_else(|| bad("expected a mapping with `path`, `val` and `names`".into()))?;
+        let names = read_names(doc).map_err(bad)?;
+        let yaml_dir = yaml.parent().unwrap_or(Path::new("")).to_path_buf();
+        let root = match &doc["path"] {
+            Yaml::String(p) => {
+                let p = PathBuf::from(p);
+                if p.is_absolute() {
+                    p
+                } else if yaml_dir.join(&p).exists() {
+                    yaml_dir.join(&p)
+                } else {
+                    p
+                }
+            }
+            Yaml::BadValue | Yaml::Null => yaml_dir.clone(),
+            other => return Err(bad(format!("`path` must be a string, found {other:?}"))),
+        };
+        let entries: Vec<String> = match &doc[split] {
+            Yaml::String(s) => vec![s.clone()],
+            Yaml::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad(format!("`{split}` entries must be strings")))
+                })
+                .collect::<Result<_, _>>()?,
+            Yaml::BadValue | Yaml::Null => {
+                return Err(bad(format!("no `{split}` split (image directory or list)")))
+            }
+            other => {
+                return Err(bad(format!(
+                    "`{split}` must be a path or a list of paths, found {other:?}"
+                )))
+            }
+        };
+        let mut images = Vec::new();
+        for entry in &entries {
+            let p = root.join(entry);
+            collect_images(&p, &mut images)?;
+        }
+        images.sort();
+        images.dedup();
+        if images.is_empty() {
+            return Err(DatasetError::NoImages {
+                split: split.to_string(),
+                path: yaml.to_path_buf(),
+            });
+        }
+        let samples = images
+            .into_iter()
+            .map(|image| {
+                let labels = read_labels(&label_path(&image), names.len())?;
+                Ok(Sample { image, labels })
+            })
+            .collect::<Result<Vec<_>, DatasetError>>()?;
+        Ok(Dataset {
+            yaml: yaml.to_path_buf(),
+            names,
+            split: split.to_string(),
+            samples,
+        })
+    }
+
+    /// Total labelled boxes.
+    pub fn instances(&self) -> usize {
+        self.samples.iter().map(|s| s.labels.len()).sum()
+    }
+}
+
+/// `names` as a list or an `{id: name}` mapping; `nc` must agree when given.
+fn read_names(doc: &Yaml) -> Result<Vec<String>, String> {
+    let names: Vec<String> = match &doc["names"] {
+        Yaml::Array(items) => items
+            .iter()
+            .map(yaml_scalar)
+            .collect::<Option<_>>()
+            .ok_or("`names` entries must be strings")?,
+        Yaml::Hash(map) => {
+            let mut pairs = map
+                .iter()
+                .map(|(k, v)| Some((k.as_i64()?, yaml_scalar(v)?)))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("`names` must map integer class ids to names")?;
+            pairs.sort_by_key(|p| p.0);
+            if pairs.iter().enumerate().any(|(i, (k, _))| *k != i as i64) {
+                return Err("`names` ids must be 0, 1, 2, ... without gaps".into());
+            }
+            pairs.into_iter().map(|p| p.1).collect()
+        }
+        _ => return Err("missing `names` (a list or an {id: name} mapping)".into()),
+    };
+    if let Some(nc) = doc["nc"].as_i64() {
+        if nc != names.len() as i64 {
+            return Err(format!(
+                "`nc` is {nc} but `names` has {} entries",
+                names.len()
+            ));
+        }
+    }
+    if names.is_empty() {
+        return Err("`names` is empty".into());
+    }
+    Ok(names)
+}
+
+fn yaml_scalar(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Real(r) => Some(r.clone()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Image files under a directory (recursively, as Ultralytics' `**/*.*` glob), a `.txt` list
+/// (one path per line, relative to the list's directory) or a single image.
+fn collect_images(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+    let io = |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(io)? {
+            let p = entry.map_err(io)?.path();
+            if p.is_dir() {
+                collect_images(&p, out)?;
+            } else if is_image(&p) {
+                out.push(p);
+            }
+        }
+    } else if path.extension().is_some_and(|e| e == "txt") {
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let p = line.strip_prefix("./").unwrap_or(line);
+            let p = if Path::new(p).is_absolute() {
+                PathBuf::from(p)
+            } else {
+                base.join(p)
+            };
+            if is_image(&p) {
+                out.push(p);
+            }
+        }
+    } else if is_image(path) && path.exists() {
+        out.push(path.to_path_buf());
+    } else {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "not an image directory, image list (.txt) or image file",
+        )));
+    }
+    Ok(())
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Ultralytics `img2label_paths`: the last `/images/` component becomes `/labels/`, the
+/// extension `.txt`.
+pub fn label_path(image: &Path) -> PathBuf {
+    let components: Vec<_> = image.components().collect();
+    let idx = components.iter().rposition(|c| c.as_os_str() == "images");
+    let mut p = PathBuf::new();
+    for (i, c) in components.iter().enumerate() {
+        if Some(i) == idx && i + 1 < components.len() {
+            p.push("labels");
+        } else {
+            p.push(c.as_os_str());
+        }
+    }
+    p.set_extension("txt");
+    p
+}
+
+/// Reads a label file (missing = no labels). Rows are deduplicated as Ultralytics does.
+fn read_labels(path: &Path, nc: usize) -> Result<Vec<Label>, DatasetError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(DatasetError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut labels: Vec<Label> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let bad = |message: String| DatasetError::Label {
+            path: path.to_path_buf(),
+            line: n + 1,
+            message,
+        };
+        let values = fields
+            .iter()
+            .map(|f| f.parse::<f32>())
+            .collect::<Result<Vec<f32>, _>>()
+            .map_err(|e| bad(format!("not a number: {e}")))?;
+        let class = values[0];
+        if class < 0.0 || class.fract() != 0.0 || class as usize >= nc {
+            return Err(bad(format!(
+                "class {class} is not an integer in 0..{nc} (the YAML's names)"
+            )));
+        }
+        let xywh = match values.len() {
+            5 => [values[1], values[2], values[3], values[4]],
+            len if len >= 7 && len % 2 == 1 => polygon_box(&values[1..]),
+            len => {
+                return Err(bad(format!(
+                    "expected `class cx cy w h` or a polygon, found {len} values"
+                )))
+            }
+        };
+        if xywh.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(bad(format!("negative or non-finite box {xywh:?}")));
+        }
+        let label = Label {
+            class: class as usize,
+            xywh,
+        };
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    Ok(labels)
+}
+
+/// Ultralytics `segments2boxes`: the polygon's min / max corners as `cx, cy, w, h`.
+fn polygon_box(xy: &[f32]) -> [f32; 4] {
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for p in xy.chunks_exact(2) {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    [(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_paths_swap_the_last_images_dir() {
+        assert_eq!(
+            label_path(Path::new("d/images/val/a.jpg")),
+            PathBuf::from("d/labels/val/a.txt")
+        );
+        assert_eq!(
+            label_path(Path::new("images/x/images/b.png")),
+            PathBuf::from("images/x/labels/b.txt")
+        );
+    }
+
+    #[test]
+    fn reads_a_dataset_with_lists_dirs_and_polygons() {
+        let dir = std::env::temp_dir().join(format!("ghost-yolo-ds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("images/val")).unwrap();
+        std::fs::create_dir_all(dir.join("labels/val")).unwrap();
+        std::fs::write(dir.join("images/val/b.png"), b"").unwrap();
+        std::fs::write(dir.join("images/val/a.jpg"), b"").unwrap();
+        std::fs::write(dir.join("images/val/notes.md"), b"").unwrap();
+        std::fs::write(
+            dir.join("labels/val/a.txt"),
+            "1 0.5 0.5 0.2 0.4\n1 0.5 0.5 0.2 0.4\n0 0.1 0.1 0.3 0.1 0.3 0.3\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("data.yaml"),
+            "path: .\nval: images/val\nnames:\n  0: ring\n  1: star\n",
+        )
+        .unwrap();
+        let ds = Dataset::open(&dir.join("data.yaml"), "val").unwrap();
+        assert_eq!(ds.names, ["ring", "star"]);
+        assert_eq!(ds.samples.len(), 2, "{ds:?}");
+        assert!(ds.samples[0].image.ends_with("a.jpg"));
+        assert_eq!(ds.samples[0].labels.len(), 2, "duplicate row dropped");
+        let poly = ds.samples[0].labels[1];
+        assert_eq!(poly.class, 0);
+        assert!((poly.xywh[0] - 0.2).abs() < 1e-6 && (poly.xywh[2] - 0.2).abs() < 1e-6);
+        assert!(ds.samples[1].labels.is_empty(), "no label file: background");
+
+        std::fs::write(dir.join("labels/val/b.txt"), "5 0.5 0.5 0.1 0.1\n").unwrap();
+        let err = Dataset::open(&dir.join("data.yaml"), "val").unwrap_err();
+        assert!(err.to_string().contains("b.txt, line 1"), "{err}");
+        let err = Dataset::open(&dir.join("data.yaml"), "test").unwrap_err();
+        assert!(err.to_string().contains("no `test` split"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
