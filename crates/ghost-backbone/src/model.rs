@@ -168,6 +168,8 @@ impl GhostNet {
     /// The stride 4/8/16/32 feature maps (NHWC) of an `n x h x w x 3` input.
     pub fn features(&self, ctx: &mut Context, input: &TensorView<'_>) -> Result<[Tensor; 4]> {
         self.check_input(input)?;
+        // Subnormal activations cost ~100 cycles per operation (see ghost_kernels::fpenv).
+        let _flush = ghost_layers::flush_denormals();
         let mut x = self.stem.forward(ctx, input)?;
         let mut x_is_tap = false;
         let mut taps: Vec<Tensor> = Vec::with_capacity(4);

@@ -16,6 +16,7 @@ pub mod depthwise;
 pub mod dfl;
 pub mod elementwise;
 pub mod error;
+pub mod fpenv;
 pub mod geometry;
 pub mod isa;
 mod lanes;
@@ -30,6 +31,7 @@ pub mod view;
 
 pub use act::{Activation, AddOrder, Epilogue, Residual};
 pub use error::{KernelError, Result};
+pub use fpenv::{flush_denormals, DenormalGuard};
 pub use geometry::{Padding, Window};
 pub use isa::{active_isa, Isa};
 pub use parallel::Threads;

@@ -52,6 +52,7 @@ impl Threads {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(count)
             .thread_name(|i| format!("ghost-kernels-{i}"))
+            .start_handler(|_| crate::fpenv::flush_denormals_forever())
             .build()
             .map_err(|e| KernelError::ThreadPool(e.to_string()))?;
         Ok(Threads {

@@ -49,5 +49,5 @@ pub use weights::{
 };
 
 pub use ghost_kernels::{
-    Activation, AddOrder, NhwcLayout, Residual, TensorView, TensorViewMut, Threads,
+    flush_denormals, Activation, AddOrder, NhwcLayout, Residual, TensorView, TensorViewMut, Threads,
 };

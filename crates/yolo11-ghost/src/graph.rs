@@ -315,6 +315,8 @@ impl YoloModel {
         image: &TensorView<'_>,
         taps: &[usize],
     ) -> Result<(Array3<f32>, Vec<Tensor>)> {
+        // Subnormal activations would cost ~100 cycles per operation (see ghost_kernels::fpenv).
+        let _flush = ghost_layers::flush_denormals();
         let mut tapped: Vec<Option<Tensor>> = vec![None; taps.len()];
         let [n, h, w, c] = image.shape();
         self.check_input(n, c, h, w)?;
