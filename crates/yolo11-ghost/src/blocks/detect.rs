@@ -6,7 +6,8 @@
 //! order (P3, P4, P5), pixels row-major within a level, as `make_anchors` lays them out.
 
 use ghost_kernels::dfl::dfl;
-use ghost_layers::{Context, TensorView, WeightSource};
+use ghost_kernels::elementwise::activate_inplace;
+use ghost_layers::{Activation, Context, TensorView, TensorViewMut, WeightSource};
 use ndarray::Array3;
 
 use super::conv::Conv;
@@ -171,7 +172,11 @@ impl Detect {
             }
             let stride = stride as f32;
             let (dist_v, logits_v) = (dist.view(), logits.view());
+            let out_flat = out
+                .as_slice_mut()
+                .expect("a freshly allocated Array3 is contiguous");
             for b in 0..n {
+                let item = &mut out_flat[b * (4 + nc) * anchors..(b + 1) * (4 + nc) * anchors];
                 for y in 0..h {
                     for xi in 0..w {
                         let p = (b * h + y) * w + xi;
@@ -180,13 +185,15 @@ impl Detect {
                         // dist2bbox(xywh=True) then * stride, in PyTorch's operation order.
                         let (ax, ay) = (xi as f32 + 0.5, y as f32 + 0.5);
                         let (x1, y1, x2, y2) = (ax - d[0], ay - d[1], ax + d[2], ay + d[3]);
-                        out[[b, 0, a]] = (x1 + x2) / 2.0 * stride;
-                        out[[b, 1, a]] = (y1 + y2) / 2.0 * stride;
-                        out[[b, 2, a]] = (x2 - x1) * stride;
-                        out[[b, 3, a]] = (y2 - y1) * stride;
+                        item[a] = (x1 + x2) / 2.0 * stride;
+                        item[anchors + a] = (y1 + y2) / 2.0 * stride;
+                        item[2 * anchors + a] = (x2 - x1) * stride;
+                        item[3 * anchors + a] = (y2 - y1) * stride;
+                        // Class logits, transposed into their rows; the sigmoid runs once
+                        // over all of them below.
                         let cls = &logits_v.pixel(p)[4 * bins..];
                         for (k, &v) in cls.iter().enumerate() {
-                            out[[b, 4 + k, a]] = 1.0 / (1.0 + (-v).exp());
+                            item[(4 + k) * anchors + a] = v;
                         }
                     }
                 }
@@ -194,6 +201,25 @@ impl Detect {
             ctx.recycle(dist);
             ctx.recycle(logits);
             offset += h * w;
+        }
+        // Scores: the class rows of each batch item are one contiguous block of nc * A logits.
+        let out_flat = out
+            .as_slice_mut()
+            .expect("a freshly allocated Array3 is contiguous");
+        for b in 0..n {
+            let scores = &mut out_flat[(b * (4 + nc) + 4) * anchors..(b + 1) * (4 + nc) * anchors];
+            let len = scores.len();
+            let mut view =
+                TensorViewMut::dense(scores, 1, 1, 1, len).map_err(|source| YoloError::Kernel {
+                    layer: format!("{}.sigmoid", self.name),
+                    source,
+                })?;
+            activate_inplace(&mut view, Activation::Sigmoid, ctx.threads()).map_err(|source| {
+                YoloError::Kernel {
+                    layer: format!("{}.sigmoid", self.name),
+                    source,
+                }
+            })?;
         }
         Ok(out)
     }
