@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""ghost-yolo vs ONNX Runtime (and OpenVINO when installed) on the same model, weights and input.
+
+For each model: build it in Ultralytics with the weights `ghost-yolo bench` uses (the seeded
+generator with ghost-yolo's default seed, bit-identical with the Rust `SeededWeights`; or a
+`--weights` safetensors file), fold every BatchNorm (`model.fuse()`), export `output0` to ONNX
+(opset 17, batch 1, fixed size), then time, interleaved in rounds so that machine noise hits both
+sides alike:
+  - `ghost-yolo bench -m MODEL --imgsz S --threads T --runs R` (its printed median);
+  - ONNX Runtime in a fresh child process (only onnxruntime + numpy imported, so its peak RSS is
+    its own): intra-op threads T, inter-op 1, sequential execution, all graph optimisations,
+    denormals as zero (as ghost-yolo runs), 3 warm-up runs then R timed runs, median;
+  - OpenVINO (CPU plugin, INFERENCE_NUM_THREADS=T, latency hint) if `import openvino` works.
+Reports per model and thread count the median over rounds of each side's median, the ratio
+ours / peer, our GFLOP/s and its share of this machine's FP32 peak, and both peak RSS values.
+
+Usage:
+  cargo build --release -p yolo11-ghost
+  .venv-ref/bin/python tools/bench_peers.py                       # the four models of issue 6
+  .venv-ref/bin/python tools/bench_peers.py --models yolo11n-ghost --threads 1 2 --rounds 3 --runs 20
+  .venv-ref/bin/python tools/bench_peers.py --json docs/performance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_SEED = 0x0123_4567_89AB_CDEF  # yolo11_ghost::detector::DEFAULT_SEED
+# Zen 3: two 256-bit FMA pipes = 2 x 8 lanes x 2 flops per cycle per core.
+FLOPS_PER_CYCLE = 32
+
+
+def ort_child(onnx_path: str, threads: int, runs: int, imgsz: int) -> None:
+    """Runs inside a fresh interpreter: time ONNX Runtime, print JSON."""
+    import resource
+
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ghost-yolo flushes denormals (FTZ/DAZ) during a forward pass; give ORT the same setting so
+    # that seeded weights whose activations decay into subnormals cost both sides alike.
+    so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    t0 = time.perf_counter()
+    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    load_ms = (time.perf_counter() - t0) * 1e3
+    x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+    name = sess.get_inputs()[0].name
+    for _ in range(3):
+        sess.run(None, {name: x})
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(None, {name: x})
+        times.append((time.perf_counter() - t) * 1e3)
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "load_ms": load_ms, "rss_mb": rss_kb / 1024}))
+
+
+def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int) -> float | None:
+    try:
+        import numpy as np
+        import openvino as ov
+    except ImportError:
+        return None
+    core = ov.Core()
+    compiled = core.compile_model(
+        onnx_path, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    )
+    x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+    req = compiled.create_infer_request()
+    for _ in range(3):
+        req.infer([x])
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        req.infer([x])
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path) -> None:
+    sys.path.insert(0, str(HERE))
+    import fixture_common as fc
+
+    fc.ultralytics_offline()
+    import torch
+    import yaml
+    from safetensors.torch import load_file
+    from ultralytics.nn.tasks import DetectionModel
+
+    import ghost_ultralytics
+    import seeded_weights as sw
+
+    ghost_ultralytics.register()
+    ghost = model_name.endswith("-ghost")
+    base = model_name.removesuffix("-ghost")
+    scale = base[-1]
+    d = yaml.safe_load((fc.MODELS_DIR / ("yolo11-ghost.yaml" if ghost else "yolo11.yaml")).read_text())
+    d["scale"] = scale
+    d["yaml_file"] = f"{model_name}.yaml"
+    if weights:
+        sd = load_file(weights)
+        nc = next(v.shape[0] for k, v in sd.items() if k.endswith("cv3.0.2.weight"))
+        d["nc"] = nc
+        m = DetectionModel(d, ch=3, verbose=False)
+        m.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+    else:
+        m = DetectionModel(d, ch=3, verbose=False)
+        sw.fill_module(m, DEFAULT_SEED)
+    m = m.eval().fuse(verbose=False)
+    det = m.model[-1]
+    det.export = False
+
+    class Output0(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            y = self.inner(x)
+            return y[0] if isinstance(y, (list, tuple)) else y
+
+    x = torch.zeros(1, 3, imgsz, imgsz)
+    with torch.no_grad():
+        # The TorchScript exporter: it folds the fused model into plain Conv/Mul/Add nodes and needs
+        # no onnxscript; the warning about the newer exporter is expected.
+        torch.onnx.export(Output0(m), (x,), str(out), input_names=["images"], output_names=["output0"], opset_version=17, dynamo=False)
+
+
+def ours(binary: Path, model: str, weights: str | None, imgsz: int, threads: int, runs: int) -> dict:
+    cmd = [str(binary), "bench", "--imgsz", str(imgsz), "--threads", str(threads), "--runs", str(runs)]
+    cmd += ["-w", weights] if weights else ["-m", model]
+    res = subprocess.run(["/usr/bin/time", "-f", "RSS_KB %M", *cmd], capture_output=True, text=True, check=True)
+    med = float(re.search(r"median ([0-9.]+) ms", res.stdout).group(1))
+    gflops = float(re.search(r"\(([0-9.]+) GFLOPs fused\)", res.stdout).group(1))
+    rss = int(re.search(r"RSS_KB (\d+)", res.stderr).group(1)) / 1024
+    return {"median_ms": med, "gflops": gflops, "rss_mb": rss}
+
+
+def cpu_ghz() -> float:
+    try:
+        mhz = [float(l.split(":")[1]) for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("cpu MHz")]
+        return max(mhz) / 1e3
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["yolo11n-ghost", "yolo11n", "yolo11m-ghost", "yolo11m"])
+    ap.add_argument("--weights", help="safetensors weights (only with a single --models entry)")
+    ap.add_argument("--imgsz", type=int, default=640)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--binary", default=str(REPO / "target" / "release" / "ghost-yolo"))
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--ort-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.ort_child:
+        onnx_path, t, r, s = args.ort_child
+        ort_child(onnx_path, int(t), int(r), int(s))
+        return
+    if args.weights and len(args.models) != 1:
+        ap.error("--weights needs exactly one --models entry")
+    binary = Path(args.binary)
+    if not binary.exists():
+        ap.error(f"{binary} not found: run `cargo build --release -p yolo11-ghost` first")
+    ghz = cpu_ghz()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in args.models:
+            onnx_path = Path(tmp) / f"{model}.onnx"
+            export_onnx(model, args.weights, args.imgsz, onnx_path)
+            for threads in args.threads:
+                rows = {"ours": [], "ort": [], "openvino": []}
+                rss = {"ours": 0.0, "ort": 0.0}
+                ort_load = []
+                gflops = 0.0
+                for _ in range(args.rounds):
+                    o = ours(binary, model, args.weights, args.imgsz, threads, args.runs)
+                    rows["ours"].append(o["median_ms"])
+                    gflops = o["gflops"]
+                    rss["ours"] = max(rss["ours"], o["rss_mb"])
+                    child = subprocess.run(
+                        [sys.executable, __file__, "--ort-child", str(onnx_path), str(threads), str(args.runs), str(args.imgsz)],
+                        capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+                    )
+                    r = json.loads(child.stdout.strip().splitlines()[-1])
+                    rows["ort"].append(r["median_ms"])
+                    rss["ort"] = max(rss["ort"], r["rss_mb"])
+                    ort_load.append(r["load_ms"])
+                    ov = openvino_time(str(onnx_path), threads, args.runs, args.imgsz)
+                    if ov is not None:
+                        rows["openvino"].append(ov)
+                ours_ms = statistics.median(rows["ours"])
+                ort_ms = statistics.median(rows["ort"])
+                ov_ms = statistics.median(rows["openvino"]) if rows["openvino"] else None
+                gflops_s = gflops / (ours_ms / 1e3)
+                peak = FLOPS_PER_CYCLE * ghz * threads
+                res = {
+                    "model": model, "threads": threads, "imgsz": args.imgsz, "gflops": gflops,
+                    "ours_ms": ours_ms, "ort_ms": ort_ms, "openvino_ms": ov_ms,
+                    "ours_over_ort": ours_ms / ort_ms,
+                    "ours_over_openvino": ours_ms / ov_ms if ov_ms else None,
+                    "ours_gflop_s": gflops_s, "peak_gflop_s": peak,
+                    "ours_pct_peak": 100 * gflops_s / peak if peak else None,
+                    "ours_rss_mb": rss["ours"], "ort_rss_mb": rss["ort"],
+                    "ort_load_ms": statistics.median(ort_load),
+                    "rounds": rows,
+                }
+                results.append(res)
+                ov_txt = f"{ov_ms:.1f}" if ov_ms else "-"
+                print(
+                    f"{model:14s} {threads}T  ours {ours_ms:7.1f} ms  ORT {ort_ms:7.1f} ms  OpenVINO {ov_txt:>7s}  "
+                    f"ours/ORT {ours_ms / ort_ms:5.2f}  {gflops_s:6.1f} GFLOP/s ({res['ours_pct_peak']:.0f}% of {peak:.0f})  "
+                    f"RSS ours {rss['ours']:.0f} MB / ORT {rss['ort']:.0f} MB",
+                    flush=True,
+                )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"cpu_ghz": ghz, "results": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
