@@ -4,7 +4,7 @@
 Inputs (all committed):
   fixtures/models/yolo11n-ghost-shapes.safetensors   trained yolo11n-ghost, 6 shape classes (docs/training.md)
   fixtures/synthetic/                                 held-out val split (data.yaml, images/val, labels/val)
-  fixtures/images/shapes_val_*.jpg                    showcase copies of a few of those images
+  fixtures/images/shapes/shapes_val_*.jpg                 showcase copies of a few of those images
 Outputs:
   fixtures/models/predict_expected.json   Ultralytics predict per image (imgsz 320, conf 0.25, iou 0.7, max_det 300)
   fixtures/models/val_expected.json       Ultralytics val on fixtures/synthetic (batch 1 and batch 16)
@@ -22,6 +22,7 @@ Usage: .venv-ref/bin/python tools/make_default_model_fixtures.py [--full-val /wo
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import shutil
 import sys
@@ -29,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import fixture_common as fc  # noqa: E402
 
@@ -47,7 +49,7 @@ ghost_ultralytics.register()
 
 WEIGHTS = fc.FIXTURES / "models" / "yolo11n-ghost-shapes.safetensors"
 SYNTH = fc.FIXTURES / "synthetic"
-SHOWCASE = sorted((fc.FIXTURES / "images").glob("shapes_val_*.jpg"))
+SHOWCASE = sorted((fc.FIXTURES / "images" / "shapes").glob("shapes_val_*.jpg"))
 OUT = fc.FIXTURES / "models"
 CONF, IOU, MAX_DET = 0.25, 0.7, 300
 
@@ -118,8 +120,15 @@ def run_val(y: YOLO, data_yaml: Path, imgsz: int, batch: int, names: list[str]) 
     with tempfile.TemporaryDirectory() as tmp:
         settings = dict(imgsz=imgsz, batch=batch, conf=0.001, iou=0.7, max_det=300, plots=False, rect=True,
                         half=False, device="cpu", split="val", save_json=False, verbose=False)
-        m = y.val(data=str(data_yaml), project=tmp, name="val", **settings)
-        v = y.validator
+        # what YOLO.val does (args = {**overrides, rect=True, **kwargs, mode=val}; validator(model=model)),
+        # keeping the validator to read its dataset and per-class counts
+        from ultralytics.models.yolo.detect import DetectionValidator
+
+        args = {**y.overrides, "rect": True, **settings, "data": str(data_yaml), "project": tmp, "name": "val",
+                "mode": "val"}
+        v = DetectionValidator(args=args, _callbacks=y.callbacks)
+        v(model=y.model)
+        m = v.metrics
         ds = v.dataloader.dataset
         box = m.box
         per_class = {}
@@ -128,6 +137,8 @@ def run_val(y: YOLO, data_yaml: Path, imgsz: int, batch: int, names: list[str]) 
                                             p=float(box.p[i]), r=float(box.r[i]),
                                             instances=int(v.metrics.nt_per_class[int(c)]))
         shapes = sorted({tuple(int(s) for s in bs) for bs in ds.batch_shapes.tolist()}) if ds.rect else []
+        # per image: the letterboxed input [H, W] it was evaluated at (rect: its batch's shape), in file-name order
+        per_image = {Path(f).name: [int(x) for x in ds.batch_shapes[ds.batch[i]]] for i, f in enumerate(ds.im_files)}
         return dict(
             settings=dict(settings, data=fc.rel(data_yaml) if str(data_yaml).startswith(str(fc.REPO)) else str(data_yaml)),
             images=len(ds),
@@ -139,7 +150,7 @@ def run_val(y: YOLO, data_yaml: Path, imgsz: int, batch: int, names: list[str]) 
             fitness=float(m.fitness),
             per_class=per_class,
             rect_batch_shapes_hw=[list(s) for s in shapes],
-            speed_ms_per_image=m.speed,
+            input_shape_hw_per_image=dict(sorted(per_image.items())),
         )
 
 
@@ -148,7 +159,7 @@ def main() -> None:
     ap.add_argument("--full-val", type=Path, default=None, help="also print val metrics of this data.yaml (not stored)")
     ap.add_argument("--skip-predict", action="store_true")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # single-threaded: reproducible float reductions
     y, meta = load_model()
     names = json.loads(meta["names"])
     imgsz = int(meta["imgsz"])
@@ -193,6 +204,7 @@ def main() -> None:
     if a.full_val:
         r = run_val(y, a.full_val, imgsz, 16, names)
         r.pop("rect_batch_shapes_hw")
+        r.pop("input_shape_hw_per_image")
         print(f"full val {a.full_val}: {json.dumps(r, indent=1)}")
 
 

@@ -3,7 +3,7 @@
 
 Six classes drawn as filled, randomly rotated shapes on textured, noisy backgrounds:
     0 circle  1 square  2 triangle  3 star  4 cross  5 ring
-Per image: 1-6 objects (natural box side 20..130 px, >= ~14 px after rotation for squares), random colour with a contrast check against the local
+Per image: 1-6 objects (natural box side ~20..130 px), random colour with a contrast check against the local
 background (a few low-contrast objects on purpose), random rotation, partial overlap allowed (box IoU
 with earlier objects <= 0.35; later objects are drawn on top). Backgrounds: linear gradients, sinusoidal
 stripes, smooth value noise, soft (blurred) distractor blobs and lines, then pixel noise; every image is

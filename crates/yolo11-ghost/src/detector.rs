@@ -19,7 +19,7 @@ use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
 pub use error::DetectError;
 /// The per-call kernel context a [`DetectionModel`] runs with (threads + workspace).
 pub use ghost_layers::Context;
-pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED};
+pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
 
 use crate::error::YoloError;
@@ -103,6 +103,21 @@ impl Detector {
     /// uses as the default `imgsz` of `predict` and `val` for a checkpoint.
     pub fn trained_imgsz(&self) -> Option<usize> {
         self.trained_imgsz
+    }
+
+    /// The same detector at another inference size (validated and rounded to the stride as at
+    /// construction), e.g. the [`Detector::trained_imgsz`] Ultralytics would default to.
+    pub fn with_imgsz(mut self, imgsz: (usize, usize)) -> Result<Self, DetectError> {
+        let options = DetectorOptions {
+            imgsz,
+            ..self.options.clone()
+        };
+        let (rounded, warnings) =
+            options.validate(self.model.max_stride(), self.model.num_classes())?;
+        self.options = options;
+        self.imgsz = rounded;
+        self.warnings = warnings;
+        Ok(self)
     }
 
     /// The options as given.

@@ -19,7 +19,21 @@ pub enum WeightsChoice {
     /// The deterministic seeded generator (team-brief "Seeded weights"): for tests and benchmarks,
     /// the detections are meaningless.
     Seeded(u64),
+    /// The default model's weights, embedded in this library ([`DEFAULT_WEIGHTS`]).
+    Default,
 }
+
+/// The default model, compiled into the library so that it works from any working directory:
+/// YOLO11n-GhostNet (GhostNet width 0.25) trained with Ultralytics on the synthetic shapes
+/// dataset of `tools/make_synthetic_dataset.py` (6 classes, imgsz 320; see `docs/training.md`).
+/// A safetensors file with the usual metadata (model YAML, class names, imgsz).
+pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/models/yolo11n-ghost-shapes.safetensors"
+));
+
+/// How [`DEFAULT_WEIGHTS`] is named in messages.
+pub const DEFAULT_WEIGHTS_NAME: &str = "<embedded default model yolo11n-ghost-shapes>";
 
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
 pub const DEFAULT_SEED: u64 = 0x0123_4567_89ab_cdef;
@@ -49,6 +63,14 @@ impl Detector {
         Self::from_file(&spec, &file, options)
     }
 
+    /// The default model ([`DEFAULT_WEIGHTS`]): a trained YOLO11n-GhostNet that finds the
+    /// synthetic shapes of the shipped sample images.
+    pub fn default_model(options: DetectorOptions) -> Result<Self, DetectError> {
+        let file = default_file()?;
+        let spec = spec_from_metadata(&file)?;
+        Self::from_file(&spec, &file, options)
+    }
+
     /// [`Detector::load`] for an already parsed specification.
     pub fn load_spec(
         spec: &ModelSpec,
@@ -57,6 +79,7 @@ impl Detector {
     ) -> Result<Self, DetectError> {
         match weights {
             WeightsChoice::File(path) => Self::from_file(spec, &open(path)?, options),
+            WeightsChoice::Default => Self::from_file(spec, &default_file()?, options),
             WeightsChoice::Seeded(seed) => {
                 let source = SeededWeights::new(*seed);
                 let model = YoloModel::load(spec, &source as &dyn WeightSource)?;
@@ -93,6 +116,13 @@ impl Detector {
         detector.spec = Some(spec);
         Ok(detector)
     }
+}
+
+fn default_file() -> Result<SafetensorsFile, DetectError> {
+    Ok(
+        SafetensorsFile::from_bytes(DEFAULT_WEIGHTS_NAME, DEFAULT_WEIGHTS.to_vec())
+            .map_err(YoloError::from)?,
+    )
 }
 
 fn open(path: &Path) -> Result<SafetensorsFile, DetectError> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 use ndarray::Array4;
-use yolo11_ghost::detector::{DetectorOptions, WeightsChoice};
+use yolo11_ghost::detector::{DetectorOptions, WeightsChoice, DEFAULT_WEIGHTS_NAME};
 use yolo11_ghost::info::ModelInfo;
 
 use crate::common::{
@@ -66,6 +66,7 @@ pub fn run(args: BenchArgs) -> CliResult {
     let source = match &weights {
         WeightsChoice::File(p) => p.display().to_string(),
         WeightsChoice::Seeded(seed) => format!("seeded weights {seed:#x}"),
+        WeightsChoice::Default => DEFAULT_WEIGHTS_NAME.to_string(),
     };
     println!(
         "{} ({source}), input 1x3x{h}x{w}, {} threads, {} warm-up + {} runs",

@@ -21,8 +21,9 @@ pub struct ModelArgs {
     #[arg(long, short = 'm', value_name = "NAME|YAML")]
     pub model: Option<String>,
 
-    /// Weights (.safetensors with Ultralytics state_dict names). Without it, seeded random
-    /// weights are used (for testing only: detections are meaningless).
+    /// Weights (.safetensors with Ultralytics state_dict names). Without it (and without
+    /// --model), the embedded default model; with --model alone, seeded random weights (for
+    /// testing and benchmarks only: detections are meaningless).
     #[arg(long, short = 'w', value_name = "FILE")]
     pub weights: Option<PathBuf>,
 
@@ -34,22 +35,26 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The weights choice these arguments describe.
     pub fn weights(&self) -> WeightsChoice {
-        match &self.weights {
-            Some(path) => WeightsChoice::File(path.clone()),
-            None => WeightsChoice::Seeded(self.seed.unwrap_or(DEFAULT_SEED)),
+        match (&self.weights, &self.model, self.seed) {
+            (Some(path), _, _) => WeightsChoice::File(path.clone()),
+            (None, None, None) => WeightsChoice::Default,
+            (None, _, seed) => WeightsChoice::Seeded(seed.unwrap_or(DEFAULT_SEED)),
         }
     }
 
-    /// Build the detector: the named model, or the one the weights file describes, or the
-    /// default model with seeded weights (with a warning: its detections are meaningless).
+    /// Build the detector: the named model (seeded weights without --weights, with a warning:
+    /// its detections are meaningless), or the one the weights file describes, or the embedded
+    /// default model.
     pub fn detector(&self, options: DetectorOptions) -> Result<Detector, DetectError> {
-        if self.weights.is_none() {
+        let weights = self.weights();
+        if matches!(weights, WeightsChoice::Seeded(_)) {
             warn("no --weights given: using seeded random weights, detections are meaningless");
         }
         match (&self.model, &self.weights) {
-            (Some(model), _) => Detector::load(model, &self.weights(), options),
+            (Some(model), _) => Detector::load(model, &weights, options),
             (None, Some(path)) => Detector::from_weights(path, options),
-            (None, None) => Detector::load(DEFAULT_MODEL, &self.weights(), options),
+            (None, None) if self.seed.is_some() => Detector::load(DEFAULT_MODEL, &weights, options),
+            (None, None) => Detector::default_model(options),
         }
     }
 }

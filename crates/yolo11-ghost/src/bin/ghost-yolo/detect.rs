@@ -57,9 +57,11 @@ pub struct DetectArgs {
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub classes: Option<Vec<usize>>,
 
-    /// Inference size: 640 (square) or H,W; rounded up to a multiple of the stride.
-    #[arg(long, default_value = "640", value_parser = parse_imgsz)]
-    pub imgsz: (usize, usize),
+    /// Inference size: 640 (square) or H,W; rounded up to a multiple of the stride. Default: the
+    /// size the weights were trained at (their `imgsz` metadata, as Ultralytics does for a
+    /// checkpoint), else 640.
+    #[arg(long, value_parser = parse_imgsz)]
+    pub imgsz: Option<(usize, usize)>,
 
     /// Minimal padding to a multiple of the stride (Ultralytics predict default); false pads to imgsz.
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
@@ -89,7 +91,7 @@ pub fn run(args: DetectArgs) -> CliResult {
         max_det: args.max_det,
         agnostic: args.agnostic,
         classes: args.classes.clone(),
-        imgsz: args.imgsz,
+        imgsz: args.imgsz.unwrap_or(DetectorOptions::default().imgsz),
         rect: args.rect,
         threads: args.threads,
     };
@@ -99,7 +101,10 @@ pub fn run(args: DetectArgs) -> CliResult {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create --save directory {}: {e}", dir.display()))?;
     }
-    let detector = args.model.detector(options)?;
+    let mut detector = args.model.detector(options)?;
+    if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
+        detector = detector.with_imgsz((trained, trained))?;
+    }
     for w in detector.warnings() {
         warn(w);
     }
