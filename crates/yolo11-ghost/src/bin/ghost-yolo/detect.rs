@@ -58,7 +58,7 @@ pub struct DetectArgs {
     pub classes: Option<Vec<usize>>,
 
     /// Inference size: 640 (square) or H,W; rounded up to a multiple of the stride.
-    #[arg(long, default_value = "640", value_parser = parse_imgsz)]
+    #[arg(long, default_value = "640", value_parser = parse_imgsz, allow_negative_numbers = true)]
     pub imgsz: (usize, usize),
 
     /// Minimal padding to a multiple of the stride (Ultralytics predict default); false pads to imgsz.
@@ -66,7 +66,7 @@ pub struct DetectArgs {
     pub rect: bool,
 
     /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads)]
+    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     /// Write all detections as JSON to FILE.
@@ -100,9 +100,6 @@ pub fn run(args: DetectArgs) -> CliResult {
             .map_err(|e| format!("cannot create --save directory {}: {e}", dir.display()))?;
     }
     let detector = args.model.detector(options)?;
-    for w in detector.warnings() {
-        warn(w);
-    }
 
     let progress = progress_bar(&args.inputs, files.len());
     let mut records = Vec::new();
