@@ -2,6 +2,7 @@
 //! arbitrary and mutated-valid bytes never panic in
 //! - image bytes -> decode -> detector (seeded yolo11n-ghost at imgsz 64),
 //! - model YAML text -> `ModelSpec` -> layer table -> (small models) seeded weights + forward.
+//!
 //! A few hundred cases each, fast in release. Every input either works or is a typed error.
 
 use std::io::Cursor;

@@ -212,7 +212,7 @@ fn print_kinds(rows: &[Row], total: Duration) {
 /// The slowest individual kernel calls.
 fn print_top_calls(rows: &[Row], total: Duration, top: usize) {
     let mut calls: Vec<&Row> = rows.iter().filter(|r| r.kind != LAYER_RECORD).collect();
-    calls.sort_by(|a, b| b.time.cmp(&a.time));
+    calls.sort_by_key(|c| std::cmp::Reverse(c.time));
     println!();
     println!(
         "{:<44} {:<10} {:>8} {:>7} {:>9} {:>8}",
