@@ -304,6 +304,28 @@ fn images_over_the_pixel_limit_are_refused_before_decoding() {
 }
 
 #[test]
+fn overfull_huffman_table_is_a_decode_error() {
+    // Three 1-bit codes cannot exist; the decoder used to index past its lookup table.
+    let mut bytes = encode(&gradient(16, 16), ImageFormat::Jpeg);
+    let dht = bytes
+        .windows(2)
+        .position(|p| p == [0xff, 0xc4])
+        .expect("a DHT segment");
+    let counts = dht + 5; // FF C4, 2 length bytes, class/slot, then 16 code-length counts
+    let mut moved = 0;
+    for i in (1..16).rev() {
+        while bytes[counts + i] > 0 && moved < 3 {
+            bytes[counts + i] -= 1;
+            moved += 1;
+        }
+    }
+    assert_eq!(moved, 3);
+    bytes[counts] += 3;
+    let err = decode_err(&bytes, "overfull.jpg");
+    assert!(matches!(err, ImageLoadError::Decode { .. }), "{err:?}");
+}
+
+#[test]
 fn unreadable_paths_are_io_errors() {
     let dir = scratch("io");
     let err = load_rgb(&dir).unwrap_err(); // a directory
