@@ -2,6 +2,8 @@
 //! reference on random shapes, strides, asymmetric paddings and strided layouts; thread-count
 //! determinism; scratch reuse across shapes; aliasing; errors.
 
+mod common;
+
 use ghost_kernels::conv::{self, conv2d_with_isa, naive, ConvScratch, PackedConv};
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{
@@ -246,7 +248,7 @@ fn supported_isas() -> Vec<Isa> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(64)))]
 
     #[test]
     fn avx2_matches_reference(c in case()) {

@@ -3,6 +3,8 @@
 //! with NaN sentinels), a hand-computed case, thread-count determinism, aliasing (Ghost module)
 //! and error cases.
 
+mod common;
+
 use ghost_kernels::depthwise::{self, depthwise, depthwise_with_isa, PackedDepthwise};
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{
@@ -275,7 +277,7 @@ fn check_case(case: &Case, isa: Isa, threads: &Threads) -> Vec<f32> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(256)))]
 
     #[test]
     fn every_isa_matches_the_naive_reference(case in case_strategy()) {

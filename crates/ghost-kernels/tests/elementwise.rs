@@ -13,6 +13,8 @@
 //!   `(bins - 1) eps`; the two sums add `2 bins u` relative to `R <= bins - 1`, the division `u`.
 //!   Bound `(bins - 1) ((range + 4) + 2 (bins + 1)) EPSILON`.
 
+mod common;
+
 use ghost_kernels::dfl::{self, dfl_with_isa};
 use ghost_kernels::elementwise::{
     self, activate_inplace_with_isa, binary_with_isa, channel_scale_inplace_with_isa,
@@ -84,7 +86,7 @@ fn threads() -> [Threads; 2] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(200)))]
 
     #[test]
     fn binary_ops_are_exact(

@@ -1,6 +1,8 @@
 //! Pointwise convolution: every ISA path against the f64 naive reference on random shapes and
 //! strided layouts, thread-count determinism, aliasing through `split_channels`, and errors.
 
+mod common;
+
 use ghost_kernels::pointwise::{self, naive, pointwise_with_isa, PackedPointwise};
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{
@@ -193,7 +195,7 @@ fn supported_isas() -> Vec<Isa> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(96)))]
 
     #[test]
     fn avx2_matches_reference(c in case()) {

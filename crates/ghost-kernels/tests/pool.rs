@@ -7,6 +7,8 @@
 //! `(w + h + 2) * EPSILON` of the absolute sum (Higham's `gamma_n` for each of the two sums with a
 //! factor 2 of slack, plus the division's rounding).
 
+mod common;
+
 use ghost_kernels::pool::{self, global_avg_pool_with_isa, max_pool_with_isa};
 use ghost_kernels::resize::{self, upsample_nearest_2x_with_isa};
 use ghost_kernels::{
@@ -93,7 +95,7 @@ fn run_max_pool(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(200)))]
 
     #[test]
     fn max_pool_matches_reference(

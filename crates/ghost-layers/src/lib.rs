@@ -45,7 +45,8 @@ pub use layer::Layer;
 pub use squeeze_excite::SqueezeExcite;
 pub use tensor::Tensor;
 pub use weights::{
-    MemoryWeights, Prefixed, SafetensorsFile, SeededWeights, WeightSource, WeightsError,
+    MemoryWeights, NonFiniteReport, Prefixed, SafetensorsFile, SeededWeights, WeightSource,
+    WeightsError,
 };
 
 pub use ghost_kernels::{

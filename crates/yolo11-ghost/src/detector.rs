@@ -116,7 +116,12 @@ impl Detector {
             options.validate(self.model.max_stride(), self.model.num_classes())?;
         self.options = options;
         self.imgsz = rounded;
-        self.warnings = warnings;
+        // Only the size-rounding warning depends on imgsz; the others (class filters, weights
+        // contents) stay as they were.
+        let about_size = |w: &String| w.starts_with("imgsz=");
+        self.warnings.retain(|w| !about_size(w));
+        self.warnings
+            .extend(warnings.into_iter().filter(about_size));
         Ok(self)
     }
 

@@ -166,6 +166,32 @@ pub enum YoloError {
     Layer(#[from] ghost_layers::LayerError),
 }
 
+impl YoloError {
+    /// The error with the YAML file's path as its source name (file-level YAML errors are
+    /// raised with the model's display name; a user editing a file wants the path).
+    pub fn in_file(self, path: &std::path::Path) -> Self {
+        let file = path.display().to_string();
+        match self {
+            YoloError::Yaml { message, .. } => YoloError::Yaml {
+                source_name: file,
+                message,
+            },
+            YoloError::ModelYaml { message, .. } => YoloError::ModelYaml {
+                source_name: file,
+                message,
+            },
+            YoloError::UnknownScale {
+                scale, available, ..
+            } => YoloError::UnknownScale {
+                source_name: file,
+                scale,
+                available,
+            },
+            other => other,
+        }
+    }
+}
+
 impl From<ghost_kernels::KernelError> for YoloError {
     /// A kernel or view error outside any named layer (slicing a buffer, ...): a bug if it
     /// ever happens, since shapes are checked before.

@@ -20,6 +20,11 @@ use crate::spec::{LayerSpec, ModelSpec, ModuleSpec, Source};
 /// kernel calls are recorded separately, inside it).
 pub const LAYER_RECORD: &str = "layer";
 
+/// The most parameters a model may have (2^30, 4 GiB of f32 weights; YOLO11x has 57M). A
+/// larger specification (a hostile or mistyped YAML) is refused before any weight is generated
+/// or read.
+pub const MAX_PARAMS: u64 = 1 << 30;
+
 /// How one layer runs.
 #[derive(Clone, Debug)]
 enum LayerImpl {
@@ -105,6 +110,17 @@ impl YoloModel {
             }
             _ => spec.clone(),
         };
+        if let Ok(info) = crate::info::ModelInfo::new(&spec, 64, 64) {
+            if info.params > MAX_PARAMS {
+                return Err(YoloError::Build {
+                    layer: "model".into(),
+                    message: format!(
+                        "{} parameters, more than the {MAX_PARAMS} this engine loads",
+                        info.params
+                    ),
+                });
+            }
+        }
         let layers = spec
             .layers
             .iter()

@@ -9,8 +9,19 @@ mod jpeg;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use jpeg::JpegError;
+
+/// The largest image decoded, in pixels (width x height): 2^27 = 134,217,728, e.g. 16384 x 8192
+/// or 11585 x 11585. Larger images are refused with [`ImageLoadError::TooLarge`] after reading
+/// only their header, so a hostile file (a few bytes claiming 65535 x 65535) cannot make the
+/// decoder allocate gigabytes. At the limit a decode peaks at ~1.6 GB (a 4:4:4 JPEG: coefficients,
+/// planes and RGB). Use [`decode_rgb_limited`] for a different limit.
+pub const MAX_PIXELS: u64 = 1 << 27;
+
+/// Bytes per pixel of the widest pixel format a decoder may produce within [`MAX_PIXELS`]
+/// (16-bit RGBA), for the `image` crate's allocation limit.
+const MAX_BYTES_PER_PIXEL: u64 = 8;
 
 /// Why an image file could not be turned into pixels.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +44,18 @@ pub enum ImageLoadError {
         /// The decoder's message.
         message: String,
     },
+    /// The header announces more pixels than the decoding limit ([`MAX_PIXELS`]).
+    #[error("image {path} is too large: {width}x{height} = {pixels} pixels, the limit is {limit} pixels", pixels = u64::from(*.width) * u64::from(*.height))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// The pixel limit in force.
+        limit: u64,
+    },
 }
 
 /// Decode an image file (any format the `image` crate is built with), apply its EXIF orientation
@@ -51,23 +74,62 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
 /// the ones OpenCV produces; other formats (and the rare JPEG flavours that decoder does not
 /// implement) through the `image` crate.
 pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError> {
+    decode_rgb_limited(bytes, name, MAX_PIXELS)
+}
+
+/// [`decode_rgb`] refusing images of more than `max_pixels` pixels ([`ImageLoadError::TooLarge`]),
+/// checked on the header before any pixel buffer is allocated.
+pub fn decode_rgb_limited(
+    bytes: &[u8],
+    name: &Path,
+    max_pixels: u64,
+) -> Result<RgbImage, ImageLoadError> {
+    // Decoder messages may span lines; errors are shown as one line.
     let decode_error = |message: String| ImageLoadError::Decode {
         path: name.to_path_buf(),
-        message,
+        message: message
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
     };
-    let reader = ImageReader::new(Cursor::new(bytes))
+    let too_large = |width: u32, height: u32| ImageLoadError::TooLarge {
+        path: name.to_path_buf(),
+        width,
+        height,
+        limit: max_pixels,
+    };
+    if bytes.is_empty() {
+        return Err(decode_error("the file is empty".into()));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_error(e.to_string()))?;
+    // The `image` crate checks these while reading the header (and before allocating).
+    let mut limits = Limits::default();
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    limits.max_alloc = Some(max_pixels.saturating_mul(MAX_BYTES_PER_PIXEL).max(1 << 20));
+    reader.limits(limits);
     let is_jpeg = reader.format() == Some(ImageFormat::Jpeg);
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| decode_error(e.to_string()))?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(too_large(width, height));
+    }
     // A broken EXIF block should not cost the image: cv2 ignores it as well.
     let orientation = decoder.orientation().ok();
     let own_jpeg = if is_jpeg {
-        match jpeg::decode(bytes) {
+        match jpeg::decode(bytes, max_pixels) {
             Ok(d) => RgbImage::from_raw(d.width as u32, d.height as u32, d.rgb),
             Err(JpegError::Unsupported(_)) => None,
+            Err(JpegError::TooLarge { width, height }) => {
+                return Err(too_large(width as u32, height as u32))
+            }
             Err(e @ JpegError::Corrupt(_)) => return Err(decode_error(e.to_string())),
         }
     } else {

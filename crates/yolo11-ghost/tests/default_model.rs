@@ -15,7 +15,9 @@ use yolo11_ghost::detector::{Detector, DetectorOptions};
 use yolo11_ghost::val::{validate, Dataset, ValOptions};
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 fn json(path: &str) -> Value {
@@ -45,7 +47,10 @@ fn default_model_is_the_trained_shapes_detector() {
         .map(|n| n.as_str().unwrap().to_string())
         .collect();
     assert_eq!(d.class_names(), names.as_slice());
-    assert_eq!(d.trained_imgsz(), expected["imgsz"].as_u64().map(|v| v as usize));
+    assert_eq!(
+        d.trained_imgsz(),
+        expected["imgsz"].as_u64().map(|v| v as usize)
+    );
     assert_eq!(d.model_name(), "yolo11n-ghost");
 }
 
@@ -89,8 +94,13 @@ fn predictions_equal_ultralytics_on_every_shipped_image() {
         }
         total += ours.len();
     }
-    assert!(total >= images.len(), "the trained model finds objects ({total})");
-    eprintln!("{total} detections; worst box error {worst_box:.2e} px, confidence {worst_conf:.2e}");
+    assert!(
+        total >= images.len(),
+        "the trained model finds objects ({total})"
+    );
+    eprintln!(
+        "{total} detections; worst box error {worst_box:.2e} px, confidence {worst_conf:.2e}"
+    );
 }
 
 #[test]

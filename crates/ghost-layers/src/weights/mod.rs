@@ -94,6 +94,46 @@ pub(crate) fn check_finite(origin: &str, name: &str, values: &[f32]) -> Result<(
     }
 }
 
+/// A tensor that was loaded although it holds NaN or infinite values (see
+/// [`SafetensorsFile::allow_non_finite`]); its `Display` is a one-line warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonFiniteReport {
+    /// The file or source.
+    pub origin: String,
+    /// The tensor name.
+    pub name: String,
+    /// How many values are NaN or infinite.
+    pub count: usize,
+    /// Row-major index of the first one.
+    pub index: usize,
+    /// Its value.
+    pub value: f32,
+}
+
+impl NonFiniteReport {
+    /// The report for `values`, or `None` when every value is finite.
+    pub fn scan(origin: &str, name: &str, values: &[f32]) -> Option<Self> {
+        let index = values.iter().position(|v| !v.is_finite())?;
+        Some(NonFiniteReport {
+            origin: origin.to_string(),
+            name: name.to_string(),
+            count: values[index..].iter().filter(|v| !v.is_finite()).count(),
+            index,
+            value: values[index],
+        })
+    }
+}
+
+impl std::fmt::Display for NonFiniteReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: tensor `{}` holds {} non-finite value(s) (first: {} at flat index {}); outputs that depend on it will be NaN",
+            self.origin, self.name, self.count, self.value, self.index
+        )
+    }
+}
+
 /// Stored names resembling `name` (one ends with the other after a dot), to suggest a prefix fix
 /// in a "missing tensor" error.
 pub(crate) fn similar_names<'a>(

@@ -4,15 +4,15 @@
 //! data ending exactly at the end of the file) once at open; tensors are converted to f32 on
 //! request, straight from the mapped bytes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 use safetensors::SafeTensors;
 
-use super::{check_finite, similar_names, WeightSource, WeightsError};
+use super::{check_finite, similar_names, NonFiniteReport, WeightSource, WeightsError};
 
 /// The bytes of the file: mapped from disk, or owned (files built in memory, tests).
 enum Bytes {
@@ -37,6 +37,9 @@ pub struct SafetensorsFile {
     data_start: usize,
     metadata: Metadata,
     requested: Mutex<BTreeSet<String>>,
+    /// Load tensors holding NaN / Inf (recorded in `non_finite`) instead of refusing them.
+    allow_non_finite: bool,
+    non_finite: Mutex<BTreeMap<String, NonFiniteReport>>,
 }
 
 impl std::fmt::Debug for SafetensorsFile {
@@ -83,7 +86,29 @@ impl SafetensorsFile {
             data_start: 8 + header_len,
             metadata,
             requested: Mutex::new(BTreeSet::new()),
+            allow_non_finite: false,
+            non_finite: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// By default a tensor holding NaN or an infinity is refused ([`WeightsError::NonFinite`]).
+    /// With `allow`, it loads as stored and is listed by [`SafetensorsFile::non_finite`], so a
+    /// caller can warn instead (what `Detector` does: a diverged checkpoint still runs, its
+    /// affected outputs are NaN and never pass the confidence threshold).
+    pub fn allow_non_finite(mut self, allow: bool) -> Self {
+        self.allow_non_finite = allow;
+        self
+    }
+
+    /// The tensors loaded so far that hold NaN or infinite values (only with
+    /// [`SafetensorsFile::allow_non_finite`]; sorted by name).
+    pub fn non_finite(&self) -> Vec<NonFiniteReport> {
+        self.non_finite
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Every tensor name in the file, sorted.
@@ -168,10 +193,19 @@ impl WeightSource for SafetensorsFile {
                 })
             }
         };
-        check_finite(&self.origin, name, &values)?;
+        if self.allow_non_finite {
+            if let Some(report) = NonFiniteReport::scan(&self.origin, name, &values) {
+                self.non_finite
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(name.to_string(), report);
+            }
+        } else {
+            check_finite(&self.origin, name, &values)?;
+        }
         self.requested
             .lock()
-            .expect("the requested-names lock is never held across a panic")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(name.to_string());
         Ok(values)
     }
@@ -180,7 +214,7 @@ impl WeightSource for SafetensorsFile {
         let requested = self
             .requested
             .lock()
-            .expect("the requested-names lock is never held across a panic");
+            .unwrap_or_else(PoisonError::into_inner);
         self.names()
             .into_iter()
             .filter(|n| !requested.contains(n) && !n.ends_with("num_batches_tracked"))

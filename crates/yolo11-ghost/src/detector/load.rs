@@ -103,6 +103,7 @@ impl Detector {
             .metadata_value("imgsz")
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&v| v > 0);
+        detector.warnings.extend(weights_warnings(file, &spec.name));
         Ok(detector)
     }
 
@@ -125,8 +126,40 @@ fn default_file() -> Result<SafetensorsFile, DetectError> {
     )
 }
 
+/// Opens a weights file. NaN / Inf values do not stop the load: they are reported as warnings
+/// (see [`weights_warnings`]), since a checkpoint is still inspectable and NaN scores never pass
+/// the confidence threshold.
 fn open(path: &Path) -> Result<SafetensorsFile, DetectError> {
-    Ok(SafetensorsFile::open(path).map_err(YoloError::from)?)
+    Ok(SafetensorsFile::open(path)
+        .map_err(YoloError::from)?
+        .allow_non_finite(true))
+}
+
+/// Stored tensors listed in an "unused tensors" warning before it is shortened.
+const UNUSED_LISTED: usize = 5;
+
+/// What a loaded weights file holds that deserves a warning: tensors with NaN / Inf values,
+/// and tensors the model never asked for (a sign of a wrong `--model` or a truncated export).
+fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
+    let mut warnings: Vec<String> = file.non_finite().iter().map(|r| r.to_string()).collect();
+    let unused = file.unused();
+    if !unused.is_empty() {
+        let mut listed = unused
+            .iter()
+            .take(UNUSED_LISTED)
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if unused.len() > UNUSED_LISTED {
+            listed.push_str(&format!(" and {} more", unused.len() - UNUSED_LISTED));
+        }
+        warnings.push(format!(
+            "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
+            file.origin(),
+            unused.len()
+        ));
+    }
+    warnings
 }
 
 /// The model a weights file was exported from: its `model_yaml` (the model dict as trained, in

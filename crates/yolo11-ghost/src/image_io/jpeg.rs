@@ -25,6 +25,13 @@ pub enum JpegError {
     Unsupported(String),
     /// Malformed data.
     Corrupt(String),
+    /// The frame header announces more pixels than the caller's limit (nothing was allocated).
+    TooLarge {
+        /// Width from the SOF header.
+        width: usize,
+        /// Height from the SOF header.
+        height: usize,
+    },
 }
 
 impl JpegError {
@@ -42,6 +49,12 @@ impl std::fmt::Display for JpegError {
         match self {
             JpegError::Unsupported(m) => write!(f, "unsupported JPEG: {m}"),
             JpegError::Corrupt(m) => write!(f, "corrupt JPEG: {m}"),
+            JpegError::TooLarge { width, height } => {
+                write!(
+                    f,
+                    "JPEG of {width}x{height} pixels exceeds the decoding limit"
+                )
+            }
         }
     }
 }
@@ -108,8 +121,9 @@ struct Decoder {
     frame: Option<Frame>,
 }
 
-/// Decode a whole JPEG file.
-pub fn decode(data: &[u8]) -> Result<Decoded, JpegError> {
+/// Decode a whole JPEG file of at most `max_pixels` pixels (checked on each frame header,
+/// before its coefficient buffers are allocated).
+pub fn decode(data: &[u8], max_pixels: u64) -> Result<Decoded, JpegError> {
     if data.len() < 4 || data[0] != 0xFF || data[1] != 0xD8 {
         return Err(JpegError::corrupt("missing SOI marker"));
     }
@@ -126,7 +140,7 @@ pub fn decode(data: &[u8]) -> Result<Decoded, JpegError> {
             0xD9 => break,
             0xC0..=0xC2 => {
                 let seg = segment(data, pos)?;
-                dec.frame = Some(parse_frame(seg, marker == 0xC2)?);
+                dec.frame = Some(parse_frame(seg, marker == 0xC2, max_pixels)?);
                 pos += 2 + seg.len();
             }
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
@@ -205,7 +219,7 @@ fn segment(data: &[u8], pos: usize) -> Result<&[u8], JpegError> {
         .ok_or_else(|| JpegError::corrupt("truncated segment"))
 }
 
-fn parse_frame(seg: &[u8], progressive: bool) -> Result<Frame, JpegError> {
+fn parse_frame(seg: &[u8], progressive: bool, max_pixels: u64) -> Result<Frame, JpegError> {
     if seg.len() < 6 {
         return Err(JpegError::corrupt("short SOF segment"));
     }
@@ -220,6 +234,9 @@ fn parse_frame(seg: &[u8], progressive: bool) -> Result<Frame, JpegError> {
     }
     if width == 0 {
         return Err(JpegError::corrupt("zero image width"));
+    }
+    if (width as u64) * (height as u64) > max_pixels {
+        return Err(JpegError::TooLarge { width, height });
     }
     if count != 1 && count != 3 {
         return Err(JpegError::unsupported(format!("{count} components")));

@@ -27,6 +27,12 @@ pub use yaml::{parse_yaml, From, RawModel, RawRow};
 
 use crate::error::{Result, YoloError};
 
+/// The largest integer a model YAML may give for a count, size or channel number (`nc`,
+/// repeats, kernel sizes, strides, output channels after width scaling): far above any real
+/// model (YOLO11x has 640 channels), low enough that products of a few of them cannot overflow
+/// and that a hostile YAML is refused with a row error instead of asking for terabytes.
+pub const MAX_INT: i64 = 1 << 16;
+
 /// Number of GhostNet outputs (strides 4, 8, 16, 32).
 pub const GHOSTNET_OUTPUTS: usize = 4;
 
@@ -137,7 +143,7 @@ impl ModelSpec {
             .to_string();
         let guessed = guess_model_scale(&stem).map(String::from);
         let scale = scale.map(str::to_string).or(guessed);
-        ModelSpec::from_yaml_str(&text, &stem, scale.as_deref(), None)
+        ModelSpec::from_yaml_str(&text, &stem, scale.as_deref(), None).map_err(|e| e.in_file(path))
     }
 
     /// YAML text; `name` is used for display and messages. `nc` overrides the YAML's `nc`.

@@ -439,8 +439,8 @@ impl CallArgs<'_> {
         match self.args.get(idx) {
             None => default.ok_or_else(|| self.bad(idx, "a positive integer")),
             Some(v) => match v.as_int() {
-                Some(i) if i >= 1 => Ok(i as usize),
-                _ => Err(self.bad(idx, "a positive integer")),
+                Some(i) if (1..=super::MAX_INT).contains(&i) => Ok(i as usize),
+                _ => Err(self.bad(idx, "a positive integer up to 65536")),
             },
         }
     }

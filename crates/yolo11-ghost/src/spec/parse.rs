@@ -23,10 +23,10 @@ pub fn parse_model(
         Some(nc) => nc as i64,
         None => raw.nc.unwrap_or(80),
     };
-    if nc < 1 {
+    if !(1..=super::MAX_INT).contains(&nc) {
         return Err(YoloError::ModelYaml {
             source_name: raw.source_name.clone(),
-            message: "nc must be at least 1".into(),
+            message: format!("nc must be between 1 and {}, found {nc}", super::MAX_INT),
         });
     }
     if raw.end2end {
@@ -278,6 +278,18 @@ impl ParseState {
                         .map_or_else(|| "nothing".into(), ArgValue::describe),
                 })?;
             let c2 = self.scale.channels(c2_raw);
+            if !(1..=super::MAX_INT).contains(&c2) {
+                return Err(YoloError::BadArg {
+                    row: i,
+                    module: module.to_string(),
+                    arg: "c2".into(),
+                    expected: format!(
+                        "1 to {} output channels after width scaling",
+                        super::MAX_INT
+                    ),
+                    found: c2.to_string(),
+                });
+            }
             let mut full = vec![ArgValue::Int(c1 as i64), ArgValue::Int(c2)];
             full.extend(args.iter().skip(1).cloned());
             if kind.is_repeat() {
@@ -455,6 +467,17 @@ impl ParseState {
             _ => return Err(self.row_err(module, "GhostNet takes one argument, [width]")),
         };
         let width = base_width * self.scale.width;
+        // GhostNet's widest layer has 1280 * width channels (its last 1x1 conv is 960 wide at
+        // width 1; the cap leaves room for any real width and refuses absurd ones).
+        if !(width.is_finite() && width * 1280.0 <= super::MAX_INT as f64) {
+            return Err(YoloError::BadArg {
+                row: 0,
+                module: module.into(),
+                arg: "width".into(),
+                expected: format!("a width up to {} after scaling", super::MAX_INT / 1280),
+                found: width.to_string(),
+            });
+        }
         let channels = super::ghostnet_channels(width);
         let layer = LayerSpec {
             index: 0,
@@ -573,8 +596,8 @@ fn upsample_factor(row: usize, args: &[ArgValue]) -> Result<usize> {
     }
     let factor = match args.get(1) {
         Some(v) => match v.as_float() {
-            Some(f) if f >= 1.0 && f.fract() == 0.0 => f as usize,
-            _ => return Err(bad("scale_factor", "a positive integer", Some(v))),
+            Some(f) if (1.0..=64.0).contains(&f) && f.fract() == 0.0 => f as usize,
+            _ => return Err(bad("scale_factor", "an integer from 1 to 64", Some(v))),
         },
         None => return Err(bad("scale_factor", "a positive integer", None)),
     };

@@ -35,7 +35,8 @@ impl Scale {
 
 /// Ultralytics `make_divisible`: the smallest multiple of `divisor` that is `>= x`.
 pub fn make_divisible(x: f64, divisor: i64) -> i64 {
-    ((x / divisor as f64).ceil() as i64) * divisor
+    // Saturating: absurd YAML values are refused by the caller, they must not overflow here.
+    ((x / divisor as f64).ceil() as i64).saturating_mul(divisor)
 }
 
 /// Ultralytics `guess_model_scale`: the letter after the version digits of a `yolo...` name,

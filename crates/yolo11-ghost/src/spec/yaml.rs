@@ -4,6 +4,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use super::scale::Scale;
 use super::value::ArgValue;
+use super::MAX_INT;
 use crate::error::{Result, YoloError};
 
 /// A row's `from` field as written.
@@ -105,11 +106,11 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
 
     let nc = match get("nc") {
         None | Some(Yaml::Null) => None,
-        Some(Yaml::Integer(i)) if *i >= 1 => Some(*i),
+        Some(Yaml::Integer(i)) if (1..=MAX_INT).contains(i) => Some(*i),
         Some(other) => {
             return Err(model_err(
                 source_name,
-                format!("`nc` must be a positive integer, found {other:?}"),
+                format!("`nc` must be a positive integer up to {MAX_INT}, found {other:?}"),
             ))
         }
     };
@@ -293,11 +294,11 @@ fn parse_row(node: &Yaml, row: usize) -> Result<RawRow> {
         }
     };
     let repeats = match repeats {
-        Yaml::Integer(i) if *i >= 1 => *i,
+        Yaml::Integer(i) if (1..=MAX_INT).contains(i) => *i,
         other => {
             return Err(fail(
                 &module,
-                format!("repeats must be a positive integer, found {other:?}"),
+                format!("repeats must be a positive integer up to {MAX_INT}, found {other:?}"),
             ))
         }
     };

@@ -20,15 +20,15 @@ pub struct BenchArgs {
     pub model: ModelArgs,
 
     /// Input size: 640 or H,W (rounded up to a multiple of the stride).
-    #[arg(long, default_value = "640", value_parser = parse_imgsz)]
+    #[arg(long, default_value = "640", value_parser = parse_imgsz, allow_negative_numbers = true)]
     pub imgsz: (usize, usize),
 
     /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads)]
+    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     /// Timed runs.
-    #[arg(long, default_value = "20", value_parser = parse_positive)]
+    #[arg(long, default_value = "20", value_parser = parse_positive, allow_negative_numbers = true)]
     pub runs: usize,
 
     /// Untimed warm-up runs first.

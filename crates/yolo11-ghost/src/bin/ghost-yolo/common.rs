@@ -44,18 +44,23 @@ impl ModelArgs {
 
     /// Build the detector: the named model (seeded weights without --weights, with a warning:
     /// its detections are meaningless), or the one the weights file describes, or the embedded
-    /// default model.
+    /// default model; prints its warnings.
     pub fn detector(&self, options: DetectorOptions) -> Result<Detector, DetectError> {
         let weights = self.weights();
         if matches!(weights, WeightsChoice::Seeded(_)) {
             warn("no --weights given: using seeded random weights, detections are meaningless");
         }
-        match (&self.model, &self.weights) {
+        let detector = match (&self.model, &self.weights) {
             (Some(model), _) => Detector::load(model, &weights, options),
             (None, Some(path)) => Detector::from_weights(path, options),
             (None, None) if self.seed.is_some() => Detector::load(DEFAULT_MODEL, &weights, options),
             (None, None) => Detector::default_model(options),
+        }?;
+        // imgsz rounded to the stride, NaN / Inf weights, tensors the model does not use ...
+        for w in detector.warnings() {
+            warn(w);
         }
+        Ok(detector)
     }
 }
 
@@ -85,7 +90,12 @@ pub fn load_spec(model: &str, nc: Option<usize>) -> Result<ModelSpec, YoloError>
         (text.to_string(), model.trim().to_string())
     };
     let scale = guess_model_scale(&stem).map(String::from);
-    ModelSpec::from_yaml_str(&text, &stem, scale.as_deref(), Some(nc))
+    let spec = ModelSpec::from_yaml_str(&text, &stem, scale.as_deref(), Some(nc));
+    if is_yaml {
+        spec.map_err(|e| e.in_file(path))
+    } else {
+        spec
+    }
 }
 
 /// A threshold in [0, 1] (`--conf`, `--iou`).

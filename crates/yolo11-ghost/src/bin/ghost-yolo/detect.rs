@@ -60,7 +60,7 @@ pub struct DetectArgs {
     /// Inference size: 640 (square) or H,W; rounded up to a multiple of the stride. Default: the
     /// size the weights were trained at (their `imgsz` metadata, as Ultralytics does for a
     /// checkpoint), else 640.
-    #[arg(long, value_parser = parse_imgsz)]
+    #[arg(long, value_parser = parse_imgsz, allow_negative_numbers = true)]
     pub imgsz: Option<(usize, usize)>,
 
     /// Minimal padding to a multiple of the stride (Ultralytics predict default); false pads to imgsz.
@@ -68,7 +68,7 @@ pub struct DetectArgs {
     pub rect: bool,
 
     /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads)]
+    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     /// Write all detections as JSON to FILE.
@@ -104,9 +104,6 @@ pub fn run(args: DetectArgs) -> CliResult {
     let mut detector = args.model.detector(options)?;
     if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
-    }
-    for w in detector.warnings() {
-        warn(w);
     }
 
     let progress = progress_bar(&args.inputs, files.len());

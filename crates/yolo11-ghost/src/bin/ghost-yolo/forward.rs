@@ -27,7 +27,7 @@ pub struct ForwardArgs {
     pub output: PathBuf,
 
     /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads)]
+    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 

@@ -19,7 +19,7 @@ pub struct InfoArgs {
     pub nc: Option<usize>,
 
     /// Image size the GFLOPs are computed for: 640 or H,W.
-    #[arg(long, default_value = "640", value_parser = parse_imgsz)]
+    #[arg(long, default_value = "640", value_parser = parse_imgsz, allow_negative_numbers = true)]
     pub imgsz: (usize, usize),
 
     /// Print the table as JSON instead of text.

@@ -24,15 +24,15 @@ pub struct ProfileArgs {
     pub model: ModelArgs,
 
     /// Input size: 640 or H,W (rounded up to a multiple of the stride).
-    #[arg(long, default_value = "640", value_parser = parse_imgsz)]
+    #[arg(long, default_value = "640", value_parser = parse_imgsz, allow_negative_numbers = true)]
     pub imgsz: (usize, usize),
 
     /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads)]
+    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
     /// Profiled runs (medians are reported).
-    #[arg(long, default_value = "10", value_parser = parse_positive)]
+    #[arg(long, default_value = "10", value_parser = parse_positive, allow_negative_numbers = true)]
     pub runs: usize,
 
     /// Untimed warm-up runs first.
@@ -40,7 +40,7 @@ pub struct ProfileArgs {
     pub warmup: usize,
 
     /// How many of the slowest kernel calls to list.
-    #[arg(long, default_value = "25", value_parser = parse_positive)]
+    #[arg(long, default_value = "25", value_parser = parse_positive, allow_negative_numbers = true)]
     pub top: usize,
 }
 

@@ -36,6 +36,11 @@ impl Huffman {
         let (mut code, mut k) = (0i32, 0usize);
         for len in 1..=16usize {
             let n = usize::from(counts[len - 1]);
+            // Codes of one length must fit in that many bits (checked before the lookup table
+            // is filled: an over-full length would index past it).
+            if code + n as i32 > (1 << len) {
+                return Err(JpegError::corrupt("bad Huffman table code lengths"));
+            }
             if n > 0 {
                 valoffset[len] = k as i32 - code;
                 for _ in 0..n {
@@ -50,10 +55,6 @@ impl Huffman {
                     k += 1;
                 }
                 maxcode[len] = code - 1;
-            }
-            // Codes of one length must fit in that many bits.
-            if code > (1 << len) {
-                return Err(JpegError::corrupt("bad Huffman table code lengths"));
             }
             code <<= 1;
         }
