@@ -297,6 +297,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Small channel counts (GhostNet width 0.25: 1..16 channels, the `c < 8` pixel-packed path
+    /// and the overlapping-block path just above it) on wider rows, stride 1 and 2, strided
+    /// input/output views, every activation and residual order; 1 and 2 threads bitwise equal.
+    #[test]
+    fn small_channels_match_the_reference(
+        case in case_strategy(),
+        c in 1usize..=16,
+        w in 8usize..=40,
+        s in 1usize..=2,
+    ) {
+        let case = Case { c, w: case.w.max(w), sh: s, sw: s, ..case };
+        let two = Threads::new(2).unwrap();
+        for isa in isas() {
+            let a = check_case(&case, isa, &Threads::single());
+            let b = check_case(&case, isa, &two);
+            prop_assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{isa:?} differs across thread counts");
+        }
+    }
+}
+
 /// Pinned shapes: the model's cases, every fast path and its borders, channel tails, and cases
 /// that once failed.
 #[test]

@@ -204,6 +204,34 @@ proptest! {
         }
     }
 
+    /// The direct small-`cout` path (`cout <= 16`, GhostNet width 0.25): odd channel counts,
+    /// strided input and output views, every activation and residual order, larger maps so
+    /// both the pixel tiles and the tail pixels run.
+    #[test]
+    fn avx2_small_cout_matches_reference(
+        c in case(),
+        cin in 1usize..=24,
+        cout in 1usize..=16,
+        h in 1usize..=13,
+        w in 1usize..=13,
+    ) {
+        if Isa::Avx2Fma.is_supported() {
+            check_case(Isa::Avx2Fma, &Case { cin, cout, h, w, ..c });
+        }
+    }
+
+    /// The small-`cout` path gives bitwise identical results for 1 and 2 threads.
+    #[test]
+    fn small_cout_threads_are_bitwise_equal(
+        c in case(),
+        cin in 1usize..=24,
+        cout in 1usize..=16,
+    ) {
+        let c = Case { cin, cout, h: 29, w: 31, ..c };
+        let outputs: Vec<Vec<u32>> = [1, 2].iter().map(|&t| run_bits(&Case { threads: t, ..c.clone() })).collect();
+        prop_assert_eq!(&outputs[0], &outputs[1]);
+    }
+
     #[test]
     fn portable_matches_reference(c in case()) {
         check_case(Isa::Portable, &c);
@@ -498,4 +526,27 @@ fn packed_weights_are_send_sync_clone() {
     let p = PackedPointwise::new(&[1.0, 2.0, 3.0], Some(&[0.5]), 3, 1).unwrap();
     assert_eq!((p.cin(), p.cout()), (3, 1));
     assert_eq!(p.clone(), p);
+}
+
+/// Output bits of `c` on the active ISA (strided output, NaN sentinels included).
+fn run_bits(c: &Case) -> Vec<u32> {
+    let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
+    let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
+    let in_buf = fill(&in_layout, &values(c.seed, in_layout.elements()));
+    let wts = values(c.seed ^ 1, c.cin * c.cout);
+    let bias = values(c.seed ^ 2, c.cout);
+    let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
+    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let input = TensorView::new(&in_buf, in_layout).unwrap();
+    let res_view = TensorView::new(&res, res_layout).unwrap();
+    let epilogue = match c.residual {
+        None => Epilogue::act(c.act),
+        Some(order) => Epilogue::with_residual(c.act, res_view, order),
+    };
+    let packed = PackedPointwise::new(&wts, Some(&bias), c.cin, c.cout).unwrap();
+    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
+    let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
+    let threads = Threads::new(c.threads).unwrap();
+    pointwise_with_isa(active_isa(), &input, &packed, &epilogue, &mut out, &threads).unwrap();
+    out_buf.iter().map(|v| v.to_bits()).collect()
 }

@@ -168,7 +168,6 @@ unsafe fn tile<V: Lanes, const T: usize>(
 /// Epilogue and store of the `per` pixels of one vector (pixels past the row end are dropped).
 #[inline(always)]
 unsafe fn finish<V: Lanes>(p: &Plan, s: &Scratch<V>, b: usize, oy: usize, ox0: usize, acc: V) {
-    let c = p.packed.channels();
     let count = s.per.min(p.ow - ox0);
     let first = (b * p.oh + oy) * p.ow + ox0;
     let value = match p.order {
@@ -176,10 +175,10 @@ unsafe fn finish<V: Lanes>(p: &Plan, s: &Scratch<V>, b: usize, oy: usize, ox0: u
         Some(order) => {
             let mut r = [0.0f32; LANES];
             for i in 0..count {
+                // One exact-width copy of the pixel's `c` residual channels into its lanes.
                 let src = p.residual.add((first + i) * p.res_stride);
-                for ch in 0..c {
-                    r[i * s.lanes + ch] = *src.add(ch);
-                }
+                let x = V::load_masked(src, s.channels);
+                V::store_masked(r.as_mut_ptr().add(i * s.lanes), s.channels, x);
             }
             let r = V::load(r.as_ptr());
             match order {

@@ -3,11 +3,12 @@
 //! Per reduction step: two aligned loads of the 16-wide weight row, six broadcasts of one
 //! activation per row, twelve FMAs into twelve accumulators (12 of the 16 ymm registers; the
 //! other three hold the weights and the broadcast). The epilogue runs in vector registers;
-//! partial tiles (fewer than 16 valid columns) use masked loads and stores around exactly the same
+//! partial tiles (fewer than 16 valid columns) use exact-width plain loads and stores around exactly the same
 //! arithmetic as full ones.
 
 use std::arch::x86_64::*;
 
+use super::small::{load_n, store_n};
 use super::tile::{Finish, Microkernel, Strip, Tile};
 use crate::act::AddOrder;
 use crate::simd::avx2::activate;
@@ -243,55 +244,42 @@ unsafe fn finish_row(
     }
 }
 
-/// Lane mask selecting the first `n` of 8 lanes (`n <= 8`).
-///
-/// # Safety
-/// AVX2 code only.
-#[inline(always)]
-unsafe fn lane_mask(n: usize) -> __m256i {
-    // SAFETY: plain register arithmetic.
-    unsafe {
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
-    }
-}
-
-/// Loads `nr` floats, zero in the other lanes of 16.
+/// Loads `nr` floats, zero in the other lanes of 16 (plain loads, no `vmaskmovps`).
 ///
 /// # Safety
 /// AVX2 code only; `p` valid for `nr` reads.
 #[inline(always)]
 unsafe fn load16(p: *const f32, nr: usize) -> [__m256; 2] {
-    // SAFETY: masked loads read only the enabled lanes (masked-off lanes are neither accessed
-    // nor fault), which are the `nr` valid floats.
+    // SAFETY: `load_n` reads only the `nr` valid floats.
     unsafe {
         if nr == 16 {
             [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+        } else if nr > 8 {
+            [_mm256_loadu_ps(p), load_n(p.add(8), nr - 8)]
         } else {
-            [
-                _mm256_maskload_ps(p, lane_mask(nr.min(8))),
-                _mm256_maskload_ps(p.add(8), lane_mask(nr.saturating_sub(8))),
-            ]
+            [load_n(p, nr), _mm256_setzero_ps()]
         }
     }
 }
 
-/// Stores the first `nr` of 16 floats.
+/// Stores the first `nr` of 16 floats with plain 256/128/64/32-bit stores: AMD cores run
+/// `vmaskmovps` stores microcoded (over 10 cycles each), which dominated narrow layers such as
+/// the 3->4 stem (`nr = 4`).
 ///
 /// # Safety
 /// AVX2 code only; `p` valid for `nr` writes.
 #[inline(always)]
 unsafe fn store16(p: *mut f32, v: [__m256; 2], nr: usize) {
-    // SAFETY: masked stores write only the enabled lanes, the `nr` valid floats.
+    // SAFETY: `store_n` writes only the `nr` valid floats.
     unsafe {
         if nr == 16 {
             _mm256_storeu_ps(p, v[0]);
             _mm256_storeu_ps(p.add(8), v[1]);
+        } else if nr > 8 {
+            _mm256_storeu_ps(p, v[0]);
+            store_n(p.add(8), v[1], nr - 8);
         } else {
-            _mm256_maskstore_ps(p, lane_mask(nr.min(8)), v[0]);
-            if nr > 8 {
-                _mm256_maskstore_ps(p.add(8), lane_mask(nr - 8), v[1]);
-            }
+            store_n(p, v[0], nr);
         }
     }
 }
@@ -303,13 +291,7 @@ unsafe fn store16(p: *mut f32, v: [__m256; 2], nr: usize) {
 #[inline(always)]
 unsafe fn load8(p: *const f32, nr: usize) -> __m256 {
     // SAFETY: as `load16`.
-    unsafe {
-        if nr == 8 {
-            _mm256_loadu_ps(p)
-        } else {
-            _mm256_maskload_ps(p, lane_mask(nr))
-        }
-    }
+    unsafe { load_n(p, nr) }
 }
 
 /// Stores the first `nr <= 8` of 8 floats.
@@ -319,11 +301,5 @@ unsafe fn load8(p: *const f32, nr: usize) -> __m256 {
 #[inline(always)]
 unsafe fn store8(p: *mut f32, v: __m256, nr: usize) {
     // SAFETY: as `store16`.
-    unsafe {
-        if nr == 8 {
-            _mm256_storeu_ps(p, v);
-        } else {
-            _mm256_maskstore_ps(p, lane_mask(nr), v);
-        }
-    }
+    unsafe { store_n(p, v, nr) }
 }

@@ -18,6 +18,8 @@ pub mod naive;
 pub(crate) mod pack;
 mod portable;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod small;
 pub(crate) mod tile;
 
 use crate::act::Epilogue;
@@ -98,6 +100,37 @@ pub fn pointwise_with_isa(
         layout: *output.layout(),
         epilogue,
     };
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && small::applies(weights.cout) {
+        let in_layout = input.layout();
+        let out_layout = *output.layout();
+        let (residual, res_stride) = match &epilogue.residual {
+            Some(r) => (
+                r.view.as_ptr().wrapping_add(r.view.layout().channel_offset),
+                r.view.layout().pixel_stride,
+            ),
+            None => (std::ptr::null(), 0),
+        };
+        let plan = small::SmallPlan {
+            panels: &weights.panels,
+            input: input.as_ptr().wrapping_add(in_layout.channel_offset),
+            in_stride: in_layout.pixel_stride,
+            output: output.as_mut_ptr().wrapping_add(out_layout.channel_offset),
+            out_stride: out_layout.pixel_stride,
+            residual,
+            res_stride,
+            finish: out.finish(),
+        };
+        let min_rows = min_rows_per_thread(weights.cin, weights.cout, 1);
+        threads.for_each_chunk(m, min_rows, 1, |rows| {
+            // SAFETY: `check_io` verified the shapes (input `cin` channels, output and residual
+            // `cout <= 16` channels, same pixels) and the views guarantee their buffers hold
+            // every pixel; chunks are disjoint pixel ranges; AVX2+FMA is supported (checked by
+            // `microkernel`).
+            unsafe { small::rows(&plan, rows) }
+        });
+        return Ok(());
+    }
     let min_rows = min_rows_per_thread(weights.cin, weights.cout, kernel.mr);
     threads.for_each_chunk(m, min_rows, kernel.mr, |rows| {
         // SAFETY: `check_io` verified that input, output and residual have the same pixels and
