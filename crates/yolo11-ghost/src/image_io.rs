@@ -182,6 +182,35 @@ pub fn to_rgb8_like_opencv(image: &DynamicImage) -> RgbImage {
     }
 }
 
+/// `(height, width)` of an image file after its EXIF orientation, read from the header only
+/// (Ultralytics' `exif_size`): what [`load_rgb`] will return, without decoding the pixels.
+pub fn oriented_size(path: &Path) -> Result<(usize, usize), ImageLoadError> {
+    let decode_error = |message: String| ImageLoadError::Decode {
+        path: PathBuf::from(path),
+        message,
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| ImageLoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|e| decode_error(e.to_string()))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    let rotated = matches!(
+        decoder.orientation(),
+        Ok(image::metadata::Orientation::Rotate90
+            | image::metadata::Orientation::Rotate270
+            | image::metadata::Orientation::Rotate90FlipH
+            | image::metadata::Orientation::Rotate270FlipH)
+    );
+    let (h, w) = (h as usize, w as usize);
+    Ok(if rotated { (w, h) } else { (h, w) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,14 +20,13 @@
 pub mod dataset;
 pub mod metrics;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use ndarray::Axis;
 
 use crate::detector::{DetectError, Detector};
-use crate::image_io::{load_rgb, ImageLoadError};
+use crate::image_io::{load_rgb, oriented_size, ImageLoadError};
 use crate::letterbox::{resize_linear, to_input_tensor, Letterbox, LetterboxError};
 use crate::nms::{non_max_suppression, NmsOptions};
 pub use dataset::{Dataset, DatasetError, Label, Sample};
@@ -128,10 +127,13 @@ pub struct ValReport {
     pub speed_ms: [f64; 3],
 }
 
+/// A ground-truth box in letterboxed-input pixels (`xyxy`) and its class.
+type Target = ([f32; 4], usize);
+
 /// One image after pre-processing.
 struct Prepared {
     input: RgbImage,
-    targets: Vec<([f32; 4], usize)>,
+    targets: Vec<Target>,
 }
 
 /// Runs `detector` over `data` and computes the metrics. `progress(done, total)` is called after
@@ -156,7 +158,7 @@ pub fn validate(
     let shapes = data
         .samples
         .iter()
-        .map(|s| image_hw(&s.image))
+        .map(|s| oriented_size(&s.image))
         .collect::<Result<Vec<_>, _>>()?;
     let batches = batch_shapes(&shapes, options.imgsz, options.batch, stride);
 
@@ -167,30 +169,32 @@ pub fn validate(
     let mut done = 0;
     for (members, shape) in &batches {
         let t0 = Instant::now();
-        let prepared = members
+        let (inputs, targets): (Vec<RgbImage>, Vec<Vec<Target>>) = members
             .iter()
             .map(|&i| prepare(&data.samples[i], options.imgsz, *shape, stride))
-            .collect::<Result<Vec<_>, ValError>>()?;
-        let inputs: Vec<RgbImage> = prepared.iter().map(|p| p.input.clone()).collect();
+            .collect::<Result<Vec<_>, ValError>>()?
+            .into_iter()
+            .map(|p| (p.input, p.targets))
+            .unzip();
         let tensor = to_input_tensor(&inputs)?;
         let t1 = Instant::now();
         let output = detector.forward(tensor.view())?;
         let t2 = Instant::now();
         let (channels, anchors) = (output.shape()[1], output.shape()[2]);
-        for (b, p) in prepared.iter().enumerate() {
+        for (b, targets) in targets.iter().enumerate() {
             let pred = output.index_axis(Axis(0), b);
             let pred = pred.as_standard_layout();
             let flat = pred.as_slice().expect("standard layout is contiguous");
             let kept =
                 non_max_suppression(flat, channels, anchors, &nms).map_err(DetectError::from)?;
             let preds: Vec<([f32; 4], usize)> = kept.iter().map(|d| (d.bbox, d.class_id)).collect();
-            let tp = match_predictions(&preds, &p.targets, &thresholds);
+            let tp = match_predictions(&preds, targets, &thresholds);
             scored.extend(kept.iter().zip(tp).map(|(d, tp)| ScoredPrediction {
                 tp,
                 conf: d.score,
                 class: d.class_id,
             }));
-            let mut present: Vec<usize> = p.targets.iter().map(|t| t.1).collect();
+            let mut present: Vec<usize> = targets.iter().map(|t| t.1).collect();
             target_classes.extend(&present);
             present.sort_unstable();
             present.dedup();
@@ -256,10 +260,7 @@ fn check_options(
     }
     for (name, v) in [("conf", options.conf), ("iou", options.iou)] {
         if !(0.0..=1.0).contains(&v) {
-            return invalid(
-                if name == "conf" { "conf" } else { "iou" },
-                format!("{v} is outside [0, 1]"),
-            );
+            return invalid(name, format!("{v} is outside [0, 1]"));
         }
     }
     if detector.num_classes() != data.names.len() {
@@ -274,36 +275,6 @@ fn check_options(
         );
     }
     Ok(())
-}
-
-/// `(height, width)` of an image file after its EXIF orientation, from the header only
-/// (Ultralytics' `exif_size`).
-fn image_hw(path: &Path) -> Result<(usize, usize), ImageLoadError> {
-    let decode_error = |message: String| ImageLoadError::Decode {
-        path: PathBuf::from(path),
-        message,
-    };
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| ImageLoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|e| decode_error(e.to_string()))?;
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| decode_error(e.to_string()))?;
-    use image::ImageDecoder;
-    let (w, h) = decoder.dimensions();
-    let rotated = matches!(
-        decoder.orientation(),
-        Ok(image::metadata::Orientation::Rotate90
-            | image::metadata::Orientation::Rotate270
-            | image::metadata::Orientation::Rotate90FlipH
-            | image::metadata::Orientation::Rotate270FlipH)
-    );
-    let (h, w) = (h as usize, w as usize);
-    Ok(if rotated { (w, h) } else { (h, w) })
 }
 
 /// Ultralytics `set_rectangle`: image indices sorted by aspect ratio, cut into batches, each with
