@@ -105,27 +105,8 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store_masked(p: *mut f32, m: Avx2Mask, v: Self) {
-            if m.n == 8 {
-                return _mm256_storeu_ps(p, v.0);
-            }
-            let mut low = _mm256_castps256_ps128(v.0);
-            let mut p = p;
-            let mut n = m.n;
-            if n >= 4 {
-                _mm_storeu_ps(p, low);
-                low = _mm256_extractf128_ps::<1>(v.0);
-                p = p.add(4);
-                n -= 4;
-            }
-            if n >= 2 {
-                _mm_store_sd(p.cast(), _mm_castps_pd(low));
-                low = _mm_movehl_ps(low, low);
-                p = p.add(2);
-                n -= 2;
-            }
-            if n == 1 {
-                _mm_store_ss(p, low);
-            }
+            // Plain 256/128/64/32-bit stores instead of `vmaskmovps` (slow on Zen 3).
+            crate::pointwise::small::store_n(p, v.0, m.n)
         }
         #[inline(always)]
         unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
