@@ -150,7 +150,8 @@ def ours(binary: Path, model: str, weights: str | None, imgsz: int, threads: int
     med = float(re.search(r"median ([0-9.]+) ms", res.stdout).group(1))
     gflops = float(re.search(r"\(([0-9.]+) GFLOPs fused\)", res.stdout).group(1))
     rss = int(re.search(r"RSS_KB (\d+)", res.stderr).group(1)) / 1024
-    return {"median_ms": med, "gflops": gflops, "rss_mb": rss}
+    load = float(re.search(r"load ([0-9.]+) ms", res.stdout).group(1))
+    return {"median_ms": med, "gflops": gflops, "rss_mb": rss, "load_ms": load}
 
 
 def cpu_ghz() -> float:
@@ -192,12 +193,14 @@ def main() -> None:
                 rows = {"ours": [], "ort": [], "openvino": []}
                 rss = {"ours": 0.0, "ort": 0.0}
                 ort_load = []
+                ours_load = []
                 gflops = 0.0
                 for _ in range(args.rounds):
                     o = ours(binary, model, args.weights, args.imgsz, threads, args.runs)
                     rows["ours"].append(o["median_ms"])
                     gflops = o["gflops"]
                     rss["ours"] = max(rss["ours"], o["rss_mb"])
+                    ours_load.append(o["load_ms"])
                     child = subprocess.run(
                         [sys.executable, __file__, "--ort-child", str(onnx_path), str(threads), str(args.runs), str(args.imgsz)],
                         capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
@@ -222,6 +225,7 @@ def main() -> None:
                     "ours_gflop_s": gflops_s, "peak_gflop_s": peak,
                     "ours_pct_peak": 100 * gflops_s / peak if peak else None,
                     "ours_rss_mb": rss["ours"], "ort_rss_mb": rss["ort"],
+                    "ours_load_ms": statistics.median(ours_load),
                     "ort_load_ms": statistics.median(ort_load),
                     "rounds": rows,
                 }
@@ -230,7 +234,8 @@ def main() -> None:
                 print(
                     f"{model:14s} {threads}T  ours {ours_ms:7.1f} ms  ORT {ort_ms:7.1f} ms  OpenVINO {ov_txt:>7s}  "
                     f"ours/ORT {ours_ms / ort_ms:5.2f}  {gflops_s:6.1f} GFLOP/s ({res['ours_pct_peak']:.0f}% of {peak:.0f})  "
-                    f"RSS ours {rss['ours']:.0f} MB / ORT {rss['ort']:.0f} MB",
+                    f"RSS ours {rss['ours']:.0f} MB / ORT {rss['ort']:.0f} MB  "
+                    f"load ours {res['ours_load_ms']:.0f} ms / ORT {res['ort_load_ms']:.0f} ms",
                     flush=True,
                 )
     if args.json:

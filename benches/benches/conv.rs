@@ -1,11 +1,13 @@
-//! Dense 3x3 convolutions on real layer shapes, single thread: ghost-kernels (active ISA) against
-//! `matrixmultiply::sgemm` on the equivalent im2col GEMM (M = output pixels, K = 9 cin, N = cout;
-//! the im2col copy itself is not timed, which flatters the baseline), and the f64 naive reference
-//! on the smallest shape. Throughput is `2 * MACs` elements (FLOP/s).
+//! Dense 3x3 convolutions on real layer shapes, single thread: ghost-kernels (active ISA; the
+//! GEMM, and for stride-1 layers also Winograd F(4x4, 3x3)) against `matrixmultiply::sgemm` on the
+//! equivalent im2col GEMM (M = output pixels, K = 9 cin, N = cout; the im2col copy itself is not
+//! timed, which flatters the baseline), and the f64 naive reference on the smallest shape.
+//! Throughput is the direct convolution's `2 * MACs` elements for every variant, so Winograd's
+//! "GFLOP/s" is effective (it performs ~4x fewer multiplies).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ghost_benches::{quick, values, CONV};
-use ghost_kernels::conv::{conv2d, naive, ConvScratch, PackedConv};
+use ghost_kernels::conv::{conv2d, naive, winograd, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::{Epilogue, TensorView, TensorViewMut, Threads, Window};
 
 fn bench(c: &mut Criterion) {
@@ -46,6 +48,32 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
             })
         });
+        if winograd::supports(&window) {
+            let wino = PackedConv::with_algorithm(
+                &w,
+                Some(&bias),
+                s.cin,
+                s.cout,
+                &window,
+                ConvAlgorithm::Winograd,
+            )
+            .unwrap();
+            group.bench_function(BenchmarkId::new("ghost-winograd", &act), |b| {
+                let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, s.cout).unwrap();
+                b.iter(|| {
+                    conv2d(
+                        &input,
+                        &wino,
+                        &window,
+                        &epilogue,
+                        &mut o,
+                        &mut scratch,
+                        &threads,
+                    )
+                    .unwrap()
+                })
+            });
+        }
         let m = oh * ow;
         let cols = values(4, m * kk);
         group.bench_function(

@@ -172,26 +172,35 @@ impl GhostNet {
         let _flush = ghost_layers::flush_denormals();
         let mut x = self.stem.forward(ctx, input)?;
         let mut x_is_tap = false;
-        let mut taps: Vec<Tensor> = Vec::with_capacity(4);
+        // A fixed array, not a Vec: a steady-state forward pass allocates nothing.
+        let mut taps: [Option<Tensor>; 4] = Default::default();
+        let mut produced = 0;
+        let mut keep = |t: Tensor| {
+            if let Some(slot) = taps.get_mut(produced) {
+                *slot = Some(t);
+            }
+            produced += 1;
+        };
         for (i, stage) in self.stages.iter().enumerate() {
             let y = stage.forward(ctx, &x.view())?;
             let done = std::mem::replace(&mut x, y);
             if x_is_tap {
-                taps.push(done);
+                keep(done);
             } else {
                 ctx.recycle(done);
             }
             x_is_tap = self.taps.contains(&i);
         }
         if x_is_tap {
-            taps.push(x);
+            keep(x);
         }
-        taps.try_into().map_err(|v: Vec<Tensor>| {
-            LayerError::config(
+        match taps {
+            [Some(a), Some(b), Some(c), Some(d)] if produced == 4 => Ok([a, b, c, d]),
+            _ => Err(LayerError::config(
                 "GhostNet",
-                format!("expected 4 feature taps, produced {}", v.len()),
-            )
-        })
+                format!("expected 4 feature taps, produced {produced}"),
+            )),
+        }
     }
 
     /// Logits `n x 1 x 1 x classes` of an `n x h x w x 3` input; an error without a head.

@@ -79,27 +79,49 @@ impl Threads {
     /// `min_chunk` is the smallest chunk worth a thread (in the caller's units: rows, pixels ...);
     /// `align` rounds chunk boundaries to a multiple (e.g. a microkernel's row tile) so that the
     /// split never changes which code path computes an element.
+    ///
+    /// Allocation-free: the chunks are computed, not collected, and the parallel case forks with
+    /// `rayon::join` (its jobs live on the stack) instead of heap-allocated scope spawns, so a
+    /// steady-state forward pass allocates nothing here.
     pub fn for_each_chunk<F>(&self, total: usize, min_chunk: usize, align: usize, f: F)
     where
         F: Fn(Range<usize>) + Sync + Send,
     {
-        let chunks = chunk_ranges(total, self.count, min_chunk, align);
-        match (&self.pool, chunks.len()) {
+        let (per, count) = chunk_plan(total, self.count, min_chunk, align);
+        let chunk = |i: usize| i * per..((i + 1) * per).min(total);
+        match (&self.pool, count) {
             (_, 0) => {}
-            (None, _) | (_, 1) => chunks.into_iter().for_each(&f),
-            (Some(pool), _) => pool.scope(|s| {
-                let f = &f;
-                let mut iter = chunks.into_iter();
-                let first = iter.next();
-                for r in iter {
-                    s.spawn(move |_| f(r));
-                }
-                if let Some(r) = first {
-                    f(r);
-                }
-            }),
+            (None, _) | (_, 1) => (0..count).for_each(|i| f(chunk(i))),
+            (Some(pool), _) => pool.install(|| fork(0..count, &|i| f(chunk(i)))),
         }
     }
+}
+
+/// Runs `g(i)` for every `i` in `ids`, halving the range with `rayon::join` (the current worker
+/// takes the first half, an idle one steals the second).
+fn fork(ids: Range<usize>, g: &(impl Fn(usize) + Sync)) {
+    if ids.len() <= 1 {
+        ids.for_each(g);
+        return;
+    }
+    let mid = ids.start + ids.len() / 2;
+    rayon::join(|| fork(ids.start..mid, g), || fork(mid..ids.end, g));
+}
+
+/// `(items per chunk, chunk count)` of [`chunk_ranges`], without allocating.
+pub(crate) fn chunk_plan(
+    total: usize,
+    threads: usize,
+    min_chunk: usize,
+    align: usize,
+) -> (usize, usize) {
+    if total == 0 {
+        return (1, 0);
+    }
+    let align = align.max(1);
+    let max_chunks = (total / min_chunk.max(1)).clamp(1, threads.max(1));
+    let per = total.div_ceil(max_chunks).div_ceil(align) * align;
+    (per, total.div_ceil(per))
 }
 
 /// Splits `0..total` into at most `threads` contiguous chunks of at least `min_chunk`, with
@@ -110,20 +132,10 @@ pub fn chunk_ranges(
     min_chunk: usize,
     align: usize,
 ) -> Vec<Range<usize>> {
-    if total == 0 {
-        return Vec::new();
-    }
-    let align = align.max(1);
-    let max_chunks = (total / min_chunk.max(1)).clamp(1, threads.max(1));
-    let per = total.div_ceil(max_chunks).div_ceil(align) * align;
-    let mut out = Vec::with_capacity(max_chunks);
-    let mut start = 0;
-    while start < total {
-        let end = (start + per).min(total);
-        out.push(start..end);
-        start = end;
-    }
-    out
+    let (per, count) = chunk_plan(total, threads, min_chunk, align);
+    (0..count)
+        .map(|i| i * per..((i + 1) * per).min(total))
+        .collect()
 }
 
 #[cfg(test)]

@@ -26,3 +26,27 @@ pub fn dot_act_bound(k: usize, abs_sum: f64, reference: f64) -> f64 {
         + ACT_REL * reference.abs()
         + ABS_FLOOR
 }
+
+/// Rounding steps on the longest path of a Winograd F(4x4, 3x3) output besides the `cin`-term
+/// GEMM: the weight transform's final rounding (1), the input transform (at most 3 roundings per
+/// 1-D pass, 2 passes), the output transform (3 per pass, 2 passes) and the bias add (1) = 14;
+/// 16 leaves margin.
+pub const WINOGRAD_EXTRA_STEPS: usize = 16;
+
+/// Worst-case error bound for an activation of a Winograd F(4x4, 3x3) output with `cin` input
+/// channels. `transformed_abs_sum` is the same computation evaluated on absolute values:
+/// `sum_c |A^T| ((|G| |g_c| |G^T|) . (|B^T| |d_c| |B|)) |A|` at this output, plus |bias| (and
+/// |residual| when added before the activation); see `conv::winograd::transform` for the
+/// matrices.
+///
+/// Every step is a sum of products rounded in f32, so the standard forward error bound of an
+/// expression of depth `D` applies: `gamma_D` times the expression on absolute values (Higham,
+/// 3.5), with `D = cin + WINOGRAD_EXTRA_STEPS` and the same factor-2 slack as
+/// [`dot_act_bound`]. The absolute-value sum is ~75x the direct convolution's `sum |w x|`
+/// (the transform matrices' entries reach 5, 1/4 and 8), which is why Winograd's error is
+/// larger than the GEMM's; measured errors sit 100-1000x below this bound.
+pub fn winograd_bound(cin: usize, transformed_abs_sum: f64, reference: f64) -> f64 {
+    ACT_SLOPE * (cin + WINOGRAD_EXTRA_STEPS) as f64 * f32::EPSILON as f64 * transformed_abs_sum
+        + ACT_REL * reference.abs()
+        + ABS_FLOOR
+}

@@ -1,5 +1,6 @@
 //! The per-call execution context: the thread budget and reusable kernel workspace.
 
+use std::any::Any;
 use std::time::{Duration, Instant};
 
 use ghost_kernels::conv::ConvScratch;
@@ -7,17 +8,22 @@ use ghost_kernels::{NhwcLayout, Threads};
 
 use crate::tensor::Tensor;
 
-/// Buffers kept for reuse; more than this many idle buffers are dropped.
-const MAX_POOLED: usize = 16;
+/// Buffers kept for reuse; more than this many idle buffers are dropped. A forward pass of the
+/// largest built-in model has fewer idle buffers than this at any time, so in steady state every
+/// [`Context::alloc`] is served from the pool.
+const MAX_POOLED: usize = 64;
 
-/// What every forward call needs besides its tensors: the threads to run kernels on and the
-/// dense convolution's reusable workspace. Keep one per inference thread and reuse it; the
-/// workspace grows to the largest layer seen and then stops allocating.
+/// What every forward call needs besides its tensors: the threads to run kernels on, the
+/// dense convolution's reusable workspace, a pool of activation buffers and the per-call state
+/// of layers that need more (attention's scores, a model's slot table). Keep one per inference
+/// thread and reuse it: everything grows to the largest shapes seen, after which a forward pass
+/// of the same input size allocates nothing.
 #[derive(Default)]
 pub struct Context {
     threads: Threads,
     scratch: ConvScratch,
     pool: Vec<Vec<f32>>,
+    states: Vec<Box<dyn Any + Send>>,
     profile: Option<Profile>,
 }
 
@@ -50,6 +56,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("threads", &self.threads)
             .field("pooled_buffers", &self.pool.len())
+            .field("states", &self.states.len())
             .field("profiling", &self.profile.is_some())
             .finish()
     }
@@ -62,6 +69,7 @@ impl Context {
             threads,
             scratch: ConvScratch::new(),
             pool: Vec::new(),
+            states: Vec::new(),
             profile: None,
         }
     }
@@ -158,6 +166,25 @@ impl Context {
             .expect("a buffer of at least n*h*w*c floats fits a dense layout")
     }
 
+    /// Takes the state of type `T` kept in this context, or a default one on first use. Give it
+    /// back with [`Context::put_state`] so that the next call reuses its allocations (one state
+    /// per type: layers of the same kind run one after another and share it).
+    pub fn take_state<T: Any + Send + Default>(&mut self) -> Box<T> {
+        match self.states.iter().position(|s| s.is::<T>()) {
+            Some(i) => self
+                .states
+                .swap_remove(i)
+                .downcast::<T>()
+                .expect("the state at this position has type T"),
+            None => Box::default(),
+        }
+    }
+
+    /// Keeps `state` for the next [`Context::take_state`] of its type.
+    pub fn put_state<T: Any + Send>(&mut self, state: Box<T>) {
+        self.states.push(state);
+    }
+
     /// Returns a tensor's buffer for reuse by [`Context::alloc`].
     pub fn recycle(&mut self, tensor: Tensor) {
         let data = tensor.into_buffer();
@@ -200,6 +227,23 @@ mod tests {
         assert_eq!(u.to_dense_vec().len(), 32);
         let v = ctx.alloc([1, 8, 8, 8]);
         assert_eq!(v.to_dense_vec().len(), 512);
+    }
+
+    #[test]
+    fn states_are_kept_per_type() {
+        let mut ctx = Context::single_threaded();
+        let mut a: Box<Vec<u32>> = ctx.take_state();
+        assert!(a.is_empty(), "a fresh state is the default");
+        a.extend([1, 2, 3]);
+        let ptr = a.as_ptr();
+        ctx.put_state(a);
+        let mut b: Box<String> = ctx.take_state();
+        b.push('x');
+        ctx.put_state(b);
+        let a: Box<Vec<u32>> = ctx.take_state();
+        assert_eq!((a.as_slice(), a.as_ptr()), (&[1, 2, 3][..], ptr));
+        let b: Box<String> = ctx.take_state();
+        assert_eq!(b.as_str(), "x");
     }
 
     #[test]

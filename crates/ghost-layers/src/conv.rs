@@ -12,7 +12,7 @@
 //! `conv_stem.weight` + `bn1.*`, a `Sequential`'s `primary_conv.0` + `primary_conv.1`, or a plain
 //! conv with its own bias (`conv_head`).
 
-use ghost_kernels::conv::{conv2d, PackedConv};
+use ghost_kernels::conv::{conv2d, ConvAlgorithm, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::{Activation, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window};
@@ -287,16 +287,10 @@ impl ConvBnAct {
                     .map_err(kernel_err)?,
             )
         } else {
+            // Winograd F(4x4, 3x3) for stride-1 3x3 layers with enough channels, else the GEMM.
             Packed::Dense(
-                PackedConv::new(
-                    w,
-                    b,
-                    spec.cin,
-                    spec.cout,
-                    spec.window.kernel_h,
-                    spec.window.kernel_w,
-                )
-                .map_err(kernel_err)?,
+                PackedConv::for_window(w, b, spec.cin, spec.cout, &spec.window)
+                    .map_err(kernel_err)?,
             )
         };
         Ok(ConvBnAct {
@@ -312,12 +306,16 @@ impl ConvBnAct {
         &self.spec
     }
 
-    /// Which kernel runs the layer: `"pointwise"`, `"depthwise"` or `"dense"`.
+    /// Which kernel runs the layer: `"pointwise"`, `"depthwise"`, `"dense"` (the GEMM) or
+    /// `"winograd"` (a dense 3x3 stride-1 conv as Winograd F(4x4, 3x3)).
     pub fn kernel_kind(&self) -> &'static str {
-        match self.packed {
+        match &self.packed {
             Packed::Pointwise(_) => "pointwise",
             Packed::Depthwise(_) => "depthwise",
-            Packed::Dense(_) => "dense",
+            Packed::Dense(p) => match p.algorithm() {
+                ConvAlgorithm::Gemm => "dense",
+                ConvAlgorithm::Winograd => "winograd",
+            },
         }
     }
 

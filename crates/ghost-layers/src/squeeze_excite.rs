@@ -87,9 +87,9 @@ impl SqueezeExcite {
         self.check(x.shape(), "input")?;
         let n = x.shape()[0];
         let kernel_err = |e| LayerError::kernel(self.name.clone(), e);
-        let mut pooled = Tensor::zeros([n, 1, 1, self.channels]);
+        let mut pooled = ctx.alloc([n, 1, 1, self.channels]);
         global_avg_pool(x, &mut pooled.view_mut(), ctx.threads()).map_err(kernel_err)?;
-        let mut squeezed = Tensor::zeros([n, 1, 1, self.reduced]);
+        let mut squeezed = ctx.alloc([n, 1, 1, self.reduced]);
         pointwise(
             &pooled.view(),
             &self.reduce,
@@ -98,7 +98,8 @@ impl SqueezeExcite {
             ctx.threads(),
         )
         .map_err(kernel_err)?;
-        let mut gate = Tensor::zeros([n, 1, 1, self.channels]);
+        ctx.recycle(pooled);
+        let mut gate = ctx.alloc([n, 1, 1, self.channels]);
         pointwise(
             &squeezed.view(),
             &self.expand,
@@ -107,6 +108,7 @@ impl SqueezeExcite {
             ctx.threads(),
         )
         .map_err(kernel_err)?;
+        ctx.recycle(squeezed);
         Ok(gate)
     }
 
@@ -114,7 +116,9 @@ impl SqueezeExcite {
     pub fn forward_inplace(&self, ctx: &mut Context, x: &mut TensorViewMut<'_>) -> Result<()> {
         let gate = self.gate(ctx, &x.as_view())?;
         channel_scale_inplace(x, &gate.view(), ctx.threads())
-            .map_err(|e| LayerError::kernel(self.name.clone(), e))
+            .map_err(|e| LayerError::kernel(self.name.clone(), e))?;
+        ctx.recycle(gate);
+        Ok(())
     }
 }
 

@@ -115,32 +115,62 @@ impl Tensor {
     /// Copies an NCHW array (PyTorch order) into a dense NHWC tensor.
     pub fn from_nchw(array: ArrayView4<'_, f32>) -> Self {
         let (n, c, h, w) = array.dim();
-        let data: Vec<f32> = match array.as_slice() {
-            // Standard layout (every letterboxed image): one pass that reads the `c` planes
-            // side by side and writes pixels in order. ndarray's permuted iterator took ~3 ms
-            // for a 640x640 RGB image.
-            Some(src) => {
-                let plane = h * w;
-                let mut data = vec![0.0f32; n * plane * c];
-                for b in 0..n {
-                    let planes: Vec<&[f32]> = (0..c)
-                        .map(|ch| &src[(b * c + ch) * plane..(b * c + ch + 1) * plane])
-                        .collect();
-                    let dst = &mut data[b * plane * c..(b + 1) * plane * c];
-                    for (i, pixel) in dst.chunks_exact_mut(c.max(1)).enumerate() {
-                        for (v, p) in pixel.iter_mut().zip(&planes) {
-                            *v = p[i];
+        let mut t = Tensor::zeros([n, h, w, c]);
+        t.copy_from_nchw(array)
+            .expect("a tensor of the transposed shape fits");
+        t
+    }
+
+    /// Copies an NCHW array (PyTorch order) into this tensor, whose shape must be the array's
+    /// NHWC transpose. Allocates nothing (a forward pass converts its input into a pooled
+    /// buffer with it).
+    pub fn copy_from_nchw(&mut self, array: ArrayView4<'_, f32>) -> Result<()> {
+        let (n, c, h, w) = array.dim();
+        if self.shape() != [n, h, w, c] {
+            return Err(LayerError::Tensor(format!(
+                "an NCHW array of shape {:?} does not fit an NHWC tensor of shape {:?}",
+                array.shape(),
+                self.shape()
+            )));
+        }
+        let plane = h * w;
+        match (
+            array.as_slice(),
+            self.layout == NhwcLayout::dense(n, h, w, c),
+        ) {
+            // Standard layout (every letterboxed image) into a dense tensor: one pass that reads
+            // the `c` planes side by side and writes pixels in order. ndarray's permuted iterator
+            // took ~3 ms for a 640x640 RGB image.
+            (Some(src), true) if plane > 0 && c > 0 => {
+                let dst = &mut self.data[..n * plane * c];
+                for (src, dst) in src
+                    .chunks_exact(c * plane)
+                    .zip(dst.chunks_exact_mut(c * plane))
+                {
+                    if c == 3 {
+                        let (r, gb) = src.split_at(plane);
+                        let (g, b) = gb.split_at(plane);
+                        for (px, ((r, g), b)) in dst.chunks_exact_mut(3).zip(r.iter().zip(g).zip(b))
+                        {
+                            px.copy_from_slice(&[*r, *g, *b]);
+                        }
+                    } else {
+                        for (ch, p) in src.chunks_exact(plane).enumerate() {
+                            for (i, &v) in p.iter().enumerate() {
+                                dst[i * c + ch] = v;
+                            }
                         }
                     }
                 }
-                data
             }
-            None => array.permuted_axes([0, 2, 3, 1]).iter().copied().collect(),
-        };
-        Tensor {
-            data,
-            layout: NhwcLayout::dense(n, h, w, c),
+            _ => {
+                let mut view = self.view_mut();
+                for ((b, ch, y, x), &v) in array.indexed_iter() {
+                    view.set(b, y, x, ch, v);
+                }
+            }
         }
+        Ok(())
     }
 
     /// Copies an NHWC array into a dense NHWC tensor.

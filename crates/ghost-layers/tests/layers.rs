@@ -103,6 +103,17 @@ fn conv_bn_act_matches_unfolded_reference_on_every_kernel_path() {
             kernel: "dense",
         },
         ConvCase {
+            cin: 16,
+            cout: 19,
+            k: 3,
+            stride: 1,
+            groups: 1,
+            bias: false,
+            bn: true,
+            act: Activation::Silu,
+            kernel: "winograd",
+        },
+        ConvCase {
             cin: 9,
             cout: 3,
             k: 1,

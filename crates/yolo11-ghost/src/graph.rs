@@ -9,6 +9,7 @@
 use ghost_backbone::{GhostNet, GhostNetConfig};
 use ghost_layers::{Context, Prefixed, Tensor, TensorView, Threads, WeightSource};
 use ndarray::{Array3, Array4, ArrayView4};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blocks::resample::{copy_into, upsample_nearest};
 use crate::blocks::{Block, Detect};
@@ -42,9 +43,18 @@ enum LayerImpl {
     Detect(Box<Detect>),
 }
 
+/// Detect heads with at most this many levels take their inputs from a stack array (more
+/// levels, which no Ultralytics model has, cost one small allocation per forward pass).
+const INLINE_LEVELS: usize = 8;
+
+/// Source of [`YoloModel`] identities (the key of a context's cached shapes).
+static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(0);
+
 /// A loaded YOLO11 / YOLO11-GhostNet detector.
 #[derive(Clone, Debug)]
 pub struct YoloModel {
+    /// Unique per load (clones share it: same layers, same shapes).
+    id: u64,
     spec: ModelSpec,
     layers: Vec<LayerImpl>,
     plan: Plan,
@@ -63,6 +73,17 @@ enum Slot {
         offset: usize,
         channels: usize,
     },
+}
+
+/// What a forward pass keeps in the caller's [`Context`] between calls
+/// ([`Context::take_state`]): the layer shapes of the last input size and the slot table, so
+/// that a steady-state forward pass allocates nothing.
+#[derive(Debug, Default)]
+struct RunState {
+    /// `(model id, n, h, w)` that `shapes` belongs to.
+    key: Option<(u64, usize, usize, usize)>,
+    shapes: Vec<[usize; 4]>,
+    slots: Vec<Slot>,
 }
 
 fn slot_view<'a>(slots: &'a [Slot], image: &TensorView<'a>, src: Source) -> Result<TensorView<'a>> {
@@ -127,6 +148,7 @@ impl YoloModel {
             .map(|layer| Self::load_layer(weights, layer))
             .collect::<Result<Vec<_>>>()?;
         Ok(YoloModel {
+            id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
             plan: Plan::new(&spec),
             detect_strides: spec.detect_strides(),
             max_stride: spec.max_stride(),
@@ -194,6 +216,22 @@ impl YoloModel {
     /// `output0` for NCHW `images`, with `ctx`'s threads and buffer pool (reuse one context per
     /// calling thread to avoid re-allocating).
     pub fn forward(&self, images: ArrayView4<'_, f32>, ctx: &mut Context) -> Result<Array3<f32>> {
+        let mut out = Array3::zeros((0, 0, 0));
+        self.forward_into(images, ctx, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`YoloModel::forward`] into `out` (reshaped only when its shape is not `output0`'s). With
+    /// the same `ctx` and `out` kept across calls, a forward pass on an input of the size of
+    /// the previous one allocates nothing: activations come from the context's pool, layer
+    /// scratch and the slot table are kept in the context, threads fork without heap jobs
+    /// (`tests/zero_alloc.rs` counts).
+    pub fn forward_into(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+        out: &mut Array3<f32>,
+    ) -> Result<()> {
         let [n, c, h, w] = [
             images.shape()[0],
             images.shape()[1],
@@ -201,8 +239,11 @@ impl YoloModel {
             images.shape()[3],
         ];
         self.check_input(n, c, h, w)?;
-        let nhwc = Tensor::from_nchw(images);
-        self.forward_nhwc(ctx, &nhwc.view())
+        let mut nhwc = ctx.alloc([n, h, w, c]);
+        nhwc.copy_from_nchw(images)?;
+        let result = self.run(ctx, &nhwc.view(), &[], out);
+        ctx.recycle(nhwc);
+        result.map(|_| ())
     }
 
     fn check_input(&self, n: usize, c: usize, h: usize, w: usize) -> Result<()> {
@@ -285,7 +326,9 @@ impl YoloModel {
 
     /// `output0` for an NHWC image tensor `[N, H, W, 3]`.
     pub fn forward_nhwc(&self, ctx: &mut Context, image: &TensorView<'_>) -> Result<Array3<f32>> {
-        Ok(self.run(ctx, image, &[])?.0)
+        let mut out = Array3::zeros((0, 0, 0));
+        self.run(ctx, image, &[], &mut out)?;
+        Ok(out)
     }
 
     /// `output0` plus copies (NCHW) of the outputs of layers `taps` (e.g. the Detect inputs, or
@@ -321,31 +364,64 @@ impl YoloModel {
             });
         }
         let nhwc = Tensor::from_nchw(images);
-        let (out, tapped) = self.run(ctx, &nhwc.view(), taps)?;
+        let mut out = Array3::zeros((0, 0, 0));
+        let tapped = self.run(ctx, &nhwc.view(), taps, &mut out)?;
         Ok((out, tapped.iter().map(Tensor::to_nchw).collect()))
     }
 
+    /// Runs every layer on `image` into `out`; returns copies of the outputs of layers `taps`.
     fn run(
         &self,
         ctx: &mut Context,
         image: &TensorView<'_>,
         taps: &[usize],
-    ) -> Result<(Array3<f32>, Vec<Tensor>)> {
+        out: &mut Array3<f32>,
+    ) -> Result<Vec<Tensor>> {
         // Subnormal activations would cost ~100 cycles per operation (see ghost_kernels::fpenv).
         let _flush = ghost_layers::flush_denormals();
-        let mut tapped: Vec<Option<Tensor>> = vec![None; taps.len()];
         let [n, h, w, c] = image.shape();
         self.check_input(n, c, h, w)?;
-        let shapes = self.shapes(n, h, w)?;
-        let mut slots: Vec<Slot> = (0..self.layers.len()).map(|_| Slot::Empty).collect();
+        let mut state: Box<RunState> = ctx.take_state();
+        let key = (self.id, n, h, w);
+        if state.key != Some(key) {
+            state.key = None;
+            state.shapes = self.shapes(n, h, w)?;
+            state.key = Some(key);
+        }
+        let RunState { shapes, slots, .. } = &mut *state;
+        slots.clear();
+        slots.resize_with(self.layers.len(), Slot::default);
+        let result = self.run_layers(ctx, image, taps, shapes, slots, out);
+        // Buffers still held (only after an error) go back to the pool.
+        for slot in slots.iter_mut() {
+            if let Slot::Owned(t) = std::mem::take(slot) {
+                ctx.recycle(t);
+            }
+        }
+        ctx.put_state(state);
+        result
+    }
+
+    /// The layer loop of [`YoloModel::run`].
+    fn run_layers(
+        &self,
+        ctx: &mut Context,
+        image: &TensorView<'_>,
+        taps: &[usize],
+        shapes: &[[usize; 4]],
+        slots: &mut [Slot],
+        out: &mut Array3<f32>,
+    ) -> Result<Vec<Tensor>> {
+        let mut tapped: Vec<Option<Tensor>> = vec![None; taps.len()];
+        let c = image.shape()[3];
         let mut features: [Option<Tensor>; 4] = Default::default();
-        let mut output = None;
+        let mut detected = false;
         for (i, (layer, imp)) in self.spec.layers.iter().zip(&self.layers).enumerate() {
             ctx.set_scope(i);
             let timer = ctx.start_timer();
             match imp {
                 LayerImpl::Backbone(net) => {
-                    let input = slot_view(&slots, image, layer.inputs[0])?;
+                    let input = slot_view(slots, image, layer.inputs[0])?;
                     features = net.features(ctx, &input)?.map(Some);
                 }
                 LayerImpl::Index(k) => {
@@ -376,7 +452,7 @@ impl YoloModel {
                             Source::Image => c,
                         };
                         if !in_place {
-                            let part = slot_view(&slots, image, *src)?;
+                            let part = slot_view(slots, image, *src)?;
                             copy_into(&part, &mut buf.view_mut().channels_mut(offset, channels)?)?;
                         }
                         offset += channels;
@@ -384,15 +460,25 @@ impl YoloModel {
                     slots[i] = Slot::Owned(buf);
                 }
                 LayerImpl::Detect(head) => {
-                    let inputs = layer
-                        .inputs
-                        .iter()
-                        .map(|s| slot_view(&slots, image, *s))
-                        .collect::<Result<Vec<_>>>()?;
-                    output = Some(head.forward(ctx, &inputs, &self.detect_strides)?);
+                    let levels = layer.inputs.len();
+                    if levels <= INLINE_LEVELS {
+                        let mut inputs = [*image; INLINE_LEVELS];
+                        for (v, src) in inputs.iter_mut().zip(&layer.inputs) {
+                            *v = slot_view(slots, image, *src)?;
+                        }
+                        head.forward_into(ctx, &inputs[..levels], &self.detect_strides, out)?;
+                    } else {
+                        let inputs = layer
+                            .inputs
+                            .iter()
+                            .map(|s| slot_view(slots, image, *s))
+                            .collect::<Result<Vec<_>>>()?;
+                        head.forward_into(ctx, &inputs, &self.detect_strides, out)?;
+                    }
+                    detected = true;
                 }
                 LayerImpl::Blocks(_) | LayerImpl::Upsample(_) => {
-                    self.run_producer(ctx, &mut slots, image, i, &shapes)?;
+                    self.run_producer(ctx, slots, image, i, shapes)?;
                 }
             }
             if timer.is_some() {
@@ -400,7 +486,7 @@ impl YoloModel {
             }
             for (k, _) in taps.iter().enumerate().filter(|(_, &t)| t == i) {
                 tapped[k] = Some(Tensor::from_view(&slot_view(
-                    &slots,
+                    slots,
                     image,
                     Source::Layer(i),
                 )?));
@@ -411,12 +497,13 @@ impl YoloModel {
                 }
             }
         }
-        let output = output.ok_or_else(|| internal(self.layers.len() - 1, "Detect did not run"))?;
-        let tapped = tapped
+        if !detected {
+            return Err(internal(self.layers.len() - 1, "Detect did not run"));
+        }
+        tapped
             .into_iter()
             .map(|t| t.ok_or_else(|| internal(0, "tap not produced")))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((output, tapped))
+            .collect()
     }
 
     /// Runs a block or upsample layer into its home slice or a new buffer.

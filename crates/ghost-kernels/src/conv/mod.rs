@@ -5,10 +5,14 @@
 //! in (ky, kx, cin) order. The driver ([`driver`]) feeds the microkernel either pointers straight
 //! into the input (indirect GEMM, no copy) or, for tiny `cin` such as the RGB stem, im2col rows of
 //! a cache block gathered into a reusable [`ConvScratch`].
+//!
+//! Stride-1 3x3 convolutions with enough channels run as Winograd F(4x4, 3x3) instead
+//! ([`winograd`], chosen by [`ConvAlgorithm::choose`] when packing with [`PackedConv::for_window`]).
 
 mod driver;
 pub mod naive;
 mod scratch;
+pub mod winograd;
 
 use std::sync::PoisonError;
 
@@ -16,7 +20,7 @@ use crate::act::Epilogue;
 use crate::error::{KernelError, Result};
 use crate::geometry::Window;
 use crate::isa::{active_isa, Isa};
-use crate::parallel::Threads;
+use crate::parallel::{chunk_plan, Threads};
 use crate::pointwise::driver::{block_rows, min_rows_per_thread, OutputSide};
 use crate::pointwise::pack::Panels;
 use crate::pointwise::{check_output, microkernel};
@@ -25,6 +29,47 @@ use crate::view::{SendPtr, TensorView, TensorViewMut};
 use driver::{conv_rows, Geometry};
 pub use scratch::ConvScratch;
 
+/// How a dense convolution is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvAlgorithm {
+    /// A GEMM over (ky, kx, cin) on indirect, row-tap or im2col rows: any kernel, stride and
+    /// padding.
+    Gemm,
+    /// Winograd F(4x4, 3x3): 3x3 kernels at stride 1 only; 4x fewer multiplies than the GEMM,
+    /// a slightly larger rounding error ([`crate::tolerance::winograd_bound`]) and 4x the weight
+    /// memory.
+    Winograd,
+}
+
+/// Input and output channels from which Winograd replaces the GEMM. Below this the transforms
+/// (which scale with `cin + cout`) cost more than the multiplies they save (which scale with
+/// `cin * cout`).
+pub const WINOGRAD_MIN_CHANNELS: usize = 16;
+
+impl ConvAlgorithm {
+    /// The faster algorithm for a `cin -> cout` convolution over `window`: Winograd for stride-1
+    /// 3x3 kernels with at least [`WINOGRAD_MIN_CHANNELS`] input and output channels, the GEMM
+    /// otherwise.
+    pub fn choose(cin: usize, cout: usize, window: &Window) -> Self {
+        if winograd::supports(window)
+            && cin >= WINOGRAD_MIN_CHANNELS
+            && cout >= WINOGRAD_MIN_CHANNELS
+        {
+            ConvAlgorithm::Winograd
+        } else {
+            ConvAlgorithm::Gemm
+        }
+    }
+}
+
+/// The packed weights of one algorithm.
+#[derive(Debug, Clone, PartialEq)]
+enum Packing {
+    Gemm(Panels),
+    /// Boxed: 36 panel sets, and it keeps every conv layer's size that of the GEMM variant.
+    Winograd(Box<winograd::WinogradWeights>),
+}
+
 /// Dense convolution weights and bias, packed once for the microkernels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedConv {
@@ -32,12 +77,12 @@ pub struct PackedConv {
     cout: usize,
     kh: usize,
     kw: usize,
-    panels: Panels,
+    packing: Packing,
 }
 
 impl PackedConv {
     /// Packs `weights` `[cout][cin][kh][kw]` (PyTorch layout) and an optional bias of `cout`
-    /// values (`None` = zeros).
+    /// values (`None` = zeros) for the GEMM, which runs any window of this kernel size.
     pub fn new(
         weights: &[f32],
         bias: Option<&[f32]>,
@@ -57,8 +102,58 @@ impl PackedConv {
             cout,
             kh,
             kw,
-            panels,
+            packing: Packing::Gemm(panels),
         })
+    }
+
+    /// Packs for the algorithm [`ConvAlgorithm::choose`] picks for `window` (the kernel size is
+    /// the window's). The result must then be called with this window's kernel and stride.
+    pub fn for_window(
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        cin: usize,
+        cout: usize,
+        window: &Window,
+    ) -> Result<Self> {
+        let algorithm = ConvAlgorithm::choose(cin, cout, window);
+        Self::with_algorithm(weights, bias, cin, cout, window, algorithm)
+    }
+
+    /// Packs for an explicit algorithm (tests and comparisons). Fails with `InvalidParameter`
+    /// if `algorithm` cannot compute `window`.
+    pub fn with_algorithm(
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        cin: usize,
+        cout: usize,
+        window: &Window,
+        algorithm: ConvAlgorithm,
+    ) -> Result<Self> {
+        let (kh, kw) = (window.kernel_h, window.kernel_w);
+        match algorithm {
+            ConvAlgorithm::Gemm => Self::new(weights, bias, cin, cout, kh, kw),
+            ConvAlgorithm::Winograd => {
+                check_winograd_window(window)?;
+                check_weights(weights, bias, cin, cout, kh, kw)?;
+                Ok(PackedConv {
+                    cin,
+                    cout,
+                    kh,
+                    kw,
+                    packing: Packing::Winograd(Box::new(winograd::WinogradWeights::new(
+                        weights, bias, cin, cout,
+                    ))),
+                })
+            }
+        }
+    }
+
+    /// The algorithm these weights were packed for.
+    pub fn algorithm(&self) -> ConvAlgorithm {
+        match self.packing {
+            Packing::Gemm(_) => ConvAlgorithm::Gemm,
+            Packing::Winograd(_) => ConvAlgorithm::Winograd,
+        }
     }
 
     /// Input channels.
@@ -118,6 +213,23 @@ pub fn conv2d_with_isa(
 ) -> Result<()> {
     let (cin, cout, kh, kw) = (weights.cin, weights.cout, weights.kh, weights.kw);
     let (oh, ow) = check_conv(input, cin, cout, kh, kw, window, epilogue, output)?;
+    let panels = match &weights.packing {
+        Packing::Gemm(panels) => panels,
+        Packing::Winograd(packed) => {
+            check_winograd_window(window)?;
+            return winograd::run(
+                isa,
+                input,
+                packed,
+                window,
+                epilogue,
+                output,
+                (oh, ow),
+                scratch,
+                threads,
+            );
+        }
+    };
     let kernel = microkernel(isa)?;
     let [_, h, w, _] = input.shape();
     let geo = Geometry {
@@ -139,11 +251,11 @@ pub fn conv2d_with_isa(
         return Ok(());
     }
     let mr = kernel.mr;
-    let k = weights.panels.k();
+    let k = panels.k();
     let (taps, seg) = geo.reduction();
     let block = block_rows(taps, seg, mr);
     let min_rows = min_rows_per_thread(k, cout, mr);
-    let (per, chunks) = chunking(m, threads.count(), min_rows, mr);
+    let (per, chunks) = chunk_plan(m, threads.count(), min_rows, mr);
     let (table, cols) = geo.slot_sizes(block, mr);
     scratch.reserve(chunks, table, cols, geo.zeros_len());
     let zeros = scratch.zeros.as_ptr();
@@ -164,7 +276,7 @@ pub fn conv2d_with_isa(
             unsafe {
                 conv_rows(
                     kernel,
-                    &weights.panels,
+                    panels,
                     &geo,
                     input,
                     zeros.get(),
@@ -194,12 +306,19 @@ impl SendConstPtr {
     }
 }
 
-/// Splits `m` rows into chunks like [`crate::parallel::chunk_ranges`] (rows per chunk, chunk
-/// count), without allocating.
-fn chunking(m: usize, threads: usize, min_rows: usize, align: usize) -> (usize, usize) {
-    let max_chunks = (m / min_rows.max(1)).clamp(1, threads.max(1));
-    let per = m.div_ceil(max_chunks).div_ceil(align) * align;
-    (per, m.div_ceil(per))
+/// Fails unless Winograd F(4x4, 3x3) can compute `window`.
+fn check_winograd_window(window: &Window) -> Result<()> {
+    if winograd::supports(window) {
+        Ok(())
+    } else {
+        Err(KernelError::param(
+            "window",
+            format!(
+                "Winograd F(4x4, 3x3) weights need a 3x3 kernel at stride 1, got {}x{} at stride {}x{}",
+                window.kernel_h, window.kernel_w, window.stride_h, window.stride_w
+            ),
+        ))
+    }
 }
 
 /// Checks the weights slice and bias of a `[cout][cin][kh][kw]` convolution.

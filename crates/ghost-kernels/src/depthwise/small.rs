@@ -17,6 +17,7 @@ use std::ops::Range;
 use super::kernel::Plan;
 use crate::act::AddOrder;
 use crate::lanes::{Lanes, LANES};
+use crate::thread_scratch;
 
 /// Scratch geometry shared by every row of one call.
 struct Scratch<V: Lanes> {
@@ -57,6 +58,15 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
     let padded = (vectors * per - 1) * p.sw + kw;
     let slots = padded.div_ceil(p.sw);
     let row_len = p.sw * slots * lanes;
+    // The per-thread buffers: the zero padding of the scratch rows must start at zero.
+    let mut bufs = thread_scratch::take();
+    thread_scratch::refill(&mut bufs.floats, kh * row_len, 0.0);
+    thread_scratch::refill(&mut bufs.words, kh, usize::MAX);
+    bufs.more_words.clear();
+    for kx in 0..kw {
+        bufs.more_words
+            .push(((kx % p.sw) * slots + kx / p.sw) * lanes);
+    }
     let mut s = Scratch::<V> {
         channels: V::mask(c),
         pixel: V::mask(lanes),
@@ -65,11 +75,9 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
         vectors,
         slots,
         row_len,
-        data: vec![0.0; kh * row_len],
-        holds: vec![usize::MAX; kh],
-        tap_offset: (0..kw)
-            .map(|kx| ((kx % p.sw) * slots + kx / p.sw) * lanes)
-            .collect(),
+        data: std::mem::take(&mut bufs.floats),
+        holds: std::mem::take(&mut bufs.words),
+        tap_offset: std::mem::take(&mut bufs.more_words),
     };
     let weights = p.packed.block_weights(0);
     let bias = V::load(p.packed.block_bias(0));
@@ -95,6 +103,11 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
             v += 1;
         }
     }
+    thread_scratch::put(thread_scratch::Buffers {
+        floats: s.data,
+        words: s.holds,
+        more_words: s.tap_offset,
+    });
 }
 
 /// Copies input row `iy` of image `b` into its scratch row (`iy % kh`) unless it is there.

@@ -44,6 +44,25 @@ impl PackedPointwise {
     /// Packs `weights` `[cout][cin]` row-major (PyTorch `[cout, cin, 1, 1]`) and an optional bias
     /// of `cout` values (`None` = zeros).
     pub fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Result<Self> {
+        let mut packed = PackedPointwise {
+            cin: 0,
+            cout: 0,
+            panels: Panels::pack(0, 0, None, |_, _| 0.0),
+        };
+        packed.repack(weights, bias, cin, cout)?;
+        Ok(packed)
+    }
+
+    /// Packs new weights into this value's storage, allocating nothing when it already held at
+    /// least as many (operands packed on every call, e.g. attention's keys and values). Same
+    /// arguments and checks as [`PackedPointwise::new`]; on error `self` is unchanged.
+    pub fn repack(
+        &mut self,
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        cin: usize,
+        cout: usize,
+    ) -> Result<()> {
         if cin == 0 || cout == 0 {
             return Err(KernelError::param(
                 "channels",
@@ -51,8 +70,10 @@ impl PackedPointwise {
             ));
         }
         naive::check_weights_len(weights, bias, cin, cout)?;
-        let panels = Panels::pack(cin, cout, bias, |o, i| weights[o * cin + i]);
-        Ok(PackedPointwise { cin, cout, panels })
+        self.panels
+            .repack(cin, cout, bias, |o, i| weights[o * cin + i]);
+        (self.cin, self.cout) = (cin, cout);
+        Ok(())
     }
 
     /// Input channels.

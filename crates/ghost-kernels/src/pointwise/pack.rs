@@ -31,8 +31,30 @@ impl Panels {
         bias: Option<&[f32]>,
         weight: impl Fn(usize, usize) -> f32,
     ) -> Self {
+        let mut panels = Panels {
+            k,
+            n,
+            rows: Vec::new(),
+        };
+        panels.repack(k, n, bias, weight);
+        panels
+    }
+
+    /// [`Panels::pack`] into this value's storage: allocates nothing when it already holds at
+    /// least as many panel rows (operands packed per call, such as attention's keys).
+    pub(crate) fn repack(
+        &mut self,
+        k: usize,
+        n: usize,
+        bias: Option<&[f32]>,
+        weight: impl Fn(usize, usize) -> f32,
+    ) {
         let panels = n.div_ceil(NR);
-        let mut rows = vec![PanelRow([0.0; NR]); panels * (k + 1)];
+        self.k = k;
+        self.n = n;
+        let rows = &mut self.rows;
+        rows.clear();
+        rows.resize(panels * (k + 1), PanelRow([0.0; NR]));
         for (p, panel) in rows.chunks_exact_mut(k + 1).enumerate() {
             let cols = (n - p * NR).min(NR);
             for c in 0..cols {
@@ -43,7 +65,6 @@ impl Panels {
                 }
             }
         }
-        Panels { k, n, rows }
     }
 
     /// Reduction length.

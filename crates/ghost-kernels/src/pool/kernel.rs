@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use crate::geometry::Window;
 use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels, SplitKernel, LANES};
+use crate::thread_scratch;
 
 /// Max pooling; work items are output rows `b * oh + oy`.
 #[derive(Debug)]
@@ -26,7 +27,9 @@ impl SplitKernel for MaxPoolKernel {
         let tail = V::mask(c % LANES);
         // Column maxima of one output row's input rows, 8-lane padded per pixel.
         let cp = c.div_ceil(LANES) * LANES;
-        let mut cols = vec![0.0f32; self.iw * cp];
+        let mut bufs = thread_scratch::take();
+        thread_scratch::refill(&mut bufs.floats, self.iw * cp, 0.0);
+        let cols = &mut bufs.floats;
         let neg_inf = V::splat(f32::NEG_INFINITY);
         for r in rows {
             let (b, oy) = (r / self.oh, r % self.oh);
@@ -62,6 +65,7 @@ impl SplitKernel for MaxPoolKernel {
                 });
             }
         }
+        thread_scratch::put(bufs);
     }
 }
 
@@ -82,30 +86,42 @@ impl SplitKernel for GlobalAvgKernel {
         let tail_mask = V::mask(self.c % LANES);
         let mask_of = |blk: usize| (blk * LANES + LANES > self.c).then_some(tail_mask);
         let count = V::splat((self.h * self.w) as f32);
+        // Per-block running sums of the image (`total`) and of the current row (`row`), 8
+        // floats per block, in this thread's reusable buffer.
+        let mut bufs = thread_scratch::take();
         let mut item = items.start;
         while item < items.end {
             // The blocks of this chunk that belong to image `b`, summed pixel by pixel.
             let b = item / self.blocks;
             let blocks = item % self.blocks..(items.end - b * self.blocks).min(self.blocks);
-            let mut total = vec![V::splat(0.0); blocks.len()];
-            let mut row = vec![V::splat(0.0); blocks.len()];
+            let n = blocks.len() * LANES;
+            thread_scratch::refill(&mut bufs.floats, 2 * n, 0.0);
+            let (total, row) = bufs.floats.split_at_mut(n);
+            let (total, row) = (total.as_mut_ptr(), row.as_mut_ptr());
             for y in 0..self.h {
-                row.fill(V::splat(0.0));
+                for (i, _) in blocks.clone().enumerate() {
+                    V::store(row.add(i * LANES), V::splat(0.0));
+                }
                 for x in 0..self.w {
                     let px = self.input.at((b * self.h + y) * self.w + x);
-                    for (acc, blk) in row.iter_mut().zip(blocks.clone()) {
-                        *acc = V::add(*acc, load_opt(px.add(blk * LANES), mask_of(blk)));
+                    for (i, blk) in blocks.clone().enumerate() {
+                        let acc = row.add(i * LANES);
+                        let v = load_opt(px.add(blk * LANES), mask_of(blk));
+                        V::store(acc, V::add(V::load(acc), v));
                     }
                 }
-                for (t, r) in total.iter_mut().zip(&row) {
-                    *t = V::add(*t, *r);
+                for (i, _) in blocks.clone().enumerate() {
+                    let t = total.add(i * LANES);
+                    V::store(t, V::add(V::load(t), V::load(row.add(i * LANES))));
                 }
             }
             let out = self.output.at(b);
-            for (t, blk) in total.iter().zip(blocks.clone()) {
-                store_opt(out.add(blk * LANES), mask_of(blk), V::div(*t, count));
+            for (i, blk) in blocks.clone().enumerate() {
+                let t = V::load(total.add(i * LANES));
+                store_opt(out.add(blk * LANES), mask_of(blk), V::div(t, count));
             }
             item = b * self.blocks + blocks.end;
         }
+        thread_scratch::put(bufs);
     }
 }

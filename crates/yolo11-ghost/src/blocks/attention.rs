@@ -21,6 +21,31 @@ use super::conv::Conv;
 use crate::error::{Result, YoloError};
 use crate::spec::{hidden_channels, ConvArgs};
 
+/// The attention core's per-call buffers, kept in the [`Context`] between calls
+/// ([`Context::take_state`]) so that a steady-state forward pass allocates nothing.
+#[derive(Debug, Default)]
+struct AttentionScratch {
+    scores: Vec<f32>,
+    keys: Vec<f32>,
+    values_t: Vec<f32>,
+    packed_k: Option<PackedPointwise>,
+    packed_v: Option<PackedPointwise>,
+}
+
+/// Packs `weights` into `slot`, reusing its storage when it holds an earlier packing.
+fn pack_into<'a>(
+    slot: &'a mut Option<PackedPointwise>,
+    weights: &[f32],
+    cin: usize,
+    cout: usize,
+) -> std::result::Result<&'a PackedPointwise, KernelError> {
+    match slot {
+        Some(p) => p.repack(weights, None, cin, cout)?,
+        None => *slot = Some(PackedPointwise::new(weights, None, cin, cout)?),
+    }
+    Ok(slot.as_ref().expect("just packed"))
+}
+
 /// A loaded `Attention(dim, num_heads, attn_ratio)`.
 #[derive(Clone, Debug)]
 pub struct Attention {
@@ -123,9 +148,19 @@ impl Attention {
         }
 
         let mut core = ctx.alloc([n, h, w, dim]);
-        let mut scores = vec![0.0f32; pixels * pixels];
-        let mut keys = vec![0.0f32; pixels * kd];
-        let mut values_t = vec![0.0f32; hd * pixels];
+        let mut state: Box<AttentionScratch> = ctx.take_state();
+        let AttentionScratch {
+            scores,
+            keys,
+            values_t,
+            packed_k,
+            packed_v,
+        } = &mut *state;
+        // Every element is written before it is read (keys and values per head, scores by
+        // the first product), so stale contents from an earlier call do not matter.
+        scores.resize(pixels * pixels, 0.0);
+        keys.resize(pixels * kd, 0.0);
+        values_t.resize(hd * pixels, 0.0);
         for b in 0..n {
             let qkv_b = qkv.view().batch_item(b).map_err(&err)?;
             for head in 0..nh {
@@ -143,22 +178,22 @@ impl Attention {
                         values_t[d * pixels + j] = px[base + 2 * kd + d];
                     }
                 }
-                let packed_k = PackedPointwise::new(&keys, None, kd, pixels).map_err(&err)?;
+                let packed_k = pack_into(packed_k, keys, kd, pixels).map_err(&err)?;
                 let q = qkv_b.channels(base, kd).map_err(&err)?;
                 {
-                    let mut s = TensorViewMut::dense(&mut scores, 1, h, w, pixels).map_err(&err)?;
-                    pointwise(&q, &packed_k, &Epilogue::default(), &mut s, ctx.threads())
+                    let mut s = TensorViewMut::dense(scores, 1, h, w, pixels).map_err(&err)?;
+                    pointwise(&q, packed_k, &Epilogue::default(), &mut s, ctx.threads())
                         .map_err(&err)?;
                 }
-                softmax_rows(&mut scores, pixels, ctx.threads()).map_err(&err)?;
-                let packed_v = PackedPointwise::new(&values_t, None, pixels, hd).map_err(&err)?;
+                softmax_rows(scores, pixels, ctx.threads()).map_err(&err)?;
+                let packed_v = pack_into(packed_v, values_t, pixels, hd).map_err(&err)?;
                 let mut core_all = core.view_mut();
                 let mut core_b = core_all.batch_item_mut(b).map_err(&err)?;
                 let mut core_bh = core_b.channels_mut(head * hd, hd).map_err(&err)?;
-                let s = TensorView::dense(&scores, 1, h, w, pixels).map_err(&err)?;
+                let s = TensorView::dense(scores, 1, h, w, pixels).map_err(&err)?;
                 pointwise(
                     &s,
-                    &packed_v,
+                    packed_v,
                     &Epilogue::default(),
                     &mut core_bh,
                     ctx.threads(),
@@ -166,6 +201,7 @@ impl Attention {
                 .map_err(&err)?;
             }
         }
+        ctx.put_state(state);
         ctx.recycle(qkv);
 
         // x = core + pe(v), then proj(x) + residual.

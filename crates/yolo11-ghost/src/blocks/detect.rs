@@ -11,6 +11,7 @@ use ghost_layers::{Activation, Context, TensorView, TensorViewMut, WeightSource}
 use ndarray::Array3;
 
 use super::conv::Conv;
+use super::resample::copy_into;
 use crate::error::{Result, YoloError};
 use crate::spec::{ConvArgs, DetectArgs};
 
@@ -121,6 +122,20 @@ impl Detect {
         inputs: &[TensorView<'_>],
         strides: &[usize],
     ) -> Result<Array3<f32>> {
+        let mut out = Array3::zeros((0, 0, 0));
+        self.forward_into(ctx, inputs, strides, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Detect::forward`] into `out`, which is reshaped (reallocated) only when its shape is
+    /// not `output0`'s: a caller that keeps `out` between calls allocates nothing here.
+    pub fn forward_into(
+        &self,
+        ctx: &mut Context,
+        inputs: &[TensorView<'_>],
+        strides: &[usize],
+        out: &mut Array3<f32>,
+    ) -> Result<()> {
         if inputs.len() != self.levels.len() || strides.len() != self.levels.len() {
             return Err(YoloError::Build {
                 layer: self.name.clone(),
@@ -134,7 +149,10 @@ impl Detect {
         let n = inputs[0].shape()[0];
         let anchors: usize = inputs.iter().map(|x| x.shape()[1] * x.shape()[2]).sum();
         let (nc, bins) = (self.nc, self.reg_max);
-        let mut out = Array3::<f32>::zeros((n, 4 + nc, anchors));
+        // Every element is written below (box rows and class rows of every anchor).
+        if out.dim() != (n, 4 + nc, anchors) || !out.is_standard_layout() {
+            *out = Array3::<f32>::zeros((n, 4 + nc, anchors));
+        }
         let mut offset = 0;
         for ((level, x), &stride) in self.levels.iter().zip(inputs).zip(strides) {
             let [_, h, w, _] = x.shape();
@@ -168,13 +186,11 @@ impl Detect {
                     }
                 })?;
             } else {
-                dist = ghost_layers::Tensor::from_view(&box_logits);
+                copy_into(&box_logits, &mut dist.view_mut())?;
             }
             let stride = stride as f32;
             let (dist_v, logits_v) = (dist.view(), logits.view());
-            let out_flat = out
-                .as_slice_mut()
-                .expect("a freshly allocated Array3 is contiguous");
+            let out_flat = out.as_slice_mut().expect("output0 is in standard layout");
             for b in 0..n {
                 let item = &mut out_flat[b * (4 + nc) * anchors..(b + 1) * (4 + nc) * anchors];
                 for y in 0..h {
@@ -203,9 +219,7 @@ impl Detect {
             offset += h * w;
         }
         // Scores: the class rows of each batch item are one contiguous block of nc * A logits.
-        let out_flat = out
-            .as_slice_mut()
-            .expect("a freshly allocated Array3 is contiguous");
+        let out_flat = out.as_slice_mut().expect("output0 is in standard layout");
         for b in 0..n {
             let scores = &mut out_flat[(b * (4 + nc) + 4) * anchors..(b + 1) * (4 + nc) * anchors];
             let len = scores.len();
@@ -221,6 +235,6 @@ impl Detect {
                 }
             })?;
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@ use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
 
 use super::attention::Attention;
 use super::conv::Conv;
+use super::resample::copy_into;
 use crate::error::Result;
 use crate::spec::{hidden_channels, C2psaArgs, ConvArgs};
 
@@ -126,7 +127,12 @@ impl C2psa {
             }
             let input = match t {
                 Some(prev) => prev,
-                None => ghost_layers::Tensor::from_view(&cat.view().channels(c, c)?),
+                None => {
+                    // The block reads b and writes b: it needs a copy of its input.
+                    let mut copy = ctx.alloc([n, h, w, c]);
+                    copy_into(&cat.view().channels(c, c)?, &mut copy.view_mut())?;
+                    copy
+                }
             };
             last.forward_into(ctx, &input.view(), &mut cat.view_mut().channels_mut(c, c)?)?;
             ctx.recycle(input);

@@ -42,7 +42,11 @@ pub fn run(args: BenchArgs) -> CliResult {
         ..DetectorOptions::default()
     };
     let weights = args.model.weights();
+    // Load = read (or generate) the weights, fold BatchNorm, pack or transform every kernel
+    // and fix the buffer plan: everything before the first forward pass.
+    let load_start = Instant::now();
     let detector = args.model.detector(options)?;
+    let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
     let (h, w) = round_imgsz(args.imgsz, detector.stride());
     let spec = detector
         .spec()
@@ -80,6 +84,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         times[0],
         gflops / (median / 1e3)
     );
+    println!("load {load_ms:.1} ms (weights, BN folding, kernel packing, buffer plan)");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,248 @@
+//! One thread's share of a Winograd convolution: blocks of output tiles, each run through
+//! input transform -> 36 GEMMs -> output transform while its buffers are still in cache.
+//!
+//! Buffers of one block of `T` tiles (the thread's slot of the [`ConvScratch`](super::super::ConvScratch)):
+//! - `V[xi][t][cin]`: the transformed input, 36 matrices of `T x cin` (row stride `cin`);
+//! - `M[xi][t][cout]`: their products with the transformed weights, 36 matrices of `T x cout`.
+//!
+//! The GEMM `M[xi] = V[xi] U[xi]` runs on the same microkernels and blocking as the pointwise
+//! convolution (one tap of `cin` floats per row, zero bias, identity epilogue). Every output
+//! element is computed by the same instruction sequence whichever block, thread chunk or block
+//! size its tile falls in (rows of a GEMM never interact), so results do not depend on the
+//! thread count.
+
+use std::ops::Range;
+
+use super::transform::{input_1d, output_1d};
+use super::WinogradWeights;
+use crate::act::{Activation, AddOrder};
+use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels};
+use crate::pointwise::driver::{run_block, BlockRows, MAX_BLOCK_ROWS};
+use crate::pointwise::tile::{Finish, Microkernel};
+
+/// Output pixels per tile side.
+pub(crate) const TILE: usize = 4;
+/// Input pixels per tile side (`TILE + 3 - 1`).
+pub(crate) const WINDOW: usize = 6;
+/// Transformed elements per tile.
+pub(crate) const POINTS: usize = WINDOW * WINDOW;
+
+/// Everything the threads of one call share, built by the safe entry point after every check.
+pub(crate) struct Job<'a> {
+    pub kernel: Microkernel,
+    pub weights: &'a WinogradWeights,
+    pub input: Pixels,
+    pub h: usize,
+    pub w: usize,
+    pub output: Pixels,
+    pub oh: usize,
+    pub ow: usize,
+    /// Residual pixels, read only when `order` is set.
+    pub residual: Option<Pixels>,
+    pub order: Option<AddOrder>,
+    pub act: Activation,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub tiles_h: usize,
+    pub tiles_w: usize,
+    /// Tiles per block (`T`): a multiple of the microkernel's rows, at most [`MAX_BLOCK_ROWS`].
+    pub block: usize,
+}
+
+// SAFETY: the threads of one call only read the input, residual and weights and write the output
+// pixels of disjoint tiles.
+unsafe impl Sync for Job<'_> {}
+// SAFETY: as above.
+unsafe impl Send for Job<'_> {}
+
+impl Job<'_> {
+    /// Floats of a thread's `V` and `M` buffers.
+    pub(crate) fn buffer_len(&self) -> usize {
+        POINTS * self.block * (self.weights.cin + self.weights.cout)
+    }
+
+    /// `(batch, tile row, tile column)` of tile `q`.
+    #[inline(always)]
+    fn tile(&self, q: usize) -> (usize, usize, usize) {
+        let per_image = self.tiles_h * self.tiles_w;
+        let (b, rem) = (q / per_image, q % per_image);
+        (b, rem / self.tiles_w, rem % self.tiles_w)
+    }
+}
+
+/// Computes every output pixel of tiles `tiles`.
+///
+/// # Safety
+/// The job must describe views checked by the safe entry point; `buf` must hold
+/// [`Job::buffer_len`] floats; no other thread may write these tiles' output pixels; the CPU
+/// must support `V` and the job's microkernel.
+#[inline(always)]
+pub(crate) unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, tiles: Range<usize>, buf: &mut [f32]) {
+    let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
+    let (v, m) = buf.split_at_mut(POINTS * t * cin);
+    let (v, m) = (v.as_mut_ptr(), m.as_mut_ptr());
+    let mut start = tiles.start;
+    while start < tiles.end {
+        let len = (tiles.end - start).min(t);
+        for i in 0..len {
+            // SAFETY: slot i < T of the V buffer; the tile is inside the checked input.
+            unsafe { input_tile::<V>(job, start + i, v.add(i * cin)) };
+        }
+        // SAFETY: V rows of the first `len` slots were just written, M holds T rows per point.
+        unsafe { gemm(job, v, m, len) };
+        for i in 0..len {
+            // SAFETY: slot i < T of the M buffer; this thread owns the tile's output pixels.
+            unsafe { output_tile::<V>(job, start + i, m.add(i * cout)) };
+        }
+        start += len;
+    }
+}
+
+/// Transforms the 6x6 input window of tile `q` into `V[xi][slot]` (`v` points at point 0 of
+/// the slot; point `xi` is `xi * T * cin` floats further).
+#[inline(always)]
+unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
+    let cin = job.weights.cin;
+    let point_stride = job.block * cin;
+    let (b, ty, tx) = job.tile(q);
+    let iy0 = (ty * TILE) as isize - job.pad_top as isize;
+    let ix0 = (tx * TILE) as isize - job.pad_left as isize;
+    // Pixel index of each window position, or None in the padding.
+    let mut rows = [None; WINDOW];
+    let mut cols = [None; WINDOW];
+    for k in 0..WINDOW {
+        let iy = iy0 + k as isize;
+        if iy >= 0 && (iy as usize) < job.h {
+            rows[k] = Some((b * job.h + iy as usize) * job.w);
+        }
+        let ix = ix0 + k as isize;
+        if ix >= 0 && (ix as usize) < job.w {
+            cols[k] = Some(ix as usize);
+        }
+    }
+    let tail = V::mask(cin % crate::lanes::LANES);
+    each_block!(cin, tail, |ch, mask| {
+        let zero = V::splat(0.0);
+        // Columns first: t[i][j] = (B^T d)[i][j].
+        let mut t = [[zero; WINDOW]; WINDOW];
+        for j in 0..WINDOW {
+            let mut d = [zero; WINDOW];
+            if let Some(x) = cols[j] {
+                for k in 0..WINDOW {
+                    if let Some(row) = rows[k] {
+                        // SAFETY: (row + x) is a pixel of the checked input; ch + lanes <= cin.
+                        d[k] = unsafe { load_opt::<V>(job.input.at(row + x).add(ch), mask) };
+                    }
+                }
+            }
+            // SAFETY: arithmetic only.
+            let c = unsafe { input_1d(d) };
+            for i in 0..WINDOW {
+                t[i][j] = c[i];
+            }
+        }
+        // Then rows: V[i][j] = (t B)[i][j].
+        for (i, row) in t.iter().enumerate() {
+            // SAFETY: arithmetic only.
+            let r = unsafe { input_1d(*row) };
+            for (j, value) in r.into_iter().enumerate() {
+                // SAFETY: point i*6+j of this slot, channels ch.. of its cin-float row.
+                unsafe { store_opt(v.add((i * WINDOW + j) * point_stride + ch), mask, value) };
+            }
+        }
+    });
+}
+
+/// `M[xi][0..len] = V[xi][0..len] U[xi]` for the 36 points.
+unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
+    let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
+    let mr = job.kernel.mr;
+    let padded = len.div_ceil(mr) * mr;
+    let mut table = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
+    let mut out = [std::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
+    let res = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
+    let finish = Finish {
+        act: Activation::Identity,
+        order: None,
+    };
+    for (xi, panels) in job.weights.panels.iter().enumerate() {
+        for r in 0..padded {
+            // Rows past `len` repeat the last valid row (the microkernel's contract).
+            let row = xi * t + r.min(len - 1);
+            // SAFETY: row < 36 * T: inside the V and M buffers.
+            unsafe {
+                table[r] = v.add(row * cin);
+                out[r] = m.add(row * cout);
+            }
+        }
+        let blk = BlockRows {
+            table: &table[..padded],
+            out: &out[..padded],
+            res: &res[..padded],
+            rows: len,
+        };
+        // SAFETY: every table row holds `cin` floats, every output row `cout` floats; no
+        // residual is read (`finish.order` is None); the caller checked the kernel's ISA.
+        unsafe { run_block(job.kernel, panels, 1, cin, &blk, finish) };
+    }
+}
+
+/// Transforms `M[xi][slot]` back into the (up to) 4x4 output pixels of tile `q`, adding the
+/// bias and applying the epilogue.
+#[inline(always)]
+unsafe fn output_tile<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32) {
+    let cout = job.weights.cout;
+    let point_stride = job.block * cout;
+    let (b, ty, tx) = job.tile(q);
+    let (oy0, ox0) = (ty * TILE, tx * TILE);
+    let rows = (job.oh - oy0).min(TILE);
+    let cols = (job.ow - ox0).min(TILE);
+    let bias = job.weights.bias.as_ptr();
+    let tail = V::mask(cout % crate::lanes::LANES);
+    each_block!(cout, tail, |ch, mask| {
+        let zero = V::splat(0.0);
+        // Columns first: s[j][y] = (A^T M)[y][j].
+        let mut s = [[zero; TILE]; WINDOW];
+        for (j, sj) in s.iter_mut().enumerate() {
+            let mut col = [zero; WINDOW];
+            for (i, c) in col.iter_mut().enumerate() {
+                // SAFETY: point i*6+j of this slot, channels ch.. of its cout-float row.
+                *c = unsafe { load_opt::<V>(m.add((i * WINDOW + j) * point_stride + ch), mask) };
+            }
+            // SAFETY: arithmetic only.
+            *sj = unsafe { output_1d(col) };
+        }
+        // SAFETY: the bias holds cout floats.
+        let bias = unsafe { load_opt::<V>(bias.add(ch), mask) };
+        for r in 0..rows {
+            let mut row = [zero; WINDOW];
+            for (v, sj) in row.iter_mut().zip(&s) {
+                *v = sj[r];
+            }
+            // SAFETY: arithmetic only.
+            let y = unsafe { output_1d(row) };
+            let pixel = (b * job.oh + oy0 + r) * job.ow + ox0;
+            for (c, &acc) in y.iter().enumerate().take(cols) {
+                // SAFETY: pixel + c is an output pixel of this tile (r < rows, c < cols).
+                unsafe { finish::<V>(job, pixel + c, ch, mask, V::add(acc, bias)) };
+            }
+        }
+    });
+}
+
+/// Applies the epilogue to `acc` (bias included) and stores channels `ch..` of output `pixel`.
+#[inline(always)]
+unsafe fn finish<V: Lanes>(job: &Job<'_>, pixel: usize, ch: usize, mask: Option<V::Mask>, acc: V) {
+    // SAFETY (whole body): `pixel` is an output pixel, so of the residual too (same shape).
+    let value = match (job.order, job.residual) {
+        (Some(order), Some(res)) => {
+            let r = unsafe { load_opt::<V>(res.at(pixel).add(ch), mask) };
+            match order {
+                AddOrder::BeforeActivation => unsafe { V::activate(job.act, V::add(acc, r)) },
+                AddOrder::AfterActivation => unsafe { V::add(V::activate(job.act, acc), r) },
+            }
+        }
+        _ => unsafe { V::activate(job.act, acc) },
+    };
+    unsafe { store_opt(job.output.at(pixel).add(ch), mask, value) };
+}

@@ -1,0 +1,157 @@
+//! Winograd F(4x4, 3x3) for stride-1 3x3 convolutions: each 4x4 block of output pixels costs
+//! 36 multiplies per (cin, cout) pair instead of the 144 of the direct GEMM, for a rounding
+//! error a few bits larger (bounded in [`crate::tolerance::winograd_bound`]).
+//!
+//! - Load: every 3x3 kernel becomes a 6x6 one (`U = G g G^T`, [`transform`]), packed as 36
+//!   `cin x cout` weight matrices in the pointwise panel format (4x the GEMM weights' memory).
+//! - Call: output tiles are split over threads; each thread runs blocks of tiles through the
+//!   input transform, 36 GEMMs on the pointwise microkernels and the output transform with the
+//!   bias and the fused epilogue ([`driver`]).
+//!
+//! [`ConvAlgorithm::choose`](super::ConvAlgorithm::choose) decides where it replaces the GEMM.
+
+mod driver;
+pub mod transform;
+
+use std::sync::PoisonError;
+
+use super::ConvScratch;
+use crate::act::Epilogue;
+use crate::error::Result;
+use crate::geometry::Window;
+use crate::isa::Isa;
+use crate::lanes::{Pixels, Portable};
+use crate::pointwise::driver::MAX_BLOCK_ROWS;
+use crate::pointwise::microkernel;
+use crate::pointwise::pack::Panels;
+use crate::view::{TensorView, TensorViewMut};
+
+use driver::{run_tiles, Job, POINTS, TILE};
+
+/// Floats a thread's tile-block buffers (`V` and `M`) may hold: 4 MiB, so that a block's
+/// transformed input and products stay in the last-level cache between the three phases while
+/// each weight matrix `U[xi]` is reused by as many tiles as possible (it streams from memory once
+/// per block).
+const BLOCK_BUDGET: usize = 1 << 20;
+
+/// Smallest number of tiles worth a thread: about 2 MFLOP of GEMM.
+fn min_tiles_per_thread(cin: usize, cout: usize) -> usize {
+    (2_000_000 / (2 * POINTS * cin * cout).max(1)).max(1)
+}
+
+/// Transformed weights and the bias of a 3x3 convolution.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WinogradWeights {
+    pub cin: usize,
+    pub cout: usize,
+    /// `U[xi]` as `cin x cout` panels (zero bias rows), `xi = 6 * i + j`.
+    pub panels: Vec<Panels>,
+    /// `cout` biases, added after the output transform.
+    pub bias: Vec<f32>,
+}
+
+impl WinogradWeights {
+    /// Transforms `weights` `[cout][cin][3][3]` (checked by the caller).
+    pub(crate) fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Self {
+        // u[(o * cin + i) * 36 + xi]
+        let mut u = vec![0.0f32; cout * cin * POINTS];
+        for (g, tile) in weights.chunks_exact(9).zip(u.chunks_exact_mut(POINTS)) {
+            let g: &[f32; 9] = g.try_into().expect("chunks of 9");
+            tile.copy_from_slice(&transform::weight_tile(g));
+        }
+        let panels = (0..POINTS)
+            .map(|xi| Panels::pack(cin, cout, None, |o, i| u[(o * cin + i) * POINTS + xi]))
+            .collect();
+        WinogradWeights {
+            cin,
+            cout,
+            panels,
+            bias: bias.map_or_else(|| vec![0.0; cout], <[f32]>::to_vec),
+        }
+    }
+}
+
+/// Whether Winograd F(4x4, 3x3) can compute `window`: a 3x3 kernel at stride 1 (any padding).
+pub fn supports(window: &Window) -> bool {
+    (
+        window.kernel_h,
+        window.kernel_w,
+        window.stride_h,
+        window.stride_w,
+    ) == (3, 3, 1, 1)
+}
+
+/// Runs the convolution on checked operands (`conv2d_with_isa` checked shapes, the window and
+/// the ISA); `(oh, ow)` is the output size.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run(
+    isa: Isa,
+    input: &TensorView<'_>,
+    weights: &WinogradWeights,
+    window: &Window,
+    epilogue: &Epilogue<'_>,
+    output: &mut TensorViewMut<'_>,
+    (oh, ow): (usize, usize),
+    scratch: &mut ConvScratch,
+    threads: &crate::parallel::Threads,
+) -> Result<()> {
+    let kernel = microkernel(isa)?;
+    let [n, h, w, _] = input.shape();
+    let (tiles_h, tiles_w) = (oh.div_ceil(TILE), ow.div_ceil(TILE));
+    let total = n * tiles_h * tiles_w;
+    if total == 0 {
+        return Ok(());
+    }
+    let (cin, cout) = (weights.cin, weights.cout);
+    let mr = kernel.mr;
+    let (per, chunks) =
+        crate::parallel::chunk_plan(total, threads.count(), min_tiles_per_thread(cin, cout), 1);
+    // Tiles per block: the budget, at least one microkernel tile, no more than a chunk needs.
+    let budget = (BLOCK_BUDGET / (POINTS * (cin + cout))).clamp(mr, MAX_BLOCK_ROWS);
+    let block = (budget / mr * mr).min(per.div_ceil(mr) * mr);
+    let job = Job {
+        kernel,
+        weights,
+        input: Pixels::of(input),
+        h,
+        w,
+        output: Pixels::of_mut(output),
+        oh,
+        ow,
+        residual: epilogue.residual.as_ref().map(|r| Pixels::of(&r.view)),
+        order: epilogue.residual.as_ref().map(|r| r.order),
+        act: epilogue.act,
+        pad_top: window.padding.top,
+        pad_left: window.padding.left,
+        tiles_h,
+        tiles_w,
+        block,
+    };
+    scratch.reserve(chunks, 0, job.buffer_len(), 0);
+    let slots = &scratch.slots[..chunks];
+    threads.for_each_chunk(chunks, 1, 1, |ids| {
+        for id in ids {
+            let mut slot = slots[id].lock().unwrap_or_else(PoisonError::into_inner);
+            let tiles = id * per..((id + 1) * per).min(total);
+            let buf = &mut slot.cols[..job.buffer_len()];
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: every operand was checked by `conv2d_with_isa`, the slot holds
+                // `buffer_len` floats, chunk `id` owns the output pixels of `tiles`, and
+                // `microkernel` verified the CPU supports `isa`.
+                Isa::Avx2Fma => unsafe { run_tiles_avx2(&job, tiles, buf) },
+                // SAFETY: as above; the portable lanes need no CPU feature (the naive ISA runs
+                // the portable transforms around its scalar microkernel).
+                _ => unsafe { run_tiles::<Portable>(&job, tiles, buf) },
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_tiles_avx2(job: &Job<'_>, tiles: std::ops::Range<usize>, buf: &mut [f32]) {
+    // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
+    unsafe { run_tiles::<crate::lanes::Avx2>(job, tiles, buf) }
+}

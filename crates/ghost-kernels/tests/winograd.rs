@@ -1,0 +1,481 @@
+//! Winograd F(4x4, 3x3): every ISA path against the f64 naive convolution on random sizes
+//! (partial edge tiles, 1x1 images), channel counts (tails of the 8-lane blocks and 16-wide
+//! panels), asymmetric paddings, strided views, activations and residuals, within the
+//! forward-error bound of `tolerance::winograd_bound`; thread-count determinism; several tile
+//! blocks per thread; long reductions; the algorithm choice and its errors.
+
+// Matrix arithmetic reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+
+use ghost_kernels::conv::winograd::transform::{AT, BT, G};
+use ghost_kernels::conv::{
+    conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CHANNELS,
+};
+use ghost_kernels::tolerance::winograd_bound;
+use ghost_kernels::{
+    Activation, AddOrder, Epilogue, Isa, KernelError, NhwcLayout, Padding, TensorView,
+    TensorViewMut, Threads, Window,
+};
+use proptest::prelude::*;
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
+fn values(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
+    NhwcLayout {
+        n,
+        h,
+        w,
+        c,
+        pixel_stride: offset + c + extra,
+        channel_offset: offset,
+    }
+}
+
+fn fill(layout: &NhwcLayout, data: &[f32]) -> Vec<f32> {
+    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
+    TensorViewMut::new(&mut buf, *layout)
+        .unwrap()
+        .copy_from_dense(data)
+        .unwrap();
+    buf
+}
+
+fn inside(layout: &NhwcLayout, i: usize) -> bool {
+    let ch = i % layout.pixel_stride;
+    ch >= layout.channel_offset && ch < layout.channel_offset + layout.c
+}
+
+fn window(padding: Padding) -> Window {
+    Window {
+        kernel_h: 3,
+        kernel_w: 3,
+        stride_h: 1,
+        stride_w: 1,
+        padding,
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    n: usize,
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    padding: Padding,
+    act: Activation,
+    residual: Option<AddOrder>,
+    bias: bool,
+    threads: usize,
+    seed: u64,
+}
+
+fn channels() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(1usize), Just(8), Just(16), Just(17), 1usize..=40]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=2, 1usize..=13, 1usize..=13, channels(), channels()),
+        (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+        (
+            prop::sample::select(Activation::ALL.to_vec()),
+            prop_oneof![
+                Just(None),
+                Just(Some(AddOrder::BeforeActivation)),
+                Just(Some(AddOrder::AfterActivation))
+            ],
+            any::<bool>(),
+            1usize..=2,
+            any::<u64>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (n, h, w, cin, cout),
+                (top, left, bottom, right),
+                (act, residual, bias, threads, seed),
+            )| {
+                Case {
+                    n,
+                    // The padded input must hold one 3x3 window.
+                    h: h.max(3 - (top + bottom).min(2)),
+                    w: w.max(3 - (left + right).min(2)),
+                    cin,
+                    cout,
+                    padding: Padding {
+                        top,
+                        left,
+                        bottom,
+                        right,
+                    },
+                    act,
+                    residual,
+                    bias,
+                    threads,
+                    seed,
+                }
+            },
+        )
+}
+
+/// `|A^T| ((|G| |g| |G^T|) . (|B^T| |d| |B|)) |A|` summed over input channels, for every output
+/// pixel and channel: the absolute-value evaluation `winograd_bound` scales. Indexed like a
+/// dense `(n, oh, ow, cout)` tensor.
+fn transformed_abs_sums(
+    c: &Case,
+    input: &TensorView<'_>,
+    wts: &[f32],
+    oh: usize,
+    ow: usize,
+) -> Vec<f64> {
+    let (cin, cout) = (c.cin, c.cout);
+    // |U| per (o, i): |G| |g| |G^T|.
+    let mut abs_u = vec![0.0f64; cout * cin * 36];
+    for oi in 0..cout * cin {
+        let g = &wts[oi * 9..oi * 9 + 9];
+        for a in 0..6 {
+            for b in 0..6 {
+                let mut s = 0.0;
+                for k in 0..3 {
+                    for l in 0..3 {
+                        s += G[a][k].abs() * f64::from(g[k * 3 + l]).abs() * G[b][l].abs();
+                    }
+                }
+                abs_u[oi * 36 + a * 6 + b] = s;
+            }
+        }
+    }
+    let (th, tw) = (oh.div_ceil(4), ow.div_ceil(4));
+    let mut sums = vec![0.0f64; c.n * oh * ow * cout];
+    for b in 0..c.n {
+        for ty in 0..th {
+            for tx in 0..tw {
+                // |V| per input channel: |B^T| |d| |B| of the tile's 6x6 window (zero padding).
+                let mut abs_v = vec![0.0f64; cin * 36];
+                for i in 0..cin {
+                    let mut d = [[0.0f64; 6]; 6];
+                    for (k, row) in d.iter_mut().enumerate() {
+                        for (l, v) in row.iter_mut().enumerate() {
+                            let iy = (ty * 4 + k).checked_sub(c.padding.top);
+                            let ix = (tx * 4 + l).checked_sub(c.padding.left);
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                if iy < c.h && ix < c.w {
+                                    *v = f64::from(input.get(b, iy, ix, i)).abs();
+                                }
+                            }
+                        }
+                    }
+                    for a in 0..6 {
+                        for e in 0..6 {
+                            let mut s = 0.0;
+                            for k in 0..6 {
+                                for l in 0..6 {
+                                    s += BT[a][k].abs() * d[k][l] * BT[e][l].abs();
+                                }
+                            }
+                            abs_v[i * 36 + a * 6 + e] = s;
+                        }
+                    }
+                }
+                for o in 0..cout {
+                    let mut p = [0.0f64; 36];
+                    for i in 0..cin {
+                        for (xi, v) in p.iter_mut().enumerate() {
+                            *v += abs_u[(o * cin + i) * 36 + xi] * abs_v[i * 36 + xi];
+                        }
+                    }
+                    for r in 0..4 {
+                        for s in 0..4 {
+                            let (oy, ox) = (ty * 4 + r, tx * 4 + s);
+                            if oy >= oh || ox >= ow {
+                                continue;
+                            }
+                            let mut total = 0.0;
+                            for a in 0..6 {
+                                for e in 0..6 {
+                                    total += AT[r][a].abs() * p[a * 6 + e] * AT[s][e].abs();
+                                }
+                            }
+                            sums[((b * oh + oy) * ow + ox) * cout + o] = total;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    sums
+}
+
+/// Runs the Winograd path of `isa` on `c` and returns its output buffer (strided, NaN outside
+/// the view), after checking it against the naive convolution.
+fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
+    let win = window(c.padding);
+    let (oh, ow) = win.output_size(c.h, c.w).unwrap();
+    let in_layout = strided(c.n, c.h, c.w, c.cin, 2, 3);
+    let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
+    let x = values(c.seed, in_layout.elements());
+    let wts = values(c.seed ^ 1, c.cout * c.cin * 9);
+    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
+    let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
+    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let in_buf = fill(&in_layout, &x);
+    let input = TensorView::new(&in_buf, in_layout).unwrap();
+    let res_view = TensorView::new(&res, res_layout).unwrap();
+    let epilogue = match c.residual {
+        None => Epilogue::act(c.act),
+        Some(order) => Epilogue::with_residual(c.act, res_view, order),
+    };
+    let packed = PackedConv::with_algorithm(
+        &wts,
+        bias.as_deref(),
+        c.cin,
+        c.cout,
+        &win,
+        ConvAlgorithm::Winograd,
+    )
+    .unwrap();
+    assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
+    let threads = Threads::new(c.threads).unwrap();
+    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
+    {
+        let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
+        conv2d_with_isa(
+            isa, &input, &packed, &win, &epilogue, &mut out, scratch, &threads,
+        )
+        .unwrap();
+    }
+    let mut ref_buf = vec![0.0f32; out_layout.elements()];
+    {
+        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, oh, ow, c.cout).unwrap();
+        naive::conv2d(
+            &input,
+            &wts,
+            bias.as_deref(),
+            c.cin,
+            c.cout,
+            &win,
+            &epilogue,
+            &mut out,
+        )
+        .unwrap();
+    }
+    for (i, v) in out_buf.iter().enumerate() {
+        if !inside(&out_layout, i) {
+            assert!(
+                v.is_nan(),
+                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
+            );
+        }
+    }
+    let sums = transformed_abs_sums(c, &input, &wts, oh, ow);
+    let out = TensorView::new(&out_buf, out_layout).unwrap();
+    for b in 0..c.n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..c.cout {
+                    // Tolerance: `winograd_bound` (forward error of every rounding step, on the
+                    // absolute-value evaluation of the transforms) plus |bias|, and a residual
+                    // added before the activation as one more term; the activation's relative
+                    // error on |reference| + 2|r| as in the GEMM tests.
+                    let idx = ((b * oh + oy) * ow + ox) * c.cout + o;
+                    let mut abs_sum =
+                        sums[idx] + bias.as_ref().map_or(0.0, |b| f64::from(b[o]).abs());
+                    let r = f64::from(res_view.get(b, oy, ox, o));
+                    let r_mag = match c.residual {
+                        None => 0.0,
+                        Some(AddOrder::BeforeActivation) => {
+                            abs_sum += r.abs();
+                            0.0
+                        }
+                        Some(AddOrder::AfterActivation) => r.abs(),
+                    };
+                    let expected = f64::from(ref_buf[idx]);
+                    let got = f64::from(out.get(b, oy, ox, o));
+                    let bound = winograd_bound(c.cin, abs_sum, expected.abs() + 2.0 * r_mag);
+                    assert!(
+                        (got - expected).abs() <= bound,
+                        "{isa:?} ({b},{oy},{ox},{o}): got {got}, expected {expected}, bound {bound} ({c:?})"
+                    );
+                }
+            }
+        }
+    }
+    out_buf
+}
+
+fn supported_isas() -> Vec<Isa> {
+    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+        .into_iter()
+        .filter(|i| i.is_supported())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
+
+    #[test]
+    fn avx2_matches_reference(c in case()) {
+        if Isa::Avx2Fma.is_supported() {
+            check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
+        }
+    }
+
+    #[test]
+    fn portable_matches_reference(c in case()) {
+        check_case(Isa::Portable, &c, &mut ConvScratch::new());
+    }
+
+    #[test]
+    fn scalar_gemm_matches_reference(c in case()) {
+        check_case(Isa::Naive, &c, &mut ConvScratch::new());
+    }
+}
+
+fn pinned(h: usize, w: usize, cin: usize, cout: usize, threads: usize) -> Case {
+    Case {
+        n: 1,
+        h,
+        w,
+        cin,
+        cout,
+        padding: Padding::uniform(1),
+        act: Activation::Silu,
+        residual: Some(AddOrder::AfterActivation),
+        bias: true,
+        threads,
+        seed: 11,
+    }
+}
+
+/// Shapes the random cases do not reach: several tile blocks per thread (256 channels give
+/// 56-tile blocks; 32x32 has 64 tiles), a reduction longer than one 512-float block, many
+/// output panels, odd non-square sizes; one scratch reused across all of them.
+#[test]
+fn pinned_shapes_with_one_scratch() {
+    let cases = [
+        pinned(32, 32, 256, 256, 1),
+        pinned(32, 32, 256, 256, 2),
+        pinned(6, 7, 600, 20, 2),
+        pinned(9, 5, 24, 130, 1),
+        pinned(1, 1, 16, 16, 1),
+        pinned(21, 19, 33, 47, 2),
+    ];
+    for isa in supported_isas() {
+        let mut scratch = ConvScratch::new();
+        for c in &cases {
+            check_case(isa, c, &mut scratch);
+        }
+    }
+}
+
+/// The output does not depend on the thread count (tiles never interact), bit for bit.
+#[test]
+fn one_and_two_threads_agree_bitwise() {
+    for isa in supported_isas() {
+        for (h, w, cin, cout) in [(17, 23, 40, 24), (40, 40, 64, 64), (5, 9, 16, 33)] {
+            let one = check_case(isa, &pinned(h, w, cin, cout, 1), &mut ConvScratch::new());
+            let two = check_case(isa, &pinned(h, w, cin, cout, 2), &mut ConvScratch::new());
+            let same = one
+                .iter()
+                .zip(&two)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same,
+                "{isa:?} {h}x{w} {cin}->{cout}: 1 and 2 threads differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn algorithm_choice_follows_the_window_and_channels() {
+    let same = Window::same(3, 1);
+    let m = WINOGRAD_MIN_CHANNELS;
+    assert_eq!(ConvAlgorithm::choose(m, m, &same), ConvAlgorithm::Winograd);
+    assert_eq!(ConvAlgorithm::choose(m - 1, 64, &same), ConvAlgorithm::Gemm);
+    assert_eq!(ConvAlgorithm::choose(64, m - 1, &same), ConvAlgorithm::Gemm);
+    assert_eq!(
+        ConvAlgorithm::choose(64, 64, &Window::same(3, 2)),
+        ConvAlgorithm::Gemm
+    );
+    assert_eq!(
+        ConvAlgorithm::choose(64, 64, &Window::same(5, 1)),
+        ConvAlgorithm::Gemm
+    );
+    assert_eq!(
+        ConvAlgorithm::choose(64, 64, &Window::same(1, 1)),
+        ConvAlgorithm::Gemm
+    );
+    let w = values(1, 64 * 64 * 9);
+    let packed = PackedConv::for_window(&w, None, 64, 64, &same).unwrap();
+    assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
+    let packed = PackedConv::for_window(&w, None, 64, 64, &Window::same(3, 2)).unwrap();
+    assert_eq!(packed.algorithm(), ConvAlgorithm::Gemm);
+}
+
+#[test]
+fn winograd_refuses_other_windows() {
+    let w = values(2, 16 * 16 * 9);
+    let err = PackedConv::with_algorithm(
+        &w,
+        None,
+        16,
+        16,
+        &Window::same(3, 2),
+        ConvAlgorithm::Winograd,
+    )
+    .unwrap_err();
+    assert!(matches!(err, KernelError::InvalidParameter { .. }), "{err}");
+    let w5 = values(2, 16 * 16 * 25);
+    assert!(PackedConv::with_algorithm(
+        &w5,
+        None,
+        16,
+        16,
+        &Window::same(5, 1),
+        ConvAlgorithm::Winograd
+    )
+    .is_err());
+
+    // Weights packed for stride 1 and called with stride 2: a typed error, nothing written.
+    let packed = PackedConv::with_algorithm(
+        &w,
+        None,
+        16,
+        16,
+        &Window::same(3, 1),
+        ConvAlgorithm::Winograd,
+    )
+    .unwrap();
+    let x = values(3, 8 * 8 * 16);
+    let input = TensorView::dense(&x, 1, 8, 8, 16).unwrap();
+    let mut out = vec![f32::NAN; 4 * 4 * 16];
+    let mut view = TensorViewMut::dense(&mut out, 1, 4, 4, 16).unwrap();
+    let err = conv2d_with_isa(
+        Isa::Portable,
+        &input,
+        &packed,
+        &Window::same(3, 2),
+        &Epilogue::act(Activation::Identity),
+        &mut view,
+        &mut ConvScratch::new(),
+        &Threads::single(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("Winograd"), "{err}");
+    assert!(out.iter().all(|v| v.is_nan()));
+}

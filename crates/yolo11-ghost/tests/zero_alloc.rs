@@ -1,0 +1,67 @@
+//! A steady-state forward pass allocates nothing (issue 6's static memory plan): with one
+//! [`Context`] and one output array kept across calls, the third forward pass on an input of
+//! the same size makes zero heap allocations, reallocations included, on every thread (the
+//! counting allocator below is the process-wide global allocator, so rayon workers count too).
+//!
+//! Covered: yolo11n-ghost (GhostNet with SE, Ghost bottlenecks) and yolo11n (C3k2, Winograd
+//! 3x3 convs, SPPF, C2PSA attention), both with the Detect head, on 1 and 2 threads, at a
+//! non-square size. The first two passes may allocate (the pool, scratch and slot table grow to
+//! the model's needs); the test also checks that they do, so it cannot pass by measuring
+//! nothing. This file holds a single test so that no other test thread allocates meanwhile.
+
+use std::alloc::System;
+
+use ghost_layers::{Context, SeededWeights, Threads};
+use ndarray::{Array3, Array4};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use yolo11_ghost::{ModelSpec, YoloModel};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn steady_state_forward_allocates_nothing() {
+    let images = Array4::from_shape_fn((1, 3, 96, 160), |(_, c, y, x)| {
+        ((c * 31 + y * 7 + x * 3) % 97) as f32 / 96.0
+    });
+    for name in ["yolo11n-ghost", "yolo11n"] {
+        let model = YoloModel::load(
+            &ModelSpec::from_name(name).unwrap(),
+            &SeededWeights::new(0x5EED),
+        )
+        .unwrap();
+        for threads in [1, 2] {
+            let mut ctx = Context::new(Threads::new(threads).unwrap());
+            let mut out = Array3::zeros((0, 0, 0));
+            let first = Region::new(GLOBAL);
+            model
+                .forward_into(images.view(), &mut ctx, &mut out)
+                .unwrap();
+            assert!(
+                first.change().allocations > 0,
+                "{name}, {threads} threads: the first pass must allocate (is the counter live?)"
+            );
+            model
+                .forward_into(images.view(), &mut ctx, &mut out)
+                .unwrap();
+            let reference = out.clone();
+            let steady = Region::new(GLOBAL);
+            model
+                .forward_into(images.view(), &mut ctx, &mut out)
+                .unwrap();
+            let stats = steady.change();
+            assert_eq!(
+                (stats.allocations, stats.reallocations),
+                (0, 0),
+                "{name}, {threads} threads: a steady-state forward pass allocated ({stats:?})"
+            );
+            assert!(
+                out.iter()
+                    .zip(&reference)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name}, {threads} threads: the reused buffers changed the result"
+            );
+            assert_eq!(out.shape(), &[1, 4 + 80, 12 * 20 + 6 * 10 + 3 * 5]);
+        }
+    }
+}
