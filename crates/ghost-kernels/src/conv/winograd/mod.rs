@@ -53,14 +53,19 @@ pub(crate) struct WinogradWeights {
 impl WinogradWeights {
     /// Transforms `weights` `[cout][cin][3][3]` (checked by the caller).
     pub(crate) fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Self {
-        // u[(o * cin + i) * 36 + xi]
-        let mut u = vec![0.0f32; cout * cin * POINTS];
-        for (g, tile) in weights.chunks_exact(9).zip(u.chunks_exact_mut(POINTS)) {
+        // Point-major, u[xi][o][i], so that each point's packing reads contiguous rows (a
+        // tile-major layout made packing stride through the whole array 36 times).
+        let plane = cout * cin;
+        let mut u = vec![0.0f32; POINTS * plane];
+        for (oi, g) in weights.chunks_exact(9).enumerate() {
             let g: &[f32; 9] = g.try_into().expect("chunks of 9");
-            tile.copy_from_slice(&transform::weight_tile(g));
+            for (xi, v) in transform::weight_tile(g).into_iter().enumerate() {
+                u[xi * plane + oi] = v;
+            }
         }
-        let panels = (0..POINTS)
-            .map(|xi| Panels::pack(cin, cout, None, |o, i| u[(o * cin + i) * POINTS + xi]))
+        let panels = u
+            .chunks_exact(plane)
+            .map(|m| Panels::pack(cin, cout, None, |o, i| m[o * cin + i]))
             .collect();
         WinogradWeights {
             cin,

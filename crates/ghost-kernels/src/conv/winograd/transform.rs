@@ -48,19 +48,30 @@ pub const AT: [[f64; 6]; 4] = [
     [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
 ];
 
+/// `G x` for one 3-point column (or row) `x`, in f64.
+#[inline(always)]
+fn weight_1d([a, b, c]: [f64; 3]) -> [f64; 6] {
+    let (s, d) = (a + c, a / 24.0 + c / 6.0);
+    [
+        a / 4.0,
+        -(s + b) / 6.0,
+        -(s - b) / 6.0,
+        d + b / 12.0,
+        d - b / 12.0,
+        c,
+    ]
+}
+
 /// `U = G g G^T` for one 3x3 kernel `g` (row-major), in f64 and rounded once to f32.
 pub fn weight_tile(g: &[f32; 9]) -> [f32; 36] {
-    // t = G g (6x3), then U = t G^T (6x6).
-    let mut t = [[0.0f64; 3]; 6];
-    for (i, row) in t.iter_mut().enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = (0..3).map(|k| G[i][k] * f64::from(g[k * 3 + j])).sum();
-        }
-    }
+    // Columns first: t = G g (6x3), then rows: U = t G^T (6x6).
+    let cols: [[f64; 6]; 3] =
+        std::array::from_fn(|j| weight_1d([0, 1, 2].map(|k| f64::from(g[k * 3 + j]))));
     let mut u = [0.0f32; 36];
-    for i in 0..6 {
-        for j in 0..6 {
-            u[i * 6 + j] = (0..3).map(|k| t[i][k] * G[j][k]).sum::<f64>() as f32;
+    for (i, row) in u.chunks_exact_mut(6).enumerate() {
+        let r = weight_1d([cols[0][i], cols[1][i], cols[2][i]]);
+        for (v, x) in row.iter_mut().zip(r) {
+            *v = x as f32;
         }
     }
     u
@@ -133,6 +144,24 @@ mod tests {
         for (i, row) in AT.iter().enumerate() {
             let want: f64 = row.iter().zip(d).map(|(a, x)| a * f64::from(x)).sum();
             assert!((first(y[i]) - want).abs() < 1e-5, "A^T row {i}");
+        }
+    }
+
+    /// The factored weight transform equals `G g G^T` with the matrix.
+    #[test]
+    fn weight_transform_matches_the_matrix() {
+        let g: [f32; 9] = [0.3, -0.2, 0.1, 0.5, 1.0, -0.7, 0.25, 0.05, -0.4];
+        let u = weight_tile(&g);
+        for i in 0..6 {
+            for j in 0..6 {
+                let mut want = 0.0;
+                for k in 0..3 {
+                    for l in 0..3 {
+                        want += G[i][k] * f64::from(g[k * 3 + l]) * G[j][l];
+                    }
+                }
+                assert!((f64::from(u[i * 6 + j]) - want).abs() <= 1e-7 * want.abs().max(1e-3));
+            }
         }
     }
 
