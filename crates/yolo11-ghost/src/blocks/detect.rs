@@ -15,6 +15,9 @@ use super::resample::copy_into;
 use crate::error::{Result, YoloError};
 use crate::spec::{ConvArgs, DetectArgs};
 
+/// Anchors per block of the class-logit transpose (64 pixels of `4 * 16 + 80` logits = 37 KB).
+const TRANSPOSE_BLOCK: usize = 64;
+
 #[derive(Clone, Debug)]
 struct Level {
     box_convs: Vec<Conv>,
@@ -205,11 +208,19 @@ impl Detect {
                         item[anchors + a] = (y1 + y2) / 2.0 * stride;
                         item[2 * anchors + a] = (x2 - x1) * stride;
                         item[3 * anchors + a] = (y2 - y1) * stride;
-                        // Class logits, transposed into their rows; the sigmoid runs once
-                        // over all of them below.
-                        let cls = &logits_v.pixel(p)[4 * bins..];
-                        for (k, &v) in cls.iter().enumerate() {
-                            item[(4 + k) * anchors + a] = v;
+                    }
+                }
+                // Class logits, transposed into their rows in blocks of anchors: a block's
+                // logits stay in cache while every class row receives one contiguous run (one
+                // class row at a time across all anchors strided through ~nc cache lines per
+                // anchor). The sigmoid runs once over all of them below.
+                let pixels = h * w;
+                for start in (0..pixels).step_by(TRANSPOSE_BLOCK) {
+                    let end = (start + TRANSPOSE_BLOCK).min(pixels);
+                    for k in 0..nc {
+                        let row = (4 + k) * anchors + offset;
+                        for (j, v) in item[row + start..row + end].iter_mut().enumerate() {
+                            *v = logits_v.pixel(b * pixels + start + j)[4 * bins + k];
                         }
                     }
                 }
