@@ -7,10 +7,11 @@ Usage (the exact run behind fixtures/models/yolo11n-ghost-shapes.safetensors; de
   .venv-ref/bin/python tools/make_synthetic_dataset.py /work/train/ds --n-train 6000 --n-val 0
   .venv-ref/bin/python tools/make_synthetic_dataset.py /work/train/val400 --n-train 0 --n-val 400 --long-side 320
   # ds/images/val and ds/labels/val -> the val400 ones; data_v100.yaml = ds with `val:` = the first 100 val images
-  nice -n 5 .venv-ref/bin/python tools/train_default.py --data /work/train/ds/data_v100.yaml --time 0.9 \
-      --epochs 5 --batch 16 --fraction 0.5 --close-mosaic 1 --threads 2 --project /work/train/runs --name full \
-      --extra '{"optimizer":"AdamW","lr0":0.002,"warmup_epochs":0.5}'
-Then export: .venv-ref/bin/python tools/export_ultralytics.py /work/train/runs/full/weights/best.pt \
+  # on an otherwise idle machine (1.01 h, mAP50-95 0.765 on val400):
+  .venv-ref/bin/python tools/train_default.py --data /work/train/ds/data_v100.yaml --time 1.0 \
+      --epochs 5 --batch 16 --fraction 1.0 --close-mosaic 1 --threads 2 --val 0 --project /work/train/runs --name s3 \
+      --extra '{"optimizer":"AdamW","lr0":0.002,"warmup_epochs":0.3,"nbs":16}'
+Then export: .venv-ref/bin/python tools/export_ultralytics.py /work/train/runs/s3/weights/best.pt \
       fixtures/models/yolo11n-ghost-shapes.safetensors
 A progress log (images/s, losses, per-epoch metrics) goes to <project>/<name>.progress.log.
 
