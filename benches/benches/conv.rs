@@ -33,37 +33,22 @@ fn bench(c: &mut Criterion) {
         let act = format!("{:?}", s.act);
         let mut scratch = ConvScratch::new();
 
-        group.bench_function(BenchmarkId::new("ghost", &act), |b| {
-            let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, s.cout).unwrap();
-            b.iter(|| {
-                conv2d(
-                    &input,
-                    &packed,
-                    &window,
-                    &epilogue,
-                    &mut o,
-                    &mut scratch,
-                    &threads,
-                )
-                .unwrap()
-            })
-        });
+        // The GEMM for every shape; Winograd too where it applies (stride-1 3x3).
+        let mut variants = vec![("ghost", packed)];
         if winograd::supports(&window) {
-            let wino = PackedConv::with_algorithm(
-                &w,
-                Some(&bias),
-                s.cin,
-                s.cout,
-                &window,
-                ConvAlgorithm::Winograd,
-            )
-            .unwrap();
-            group.bench_function(BenchmarkId::new("ghost-winograd", &act), |b| {
+            let algorithm = ConvAlgorithm::Winograd;
+            let wino =
+                PackedConv::with_algorithm(&w, Some(&bias), s.cin, s.cout, &window, algorithm)
+                    .unwrap();
+            variants.push(("ghost-winograd", wino));
+        }
+        for (id, weights) in &variants {
+            group.bench_function(BenchmarkId::new(*id, &act), |b| {
                 let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, s.cout).unwrap();
                 b.iter(|| {
                     conv2d(
                         &input,
-                        &wino,
+                        weights,
                         &window,
                         &epilogue,
                         &mut o,

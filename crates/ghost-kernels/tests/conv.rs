@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{fill, inside, strided, values};
+
 use ghost_kernels::conv::{self, conv2d_with_isa, naive, ConvScratch, PackedConv};
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{
@@ -11,44 +13,6 @@ use ghost_kernels::{
     TensorViewMut, Threads, Window,
 };
 use proptest::prelude::*;
-
-/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
-fn values(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
-    NhwcLayout {
-        n,
-        h,
-        w,
-        c,
-        pixel_stride: offset + c + extra,
-        channel_offset: offset,
-    }
-}
-
-fn fill(layout: &NhwcLayout, data: &[f32]) -> Vec<f32> {
-    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
-    TensorViewMut::new(&mut buf, *layout)
-        .unwrap()
-        .copy_from_dense(data)
-        .unwrap();
-    buf
-}
-
-fn inside(layout: &NhwcLayout, i: usize) -> bool {
-    let ch = i % layout.pixel_stride;
-    ch >= layout.channel_offset && ch < layout.channel_offset + layout.c
-}
 
 #[derive(Clone, Debug)]
 struct Case {

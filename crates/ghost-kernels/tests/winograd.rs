@@ -9,54 +9,18 @@
 
 mod common;
 
+use common::{fill, inside, strided, values};
+
 use ghost_kernels::conv::winograd::transform::{AT, BT, G};
 use ghost_kernels::conv::{
     conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CHANNELS,
 };
 use ghost_kernels::tolerance::winograd_bound;
 use ghost_kernels::{
-    Activation, AddOrder, Epilogue, Isa, KernelError, NhwcLayout, Padding, TensorView,
-    TensorViewMut, Threads, Window,
+    Activation, AddOrder, Epilogue, Isa, KernelError, Padding, TensorView, TensorViewMut, Threads,
+    Window,
 };
 use proptest::prelude::*;
-
-/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
-fn values(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
-    NhwcLayout {
-        n,
-        h,
-        w,
-        c,
-        pixel_stride: offset + c + extra,
-        channel_offset: offset,
-    }
-}
-
-fn fill(layout: &NhwcLayout, data: &[f32]) -> Vec<f32> {
-    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
-    TensorViewMut::new(&mut buf, *layout)
-        .unwrap()
-        .copy_from_dense(data)
-        .unwrap();
-    buf
-}
-
-fn inside(layout: &NhwcLayout, i: usize) -> bool {
-    let ch = i % layout.pixel_stride;
-    ch >= layout.channel_offset && ch < layout.channel_offset + layout.c
-}
 
 fn window(padding: Padding) -> Window {
     Window {

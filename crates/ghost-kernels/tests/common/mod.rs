@@ -1,4 +1,7 @@
-//! Helpers shared by the kernel test binaries.
+//! Helpers shared by the kernel test binaries (each binary uses a subset, hence `dead_code`).
+#![allow(dead_code)]
+
+use ghost_kernels::{NhwcLayout, TensorViewMut};
 
 /// Property-test cases: `default`, or the `PROPTEST_CASES` environment variable when set (an
 /// explicit `ProptestConfig` otherwise ignores it). `tools/memcheck.sh` uses it to run the
@@ -8,4 +11,43 @@ pub fn proptest_cases(default: u32) -> u32 {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
+pub fn values(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// A strided layout: `offset` floats before the channels and `extra` after them in each pixel.
+pub fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
+    NhwcLayout {
+        n,
+        h,
+        w,
+        c,
+        pixel_stride: offset + c + extra,
+        channel_offset: offset,
+    }
+}
+
+/// A NaN-filled buffer for `layout` with `data` (dense n*h*w*c) written into its channel range.
+pub fn fill(layout: &NhwcLayout, data: &[f32]) -> Vec<f32> {
+    let mut buf = vec![f32::NAN; layout.pixels() * layout.pixel_stride];
+    let mut view = TensorViewMut::new(&mut buf, *layout).unwrap();
+    view.copy_from_dense(data).unwrap();
+    buf
+}
+
+/// Whether buffer position `i` lies inside `layout`'s channel range.
+pub fn inside(layout: &NhwcLayout, i: usize) -> bool {
+    let ch = i % layout.pixel_stride;
+    ch >= layout.channel_offset && ch < layout.channel_offset + layout.c
 }
