@@ -6,7 +6,7 @@
 //!   `cin x cout` weight matrices in the pointwise panel format (4x the GEMM weights' memory).
 //! - Call: output tiles are split over threads; each thread runs blocks of tiles through the
 //!   input transform, 36 GEMMs on the pointwise microkernels and the output transform with the
-//!   bias and the fused epilogue ([`driver`]).
+//!   bias and the fused epilogue (the private `driver` module).
 //!
 //! [`ConvAlgorithm::choose`](super::ConvAlgorithm::choose) decides where it replaces the GEMM.
 

@@ -2,8 +2,9 @@
 //! 0, 1, -1, 2, -2 and infinity):
 //!
 //! - weights `U = G g G^T` (3x3 -> 6x6), once at load, in f64;
-//! - input tiles `V = B^T d B` (6x6 -> 6x6), per tile and 8-channel block, over [`Lanes`];
-//! - output tiles `Y = A^T M A` (6x6 -> 4x4), per tile and 8-channel block, over [`Lanes`].
+//! - input tiles `V = B^T d B` (6x6 -> 6x6), per tile and 8-channel block, on the crate's
+//!   8-lane vector type;
+//! - output tiles `Y = A^T M A` (6x6 -> 4x4), per tile and 8-channel block, likewise.
 //!
 //! ```text
 //!        | 4  0 -5  0  1  0 |         | 1/4     0     0  |         | 1  1  1  1  1  0 |
