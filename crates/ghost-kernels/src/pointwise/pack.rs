@@ -67,6 +67,23 @@ impl Panels {
         }
     }
 
+    /// Zero panels (zero bias) for a `k x n` weight matrix, to be filled with [`Panels::set`]:
+    /// for packers that produce the weights in their own order (the Winograd transform writes
+    /// 36 matrices at once) without a temporary copy.
+    pub(crate) fn zeroed(k: usize, n: usize) -> Self {
+        Panels {
+            k,
+            n,
+            rows: vec![PanelRow([0.0; NR]); n.div_ceil(NR) * (k + 1)],
+        }
+    }
+
+    /// Sets weight `(out_channel o, k_index kk)` (`o < n`, `kk < k`).
+    #[inline]
+    pub(crate) fn set(&mut self, o: usize, kk: usize, value: f32) {
+        self.rows[(o / NR) * (self.k + 1) + 1 + kk].0[o % NR] = value;
+    }
+
     /// Reduction length.
     pub(crate) fn k(&self) -> usize {
         self.k
@@ -117,6 +134,14 @@ mod tests {
                 assert_eq!(p.weight(o, kk), w[o * k + kk]);
             }
         }
+        let mut q = Panels::zeroed(k, n);
+        for o in 0..n {
+            for kk in 0..k {
+                q.set(o, kk, w[o * k + kk]);
+            }
+        }
+        let unbiased = Panels::pack(k, n, None, |o, kk| w[o * k + kk]);
+        assert_eq!(q, unbiased, "zeroed + set packs like pack without a bias");
         let last = p.panel(1);
         for row in last {
             assert!(row.0[n - NR..].iter().all(|&v| v == 0.0));

@@ -53,20 +53,16 @@ pub(crate) struct WinogradWeights {
 impl WinogradWeights {
     /// Transforms `weights` `[cout][cin][3][3]` (checked by the caller).
     pub(crate) fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Self {
-        // Point-major, u[xi][o][i], so that each point's packing reads contiguous rows (a
-        // tile-major layout made packing stride through the whole array 36 times).
-        let plane = cout * cin;
-        let mut u = vec![0.0f32; POINTS * plane];
+        // Each kernel is transformed once and its 36 values written straight into the 36
+        // panel sets (no temporary: this is most of a model's load time otherwise).
+        let mut panels: Vec<Panels> = (0..POINTS).map(|_| Panels::zeroed(cin, cout)).collect();
         for (oi, g) in weights.chunks_exact(9).enumerate() {
             let g: &[f32; 9] = g.try_into().expect("chunks of 9");
-            for (xi, v) in transform::weight_tile(g).into_iter().enumerate() {
-                u[xi * plane + oi] = v;
+            let (o, i) = (oi / cin, oi % cin);
+            for (p, v) in panels.iter_mut().zip(transform::weight_tile(g)) {
+                p.set(o, i, v);
             }
         }
-        let panels = u
-            .chunks_exact(plane)
-            .map(|m| Panels::pack(cin, cout, None, |o, i| m[o * cin + i]))
-            .collect();
         WinogradWeights {
             cin,
             cout,
