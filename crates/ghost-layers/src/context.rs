@@ -8,9 +8,11 @@ use ghost_kernels::{NhwcLayout, Threads};
 
 use crate::tensor::Tensor;
 
-/// Buffers kept for reuse; more than this many idle buffers are dropped. A forward pass of the
-/// largest built-in model has fewer idle buffers than this at any time, so in steady state every
-/// [`Context::alloc`] is served from the pool.
+/// Buffers kept for reuse; more than this many idle buffers are dropped. A YOLO forward pass
+/// releases each activation after its last reader, so it holds a few idle buffers at a time, far
+/// below this; then in steady state every [`Context::alloc`] is served from the pool (what
+/// `yolo11-ghost/tests/zero_alloc.rs` checks for yolo11n and yolo11n-ghost). 16 was too few to
+/// be sure of it.
 const MAX_POOLED: usize = 64;
 
 /// What every forward call needs besides its tensors: the threads to run kernels on, the

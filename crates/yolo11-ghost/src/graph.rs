@@ -384,7 +384,7 @@ impl YoloModel {
         let mut state: Box<RunState> = ctx.take_state();
         let key = (self.id, n, h, w);
         if state.key != Some(key) {
-            state.key = None;
+            // On error the state is dropped, not put back: no stale key survives.
             state.shapes = self.shapes(n, h, w)?;
             state.key = Some(key);
         }
