@@ -2,29 +2,16 @@
 //! exit code 1, bad files skipped), the Ultralytics-shaped JSON, annotated images, `info`,
 //! `forward` and `bench`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+use common::{repo, scratch, WEIGHTS};
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
-}
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-const WEIGHTS: &str = "fixtures/yolo/yolo11n-ghost.f32.safetensors";
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ghost-yolo-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn run(args: &[&str]) -> Output {

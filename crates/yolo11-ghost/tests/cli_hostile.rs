@@ -4,29 +4,14 @@
 //! Bad files are generated into a scratch directory at run time.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb};
-use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
+use safetensors::tensor::Dtype;
 use serde_json::Value;
 
-const WEIGHTS: &str = "fixtures/yolo/yolo11n-ghost.f32.safetensors";
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("ghost-yolo-hostile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{edited_weights, repo, scratch, WEIGHTS};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
@@ -107,35 +92,6 @@ fn malformed_weights_files_are_one_line_errors_naming_the_file() {
     }
 }
 
-/// The fixture weights with `edit` applied, metadata kept.
-fn edited_weights(
-    dir: &Path,
-    name: &str,
-    edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>),
-) -> String {
-    let bytes = std::fs::read(repo(WEIGHTS)).unwrap();
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
-    let file = SafeTensors::deserialize(&bytes).unwrap();
-    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
-        .collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    edit(&mut tensors);
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        safetensors::serialize(views, metadata.metadata().clone()).unwrap(),
-    )
-    .unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 const TENSOR: &str = "model.6.m.0.attn.qkv.conv.weight";
 
 #[test]
@@ -144,7 +100,7 @@ fn weights_disagreeing_with_the_model_name_the_tensor() {
     let img = gray_image();
     let missing = edited_weights(&dir, "missing.safetensors", |t| t.retain(|x| x.0 != TENSOR));
     assert_one_error(
-        &run(&["detect", &img, "-w", &missing]),
+        &run(&["detect", &img, "-w", missing.to_str().unwrap()]),
         1,
         &[TENSOR, "missing.safetensors", "missing"],
     );
@@ -153,7 +109,7 @@ fn weights_disagreeing_with_the_model_name_the_tensor() {
         x.2.swap(0, 1);
     });
     assert_one_error(
-        &run(&["detect", &img, "-w", &shape]),
+        &run(&["detect", &img, "-w", shape.to_str().unwrap()]),
         1,
         &[TENSOR, "shape.safetensors", "expected"],
     );
@@ -161,7 +117,11 @@ fn weights_disagreeing_with_the_model_name_the_tensor() {
         let x = t.iter_mut().find(|x| x.0 == TENSOR).unwrap();
         x.1 = Dtype::I32;
     });
-    assert_one_error(&run(&["detect", &img, "-w", &dtype]), 1, &[TENSOR, "I32"]);
+    assert_one_error(
+        &run(&["detect", &img, "-w", dtype.to_str().unwrap()]),
+        1,
+        &[TENSOR, "I32"],
+    );
     // A weights file for another model.
     let other = repo("fixtures/yolo/yolo11n.f16.safetensors");
     assert_one_error(
@@ -191,7 +151,15 @@ fn nan_weights_and_extra_tensors_are_warnings() {
             [0u8; 8].to_vec(),
         ));
     });
-    let o = run(&["detect", &gray_image(), "-w", &path, "--imgsz", "96", "-q"]);
+    let o = run(&[
+        "detect",
+        &gray_image(),
+        "-w",
+        path.to_str().unwrap(),
+        "--imgsz",
+        "96",
+        "-q",
+    ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();

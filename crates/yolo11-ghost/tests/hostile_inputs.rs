@@ -4,35 +4,19 @@
 //! documented warning), never a panic. Bad files are generated into a scratch directory.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, Rgba};
-use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
+use safetensors::tensor::Dtype;
 use yolo11_ghost::detector::{DetectError, Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::image_io::{
     decode_rgb, decode_rgb_limited, load_rgb, ImageLoadError, MAX_PIXELS,
 };
 use yolo11_ghost::{ModelSpec, YoloError};
 
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-const WEIGHTS: &str = "fixtures/yolo/yolo11n-ghost.f32.safetensors";
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ghost-hostile-inputs-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{edited_weights, repo, scratch, WEIGHTS};
 
 /// yolo11n-ghost with seeded weights at imgsz 64: small and fast, built once.
 fn small_detector() -> &'static Detector {
@@ -340,33 +324,6 @@ fn unreadable_paths_are_io_errors() {
 }
 
 // ---- weights that disagree with the model ----
-
-/// The fixture weights with `edit` applied to the tensor list (name, dtype, shape, bytes);
-/// metadata kept.
-fn edited_weights(
-    dir: &Path,
-    name: &str,
-    edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>),
-) -> PathBuf {
-    let bytes = std::fs::read(repo(WEIGHTS)).unwrap();
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
-    let file = SafeTensors::deserialize(&bytes).unwrap();
-    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
-        .collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    edit(&mut tensors);
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
-    let out = safetensors::serialize(views, metadata.metadata().clone()).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, out).unwrap();
-    path
-}
 
 const HEAD_BIAS: &str = "model.19.cv3.0.2.bias";
 
