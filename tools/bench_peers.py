@@ -5,8 +5,9 @@ For each model: build it in Ultralytics with the weights `ghost-yolo bench` uses
 generator with ghost-yolo's default seed, bit-identical with the Rust `SeededWeights`; or a
 `--weights` safetensors file), fold every BatchNorm (`model.fuse()`), export `output0` to ONNX
 (opset 17, batch 1, fixed size), then time, interleaved in rounds so that machine noise hits both
-sides alike:
-  - `ghost-yolo bench -m MODEL --imgsz S --threads T --runs R` (its printed median);
+sides alike (both load from a file: the seeded weights are saved as safetensors for ours):
+  - `ghost-yolo bench -m MODEL -w WEIGHTS --imgsz S --threads T --runs R` (its printed median
+    and load time);
   - ONNX Runtime in a fresh child process (only onnxruntime + numpy imported, so its peak RSS is
     its own): intra-op threads T, inter-op 1, sequential execution, all graph optimisations,
     denormals as zero (as ghost-yolo runs), 3 warm-up runs then R timed runs, median;
@@ -94,7 +95,9 @@ def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int) -> float 
     return statistics.median(times)
 
 
-def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path) -> None:
+def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path, weights_out: Path) -> None:
+    """Exports `model_name` with `weights` (else the seeded weights, also saved to `weights_out`)
+    to ONNX at `out`."""
     sys.path.insert(0, str(HERE))
     import fixture_common as fc
 
@@ -123,6 +126,11 @@ def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path) -> 
     else:
         m = DetectionModel(d, ch=3, verbose=False)
         sw.fill_module(m, DEFAULT_SEED)
+        # Both engines load from a file: the seeded weights go to a safetensors file for ours.
+        from safetensors.torch import save_file
+
+        sd = {k: v.contiguous() for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}
+        save_file(sd, str(weights_out))
     m = m.eval().fuse(verbose=False)
     det = m.model[-1]
     det.export = False
@@ -143,9 +151,9 @@ def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path) -> 
         torch.onnx.export(Output0(m), (x,), str(out), input_names=["images"], output_names=["output0"], opset_version=17, dynamo=False)
 
 
-def ours(binary: Path, model: str, weights: str | None, imgsz: int, threads: int, runs: int) -> dict:
+def ours(binary: Path, model: str, weights: str, imgsz: int, threads: int, runs: int) -> dict:
     cmd = [str(binary), "bench", "--imgsz", str(imgsz), "--threads", str(threads), "--runs", str(runs)]
-    cmd += ["-w", weights] if weights else ["-m", model]
+    cmd += ["-m", model, "-w", weights]
     res = subprocess.run(["/usr/bin/time", "-f", "RSS_KB %M", *cmd], capture_output=True, text=True, check=True)
     med = float(re.search(r"median ([0-9.]+) ms", res.stdout).group(1))
     gflops = float(re.search(r"\(([0-9.]+) GFLOPs fused\)", res.stdout).group(1))
@@ -188,7 +196,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             onnx_path = Path(tmp) / f"{model}.onnx"
-            export_onnx(model, args.weights, args.imgsz, onnx_path)
+            seeded_path = Path(tmp) / f"{model}.safetensors"
+            export_onnx(model, args.weights, args.imgsz, onnx_path, seeded_path)
+            weights = args.weights or str(seeded_path)
             for threads in args.threads:
                 rows = {"ours": [], "ort": [], "openvino": []}
                 rss = {"ours": 0.0, "ort": 0.0}
@@ -196,7 +206,7 @@ def main() -> None:
                 ours_load = []
                 gflops = 0.0
                 for _ in range(args.rounds):
-                    o = ours(binary, model, args.weights, args.imgsz, threads, args.runs)
+                    o = ours(binary, model, weights, args.imgsz, threads, args.runs)
                     rows["ours"].append(o["median_ms"])
                     gflops = o["gflops"]
                     rss["ours"] = max(rss["ours"], o["rss_mb"])

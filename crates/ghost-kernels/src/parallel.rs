@@ -74,6 +74,19 @@ impl Threads {
         }
     }
 
+    /// `[f(0), f(1), ..., f(count - 1)]`, the calls spread over the pool by work stealing (for
+    /// uneven, coarse jobs such as loading and packing a model's layers); in order on the
+    /// calling thread when there is one thread. Allocates the result.
+    pub fn map<T: Send>(&self, count: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        match &self.pool {
+            None => (0..count).map(f).collect(),
+            Some(pool) => {
+                use rayon::prelude::*;
+                pool.install(|| (0..count).into_par_iter().map(f).collect())
+            }
+        }
+    }
+
     /// Calls `f` on contiguous chunks covering `0..total`, in parallel when worth it.
     ///
     /// `min_chunk` is the smallest chunk worth a thread (in the caller's units: rows, pixels ...);
@@ -161,6 +174,24 @@ mod tests {
                     assert!(chunks.len() <= threads);
                 }
             }
+        }
+    }
+
+    /// `map` returns the results in index order, whatever thread ran each call.
+    #[test]
+    fn map_keeps_the_order() {
+        for threads in [1, 2, 3] {
+            let pool = Threads::new(threads).unwrap();
+            let got = pool.map(37, |i| {
+                // Uneven jobs, so that stealing reorders completion.
+                std::hint::black_box((0..(i % 5) * 1000).sum::<usize>());
+                i * i
+            });
+            assert_eq!(
+                got,
+                (0..37).map(|i| i * i).collect::<Vec<_>>(),
+                "{threads} threads"
+            );
         }
     }
 

@@ -97,8 +97,9 @@ pub struct FoldedConv {
 }
 
 /// Folds `bn` into a conv with `weight` (`cout` equal blocks, one per output channel) and an
-/// optional `bias`: `w' = w * s`, `b' = (b - mean) * s + beta`, in f64, rounded once.
-pub fn fold(weight: &[f32], bias: Option<&[f32]>, bn: &BatchNorm) -> Result<FoldedConv> {
+/// optional `bias`: `w' = w * s`, `b' = (b - mean) * s + beta`, in f64, rounded once. The
+/// weights are folded in place (a model's weights are folded once, at load).
+pub fn fold(mut weight: Vec<f32>, bias: Option<&[f32]>, bn: &BatchNorm) -> Result<FoldedConv> {
     let cout = bn.channels();
     if cout == 0 || weight.len() % cout != 0 || bias.is_some_and(|b| b.len() != cout) {
         return Err(LayerError::config(
@@ -112,11 +113,13 @@ pub fn fold(weight: &[f32], bias: Option<&[f32]>, bn: &BatchNorm) -> Result<Fold
     }
     let per_channel = weight.len() / cout;
     let (scale, _) = bn.scale_shift();
-    let folded_weight = weight
-        .chunks_exact(per_channel)
-        .zip(&scale)
-        .flat_map(|(w, &s)| w.iter().map(move |&v| (f64::from(v) * s) as f32))
-        .collect();
+    if per_channel > 0 {
+        for (w, &s) in weight.chunks_exact_mut(per_channel).zip(&scale) {
+            for v in w {
+                *v = (f64::from(*v) * s) as f32;
+            }
+        }
+    }
     let folded_bias = (0..cout)
         .map(|o| {
             let b = bias.map_or(0.0, |b| f64::from(b[o]));
@@ -124,7 +127,7 @@ pub fn fold(weight: &[f32], bias: Option<&[f32]>, bn: &BatchNorm) -> Result<Fold
         })
         .collect();
     Ok(FoldedConv {
-        weight: folded_weight,
+        weight,
         bias: folded_bias,
     })
 }
@@ -153,7 +156,7 @@ mod tests {
             let w: Vec<f32> = (0..12).map(|i| (i as f32 - 5.5) * 0.13).collect();
             let b = [0.3f32, -0.1, 0.02];
             let x = [0.7f64, -1.3, 2.1, 0.4];
-            let folded = fold(&w, Some(&b), &bn).unwrap();
+            let folded = fold(w.clone(), Some(&b), &bn).unwrap();
             for o in 0..3 {
                 let conv: f64 =
                     f64::from(b[o]) + (0..4).map(|k| f64::from(w[o * 4 + k]) * x[k]).sum::<f64>();
@@ -177,15 +180,15 @@ mod tests {
 
     #[test]
     fn eps_changes_the_fold() {
-        let a = fold(&[1.0, 1.0, 1.0], None, &bn(EPS_TIMM)).unwrap();
-        let b = fold(&[1.0, 1.0, 1.0], None, &bn(EPS_ULTRALYTICS)).unwrap();
+        let a = fold(vec![1.0; 3], None, &bn(EPS_TIMM)).unwrap();
+        let b = fold(vec![1.0; 3], None, &bn(EPS_ULTRALYTICS)).unwrap();
         // Channel 2 has var 1e-4, where eps 1e-3 vs 1e-5 changes the scale by ~3.3x.
         assert!((a.weight[2] / b.weight[2] - (1.1e-3f32 / 1.1e-4).sqrt()).abs() < 1e-3);
     }
 
     #[test]
     fn mismatched_channels_are_an_error() {
-        assert!(fold(&[1.0; 7], None, &bn(EPS_TIMM)).is_err());
-        assert!(fold(&[1.0; 6], Some(&[0.0; 2]), &bn(EPS_TIMM)).is_err());
+        assert!(fold(vec![1.0; 7], None, &bn(EPS_TIMM)).is_err());
+        assert!(fold(vec![1.0; 6], Some(&[0.0; 2]), &bn(EPS_TIMM)).is_err());
     }
 }

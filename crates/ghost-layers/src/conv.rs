@@ -241,7 +241,7 @@ impl ConvBnAct {
         let folded = match &names.bn {
             Some(bn_prefix) => {
                 let bn = BatchNorm::load(weights, bn_prefix, spec.cout, eps)?;
-                fold(&weight, bias.as_deref(), &bn)?
+                fold(weight, bias.as_deref(), &bn)?
             }
             None => FoldedConv {
                 weight,

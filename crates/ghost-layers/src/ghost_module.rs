@@ -86,7 +86,7 @@ impl GhostModule {
             .as_deref()
             .expect("sequential names have a BatchNorm");
         let bn = BatchNorm::load(weights, bn_prefix, new_chs, eps)?;
-        let mut folded = fold(&weight, None, &bn)?;
+        let mut folded = fold(weight, None, &bn)?;
         let cheap = if kept == 0 {
             // oup = 1: nothing of the cheap op survives; keep a 1-channel layer that never runs.
             ConvBnAct::from_folded(cheap_names.layer_name(), full.act(act), &folded)?

@@ -84,6 +84,77 @@ fn loads_f32_f16_and_bf16_as_f32() {
     assert!(file.contains("model.0.bn.bias") && !file.contains("model.0.bn.running_var"));
 }
 
+/// Tensors longer than the loader's conversion and finite-check chunks (4096 and 1024 values):
+/// every stored bit pattern converts exactly as `half`'s scalar conversion does, across chunk
+/// boundaries, and the first non-finite value is reported at its true index.
+#[test]
+fn long_tensors_convert_exactly_and_report_the_first_non_finite_index() {
+    let n = 3 * 4096 + 17;
+    // Finite 16-bit patterns of both formats (f16 exponent 31 and bf16 exponent 255 are
+    // Inf/NaN), subnormals and both signs included.
+    let f16_bits: Vec<u16> = (0..n as u32)
+        .map(|i| (i.wrapping_mul(40503) % 0x7c00) as u16 | if i % 3 == 0 { 0x8000 } else { 0 })
+        .collect();
+    let bf16_bits: Vec<u16> = (0..n as u32)
+        .map(|i| (i.wrapping_mul(40503) % 0x7f80) as u16 | if i % 5 == 0 { 0x8000 } else { 0 })
+        .collect();
+    let f32_values: Vec<f32> = (0..n).map(|i| (i as f32 - 6000.0) * 1.0e-3).collect();
+    let mut with_nan = f32_values.clone();
+    with_nan[5000] = f32::NAN;
+    with_nan[9000] = f32::INFINITY;
+    let le = |bits: &[u16]| {
+        bits.iter()
+            .flat_map(|b| b.to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
+    let bytes = file_bytes(&[
+        ("a.f16", Dtype::F16, vec![n], le(&f16_bits)),
+        ("b.bf16", Dtype::BF16, vec![n], le(&bf16_bits)),
+        ("c.f32", Dtype::F32, vec![n], f32_bytes(&f32_values)),
+        ("d.bad", Dtype::F32, vec![n], f32_bytes(&with_nan)),
+    ]);
+    let file = SafetensorsFile::from_bytes("long.safetensors", bytes).unwrap();
+    let want: Vec<u32> = f16_bits
+        .iter()
+        .map(|&b| half::f16::from_bits(b).to_f32().to_bits())
+        .collect();
+    let got: Vec<u32> = file
+        .load("a.f16", &[n])
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert_eq!(got, want, "f16");
+    let want: Vec<u32> = bf16_bits
+        .iter()
+        .map(|&b| half::bf16::from_bits(b).to_f32().to_bits())
+        .collect();
+    let got: Vec<u32> = file
+        .load("b.bf16", &[n])
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert_eq!(got, want, "bf16");
+    assert_eq!(file.load("c.f32", &[n]).unwrap(), f32_values);
+    match file.load("d.bad", &[n]).unwrap_err() {
+        WeightsError::NonFinite { index, value, .. } => {
+            assert_eq!(index, 5000);
+            assert!(value.is_nan());
+        }
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    let tolerant = SafetensorsFile::from_bytes(
+        "long.safetensors",
+        file_bytes(&[("d.bad", Dtype::F32, vec![n], f32_bytes(&with_nan))]),
+    )
+    .unwrap()
+    .allow_non_finite(true);
+    tolerant.load("d.bad", &[n]).unwrap();
+    let report = &tolerant.non_finite()[0];
+    assert_eq!((report.index, report.count), (5000, 2));
+}
+
 #[test]
 fn missing_tensor_names_tensor_and_file() {
     let file = sample_file();

@@ -80,12 +80,19 @@ impl Detector {
         names: Vec<String>,
         options: DetectorOptions,
     ) -> Result<Self, DetectError> {
+        let threads = options.thread_pool()?;
+        Self::from_model_on(model, names, options, threads)
+    }
+
+    /// [`Detector::from_model`] with the thread pool already built (loaders build it first to
+    /// pack the weights on it).
+    pub(crate) fn from_model_on(
+        model: Box<dyn DetectionModel>,
+        names: Vec<String>,
+        options: DetectorOptions,
+        threads: Threads,
+    ) -> Result<Self, DetectError> {
         let (imgsz, warnings) = options.validate(model.max_stride(), model.num_classes())?;
-        let count = match options.threads {
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-        let threads = Threads::new(count).map_err(DetectError::Threads)?;
         Ok(Self {
             model,
             names,

@@ -123,6 +123,16 @@ impl YoloModel {
     /// count is taken from the Detect weights (`model.{last}.cv3.0.2.weight`) when the source
     /// stores shapes, re-parsing the spec if it differs from the YAML's `nc`.
     pub fn load(spec: &ModelSpec, weights: &dyn WeightSource) -> Result<YoloModel> {
+        Self::load_with(spec, weights, &Threads::single())
+    }
+
+    /// [`YoloModel::load`] with the layers loaded and packed on `threads` (the result does not
+    /// depend on the thread count).
+    pub fn load_with(
+        spec: &ModelSpec,
+        weights: &dyn WeightSource,
+        threads: &Threads,
+    ) -> Result<YoloModel> {
         let last = spec.layers.len() - 1;
         let cls_name = format!("model.{last}.cv3.0.2.weight");
         let spec = match weights.shape_of(&cls_name) {
@@ -142,10 +152,13 @@ impl YoloModel {
                 });
             }
         }
-        let layers = spec
-            .layers
-            .iter()
-            .map(|layer| Self::load_layer(weights, layer))
+        // Layers load, fold and pack independently; with several threads they are spread over
+        // the pool (the first error in layer order is reported, as in a sequential load).
+        let layers = threads
+            .map(spec.layers.len(), |i| {
+                Self::load_layer(weights, &spec.layers[i])
+            })
+            .into_iter()
             .collect::<Result<Vec<_>>>()?;
         Ok(YoloModel {
             id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),

@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use crate::pointwise::driver::{run_block, BlockRows, OutputSide, MAX_BLOCK_ROWS};
-use crate::pointwise::pack::Panels;
+use crate::pointwise::pack::PanelsRef;
 use crate::pointwise::tile::Microkernel;
 use crate::view::{NhwcLayout, TensorView};
 
@@ -109,7 +109,7 @@ impl Geometry {
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn conv_rows(
     kernel: Microkernel,
-    panels: &Panels,
+    panels: PanelsRef<'_>,
     geo: &Geometry,
     input: &TensorView<'_>,
     zeros: *const f32,

@@ -214,7 +214,7 @@ pub fn conv2d_with_isa(
     let (cin, cout, kh, kw) = (weights.cin, weights.cout, weights.kh, weights.kw);
     let (oh, ow) = check_conv(input, cin, cout, kh, kw, window, epilogue, output)?;
     let panels = match &weights.packing {
-        Packing::Gemm(panels) => panels,
+        Packing::Gemm(panels) => panels.view(),
         Packing::Winograd(packed) => {
             check_winograd_window(window)?;
             return winograd::run(

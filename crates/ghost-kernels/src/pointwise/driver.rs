@@ -9,7 +9,7 @@
 //! short row tile repeats its last row, a short column tile runs the full 16-wide math, and the
 //! reduction blocks depend only on the layer's shape.
 
-use super::pack::{Panels, NR};
+use super::pack::{PanelsRef, NR};
 use super::tile::{Finish, Microkernel, Strip};
 use crate::act::Epilogue;
 use crate::view::{NhwcLayout, SendPtr, TensorView};
@@ -153,7 +153,7 @@ pub(crate) struct BlockRows<'a> {
 /// the panels' `n` channels; no other thread may touch these rows; the CPU must support `kernel`.
 pub(crate) unsafe fn run_block(
     kernel: Microkernel,
-    panels: &Panels,
+    panels: PanelsRef<'_>,
     taps: usize,
     seg: usize,
     blk: &BlockRows<'_>,
@@ -204,7 +204,7 @@ pub(crate) unsafe fn run_block(
 /// other thread may write these rows, and the CPU must support `kernel`.
 pub(crate) unsafe fn pointwise_rows(
     kernel: Microkernel,
-    panels: &Panels,
+    panels: PanelsRef<'_>,
     input: &TensorView<'_>,
     out: &OutputSide<'_>,
     rows: std::ops::Range<usize>,

@@ -17,6 +17,7 @@ pub(crate) mod driver;
 pub mod naive;
 pub(crate) mod pack;
 mod portable;
+pub(crate) mod row_buf;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod small;
@@ -133,7 +134,7 @@ pub fn pointwise_with_isa(
             None => (std::ptr::null(), 0),
         };
         let plan = small::SmallPlan {
-            panels: &weights.panels,
+            panels: weights.panels.view(),
             input: input.as_ptr().wrapping_add(in_layout.channel_offset),
             in_stride: in_layout.pixel_stride,
             output: output.as_mut_ptr().wrapping_add(out_layout.channel_offset),
@@ -158,7 +159,7 @@ pub fn pointwise_with_isa(
         // the right channel counts, and the views guarantee their buffers hold every pixel;
         // chunks are disjoint pixel ranges, so no two threads write the same element; the
         // microkernel was checked to be supported by this CPU.
-        unsafe { pointwise_rows(kernel, &weights.panels, input, &out, rows) }
+        unsafe { pointwise_rows(kernel, weights.panels.view(), input, &out, rows) }
     });
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! full 16-wide math and only the store is partial. Rows are 64-byte aligned (one cache line per
 //! row, never split across two lines).
 
+use super::row_buf::RowBuf;
+
 /// Output channels per panel (two AVX2 vectors).
 pub(crate) const NR: usize = 16;
 
@@ -15,12 +17,34 @@ pub(crate) const NR: usize = 16;
 #[repr(C, align(64))]
 pub(crate) struct PanelRow(pub(crate) [f32; NR]);
 
+// SAFETY: `PanelRow` is `repr(C)` around 16 f32 (64 bytes, exactly its alignment: no padding),
+// and every bit pattern, zeros included, is a valid f32 array.
+#[allow(unsafe_code)]
+unsafe impl bytemuck::Zeroable for PanelRow {}
+// SAFETY: as above; `Copy`, `'static`, no padding, no interior pointers.
+#[allow(unsafe_code)]
+unsafe impl bytemuck::Pod for PanelRow {}
+
 /// Prepacked `[bias | K x 16]` panels covering `n` output channels.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Panels {
     k: usize,
     n: usize,
-    rows: Vec<PanelRow>,
+    rows: RowBuf,
+}
+
+/// Borrowed panels: what the GEMM drivers read (from a [`Panels`], or one of the 36 weight
+/// matrices a Winograd layer keeps in a single buffer).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PanelsRef<'a> {
+    k: usize,
+    n: usize,
+    rows: &'a [PanelRow],
+}
+
+/// Rows of the panels of a `k x n` weight matrix.
+pub(crate) fn panel_rows(k: usize, n: usize) -> usize {
+    n.div_ceil(NR) * (k + 1)
 }
 
 impl Panels {
@@ -34,7 +58,7 @@ impl Panels {
         let mut panels = Panels {
             k,
             n,
-            rows: Vec::new(),
+            rows: RowBuf::zeroed(0),
         };
         panels.repack(k, n, bias, weight);
         panels
@@ -49,39 +73,66 @@ impl Panels {
         bias: Option<&[f32]>,
         weight: impl Fn(usize, usize) -> f32,
     ) {
-        let panels = n.div_ceil(NR);
         self.k = k;
         self.n = n;
-        let rows = &mut self.rows;
-        rows.clear();
-        rows.resize(panels * (k + 1), PanelRow([0.0; NR]));
-        for (p, panel) in rows.chunks_exact_mut(k + 1).enumerate() {
-            let cols = (n - p * NR).min(NR);
-            for c in 0..cols {
-                let o = p * NR + c;
-                panel[0].0[c] = bias.map_or(0.0, |b| b[o]);
-                for (kk, row) in panel[1..].iter_mut().enumerate() {
-                    row.0[c] = weight(o, kk);
+        self.rows.resize(panel_rows(k, n));
+        // Rows are built on the stack and written in storage order (one sequential write
+        // stream); every row is written, the padding columns of the last panel included.
+        let mut rows = self.rows.iter_mut();
+        for first in (0..n).step_by(NR) {
+            let cols = first..n.min(first + NR);
+            let mut row = [0.0; NR];
+            if let Some(b) = bias {
+                row[..cols.len()].copy_from_slice(&b[cols.clone()]);
+            }
+            *rows.next().expect("bias row") = PanelRow(row);
+            for kk in 0..k {
+                let mut row = [0.0; NR];
+                for (v, o) in row.iter_mut().zip(cols.clone()) {
+                    *v = weight(o, kk);
                 }
+                *rows.next().expect("weight row") = PanelRow(row);
             }
         }
     }
 
-    /// Zero panels (zero bias) for a `k x n` weight matrix, to be filled with [`Panels::set`]:
-    /// for packers that produce the weights in their own order (the Winograd transform writes
-    /// 36 matrices at once) without a temporary copy.
-    pub(crate) fn zeroed(k: usize, n: usize) -> Self {
-        Panels {
-            k,
-            n,
-            rows: vec![PanelRow([0.0; NR]); n.div_ceil(NR) * (k + 1)],
+    /// Panels over rows produced elsewhere in storage order (`[bias | k weight rows]` per
+    /// 16-channel panel).
+    #[cfg(test)]
+    pub(crate) fn from_rows(k: usize, n: usize, rows: &[PanelRow]) -> Self {
+        assert_eq!(rows.len(), panel_rows(k, n), "rows of a {k} x {n} matrix");
+        let mut buf = RowBuf::zeroed(rows.len());
+        buf.copy_from_slice(rows);
+        Panels { k, n, rows: buf }
+    }
+
+    /// The panels as the drivers read them.
+    pub(crate) fn view(&self) -> PanelsRef<'_> {
+        PanelsRef {
+            k: self.k,
+            n: self.n,
+            rows: &self.rows,
         }
     }
 
-    /// Sets weight `(out_channel o, k_index kk)` (`o < n`, `kk < k`).
-    #[inline]
-    pub(crate) fn set(&mut self, o: usize, kk: usize, value: f32) {
-        self.rows[(o / NR) * (self.k + 1) + 1 + kk].0[o % NR] = value;
+    /// Weight `(out_channel, k_index)` read back from the panels.
+    #[cfg(test)]
+    pub(crate) fn weight(&self, o: usize, kk: usize) -> f32 {
+        self.view().panel(o / NR)[1 + kk].0[o % NR]
+    }
+
+    /// Bias of output channel `o`.
+    #[cfg(test)]
+    pub(crate) fn bias(&self, o: usize) -> f32 {
+        self.view().panel(o / NR)[0].0[o % NR]
+    }
+}
+
+impl<'a> PanelsRef<'a> {
+    /// Panels over `rows` (`panel_rows(k, n)` of them, in storage order).
+    pub(crate) fn new(k: usize, n: usize, rows: &'a [PanelRow]) -> Self {
+        debug_assert_eq!(rows.len(), panel_rows(k, n));
+        PanelsRef { k, n, rows }
     }
 
     /// Reduction length.
@@ -100,20 +151,8 @@ impl Panels {
     }
 
     /// Panel `j`: `1 + k` rows of 16 floats (bias row first).
-    pub(crate) fn panel(&self, j: usize) -> &[PanelRow] {
+    pub(crate) fn panel(&self, j: usize) -> &'a [PanelRow] {
         &self.rows[j * (self.k + 1)..(j + 1) * (self.k + 1)]
-    }
-
-    /// Weight `(out_channel, k_index)` read back from the panels.
-    #[cfg(test)]
-    pub(crate) fn weight(&self, o: usize, kk: usize) -> f32 {
-        self.panel(o / NR)[1 + kk].0[o % NR]
-    }
-
-    /// Bias of output channel `o`.
-    #[cfg(test)]
-    pub(crate) fn bias(&self, o: usize) -> f32 {
-        self.panel(o / NR)[0].0[o % NR]
     }
 }
 
@@ -127,22 +166,31 @@ mod tests {
         let w: Vec<f32> = (0..k * n).map(|v| v as f32 + 1.0).collect();
         let bias: Vec<f32> = (0..n).map(|v| -(v as f32)).collect();
         let p = Panels::pack(k, n, Some(&bias), |o, kk| w[o * k + kk]);
-        assert_eq!(p.panel_count(), 2);
+        assert_eq!(p.view().panel_count(), 2);
         for o in 0..n {
             assert_eq!(p.bias(o), bias[o]);
             for kk in 0..k {
                 assert_eq!(p.weight(o, kk), w[o * k + kk]);
             }
         }
-        let mut q = Panels::zeroed(k, n);
-        for o in 0..n {
+        let mut rows = Vec::new();
+        for first in (0..n).step_by(NR) {
+            rows.push(PanelRow([0.0; NR]));
             for kk in 0..k {
-                q.set(o, kk, w[o * k + kk]);
+                let mut row = [0.0; NR];
+                for (c, v) in row.iter_mut().enumerate().take(n - first) {
+                    *v = w[(first + c) * k + kk];
+                }
+                rows.push(PanelRow(row));
             }
         }
+        let q = Panels::from_rows(k, n, &rows);
         let unbiased = Panels::pack(k, n, None, |o, kk| w[o * k + kk]);
-        assert_eq!(q, unbiased, "zeroed + set packs like pack without a bias");
-        let last = p.panel(1);
+        assert_eq!(
+            q, unbiased,
+            "rows in storage order pack like pack without a bias"
+        );
+        let last = p.view().panel(1);
         for row in last {
             assert!(row.0[n - NR..].iter().all(|&v| v == 0.0));
         }

@@ -17,14 +17,14 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::pack::{Panels, NR};
+use super::pack::{PanelsRef, NR};
 use super::tile::Finish;
 use crate::act::AddOrder;
 use crate::simd::avx2::activate;
 
 /// Raw operands of one call, built by the safe entry point from checked views.
 pub(crate) struct SmallPlan<'a> {
-    pub panels: &'a Panels,
+    pub panels: PanelsRef<'a>,
     /// Channel 0 of input pixel 0, and the input pixel stride.
     pub input: *const f32,
     pub in_stride: usize,

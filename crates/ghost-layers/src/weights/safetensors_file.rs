@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 use safetensors::SafeTensors;
@@ -172,27 +173,11 @@ impl WeightSource for SafetensorsFile {
         let (start, end) = info.data_offsets;
         // read_metadata checked the offsets tile the data section up to the end of the file.
         let raw = &self.bytes.as_slice()[self.data_start + start..self.data_start + end];
-        let values: Vec<f32> = match info.dtype {
-            Dtype::F32 => raw
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            Dtype::F16 => raw
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => raw
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            other => {
-                return Err(WeightsError::Dtype {
-                    origin: self.origin.clone(),
-                    name: name.to_string(),
-                    found: format!("{other:?}"),
-                })
-            }
-        };
+        let values = to_f32(info.dtype, raw).ok_or_else(|| WeightsError::Dtype {
+            origin: self.origin.clone(),
+            name: name.to_string(),
+            found: format!("{:?}", info.dtype),
+        })?;
         if self.allow_non_finite {
             if let Some(report) = NonFiniteReport::scan(&self.origin, name, &values) {
                 self.non_finite
@@ -220,4 +205,51 @@ impl WeightSource for SafetensorsFile {
             .filter(|n| !requested.contains(n) && !n.ends_with("num_batches_tracked"))
             .collect()
     }
+}
+
+/// Elements converted per step of the 16-bit formats (a stack buffer of bits, 8 KiB).
+const HALF_CHUNK: usize = 4096;
+
+/// Little-endian stored values of `dtype` as f32, or `None` for a dtype that is not a float
+/// this engine loads. A straight copy for f32 and the vectorised `half` slice conversions
+/// (F16C when the CPU has it) for f16 and bf16: element-by-element conversion was a third
+/// of a model's load time.
+fn to_f32(dtype: Dtype, raw: &[u8]) -> Option<Vec<f32>> {
+    let width = match dtype {
+        Dtype::F32 => 4,
+        Dtype::F16 | Dtype::BF16 => 2,
+        _ => return None,
+    };
+    let mut values = vec![0.0f32; raw.len() / width];
+    if dtype == Dtype::F32 {
+        bytemuck::cast_slice_mut::<f32, u8>(&mut values).copy_from_slice(raw);
+        if cfg!(target_endian = "big") {
+            for v in &mut values {
+                *v = f32::from_bits(u32::from_le(v.to_bits()));
+            }
+        }
+        return Some(values);
+    }
+    let mut bits = [0u16; HALF_CHUNK];
+    for (dst, src) in values
+        .chunks_mut(HALF_CHUNK)
+        .zip(raw.chunks(2 * HALF_CHUNK))
+    {
+        let bits = &mut bits[..dst.len()];
+        // The mapped bytes need not be 2-byte aligned: copy them into aligned storage.
+        bytemuck::cast_slice_mut::<u16, u8>(bits).copy_from_slice(src);
+        if cfg!(target_endian = "big") {
+            for b in bits.iter_mut() {
+                *b = u16::from_le(*b);
+            }
+        }
+        if dtype == Dtype::F16 {
+            bits.reinterpret_cast::<half::f16>()
+                .convert_to_f32_slice(dst);
+        } else {
+            bits.reinterpret_cast::<half::bf16>()
+                .convert_to_f32_slice(dst);
+        }
+    }
+    Some(values)
 }

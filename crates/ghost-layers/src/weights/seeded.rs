@@ -138,9 +138,16 @@ pub fn generate(name: &str, shape: &[usize], global_seed: u64) -> Result<Vec<f32
     let rule = rule_for(name, shape)?;
     let seed = fnv1a64(name.as_bytes()) ^ global_seed;
     let numel: usize = shape.iter().product();
-    Ok((0..numel as u64)
-        .map(|i| rule.value(uniform01(seed, i)) as f32)
-        .collect())
+    // The rule's constants once per tensor, not per element (the fan-in bound is a square
+    // root); each value is still the exact f64 expression of `Rule::value`.
+    let draws = (0..numel as u64).map(|i| uniform01(seed, i));
+    Ok(match rule {
+        Rule::FanIn { fan_in } => {
+            let bound = (3.0 / fan_in as f64).sqrt();
+            draws.map(|u| ((2.0 * u - 1.0) * bound) as f32).collect()
+        }
+        other => draws.map(|u| other.value(u) as f32).collect(),
+    })
 }
 
 /// A [`WeightSource`] that generates any requested tensor from a global seed.

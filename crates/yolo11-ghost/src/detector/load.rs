@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ghost_kernels::Threads;
 use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
 
 use super::{parse_class_names, DetectError, Detector, DetectorOptions};
@@ -81,9 +82,10 @@ impl Detector {
             WeightsChoice::File(path) => Self::from_file(spec, &open(path)?, options),
             WeightsChoice::Default => Self::from_file(spec, &default_file()?, options),
             WeightsChoice::Seeded(seed) => {
+                let threads = options.thread_pool()?;
                 let source = SeededWeights::new(*seed);
-                let model = YoloModel::load(spec, &source as &dyn WeightSource)?;
-                Self::with_spec(model, Vec::new(), options)
+                let model = YoloModel::load_with(spec, &source as &dyn WeightSource, &threads)?;
+                Self::with_spec(model, Vec::new(), options, threads)
             }
         }
     }
@@ -93,12 +95,13 @@ impl Detector {
         file: &SafetensorsFile,
         options: DetectorOptions,
     ) -> Result<Self, DetectError> {
-        let model = YoloModel::load(spec, file)?;
+        let threads = options.thread_pool()?;
+        let model = YoloModel::load_with(spec, file, &threads)?;
         let names = match file.metadata_value("names") {
             Some(json) => parse_class_names(json)?,
             None => Vec::new(),
         };
-        let mut detector = Self::with_spec(model, names, options)?;
+        let mut detector = Self::with_spec(model, names, options, threads)?;
         detector.trained_imgsz = file
             .metadata_value("imgsz")
             .and_then(|v| v.trim().parse::<usize>().ok())
@@ -111,9 +114,10 @@ impl Detector {
         model: YoloModel,
         names: Vec<String>,
         options: DetectorOptions,
+        threads: Threads,
     ) -> Result<Self, DetectError> {
         let spec = model.spec().clone();
-        let mut detector = Self::from_model(Box::new(model), names, options)?;
+        let mut detector = Self::from_model_on(Box::new(model), names, options, threads)?;
         detector.spec = Some(spec);
         Ok(detector)
     }

@@ -1,5 +1,7 @@
 //! Detector settings with Ultralytics `predict`'s defaults and its validation rules.
 
+use ghost_kernels::Threads;
+
 use super::error::DetectError;
 use crate::nms::NmsOptions;
 
@@ -43,6 +45,22 @@ impl Default for DetectorOptions {
 }
 
 impl DetectorOptions {
+    /// The kernel thread pool these options ask for (`threads`, else every available core).
+    pub(crate) fn thread_pool(&self) -> Result<Threads, DetectError> {
+        let count = match self.threads {
+            Some(0) => {
+                return Err(DetectError::InvalidOption {
+                    option: "threads",
+                    expected: "at least 1".into(),
+                    found: "0".into(),
+                })
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Threads::new(count).map_err(DetectError::Threads)
+    }
+
     /// Check every value; returns the image size rounded to `stride` and the warnings to show
     /// (Ultralytics `check_imgsz`: `max(ceil(x / stride) * stride, stride)` per side).
     pub fn validate(

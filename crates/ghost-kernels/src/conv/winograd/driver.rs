@@ -165,7 +165,8 @@ unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
         act: Activation::Identity,
         order: None,
     };
-    for (xi, panels) in job.weights.panels.iter().enumerate() {
+    for xi in 0..POINTS {
+        let panels = job.weights.matrix(xi);
         for r in 0..padded {
             // Rows past `len` repeat the last valid row (the microkernel's contract).
             let row = xi * t + r.min(len - 1);

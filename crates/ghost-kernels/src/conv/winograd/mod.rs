@@ -23,7 +23,8 @@ use crate::isa::Isa;
 use crate::lanes::{Pixels, Portable};
 use crate::pointwise::driver::MAX_BLOCK_ROWS;
 use crate::pointwise::microkernel;
-use crate::pointwise::pack::Panels;
+use crate::pointwise::pack::{panel_rows, PanelRow, PanelsRef, NR};
+use crate::pointwise::row_buf::RowBuf;
 use crate::view::{TensorView, TensorViewMut};
 
 use driver::{run_tiles, Job, POINTS, TILE};
@@ -44,8 +45,9 @@ fn min_tiles_per_thread(cin: usize, cout: usize) -> usize {
 pub(crate) struct WinogradWeights {
     pub cin: usize,
     pub cout: usize,
-    /// `U[xi]` as `cin x cout` panels (zero bias rows), `xi = 6 * i + j`.
-    pub panels: Vec<Panels>,
+    /// `U[xi]` as `cin x cout` panels (zero bias rows), `xi = 6 * i + j`, one after the other
+    /// in one buffer (large enough for huge pages, see `RowBuf`).
+    rows: RowBuf,
     /// `cout` biases, added after the output transform.
     pub bias: Vec<f32>,
 }
@@ -53,22 +55,46 @@ pub(crate) struct WinogradWeights {
 impl WinogradWeights {
     /// Transforms `weights` `[cout][cin][3][3]` (checked by the caller).
     pub(crate) fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Self {
-        // Each kernel is transformed once and its 36 values written straight into the 36
-        // panel sets (no temporary: this is most of a model's load time otherwise).
-        let mut panels: Vec<Panels> = (0..POINTS).map(|_| Panels::zeroed(cin, cout)).collect();
-        for (oi, g) in weights.chunks_exact(9).enumerate() {
-            let g: &[f32; 9] = g.try_into().expect("chunks of 9");
-            let (o, i) = (oi / cin, oi % cin);
-            for (p, v) in panels.iter_mut().zip(transform::weight_tile(g)) {
-                p.set(o, i, v);
+        // Each kernel is transformed once and its 36 values go straight into the 36 weight
+        // matrices (no temporary: the transform is most of a model's load time otherwise). A
+        // row of 16 output channels is assembled on the stack per matrix, then stored: the
+        // matrices fill in 36 sequential streams. Bias rows and the columns past `cout` in the
+        // last panel stay zero.
+        let per_set = panel_rows(cin, cout);
+        let mut rows = RowBuf::zeroed(POINTS * per_set);
+        for (panel, first) in (0..cout).step_by(NR).enumerate() {
+            let outs = first..cout.min(first + NR);
+            let mut tile = [[0.0f32; NR]; POINTS];
+            for i in 0..cin {
+                for (c, o) in outs.clone().enumerate() {
+                    let at = (o * cin + i) * 9;
+                    let g: &[f32; 9] = weights[at..at + 9].try_into().expect("9 taps");
+                    for (point, u) in tile.iter_mut().zip(transform::weight_tile(g)) {
+                        point[c] = u;
+                    }
+                }
+                let row = panel * (cin + 1) + 1 + i;
+                for (xi, point) in tile.iter().enumerate() {
+                    rows[xi * per_set + row] = PanelRow(*point);
+                }
             }
         }
         WinogradWeights {
             cin,
             cout,
-            panels,
+            rows,
             bias: bias.map_or_else(|| vec![0.0; cout], <[f32]>::to_vec),
         }
+    }
+
+    /// The weight matrix `U[xi]`.
+    pub(crate) fn matrix(&self, xi: usize) -> PanelsRef<'_> {
+        let per_set = panel_rows(self.cin, self.cout);
+        PanelsRef::new(
+            self.cin,
+            self.cout,
+            &self.rows[xi * per_set..(xi + 1) * per_set],
+        )
     }
 }
 
