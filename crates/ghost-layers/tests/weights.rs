@@ -114,28 +114,14 @@ fn long_tensors_convert_exactly_and_report_the_first_non_finite_index() {
         ("d.bad", Dtype::F32, vec![n], f32_bytes(&with_nan)),
     ]);
     let file = SafetensorsFile::from_bytes("long.safetensors", bytes).unwrap();
-    let want: Vec<u32> = f16_bits
-        .iter()
-        .map(|&b| half::f16::from_bits(b).to_f32().to_bits())
-        .collect();
-    let got: Vec<u32> = file
-        .load("a.f16", &[n])
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
-    assert_eq!(got, want, "f16");
-    let want: Vec<u32> = bf16_bits
-        .iter()
-        .map(|&b| half::bf16::from_bits(b).to_f32().to_bits())
-        .collect();
-    let got: Vec<u32> = file
-        .load("b.bf16", &[n])
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
-    assert_eq!(got, want, "bf16");
+    let check = |name: &str, bits: &[u16], to_f32: fn(u16) -> f32| {
+        let want: Vec<u32> = bits.iter().map(|&b| to_f32(b).to_bits()).collect();
+        let got = file.load(name, &[n]).unwrap();
+        let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want, "{name}");
+    };
+    check("a.f16", &f16_bits, |b| half::f16::from_bits(b).to_f32());
+    check("b.bf16", &bf16_bits, |b| half::bf16::from_bits(b).to_f32());
     assert_eq!(file.load("c.f32", &[n]).unwrap(), f32_values);
     match file.load("d.bad", &[n]).unwrap_err() {
         WeightsError::NonFinite { index, value, .. } => {
