@@ -47,18 +47,20 @@ impl Default for DetectorOptions {
 impl DetectorOptions {
     /// The kernel thread pool these options ask for (`threads`, else every available core).
     pub(crate) fn thread_pool(&self) -> Result<Threads, DetectError> {
-        let count = match self.threads {
-            Some(0) => {
-                return Err(DetectError::InvalidOption {
-                    option: "threads",
-                    expected: "at least 1".into(),
-                    found: "0".into(),
-                })
-            }
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-        Threads::new(count).map_err(DetectError::Threads)
+        Threads::new(self.thread_count()?).map_err(DetectError::Threads)
+    }
+
+    /// `threads`, else every available core; 0 is an error.
+    fn thread_count(&self) -> Result<usize, DetectError> {
+        match self.threads {
+            Some(0) => Err(DetectError::InvalidOption {
+                option: "threads",
+                expected: "at least 1".into(),
+                found: "0".into(),
+            }),
+            Some(n) => Ok(n),
+            None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        }
     }
 
     /// Check every value; returns the image size rounded to `stride` and the warnings to show
@@ -70,13 +72,7 @@ impl DetectorOptions {
     ) -> Result<((usize, usize), Vec<String>), DetectError> {
         check_unit_interval("conf", self.conf)?;
         check_unit_interval("iou", self.iou)?;
-        if self.threads == Some(0) {
-            return Err(DetectError::InvalidOption {
-                option: "threads",
-                expected: "at least 1".into(),
-                found: "0".into(),
-            });
-        }
+        self.thread_count()?;
         let mut warnings = Vec::new();
         let (h, w) = self.imgsz;
         let round = |x: usize| x.div_ceil(stride).max(1) * stride;
