@@ -249,9 +249,9 @@ fn pinned(n: usize, hw: (usize, usize), cin: usize, cout: usize, window: Window)
     }
 }
 
-/// Pinned cases: the RGB stem (im2col path), both drivers at stride 1 and 2 on odd sizes,
-/// asymmetric padding, every activation and residual order; one scratch reused throughout
-/// (growing and shrinking shapes) to prove reuse is safe.
+/// Pinned cases: the RGB stem (im2col path), small output channel counts, both drivers at
+/// stride 1 and 2 on odd sizes, asymmetric padding, every activation and residual order; one
+/// scratch reused throughout (growing and shrinking shapes) to prove reuse is safe.
 #[test]
 fn pinned_shapes_with_one_scratch() {
     let asym = Window {
@@ -278,6 +278,13 @@ fn pinned_shapes_with_one_scratch() {
         pinned(1, (5, 6), 300, 20, Window::same(3, 1)),
         // Small cin with a long im2col row (split) and grouped taps.
         pinned(1, (9, 8), 15, 18, Window::same(5, 2)),
+        // Fewer than 16 output channels (a partial panel): GhostNet's 3 -> 4 stem, yolo11n's
+        // 16 -> 8 bottleneck, odd counts, a long window.
+        pinned(1, (17, 15), 3, 4, Window::same(3, 2)),
+        pinned(2, (10, 9), 16, 8, Window::same(3, 1)),
+        pinned(1, (7, 9), 33, 13, asym),
+        pinned(1, (5, 6), 300, 7, Window::same(3, 1)),
+        pinned(1, (6, 5), 8, 16, Window::same(5, 2)),
     ];
     for isa in supported_isas() {
         let mut scratch = ConvScratch::new();
