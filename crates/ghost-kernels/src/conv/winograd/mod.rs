@@ -55,23 +55,27 @@ pub(crate) struct WinogradWeights {
 impl WinogradWeights {
     /// Transforms `weights` `[cout][cin][3][3]` (checked by the caller).
     pub(crate) fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Self {
-        // Each kernel is transformed once and its 36 values go straight into the 36 weight
-        // matrices (no temporary: the transform is most of a model's load time otherwise). A
-        // row of 16 output channels is assembled on the stack per matrix, then stored: the
-        // matrices fill in 36 sequential streams. Bias rows and the columns past `cout` in the
-        // last panel stay zero.
+        // The 16 kernels of a panel row are transformed together (vectorised across output
+        // channels) and their 36 values go straight into the 36 weight matrices as one panel
+        // row each: the matrices fill in 36 sequential streams, no temporary. Bias rows and the
+        // columns past `cout` in the last panel stay zero.
         let per_set = panel_rows(cin, cout);
         let mut rows = RowBuf::zeroed(POINTS * per_set);
         for (panel, first) in (0..cout).step_by(NR).enumerate() {
             let outs = first..cout.min(first + NR);
-            let mut tile = [[0.0f32; NR]; POINTS];
             for i in 0..cin {
+                // The 16 kernels of this panel and input channel, tap-major (zero past `cout`).
+                let mut g = [[0.0f32; NR]; 9];
                 for (c, o) in outs.clone().enumerate() {
                     let at = (o * cin + i) * 9;
-                    let g: &[f32; 9] = weights[at..at + 9].try_into().expect("9 taps");
-                    for (point, u) in tile.iter_mut().zip(transform::weight_tile(g)) {
-                        point[c] = u;
+                    for (t, taps) in g.iter_mut().enumerate() {
+                        taps[c] = weights[at + t];
                     }
+                }
+                let mut tile = transform::weight_tiles(&g);
+                for point in &mut tile {
+                    // (-0.0 from the transform's negations) back to +0.0.
+                    point[outs.len()..].fill(0.0);
                 }
                 let row = panel * (cin + 1) + 1 + i;
                 for (xi, point) in tile.iter().enumerate() {

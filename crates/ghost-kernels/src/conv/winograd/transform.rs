@@ -83,6 +83,60 @@ pub fn weight_tile(g: &[f32; 9]) -> [f32; 36] {
     u
 }
 
+/// [`weight_tile`] for `N` kernels at once: `g[t][l]` is tap `t` of kernel `l`, the result
+/// `[xi][l]` value `xi` of kernel `l`. Lane by lane the very f64 operations of `weight_tile` (no
+/// fused multiply-adds, same order), so the results are bitwise the same; written over arrays
+/// so that the compiler vectorises the lanes (most of a Winograd layer's load time otherwise).
+pub fn weight_tiles<const N: usize>(g: &[[f32; N]; 9]) -> [[f32; N]; 36] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { weight_tiles_avx2(g) };
+    }
+    weight_tiles_lanes(g)
+}
+
+/// [`weight_tiles_lanes`] compiled for AVX2 (4 f64 lanes per vector instead of SSE2's 2).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn weight_tiles_avx2<const N: usize>(g: &[[f32; N]; 9]) -> [[f32; N]; 36] {
+    weight_tiles_lanes(g)
+}
+
+#[inline(always)]
+fn weight_tiles_lanes<const N: usize>(g: &[[f32; N]; 9]) -> [[f32; N]; 36] {
+    let widen = |t: usize| -> [f64; N] { std::array::from_fn(|l| f64::from(g[t][l])) };
+    // Columns first (t = G g), then rows (U = t G^T), as in `weight_tile`.
+    let cols: [[[f64; N]; 6]; 3] =
+        std::array::from_fn(|j| weight_1d_lanes([widen(j), widen(3 + j), widen(6 + j)]));
+    let mut u = [[0.0f32; N]; 36];
+    for i in 0..6 {
+        let r = weight_1d_lanes([cols[0][i], cols[1][i], cols[2][i]]);
+        for (j, x) in r.iter().enumerate() {
+            for (v, &x) in u[i * 6 + j].iter_mut().zip(x) {
+                *v = x as f32;
+            }
+        }
+    }
+    u
+}
+
+/// `weight_1d` on `N` lanes.
+#[inline(always)]
+fn weight_1d_lanes<const N: usize>([a, b, c]: [[f64; N]; 3]) -> [[f64; N]; 6] {
+    let mut out = [[0.0f64; N]; 6];
+    for l in 0..N {
+        let r = weight_1d([a[l], b[l], c[l]]);
+        for (o, x) in out.iter_mut().zip(r) {
+            o[l] = x;
+        }
+    }
+    out
+}
+
 /// `B^T d` for one 6-point column (or row) `d`.
 #[inline(always)]
 pub(crate) unsafe fn input_1d<V: Lanes>(d: [V; 6]) -> [V; 6] {
@@ -167,6 +221,29 @@ mod tests {
                     }
                 }
                 assert!((f64::from(u[i * 6 + j]) - want).abs() <= 1e-7 * want.abs().max(1e-3));
+            }
+        }
+    }
+
+    /// The many-lane transform gives every lane bitwise what the one-kernel transform gives.
+    #[test]
+    fn lane_transform_is_bitwise_the_scalar_one() {
+        let mut g = [[0.0f32; 16]; 9];
+        for (t, taps) in g.iter_mut().enumerate() {
+            for (l, v) in taps.iter_mut().enumerate() {
+                // Mixed signs and magnitudes, a subnormal and a zero among them.
+                *v = match (t, l) {
+                    (0, 3) => 1.0e-40,
+                    (4, 5) => 0.0,
+                    _ => ((t * 16 + l) as f32 * 0.731).sin() * 10f32.powi((l % 7) as i32 - 3),
+                };
+            }
+        }
+        let u = weight_tiles(&g);
+        for l in 0..16 {
+            let one = weight_tile(&std::array::from_fn(|t| g[t][l]));
+            for xi in 0..36 {
+                assert_eq!(u[xi][l].to_bits(), one[xi].to_bits(), "lane {l} value {xi}");
             }
         }
     }
