@@ -193,18 +193,8 @@ pub const CONV: &[ConvShape] = &[
     cv("n_down_p3_80_64x64_s2", 80, 64, 64, 2, Activation::Silu),
 ];
 
-/// Deterministic pseudo-random values in [-1, 1).
-pub fn values(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+/// Deterministic pseudo-random values in [-1, 1) (the kernel tests' inputs too).
+pub use ghost_kernels::testing::values;
 
 /// Short measurement settings, so a whole bench file runs in a few minutes on one core.
 pub fn quick() -> (usize, Duration, Duration) {

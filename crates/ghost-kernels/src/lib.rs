@@ -26,6 +26,7 @@ pub mod pool;
 pub mod resize;
 pub mod simd;
 pub mod softmax;
+pub mod testing;
 mod thread_scratch;
 pub mod tolerance;
 pub mod view;

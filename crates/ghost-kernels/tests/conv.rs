@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{fill, inside, strided, values};
+use common::{fill, inside, strided};
+use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{self, conv2d_with_isa, naive, ConvScratch, PackedConv};
 use ghost_kernels::tolerance::dot_act_bound;

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{fill, inside, strided, values};
+use common::{fill, inside, strided};
+use ghost_kernels::testing::values;
 
 use ghost_kernels::pointwise::{self, naive, pointwise_with_isa, PackedPointwise};
 use ghost_kernels::tolerance::dot_act_bound;

@@ -9,7 +9,8 @@
 
 mod common;
 
-use common::{fill, inside, strided, values};
+use common::{fill, inside, strided};
+use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::winograd::transform::{AT, BT, G};
 use ghost_kernels::conv::{

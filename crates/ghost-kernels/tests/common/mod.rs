@@ -13,19 +13,6 @@ pub fn proptest_cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// Deterministic pseudo-random values in [-1, 1) (xorshift), so failures reproduce exactly.
-pub fn values(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
 /// A strided layout: `offset` floats before the channels and `extra` after them in each pixel.
 pub fn strided(n: usize, h: usize, w: usize, c: usize, offset: usize, extra: usize) -> NhwcLayout {
     NhwcLayout {
