@@ -96,16 +96,6 @@ impl Panels {
         }
     }
 
-    /// Panels over rows produced elsewhere in storage order (`[bias | k weight rows]` per
-    /// 16-channel panel).
-    #[cfg(test)]
-    pub(crate) fn from_rows(k: usize, n: usize, rows: &[PanelRow]) -> Self {
-        assert_eq!(rows.len(), panel_rows(k, n), "rows of a {k} x {n} matrix");
-        let mut buf = RowBuf::zeroed(rows.len());
-        buf.copy_from_slice(rows);
-        Panels { k, n, rows: buf }
-    }
-
     /// The panels as the drivers read them.
     pub(crate) fn view(&self) -> PanelsRef<'_> {
         PanelsRef {
@@ -184,10 +174,10 @@ mod tests {
                 rows.push(PanelRow(row));
             }
         }
-        let q = Panels::from_rows(k, n, &rows);
         let unbiased = Panels::pack(k, n, None, |o, kk| w[o * k + kk]);
         assert_eq!(
-            q, unbiased,
+            &rows[..],
+            &unbiased.rows[..],
             "rows in storage order pack like pack without a bias"
         );
         let last = p.view().panel(1);

@@ -68,24 +68,15 @@ fn weight_1d([a, b, c]: [f64; 3]) -> [f64; 6] {
     ]
 }
 
-/// `U = G g G^T` for one 3x3 kernel `g` (row-major), in f64 and rounded once to f32.
+/// `U = G g G^T` for one 3x3 kernel `g` (row-major), in f64 and rounded once to f32
+/// ([`weight_tiles`] with one lane).
 pub fn weight_tile(g: &[f32; 9]) -> [f32; 36] {
-    // Columns first: t = G g (6x3), then rows: U = t G^T (6x6).
-    let cols: [[f64; 6]; 3] =
-        std::array::from_fn(|j| weight_1d([0, 1, 2].map(|k| f64::from(g[k * 3 + j]))));
-    let mut u = [0.0f32; 36];
-    for (i, row) in u.chunks_exact_mut(6).enumerate() {
-        let r = weight_1d([cols[0][i], cols[1][i], cols[2][i]]);
-        for (v, x) in row.iter_mut().zip(r) {
-            *v = x as f32;
-        }
-    }
-    u
+    weight_tiles(&g.map(|v| [v])).map(|[u]| u)
 }
 
-/// [`weight_tile`] for `N` kernels at once: `g[t][l]` is tap `t` of kernel `l`, the result
-/// `[xi][l]` value `xi` of kernel `l`. Lane by lane the very f64 operations of `weight_tile` (no
-/// fused multiply-adds, same order), so the results are bitwise the same; written over arrays
+/// `U = G g G^T` for `N` kernels at once: `g[t][l]` is tap `t` of kernel `l`, the result
+/// `[xi][l]` value `xi` of kernel `l`. Every lane runs the same f64 operations (no fused
+/// multiply-adds), so a kernel's result does not depend on `N` or its lane; written over arrays
 /// so that the compiler vectorises the lanes (most of a Winograd layer's load time otherwise).
 pub fn weight_tiles<const N: usize>(g: &[[f32; N]; 9]) -> [[f32; N]; 36] {
     #[cfg(target_arch = "x86_64")]
@@ -109,7 +100,7 @@ unsafe fn weight_tiles_avx2<const N: usize>(g: &[[f32; N]; 9]) -> [[f32; N]; 36]
 #[inline(always)]
 fn weight_tiles_lanes<const N: usize>(g: &[[f32; N]; 9]) -> [[f32; N]; 36] {
     let widen = |t: usize| -> [f64; N] { std::array::from_fn(|l| f64::from(g[t][l])) };
-    // Columns first (t = G g), then rows (U = t G^T), as in `weight_tile`.
+    // Columns first: t = G g (6x3), then rows: U = t G^T (6x6).
     let cols: [[[f64; N]; 6]; 3] =
         std::array::from_fn(|j| weight_1d_lanes([widen(j), widen(3 + j), widen(6 + j)]));
     let mut u = [[0.0f32; N]; 36];
@@ -225,7 +216,7 @@ mod tests {
         }
     }
 
-    /// The many-lane transform gives every lane bitwise what the one-kernel transform gives.
+    /// The 16-lane transform gives every lane bitwise what the one-lane transform gives.
     #[test]
     fn lane_transform_is_bitwise_the_scalar_one() {
         let mut g = [[0.0f32; 16]; 9];
