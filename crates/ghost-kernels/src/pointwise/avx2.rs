@@ -43,9 +43,21 @@ unsafe fn strip_6x16(s: &Strip<'_>) {
         }
         return;
     }
+    // The first panel of a row block reads the block's activations from L3 or memory (later
+    // panels find them in L2): there each tile prefetches the next tile's rows, one cache line
+    // per row every 16 reduction steps, which keeps the six short row streams ahead of the
+    // FMAs. Single-thread pointwise 80x80 K = N = 128 and 256 (interleaved runs): +12-15%
+    // GFLOP/s; yolo11n at one thread -8% ms; 2 threads within noise.
     for i in 0..tiles {
+        let next = s.tile((i + 1).min(tiles - 1), MR);
         // SAFETY: forwarded strip contract; this function has AVX2 and FMA enabled.
-        unsafe { tile_6x16(&s.tile(i, MR)) };
+        unsafe {
+            if s.col == 0 {
+                tile_6x16::<true>(&s.tile(i, MR), next.a)
+            } else {
+                tile_6x16::<false>(&s.tile(i, MR), next.a)
+            }
+        };
     }
 }
 
@@ -135,12 +147,14 @@ unsafe fn finish8(f: Finish, v: __m256, res: *const f32, col: usize, nr: usize) 
     }
 }
 
-/// Computes one 6x16 tile over one reduction block.
+/// Computes one 6x16 tile over one reduction block; with `PREFETCH`, also prefetches the rows of
+/// `next_a` (the next tile's row pointers, same layout as `t.a`) into L1. Prefetches never fault,
+/// so their addresses need not be valid.
 ///
 /// # Safety
 /// See [`super::tile::KernelFn`]; AVX2+FMA code only.
 #[inline(always)]
-unsafe fn tile_6x16(t: &Tile<'_>) {
+unsafe fn tile_6x16<const PREFETCH: bool>(t: &Tile<'_>, next_a: &[*const f32]) {
     debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);
     // SAFETY (whole function): the caller guarantees the tile contract of `KernelFn`. Panel rows
@@ -168,35 +182,47 @@ unsafe fn tile_6x16(t: &Tile<'_>) {
         let [mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31, mut c40, mut c41, mut c50, mut c51] =
             init;
         let mut w = t.weights.as_ptr() as *const f32;
-        for rows in t.a.chunks_exact(MR) {
+        for (rows, next) in t.a.chunks_exact(MR).zip(next_a.chunks_exact(MR)) {
             let a0 = rows[0].add(t.a_offset);
             let a1 = rows[1].add(t.a_offset);
             let a2 = rows[2].add(t.a_offset);
             let a3 = rows[3].add(t.a_offset);
             let a4 = rows[4].add(t.a_offset);
             let a5 = rows[5].add(t.a_offset);
-            for kk in 0..t.k {
-                let w0 = _mm256_load_ps(w);
-                let w1 = _mm256_load_ps(w.add(8));
-                w = w.add(16);
-                let x = _mm256_broadcast_ss(&*a0.add(kk));
-                c00 = _mm256_fmadd_ps(x, w0, c00);
-                c01 = _mm256_fmadd_ps(x, w1, c01);
-                let x = _mm256_broadcast_ss(&*a1.add(kk));
-                c10 = _mm256_fmadd_ps(x, w0, c10);
-                c11 = _mm256_fmadd_ps(x, w1, c11);
-                let x = _mm256_broadcast_ss(&*a2.add(kk));
-                c20 = _mm256_fmadd_ps(x, w0, c20);
-                c21 = _mm256_fmadd_ps(x, w1, c21);
-                let x = _mm256_broadcast_ss(&*a3.add(kk));
-                c30 = _mm256_fmadd_ps(x, w0, c30);
-                c31 = _mm256_fmadd_ps(x, w1, c31);
-                let x = _mm256_broadcast_ss(&*a4.add(kk));
-                c40 = _mm256_fmadd_ps(x, w0, c40);
-                c41 = _mm256_fmadd_ps(x, w1, c41);
-                let x = _mm256_broadcast_ss(&*a5.add(kk));
-                c50 = _mm256_fmadd_ps(x, w0, c50);
-                c51 = _mm256_fmadd_ps(x, w1, c51);
+            let mut k0 = 0;
+            while k0 < t.k {
+                let k1 = if PREFETCH {
+                    for r in next {
+                        _mm_prefetch::<_MM_HINT_T0>(r.wrapping_add(t.a_offset + k0) as *const i8);
+                    }
+                    (k0 + 16).min(t.k)
+                } else {
+                    t.k
+                };
+                for kk in k0..k1 {
+                    let w0 = _mm256_load_ps(w);
+                    let w1 = _mm256_load_ps(w.add(8));
+                    w = w.add(16);
+                    let x = _mm256_broadcast_ss(&*a0.add(kk));
+                    c00 = _mm256_fmadd_ps(x, w0, c00);
+                    c01 = _mm256_fmadd_ps(x, w1, c01);
+                    let x = _mm256_broadcast_ss(&*a1.add(kk));
+                    c10 = _mm256_fmadd_ps(x, w0, c10);
+                    c11 = _mm256_fmadd_ps(x, w1, c11);
+                    let x = _mm256_broadcast_ss(&*a2.add(kk));
+                    c20 = _mm256_fmadd_ps(x, w0, c20);
+                    c21 = _mm256_fmadd_ps(x, w1, c21);
+                    let x = _mm256_broadcast_ss(&*a3.add(kk));
+                    c30 = _mm256_fmadd_ps(x, w0, c30);
+                    c31 = _mm256_fmadd_ps(x, w1, c31);
+                    let x = _mm256_broadcast_ss(&*a4.add(kk));
+                    c40 = _mm256_fmadd_ps(x, w0, c40);
+                    c41 = _mm256_fmadd_ps(x, w1, c41);
+                    let x = _mm256_broadcast_ss(&*a5.add(kk));
+                    c50 = _mm256_fmadd_ps(x, w0, c50);
+                    c51 = _mm256_fmadd_ps(x, w1, c51);
+                }
+                k0 = k1;
             }
         }
         let c = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51];
