@@ -21,9 +21,8 @@ use super::pack::PanelRow;
 /// Huge page size of x86-64 and most AArch64 Linux kernels.
 const HUGE_PAGE: usize = 2 << 20;
 
-/// Buffers of at least this many bytes are mapped with huge pages requested. At one huge page,
-/// the rounding up to whole huge pages wastes at most as much memory as the buffer holds; below
-/// it, a buffer cannot fill a huge page anyway.
+/// Buffers of at least this many bytes are mapped with huge pages requested; a smaller buffer
+/// cannot fill a huge page, so a map would only cost a system call more than the heap.
 const MAP_MIN_BYTES: usize = HUGE_PAGE;
 
 /// `len` zero-initialised [`PanelRow`]s (see the module docs); holds on to its storage when
