@@ -24,10 +24,10 @@ pub mod parallel;
 pub mod pointwise;
 pub mod pool;
 pub mod resize;
+mod scratch_pool;
 pub mod simd;
 pub mod softmax;
 pub mod testing;
-mod thread_scratch;
 pub mod tolerance;
 pub mod view;
 

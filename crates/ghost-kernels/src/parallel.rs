@@ -55,6 +55,9 @@ impl Threads {
             .start_handler(|_| crate::fpenv::flush_denormals_forever())
             .build()
             .map_err(|e| KernelError::ThreadPool(e.to_string()))?;
+        // One scratch set per thread, so that chunks running concurrently for the first time
+        // in a later pass find grown sets (see `scratch_pool`).
+        crate::scratch_pool::reserve_sets(count);
         Ok(Threads {
             pool: Some(Arc::new(pool)),
             count,

@@ -17,7 +17,7 @@ use std::ops::Range;
 use super::kernel::Plan;
 use crate::act::AddOrder;
 use crate::lanes::{Lanes, LANES};
-use crate::thread_scratch;
+use crate::scratch_pool;
 
 /// Scratch geometry shared by every row of one call.
 struct Scratch<V: Lanes> {
@@ -59,9 +59,9 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
     let slots = padded.div_ceil(p.sw);
     let row_len = p.sw * slots * lanes;
     // The per-thread buffers: the zero padding of the scratch rows must start at zero.
-    let mut bufs = thread_scratch::take();
-    thread_scratch::refill(&mut bufs.floats, kh * row_len, 0.0);
-    thread_scratch::refill(&mut bufs.words, kh, usize::MAX);
+    let mut bufs = scratch_pool::take();
+    scratch_pool::refill(&mut bufs.floats, kh * row_len, 0.0);
+    scratch_pool::refill(&mut bufs.words, kh, usize::MAX);
     bufs.more_words.clear();
     for kx in 0..kw {
         bufs.more_words
@@ -103,7 +103,7 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
             v += 1;
         }
     }
-    thread_scratch::put(thread_scratch::Buffers {
+    scratch_pool::put(scratch_pool::Buffers {
         floats: s.data,
         words: s.holds,
         more_words: s.tap_offset,

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use crate::geometry::Window;
 use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels, SplitKernel, LANES};
-use crate::thread_scratch;
+use crate::scratch_pool;
 
 /// Max pooling; work items are output rows `b * oh + oy`.
 #[derive(Debug)]
@@ -27,8 +27,8 @@ impl SplitKernel for MaxPoolKernel {
         let tail = V::mask(c % LANES);
         // Column maxima of one output row's input rows, 8-lane padded per pixel.
         let cp = c.div_ceil(LANES) * LANES;
-        let mut bufs = thread_scratch::take();
-        thread_scratch::refill(&mut bufs.floats, self.iw * cp, 0.0);
+        let mut bufs = scratch_pool::take();
+        scratch_pool::refill(&mut bufs.floats, self.iw * cp, 0.0);
         let cols = &mut bufs.floats;
         let neg_inf = V::splat(f32::NEG_INFINITY);
         for r in rows {
@@ -65,7 +65,7 @@ impl SplitKernel for MaxPoolKernel {
                 });
             }
         }
-        thread_scratch::put(bufs);
+        scratch_pool::put(bufs);
     }
 }
 
@@ -88,14 +88,14 @@ impl SplitKernel for GlobalAvgKernel {
         let count = V::splat((self.h * self.w) as f32);
         // Per-block running sums of the image (`total`) and of the current row (`row`), 8
         // floats per block, in this thread's reusable buffer.
-        let mut bufs = thread_scratch::take();
+        let mut bufs = scratch_pool::take();
         let mut item = items.start;
         while item < items.end {
             // The blocks of this chunk that belong to image `b`, summed pixel by pixel.
             let b = item / self.blocks;
             let blocks = item % self.blocks..(items.end - b * self.blocks).min(self.blocks);
             let n = blocks.len() * LANES;
-            thread_scratch::refill(&mut bufs.floats, 2 * n, 0.0);
+            scratch_pool::refill(&mut bufs.floats, 2 * n, 0.0);
             let (total, row) = bufs.floats.split_at_mut(n);
             let (total, row) = (total.as_mut_ptr(), row.as_mut_ptr());
             for y in 0..self.h {
@@ -122,6 +122,6 @@ impl SplitKernel for GlobalAvgKernel {
             }
             item = b * self.blocks + blocks.end;
         }
-        thread_scratch::put(bufs);
+        scratch_pool::put(bufs);
     }
 }
