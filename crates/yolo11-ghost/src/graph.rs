@@ -16,6 +16,7 @@ use crate::blocks::{Block, Detect};
 use crate::error::{Result, YoloError};
 use crate::plan::Plan;
 use crate::spec::{LayerSpec, ModelSpec, ModuleSpec, Source};
+use crate::upsample_rewrite::{Pattern, UpsampleRewrite};
 
 /// The [`ghost_layers::ProfileRecord::kind`] of the record timing a whole model layer (its
 /// kernel calls are recorded separately, inside it).
@@ -58,6 +59,9 @@ pub struct YoloModel {
     spec: ModelSpec,
     layers: Vec<LayerImpl>,
     plan: Plan,
+    /// The neck's upsample-then-1x1 patterns, run at the coarse resolution
+    /// (`crate::upsample_rewrite`).
+    rewrites: Vec<UpsampleRewrite>,
     detect_strides: Vec<usize>,
     max_stride: usize,
 }
@@ -160,9 +164,28 @@ impl YoloModel {
             })
             .into_iter()
             .collect::<Result<Vec<_>>>()?;
+        let rewrites = Pattern::find(&spec)
+            .into_iter()
+            .map(|p| {
+                let Some(Block::C2f(block)) = (match &layers[p.consumer] {
+                    LayerImpl::Blocks(blocks) => blocks.first(),
+                    _ => None,
+                }) else {
+                    return Err(internal(p.consumer, "upsample rewrite without a C2f"));
+                };
+                UpsampleRewrite::load(
+                    weights,
+                    p,
+                    &spec.layers[p.consumer].prefix(0),
+                    block.cv1_channels(),
+                    spec.layers[p.upsample].out_channels(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(YoloModel {
             id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
             plan: Plan::new(&spec),
+            rewrites,
             detect_strides: spec.detect_strides(),
             max_stride: spec.max_stride(),
             spec,
@@ -436,7 +459,16 @@ impl YoloModel {
         for (i, (layer, imp)) in self.spec.layers.iter().zip(&self.layers).enumerate() {
             ctx.set_scope(i);
             let timer = ctx.start_timer();
+            let rewrite = self.rewrites.iter().find(|r| {
+                let p = &r.pattern;
+                [p.upsample, p.concat, p.consumer].contains(&i) && p.applies(taps)
+            });
+            let handled = rewrite
+                .map(|r| self.run_rewritten(ctx, slots, image, i, shapes, r))
+                .transpose()?
+                .is_some();
             match imp {
+                _ if handled => {}
                 LayerImpl::Backbone(net) => {
                     let input = slot_view(slots, image, layer.inputs[0])?;
                     features = net.features(ctx, &input)?.map(Some);
@@ -495,7 +527,7 @@ impl YoloModel {
                     detected = true;
                 }
                 LayerImpl::Blocks(_) | LayerImpl::Upsample(_) => {
-                    self.run_producer(ctx, slots, image, i, shapes)?;
+                    self.run_producer(ctx, slots, image, i, shapes, None)?;
                 }
             }
             if timer.is_some() {
@@ -508,7 +540,17 @@ impl YoloModel {
                     Source::Layer(i),
                 )?));
             }
-            for &r in &self.plan.release_after[i] {
+            // With the rewrite, what the plan frees after the Concat (its skip input, when the
+            // Concat was its last reader) is still read by the consumer: freed after it.
+            let (now, deferred): (&[usize], &[usize]) = match rewrite {
+                Some(r) if i == r.pattern.concat => (&[], &[]),
+                Some(r) if i == r.pattern.consumer => (
+                    &self.plan.release_after[i],
+                    &self.plan.release_after[r.pattern.concat],
+                ),
+                _ => (&self.plan.release_after[i], &[]),
+            };
+            for &r in now.iter().chain(deferred) {
                 if let Slot::Owned(t) = std::mem::take(&mut slots[r]) {
                     ctx.recycle(t);
                 }
@@ -523,7 +565,30 @@ impl YoloModel {
             .collect()
     }
 
-    /// Runs a block or upsample layer into its home slice or a new buffer.
+    /// Layer `i` of an upsample rewrite: the upsample computes `up(W_x x)`, the Concat does
+    /// nothing (its consumer reads the skip input and that product directly), the consumer runs
+    /// with the split `cv1`.
+    fn run_rewritten(
+        &self,
+        ctx: &mut Context,
+        slots: &mut [Slot],
+        image: &TensorView<'_>,
+        i: usize,
+        shapes: &[[usize; 4]],
+        r: &UpsampleRewrite,
+    ) -> Result<()> {
+        if i == r.pattern.upsample {
+            let x = slot_view(slots, image, self.spec.layers[i].inputs[0])?;
+            let up_low = r.upsampled_low(ctx, &x, (shapes[i][1], shapes[i][2]))?;
+            slots[i] = Slot::Owned(up_low);
+        } else if i == r.pattern.consumer {
+            self.run_producer(ctx, slots, image, i, shapes, Some(r))?;
+        }
+        Ok(())
+    }
+
+    /// Runs a block or upsample layer into its home slice or a new buffer; with `rewrite`, the
+    /// pattern's consumer from the skip input and the upsampled coarse product (released after).
     fn run_producer(
         &self,
         ctx: &mut Context,
@@ -531,6 +596,7 @@ impl YoloModel {
         image: &TensorView<'_>,
         i: usize,
         shapes: &[[usize; 4]],
+        rewrite: Option<&UpsampleRewrite>,
     ) -> Result<()> {
         let layer = &self.spec.layers[i];
         let channels = shapes[i][3];
@@ -546,7 +612,20 @@ impl YoloModel {
             }
             None => (ctx.alloc(shapes[i]), 0, None),
         };
-        {
+        if let Some(r) = rewrite {
+            let skip = slot_view(slots, image, r.pattern.skip)?;
+            let up_low = slot_view(slots, image, Source::Layer(r.pattern.upsample))?;
+            let mut all = buf.view_mut();
+            let mut out = all.channels_mut(offset, channels)?;
+            match &self.layers[i] {
+                LayerImpl::Blocks(blocks) => match &blocks[..] {
+                    [Block::C2f(block)] => block
+                        .forward_with_cv1(ctx, &mut out, |ctx, y| r.cv1(ctx, &skip, up_low, y))?,
+                    _ => return Err(internal(i, "upsample rewrite without a C2f")),
+                },
+                _ => return Err(internal(i, "upsample rewrite without a C2f")),
+            }
+        } else {
             let input = slot_view(slots, image, layer.inputs[0])?;
             let mut all = buf.view_mut();
             let mut out = all.channels_mut(offset, channels)?;
@@ -580,6 +659,11 @@ impl YoloModel {
                 };
             }
             None => slots[i] = Slot::Owned(buf),
+        }
+        if let Some(r) = rewrite {
+            if let Slot::Owned(t) = std::mem::take(&mut slots[r.pattern.upsample]) {
+                ctx.recycle(t);
+            }
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod info;
 pub mod plan;
 pub mod spec;
+mod upsample_rewrite;
 
 // Pre/post-processing, detector and drawing (the ghost-yolo CLI sits on these).
 pub mod detector;

@@ -146,6 +146,11 @@ impl C2f {
             .output_shape([n, h, w, (2 + self.m.len()) * self.hidden])
     }
 
+    /// Input and output channels of `cv1` (`c1`, `2 c`).
+    pub fn cv1_channels(&self) -> (usize, usize) {
+        (self.cv1.in_channels(), 2 * self.hidden)
+    }
+
     /// Runs into `out`.
     pub fn forward_into(
         &self,
@@ -153,13 +158,23 @@ impl C2f {
         x: &TensorView<'_>,
         out: &mut TensorViewMut<'_>,
     ) -> Result<()> {
-        let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
+        self.forward_with_cv1(ctx, out, |ctx, y| self.cv1.forward_into(ctx, x, y, None))
+    }
+
+    /// Runs into `out` with `cv1` computed by `cv1` (which fills its `2 c` output channels, at
+    /// `out`'s spatial size): the graph's upsample rewrite computes it from two inputs.
+    pub fn forward_with_cv1(
+        &self,
+        ctx: &mut Context,
+        out: &mut TensorViewMut<'_>,
+        cv1: impl FnOnce(&mut Context, &mut TensorViewMut<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let [n, h, w, _] = out.shape();
         let c = self.hidden;
         let mut cat = ctx.alloc([n, h, w, (2 + self.m.len()) * c]);
         {
             let mut all = cat.view_mut();
-            self.cv1
-                .forward_into(ctx, x, &mut all.channels_mut(0, 2 * c)?, None)?;
+            cv1(ctx, &mut all.channels_mut(0, 2 * c)?)?;
             for (i, block) in self.m.iter().enumerate() {
                 // Slice i + 1 is this block's input, slice i + 2 its output.
                 let (done, mut rest) = all.reborrow().split_channels((i + 2) * c)?;

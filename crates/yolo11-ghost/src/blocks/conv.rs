@@ -2,8 +2,8 @@
 //! or identity, on `ghost_layers::ConvBnAct`.
 
 use ghost_layers::{
-    Activation, Context, ConvBnAct, ConvBnNames, ConvSpec, Layer, Residual, TensorView,
-    TensorViewMut, WeightSource, EPS_ULTRALYTICS,
+    Activation, BatchNorm, Context, ConvBnAct, ConvBnNames, ConvSpec, FoldedConv, Layer, Residual,
+    TensorView, TensorViewMut, WeightSource, EPS_ULTRALYTICS,
 };
 
 use crate::error::Result;
@@ -36,6 +36,54 @@ impl Conv {
         Ok(Conv { inner })
     }
 
+    /// A 1x1 `Conv(c1, c2, 1)` from `{prefix}.conv` / `{prefix}.bn` (BatchNorm folded), split by
+    /// input channel at `at`: `[0, at)` as a conv with no bias and no activation, `[at, c1)` with
+    /// the folded bias and the activation. `act(low(x) + high(s) + b)` is the whole conv on
+    /// `cat(x, s)`, up to the order of the float additions.
+    pub fn load_split_1x1(
+        weights: &dyn WeightSource,
+        prefix: &str,
+        a: &ConvArgs,
+        at: usize,
+    ) -> Result<(ConvBnAct, ConvBnAct)> {
+        let (c1, c2) = (a.c1, a.c2);
+        let names = ConvBnNames::ultralytics(prefix);
+        let whole = ConvSpec::new(c1, c2, 1);
+        let weight = weights.load(&format!("{}.weight", names.conv), &whole.weight_shape())?;
+        let bn_prefix = names.bn.as_deref().unwrap_or_default();
+        let bn = BatchNorm::load(weights, bn_prefix, c2, EPS_ULTRALYTICS)?;
+        let folded = ghost_layers::bn::fold(weight, None, &bn)?;
+        let columns = |range: std::ops::Range<usize>| -> Vec<f32> {
+            folded
+                .weight
+                .chunks_exact(c1)
+                .flat_map(|row| row[range.clone()].iter().copied())
+                .collect()
+        };
+        let act = if a.act {
+            Activation::Silu
+        } else {
+            Activation::Identity
+        };
+        let low = ConvBnAct::from_folded(
+            format!("{prefix}[..{at}]"),
+            ConvSpec::new(at, c2, 1),
+            &FoldedConv {
+                weight: columns(0..at),
+                bias: vec![0.0; c2],
+            },
+        )?;
+        let high = ConvBnAct::from_folded(
+            format!("{prefix}[{at}..]"),
+            ConvSpec::new(c1 - at, c2, 1).act(act),
+            &FoldedConv {
+                weight: columns(at..c1),
+                bias: folded.bias.clone(),
+            },
+        )?;
+        Ok((low, high))
+    }
+
     /// A plain `nn.Conv2d(c1, c2, 1)` with its own bias and no BatchNorm (Detect's last convs).
     pub fn load_plain_1x1(
         weights: &dyn WeightSource,
@@ -51,6 +99,11 @@ impl Conv {
             EPS_ULTRALYTICS,
         )?;
         Ok(Conv { inner })
+    }
+
+    /// Input channels.
+    pub fn in_channels(&self) -> usize {
+        self.inner.spec().cin
     }
 
     /// Output channels.
