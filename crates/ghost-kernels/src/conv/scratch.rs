@@ -40,7 +40,7 @@ impl ConvScratch {
         ConvScratch::default()
     }
 
-    /// Grows to `slots` per-thread buffers of `table` pointers and `cols` floats, and a zero row
+    /// Grows to `slots` per-chunk buffers of `table` pointers and `cols` floats, and a zero row
     /// of `zeros` floats.
     pub(crate) fn reserve(&mut self, slots: usize, table: usize, cols: usize, zeros: usize) {
         if self.zeros.len() < zeros {

@@ -58,7 +58,7 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>
     let padded = (vectors * per - 1) * p.sw + kw;
     let slots = padded.div_ceil(p.sw);
     let row_len = p.sw * slots * lanes;
-    // The per-thread buffers: the zero padding of the scratch rows must start at zero.
+    // A scratch set from the shared pool: the zero padding of the scratch rows must start at zero.
     let mut bufs = scratch_pool::take();
     scratch_pool::refill(&mut bufs.floats, kh * row_len, 0.0);
     scratch_pool::refill(&mut bufs.words, kh, usize::MAX);
