@@ -230,15 +230,29 @@ impl ConvBnAct {
         spec: ConvSpec,
         eps: f64,
     ) -> Result<Self> {
-        let name = names.layer_name();
-        spec.validate(&name)?;
+        let folded = Self::load_folded(weights, names, &spec, eps)?;
+        let mut layer = Self::from_folded(names.layer_name(), spec, &folded)?;
+        layer.has_bn = names.bn.is_some();
+        Ok(layer)
+    }
+
+    /// The conv's weights (`[cout][cin/groups][kh][kw]`) and bias with the BatchNorm (if
+    /// `names.bn` is set) folded with `eps`, unpacked: what [`ConvBnAct::load`] packs, for callers
+    /// that transform the weights first (e.g. split them by input channel).
+    pub fn load_folded(
+        weights: &dyn WeightSource,
+        names: &ConvBnNames,
+        spec: &ConvSpec,
+        eps: f64,
+    ) -> Result<FoldedConv> {
+        spec.validate(&names.layer_name())?;
         let weight = weights.load(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
         let bias = if spec.bias {
             Some(weights.load(&join_name(&names.conv, "bias"), &[spec.cout])?)
         } else {
             None
         };
-        let folded = match &names.bn {
+        Ok(match &names.bn {
             Some(bn_prefix) => {
                 let bn = BatchNorm::load(weights, bn_prefix, spec.cout, eps)?;
                 fold(weight, bias.as_deref(), &bn)?
@@ -247,10 +261,7 @@ impl ConvBnAct {
                 weight,
                 bias: bias.unwrap_or_else(|| vec![0.0; spec.cout]),
             },
-        };
-        let mut layer = Self::from_folded(name, spec, &folded)?;
-        layer.has_bn = names.bn.is_some();
-        Ok(layer)
+        })
     }
 
     /// Builds the layer from already-folded weights (`[cout][cin/groups][kh][kw]`) and bias.

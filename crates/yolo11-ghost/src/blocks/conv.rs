@@ -2,8 +2,8 @@
 //! or identity, on `ghost_layers::ConvBnAct`.
 
 use ghost_layers::{
-    Activation, BatchNorm, Context, ConvBnAct, ConvBnNames, ConvSpec, FoldedConv, Layer, Residual,
-    TensorView, TensorViewMut, WeightSource, EPS_ULTRALYTICS,
+    Activation, Context, ConvBnAct, ConvBnNames, ConvSpec, FoldedConv, Layer, Residual, TensorView,
+    TensorViewMut, WeightSource, EPS_ULTRALYTICS,
 };
 
 use crate::error::Result;
@@ -47,12 +47,12 @@ impl Conv {
         at: usize,
     ) -> Result<(ConvBnAct, ConvBnAct)> {
         let (c1, c2) = (a.c1, a.c2);
-        let names = ConvBnNames::ultralytics(prefix);
-        let whole = ConvSpec::new(c1, c2, 1);
-        let weight = weights.load(&format!("{}.weight", names.conv), &whole.weight_shape())?;
-        let bn_prefix = names.bn.as_deref().unwrap_or_default();
-        let bn = BatchNorm::load(weights, bn_prefix, c2, EPS_ULTRALYTICS)?;
-        let folded = ghost_layers::bn::fold(weight, None, &bn)?;
+        let folded = ConvBnAct::load_folded(
+            weights,
+            &ConvBnNames::ultralytics(prefix),
+            &ConvSpec::new(c1, c2, 1),
+            EPS_ULTRALYTICS,
+        )?;
         let columns = |range: std::ops::Range<usize>| -> Vec<f32> {
             folded
                 .weight
