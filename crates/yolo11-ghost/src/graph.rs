@@ -12,7 +12,7 @@ use ndarray::{Array3, Array4, ArrayView4};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blocks::resample::{copy_into, upsample_nearest};
-use crate::blocks::{Block, Detect};
+use crate::blocks::{Block, C2f, Detect};
 use crate::error::{Result, YoloError};
 use crate::plan::Plan;
 use crate::spec::{LayerSpec, ModelSpec, ModuleSpec, Source};
@@ -42,6 +42,18 @@ enum LayerImpl {
     Concat,
     /// The detection head.
     Detect(Box<Detect>),
+}
+
+impl LayerImpl {
+    /// The layer's block when it is one C2f / C3k2 (an upsample rewrite's consumer, layer `i`).
+    fn single_c2f(&self, i: usize) -> Result<&C2f> {
+        if let LayerImpl::Blocks(blocks) = self {
+            if let [Block::C2f(block)] = &blocks[..] {
+                return Ok(block);
+            }
+        }
+        Err(internal(i, "upsample rewrite without a single C2f"))
+    }
 }
 
 /// Detect heads with at most this many levels take their inputs from a stack array (more
@@ -167,12 +179,7 @@ impl YoloModel {
         let rewrites = Pattern::find(&spec)
             .into_iter()
             .map(|p| {
-                let Some(Block::C2f(block)) = (match &layers[p.consumer] {
-                    LayerImpl::Blocks(blocks) => blocks.first(),
-                    _ => None,
-                }) else {
-                    return Err(internal(p.consumer, "upsample rewrite without a C2f"));
-                };
+                let block = layers[p.consumer].single_c2f(p.consumer)?;
                 UpsampleRewrite::load(
                     weights,
                     p,
@@ -617,14 +624,9 @@ impl YoloModel {
             let up_low = slot_view(slots, image, Source::Layer(r.pattern.upsample))?;
             let mut all = buf.view_mut();
             let mut out = all.channels_mut(offset, channels)?;
-            match &self.layers[i] {
-                LayerImpl::Blocks(blocks) => match &blocks[..] {
-                    [Block::C2f(block)] => block
-                        .forward_with_cv1(ctx, &mut out, |ctx, y| r.cv1(ctx, &skip, up_low, y))?,
-                    _ => return Err(internal(i, "upsample rewrite without a C2f")),
-                },
-                _ => return Err(internal(i, "upsample rewrite without a C2f")),
-            }
+            self.layers[i]
+                .single_c2f(i)?
+                .forward_with_cv1(ctx, &mut out, |ctx, y| r.cv1(ctx, &skip, up_low, y))?;
         } else {
             let input = slot_view(slots, image, layer.inputs[0])?;
             let mut all = buf.view_mut();

@@ -148,7 +148,7 @@ impl C2f {
 
     /// Input and output channels of `cv1` (`c1`, `2 c`).
     pub fn cv1_channels(&self) -> (usize, usize) {
-        (self.cv1.in_channels(), 2 * self.hidden)
+        (self.cv1.in_channels(), self.cv1.out_channels())
     }
 
     /// Runs into `out`.

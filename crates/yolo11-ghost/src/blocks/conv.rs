@@ -22,11 +22,7 @@ impl Conv {
             .stride(a.s)
             .padding(a.p)
             .groups(a.g)
-            .act(if a.act {
-                Activation::Silu
-            } else {
-                Activation::Identity
-            });
+            .act(activation(a));
         let inner = ConvBnAct::load(
             weights,
             &ConvBnNames::ultralytics(prefix),
@@ -60,25 +56,21 @@ impl Conv {
                 .flat_map(|row| row[range.clone()].iter().copied())
                 .collect()
         };
-        let act = if a.act {
-            Activation::Silu
-        } else {
-            Activation::Identity
-        };
+        let (low_weight, high_weight) = (columns(0..at), columns(at..c1));
         let low = ConvBnAct::from_folded(
             format!("{prefix}[..{at}]"),
             ConvSpec::new(at, c2, 1),
             &FoldedConv {
-                weight: columns(0..at),
+                weight: low_weight,
                 bias: vec![0.0; c2],
             },
         )?;
         let high = ConvBnAct::from_folded(
             format!("{prefix}[{at}..]"),
-            ConvSpec::new(c1 - at, c2, 1).act(act),
+            ConvSpec::new(c1 - at, c2, 1).act(activation(a)),
             &FoldedConv {
-                weight: columns(at..c1),
-                bias: folded.bias.clone(),
+                weight: high_weight,
+                bias: folded.bias,
             },
         )?;
         Ok((low, high))
@@ -136,5 +128,14 @@ impl Conv {
         let mut out = ctx.alloc(self.output_shape(x.shape())?);
         self.forward_into(ctx, x, &mut out.view_mut(), None)?;
         Ok(out)
+    }
+}
+
+/// The activation of an Ultralytics `Conv` (`act=True`: SiLU).
+fn activation(a: &ConvArgs) -> Activation {
+    if a.act {
+        Activation::Silu
+    } else {
+        Activation::Identity
     }
 }
