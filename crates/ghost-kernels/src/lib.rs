@@ -12,6 +12,7 @@
 
 pub mod act;
 pub mod conv;
+mod conv_weights;
 pub mod depthwise;
 pub mod dfl;
 pub mod elementwise;
@@ -32,6 +33,7 @@ pub mod tolerance;
 pub mod view;
 
 pub use act::{Activation, AddOrder, Epilogue, Residual};
+pub use conv_weights::ConvWeights;
 pub use error::{KernelError, Result};
 pub use fpenv::{flush_denormals, DenormalGuard};
 pub use geometry::{Padding, Window};

@@ -96,23 +96,57 @@ pub struct FoldedConv {
     pub bias: Vec<f32>,
 }
 
+/// A BatchNorm's fold as the packers apply it: the f64 scale of every weight of output channel
+/// `o` (`s[o]`) and the folded bias `b' = (b - mean) * s + beta` (rounded once to f32).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputFold {
+    /// Per-output-channel weight scale.
+    pub scale: Vec<f64>,
+    /// Folded bias, one per output channel.
+    pub bias: Vec<f32>,
+}
+
+impl BatchNorm {
+    /// The fold of this BatchNorm into a conv with an optional `bias` of one value per channel.
+    pub fn output_fold(&self, bias: Option<&[f32]>) -> Result<OutputFold> {
+        let cout = self.channels();
+        if bias.is_some_and(|b| b.len() != cout) {
+            return Err(LayerError::config(
+                "BatchNorm fold",
+                format!(
+                    "{:?} biases do not match the BatchNorm's {cout} channels",
+                    bias.map(<[f32]>::len)
+                ),
+            ));
+        }
+        let (scale, _) = self.scale_shift();
+        let bias = (0..cout)
+            .map(|o| {
+                let b = bias.map_or(0.0, |b| f64::from(b[o]));
+                ((b - f64::from(self.mean[o])) * scale[o] + f64::from(self.beta[o])) as f32
+            })
+            .collect();
+        Ok(OutputFold { scale, bias })
+    }
+}
+
 /// Folds `bn` into a conv with `weight` (`cout` equal blocks, one per output channel) and an
 /// optional `bias`: `w' = w * s`, `b' = (b - mean) * s + beta`, in f64, rounded once. The
-/// weights are folded in place (a model's weights are folded once, at load).
+/// weights are folded in place. (Loading a layer applies the same fold while packing, see
+/// [`BatchNorm::output_fold`]; this is for callers that transform the folded weights first.)
 pub fn fold(mut weight: Vec<f32>, bias: Option<&[f32]>, bn: &BatchNorm) -> Result<FoldedConv> {
     let cout = bn.channels();
-    if cout == 0 || weight.len() % cout != 0 || bias.is_some_and(|b| b.len() != cout) {
+    if cout == 0 || weight.len() % cout != 0 {
         return Err(LayerError::config(
             "BatchNorm fold",
             format!(
-                "{} weights and {:?} biases do not split into the BatchNorm's {cout} channels",
+                "{} weights do not split into the BatchNorm's {cout} channels",
                 weight.len(),
-                bias.map(<[f32]>::len)
             ),
         ));
     }
+    let OutputFold { scale, bias } = bn.output_fold(bias)?;
     let per_channel = weight.len() / cout;
-    let (scale, _) = bn.scale_shift();
     if per_channel > 0 {
         for (w, &s) in weight.chunks_exact_mut(per_channel).zip(&scale) {
             for v in w {
@@ -120,16 +154,7 @@ pub fn fold(mut weight: Vec<f32>, bias: Option<&[f32]>, bn: &BatchNorm) -> Resul
             }
         }
     }
-    let folded_bias = (0..cout)
-        .map(|o| {
-            let b = bias.map_or(0.0, |b| f64::from(b[o]));
-            ((b - f64::from(bn.mean[o])) * scale[o] + f64::from(bn.beta[o])) as f32
-        })
-        .collect();
-    Ok(FoldedConv {
-        weight,
-        bias: folded_bias,
-    })
+    Ok(FoldedConv { weight, bias })
 }
 
 #[cfg(test)]

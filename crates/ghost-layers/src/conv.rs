@@ -15,7 +15,9 @@
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
-use ghost_kernels::{Activation, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window};
+use ghost_kernels::{
+    Activation, ConvWeights, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window,
+};
 
 use crate::bn::{fold, BatchNorm, FoldedConv};
 use crate::context::Context;
@@ -230,8 +232,28 @@ impl ConvBnAct {
         spec: ConvSpec,
         eps: f64,
     ) -> Result<Self> {
-        let folded = Self::load_folded(weights, names, &spec, eps)?;
-        let mut layer = Self::from_folded(names.layer_name(), spec, &folded)?;
+        // The weights stay where the source keeps them (borrowed from a mapped file): the
+        // BatchNorm scale is applied as they are packed, so no folded copy is made.
+        spec.validate(&names.layer_name())?;
+        let weight = weights.load_cow(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
+        let bias = if spec.bias {
+            Some(weights.load(&join_name(&names.conv, "bias"), &[spec.cout])?)
+        } else {
+            None
+        };
+        let (scale, bias) = match &names.bn {
+            Some(bn_prefix) => {
+                let fold = BatchNorm::load(weights, bn_prefix, spec.cout, eps)?
+                    .output_fold(bias.as_deref())?;
+                (Some(fold.scale), fold.bias)
+            }
+            None => (None, bias.unwrap_or_else(|| vec![0.0; spec.cout])),
+        };
+        let packed_weights = match &scale {
+            Some(scale) => ConvWeights::scaled(&weight, scale),
+            None => ConvWeights::new(&weight),
+        };
+        let mut layer = Self::pack(names.layer_name(), spec, packed_weights, &bias)?;
         layer.has_bn = names.bn.is_some();
         Ok(layer)
     }
@@ -287,7 +309,12 @@ impl ConvBnAct {
                 ),
             ));
         }
-        let (w, b) = (&folded.weight[..], Some(&folded.bias[..]));
+        Self::pack(name, spec, ConvWeights::new(&folded.weight), &folded.bias)
+    }
+
+    /// Packs the weights for the kernel that runs `spec` (checked by the caller).
+    fn pack(name: String, spec: ConvSpec, w: ConvWeights<'_>, bias: &[f32]) -> Result<Self> {
+        let b = Some(bias);
         let kernel_err = |e| LayerError::kernel(name.clone(), e);
         let packed = if spec.is_pointwise() {
             Packed::Pointwise(PackedPointwise::new(w, b, spec.cin, spec.cout).map_err(kernel_err)?)

@@ -33,7 +33,7 @@ pub mod squeeze_excite;
 pub mod tensor;
 pub mod weights;
 
-pub use bn::{BatchNorm, FoldedConv, EPS_TIMM, EPS_ULTRALYTICS};
+pub use bn::{BatchNorm, FoldedConv, OutputFold, EPS_TIMM, EPS_ULTRALYTICS};
 pub use channels::make_divisible;
 pub use context::{Context, ProfileRecord};
 pub use conv::{ConvBnAct, ConvBnNames, ConvSpec};

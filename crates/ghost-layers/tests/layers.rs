@@ -140,6 +140,10 @@ fn conv_bn_act_matches_unfolded_reference_on_every_kernel_path() {
                 .act(case.act);
             let layer = ConvBnAct::load(&weights, &names, spec, eps).unwrap();
             assert_eq!(layer.kernel_kind(), case.kernel, "case {ci}");
+            // `load` applies the BatchNorm while packing; folding a copy first must pack the
+            // very same layer.
+            let folded = ConvBnAct::load_folded(&weights, &names, &spec, eps).unwrap();
+            let from_folded = ConvBnAct::from_folded(names.layer_name(), spec, &folded).unwrap();
             let x = reference::input([2, 7, 5, case.cin], ci as u64);
             let xm = Map::from_tensor(&x);
             let w = weights
@@ -171,6 +175,12 @@ fn conv_bn_act_matches_unfolded_reference_on_every_kernel_path() {
             for mut ctx in contexts() {
                 let out = layer.forward(&mut ctx, &x.view()).unwrap();
                 assert_close(&format!("case {ci} eps {eps}"), &out, &r, terms);
+                let again = from_folded.forward(&mut ctx, &x.view()).unwrap();
+                assert_eq!(
+                    out.to_dense_vec(),
+                    again.to_dense_vec(),
+                    "case {ci} eps {eps}: folded at packing vs before"
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Weight sources: safetensors loading (dtypes, typed errors, unused names, prefixes) and the
 //! seeded generator against the values pinned by tools/seeded_weights.py.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use ghost_layers::weights::seeded::{fnv1a64, generate};
@@ -82,6 +83,39 @@ fn loads_f32_f16_and_bf16_as_f32() {
     assert_eq!(file.load("model.0.bn.bias", &[2]).unwrap(), vec![3.0, -0.5]);
     assert_eq!(file.shape_of("model.0.conv.weight"), Some(vec![2, 1, 1, 2]));
     assert!(file.contains("model.0.bn.bias") && !file.contains("model.0.bn.running_var"));
+}
+
+/// f32 tensors are lent straight from the file's bytes when aligned; converted dtypes and an
+/// f32 tensor at an odd address come back as equal owned copies.
+#[test]
+fn load_cow_borrows_aligned_f32_and_copies_the_rest() {
+    let file = sample_file();
+    let conv = file.load_cow("model.0.conv.weight", &[2, 1, 1, 2]).unwrap();
+    assert!(matches!(conv, Cow::Borrowed(_)), "aligned f32 is borrowed");
+    assert_eq!(&conv[..], &[1.0, 2.0, 3.0, -4.0]);
+    let f16 = file.load_cow("model.0.bn.weight", &[3]).unwrap();
+    assert!(matches!(f16, Cow::Owned(_)));
+    assert_eq!(&f16[..], &[1.5, -2.0, 0.099975586]);
+    assert!(matches!(
+        file.load_cow("model.2.bad", &[3]),
+        Err(WeightsError::NonFinite { index: 1, .. })
+    ));
+
+    // One more space in the JSON header (valid: the format pads it with spaces) moves the
+    // data section to an address that is not a multiple of 4.
+    let mut bytes = file_bytes(&[("w", Dtype::F32, vec![3], f32_bytes(&[0.25, -8.0, 3.5]))]);
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    bytes[..8].copy_from_slice(&(header_len + 1).to_le_bytes());
+    bytes.insert(8 + header_len as usize, b' ');
+    let shifted = SafetensorsFile::from_bytes("shifted", bytes).unwrap();
+    let w = shifted.load_cow("w", &[3]).unwrap();
+    assert!(matches!(w, Cow::Owned(_)), "misaligned f32 is copied");
+    assert_eq!(&w[..], &[0.25, -8.0, 3.5]);
+    assert_eq!(shifted.load("w", &[3]).unwrap(), vec![0.25, -8.0, 3.5]);
+    assert!(
+        shifted.unused().is_empty(),
+        "load_cow marks the tensor used"
+    );
 }
 
 /// Tensors longer than the loader's conversion and finite-check chunks (4096 and 1024 values):

@@ -17,6 +17,7 @@ pub mod winograd;
 use std::sync::PoisonError;
 
 use crate::act::Epilogue;
+use crate::conv_weights::ConvWeights;
 use crate::error::{KernelError, Result};
 use crate::geometry::Window;
 use crate::isa::{active_isa, Isa};
@@ -82,20 +83,31 @@ pub struct PackedConv {
 
 impl PackedConv {
     /// Packs `weights` `[cout][cin][kh][kw]` (PyTorch layout) and an optional bias of `cout`
-    /// values (`None` = zeros) for the GEMM, which runs any window of this kernel size.
-    pub fn new(
-        weights: &[f32],
+    /// values (`None` = zeros) for the GEMM, which runs any window of this kernel size. The
+    /// weights may carry a per-output-channel scale (a folded BatchNorm, see [`ConvWeights`]).
+    pub fn new<'w>(
+        weights: impl Into<ConvWeights<'w>>,
         bias: Option<&[f32]>,
         cin: usize,
         cout: usize,
         kh: usize,
         kw: usize,
     ) -> Result<Self> {
-        check_weights(weights, bias, cin, cout, kh, kw)?;
+        let weights = weights.into();
+        check_packed_weights(&weights, bias, cin, cout, kh, kw)?;
         let taps = kh * kw;
-        let panels = Panels::pack(taps * cin, cout, bias, |o, k| {
-            let (t, i) = (k / cin, k % cin);
-            weights[(o * cin + i) * taps + t]
+        let per_out = taps * cin;
+        // The GEMM reduces tap-major (`k = t * cin + i`); PyTorch stores `[i][t]`.
+        let panels = Panels::pack(per_out, cout, bias, |o, k0, dst| {
+            // (t, i) stepped along instead of divided out per weight (a division is ~20 cycles).
+            let (mut t, mut i) = (k0 / cin, k0 % cin);
+            for v in dst {
+                *v = weights.at(o, per_out, i * taps + t);
+                i += 1;
+                if i == cin {
+                    (t, i) = (t + 1, 0);
+                }
+            }
         });
         Ok(PackedConv {
             cin,
@@ -108,8 +120,8 @@ impl PackedConv {
 
     /// Packs for the algorithm [`ConvAlgorithm::choose`] picks for `window` (the kernel size is
     /// the window's). The result must then be called with this window's kernel and stride.
-    pub fn for_window(
-        weights: &[f32],
+    pub fn for_window<'w>(
+        weights: impl Into<ConvWeights<'w>>,
         bias: Option<&[f32]>,
         cin: usize,
         cout: usize,
@@ -121,8 +133,8 @@ impl PackedConv {
 
     /// Packs for an explicit algorithm (tests and comparisons). Fails with `InvalidParameter`
     /// if `algorithm` cannot compute `window`.
-    pub fn with_algorithm(
-        weights: &[f32],
+    pub fn with_algorithm<'w>(
+        weights: impl Into<ConvWeights<'w>>,
         bias: Option<&[f32]>,
         cin: usize,
         cout: usize,
@@ -130,11 +142,12 @@ impl PackedConv {
         algorithm: ConvAlgorithm,
     ) -> Result<Self> {
         let (kh, kw) = (window.kernel_h, window.kernel_w);
+        let weights = weights.into();
         match algorithm {
             ConvAlgorithm::Gemm => Self::new(weights, bias, cin, cout, kh, kw),
             ConvAlgorithm::Winograd => {
                 check_winograd_window(window)?;
-                check_weights(weights, bias, cin, cout, kh, kw)?;
+                check_packed_weights(&weights, bias, cin, cout, kh, kw)?;
                 Ok(PackedConv {
                     cin,
                     cout,
@@ -330,17 +343,36 @@ pub(crate) fn check_weights(
     kh: usize,
     kw: usize,
 ) -> Result<()> {
+    let per_out = check_shape(cin, cout, kh, kw)?;
+    crate::pointwise::naive::check_weights_len(weights, bias, per_out, cout)
+}
+
+/// Checks the channel counts and kernel size are non-zero; returns the weights per output
+/// channel (`cin * kh * kw`).
+fn check_shape(cin: usize, cout: usize, kh: usize, kw: usize) -> Result<usize> {
     if cin == 0 || cout == 0 || kh == 0 || kw == 0 {
         return Err(KernelError::param(
             "conv shape",
             format!("cin = {cin}, cout = {cout}, kernel {kh}x{kw}: all must be at least 1"),
         ));
     }
-    let per_out = cin
-        .checked_mul(kh)
+    cin.checked_mul(kh)
         .and_then(|v| v.checked_mul(kw))
-        .ok_or_else(|| KernelError::param("weights", "size overflows"))?;
-    crate::pointwise::naive::check_weights_len(weights, bias, per_out, cout)
+        .ok_or_else(|| KernelError::param("weights", "size overflows"))
+}
+
+/// [`check_weights`] for weights about to be packed, which may carry an output-channel scale.
+fn check_packed_weights(
+    weights: &ConvWeights<'_>,
+    bias: Option<&[f32]>,
+    cin: usize,
+    cout: usize,
+    kh: usize,
+    kw: usize,
+) -> Result<()> {
+    check_shape(cin, cout, kh, kw)?;
+    weights.check("weights", cin * kh * kw, cout)?;
+    crate::pointwise::naive::check_bias_len(bias, cout)
 }
 
 /// Checks every operand of a convolution; returns the output size.

@@ -9,6 +9,7 @@
 //! laid out for `small.rs`: lane `l` holds channel `l % L` (`L = c.next_power_of_two()`, zero when
 //! that channel does not exist), because one vector there holds `8 / L` neighbouring pixels.
 
+use crate::conv_weights::ConvWeights;
 use crate::error::{KernelError, Result};
 use crate::lanes::LANES;
 
@@ -27,9 +28,10 @@ pub struct PackedDepthwise {
 }
 
 impl PackedDepthwise {
-    /// Packs PyTorch `[channels][1][kh][kw]` weights and an optional `[channels]` bias.
-    pub fn new(
-        weights: &[f32],
+    /// Packs PyTorch `[channels][1][kh][kw]` weights and an optional `[channels]` bias. The
+    /// weights may carry a per-channel scale (a folded BatchNorm, see [`ConvWeights`]).
+    pub fn new<'w>(
+        weights: impl Into<ConvWeights<'w>>,
         bias: Option<&[f32]>,
         channels: usize,
         kh: usize,
@@ -53,6 +55,7 @@ impl PackedDepthwise {
         let expected = channels
             .checked_mul(taps)
             .ok_or_else(|| KernelError::param("channels", "weight count overflows"))?;
+        let weights = weights.into();
         if weights.len() != expected {
             return Err(KernelError::shape(
                 "depthwise weights",
@@ -60,6 +63,7 @@ impl PackedDepthwise {
                 format!("{} floats", weights.len()),
             ));
         }
+        weights.check("depthwise weights", taps, channels)?;
         if let Some(b) = bias {
             if b.len() != channels {
                 return Err(KernelError::shape(
@@ -88,7 +92,7 @@ impl PackedDepthwise {
                     continue;
                 };
                 for tap in 0..taps {
-                    packed[(blk * taps + tap) * LANES + lane] = weights[ch * taps + tap];
+                    packed[(blk * taps + tap) * LANES + lane] = weights.at(ch, taps, tap);
                 }
                 if let Some(b) = bias {
                     packed_bias[blk * LANES + lane] = b[ch];

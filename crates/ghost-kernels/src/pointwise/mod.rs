@@ -24,6 +24,7 @@ pub(crate) mod small;
 pub(crate) mod tile;
 
 use crate::act::Epilogue;
+use crate::conv_weights::ConvWeights;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
 use crate::parallel::Threads;
@@ -44,11 +45,18 @@ pub struct PackedPointwise {
 impl PackedPointwise {
     /// Packs `weights` `[cout][cin]` row-major (PyTorch `[cout, cin, 1, 1]`) and an optional bias
     /// of `cout` values (`None` = zeros).
-    pub fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Result<Self> {
+    /// The weights may carry a per-output-channel scale (a folded BatchNorm, see
+    /// [`ConvWeights`]).
+    pub fn new<'w>(
+        weights: impl Into<ConvWeights<'w>>,
+        bias: Option<&[f32]>,
+        cin: usize,
+        cout: usize,
+    ) -> Result<Self> {
         let mut packed = PackedPointwise {
             cin: 0,
             cout: 0,
-            panels: Panels::pack(0, 0, None, |_, _| 0.0),
+            panels: Panels::pack(0, 0, None, |_, _, _| {}),
         };
         packed.repack(weights, bias, cin, cout)?;
         Ok(packed)
@@ -57,9 +65,9 @@ impl PackedPointwise {
     /// Packs new weights into this value's storage, allocating nothing when it already held at
     /// least as many (operands packed on every call, e.g. attention's keys and values). Same
     /// arguments and checks as [`PackedPointwise::new`]; on error `self` is unchanged.
-    pub fn repack(
+    pub fn repack<'w>(
         &mut self,
-        weights: &[f32],
+        weights: impl Into<ConvWeights<'w>>,
         bias: Option<&[f32]>,
         cin: usize,
         cout: usize,
@@ -70,9 +78,11 @@ impl PackedPointwise {
                 format!("cin = {cin} and cout = {cout} must both be at least 1"),
             ));
         }
-        naive::check_weights_len(weights, bias, cin, cout)?;
+        let weights = weights.into();
+        weights.check("weights", cin, cout)?;
+        naive::check_bias_len(bias, cout)?;
         self.panels
-            .repack(cin, cout, bias, |o, i| weights[o * cin + i]);
+            .repack(cin, cout, bias, |o, i0, dst| weights.read(o, cin, i0, dst));
         (self.cin, self.cout) = (cin, cout);
         Ok(())
     }

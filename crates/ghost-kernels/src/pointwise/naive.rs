@@ -65,12 +65,15 @@ pub(crate) fn check_weights_len(
     if weights.len() != expected {
         return Err(KernelError::shape("weights", expected, weights.len()));
     }
-    if let Some(b) = bias {
-        if b.len() != cout {
-            return Err(KernelError::shape("bias", cout, b.len()));
-        }
+    check_bias_len(bias, cout)
+}
+
+/// Checks an optional bias holds `cout` values.
+pub(crate) fn check_bias_len(bias: Option<&[f32]>, cout: usize) -> Result<()> {
+    match bias {
+        Some(b) if b.len() != cout => Err(KernelError::shape("bias", cout, b.len())),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn check_weights(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Result<()> {

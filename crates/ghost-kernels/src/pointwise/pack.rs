@@ -42,25 +42,30 @@ pub(crate) struct PanelsRef<'a> {
     rows: &'a [PanelRow],
 }
 
+/// Weights of each output channel read per step while packing: a panel's chunk is a 8 KiB stack
+/// block (packing also runs per call, for attention's operands, and must not allocate).
+const K_CHUNK: usize = 128;
+
 /// Rows of the panels of a `k x n` weight matrix.
 pub(crate) fn panel_rows(k: usize, n: usize) -> usize {
     n.div_ceil(NR) * (k + 1)
 }
 
 impl Panels {
-    /// Packs panels from a weight accessor `weight(out_channel, k_index)` and an optional bias.
+    /// Packs panels from a weight reader and an optional bias: `weights(o, k0, dst)` writes the
+    /// weights `k0..k0 + dst.len()` of output channel `o` into `dst`.
     pub(crate) fn pack(
         k: usize,
         n: usize,
         bias: Option<&[f32]>,
-        weight: impl Fn(usize, usize) -> f32,
+        weights: impl FnMut(usize, usize, &mut [f32]),
     ) -> Self {
         let mut panels = Panels {
             k,
             n,
             rows: RowBuf::zeroed(0),
         };
-        panels.repack(k, n, bias, weight);
+        panels.repack(k, n, bias, weights);
         panels
     }
 
@@ -71,27 +76,37 @@ impl Panels {
         k: usize,
         n: usize,
         bias: Option<&[f32]>,
-        weight: impl Fn(usize, usize) -> f32,
+        mut weights: impl FnMut(usize, usize, &mut [f32]),
     ) {
         self.k = k;
         self.n = n;
         self.rows.resize(panel_rows(k, n));
-        // Rows are built on the stack and written in storage order (one sequential write
-        // stream); every row is written, the padding columns of the last panel included.
-        let mut rows = self.rows.iter_mut();
-        for first in (0..n).step_by(NR) {
-            let cols = first..n.min(first + NR);
+        // A panel is filled a chunk of `k` at a time: each of its output channels reads its
+        // weights for the chunk in order (contiguous in PyTorch's layout, and vectorisable when
+        // a BatchNorm scale is applied) into one column of a stack block, which is then written
+        // out transposed as whole 64-byte rows, in storage order. Every value is written, the
+        // padding columns of the last panel included, as the storage may hold an earlier
+        // packing.
+        let mut block = [[0.0f32; K_CHUNK]; NR];
+        for (panel, first) in self.rows.chunks_exact_mut(k + 1).zip((0..n).step_by(NR)) {
+            let cols = NR.min(n - first);
+            let (bias_row, weight_rows) = panel.split_first_mut().expect("a bias row");
             let mut row = [0.0; NR];
             if let Some(b) = bias {
-                row[..cols.len()].copy_from_slice(&b[cols.clone()]);
+                row[..cols].copy_from_slice(&b[first..first + cols]);
             }
-            *rows.next().expect("bias row") = PanelRow(row);
-            for kk in 0..k {
-                let mut row = [0.0; NR];
-                for (v, o) in row.iter_mut().zip(cols.clone()) {
-                    *v = weight(o, kk);
+            *bias_row = PanelRow(row);
+            // Only the last panel can be partial; its padding columns stay zero in `block`.
+            for column in &mut block[cols..] {
+                column.fill(0.0);
+            }
+            for (k0, rows) in (0..k).step_by(K_CHUNK).zip(weight_rows.chunks_mut(K_CHUNK)) {
+                for (c, column) in block[..cols].iter_mut().enumerate() {
+                    weights(first + c, k0, &mut column[..rows.len()]);
                 }
-                *rows.next().expect("weight row") = PanelRow(row);
+                for (kk, row) in rows.iter_mut().enumerate() {
+                    *row = PanelRow(std::array::from_fn(|c| block[c][kk]));
+                }
             }
         }
     }
@@ -155,7 +170,10 @@ mod tests {
         let (k, n) = (3, 19);
         let w: Vec<f32> = (0..k * n).map(|v| v as f32 + 1.0).collect();
         let bias: Vec<f32> = (0..n).map(|v| -(v as f32)).collect();
-        let p = Panels::pack(k, n, Some(&bias), |o, kk| w[o * k + kk]);
+        let read = |o: usize, k0: usize, dst: &mut [f32]| {
+            dst.copy_from_slice(&w[o * k + k0..o * k + k0 + dst.len()])
+        };
+        let p = Panels::pack(k, n, Some(&bias), read);
         assert_eq!(p.view().panel_count(), 2);
         for o in 0..n {
             assert_eq!(p.bias(o), bias[o]);
@@ -174,7 +192,7 @@ mod tests {
                 rows.push(PanelRow(row));
             }
         }
-        let unbiased = Panels::pack(k, n, None, |o, kk| w[o * k + kk]);
+        let unbiased = Panels::pack(k, n, None, read);
         assert_eq!(
             &rows[..],
             &unbiased.rows[..],

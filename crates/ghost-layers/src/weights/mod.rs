@@ -12,6 +12,8 @@
 //! - [`Prefixed`]: any source seen through a name prefix (e.g. `model.0.` for a GhostNet inside a
 //!   YOLO model).
 
+use std::borrow::Cow;
+
 mod error;
 mod memory;
 mod prefixed;
@@ -44,6 +46,13 @@ pub trait WeightSource: Send + Sync {
     /// every value is finite, and marks it as used.
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, WeightsError>;
 
+    /// [`WeightSource::load`] without the copy where the source can lend its storage: a
+    /// memory-mapped little-endian f32 tensor comes back borrowed, so loading a model's weights
+    /// allocates nothing more than the packed copies. Same checks; the default copies.
+    fn load_cow(&self, name: &str, shape: &[usize]) -> Result<Cow<'_, [f32]>, WeightsError> {
+        self.load(name, shape).map(Cow::Owned)
+    }
+
     /// Names of stored tensors that were never loaded, sorted (always empty for generated
     /// sources). Integer bookkeeping tensors (`*.num_batches_tracked`) are not listed.
     fn unused(&self) -> Vec<String>;
@@ -61,6 +70,9 @@ impl<T: WeightSource + ?Sized> WeightSource for &T {
     }
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, WeightsError> {
         (**self).load(name, shape)
+    }
+    fn load_cow(&self, name: &str, shape: &[usize]) -> Result<Cow<'_, [f32]>, WeightsError> {
+        (**self).load_cow(name, shape)
     }
     fn unused(&self) -> Vec<String> {
         (**self).unused()

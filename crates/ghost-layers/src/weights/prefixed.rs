@@ -2,6 +2,8 @@
 //! `conv_stem.weight` as `model.0.conv_stem.weight`. This is how a timm GhostNet loads from a
 //! YOLO checkpoint, and how a block loads its children with relative names.
 
+use std::borrow::Cow;
+
 use super::{join_name, WeightSource, WeightsError};
 
 /// `inner` with `prefix.` prepended to every requested name.
@@ -52,6 +54,10 @@ impl WeightSource for Prefixed<'_> {
     /// Errors name the full (prefixed) tensor name.
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, WeightsError> {
         self.inner.load(&self.full(name), shape)
+    }
+
+    fn load_cow(&self, name: &str, shape: &[usize]) -> Result<Cow<'_, [f32]>, WeightsError> {
+        self.inner.load_cow(&self.full(name), shape)
     }
 
     /// Unused names of the whole inner source (full names), not only those under the prefix.

@@ -1,9 +1,11 @@
 //! A memory-mapped `.safetensors` file as a [`WeightSource`].
 //!
 //! The header is parsed (and validated: offsets contiguous, sizes matching shapes and dtypes,
-//! data ending exactly at the end of the file) once at open; tensors are converted to f32 on
-//! request, straight from the mapped bytes.
+//! data ending exactly at the end of the file) once at open; tensors are read on request,
+//! straight from the mapped bytes: f32 tensors are lent in place ([`WeightSource::load_cow`]),
+//! f16/bf16 ones converted.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -161,6 +163,13 @@ impl WeightSource for SafetensorsFile {
     }
 
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, WeightsError> {
+        self.load_cow(name, shape).map(Cow::into_owned)
+    }
+
+    /// Borrows f32 tensors from the mapped bytes when the host is little-endian and the tensor
+    /// is 4-byte aligned in memory (safetensors' own writer aligns the data section to 8
+    /// bytes); f16/bf16 and misaligned tensors are converted into an owned copy.
+    fn load_cow(&self, name: &str, shape: &[usize]) -> Result<Cow<'_, [f32]>, WeightsError> {
         let info = self.info(name)?;
         if info.shape != shape {
             return Err(WeightsError::Shape {
@@ -173,11 +182,20 @@ impl WeightSource for SafetensorsFile {
         let (start, end) = info.data_offsets;
         // read_metadata checked the offsets tile the data section up to the end of the file.
         let raw = &self.bytes.as_slice()[self.data_start + start..self.data_start + end];
-        let values = to_f32(info.dtype, raw).ok_or_else(|| WeightsError::Dtype {
-            origin: self.origin.clone(),
-            name: name.to_string(),
-            found: format!("{:?}", info.dtype),
-        })?;
+        let borrowed = match info.dtype {
+            Dtype::F32 if cfg!(target_endian = "little") => {
+                bytemuck::try_cast_slice::<u8, f32>(raw).ok()
+            }
+            _ => None,
+        };
+        let values = match borrowed {
+            Some(values) => Cow::Borrowed(values),
+            None => Cow::Owned(to_f32(info.dtype, raw).ok_or_else(|| WeightsError::Dtype {
+                origin: self.origin.clone(),
+                name: name.to_string(),
+                found: format!("{:?}", info.dtype),
+            })?),
+        };
         if self.allow_non_finite {
             if let Some(report) = NonFiniteReport::scan(&self.origin, name, &values) {
                 self.non_finite

@@ -17,6 +17,7 @@ use std::sync::PoisonError;
 
 use super::ConvScratch;
 use crate::act::Epilogue;
+use crate::conv_weights::ConvWeights;
 use crate::error::Result;
 use crate::geometry::Window;
 use crate::isa::Isa;
@@ -59,7 +60,12 @@ pub(crate) struct WinogradWeights {
 
 impl WinogradWeights {
     /// Transforms `weights` `[cout][cin][3][3]` (checked by the caller).
-    pub(crate) fn new(weights: &[f32], bias: Option<&[f32]>, cin: usize, cout: usize) -> Self {
+    pub(crate) fn new(
+        weights: ConvWeights<'_>,
+        bias: Option<&[f32]>,
+        cin: usize,
+        cout: usize,
+    ) -> Self {
         // The 16 kernels of a panel row are transformed together (vectorised across output
         // channels) and their 36 values go straight into the 36 weight matrices as one panel
         // row each: the matrices fill in 36 sequential streams, no temporary. Bias rows and the
@@ -72,9 +78,8 @@ impl WinogradWeights {
                 // The 16 kernels of this panel and input channel, tap-major (zero past `cout`).
                 let mut g = [[0.0f32; NR]; 9];
                 for (c, o) in outs.clone().enumerate() {
-                    let at = (o * cin + i) * 9;
                     for (t, taps) in g.iter_mut().enumerate() {
-                        taps[c] = weights[at + t];
+                        taps[c] = weights.at(o, cin * 9, i * 9 + t);
                     }
                 }
                 let mut tile = transform::weight_tiles(&g);
