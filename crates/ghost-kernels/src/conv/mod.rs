@@ -23,7 +23,7 @@ use crate::geometry::Window;
 use crate::isa::{active_isa, Isa};
 use crate::parallel::{chunk_plan, Threads};
 use crate::pointwise::driver::{block_rows, min_rows_per_thread, OutputSide};
-use crate::pointwise::pack::Panels;
+use crate::pointwise::pack::{Panels, NR};
 use crate::pointwise::{check_output, microkernel};
 use crate::view::{SendPtr, TensorView, TensorViewMut};
 
@@ -97,17 +97,29 @@ impl PackedConv {
         check_packed_weights(&weights, bias, cin, cout, kh, kw)?;
         let taps = kh * kw;
         let per_out = taps * cin;
-        // The GEMM reduces tap-major (`k = t * cin + i`); PyTorch stores `[i][t]`.
+        // The GEMM reduces tap-major (`k = t * cin + i`); PyTorch stores `[i][t]`. The packer
+        // asks for a chunk of each of a panel's 16 output channels in turn, so the panel's rows
+        // are read (and scaled) in storage order once, reordered into a buffer, and the chunks
+        // copied from there.
+        let mut stored = vec![0.0f32; per_out];
+        let mut reordered = vec![0.0f32; NR.min(cout) * per_out];
+        let mut panel_of = None;
         let panels = Panels::pack(per_out, cout, bias, |o, k0, dst| {
-            // (t, i) stepped along instead of divided out per weight (a division is ~20 cycles).
-            let (mut t, mut i) = (k0 / cin, k0 % cin);
-            for v in dst {
-                *v = weights.at(o, per_out, i * taps + t);
-                i += 1;
-                if i == cin {
-                    (t, i) = (t + 1, 0);
+            let panel = o / NR;
+            if panel_of != Some(panel) {
+                let outs = panel * NR..cout.min(panel * NR + NR);
+                for (o, row) in outs.zip(reordered.chunks_exact_mut(per_out)) {
+                    weights.read(o, per_out, 0, &mut stored);
+                    for (i, taps_of_i) in stored.chunks_exact(taps).enumerate() {
+                        for (t, &v) in taps_of_i.iter().enumerate() {
+                            row[t * cin + i] = v;
+                        }
+                    }
                 }
+                panel_of = Some(panel);
             }
+            let row = &reordered[(o % NR) * per_out..][..per_out];
+            dst.copy_from_slice(&row[k0..k0 + dst.len()]);
         });
         Ok(PackedConv {
             cin,
