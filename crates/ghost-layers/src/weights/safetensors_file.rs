@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 use safetensors::SafeTensors;
 
@@ -67,8 +67,11 @@ impl SafetensorsFile {
         // mapping is another process truncating or rewriting the file while it is mapped (reads
         // would then fault or see changing bytes); weights files are not modified while a model
         // loads, and this is documented on the type's users. No `&mut` is ever derived from it.
+        // `populate` maps every page in the one system call (the file is read whole anyway, and
+        // usually sits in the page cache): loading yolo11m-ghost otherwise took ~900 page
+        // faults on it, ~6 ms of a 1-thread load of ~80 ms.
         #[allow(unsafe_code)]
-        let map = unsafe { Mmap::map(&file) }.map_err(io_err)?;
+        let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(io_err)?;
         Self::from_bytes_inner(path.display().to_string(), Bytes::Mapped(map))
     }
 
