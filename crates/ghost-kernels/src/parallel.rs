@@ -111,6 +111,50 @@ impl Threads {
             (Some(pool), _) => pool.install(|| fork(0..count, &|i| f(chunk(i)))),
         }
     }
+
+    /// Calls `f(first, chunk)` on contiguous chunks covering `data` (`first` is the index of
+    /// `chunk[0]` in `data`), in parallel when worth it: [`Threads::for_each_chunk`] for callers
+    /// that write their chunk through a plain `&mut` slice. Same `min_chunk` and `align` rules,
+    /// in elements of `data`; allocation-free.
+    pub fn for_each_chunk_mut<T, F>(&self, data: &mut [T], min_chunk: usize, align: usize, f: F)
+    where
+        T: Send,
+        F: Fn(usize, &mut [T]) + Sync + Send,
+    {
+        let (per, count) = chunk_plan(data.len(), self.count, min_chunk, align);
+        match (&self.pool, count) {
+            (_, 0) => {}
+            (None, _) | (_, 1) => {
+                for (i, chunk) in data.chunks_mut(per).enumerate() {
+                    f(i * per, chunk);
+                }
+            }
+            (Some(pool), _) => pool.install(|| fork_mut(0, count, per, data, &f)),
+        }
+    }
+}
+
+/// Runs `g` on chunks `first_id..first_id + ids` (each `per` elements; `data` starts at chunk
+/// `first_id`), halving with `rayon::join` like [`fork`].
+fn fork_mut<T: Send>(
+    first_id: usize,
+    ids: usize,
+    per: usize,
+    data: &mut [T],
+    g: &(impl Fn(usize, &mut [T]) + Sync),
+) {
+    if ids <= 1 {
+        if ids == 1 {
+            g(first_id * per, data);
+        }
+        return;
+    }
+    let mid = ids / 2;
+    let (low, high) = data.split_at_mut((mid * per).min(data.len()));
+    rayon::join(
+        || fork_mut(first_id, mid, per, low, g),
+        || fork_mut(first_id + mid, ids - mid, per, high, g),
+    );
 }
 
 /// Runs `g(i)` for every `i` in `ids`, halving the range with `rayon::join` (the current worker
@@ -181,6 +225,25 @@ mod tests {
     }
 
     /// `map` returns the results in index order, whatever thread ran each call.
+    /// Every element is handed to exactly one call, at its own index, in chunks aligned as
+    /// asked, for any thread count (odd lengths included).
+    #[test]
+    fn chunks_mut_cover_everything_once_at_their_index() {
+        for threads in [1, 2, 3] {
+            let pool = Threads::new(threads).unwrap();
+            for len in [0, 1, 7, 64, 333] {
+                let mut data = vec![0usize; len];
+                pool.for_each_chunk_mut(&mut data, 10, 4, |first, chunk| {
+                    assert!(first % 4 == 0 || chunk.is_empty());
+                    for (i, v) in chunk.iter_mut().enumerate() {
+                        *v += first + i + 1;
+                    }
+                });
+                assert!(data.iter().enumerate().all(|(i, &v)| v == i + 1), "{len}");
+            }
+        }
+    }
+
     #[test]
     fn map_keeps_the_order() {
         for threads in [1, 2, 3] {

@@ -18,6 +18,9 @@ use crate::spec::{ConvArgs, DetectArgs};
 /// Anchors per block of the class-logit transpose (64 pixels of `4 * 16 + 80` logits = 37 KB).
 const TRANSPOSE_BLOCK: usize = 64;
 
+/// Fewest class rows worth a thread in the class-logit transpose.
+const CLASS_ROWS_PER_THREAD: usize = 8;
+
 #[derive(Clone, Debug)]
 struct Level {
     box_convs: Vec<Conv>,
@@ -213,28 +216,39 @@ impl Detect {
                 // Class logits, transposed into their rows in blocks of anchors: a block's
                 // logits stay in cache while every class row receives one contiguous run (one
                 // class row at a time across all anchors strided through ~nc cache lines per
-                // anchor). The sigmoid runs once over all of them below.
+                // anchor). The sigmoid runs once over all of them below. The class rows are
+                // split between the threads (each reads its classes' columns of the logits,
+                // which both threads produced).
                 // Strided reads straight from the logits buffer: building a pixel slice per
                 // element (an assert and an offset multiply each) cost ~0.5 ms more per
                 // 640x640 image on 80 classes at one thread.
                 let pixels = h * w;
                 let layout = *logits_v.layout();
                 let data = logits.buffer();
-                for start in (0..pixels).step_by(TRANSPOSE_BLOCK) {
-                    let end = (start + TRANSPOSE_BLOCK).min(pixels);
-                    let first = layout.pixel_offset(b * pixels + start) + 4 * bins;
-                    // The view was checked to hold every pixel, so no column runs short.
-                    debug_assert!(
-                        layout.pixel_offset(b * pixels + end - 1) + 4 * bins + nc <= data.len()
-                    );
-                    for k in 0..nc {
-                        let row = (4 + k) * anchors + offset;
-                        let column = data[first + k..].iter().step_by(layout.pixel_stride);
-                        for (v, &x) in item[row + start..row + end].iter_mut().zip(column) {
-                            *v = x;
+                // The view was checked to hold every pixel, so no column runs short.
+                debug_assert!(
+                    pixels == 0
+                        || layout.pixel_offset(b * pixels + pixels - 1) + 4 * bins + nc
+                            <= data.len()
+                );
+                let class_rows = &mut item[4 * anchors..];
+                let min_rows = CLASS_ROWS_PER_THREAD * anchors;
+                ctx.threads()
+                    .for_each_chunk_mut(class_rows, min_rows, anchors, |first, rows| {
+                        let k0 = first / anchors;
+                        for start in (0..pixels).step_by(TRANSPOSE_BLOCK) {
+                            let end = (start + TRANSPOSE_BLOCK).min(pixels);
+                            let first_logit = layout.pixel_offset(b * pixels + start) + 4 * bins;
+                            for (k, row) in (k0..).zip(rows.chunks_exact_mut(anchors)) {
+                                let column =
+                                    data[first_logit + k..].iter().step_by(layout.pixel_stride);
+                                let run = &mut row[offset + start..offset + end];
+                                for (v, &x) in run.iter_mut().zip(column) {
+                                    *v = x;
+                                }
+                            }
                         }
-                    }
-                }
+                    });
             }
             ctx.recycle(dist);
             ctx.recycle(logits);
