@@ -236,15 +236,10 @@ impl ConvBnAct {
         // BatchNorm scale is applied as they are packed, so no folded copy is made.
         spec.validate(&names.layer_name())?;
         let weight = weights.load_cow(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
-        let bias = if spec.bias {
-            Some(weights.load(&join_name(&names.conv, "bias"), &[spec.cout])?)
-        } else {
-            None
-        };
-        let (scale, bias) = match &names.bn {
-            Some(bn_prefix) => {
-                let fold = BatchNorm::load(weights, bn_prefix, spec.cout, eps)?
-                    .output_fold(bias.as_deref())?;
+        let (bias, bn) = Self::load_bias_and_bn(weights, names, &spec, eps)?;
+        let (scale, bias) = match bn {
+            Some(bn) => {
+                let fold = bn.output_fold(bias.as_deref())?;
                 (Some(fold.scale), fold.bias)
             }
             None => (None, bias.unwrap_or_else(|| vec![0.0; spec.cout])),
@@ -269,21 +264,33 @@ impl ConvBnAct {
     ) -> Result<FoldedConv> {
         spec.validate(&names.layer_name())?;
         let weight = weights.load(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
-        let bias = if spec.bias {
-            Some(weights.load(&join_name(&names.conv, "bias"), &[spec.cout])?)
-        } else {
-            None
-        };
-        Ok(match &names.bn {
-            Some(bn_prefix) => {
-                let bn = BatchNorm::load(weights, bn_prefix, spec.cout, eps)?;
-                fold(weight, bias.as_deref(), &bn)?
-            }
+        let (bias, bn) = Self::load_bias_and_bn(weights, names, spec, eps)?;
+        Ok(match bn {
+            Some(bn) => fold(weight, bias.as_deref(), &bn)?,
             None => FoldedConv {
                 weight,
                 bias: bias.unwrap_or_else(|| vec![0.0; spec.cout]),
             },
         })
+    }
+
+    /// The conv's own bias (when `spec.bias`) and its BatchNorm (when `names.bn` is set).
+    fn load_bias_and_bn(
+        weights: &dyn WeightSource,
+        names: &ConvBnNames,
+        spec: &ConvSpec,
+        eps: f64,
+    ) -> Result<(Option<Vec<f32>>, Option<BatchNorm>)> {
+        let bias = if spec.bias {
+            Some(weights.load(&join_name(&names.conv, "bias"), &[spec.cout])?)
+        } else {
+            None
+        };
+        let bn = match &names.bn {
+            Some(prefix) => Some(BatchNorm::load(weights, prefix, spec.cout, eps)?),
+            None => None,
+        };
+        Ok((bias, bn))
     }
 
     /// Builds the layer from already-folded weights (`[cout][cin/groups][kh][kw]`) and bias.

@@ -94,7 +94,7 @@ impl PackedConv {
         kw: usize,
     ) -> Result<Self> {
         let weights = weights.into();
-        check_packed_weights(&weights, bias, cin, cout, kh, kw)?;
+        check_weights(weights, bias, cin, cout, kh, kw)?;
         let taps = kh * kw;
         let per_out = taps * cin;
         // The GEMM reduces tap-major (`k = t * cin + i`); PyTorch stores `[i][t]`. The packer
@@ -159,7 +159,7 @@ impl PackedConv {
             ConvAlgorithm::Gemm => Self::new(weights, bias, cin, cout, kh, kw),
             ConvAlgorithm::Winograd => {
                 check_winograd_window(window)?;
-                check_packed_weights(&weights, bias, cin, cout, kh, kw)?;
+                check_weights(weights, bias, cin, cout, kh, kw)?;
                 Ok(PackedConv {
                     cin,
                     cout,
@@ -346,44 +346,27 @@ fn check_winograd_window(window: &Window) -> Result<()> {
     }
 }
 
-/// Checks the weights slice and bias of a `[cout][cin][kh][kw]` convolution.
-pub(crate) fn check_weights(
-    weights: &[f32],
+/// Checks the weights (optionally scaled per output channel) and bias of a `[cout][cin][kh][kw]`
+/// convolution.
+pub(crate) fn check_weights<'w>(
+    weights: impl Into<ConvWeights<'w>>,
     bias: Option<&[f32]>,
     cin: usize,
     cout: usize,
     kh: usize,
     kw: usize,
 ) -> Result<()> {
-    let per_out = check_shape(cin, cout, kh, kw)?;
-    crate::pointwise::naive::check_weights_len(weights, bias, per_out, cout)
-}
-
-/// Checks the channel counts and kernel size are non-zero; returns the weights per output
-/// channel (`cin * kh * kw`).
-fn check_shape(cin: usize, cout: usize, kh: usize, kw: usize) -> Result<usize> {
     if cin == 0 || cout == 0 || kh == 0 || kw == 0 {
         return Err(KernelError::param(
             "conv shape",
             format!("cin = {cin}, cout = {cout}, kernel {kh}x{kw}: all must be at least 1"),
         ));
     }
-    cin.checked_mul(kh)
+    let per_out = cin
+        .checked_mul(kh)
         .and_then(|v| v.checked_mul(kw))
-        .ok_or_else(|| KernelError::param("weights", "size overflows"))
-}
-
-/// [`check_weights`] for weights about to be packed, which may carry an output-channel scale.
-fn check_packed_weights(
-    weights: &ConvWeights<'_>,
-    bias: Option<&[f32]>,
-    cin: usize,
-    cout: usize,
-    kh: usize,
-    kw: usize,
-) -> Result<()> {
-    check_shape(cin, cout, kh, kw)?;
-    weights.check("weights", cin * kh * kw, cout)?;
+        .ok_or_else(|| KernelError::param("weights", "size overflows"))?;
+    weights.into().check("weights", per_out, cout)?;
     crate::pointwise::naive::check_bias_len(bias, cout)
 }
 
