@@ -49,7 +49,30 @@ struct Scratch<V: Lanes> {
 /// As `kernel::rows`.
 #[inline(always)]
 pub(crate) unsafe fn rows<V: Lanes, const T: usize>(p: &Plan, rows: Range<usize>) {
-    let c = p.packed.channels();
+    // One instance per channel count: the per-pixel copies and stores (the bulk of the work at
+    // these widths) then have constant sizes instead of a size switch per pixel.
+    // SAFETY (all arms): forwarded contract.
+    unsafe {
+        match p.packed.channels() {
+            1 => rows_c::<V, T, 1>(p, rows),
+            2 => rows_c::<V, T, 2>(p, rows),
+            3 => rows_c::<V, T, 3>(p, rows),
+            4 => rows_c::<V, T, 4>(p, rows),
+            5 => rows_c::<V, T, 5>(p, rows),
+            6 => rows_c::<V, T, 6>(p, rows),
+            _ => rows_c::<V, T, 7>(p, rows),
+        }
+    }
+}
+
+/// [`rows`] for `C = p.packed.channels()` channels.
+///
+/// # Safety
+/// As `kernel::rows`, and the layer has exactly `C` channels.
+#[inline(always)]
+unsafe fn rows_c<V: Lanes, const T: usize, const C: usize>(p: &Plan, rows: Range<usize>) {
+    debug_assert_eq!(p.packed.channels(), C);
+    let c = C;
     let (kh, kw) = (p.packed.kernel_h(), p.packed.kernel_w());
     let lanes = c.next_power_of_two();
     let per = LANES / lanes;
