@@ -286,6 +286,14 @@ fn pinned_shapes_with_one_scratch() {
         pinned(1, (7, 9), 33, 13, asym),
         pinned(1, (5, 6), 300, 7, Window::same(3, 1)),
         pinned(1, (6, 5), 8, 16, Window::same(5, 2)),
+        // Kernels taller than the driver keeps input rows for per output row (8): the row
+        // offsets are computed per pixel, on all three ways of building rows.
+        pinned(1, (12, 11), 3, 5, Window::same(9, 1)),
+        pinned(2, (10, 13), 16, 9, Window::same(9, 2)),
+        Case {
+            dense_input: false,
+            ..pinned(1, (11, 10), 5, 6, Window::square(11, 1, 3))
+        },
     ];
     for isa in supported_isas() {
         let mut scratch = ConvScratch::new();
