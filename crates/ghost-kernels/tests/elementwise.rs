@@ -17,8 +17,8 @@ mod common;
 
 use ghost_kernels::dfl::{self, dfl_with_isa};
 use ghost_kernels::elementwise::{
-    self, activate_inplace_with_isa, binary_with_isa, channel_scale_inplace_with_isa,
-    channel_scale_with_isa, BinaryOp,
+    self, activate_inplace_with_isa, add_inplace_with_isa, binary_with_isa,
+    channel_scale_inplace_with_isa, channel_scale_with_isa, BinaryOp,
 };
 use ghost_kernels::softmax::{self, softmax_rows_with_isa};
 use ghost_kernels::tolerance::ACT_REL;
@@ -107,6 +107,14 @@ proptest! {
                 binary_with_isa(isa, op, &a, &b, &mut out, &t).unwrap();
                 prop_assert!(same_bits(&out.as_view().to_dense(), &want), "{:?} {:?}", isa, op);
                 assert_sentinels(&bo, &lo);
+                if !mul {
+                    // In place: a's buffer takes the sum.
+                    let mut ia = ba.clone();
+                    let mut x = TensorViewMut::new(&mut ia, la).unwrap();
+                    add_inplace_with_isa(isa, &mut x, &b, &t).unwrap();
+                    prop_assert!(same_bits(&x.as_view().to_dense(), &want), "{:?} add in place", isa);
+                    assert_sentinels(&ia, &la);
+                }
             }
         }
     }

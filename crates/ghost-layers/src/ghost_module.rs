@@ -11,6 +11,7 @@
 //! Tensor names (timm / huawei): `{prefix}.primary_conv.{0: conv, 1: BN}`,
 //! `{prefix}.cheap_operation.{0: conv, 1: BN}`.
 
+use ghost_kernels::elementwise::add_inplace;
 use ghost_kernels::{Activation, AddOrder, Residual, TensorView, TensorViewMut};
 
 use crate::bn::{fold, BatchNorm};
@@ -19,7 +20,6 @@ use crate::conv::{ConvBnAct, ConvBnNames, ConvSpec};
 use crate::cost::Cost;
 use crate::error::{LayerError, Result};
 use crate::layer::Layer;
-use crate::ops;
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
 
@@ -181,8 +181,9 @@ impl GhostModule {
                 .forward_into(ctx, &cheap_in, &mut cheap_out, cheap_residual)?;
         }
         if let Some(r) = residual {
+            // Added after the cheap operation has read the pre-residual primary half.
             let r_primary = r.channels(0, self.init).map_err(kernel_err)?;
-            ops::add_inplace(&mut primary_out, &r_primary);
+            add_inplace(&mut primary_out, &r_primary, ctx.threads()).map_err(kernel_err)?;
         }
         Ok(())
     }

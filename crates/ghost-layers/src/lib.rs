@@ -28,7 +28,6 @@ pub mod error;
 pub mod ghost_bottleneck;
 pub mod ghost_module;
 pub mod layer;
-mod ops;
 pub mod squeeze_excite;
 pub mod tensor;
 pub mod weights;

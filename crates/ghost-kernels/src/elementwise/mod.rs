@@ -1,5 +1,5 @@
-//! Element-wise kernels on strided NHWC views: residual `add`, `mul`, the SE `channel_scale`
-//! (per image and channel), and an in-place activation.
+//! Element-wise kernels on strided NHWC views: residual `add` (also in place), `mul`, the SE
+//! `channel_scale` (per image and channel), and an in-place activation.
 //!
 //! All are memory-bound: one pass, 8 channels per vector, masked tails (never overlapped, so the
 //! in-place kernels touch each element once), pixels split over threads. Inputs and output may be
@@ -27,6 +27,38 @@ pub fn add(
     threads: &Threads,
 ) -> Result<()> {
     binary_with_isa(active_isa(), BinaryOp::Add, a, b, output, threads)
+}
+
+/// `x += r` in place (a residual that cannot go into a kernel epilogue because `x`'s values
+/// before the add are read by another layer first, as in a Ghost module's primary half).
+pub fn add_inplace(x: &mut TensorViewMut, r: &TensorView, threads: &Threads) -> Result<()> {
+    add_inplace_with_isa(active_isa(), x, r, threads)
+}
+
+/// [`add_inplace`] on an explicitly chosen implementation.
+#[doc(hidden)]
+pub fn add_inplace_with_isa(
+    isa: Isa,
+    x: &mut TensorViewMut,
+    r: &TensorView,
+    threads: &Threads,
+) -> Result<()> {
+    check_isa(isa)?;
+    let shape = x.shape();
+    same_shape("residual", shape, r.shape())?;
+    if isa == Isa::Naive {
+        return naive::add_inplace(x, r);
+    }
+    let out = Pixels::of_mut(x);
+    let kernel = ElementwiseKernel {
+        op: Op::Add,
+        a: out,
+        b: Pixels::of(r),
+        out,
+        c: shape[3],
+    };
+    run(isa, threads, &kernel, x.layout().pixels());
+    Ok(())
 }
 
 /// `output = a * b` (element-wise).

@@ -26,6 +26,17 @@ pub fn binary(
     Ok(())
 }
 
+/// `x += r`, one element at a time.
+pub fn add_inplace(x: &mut TensorViewMut, r: &TensorView) -> Result<()> {
+    super::same_shape("residual", x.shape(), r.shape())?;
+    for p in 0..r.layout().pixels() {
+        for (o, &v) in x.pixel_mut(p).iter_mut().zip(r.pixel(p)) {
+            *o += v;
+        }
+    }
+    Ok(())
+}
+
 /// `output[b, y, x, ch] = input[b, y, x, ch] * scale[b, 0, 0, ch]`.
 pub fn channel_scale(
     input: &TensorView,
