@@ -15,7 +15,8 @@
 //!
 //! Buffers from 64 KiB up to a huge page (most pointwise layers' panels) are carved, in turn,
 //! from shared slabs: 16 MiB maps with huge pages requested, handed out front to back and
-//! freed when the last buffer carved from them is dropped. A model's weights, loaded together,
+//! freed when the last buffer carved from them is dropped (the slab being filled also stays
+//! mapped for the next buffers, so at most one slab outlives the buffers carved from it). A model's weights, loaded together,
 //! so sit densely on huge pages too; loading yolo11m-ghost took ~8k 4 KiB page faults on these
 //! buffers before. A slab's never-touched huge pages are never faulted in, so the one that is
 //! being filled costs address space, not memory. Smaller buffers, and any platform or process
@@ -89,7 +90,9 @@ fn carve(bytes: usize) -> Option<(Arc<Slab>, usize)> {
         .is_none_or(|(_, next)| next + bytes > SLAB_BYTES)
     {
         let (mut map, offset) = aligned_map(SLAB_BYTES, SLAB_BYTES)?;
-        let base = NonNull::from(&mut map[offset]);
+        // From the whole map's pointer (not a reference to one byte), so that `base` may
+        // address every byte of the slab.
+        let base = NonNull::new(map.as_mut_ptr().wrapping_add(offset))?;
         *filling = Some((Arc::new(Slab { base, _map: map }), 0));
     }
     let (slab, next) = filling.as_mut()?;
