@@ -42,7 +42,7 @@ pub(crate) struct PanelsRef<'a> {
     rows: &'a [PanelRow],
 }
 
-/// Weights of each output channel read per step while packing: a panel's chunk is a 8 KiB stack
+/// Weights of each output channel read per step while packing: a panel's chunk is an 8 KiB stack
 /// block (packing also runs per call, for attention's operands, and must not allocate).
 const K_CHUNK: usize = 128;
 
