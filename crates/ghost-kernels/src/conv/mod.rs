@@ -2,7 +2,7 @@
 //! views, as a GEMM over (ky, kx, cin) that reuses the pointwise microkernels.
 //!
 //! Weights are packed once ([`PackedConv`]) into the pointwise panel format with the reduction
-//! in (ky, kx, cin) order. The driver ([`driver`]) feeds the microkernel either pointers straight
+//! in (ky, kx, cin) order. The driver (`driver.rs`) feeds the microkernel either pointers straight
 //! into the input (indirect GEMM, no copy) or, for tiny `cin` such as the RGB stem, im2col rows of
 //! a cache block gathered into a reusable [`ConvScratch`].
 //!

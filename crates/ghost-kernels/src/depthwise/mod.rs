@@ -2,7 +2,7 @@
 //! operations and stride-2 bottleneck convs, YOLO's DWConv.
 //!
 //! [`depthwise`] checks every shape, then runs the implementation chosen by
-//! [`active_isa`](crate::isa::active_isa) over rows of the output split across threads. Input and
+//! [`active_isa`] over rows of the output split across threads. Input and
 //! output may be two channel ranges of one buffer (a Ghost module reads `[0, m)` and writes
 //! `[m, 2m)`): the kernels address both through raw pointers and only ever touch channels inside
 //! each view's range.

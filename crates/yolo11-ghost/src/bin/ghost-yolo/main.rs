@@ -32,7 +32,7 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Print a model's layer table and parameter / GFLOP summary.
     Info(info::InfoArgs),
-    /// Run the raw network on a tensor: `images` [N,3,H,W] -> `output0` [N,4+nc,anchors].
+    /// Run the raw network on a tensor: `images` (N,3,H,W) -> `output0` (N,4+nc,anchors).
     Forward(forward::ForwardArgs),
     /// Measure batch-1 forward latency.
     Bench(bench::BenchArgs),
