@@ -55,32 +55,33 @@ impl Cost {
         bn: bool,
     ) -> Cost {
         let [n, oh, ow, cout] = out.map(|v| v as u64);
-        let per_out = (cin / groups.max(1)) as u64 * kh as u64 * kw as u64;
-        let weights = cout * per_out;
-        let out_numel = n * oh * ow * cout;
-        let macs = out_numel * per_out;
+        let per_out = product(&[(cin / groups.max(1)) as u64, kh as u64, kw as u64]);
+        let weights = product(&[cout, per_out]);
+        let out_numel = product(&[n, oh, ow, cout]);
+        let macs = product(&[out_numel, per_out]);
         let bias = if conv_bias { cout } else { 0 };
-        let bn_params = if bn { 2 * cout } else { 0 };
+        let bn_params = if bn { product(&[2, cout]) } else { 0 };
         // Fused: a BN adds a bias to a bias-less conv, or merges into the existing one.
         let fused_bias = if conv_bias || bn { cout } else { 0 };
-        let bn_ops = if bn { 4 * out_numel } else { 0 };
+        let bn_ops = if bn { product(&[4, out_numel]) } else { 0 };
         Cost {
-            params_trained: weights + bias + bn_params,
-            params_fused: weights + fused_bias,
-            flops_trained: 2 * (macs + bn_ops),
-            flops_fused: 2 * macs,
+            params_trained: weights.saturating_add(bias).saturating_add(bn_params),
+            params_fused: weights.saturating_add(fused_bias),
+            flops_trained: product(&[2, macs.saturating_add(bn_ops)]),
+            flops_fused: product(&[2, macs]),
         }
     }
 
     /// A `Linear` layer on `batch` rows (thop: `in * numel(out)`, bias not counted).
     pub fn linear(batch: usize, in_features: usize, out_features: usize, bias: bool) -> Cost {
         let (b, i, o) = (batch as u64, in_features as u64, out_features as u64);
-        let params = i * o + if bias { o } else { 0 };
+        let params = product(&[i, o]).saturating_add(if bias { o } else { 0 });
+        let flops = product(&[2, b, i, o]);
         Cost {
             params_trained: params,
             params_fused: params,
-            flops_trained: 2 * b * i * o,
-            flops_fused: 2 * b * i * o,
+            flops_trained: flops,
+            flops_fused: flops,
         }
     }
 
@@ -88,10 +89,10 @@ impl Cost {
     /// output).
     pub fn global_avg_pool(input: [usize; 4]) -> Cost {
         let [n, h, w, c] = input.map(|v| v as u64);
-        let ops = n * h * w * c + n * c;
+        let ops = product(&[n, h, w, c]).saturating_add(product(&[n, c]));
         Cost {
-            flops_trained: 2 * ops,
-            flops_fused: 2 * ops,
+            flops_trained: product(&[2, ops]),
+            flops_fused: product(&[2, ops]),
             ..Cost::ZERO
         }
     }
@@ -107,14 +108,22 @@ impl Cost {
     }
 }
 
+/// Product saturating at `u64::MAX`: a YAML may describe a model too large to count (its hidden
+/// widths are products of capped arguments), and a saturated count is simply refused as too
+/// large before anything is allocated.
+fn product(factors: &[u64]) -> u64 {
+    factors.iter().fold(1u64, |acc, &f| acc.saturating_mul(f))
+}
+
+/// Sums saturate like [`product`].
 impl Add for Cost {
     type Output = Cost;
     fn add(self, o: Cost) -> Cost {
         Cost {
-            params_trained: self.params_trained + o.params_trained,
-            params_fused: self.params_fused + o.params_fused,
-            flops_trained: self.flops_trained + o.flops_trained,
-            flops_fused: self.flops_fused + o.flops_fused,
+            params_trained: self.params_trained.saturating_add(o.params_trained),
+            params_fused: self.params_fused.saturating_add(o.params_fused),
+            flops_trained: self.flops_trained.saturating_add(o.flops_trained),
+            flops_fused: self.flops_fused.saturating_add(o.flops_fused),
         }
     }
 }
@@ -249,6 +258,23 @@ mod tests {
         let d = Cost::conv([2, 4, 4, 24], 24, 24, 5, 5, false, false);
         assert_eq!(d.flops_fused, 2 * 2 * 4 * 4 * 24 * 25);
         assert_eq!(d.params_fused, 24 * 25);
+    }
+
+    #[test]
+    fn counts_too_large_for_u64_saturate() {
+        // 2^32 channels in and out of a 2^16 x 2^16 kernel: 2^96 weights.
+        let big = 1usize << 32;
+        let c = Cost::conv([1, 1, 1, big], big, 1, 1 << 16, 1 << 16, true, true);
+        assert_eq!(c.params_trained, u64::MAX);
+        assert_eq!(c.flops_fused, u64::MAX);
+        assert_eq!((c + c).flops_trained, u64::MAX);
+        assert_eq!(Cost::linear(big, big, big, true).flops_fused, u64::MAX);
+        assert_eq!(
+            Cost::global_avg_pool([big, big, big, 1]).flops_fused,
+            u64::MAX
+        );
+        // Small counts are exact, not clamped.
+        assert_eq!(Cost::linear(2, 3, 5, true).params_fused, 3 * 5 + 5);
     }
 
     #[test]

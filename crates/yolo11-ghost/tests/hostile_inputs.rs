@@ -630,6 +630,11 @@ fn yaml_problems_are_typed_errors_naming_the_row() {
     );
     let e = yaml_err(&YAML.replace("[16, 3, 2]", "[16, 1000000, 2]"));
     assert!(matches!(&e, YoloError::BadArg { row: 0, .. }), "{e:?}");
+    let e = yaml_err(&YAML.replace("[16, 3, 2]", "[16, 3, 2, 4611686018427387904]"));
+    assert!(
+        matches!(&e, YoloError::BadArg { row: 0, arg, .. } if arg == "p"),
+        "{e:?}"
+    );
     let e = yaml_err(&YAML.replace("nc: 3", "nc: 100000000000"));
     assert!(matches!(&e, YoloError::ModelYaml { .. }), "{e:?}");
     let e = yaml_err(&YAML.replace(
@@ -646,6 +651,21 @@ fn yaml_problems_are_typed_errors_naming_the_row() {
             .replace("[[2, 3, 4]", "[[2, 3, 5]"),
     );
     assert!(matches!(&e, YoloError::BadArg { row: 5, .. }), "{e:?}");
+    // 99 chained stride-2 copies: a stride of 16 * 2^99 is refused, not overflowed.
+    let e = yaml_err(&YAML.replace(
+        "- [-1, 1, Conv, [32, 3, 2]]\nhead",
+        "- [-1, 99, Conv, [32, 3, 2]]\nhead",
+    ));
+    assert!(
+        matches!(&e, YoloError::Row { row: 4, message, .. } if message.contains("stride")),
+        "{e:?}"
+    );
+    // Each stride within the caps; their product passes MAX_STRIDE (2^16) at row 4 (2^17).
+    let e = yaml_err(&YAML.replace("[16, 3, 2]", "[16, 3, 8192]"));
+    assert!(
+        matches!(&e, YoloError::Row { row: 4, message, .. } if message.contains("65536")),
+        "{e:?}"
+    );
     // Within the per-argument caps but 38 billion parameters: refused before any allocation.
     let huge = YAML.replace(
         "[32, 3, 2]]\n  - [-1, 1, Conv, [32, 3, 2]]\nhead",

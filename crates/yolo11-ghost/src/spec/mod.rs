@@ -36,6 +36,15 @@ pub const MAX_INT: i64 = 1 << 16;
 /// Number of GhostNet outputs (strides 4, 8, 16, 32).
 pub const GHOSTNET_OUTPUTS: usize = 4;
 
+/// The coarsest output stride a model may have. Input sides must be multiples of the model's
+/// coarsest stride, so anything near this is already unusable; YOLO11 tops out at 32.
+pub const MAX_STRIDE: usize = 1 << 16;
+
+/// `base^exp`, saturating at `usize::MAX` (a YAML can ask for 99 stride-2 copies).
+fn saturating_power(base: usize, exp: usize) -> usize {
+    base.saturating_pow(u32::try_from(exp).unwrap_or(u32::MAX))
+}
+
 /// GhostNet output channels at `width` (the last block at each stride: blocks 2, 4, 6, 9, with
 /// 24, 40, 112 and 960 channels at width 1), timm's `make_divisible(c * width, 4)`.
 pub fn ghostnet_channels(width: f64) -> [usize; 4] {
@@ -175,11 +184,11 @@ impl ModelSpec {
                 ModuleSpec::GhostNet { .. } => 32,
                 ModuleSpec::Index { index, .. } => 4 << index,
                 ModuleSpec::Upsample { factor, .. } => {
-                    (input(0) / factor.pow(layer.copies as u32)).max(1)
+                    (input(0) / saturating_power(*factor, layer.copies)).max(1)
                 }
                 ModuleSpec::Concat { .. } => input(0),
                 ModuleSpec::Detect(_) => (0..layer.inputs.len()).map(input).max().unwrap_or(1),
-                m => input(0) * m.stride().pow(layer.copies as u32),
+                m => input(0).saturating_mul(saturating_power(m.stride(), layer.copies)),
             };
             strides.push(s);
         }
@@ -223,13 +232,23 @@ impl ModelSpec {
     fn validate(&self) -> Result<()> {
         let strides = self.strides();
         let last = self.layers.len() - 1;
-        for layer in &self.layers {
+        for (layer, &stride) in self.layers.iter().zip(&strides) {
             let kind = layer.module.kind();
             let err = |message: String| YoloError::Row {
                 row: layer.index,
                 module: kind.yaml_name().to_string(),
                 message,
             };
+            if stride > MAX_STRIDE {
+                let found = match stride {
+                    usize::MAX => "beyond usize".to_string(),
+                    s => s.to_string(),
+                };
+                return Err(err(format!(
+                    "output stride {found} is above the largest supported stride {MAX_STRIDE} \
+                     (input sides must be multiples of the coarsest stride)"
+                )));
+            }
             match &layer.module {
                 ModuleSpec::Detect(_) if layer.index != last => {
                     return Err(err("Detect must be the last layer".into()));
@@ -255,7 +274,7 @@ impl ModelSpec {
                         Source::Layer(i) => strides[i],
                         Source::Image => 1,
                     };
-                    if input % factor.pow(layer.copies as u32) != 0 {
+                    if input % saturating_power(*factor, layer.copies) != 0 {
                         return Err(err(format!("upsampling a stride-{input} map by {factor} goes finer than the input image")));
                     }
                 }

@@ -469,8 +469,11 @@ impl CallArgs<'_> {
         match self.args.get(idx) {
             None | Some(ArgValue::None) => Ok(k / 2),
             Some(v) => match v.as_int() {
-                Some(i) if i >= 0 => Ok(i as usize),
-                _ => Err(self.bad(idx, "None or a non-negative integer")),
+                Some(i) if (0..=super::MAX_INT).contains(&i) => Ok(i as usize),
+                _ => Err(self.bad(
+                    idx,
+                    &format!("None or an integer from 0 to {}", super::MAX_INT),
+                )),
             },
         }
     }

@@ -19,9 +19,10 @@ const FIX_2_053119869: i32 = 16819;
 const FIX_2_562915447: i32 = 20995;
 const FIX_3_072711026: i32 = 25172;
 
-/// Rounding right shift (`DESCALE`).
+/// Rounding right shift (`DESCALE`). Wrapping, like every step here: corrupt coefficients can
+/// overflow i32 (C's int arithmetic wraps in practice), and the result is clamped afterwards.
 fn descale(x: i32, n: i32) -> i32 {
-    (x + (1 << (n - 1))) >> n
+    x.wrapping_add(1 << (n - 1)) >> n
 }
 
 /// One 1-D 8-point IDCT on `v` (already scaled inputs): returns the 8 outputs before descaling,
@@ -29,7 +30,7 @@ fn descale(x: i32, n: i32) -> i32 {
 fn idct_1d(v: [i32; 8]) -> [i32; 8] {
     // Even part.
     let (z2, z3) = (v[2], v[6]);
-    let z1 = (z2 + z3).wrapping_mul(FIX_0_541196100);
+    let z1 = z2.wrapping_add(z3).wrapping_mul(FIX_0_541196100);
     let tmp2 = z1.wrapping_add(z3.wrapping_mul(-FIX_1_847759065));
     let tmp3 = z1.wrapping_add(z2.wrapping_mul(FIX_0_765366865));
     let tmp0 = (v[0].wrapping_add(v[4])).wrapping_shl(CONST_BITS as u32);
@@ -180,5 +181,38 @@ mod tests {
         let mut out = [0u8; 64];
         idct_islow(&coefs, &quant, &mut out, 8);
         assert!(out.iter().all(|&v| v == 148));
+    }
+
+    /// Corrupt files can carry any i16 coefficient with any u16 quantiser; the fixed-point
+    /// passes must wrap (the test profile checks overflow) and still write clamped samples.
+    #[test]
+    fn arbitrary_coefficients_do_not_overflow() {
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u32
+        };
+        for block in 0..20_000 {
+            // Every fourth block is sparse, so the DC-only and zero-row shortcuts are hit too.
+            let sparse = block % 4 == 0;
+            let coefs: [i16; 64] = std::array::from_fn(|i| {
+                let v = next();
+                if sparse && i > 0 && v % 8 != 0 {
+                    0
+                } else {
+                    v as i16
+                }
+            });
+            let quant: [u16; 64] = std::array::from_fn(|_| next() as u16);
+            let mut out = [0u8; 64];
+            idct_islow(&coefs, &quant, &mut out, 8);
+            // Whatever wrapped, a DC-only block still decodes to one flat level.
+            let mut dc_only = [0i16; 64];
+            dc_only[0] = coefs[0];
+            idct_islow(&dc_only, &quant, &mut out, 8);
+            assert!(out.iter().all(|&v| v == out[0]), "block {block}: {out:?}");
+        }
     }
 }
