@@ -185,7 +185,8 @@ pub const CONV: &[ConvShape] = &[
     // yolo11n C3k2 bottleneck 3x3 convs: 16 -> 16 at 80x80 (layer 4) and 32 -> 32 at 40x40
     // (layer 6): the smallest channel counts Winograd takes.
     cv("n_c3k2_p3_80_16x16_s1", 80, 16, 16, 1, Activation::Silu),
-    // yolo11n layer 2's bottleneck (16 -> 8 -> 16 at 160x160): below the Winograd threshold.
+    // yolo11n layer 2's bottleneck (16 -> 8 -> 16 at 160x160): the first runs as Winograd (cin
+    // >= 16), the second, 8 input channels, as the GEMM's row taps.
     cv("n_c3k2_p2_160_16x8_s1", 160, 16, 8, 1, Activation::Silu),
     cv("n_c3k2_p2_160_8x16_s1", 160, 8, 16, 1, Activation::Silu),
     cv("n_c3k2_p4_40_32x32_s1", 40, 32, 32, 1, Activation::Silu),

@@ -14,7 +14,7 @@ use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::winograd::transform::{AT, BT, G};
 use ghost_kernels::conv::{
-    conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CHANNELS,
+    conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CIN,
 };
 use ghost_kernels::tolerance::winograd_bound;
 use ghost_kernels::{
@@ -369,10 +369,10 @@ fn one_and_two_threads_agree_bitwise() {
 #[test]
 fn algorithm_choice_follows_the_window_and_channels() {
     let same = Window::same(3, 1);
-    let m = WINOGRAD_MIN_CHANNELS;
+    let m = WINOGRAD_MIN_CIN;
     assert_eq!(ConvAlgorithm::choose(m, m, &same), ConvAlgorithm::Winograd);
     assert_eq!(ConvAlgorithm::choose(m - 1, 64, &same), ConvAlgorithm::Gemm);
-    assert_eq!(ConvAlgorithm::choose(64, m - 1, &same), ConvAlgorithm::Gemm);
+    assert_eq!(ConvAlgorithm::choose(m, 1, &same), ConvAlgorithm::Winograd);
     assert_eq!(
         ConvAlgorithm::choose(64, 64, &Window::same(3, 2)),
         ConvAlgorithm::Gemm
