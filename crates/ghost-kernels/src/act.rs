@@ -29,6 +29,12 @@ impl Activation {
         Activation::Sigmoid,
     ];
 
+    /// Whether it evaluates `exp` (SiLU, sigmoid): a long dependency chain per vector, which
+    /// the epilogues run on several vectors side by side; the others are one or two operations.
+    pub fn is_transcendental(self) -> bool {
+        matches!(self, Activation::Silu | Activation::Sigmoid)
+    }
+
     /// Reference scalar evaluation in f64 (what the naive kernels use).
     pub fn apply_f64(self, x: f64) -> f64 {
         match self {

@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use crate::act::Activation;
-use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels, SplitKernel};
+use crate::lanes::{each_block, load_opt, store_opt, Lanes, Pixels, SplitKernel, LANES};
 
 /// What to compute per element.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +58,30 @@ impl SplitKernel for ElementwiseKernel {
                     let s = self.b.at(p / image_pixels);
                     each_block!(c, tail, |ch, m| {
                         let v = V::mul(load_opt(a.add(ch), m), load_opt(s.add(ch), m));
+                        store_opt(o.add(ch), m, v);
+                    });
+                }
+            }
+            Op::Activate(act) if act.is_transcendental() => {
+                // SiLU / sigmoid: 32 channels at a time through `Lanes::activate4` (four
+                // interleaved exp chains), the rest vector by vector.
+                let wide = c / (4 * LANES) * (4 * LANES);
+                for p in pixels {
+                    let o = self.out.at(p);
+                    for ch in (0..wide).step_by(4 * LANES) {
+                        let v = [
+                            V::load(o.add(ch)),
+                            V::load(o.add(ch + LANES)),
+                            V::load(o.add(ch + 2 * LANES)),
+                            V::load(o.add(ch + 3 * LANES)),
+                        ];
+                        for (j, v) in V::activate4(act, v).into_iter().enumerate() {
+                            V::store(o.add(ch + j * LANES), v);
+                        }
+                    }
+                    let o = o.add(wide);
+                    each_block!(c - wide, tail, |ch, m| {
+                        let v = V::activate(act, load_opt(o.add(ch), m));
                         store_opt(o.add(ch), m, v);
                     });
                 }

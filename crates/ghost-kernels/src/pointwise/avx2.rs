@@ -2,7 +2,8 @@
 //!
 //! Per reduction step: two aligned loads of the 16-wide weight row, six broadcasts of one
 //! activation per row, twelve FMAs into twelve accumulators (12 of the 16 ymm registers; the
-//! other three hold the weights and the broadcast). The epilogue runs in vector registers;
+//! other three hold the weights and the broadcast). The epilogue runs in vector registers (SiLU
+//! and sigmoid on four vectors side by side, see `finish_n`);
 //! partial tiles (fewer than 16 valid columns) use exact-width plain loads and stores around exactly the same
 //! arithmetic as full ones.
 
@@ -11,7 +12,7 @@ use std::arch::x86_64::*;
 use super::small::{load_n, store_n};
 use super::tile::{Finish, Microkernel, Strip, Tile};
 use crate::act::AddOrder;
-use crate::simd::avx2::activate;
+use crate::simd::avx2::activate_n;
 
 /// Rows per tile.
 pub(crate) const MR: usize = 6;
@@ -108,40 +109,86 @@ unsafe fn tile_12x8(t: &Tile<'_>, u: &Tile<'_>, store_second: bool) {
             }
         }
         let c = [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11];
-        let halves: &[&Tile<'_>] = if store_second { &[t, u] } else { &[t] };
-        for (half, tile) in halves.iter().enumerate() {
-            for r in 0..tile.mr {
-                let v = c[half * MR + r];
-                let out = tile.out[r].add(tile.col);
-                let v = match tile.finish {
-                    Some(f) => finish8(f, v, tile.res[r], tile.col, tile.nr),
-                    None => v,
-                };
-                store8(out, v, tile.nr);
+        // Vector `i` is row `i % MR` of tile `i / MR` (`t`, then `u`); the rows kept are the
+        // valid rows of `t` and, with `store_second`, of `u`.
+        let kept = [t.mr, if store_second { u.mr } else { 0 }];
+        let Some(f) = t.finish else {
+            for (half, tile) in [t, u].into_iter().enumerate() {
+                for r in 0..kept[half] {
+                    store8(tile.out[r].add(tile.col), c[half * MR + r], tile.nr);
+                }
+            }
+            return;
+        };
+        if !f.act.is_transcendental() {
+            for (half, tile) in [t, u].into_iter().enumerate() {
+                for r in 0..kept[half] {
+                    let res = [tile.res[r].wrapping_add(tile.col)];
+                    let [v] = finish_n(f, [c[half * MR + r]], res, [tile.nr]);
+                    store8(tile.out[r].add(tile.col), v, tile.nr);
+                }
+            }
+            return;
+        }
+        // SiLU and sigmoid: four rows at a time through the epilogue (see `finish_n`); rows not
+        // kept are computed on zero residuals and dropped.
+        for g in (0..2 * MR).step_by(4) {
+            let mut res = [std::ptr::null::<f32>(); 4];
+            let mut len = [0usize; 4];
+            for j in 0..4 {
+                let (half, r) = ((g + j) / MR, (g + j) % MR);
+                if r < kept[half] {
+                    let tile = if half == 0 { t } else { u };
+                    res[j] = tile.res[r].wrapping_add(tile.col);
+                    len[j] = tile.nr;
+                }
+            }
+            let v = finish_n(f, [c[g], c[g + 1], c[g + 2], c[g + 3]], res, len);
+            for (j, v) in v.into_iter().enumerate() {
+                let (half, r) = ((g + j) / MR, (g + j) % MR);
+                if r < kept[half] {
+                    let tile = if half == 0 { t } else { u };
+                    store8(tile.out[r].add(tile.col), v, tile.nr);
+                }
             }
         }
     }
 }
 
-/// The epilogue on one 8-wide row (see [`finish_row`]).
+/// The epilogue `[+ residual] -> activation -> [+ residual]` on `N` vectors at once. Vector `i`
+/// has `len[i] <= 8` valid floats, whose residual starts at `res[i]` (read only when a residual
+/// is fused, and only `len[i]` floats). The `N` vectors go through the activation together: one
+/// SiLU is a long dependency chain, and four independent ones side by side keep the core busy
+/// (`simd::avx2::exp_n`).
 ///
 /// # Safety
-/// AVX2+FMA code only; `res + col` valid for `nr <= 8` floats when a residual is fused.
+/// AVX2+FMA code only; `res[i]` valid for `len[i]` reads when `f.order` is set.
 #[inline(always)]
-unsafe fn finish8(f: Finish, v: __m256, res: *const f32, col: usize, nr: usize) -> __m256 {
-    // SAFETY: forwarded contract.
+unsafe fn finish_n<const N: usize>(
+    f: Finish,
+    v: [__m256; N],
+    res: [*const f32; N],
+    len: [usize; N],
+) -> [__m256; N] {
+    // SAFETY: forwarded contract; `load_n` reads only `len[i]` floats.
     unsafe {
         let mut v = v;
-        let r = match f.order {
-            Some(_) => load8(res.add(col), nr),
-            None => _mm256_setzero_ps(),
-        };
-        if f.order == Some(AddOrder::BeforeActivation) {
-            v = _mm256_add_ps(v, r);
+        let mut r = [_mm256_setzero_ps(); N];
+        if f.order.is_some() {
+            for i in 0..N {
+                r[i] = load_n(res[i], len[i]);
+            }
         }
-        v = activate(f.act, v);
+        if f.order == Some(AddOrder::BeforeActivation) {
+            for i in 0..N {
+                v[i] = _mm256_add_ps(v[i], r[i]);
+            }
+        }
+        v = activate_n(f.act, v);
         if f.order == Some(AddOrder::AfterActivation) {
-            v = _mm256_add_ps(v, r);
+            for i in 0..N {
+                v[i] = _mm256_add_ps(v[i], r[i]);
+            }
         }
         v
     }
@@ -226,47 +273,43 @@ unsafe fn tile_6x16<const PREFETCH: bool>(t: &Tile<'_>, next_a: &[*const f32]) {
             }
         }
         let c = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51];
-        for r in 0..t.mr {
-            let v = [c[2 * r], c[2 * r + 1]];
-            let out = t.out[r].add(t.col);
-            match t.finish {
-                Some(f) => store16(out, finish_row(f, v, t.res[r], t.col, t.nr), t.nr),
-                None => store16(out, v, t.nr),
+        let Some(f) = t.finish else {
+            for r in 0..t.mr {
+                store16(t.out[r].add(t.col), [c[2 * r], c[2 * r + 1]], t.nr);
+            }
+            return;
+        };
+        let (lo, hi) = (t.nr.min(8), t.nr.saturating_sub(8));
+        if !f.act.is_transcendental() {
+            for r in 0..t.mr {
+                let res = t.res[r];
+                let v = [c[2 * r], c[2 * r + 1]];
+                let res = [res.wrapping_add(t.col), res.wrapping_add(t.col + 8)];
+                store16(t.out[r].add(t.col), finish_n(f, v, res, [lo, hi]), t.nr);
+            }
+            return;
+        }
+        // SiLU and sigmoid: two rows (four vectors) at a time through the epilogue (see
+        // `finish_n`).
+        for r in (0..t.mr).step_by(2) {
+            let second = r + 1 < t.mr;
+            let (r1, lo1, hi1) = if second { (r + 1, lo, hi) } else { (r, 0, 0) };
+            let v = finish_n(
+                f,
+                [c[2 * r], c[2 * r + 1], c[2 * r + 2], c[2 * r + 3]],
+                [
+                    t.res[r].wrapping_add(t.col),
+                    t.res[r].wrapping_add(t.col + 8),
+                    t.res[r1].wrapping_add(t.col),
+                    t.res[r1].wrapping_add(t.col + 8),
+                ],
+                [lo, hi, lo1, hi1],
+            );
+            store16(t.out[r].add(t.col), [v[0], v[1]], t.nr);
+            if second {
+                store16(t.out[r + 1].add(t.col), [v[2], v[3]], t.nr);
             }
         }
-    }
-}
-
-/// The epilogue on one 16-wide row: `[+ residual] -> activation -> [+ residual]`.
-///
-/// # Safety
-/// AVX2+FMA code only; `res + col` valid for `nr` floats when a residual is fused.
-#[inline(always)]
-unsafe fn finish_row(
-    f: Finish,
-    v: [__m256; 2],
-    res: *const f32,
-    col: usize,
-    nr: usize,
-) -> [__m256; 2] {
-    // SAFETY: forwarded contract.
-    unsafe {
-        let [mut v0, mut v1] = v;
-        let r = match f.order {
-            Some(_) => load16(res.add(col), nr),
-            None => [_mm256_setzero_ps(); 2],
-        };
-        if f.order == Some(AddOrder::BeforeActivation) {
-            v0 = _mm256_add_ps(v0, r[0]);
-            v1 = _mm256_add_ps(v1, r[1]);
-        }
-        v0 = activate(f.act, v0);
-        v1 = activate(f.act, v1);
-        if f.order == Some(AddOrder::AfterActivation) {
-            v0 = _mm256_add_ps(v0, r[0]);
-            v1 = _mm256_add_ps(v1, r[1]);
-        }
-        [v0, v1]
     }
 }
 

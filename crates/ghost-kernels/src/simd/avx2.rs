@@ -18,31 +18,68 @@ use crate::act::Activation;
 /// The CPU must support AVX2 and FMA.
 #[inline(always)]
 pub unsafe fn exp(x: __m256) -> __m256 {
-    let x = _mm256_min_ps(
-        _mm256_set1_ps(88.0),
-        _mm256_max_ps(_mm256_set1_ps(-87.336_54), x),
-    );
-    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-        x,
-        _mm256_set1_ps(std::f32::consts::LOG2_E),
-    ));
-    // Two-step Cody-Waite reduction: ln2 = 0.693359375 - 2.12194440e-4 (the first part is exact
-    // in 9 bits, so n * hi is exact for |n| <= 127).
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-    let mut p = _mm256_set1_ps(1.987_569_1e-4);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.398_2e-3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333_452e-3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.166_666_65));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5));
-    let r2 = _mm256_mul_ps(r, r);
-    let e_r = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0));
-    let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
-        _mm256_cvtps_epi32(n),
-        _mm256_set1_epi32(127),
-    )));
-    _mm256_mul_ps(e_r, pow2n)
+    // SAFETY: forwarded contract.
+    unsafe { exp_n([x])[0] }
+}
+
+/// `1.5 * 2^23 + 127`, see [`exp_n`].
+const EXP_MAGIC: f32 = 12_583_039.0;
+
+/// [`exp`] of `N` vectors, each step issued for all `N` before the next. One vector's exp is a
+/// chain of ~20 dependent operations; interleaving independent chains lets the out-of-order core
+/// overlap them (the epilogues call this with `N = 4`: SiLU 4.1 -> 3.0 ns per vector on a buffer
+/// in L1, Zen 3). Every lane gets exactly the operations of the one-vector version.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn exp_n<const N: usize>(x: [__m256; N]) -> [__m256; N] {
+    // SAFETY (whole function): AVX2+FMA intrinsics on registers only.
+    unsafe {
+        let (lo, hi) = (_mm256_set1_ps(-87.336_54), _mm256_set1_ps(88.0));
+        let mut x = x;
+        for v in &mut x {
+            *v = _mm256_min_ps(hi, _mm256_max_ps(lo, *v));
+        }
+        // n = round(x log2 e) by the "magic number" trick: adding 1.5 * 2^23 leaves the integer
+        // nearest to x log2 e in the low mantissa bits (one FMA instead of a multiply, a round
+        // and a convert). The constant also carries the exponent bias, so those bits shifted up
+        // by 23 are 2^n: n + 127 is in [1, 254] for the clamped x, and the 1.5's mantissa bit
+        // (bit 22) is shifted out.
+        let magic = _mm256_set1_ps(EXP_MAGIC);
+        let log2e = _mm256_set1_ps(std::f32::consts::LOG2_E);
+        let mut t = x;
+        for t in &mut t {
+            *t = _mm256_fmadd_ps(*t, log2e, magic);
+        }
+        let mut n = t;
+        for n in &mut n {
+            *n = _mm256_sub_ps(*n, magic);
+        }
+        // Two-step Cody-Waite reduction: ln2 = 0.693359375 - 2.12194440e-4 (the first part is
+        // exact in 9 bits, so n * hi is exact for |n| <= 127).
+        let mut r = x;
+        for (r, n) in r.iter_mut().zip(&n) {
+            *r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(0.693_359_4), *r);
+        }
+        for (r, n) in r.iter_mut().zip(&n) {
+            *r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(-2.121_944_4e-4), *r);
+        }
+        let mut p = [_mm256_set1_ps(1.987_569_1e-4); N];
+        for c in [1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
+            for (p, r) in p.iter_mut().zip(&r) {
+                *p = _mm256_fmadd_ps(*p, *r, _mm256_set1_ps(c));
+            }
+        }
+        let mut out = p;
+        for ((o, r), t) in out.iter_mut().zip(&r).zip(&t) {
+            let r2 = _mm256_mul_ps(*r, *r);
+            let e_r = _mm256_add_ps(_mm256_fmadd_ps(*o, r2, *r), _mm256_set1_ps(1.0));
+            let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(*t)));
+            *o = _mm256_mul_ps(e_r, pow2n);
+        }
+        out
+    }
 }
 
 /// `1 / (1 + exp(-x))`.
@@ -51,9 +88,39 @@ pub unsafe fn exp(x: __m256) -> __m256 {
 /// The CPU must support AVX2 and FMA.
 #[inline(always)]
 pub unsafe fn sigmoid(x: __m256) -> __m256 {
-    let one = _mm256_set1_ps(1.0);
-    let e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
-    _mm256_div_ps(one, _mm256_add_ps(one, e))
+    // SAFETY: forwarded contract.
+    unsafe { sigmoid_n([x])[0] }
+}
+
+/// `0 - x` on every vector (the SiLU and sigmoid argument, as the one-vector versions always
+/// computed it).
+///
+/// # Safety
+/// The CPU must support AVX.
+#[inline(always)]
+unsafe fn negate<const N: usize>(mut x: [__m256; N]) -> [__m256; N] {
+    for v in &mut x {
+        // SAFETY: forwarded contract.
+        *v = unsafe { _mm256_sub_ps(_mm256_setzero_ps(), *v) };
+    }
+    x
+}
+
+/// [`sigmoid`] of `N` interleaved vectors (see [`exp_n`]).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn sigmoid_n<const N: usize>(x: [__m256; N]) -> [__m256; N] {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let one = _mm256_set1_ps(1.0);
+        let mut out = exp_n(negate(x));
+        for o in &mut out {
+            *o = _mm256_div_ps(one, _mm256_add_ps(one, *o));
+        }
+        out
+    }
 }
 
 /// `x / (1 + exp(-x))` (SiLU, one division).
@@ -62,8 +129,26 @@ pub unsafe fn sigmoid(x: __m256) -> __m256 {
 /// The CPU must support AVX2 and FMA.
 #[inline(always)]
 pub unsafe fn silu(x: __m256) -> __m256 {
-    let e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
-    _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), e))
+    // SAFETY: forwarded contract.
+    unsafe { silu_n([x])[0] }
+}
+
+/// [`silu`] of `N` interleaved vectors (see [`exp_n`]).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn silu_n<const N: usize>(x: [__m256; N]) -> [__m256; N] {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let one = _mm256_set1_ps(1.0);
+        let e = exp_n(negate(x));
+        let mut out = x;
+        for (o, e) in out.iter_mut().zip(e) {
+            *o = _mm256_div_ps(*o, _mm256_add_ps(one, e));
+        }
+        out
+    }
 }
 
 /// `relu6(x + 3) / 6`, in the same operation order as [`Activation::apply`].
@@ -84,6 +169,29 @@ pub unsafe fn hard_sigmoid(x: __m256) -> __m256 {
 #[inline(always)]
 pub unsafe fn relu(x: __m256) -> __m256 {
     _mm256_max_ps(x, _mm256_setzero_ps())
+}
+
+/// Applies `act` to `N` vectors, interleaved where that pays (SiLU, sigmoid: see [`exp_n`]).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline(always)]
+pub unsafe fn activate_n<const N: usize>(act: Activation, x: [__m256; N]) -> [__m256; N] {
+    // SAFETY (all arms): forwarded contract.
+    unsafe {
+        match act {
+            Activation::Identity => x,
+            Activation::Silu => silu_n(x),
+            Activation::Sigmoid => sigmoid_n(x),
+            Activation::Relu | Activation::HardSigmoid => {
+                let mut x = x;
+                for v in &mut x {
+                    *v = activate(act, *v);
+                }
+                x
+            }
+        }
+    }
 }
 
 /// Applies `act` to 8 lanes.

@@ -21,6 +21,9 @@ const TRANSPOSE_BLOCK: usize = 64;
 /// Fewest class rows worth a thread in the class-logit transpose.
 const CLASS_ROWS_PER_THREAD: usize = 8;
 
+/// Scores per "pixel" of the sigmoid pass over the class rows (the threads split pixels).
+const SIGMOID_ROW: usize = 256;
+
 #[derive(Clone, Debug)]
 struct Level {
     box_convs: Vec<Conv>,
@@ -258,18 +261,25 @@ impl Detect {
         let out_flat = out.as_slice_mut().expect("output0 is in standard layout");
         for b in 0..n {
             let scores = &mut out_flat[(b * (4 + nc) + 4) * anchors..(b + 1) * (4 + nc) * anchors];
-            let len = scores.len();
-            let mut view =
-                TensorViewMut::dense(scores, 1, 1, 1, len).map_err(|source| YoloError::Kernel {
-                    layer: format!("{}.sigmoid", self.name),
-                    source,
-                })?;
-            activate_inplace(&mut view, Activation::Sigmoid, ctx.threads()).map_err(|source| {
-                YoloError::Kernel {
-                    layer: format!("{}.sigmoid", self.name),
-                    source,
+            // As rows of 256 "channels" (plus one shorter row), so the threads can split them:
+            // a single pixel of nc * A channels would run on one thread.
+            let (body, rest) = scores.split_at_mut(scores.len() / SIGMOID_ROW * SIGMOID_ROW);
+            let parts = [
+                (body.len() / SIGMOID_ROW, SIGMOID_ROW, body),
+                (1, rest.len(), rest),
+            ];
+            for (rows, row, part) in parts {
+                if part.is_empty() {
+                    continue;
                 }
-            })?;
+                let sigmoid_err = |source| YoloError::Kernel {
+                    layer: format!("{}.sigmoid", self.name),
+                    source,
+                };
+                let mut view = TensorViewMut::dense(part, 1, 1, rows, row).map_err(sigmoid_err)?;
+                activate_inplace(&mut view, Activation::Sigmoid, ctx.threads())
+                    .map_err(sigmoid_err)?;
+            }
         }
         Ok(())
     }

@@ -223,12 +223,62 @@ unsafe fn output_tile<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32) {
             // SAFETY: arithmetic only.
             let y = unsafe { output_1d(row) };
             let pixel = (b * job.oh + oy0 + r) * job.ow + ox0;
-            for (c, &acc) in y.iter().enumerate().take(cols) {
-                // SAFETY: pixel + c is an output pixel of this tile (r < rows, c < cols).
-                unsafe { finish::<V>(job, pixel + c, ch, mask, V::add(acc, bias)) };
+            let mut y = y;
+            for v in &mut y {
+                // SAFETY: arithmetic only.
+                *v = unsafe { V::add(*v, bias) };
             }
+            // SAFETY: pixels pixel .. pixel + cols are output pixels of this tile (r < rows).
+            unsafe { finish_row::<V>(job, pixel, cols, ch, mask, y) };
         }
     });
+}
+
+/// The epilogue on one output row of a tile: `y[c]` (bias included) for output pixels `pixel +
+/// c`, `c < cols`. SiLU and sigmoid run on the row's four vectors side by side
+/// ([`Lanes::activate4`]; columns past `cols` are computed and dropped), the cheap activations
+/// one vector at a time.
+#[inline(always)]
+unsafe fn finish_row<V: Lanes>(
+    job: &Job<'_>,
+    pixel: usize,
+    cols: usize,
+    ch: usize,
+    mask: Option<V::Mask>,
+    y: [V; TILE],
+) {
+    if !job.act.is_transcendental() {
+        for (c, &acc) in y.iter().enumerate().take(cols) {
+            // SAFETY: forwarded contract: pixel + c is an output pixel.
+            unsafe { finish::<V>(job, pixel + c, ch, mask, acc) };
+        }
+        return;
+    }
+    // SAFETY (whole body): pixels `pixel + c`, `c < cols`, are output (and residual) pixels.
+    unsafe {
+        let mut y = y;
+        let mut r = [V::splat(0.0); TILE];
+        if let (Some(_), Some(res)) = (job.order, job.residual) {
+            for (c, r) in r.iter_mut().enumerate().take(cols) {
+                *r = load_opt::<V>(res.at(pixel + c).add(ch), mask);
+            }
+        }
+        let order = job.order.filter(|_| job.residual.is_some());
+        if order == Some(AddOrder::BeforeActivation) {
+            for (v, &r) in y.iter_mut().zip(&r) {
+                *v = V::add(*v, r);
+            }
+        }
+        let mut y = V::activate4(job.act, y);
+        if order == Some(AddOrder::AfterActivation) {
+            for (v, &r) in y.iter_mut().zip(&r) {
+                *v = V::add(*v, r);
+            }
+        }
+        for (c, &v) in y.iter().enumerate().take(cols) {
+            store_opt(job.output.at(pixel + c).add(ch), mask, v);
+        }
+    }
 }
 
 /// Applies the epilogue to `acc` (bias included) and stores channels `ch..` of output `pixel`.
