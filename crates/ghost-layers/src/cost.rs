@@ -115,7 +115,7 @@ fn product(factors: &[u64]) -> u64 {
     factors.iter().fold(1u64, |acc, &f| acc.saturating_mul(f))
 }
 
-/// Sums saturate like [`product`].
+/// Sums saturate at `u64::MAX`, like the products inside each count.
 impl Add for Cost {
     type Output = Cost;
     fn add(self, o: Cost) -> Cost {
