@@ -1,6 +1,6 @@
 //! Deterministic inputs for kernel tests and benchmarks: this crate's property tests, the
 //! `ghost-benches` criterion benches, and anyone property-testing their own layers against the
-//! naive references.
+//! naive references; and the property tests' case count.
 
 /// `len` pseudo-random values in [-1, 1) from `seed` (xorshift): the same values on every run
 /// and platform, so a failing case reproduces exactly.
@@ -14,4 +14,14 @@ pub fn values(seed: u64, len: usize) -> Vec<f32> {
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
+}
+
+/// Property-test cases: `default`, or the `PROPTEST_CASES` environment variable when set (an
+/// explicit `ProptestConfig` otherwise ignores it). `tools/memcheck.sh` lowers it to run the
+/// property tests under valgrind, `tools/soak.sh` raises it.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
 }

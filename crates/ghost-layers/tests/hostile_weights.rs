@@ -304,17 +304,8 @@ fn exercise(file: &SafetensorsFile) {
     let _ = file.metadata_value("names");
 }
 
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (an explicit `ProptestConfig`
-/// otherwise ignores it); `tools/soak.sh` raises it.
-fn proptest_cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(proptest_cases(256)))]
+    #![proptest_config(ProptestConfig::with_cases(ghost_kernels::testing::proptest_cases(256)))]
 
     /// Arbitrary bytes (with a plausible header length half of the time).
     #[test]

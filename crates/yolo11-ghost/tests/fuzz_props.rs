@@ -151,17 +151,8 @@ head:
   - [[2, 10, 7], 1, Detect, [nc]]
 ";
 
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (an explicit `ProptestConfig`
-/// otherwise ignores it); `tools/soak.sh` raises it.
-fn proptest_cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(proptest_cases(300)))]
+    #![proptest_config(ProptestConfig::with_cases(ghost_kernels::testing::proptest_cases(300)))]
 
     #[test]
     fn arbitrary_image_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
