@@ -1,8 +1,9 @@
 //! Which instruction set the kernels run on, chosen once at run time.
 //!
 //! The default build targets baseline x86-64 / aarch64. On x86-64 CPUs with AVX2 and FMA the
-//! kernels use hand-written `core::arch` microkernels compiled with `#[target_feature]`; elsewhere
-//! they use a portable path written with `wide` (SSE2 on x86-64 baseline, NEON on aarch64).
+//! kernels use hand-written `core::arch` microkernels compiled with `#[target_feature]`; on
+//! aarch64 hand-written NEON microkernels (NEON is part of the base architecture, so no
+//! detection); elsewhere a portable path written with `wide`.
 //! `GHOST_KERNELS_ISA=portable|naive` forces a slower path (for tests and comparisons).
 
 use std::sync::OnceLock;
@@ -12,6 +13,8 @@ use std::sync::OnceLock;
 pub enum Isa {
     /// x86-64 AVX2 + FMA microkernels.
     Avx2Fma,
+    /// aarch64 NEON microkernels (always present on aarch64).
+    Neon,
     /// Portable SIMD through `wide`.
     Portable,
     /// Scalar reference kernels (slow; for debugging).
@@ -23,6 +26,7 @@ impl Isa {
     pub fn name(self) -> &'static str {
         match self {
             Isa::Avx2Fma => "avx2-fma",
+            Isa::Neon => "neon",
             Isa::Portable => "portable",
             Isa::Naive => "naive",
         }
@@ -32,6 +36,7 @@ impl Isa {
     pub fn is_supported(self) -> bool {
         match self {
             Isa::Avx2Fma => avx2_fma_detected(),
+            Isa::Neon => cfg!(target_arch = "aarch64"),
             Isa::Portable | Isa::Naive => true,
         }
     }
@@ -55,6 +60,8 @@ pub fn active_isa() -> Isa {
     *ACTIVE.get_or_init(|| {
         let best = if avx2_fma_detected() {
             Isa::Avx2Fma
+        } else if Isa::Neon.is_supported() {
+            Isa::Neon
         } else {
             Isa::Portable
         };
@@ -62,6 +69,7 @@ pub fn active_isa() -> Isa {
             Ok("portable") => Isa::Portable,
             Ok("naive") => Isa::Naive,
             Ok("avx2-fma") if best == Isa::Avx2Fma => Isa::Avx2Fma,
+            Ok("neon") if best == Isa::Neon => Isa::Neon,
             _ => best,
         }
     })

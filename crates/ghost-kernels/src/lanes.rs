@@ -63,6 +63,11 @@ pub(crate) trait Lanes: Copy {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::Avx2;
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
+#[cfg(target_arch = "aarch64")]
+pub(crate) use neon::Neon;
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Lanes;
@@ -324,7 +329,7 @@ unsafe fn run_avx2<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
     unsafe { kernel.run::<Avx2>(range) }
 }
 
-/// Runs `kernel` over `0..total` on `isa` (AVX2 or portable; callers route `Isa::Naive` to their
+/// Runs `kernel` over `0..total` on `isa` (AVX2, NEON or portable; callers route `Isa::Naive` to their
 /// reference code), split into chunks of at least `min_chunk` items over `threads`.
 ///
 /// # Safety
@@ -341,6 +346,9 @@ pub(crate) unsafe fn run_split<K: SplitKernel>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller guarantees AVX2 + FMA when it asks for them; chunks are disjoint.
         crate::isa::Isa::Avx2Fma => unsafe { run_avx2(kernel, range) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: NEON is part of the aarch64 base architecture; chunks are disjoint.
+        crate::isa::Isa::Neon => unsafe { kernel.run::<Neon>(range) },
         // SAFETY: the portable lanes need no CPU feature; chunks are disjoint.
         _ => unsafe { kernel.run::<Portable>(range) },
     });
@@ -480,6 +488,8 @@ mod tests {
             if crate::isa::avx2_fma_detected() {
                 avx2_check();
             }
+            #[cfg(target_arch = "aarch64")]
+            check_masked::<Neon>();
         }
     }
 
@@ -490,15 +500,38 @@ mod tests {
         unsafe { check_masked::<Avx2>() }
     }
 
+    unsafe fn check_rotate<V: Lanes>() {
+        let src: Vec<f32> = (0..LANES).map(|i| i as f32).collect();
+        let v = V::load(src.as_ptr());
+        let mut out = [0.0f32; LANES];
+        V::store(out.as_mut_ptr(), V::rotate(v, 3));
+        assert_eq!(out, [3.0, 4.0, 5.0, 6.0, 7.0, 0.0, 1.0, 2.0]);
+    }
+
     #[test]
     fn rotate_moves_lanes_down() {
-        let src: Vec<f32> = (0..LANES).map(|i| i as f32).collect();
         // SAFETY: 8-float buffers.
         unsafe {
-            let v = Portable::load(src.as_ptr());
-            let mut out = [0.0f32; LANES];
-            Portable::store(out.as_mut_ptr(), Portable::rotate(v, 3));
-            assert_eq!(out, [3.0, 4.0, 5.0, 6.0, 7.0, 0.0, 1.0, 2.0]);
+            check_rotate::<Portable>();
+            #[cfg(target_arch = "aarch64")]
+            check_rotate::<Neon>();
+        }
+    }
+
+    /// The horizontal reductions pair lanes as the AVX2 back end does (sums of values whose
+    /// rounding depends on the order would differ otherwise).
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn neon_reductions_pair_like_avx2() {
+        let src = [1.0f32, 1e8, -1e8, 3.0, 0.5, -7.0, 2.25, 1e-3];
+        // SAFETY: 8-float buffers.
+        unsafe {
+            let (n, p) = (Neon::load(src.as_ptr()), Portable::load(src.as_ptr()));
+            assert_eq!(
+                Neon::reduce_add(n).to_bits(),
+                Portable::reduce_add(p).to_bits()
+            );
+            assert_eq!(Neon::reduce_max(n), Portable::reduce_max(p));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Deterministic inputs for kernel tests and benchmarks: this crate's property tests, the
 //! `ghost-benches` criterion benches, and anyone property-testing their own layers against the
-//! naive references; and the property tests' case count.
+//! naive references; the property tests' case count, and which implementations they cover.
 
 /// `len` pseudo-random values in [-1, 1) from `seed` (xorshift): the same values on every run
 /// and platform, so a failing case reproduces exactly.
@@ -24,4 +24,28 @@ pub fn proptest_cases(default: u32) -> u32 {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
+}
+
+/// Every implementation this CPU supports, or those named in `GHOST_KERNELS_TEST_ISAS`
+/// (comma-separated [`Isa::name`]s) when set. The aarch64 CI run under emulation
+/// (`tools/ci_aarch64.sh`) names `neon` only: the portable and scalar kernels are the same Rust
+/// code the x86 run tests, and emulating their f64 references again for each would take most
+/// of the time budget.
+pub fn test_isas() -> Vec<crate::Isa> {
+    use crate::Isa;
+    let all = [Isa::Avx2Fma, Isa::Neon, Isa::Portable, Isa::Naive];
+    let wanted = std::env::var("GHOST_KERNELS_TEST_ISAS").ok();
+    all.into_iter()
+        .filter(|isa| isa.is_supported())
+        .filter(|isa| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| w.split(',').any(|name| name.trim() == isa.name()))
+        })
+        .collect()
+}
+
+/// Whether the tests cover `isa` ([`test_isas`]).
+pub fn tests_isa(isa: crate::Isa) -> bool {
+    test_isas().contains(&isa)
 }

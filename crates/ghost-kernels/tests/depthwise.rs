@@ -104,10 +104,7 @@ fn abs_sums(
 
 /// The implementations this CPU can run.
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
-        .into_iter()
-        .filter(|i| i.is_supported())
-        .collect()
+    ghost_kernels::testing::test_isas()
 }
 
 #[derive(Debug, Clone)]
@@ -378,6 +375,16 @@ fn pinned_cases() {
             w: 40,
             residual: Some(AddOrder::BeforeActivation),
             act: Activation::Sigmoid,
+            ..base.clone()
+        },
+        // 5-7 channels: one pixel per 8-lane vector in the small-channel path (a GhostNet
+        // bottleneck with 12 output channels has a 6-channel cheap operation); its row copy
+        // stores all 8 lanes of a masked vector.
+        Case {
+            c: 6,
+            kh: 5,
+            kw: 5,
+            pad: Padding::uniform(2),
             ..base.clone()
         },
         Case {
@@ -705,6 +712,8 @@ fn active_isa_is_the_best_supported() {
     if std::env::var("GHOST_KERNELS_ISA").is_err() {
         let expected = if Isa::Avx2Fma.is_supported() {
             Isa::Avx2Fma
+        } else if Isa::Neon.is_supported() {
+            Isa::Neon
         } else {
             Isa::Portable
         };

@@ -152,10 +152,7 @@ fn check_case(isa: Isa, c: &Case) {
 }
 
 fn supported_isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
-        .into_iter()
-        .filter(|i| i.is_supported())
-        .collect()
+    ghost_kernels::testing::test_isas()
 }
 
 proptest! {
@@ -163,7 +160,7 @@ proptest! {
 
     #[test]
     fn avx2_matches_reference(c in case()) {
-        if Isa::Avx2Fma.is_supported() {
+        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
             check_case(Isa::Avx2Fma, &c);
         }
     }
@@ -179,7 +176,7 @@ proptest! {
         h in 1usize..=13,
         w in 1usize..=13,
     ) {
-        if Isa::Avx2Fma.is_supported() {
+        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
             check_case(Isa::Avx2Fma, &Case { cin, cout, h, w, ..c });
         }
     }
@@ -197,13 +194,38 @@ proptest! {
     }
 
     #[test]
+    fn neon_matches_reference(c in case()) {
+        if ghost_kernels::testing::tests_isa(Isa::Neon) {
+            check_case(Isa::Neon, &c);
+        }
+    }
+
+    /// The small-`cout` shapes on NEON (the 4x16 / 8x8 tiles with narrow panels).
+    #[test]
+    fn neon_small_cout_matches_reference(
+        c in case(),
+        cin in 1usize..=24,
+        cout in 1usize..=16,
+        h in 1usize..=13,
+        w in 1usize..=13,
+    ) {
+        if ghost_kernels::testing::tests_isa(Isa::Neon) {
+            check_case(Isa::Neon, &Case { cin, cout, h, w, ..c });
+        }
+    }
+
+    #[test]
     fn portable_matches_reference(c in case()) {
-        check_case(Isa::Portable, &c);
+        if ghost_kernels::testing::tests_isa(Isa::Portable) {
+            check_case(Isa::Portable, &c);
+        }
     }
 
     #[test]
     fn scalar_matches_reference(c in case()) {
-        check_case(Isa::Naive, &c);
+        if ghost_kernels::testing::tests_isa(Isa::Naive) {
+            check_case(Isa::Naive, &c);
+        }
     }
 }
 
@@ -268,6 +290,14 @@ fn pinned_shapes() {
 
 /// The dispatcher picks the AVX2 kernels on a CPU that has them (unless the environment forces
 /// another path), so the fast path the benchmarks measure is the one these tests cover.
+#[test]
+fn neon_is_active_on_aarch64() {
+    assert_eq!(Isa::Neon.is_supported(), cfg!(target_arch = "aarch64"));
+    if std::env::var_os("GHOST_KERNELS_ISA").is_none() {
+        assert_eq!(active_isa() == Isa::Neon, cfg!(target_arch = "aarch64"));
+    }
+}
+
 #[test]
 fn avx2_is_active_when_available() {
     let detected = cfg!(target_arch = "x86_64") && Isa::Avx2Fma.is_supported();

@@ -62,10 +62,7 @@ fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
 }
 
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
-        .into_iter()
-        .filter(|i| i.is_supported())
-        .collect()
+    ghost_kernels::testing::test_isas()
 }
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {

@@ -283,10 +283,7 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
 }
 
 fn supported_isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
-        .into_iter()
-        .filter(|i| i.is_supported())
-        .collect()
+    ghost_kernels::testing::test_isas()
 }
 
 proptest! {
@@ -294,19 +291,30 @@ proptest! {
 
     #[test]
     fn avx2_matches_reference(c in case()) {
-        if Isa::Avx2Fma.is_supported() {
+        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
             check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
         }
     }
 
     #[test]
+    fn neon_matches_reference(c in case()) {
+        if ghost_kernels::testing::tests_isa(Isa::Neon) {
+            check_case(Isa::Neon, &c, &mut ConvScratch::new());
+        }
+    }
+
+    #[test]
     fn portable_matches_reference(c in case()) {
-        check_case(Isa::Portable, &c, &mut ConvScratch::new());
+        if ghost_kernels::testing::tests_isa(Isa::Portable) {
+            check_case(Isa::Portable, &c, &mut ConvScratch::new());
+        }
     }
 
     #[test]
     fn scalar_gemm_matches_reference(c in case()) {
-        check_case(Isa::Naive, &c, &mut ConvScratch::new());
+        if ghost_kernels::testing::tests_isa(Isa::Naive) {
+            check_case(Isa::Naive, &c, &mut ConvScratch::new());
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 mod avx2;
 mod kernel;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod pack;
 mod portable;
 mod small;
@@ -122,6 +124,9 @@ pub fn depthwise_with_isa(
         // SAFETY: `isa` is supported (checked above) and the plan's pointers and geometry were
         // derived from views whose shapes `check_shapes` verified; chunks are disjoint rows.
         Isa::Avx2Fma => unsafe { avx2::rows(&plan, rows) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above; NEON is part of the aarch64 base architecture.
+        Isa::Neon => unsafe { neon::rows(&plan, rows) },
         // SAFETY: as above; the portable lanes need no CPU feature.
         _ => unsafe { portable::rows(&plan, rows) },
     });

@@ -7,7 +7,7 @@
 //! one slice of a YOLO concat.
 //!
 //! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels),
-//! a portable `wide` 2x16 microkernel and a scalar one, all behind the same driver (which the
+//! a NEON 4x16 one on aarch64 (8x8 on narrow panels), a portable `wide` 2x16 microkernel and a scalar one, all behind the same driver (which the
 //! dense convolution shares); [`naive`] is the f64 reference the tests compare against. The path
 //! is chosen at run time by [`active_isa`]; [`pointwise_with_isa`] forces one (tests, benches).
 
@@ -15,12 +15,19 @@
 mod avx2;
 pub(crate) mod driver;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub(crate) mod pack;
 mod portable;
 pub(crate) mod row_buf;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod small;
+// The NEON small-`cout` kernel has the AVX2 one's plan and entry points.
+#[cfg(target_arch = "aarch64")]
+mod small_neon;
+#[cfg(target_arch = "aarch64")]
+use small_neon as small;
 pub(crate) mod tile;
 
 use crate::act::Epilogue;
@@ -132,8 +139,8 @@ pub fn pointwise_with_isa(
         layout: *output.layout(),
         epilogue,
     };
-    #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma && small::applies(weights.cout) {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    if matches!(isa, Isa::Avx2Fma | Isa::Neon) && small::applies(weights.cout) {
         let in_layout = input.layout();
         let out_layout = *output.layout();
         let (residual, res_stride) = match &epilogue.residual {
@@ -157,7 +164,8 @@ pub fn pointwise_with_isa(
         threads.for_each_chunk(m, min_rows, 1, |rows| {
             // SAFETY: `check_io` verified the shapes (input `cin` channels, output and residual
             // `cout <= 16` channels, same pixels) and the views guarantee their buffers hold
-            // every pixel; chunks are disjoint pixel ranges; AVX2+FMA is supported (checked by
+            // every pixel; chunks are disjoint pixel ranges; `isa` (AVX2+FMA on x86-64, NEON on
+            // aarch64, the only one `small` is compiled for) is supported (checked by
             // `microkernel`).
             unsafe { small::rows(&plan, rows) }
         });
@@ -187,6 +195,10 @@ pub(crate) fn microkernel(isa: Isa) -> Result<Microkernel> {
         Isa::Avx2Fma => avx2::KERNEL,
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Avx2Fma => unreachable!("is_supported() is false off x86-64"),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => neon::KERNEL,
+        #[cfg(not(target_arch = "aarch64"))]
+        Isa::Neon => unreachable!("is_supported() is false off aarch64"),
         Isa::Portable => portable::KERNEL,
         Isa::Naive => scalar::KERNEL,
     })

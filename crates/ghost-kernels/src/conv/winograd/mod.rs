@@ -181,6 +181,9 @@ pub(crate) fn run(
                 // `buffer_len` floats, chunk `id` owns the output pixels of `tiles`, and
                 // `microkernel` verified the CPU supports `isa`.
                 Isa::Avx2Fma => unsafe { run_tiles_avx2(&job, tiles, buf) },
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: as above; NEON is part of the aarch64 base architecture.
+                Isa::Neon => unsafe { run_tiles::<crate::lanes::Neon>(&job, tiles, buf) },
                 // SAFETY: as above; the portable lanes need no CPU feature (the naive ISA runs
                 // the portable transforms around its scalar microkernel).
                 _ => unsafe { run_tiles::<Portable>(&job, tiles, buf) },
