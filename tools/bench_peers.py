@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -38,8 +39,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_SEED = 0x0123_4567_89AB_CDEF  # yolo11_ghost::detector::DEFAULT_SEED
-# Zen 3: two 256-bit FMA pipes = 2 x 8 lanes x 2 flops per cycle per core.
-FLOPS_PER_CYCLE = 32
+# FP32 FLOP per cycle per core, by machine (override with --flops-per-cycle): x86-64 with AVX2
+# (Zen 3, this project's machine): two 256-bit FMA pipes = 2 x 8 lanes x 2; aarch64 Cortex-A76 /
+# Neoverse-N1 / A72: two 128-bit FMA pipes = 2 x 4 x 2 (Apple M1/M2 performance cores have four:
+# pass 32; in-order Cortex-A53/A55 have less).
+FLOPS_PER_CYCLE = {"x86_64": 32, "amd64": 32, "aarch64": 16, "arm64": 16}
 
 
 def ort_child(onnx_path: str, threads: int, runs: int, imgsz: int) -> None:
@@ -163,11 +167,21 @@ def ours(binary: Path, model: str, weights: str, imgsz: int, threads: int, runs:
 
 
 def cpu_ghz() -> float:
+    """The highest core clock Linux reports: /proc/cpuinfo's "cpu MHz" (x86), else cpufreq's
+    maximum (ARM kernels print no clock in /proc/cpuinfo); 0 when neither is readable."""
     try:
         mhz = [float(l.split(":")[1]) for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("cpu MHz")]
-        return max(mhz) / 1e3
+        if mhz:
+            return max(mhz) / 1e3
     except (OSError, ValueError, IndexError):
-        return 0.0
+        pass
+    khz = []
+    for f in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/cpuinfo_max_freq"):
+        try:
+            khz.append(int(f.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+    return max(khz) / 1e6 if khz else 0.0
 
 
 def main() -> None:
@@ -180,6 +194,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--binary", default=str(REPO / "target" / "release" / "ghost-yolo"))
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument(
+        "--flops-per-cycle", type=float, default=FLOPS_PER_CYCLE.get(platform.machine().lower(), 0),
+        help="FP32 FLOP per cycle per core for the %%-of-peak column (default by machine: "
+        "32 on x86-64 AVX2, 16 on aarch64 with two 128-bit FMA pipes; 0 leaves it out)",
+    )
     ap.add_argument("--ort-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.ort_child:
@@ -226,7 +245,7 @@ def main() -> None:
                 ort_ms = statistics.median(rows["ort"])
                 ov_ms = statistics.median(rows["openvino"]) if rows["openvino"] else None
                 gflops_s = gflops / (ours_ms / 1e3)
-                peak = FLOPS_PER_CYCLE * ghz * threads
+                peak = args.flops_per_cycle * ghz * threads
                 res = {
                     "model": model, "threads": threads, "imgsz": args.imgsz, "gflops": gflops,
                     "ours_ms": ours_ms, "ort_ms": ort_ms, "openvino_ms": ov_ms,
@@ -241,15 +260,17 @@ def main() -> None:
                 }
                 results.append(res)
                 ov_txt = f"{ov_ms:.1f}" if ov_ms else "-"
+                pct_txt = f"{res['ours_pct_peak']:.0f}% of {peak:.0f}" if peak else "peak unknown"
                 print(
                     f"{model:14s} {threads}T  ours {ours_ms:7.1f} ms  ORT {ort_ms:7.1f} ms  OpenVINO {ov_txt:>7s}  "
-                    f"ours/ORT {ours_ms / ort_ms:5.2f}  {gflops_s:6.1f} GFLOP/s ({res['ours_pct_peak']:.0f}% of {peak:.0f})  "
+                    f"ours/ORT {ours_ms / ort_ms:5.2f}  {gflops_s:6.1f} GFLOP/s ({pct_txt})  "
                     f"RSS ours {rss['ours']:.0f} MB / ORT {rss['ort']:.0f} MB  "
                     f"load ours {res['ours_load_ms']:.0f} ms / ORT {res['ort_load_ms']:.0f} ms",
                     flush=True,
                 )
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpu_ghz": ghz, "results": results}, indent=1) + "\n")
+        meta = {"cpu_ghz": ghz, "machine": platform.machine(), "flops_per_cycle": args.flops_per_cycle}
+        Path(args.json).write_text(json.dumps({**meta, "results": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
