@@ -1,0 +1,25 @@
+//! # ghost-video
+//!
+//! Video files and live streams for ghost-yolo, decoded by the `ffmpeg` program found at run time
+//! (the way camera NVRs such as Frigate use it): nothing is linked, the default build stays pure
+//! Rust, and a missing `ffmpeg` is a clear [`VideoError::ProgramNotFound`] naming it.
+//!
+//! - [`probe`]: what `ffprobe` says about a file or stream (size, frame rate, codec, frame count);
+//! - [`decoder`]: [`VideoDecoder`], an iterator of raw frames read from ffmpeg's stdout through a
+//!   bounded queue (memory stays flat on long videos);
+//! - [`program`]: where `ffmpeg` / `ffprobe` are found.
+//!
+//! Why BGR comes from ffmpeg (`-pix_fmt bgr24`) and not from our own YUV conversion: see
+//! `docs/video.md` (it equals `cv2.VideoCapture` bit for bit on the committed clip).
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod decoder;
+pub mod error;
+pub mod frame;
+pub mod probe;
+pub mod program;
+
+pub use decoder::{DecodeOptions, VideoDecoder};
+pub use error::VideoError;
+pub use frame::{PixelFormat, VideoFrame};
+pub use probe::{probe, VideoInfo};
