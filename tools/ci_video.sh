@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI part for video and streams (docs/video.md): installs FFmpeg and GStreamer's RTSP server
-# (idempotently, quietly), then runs the video tests with GHOST_REQUIRE_FFMPEG=1 so a missing
-# ffmpeg fails them instead of skipping them.
+# (idempotently, quietly), then runs the video tests with GHOST_REQUIRE_FFMPEG=1 and
+# GHOST_REQUIRE_RTSP=1, so a missing ffmpeg or RTSP server fails them instead of skipping them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -16,5 +16,5 @@ if ((${#missing[@]})); then
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-GHOST_REQUIRE_FFMPEG=1 cargo test -p ghost-video
+GHOST_REQUIRE_FFMPEG=1 GHOST_REQUIRE_RTSP=1 cargo test -p ghost-video
 echo "ci_video: done in $((SECONDS - start)) s"

@@ -261,6 +261,11 @@ impl VideoDecoder {
         if let Some(e) = read_error {
             problems.push(format!("reading the frame pipe failed: {e}"));
         }
+        // A stream that ends before its announced length (or a live one that ends at all) stopped:
+        // FFmpeg sees the server close the connection as a clean end, so say it here.
+        if is_url(&self.input) && self.expected_frames().is_none_or(|n| self.yielded < n) {
+            problems.push("the stream ended".to_string());
+        }
         if !problems.is_empty() {
             self.warnings.push(format!(
                 "{}: stopped after {} frame(s), the frames decoded so far are kept: {}",
