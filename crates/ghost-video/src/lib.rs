@@ -13,6 +13,8 @@
 //! - [`frames`]: [`FrameReader`], the frames of those inputs as RGB images with their origin;
 //! - [`batch`]: Ultralytics' batching rules and [`detect_frames`], the frame-iterator form of the
 //!   `Detector` API (also for frames of the caller's own, [`Frame::from_image`]);
+//! - [`labels`], [`crop`], [`encoder`]: Ultralytics predict's outputs (YOLO label files byte for
+//!   byte, `save_one_box` crops, annotated H.264 MP4 through an ffmpeg encode pipe);
 //! - [`prefetch`]: an iterator on its own thread behind a bounded channel (decode overlaps
 //!   inference).
 //!
@@ -21,10 +23,13 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod batch;
+pub mod crop;
 pub mod decoder;
+pub mod encoder;
 pub mod error;
 pub mod frame;
 pub mod frames;
+pub mod labels;
 pub mod prefetch;
 pub mod probe;
 pub mod program;
@@ -32,9 +37,11 @@ pub mod source;
 
 pub use batch::{batches, detect_batch, detect_frames, FrameDetections, StreamError};
 pub use decoder::{DecodeOptions, VideoDecoder};
+pub use encoder::VideoEncoder;
 pub use error::VideoError;
 pub use frame::{PixelFormat, VideoFrame};
 pub use frames::{Frame, FrameError, FrameOrigin, FrameReader};
+pub use labels::{format_g, label_file, label_line, OutputNames};
 pub use prefetch::{prefetch, Prefetch};
 pub use probe::{probe, VideoInfo};
 pub use source::{expand_sources, Input, InputKind, SourceError};
