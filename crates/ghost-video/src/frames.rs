@@ -59,7 +59,7 @@ pub struct FrameReader {
     next_input: usize,
     video: Option<(usize, VideoDecoder)>,
     decode: DecodeOptions,
-    warnings: Vec<String>,
+    warnings: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl FrameReader {
@@ -74,8 +74,13 @@ impl FrameReader {
                 format: PixelFormat::Bgr24,
                 ..decode
             },
-            warnings: Vec::new(),
+            warnings: Default::default(),
         }
+    }
+
+    /// A handle on the warnings, readable from another thread while the reader runs on its own.
+    pub fn warnings_handle(&self) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+        self.warnings.clone()
     }
 
     /// The inputs being read.
@@ -85,7 +90,7 @@ impl FrameReader {
 
     /// Warnings gathered since the last call.
     pub fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+        take_all(&self.warnings)
     }
 
     fn next_video_frame(&mut self) -> Option<Result<Frame, FrameError>> {
@@ -113,7 +118,9 @@ impl FrameReader {
                 Some(Err(e.into()))
             }
             None => {
-                self.warnings.extend_from_slice(decoder.warnings());
+                if let Ok(mut w) = self.warnings.lock() {
+                    w.extend_from_slice(decoder.warnings());
+                }
                 self.video = None;
                 None
             }
@@ -160,5 +167,13 @@ impl Iterator for FrameReader {
                 }
             }
         }
+    }
+}
+
+/// Empty a shared warning list (a poisoned lock still gives its contents).
+pub fn take_all(warnings: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+    match warnings.lock() {
+        Ok(mut w) => std::mem::take(&mut *w),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
     }
 }

@@ -15,6 +15,7 @@
 //!   `Detector` API (also for frames of the caller's own, [`Frame::from_image`]);
 //! - [`labels`], [`crop`], [`encoder`]: Ultralytics predict's outputs (YOLO label files byte for
 //!   byte, `save_one_box` crops, annotated H.264 MP4 through an ffmpeg encode pipe);
+//! - [`pipeline`]: `predict` end to end, decode / inference / output on three threads;
 //! - [`prefetch`]: an iterator on its own thread behind a bounded channel (decode overlaps
 //!   inference).
 //!
@@ -30,6 +31,7 @@ pub mod error;
 pub mod frame;
 pub mod frames;
 pub mod labels;
+pub mod pipeline;
 pub mod prefetch;
 pub mod probe;
 pub mod program;
@@ -42,6 +44,7 @@ pub use error::VideoError;
 pub use frame::{PixelFormat, VideoFrame};
 pub use frames::{Frame, FrameError, FrameOrigin, FrameReader};
 pub use labels::{format_g, label_file, label_line, OutputNames};
+pub use pipeline::{run_pipeline, Event, PipelineOptions, Summary};
 pub use prefetch::{prefetch, Prefetch};
 pub use probe::{probe, VideoInfo};
 pub use source::{expand_sources, Input, InputKind, SourceError};
