@@ -389,3 +389,42 @@ fn sub(arena: &[STrack], a: &[usize], remove: HashSet<u64>) -> Vec<usize> {
         .filter(|&t| !remove.contains(&arena[t].track_id))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Objects that live three frames each at ever new places, for many frames: the arena holds only
+    /// listed tracks and the removed-ID history stays at its cap, so memory does not grow.
+    #[test]
+    fn state_stays_bounded_on_a_long_video() {
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        for f in 0..6000u32 {
+            let dets: Vec<Detection> = (0..4)
+                .map(|k| {
+                    let birth = f / 3 * 4 + k;
+                    let x = (birth * 37 % 600) as f32;
+                    let y = (birth * 53 % 440) as f32;
+                    Detection {
+                        x1: x,
+                        y1: y,
+                        x2: x + 30.0,
+                        y2: y + 30.0,
+                        score: 0.9,
+                        class_id: 0,
+                    }
+                })
+                .collect();
+            t.update(&dets).unwrap();
+            assert_eq!(t.arena.len(), t.tracked.len() + t.lost.len(), "frame {f}");
+            assert!(
+                t.arena.len() < 200,
+                "frame {f}: {} tracks held",
+                t.arena.len()
+            );
+            assert!(t.removed_ids.len() <= REMOVED_BUFFER);
+        }
+        assert!(t.last_id > 3000, "tracks were started: {}", t.last_id);
+        assert_eq!(t.removed_ids.len(), REMOVED_BUFFER);
+    }
+}
