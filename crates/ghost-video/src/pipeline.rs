@@ -14,7 +14,7 @@ use std::time::Instant;
 use image::{ImageFormat, RgbImage};
 use serde_json::json;
 use yolo11_ghost::detector::Detector;
-use yolo11_ghost::draw::annotate;
+use ghost_image::draw::annotate;
 
 use crate::batch::{batches, detect_batch, FrameDetections};
 use crate::crop::save_crops;
