@@ -82,9 +82,16 @@ pub struct DetectArgs {
     /// Print only the summary line per image, not the table.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Videos, streams and Ultralytics' outputs (src/predict.rs).
+    #[command(flatten)]
+    pub predict: crate::predict::PredictArgs,
 }
 
 pub fn run(args: DetectArgs) -> CliResult {
+    if crate::predict::wanted(&args) {
+        return crate::predict::run(args);
+    }
     let options = DetectorOptions {
         conf: args.conf,
         iou: args.iou,
@@ -224,7 +231,7 @@ fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
 }
 
 /// `image 1/3 path: 640x480, 2 person, 1 dog, 12.3 ms` and the detection table.
-fn format_report(
+pub(crate) fn format_report(
     index: usize,
     total: usize,
     path: &Path,

@@ -11,6 +11,7 @@ mod common;
 mod detect;
 mod forward;
 mod info;
+mod predict;
 mod profile;
 mod val;
 
