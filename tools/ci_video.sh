@@ -17,4 +17,5 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 GHOST_REQUIRE_FFMPEG=1 GHOST_REQUIRE_RTSP=1 cargo test -p ghost-video
+GHOST_REQUIRE_FFMPEG=1 cargo test -p ghost-yolo-cli --test video_cli
 echo "ci_video: done in $((SECONDS - start)) s"
