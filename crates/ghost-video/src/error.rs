@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Errors of [`crate::probe`] and [`crate::VideoDecoder`].
+/// Errors of [`crate::probe()`] and [`crate::VideoDecoder`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VideoError {

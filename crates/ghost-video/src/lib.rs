@@ -4,7 +4,7 @@
 //! (the way camera NVRs such as Frigate use it): nothing is linked, the default build stays pure
 //! Rust, and a missing `ffmpeg` is a clear [`VideoError::ProgramNotFound`] naming it.
 //!
-//! - [`probe`]: what `ffprobe` says about a file or stream (size, frame rate, codec, frame count);
+//! - [`mod@probe`]: what `ffprobe` says about a file or stream (size, frame rate, codec, frame count);
 //! - [`decoder`]: [`VideoDecoder`], an iterator of raw frames read from ffmpeg's stdout through a
 //!   bounded queue (memory stays flat on long videos);
 //! - [`program`]: where `ffmpeg` / `ffprobe` are found;
@@ -16,7 +16,7 @@
 //! - [`labels`], [`crop`], [`encoder`]: Ultralytics predict's outputs (YOLO label files byte for
 //!   byte, `save_one_box` crops, annotated H.264 MP4 through an ffmpeg encode pipe);
 //! - [`pipeline`]: `predict` end to end, decode / inference / output on three threads;
-//! - [`prefetch`]: an iterator on its own thread behind a bounded channel (decode overlaps
+//! - [`mod@prefetch`]: an iterator on its own thread behind a bounded channel (decode overlaps
 //!   inference).
 //!
 //! Why BGR comes from ffmpeg (`-pix_fmt bgr24`) and not from our own YUV conversion: see

@@ -37,7 +37,7 @@ pub struct PredictArgs {
     #[arg(long, requires = "save_txt")]
     pub save_conf: bool,
 
-    /// Write each box's crop into DIR/<class name>/<stem>.jpg (Ultralytics' save_one_box).
+    /// Write each box's crop into `DIR/<class name>/<stem>.jpg` (Ultralytics' save_one_box).
     #[arg(long, value_name = "DIR")]
     pub save_crop: Option<PathBuf>,
 }
@@ -187,6 +187,14 @@ pub fn run(args: DetectArgs) -> CliResult {
         Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
     })?;
     progress.finish_and_clear();
+    // Ultralytics ends with a speed line; this one counts the whole pipeline (decode, inference,
+    // outputs) from the first frame read to the last output written.
+    eprintln!(
+        "{} frames in {:.2} s: {:.1} frames/s",
+        summary.frames,
+        summary.seconds,
+        summary.frames as f64 / summary.seconds.max(1e-9)
+    );
     failures += summary.failures;
     if failures > 0 {
         eprintln!(
