@@ -1,8 +1,8 @@
 //! [`FrameReader`]: the frames of expanded sources, one after another, as RGB images, with where
 //! each came from (Ultralytics' `LoadImagesAndVideos` / `LoadStreams`, one source at a time).
 
-use image::RgbImage;
 use ghost_image::image_io::{load_rgb, ImageLoadError};
+use image::RgbImage;
 
 use crate::decoder::{DecodeOptions, VideoDecoder};
 use crate::error::VideoError;

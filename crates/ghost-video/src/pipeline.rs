@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Instant;
 
+use ghost_image::draw::annotate;
 use image::{ImageFormat, RgbImage};
 use serde_json::json;
 use yolo11_ghost::detector::Detector;
-use ghost_image::draw::annotate;
 
 use crate::batch::{batches, detect_batch, FrameDetections};
 use crate::crop::save_crops;
