@@ -106,11 +106,19 @@ pub fn detect_batch(
     detector: &Detector,
     batch: Vec<Frame>,
 ) -> Result<Vec<FrameDetections>, DetectError> {
-    let images: Vec<image::RgbImage> = batch.iter().map(|f| f.image.clone()).collect();
-    let detections = detector.detect_batch_rgb(&images)?;
+    // Lend the pixels to the detector and take them back: no copy of the frames.
+    let mut batch = batch;
+    let images: Vec<image::RgbImage> = batch
+        .iter_mut()
+        .map(|f| std::mem::take(&mut f.image))
+        .collect();
+    let detected = detector.detect_batch_rgb(&images);
+    for (frame, image) in batch.iter_mut().zip(images) {
+        frame.image = image;
+    }
     Ok(batch
         .into_iter()
-        .zip(detections)
+        .zip(detected?)
         .map(|(frame, detections)| FrameDetections { frame, detections })
         .collect())
 }
