@@ -8,6 +8,7 @@
 mod error;
 mod load;
 mod options;
+mod views;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -21,6 +22,7 @@ pub use error::DetectError;
 pub use ghost_layers::Context;
 pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
+pub use views::{ChannelOrder, PixelView, StageTimes, TimedDetections};
 
 use crate::error::YoloError;
 use crate::image_io::{load_rgb, to_rgb8_like_opencv};
