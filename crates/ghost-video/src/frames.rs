@@ -2,7 +2,7 @@
 //! each came from (Ultralytics' `LoadImagesAndVideos` / `LoadStreams`, one source at a time).
 
 use image::RgbImage;
-use yolo11_ghost::image_io::{load_rgb, ImageLoadError};
+use yolo11_ghost::ghost_image::image_io::{load_rgb, ImageLoadError};
 
 use crate::decoder::{DecodeOptions, VideoDecoder};
 use crate::error::VideoError;
