@@ -18,7 +18,7 @@ use yolo11_ghost::detector::{
     ChannelOrder, Context, Detector, DetectorOptions, PixelView, TimedDetections, WeightsChoice,
     DEFAULT_SEED,
 };
-use yolo11_ghost::image_io::load_rgb;
+use ghost_image::image_io::load_rgb;
 use yolo11_ghost::info::ModelInfo;
 use yolo11_ghost::postprocess::{class_name, Detection};
 use yolo11_ghost::spec::builtin_model_names;

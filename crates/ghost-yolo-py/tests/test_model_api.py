@@ -17,7 +17,7 @@ NAMES = {0: "circle", 1: "square", 2: "triangle", 3: "star", 4: "cross", 5: "rin
 
 def test_default_and_safetensors_models_are_the_same(model):
     assert model.names == NAMES
-    from_file = YOLO(str(FIXTURES / "models" / "yolo11n-ghost-shapes.safetensors"))
+    from_file = YOLO(str(FIXTURES.parent / "crates" / "yolo11-ghost" / "assets" / "yolo11n-ghost-shapes.safetensors"))
     assert from_file.names == NAMES
     assert from_file.trained_imgsz == 320
     a = model(SHIPPED[:4])

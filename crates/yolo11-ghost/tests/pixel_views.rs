@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 use yolo11_ghost::detector::{ChannelOrder, Detector, DetectorOptions, PixelView};
-use yolo11_ghost::image_io::load_rgb;
+use ghost_image::image_io::load_rgb;
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +19,7 @@ fn repo(path: &str) -> PathBuf {
 /// embeds them).
 fn detector(options: DetectorOptions) -> Detector {
     Detector::from_weights(
-        &repo("fixtures/models/yolo11n-ghost-shapes.safetensors"),
+        &repo("crates/yolo11-ghost/assets/yolo11n-ghost-shapes.safetensors"),
         DetectorOptions {
             threads: Some(1),
             ..options
