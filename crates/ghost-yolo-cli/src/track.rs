@@ -134,6 +134,16 @@ pub fn run(args: TrackArgs) -> CliResult {
     };
     let mut tracker = Tracker::new(args.tracker_config())?;
     let (files, unlisted) = collect_inputs(&args.inputs);
+    let inputs: HashSet<PathBuf> = files.iter().filter_map(|f| f.canonicalize().ok()).collect();
+    if let Some(json_path) = &args.json {
+        if is_input(json_path, &inputs) {
+            return Err(format!(
+                "--json file {} is one of the input frames; refusing to overwrite it",
+                json_path.display()
+            )
+            .into());
+        }
+    }
     let mut failures = unlisted;
     if let Some(dir) = &args.save {
         std::fs::create_dir_all(dir)
@@ -163,7 +173,7 @@ pub fn run(args: TrackArgs) -> CliResult {
         let report = format_report(i + 1, files.len(), path, &image, &tracked, ms, args.quiet);
         progress.suspend(|| print!("{report}"));
         if let Some(dir) = &args.save {
-            let target = unique_target(dir, path, &mut saved_names);
+            let target = output_target(dir, path, &mut saved_names, &inputs);
             let labelled: Vec<Detection> = tracked.iter().map(TrackedBox::labelled).collect();
             if let Err(e) = save_annotated(&image, &labelled, &target) {
                 progress.suspend(|| eprintln!("error: {e}"));
@@ -194,15 +204,36 @@ pub fn run(args: TrackArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `path` is (the same file as) one of the inputs.
+fn is_input(path: &Path, inputs: &HashSet<PathBuf>) -> bool {
+    path.canonicalize().is_ok_and(|p| inputs.contains(&p))
+}
+
+/// Where `--save` writes a frame: `DIR/<name>`, numbered when taken by another output or when it
+/// is an input frame itself (`--save` into the frames' own directory never overwrites them).
+fn output_target(
+    dir: &Path,
+    path: &Path,
+    used: &mut HashSet<PathBuf>,
+    inputs: &HashSet<PathBuf>,
+) -> PathBuf {
+    loop {
+        let target = unique_target(dir, path, used);
+        if !is_input(&target, inputs) {
+            return target;
+        }
+    }
+}
+
 /// A confirmed track in one frame: the tracker's box clipped to the frame, with the matched
 /// detection's score, class and name.
-struct TrackedBox {
-    track_id: u64,
-    detection: Detection,
+pub(crate) struct TrackedBox {
+    pub track_id: u64,
+    pub detection: Detection,
 }
 
 impl TrackedBox {
-    fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         let mut v = self.detection.to_json();
         if let Some(map) = v.as_object_mut() {
             map.insert("track_id".into(), json!(self.track_id));
@@ -211,7 +242,7 @@ impl TrackedBox {
     }
 
     /// The detection with Ultralytics' track label: `id:N name` (the drawing adds the score).
-    fn labelled(&self) -> Detection {
+    pub fn labelled(&self) -> Detection {
         Detection {
             class_name: format!("id:{} {}", self.track_id, self.detection.class_name),
             ..self.detection.clone()
@@ -219,7 +250,8 @@ impl TrackedBox {
     }
 }
 
-fn track_frame(
+/// Feeds one frame's detections to the tracker: its confirmed tracks, clipped to the frame.
+pub(crate) fn track_frame(
     tracker: &mut Tracker,
     image: &RgbImage,
     detections: &[Detection],
@@ -255,7 +287,7 @@ fn track_frame(
 }
 
 /// `frame 1/30 path: 640x480, 2 person, 12.3 ms` and the table of tracks.
-fn format_report(
+pub(crate) fn format_report(
     index: usize,
     total: usize,
     path: &Path,

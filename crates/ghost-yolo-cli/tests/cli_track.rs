@@ -143,3 +143,39 @@ fn bad_tracker_settings_are_usage_errors() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+#[test]
+fn outputs_never_overwrite_the_input_frames() {
+    let dir = scratch("track_no_clobber");
+    let frames = make_sequence(&dir);
+    let before: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|t| std::fs::read(frames.join(format!("f{t:03}.png"))).unwrap())
+        .collect();
+    // --save into the frames' own directory: annotated copies get new names.
+    let f = frames.to_str().unwrap();
+    let o = run(&["track", f, "--save", f, "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (t, bytes) in before.iter().enumerate() {
+        assert_eq!(
+            &std::fs::read(frames.join(format!("f{t:03}.png"))).unwrap(),
+            bytes,
+            "frame {t} changed"
+        );
+        assert!(
+            frames.join(format!("f{t:03}_1.png")).is_file(),
+            "annotated frame {t} not written"
+        );
+    }
+    // --json onto an input frame: refused before anything is written.
+    let first = frames.join("f000.png");
+    let o = run(&[
+        "track",
+        first.to_str().unwrap(),
+        "--json",
+        first.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refusing to overwrite"), "{err}");
+    assert_eq!(&std::fs::read(&first).unwrap(), &before[0]);
+}
