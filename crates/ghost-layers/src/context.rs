@@ -44,6 +44,9 @@ pub struct ProfileRecord {
     pub flops: u64,
     /// Bytes the call must move at least once: input, output, residual and weights.
     pub bytes: u64,
+    /// The kernel back end the call ran on (`avx2+fma`, `portable`, `scalar`):
+    /// [`ghost_kernels::backend`]'s label.
+    pub isa: &'static str,
 }
 
 /// What profiling collects: records in call order and the current scope.
@@ -126,6 +129,7 @@ impl Context {
                 time,
                 flops,
                 bytes,
+                isa: ghost_kernels::backend().label(),
             });
         }
     }

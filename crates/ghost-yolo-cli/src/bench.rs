@@ -87,6 +87,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         gflops / (median / 1e3)
     );
     println!("load {load_ms:.1} ms (weights, BN folding, kernel packing, buffer plan)");
+    println!("isa: {}", ghost_kernels::backend().label());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -34,10 +34,16 @@ pub fn run(args: InfoArgs) -> CliResult {
     let spec = load_spec(&args.model, args.nc)?;
     let (h, w) = round_imgsz(args.imgsz, spec.max_stride());
     let info = ModelInfo::new(&spec, h, w)?;
+    let isa = ghost_kernels::backend().label();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&info.to_json())?);
+        let mut json = info.to_json();
+        if let Some(object) = json.as_object_mut() {
+            object.insert("isa".into(), isa.into());
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         println!("{}", info.table());
+        println!("isa: {isa}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@
 //! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
 //! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
-//! failures, 2 for invalid arguments.
+//! failures, 2 for invalid arguments (an unusable `GHOST_KERNELS_ISA` included).
 
 mod bench;
 mod common;
@@ -53,6 +53,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return common::report_clap_error(e),
     };
+    // A GHOST_KERNELS_ISA the kernels cannot honour is a configuration error, refused before
+    // any work (the kernels alone would only warn and run the best back end).
+    if let Err(e) = ghost_kernels::backend::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Detect(args) => detect::run(args),
         Command::Track(args) => track::run(args),

@@ -52,6 +52,8 @@ struct Row {
     time: Duration,
     flops: u64,
     bytes: u64,
+    /// The kernel back end the call ran on.
+    isa: &'static str,
 }
 
 pub fn run(args: ProfileArgs) -> CliResult {
@@ -86,9 +88,10 @@ pub fn run(args: ProfileArgs) -> CliResult {
     let total = totals[totals.len() / 2];
 
     println!(
-        "{} at 1x3x{h}x{w}, {} threads: median forward {:.2} ms over {} runs ({:.2} GFLOPs fused, {:.1} GFLOP/s)",
+        "{} at 1x3x{h}x{w}, {} threads (isa: {}): median forward {:.2} ms over {} runs ({:.2} GFLOPs fused, {:.1} GFLOP/s)",
         spec.name,
         detector.threads(),
+        ghost_kernels::backend().label(),
         ms(total),
         args.runs,
         info.fused_gflops,
@@ -120,6 +123,7 @@ fn median_rows(runs: &[Vec<ghost_layers::ProfileRecord>]) -> Result<Vec<Row>, St
                 time: times[times.len() / 2],
                 flops: rec.flops,
                 bytes: rec.bytes,
+                isa: rec.isa,
             }
         })
         .collect())
@@ -215,9 +219,10 @@ fn print_top_calls(rows: &[Row], total: Duration, top: usize) {
     calls.sort_by_key(|r| std::cmp::Reverse(r.time));
     println!();
     println!(
-        "{:<44} {:<10} {:>8} {:>7} {:>9} {:>8}",
+        "{:<44} {:<10} {:<9} {:>8} {:>7} {:>9} {:>8}",
         format!("slowest {} kernel calls", top.min(calls.len())),
         "kernel",
+        "isa",
         "ms",
         "share",
         "GFLOP/s",
@@ -230,9 +235,10 @@ fn print_top_calls(rows: &[Row], total: Duration, top: usize) {
             format!("model.{}.{}", r.scope, r.name)
         };
         println!(
-            "{:<44} {:<10} {:>8.3} {:>6.1}% {:>9.1} {:>8.1}",
+            "{:<44} {:<10} {:<9} {:>8.3} {:>6.1}% {:>9.1} {:>8.1}",
             name,
             r.kind,
+            r.isa,
             ms(r.time),
             100.0 * r.time.as_secs_f64() / total.as_secs_f64(),
             rate(r.flops, r.time),

@@ -9,7 +9,7 @@
 //! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels)
 //! plus a direct small-channel kernel for `cout <= 16`, a portable `wide` 2x16 microkernel and a
 //! scalar 1x16 one, all behind the same driver (which the dense convolution shares), each
-//! registered in its back end's table ([`crate::backend`]); [`naive`] is the f64 reference the
+//! registered in its back end's table ([`mod@crate::backend`]); [`naive`] is the f64 reference the
 //! tests compare against. The back end is chosen at start-up ([`active_isa`]);
 //! [`pointwise_with_isa`] forces one (tests, benches).
 
