@@ -22,6 +22,9 @@ pub mod config;
 pub mod head;
 pub mod model;
 
-pub use config::{BlockCfg, GhostNetConfig, FEATURE_STRIDES, HEAD_CHANNELS, STAGES};
+pub use config::{
+    conv_output_len, feature_stages, BlockCfg, GhostNetConfig, FEATURE_STRIDES, HEAD_CHANNELS,
+    STAGES,
+};
 pub use head::ClassifierHead;
 pub use model::{GhostNet, GhostNetOutput};

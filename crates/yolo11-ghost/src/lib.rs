@@ -13,7 +13,9 @@ pub mod blocks;
 pub mod error;
 pub mod graph;
 pub mod info;
+mod lowering;
 pub mod plan;
+mod rewrites;
 pub mod spec;
 mod upsample_rewrite;
 
