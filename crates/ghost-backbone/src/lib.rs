@@ -15,7 +15,7 @@
 //! let logits = net.classify(&mut ctx, &image.view())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod config;
@@ -28,3 +28,8 @@ pub use config::{
 };
 pub use head::ClassifierHead;
 pub use model::{GhostNet, GhostNetOutput};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

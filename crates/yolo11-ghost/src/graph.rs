@@ -23,7 +23,7 @@ use crate::spec::{LayerSpec, ModelSpec, ModuleSpec};
 
 /// The [`ghost_layers::ProfileRecord::kind`] of the record timing a whole model layer (its
 /// kernel calls are recorded separately, inside it).
-pub const LAYER_RECORD: &str = "layer";
+pub const LAYER_RECORD: ghost_layers::RecordKind = ghost_layers::RecordKind::Layer;
 
 /// The most parameters a model may have (2^30, 4 GiB of f32 weights; YOLO11x has 57M). A
 /// larger specification (a hostile or mistyped YAML) is refused before any weight is generated
@@ -221,12 +221,6 @@ impl YoloModel {
     /// Input height and width must be multiples of this (32 for YOLO11).
     pub fn max_stride(&self) -> usize {
         self.max_stride
-    }
-
-    /// The buffer plan of the graph forward passes run (which Concat inputs are written in
-    /// place).
-    pub fn plan(&self) -> &Plan {
-        &self.graph.plan
     }
 
     /// The lowered graph with every rewrite applied.

@@ -135,6 +135,7 @@ impl Plan {
     }
 
     /// Number of Concat inputs that are copied rather than written in place.
+    #[cfg(test)]
     pub fn copied_inputs(&self) -> usize {
         self.copy_in.iter().map(Vec::len).sum()
     }

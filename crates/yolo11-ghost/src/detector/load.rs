@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ghost_kernels::Threads;
 use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
 
-use super::{parse_class_names, DetectError, Detector, DetectorOptions};
+use super::{parse_class_names, DetectError, Detector, DetectorOptions, Warning, WarningKind};
 use crate::error::YoloError;
 use crate::graph::YoloModel;
 use crate::spec::{builtin_yaml, ModelSpec};
@@ -154,8 +154,12 @@ const UNUSED_LISTED: usize = 5;
 
 /// What a loaded weights file holds that deserves a warning: tensors with NaN / Inf values,
 /// and tensors the model never asked for (a sign of a wrong `--model` or a truncated export).
-fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
-    let mut warnings: Vec<String> = file.non_finite().iter().map(|r| r.to_string()).collect();
+fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = file
+        .non_finite()
+        .iter()
+        .map(|r| Warning::new(WarningKind::NonFiniteWeights, r.to_string()))
+        .collect();
     let unused = file.unused();
     if !unused.is_empty() {
         let mut listed = unused
@@ -167,10 +171,13 @@ fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
         if unused.len() > UNUSED_LISTED {
             listed.push_str(&format!(" and {} more", unused.len() - UNUSED_LISTED));
         }
-        warnings.push(format!(
-            "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
-            file.origin(),
-            unused.len()
+        warnings.push(Warning::new(
+            WarningKind::UnusedTensors,
+            format!(
+                "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
+                file.origin(),
+                unused.len()
+            ),
         ));
     }
     warnings
