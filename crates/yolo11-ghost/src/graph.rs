@@ -229,6 +229,16 @@ impl YoloModel {
         &self.graph
     }
 
+    /// This model running `graph` instead (a new identity: run states are per graph).
+    #[cfg(test)]
+    pub(crate) fn with_graph(&self, graph: ExecGraph) -> YoloModel {
+        YoloModel {
+            id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
+            graph,
+            ..self.clone()
+        }
+    }
+
     /// The lowered graph without rewrites.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn plain_graph(&self) -> &ExecGraph {
