@@ -82,9 +82,16 @@ pub struct DetectArgs {
     /// Print only the summary line per image, not the table.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Videos, streams and Ultralytics' outputs (src/predict.rs).
+    #[command(flatten)]
+    pub predict: crate::predict::PredictArgs,
 }
 
 pub fn run(args: DetectArgs) -> CliResult {
+    if crate::predict::wanted(&args) {
+        return crate::predict::run(args);
+    }
     let options = DetectorOptions {
         conf: args.conf,
         iou: args.iou,
@@ -159,7 +166,7 @@ pub fn run(args: DetectArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn detect_one(
+pub(crate) fn detect_one(
     detector: &Detector,
     path: &Path,
 ) -> Result<(RgbImage, Vec<Detection>, f64), Box<dyn std::error::Error>> {
@@ -170,7 +177,7 @@ fn detect_one(
 }
 
 /// Expand directories into their image files (sorted); missing paths are reported and counted.
-fn collect_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, usize) {
+pub(crate) fn collect_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, usize) {
     let mut files = Vec::new();
     let mut failures = 0;
     for input in inputs {
@@ -210,7 +217,7 @@ fn has_image_extension(path: &Path) -> bool {
 
 /// A progress bar when a directory or many files are processed (hidden when stderr is not a
 /// terminal).
-fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
+pub(crate) fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
     if !inputs.iter().any(|p| p.is_dir()) && total < 2 {
         return ProgressBar::hidden();
     }
@@ -224,7 +231,7 @@ fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
 }
 
 /// `image 1/3 path: 640x480, 2 person, 1 dog, 12.3 ms` and the detection table.
-fn format_report(
+pub(crate) fn format_report(
     index: usize,
     total: usize,
     path: &Path,
@@ -266,7 +273,7 @@ fn format_report(
 }
 
 /// `"2 person, 1 dog"` in first-seen order, or `"no detections"`.
-fn count_summary(detections: &[Detection]) -> String {
+pub(crate) fn count_summary(detections: &[Detection]) -> String {
     if detections.is_empty() {
         return "no detections".into();
     }
@@ -285,7 +292,7 @@ fn count_summary(detections: &[Detection]) -> String {
 }
 
 /// `DIR/<file name>`, made unique when two inputs share a file name.
-fn unique_target(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
+pub(crate) fn unique_target(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
     let ext = output_extension(path);
     let mut candidate = dir.join(format!("{stem}.{ext}"));
@@ -311,7 +318,11 @@ fn output_extension(path: &Path) -> String {
     }
 }
 
-fn save_annotated(image: &RgbImage, detections: &[Detection], target: &Path) -> Result<(), String> {
+pub(crate) fn save_annotated(
+    image: &RgbImage,
+    detections: &[Detection],
+    target: &Path,
+) -> Result<(), String> {
     let annotated = annotate(image, detections);
     let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
     let format = ImageFormat::from_path(target).map_err(|e| fail(&e))?;

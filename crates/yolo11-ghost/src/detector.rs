@@ -8,6 +8,7 @@
 mod error;
 mod load;
 mod options;
+mod views;
 mod warning;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use ghost_layers::Context;
 pub use load::DEFAULT_WEIGHTS;
 pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
+pub use views::{ChannelOrder, PixelView, StageTimes, TimedDetections};
 pub use warning::{Warning, WarningKind};
 
 use crate::error::YoloError;
