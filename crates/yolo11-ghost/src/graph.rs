@@ -2,8 +2,9 @@
 //!
 //! Every BatchNorm is folded at load (Ultralytics eps 1e-3), kernels are prepacked, the model is
 //! lowered to an execution graph (`lowering.rs`), patched by the rewrites (`rewrites.rs`), and
-//! its buffer [`Plan`] is fixed. A forward pass walks the graph's nodes in order. `forward` takes NCHW images (`[N, 3, H, W]`, any batch, H and W
-//! multiples of the model stride, non-square allowed) and returns Ultralytics' eval-mode
+//! its buffer plan (`plan.rs`) is fixed. A forward pass walks the graph's nodes in order.
+//! `forward` takes NCHW images (`[N, 3, H, W]`, any batch, H and W multiples of the model
+//! stride, non-square allowed) and returns Ultralytics' eval-mode
 //! `output0` `[N, 4 + nc, A]`. The model holds no mutable state: all scratch lives in the
 //! caller's [`Context`], so one `YoloModel` can serve many threads at once (`Send + Sync`).
 

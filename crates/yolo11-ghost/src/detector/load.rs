@@ -13,7 +13,7 @@ use crate::spec::{builtin_yaml, ModelSpec};
 
 /// Where a detector's weights come from.
 ///
-/// Non-exhaustive: [`WeightsChoice::Default`] exists only with the `default-model` feature.
+/// Non-exhaustive: `WeightsChoice::Default` exists only with the `default-model` feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WeightsChoice {
@@ -40,7 +40,8 @@ pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!(concat!(
     "/assets/yolo11n-ghost-shapes.safetensors"
 ));
 
-/// How [`DEFAULT_WEIGHTS`] is named in messages.
+/// How the embedded default weights (`DEFAULT_WEIGHTS`, feature `default-model`) are named in
+/// messages.
 pub const DEFAULT_WEIGHTS_NAME: &str = "<embedded default model yolo11n-ghost-shapes>";
 
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
