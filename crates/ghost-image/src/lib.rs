@@ -9,7 +9,13 @@
 //!
 //! This crate knows nothing of models: drawing takes anything that implements
 //! [`draw::LabelledBox`].
-#![warn(missing_debug_implementations)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod draw;
 pub mod image_io;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -23,6 +23,7 @@ pub mod fpenv;
 pub mod geometry;
 pub mod isa;
 mod lanes;
+pub mod mapped_file;
 pub mod parallel;
 pub mod pointwise;
 pub mod pool;
@@ -42,5 +43,11 @@ pub use error::{KernelError, Result};
 pub use fpenv::{flush_denormals, DenormalGuard};
 pub use geometry::{Padding, Window};
 pub use isa::{active_isa, Isa};
+pub use mapped_file::MappedFile;
 pub use parallel::Threads;
 pub use view::{NhwcLayout, TensorView, TensorViewMut};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

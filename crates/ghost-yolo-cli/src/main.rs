@@ -6,6 +6,7 @@
 //! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments (an unusable `GHOST_KERNELS_ISA` included).
+#![forbid(unsafe_code)]
 
 mod bench;
 mod common;

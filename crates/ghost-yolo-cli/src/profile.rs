@@ -48,7 +48,7 @@ pub struct ProfileArgs {
 struct Row {
     scope: usize,
     name: String,
-    kind: &'static str,
+    kind: ghost_layers::RecordKind,
     time: Duration,
     flops: u64,
     bytes: u64,
@@ -180,7 +180,7 @@ fn short_module(module: &str) -> &str {
 fn print_kinds(rows: &[Row], total: Duration) {
     let mut kinds: BTreeMap<&str, (Duration, u64, u64, usize)> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.kind != LAYER_RECORD) {
-        let e = kinds.entry(r.kind).or_default();
+        let e = kinds.entry(r.kind.name()).or_default();
         e.0 += r.time;
         e.1 += r.flops;
         e.2 += r.bytes;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use ghost_image::image_io::load_rgb;
 use ghost_kernels::Threads;
 use image::RgbImage;
 use ndarray::{Array2, Array3};
@@ -18,7 +19,6 @@ use yolo11_ghost::detector::{
     ChannelOrder, Context, Detector, DetectorOptions, PixelView, TimedDetections, WeightsChoice,
     DEFAULT_SEED,
 };
-use ghost_image::image_io::load_rgb;
 use yolo11_ghost::info::ModelInfo;
 use yolo11_ghost::postprocess::{class_name, Detection};
 use yolo11_ghost::spec::builtin_model_names;
@@ -216,7 +216,11 @@ impl Model {
     /// Remarks made while loading (NaN weights, unused tensors ...).
     #[getter]
     fn warnings(&self) -> Vec<String> {
-        self.detector.warnings().to_vec()
+        self.detector
+            .warnings()
+            .iter()
+            .map(|w| w.to_string())
+            .collect()
     }
 
     /// `(table, layers, parameters, GFLOPs)`: the `ghost-yolo info` table for `imgsz` (H, W).
@@ -262,7 +266,10 @@ impl Model {
             .zip(&timed.detections)
             .map(|(img, d)| (img.into_pyarray(py), rows(d).into_pyarray(py), speed))
             .collect();
-        Ok((results, timed.warnings))
+        Ok((
+            results,
+            timed.warnings.iter().map(|w| w.to_string()).collect(),
+        ))
     }
 
     /// Detect in `H x W x 3` uint8 arrays (BGR when `bgr`, else RGB) in one batch, reading them
@@ -313,7 +320,10 @@ impl Model {
             .iter()
             .map(|d| (rows(d).into_pyarray(py), speed))
             .collect();
-        Ok((results, timed.warnings))
+        Ok((
+            results,
+            timed.warnings.iter().map(|w| w.to_string()).collect(),
+        ))
     }
 
     /// Ultralytics `val` on a YOLO-format dataset; the report as JSON.

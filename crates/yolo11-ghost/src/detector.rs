@@ -9,6 +9,7 @@ mod error;
 mod load;
 mod options;
 mod views;
+mod warning;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -25,6 +26,7 @@ pub use load::DEFAULT_WEIGHTS;
 pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
 pub use views::{ChannelOrder, PixelView, StageTimes, TimedDetections};
+pub use warning::{Warning, WarningKind};
 
 use crate::error::YoloError;
 use crate::letterbox::{to_input_tensor, Letterbox, LetterboxGeometry};
@@ -66,7 +68,7 @@ pub struct Detector {
     names: Vec<String>,
     options: DetectorOptions,
     imgsz: (usize, usize),
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     threads: Threads,
     contexts: Mutex<Vec<Context>>,
     /// The specification, when the detector was built from one (`load*`).
@@ -129,7 +131,7 @@ impl Detector {
         self.imgsz = rounded;
         // Only the size-rounding warning depends on imgsz; the others (class filters, weights
         // contents) stay as they were.
-        let about_size = |w: &String| w.starts_with("imgsz=");
+        let about_size = |w: &Warning| w.kind() == WarningKind::ImageSizeRounded;
         self.warnings.retain(|w| !about_size(w));
         self.warnings
             .extend(warnings.into_iter().filter(about_size));
@@ -147,7 +149,7 @@ impl Detector {
     }
 
     /// Non-fatal remarks about the options, for the caller to show.
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
 

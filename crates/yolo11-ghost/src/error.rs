@@ -156,10 +156,6 @@ pub enum YoloError {
         source: ghost_kernels::KernelError,
     },
 
-    /// A thread pool could not be created.
-    #[error("thread pool: {0}")]
-    Threads(ghost_kernels::KernelError),
-
     /// A layer could not be loaded or run (missing / mis-shaped tensor, shape mismatch, ...);
     /// the inner error names the tensor or layer.
     #[error(transparent)]

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use ghost_kernels::Threads;
 use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
 
-use super::{parse_class_names, DetectError, Detector, DetectorOptions};
+use super::{parse_class_names, DetectError, Detector, DetectorOptions, Warning, WarningKind};
 use crate::error::YoloError;
 use crate::graph::YoloModel;
 use crate::spec::{builtin_yaml, ModelSpec};
 
 /// Where a detector's weights come from.
 ///
-/// Non-exhaustive: [`WeightsChoice::Default`] exists only with the `default-model` feature.
+/// Non-exhaustive: `WeightsChoice::Default` exists only with the `default-model` feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WeightsChoice {
@@ -40,7 +40,8 @@ pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!(concat!(
     "/assets/yolo11n-ghost-shapes.safetensors"
 ));
 
-/// How [`DEFAULT_WEIGHTS`] is named in messages.
+/// How the embedded default weights (`DEFAULT_WEIGHTS`, feature `default-model`) are named in
+/// messages.
 pub const DEFAULT_WEIGHTS_NAME: &str = "<embedded default model yolo11n-ghost-shapes>";
 
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
@@ -154,8 +155,12 @@ const UNUSED_LISTED: usize = 5;
 
 /// What a loaded weights file holds that deserves a warning: tensors with NaN / Inf values,
 /// and tensors the model never asked for (a sign of a wrong `--model` or a truncated export).
-fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
-    let mut warnings: Vec<String> = file.non_finite().iter().map(|r| r.to_string()).collect();
+fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = file
+        .non_finite()
+        .iter()
+        .map(|r| Warning::new(WarningKind::NonFiniteWeights, r.to_string()))
+        .collect();
     let unused = file.unused();
     if !unused.is_empty() {
         let mut listed = unused
@@ -167,10 +172,13 @@ fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
         if unused.len() > UNUSED_LISTED {
             listed.push_str(&format!(" and {} more", unused.len() - UNUSED_LISTED));
         }
-        warnings.push(format!(
-            "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
-            file.origin(),
-            unused.len()
+        warnings.push(Warning::new(
+            WarningKind::UnusedTensors,
+            format!(
+                "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
+                file.origin(),
+                unused.len()
+            ),
         ));
     }
     warnings

@@ -10,8 +10,9 @@
 use std::time::Instant;
 
 use image::RgbImage;
-use ndarray::{s, Array4, Axis};
+use ndarray::{Array4, Axis, Slice};
 
+use super::Warning;
 use super::{Context, DetectError, Detector, DetectorOptions};
 use crate::letterbox::{resize_linear, Letterbox, LetterboxError, LetterboxGeometry, PAD_VALUE};
 use crate::nms::non_max_suppression;
@@ -105,7 +106,7 @@ pub struct TimedDetections {
     /// Time of the whole batch per stage.
     pub times: StageTimes,
     /// Non-fatal remarks on the per-call options (imgsz rounded to the stride, unknown classes).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Detector {
@@ -212,12 +213,12 @@ fn letterbox_views(
         };
         for c in 0..3 {
             let sc = source_channel(c);
-            let mut plane = tensor.slice_mut(s![
-                n,
-                c,
-                g.top..g.top + g.unpad_h,
-                g.left..g.left + g.unpad_w
-            ]);
+            // Axis by axis, not `s![..]`: the `s!` macro expands to an `allow(unsafe_code)`,
+            // which this crate's `forbid(unsafe_code)` refuses.
+            let mut image = tensor.index_axis_mut(Axis(0), n);
+            let plane = image.index_axis_mut(Axis(0), c);
+            let rows = plane.slice_axis_move(Axis(0), Slice::from(g.top..g.top + g.unpad_h));
+            let mut plane = rows.slice_axis_move(Axis(1), Slice::from(g.left..g.left + g.unpad_w));
             for (mut row, src) in plane
                 .axis_iter_mut(Axis(0))
                 .zip(inner.chunks_exact(g.unpad_w * 3))

@@ -21,9 +21,10 @@ pub use module::{
     hidden_channels, BottleneckArgs, C2psaArgs, C3k2Args, ConvArgs, CspArgs, DetectArgs,
     GhostBottleneckArgs, GhostConvArgs, ModuleKind, ModuleSpec, SppfArgs,
 };
-pub use scale::{guess_model_scale, make_divisible, unify_model_name, Scale};
+pub use scale::{ceil_to_multiple, guess_model_scale, unify_model_name, Scale};
 pub use value::{format_args_list, ArgValue};
-pub use yaml::{parse_yaml, From, RawModel, RawRow};
+pub use yaml::LayerFrom;
+pub(crate) use yaml::{parse_yaml, RawModel};
 
 use crate::error::{Result, YoloError};
 
@@ -66,7 +67,7 @@ pub struct LayerSpec {
     /// Layer index (the `i` in `model.{i}.` tensor names).
     pub index: usize,
     /// `from` as written in the YAML.
-    pub from: From,
+    pub from: LayerFrom,
     /// Resolved inputs, in order.
     pub inputs: Vec<Source>,
     /// Repeats after the depth gain (what Ultralytics prints in its `n` column).

@@ -9,18 +9,18 @@ use crate::error::{Result, YoloError};
 
 /// A row's `from` field as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum From {
+pub enum LayerFrom {
     /// One input, `-1` = the previous layer.
     One(i64),
     /// Several inputs (Concat, Detect).
     Many(Vec<i64>),
 }
 
-impl std::fmt::Display for From {
+impl std::fmt::Display for LayerFrom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            From::One(i) => write!(f, "{i}"),
-            From::Many(v) => {
+            LayerFrom::One(i) => write!(f, "{i}"),
+            LayerFrom::Many(v) => {
                 let items: Vec<String> = v.iter().map(i64::to_string).collect();
                 write!(f, "[{}]", items.join(", "))
             }
@@ -32,7 +32,7 @@ impl std::fmt::Display for From {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawRow {
     /// Inputs as written.
-    pub from: From,
+    pub from: LayerFrom,
     /// Repeats as written (before the depth gain).
     pub repeats: i64,
     /// Module name as written.
@@ -273,8 +273,8 @@ fn parse_row(node: &Yaml, row: usize) -> Result<RawRow> {
         }
     };
     let from = match from {
-        Yaml::Integer(i) => From::One(*i),
-        Yaml::Array(items) => From::Many(
+        Yaml::Integer(i) => LayerFrom::One(*i),
+        Yaml::Array(items) => LayerFrom::Many(
             items
                 .iter()
                 .map(|y| match y {
