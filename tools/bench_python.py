@@ -63,6 +63,29 @@ def bench_overhead(cli: str, rounds: int) -> dict:
     return {"rust_ms": rust, "python_ms": py, "ratio": ratios}
 
 
+def bench_layer(rounds: int) -> dict:
+    """The Python layer alone: per image, the compiled call `_core.Model.detect_paths` and the
+    whole `YOLO()(path)` alternately in one process; the difference is source expansion,
+    argument checks and building `Results`."""
+    from ghost_yolo import YOLO
+
+    model = YOLO(threads=1)
+    opts = model._options(conf=0.25, iou=0.7, imgsz=None, classes=None, max_det=300, agnostic_nms=False, threads=1)
+    core, full = [], []
+    for _ in range(rounds):
+        for p in IMAGES:
+            t = time.perf_counter()
+            model._model.detect_paths([p], opts)
+            core.append((time.perf_counter() - t) * 1e3)
+            t = time.perf_counter()
+            model(p, threads=1)
+            full.append((time.perf_counter() - t) * 1e3)
+    diff = [f - c for f, c in zip(full, core)]
+    print(f"in-process, {len(diff)} calls: compiled call median {statistics.median(core):.2f} ms, "
+          f"YOLO()(path) median {statistics.median(full):.2f} ms, difference median {statistics.median(diff):.3f} ms")
+    return {"core_ms": core, "full_ms": full}
+
+
 def bench_ray(cli: str, repeat: int) -> dict:
     import ray
 
@@ -103,6 +126,7 @@ def main() -> None:
     ap.add_argument("--skip-ray", action="store_true")
     a = ap.parse_args()
     bench_overhead(a.cli, a.rounds)
+    bench_layer(3)
     if not a.skip_ray:
         bench_ray(a.cli, a.repeat)
 

@@ -6,26 +6,24 @@
 #   tools/ci_python.sh            # from anywhere; prints its wall time at the end
 #
 # Environment: PYTHON (interpreter, default python3), GHOST_YOLO_VENV (default
-# target/ci-python-venv, gitignored; recreated on every run), GHOST_YOLO_PROFILE (cargo profile of
-# the extension, default "test" under CI=true so it reuses what `cargo test --workspace` compiled
-# just before, "release" otherwise - the README install is always release).
+# target/ci-python-venv, gitignored; recreated on every run). The extension and the CLI are built
+# in release mode into the workspace's target/ (the wheel's build is reused by the CLI's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 PY=${PYTHON:-python3}
 VENV=$(realpath -m "${GHOST_YOLO_VENV:-target/ci-python-venv}")
-if [ "${CI:-}" = "true" ]; then profile=${GHOST_YOLO_PROFILE:-test}; else profile=${GHOST_YOLO_PROFILE:-release}; fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 RAY_USAGE_STATS_ENABLED=0
 
 rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q -r tools/requirements-py-test.txt
-# The README's command; the profile only picks which cargo build of the extension goes in.
-MATURIN_PEP517_ARGS="--profile $profile" "$VENV/bin/pip" install -q ./crates/ghost-yolo-py
+# The README's command.
+"$VENV/bin/pip" install -q ./crates/ghost-yolo-py
 
-# The CLI the parity tests compare with (a no-op after `cargo test --workspace`).
-cargo build -q --profile test --bin ghost-yolo
-export GHOST_YOLO_CLI="$PWD/target/debug/ghost-yolo"
+# The CLI the parity tests compare with (release: shares the wheel's compiled dependencies).
+cargo build -q --release --bin ghost-yolo
+export GHOST_YOLO_CLI="$PWD/target/release/ghost-yolo"
 
 cd crates/ghost-yolo-py
 set +e
