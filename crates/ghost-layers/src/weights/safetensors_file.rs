@@ -62,7 +62,10 @@ impl SafetensorsFile {
             path: PathBuf::from(path),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io_err)?;
+        // Regular files only, opened without blocking: a FIFO would block the open forever and a
+        // device (`/dev/zero`) cannot be mapped meaningfully. A regular file is mapped, not
+        // read, so its size needs no cap here (the header length is bounded by the parser).
+        let (file, _) = ghost_limits::open_regular(path)?;
         // SAFETY: the map is read-only and lives as long as `self`. The one hazard of a file
         // mapping is another process truncating or rewriting the file while it is mapped (reads
         // would then fault or see changing bytes); weights files are not modified while a model
@@ -72,7 +75,7 @@ impl SafetensorsFile {
         // faults on it, ~6 ms of a 1-thread load of ~80 ms.
         #[allow(unsafe_code)]
         let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(io_err)?;
-        Self::from_bytes_inner(path.display().to_string(), Bytes::Mapped(map))
+        Self::from_bytes_inner(ghost_limits::text::display_path(path), Bytes::Mapped(map))
     }
 
     /// Parses a safetensors file held in memory; `origin` names it in errors.
