@@ -206,7 +206,7 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
 }
 
 fn supported_isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+    [Isa::Avx2Fma, Isa::Portable, Isa::Scalar]
         .into_iter()
         .filter(|i| i.is_supported())
         .collect()
@@ -229,7 +229,7 @@ proptest! {
 
     #[test]
     fn scalar_matches_reference(c in case()) {
-        check_case(Isa::Naive, &c, &mut ConvScratch::new());
+        check_case(Isa::Scalar, &c, &mut ConvScratch::new());
     }
 }
 

@@ -104,7 +104,7 @@ fn abs_sums(
 
 /// The implementations this CPU can run.
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+    [Isa::Avx2Fma, Isa::Portable, Isa::Scalar]
         .into_iter()
         .filter(|i| i.is_supported())
         .collect()

@@ -71,7 +71,7 @@ fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
 }
 
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+    [Isa::Avx2Fma, Isa::Portable, Isa::Scalar]
         .into_iter()
         .filter(|i| i.is_supported())
         .collect()

@@ -152,7 +152,7 @@ fn check_case(isa: Isa, c: &Case) {
 }
 
 fn supported_isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+    [Isa::Avx2Fma, Isa::Portable, Isa::Scalar]
         .into_iter()
         .filter(|i| i.is_supported())
         .collect()
@@ -203,7 +203,7 @@ proptest! {
 
     #[test]
     fn scalar_matches_reference(c in case()) {
-        check_case(Isa::Naive, &c);
+        check_case(Isa::Scalar, &c);
     }
 }
 

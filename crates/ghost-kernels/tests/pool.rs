@@ -62,7 +62,7 @@ fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
 }
 
 fn isas() -> Vec<Isa> {
-    [Isa::Avx2Fma, Isa::Portable, Isa::Naive]
+    [Isa::Avx2Fma, Isa::Portable, Isa::Scalar]
         .into_iter()
         .filter(|i| i.is_supported())
         .collect()
@@ -111,7 +111,7 @@ proptest! {
         let l = layout(n, h, w, c, gap, 2);
         let buf = sentinel_buffer(&l, &random_vec(seed, l.elements()));
         let input = TensorView::new(&buf, l).unwrap();
-        let reference = run_max_pool(Isa::Naive, &input, &window, 0, &Threads::single());
+        let reference = run_max_pool(Isa::Scalar, &input, &window, 0, &Threads::single());
         for isa in isas() {
             let got = run_max_pool(isa, &input, &window, gap, &Threads::single());
             prop_assert!(same_bits(&got, &reference), "{:?}", isa);
@@ -206,7 +206,7 @@ fn max_pool_propagates_nan() {
         }
         let input = TensorView::dense(&data, 1, h, w, c).unwrap();
         let reference = run_max_pool(
-            Isa::Naive,
+            Isa::Scalar,
             &input,
             &Window::same(3, 1),
             0,

@@ -19,15 +19,17 @@ use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
 pub use error::DetectError;
 /// The per-call kernel context a [`DetectionModel`] runs with (threads + workspace).
 pub use ghost_layers::Context;
-pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_NAME};
+#[cfg(feature = "default-model")]
+pub use load::DEFAULT_WEIGHTS;
+pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
 
 use crate::error::YoloError;
-use crate::image_io::{load_rgb, to_rgb8_like_opencv};
 use crate::letterbox::{to_input_tensor, Letterbox, LetterboxGeometry};
 use crate::nms::non_max_suppression;
 use crate::postprocess::{to_detections, Detection};
 use crate::spec::ModelSpec;
+use ghost_image::image_io::{load_rgb, to_rgb8_like_opencv};
 
 /// A network the detector can run: `images [N, 3, H, W]` (RGB, 0-1) -> `output0 [N, 4 + nc, A]`
 /// (`cx, cy, w, h` in input pixels, then sigmoid class scores), Ultralytics' inference output.

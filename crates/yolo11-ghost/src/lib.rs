@@ -17,15 +17,15 @@ pub mod plan;
 pub mod spec;
 mod upsample_rewrite;
 
-// Pre/post-processing, detector and drawing (the ghost-yolo CLI sits on these).
+// Pre/post-processing and the detector (the ghost-yolo CLI sits on these; image decoding and
+// drawing are the ghost-image crate, re-exported here because the detector's API uses its types).
 pub mod detector;
-pub mod draw;
-pub mod image_io;
 pub mod letterbox;
 pub mod nms;
 pub mod postprocess;
 pub mod val;
 
 pub use error::{Result, YoloError};
+pub use ghost_image;
 pub use graph::YoloModel;
 pub use spec::ModelSpec;

@@ -7,12 +7,10 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use ghost_image::image_io::{decode_rgb, decode_rgb_limited, load_rgb, ImageLoadError, MAX_PIXELS};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, Rgba};
 use safetensors::tensor::Dtype;
 use yolo11_ghost::detector::{DetectError, Detector, DetectorOptions, WeightsChoice};
-use yolo11_ghost::image_io::{
-    decode_rgb, decode_rgb_limited, load_rgb, ImageLoadError, MAX_PIXELS,
-};
 use yolo11_ghost::{ModelSpec, YoloError};
 
 mod common;

@@ -12,7 +12,10 @@ use crate::graph::YoloModel;
 use crate::spec::{builtin_yaml, ModelSpec};
 
 /// Where a detector's weights come from.
+///
+/// Non-exhaustive: [`WeightsChoice::Default`] exists only with the `default-model` feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WeightsChoice {
     /// A `.safetensors` file with Ultralytics `state_dict` names (e.g. from
     /// `tools/export_ultralytics.py`); class names come from its `names` metadata.
@@ -20,7 +23,9 @@ pub enum WeightsChoice {
     /// The deterministic seeded generator (team-brief "Seeded weights"): for tests and benchmarks,
     /// the detections are meaningless.
     Seeded(u64),
-    /// The default model's weights, embedded in this library ([`DEFAULT_WEIGHTS`]).
+    /// The default model's weights, embedded in this library ([`DEFAULT_WEIGHTS`]; feature
+    /// `default-model`).
+    #[cfg(feature = "default-model")]
     Default,
 }
 
@@ -28,9 +33,11 @@ pub enum WeightsChoice {
 /// YOLO11n-GhostNet (GhostNet width 0.25) trained with Ultralytics on the synthetic shapes
 /// dataset of `tools/make_synthetic_dataset.py` (6 classes, imgsz 320; see `docs/training.md`).
 /// A safetensors file with the usual metadata (model YAML, class names, imgsz).
+/// Only with the `default-model` feature (3.7 MB in every binary that links it).
+#[cfg(feature = "default-model")]
 pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../fixtures/models/yolo11n-ghost-shapes.safetensors"
+    "/assets/yolo11n-ghost-shapes.safetensors"
 ));
 
 /// How [`DEFAULT_WEIGHTS`] is named in messages.
@@ -65,7 +72,8 @@ impl Detector {
     }
 
     /// The default model ([`DEFAULT_WEIGHTS`]): a trained YOLO11n-GhostNet that finds the
-    /// synthetic shapes of the shipped sample images.
+    /// synthetic shapes of the shipped sample images. Feature `default-model`.
+    #[cfg(feature = "default-model")]
     pub fn default_model(options: DetectorOptions) -> Result<Self, DetectError> {
         let file = default_file()?;
         let spec = spec_from_metadata(&file)?;
@@ -80,6 +88,7 @@ impl Detector {
     ) -> Result<Self, DetectError> {
         match weights {
             WeightsChoice::File(path) => Self::from_file(spec, &open(path)?, options),
+            #[cfg(feature = "default-model")]
             WeightsChoice::Default => Self::from_file(spec, &default_file()?, options),
             WeightsChoice::Seeded(seed) => {
                 let threads = options.thread_pool()?;
@@ -134,6 +143,7 @@ impl Detector {
     }
 }
 
+#[cfg(feature = "default-model")]
 fn default_file() -> Result<SafetensorsFile, DetectError> {
     Ok(
         SafetensorsFile::from_bytes(DEFAULT_WEIGHTS_NAME, DEFAULT_WEIGHTS.to_vec())

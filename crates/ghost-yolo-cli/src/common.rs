@@ -34,11 +34,14 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     /// The weights choice these arguments describe.
-    pub fn weights(&self) -> WeightsChoice {
+    pub fn weights(&self) -> Result<WeightsChoice, DetectError> {
         match (&self.weights, &self.model, self.seed) {
-            (Some(path), _, _) => WeightsChoice::File(path.clone()),
-            (None, None, None) => WeightsChoice::Default,
-            (None, _, seed) => WeightsChoice::Seeded(seed.unwrap_or(DEFAULT_SEED)),
+            (Some(path), _, _) => Ok(WeightsChoice::File(path.clone())),
+            #[cfg(feature = "default-model")]
+            (None, None, None) => Ok(WeightsChoice::Default),
+            #[cfg(not(feature = "default-model"))]
+            (None, None, None) => Err(no_default_model()),
+            (None, _, seed) => Ok(WeightsChoice::Seeded(seed.unwrap_or(DEFAULT_SEED))),
         }
     }
 
@@ -46,7 +49,7 @@ impl ModelArgs {
     /// its detections are meaningless), or the one the weights file describes, or the embedded
     /// default model; prints its warnings.
     pub fn detector(&self, options: DetectorOptions) -> Result<Detector, DetectError> {
-        let weights = self.weights();
+        let weights = self.weights()?;
         if matches!(weights, WeightsChoice::Seeded(_)) {
             warn("no --weights given: using seeded random weights, detections are meaningless");
         }
@@ -54,13 +57,28 @@ impl ModelArgs {
             (Some(model), _) => Detector::load(model, &weights, options),
             (None, Some(path)) => Detector::from_weights(path, options),
             (None, None) if self.seed.is_some() => Detector::load(DEFAULT_MODEL, &weights, options),
+            #[cfg(feature = "default-model")]
             (None, None) => Detector::default_model(options),
+            #[cfg(not(feature = "default-model"))]
+            (None, None) => Err(no_default_model()),
         }?;
         // imgsz rounded to the stride, NaN / Inf weights, tensors the model does not use ...
         for w in detector.warnings() {
             warn(w);
         }
         Ok(detector)
+    }
+}
+
+/// Neither --weights nor --model in a build without the embedded default model.
+#[cfg(not(feature = "default-model"))]
+fn no_default_model() -> DetectError {
+    DetectError::InvalidOption {
+        option: "weights",
+        expected:
+            "--weights FILE or --model NAME (this ghost-yolo is built without the default model)"
+                .into(),
+        found: "neither".into(),
     }
 }
 

@@ -7,7 +7,18 @@ pub mod font;
 
 use image::{Rgb, RgbImage};
 
-use crate::postprocess::Detection;
+/// What drawing needs of a detection: its box corners in image pixels, its score and its class.
+/// The model crate's `Detection` implements it; so can any other box type.
+pub trait LabelledBox {
+    /// `[x1, y1, x2, y2]`: left, top, right, bottom edges in pixels.
+    fn xyxy(&self) -> [f32; 4];
+    /// The score shown in the label.
+    fn confidence(&self) -> f32;
+    /// Class index (picks the colour).
+    fn class_id(&self) -> usize;
+    /// Class name (the label's text).
+    fn class_name(&self) -> &str;
+}
 
 /// Ultralytics' `Colors` palette (RGB), indexed by `class % 20`.
 pub const PALETTE: [[u8; 3]; 20] = [
@@ -61,26 +72,26 @@ pub fn line_width(height: u32, width: u32) -> u32 {
 }
 
 /// Ultralytics' label text: `"{name} {confidence:.2}"`.
-pub fn label(detection: &Detection) -> String {
-    format!("{} {:.2}", detection.class_name, detection.confidence)
+pub fn label(detection: &impl LabelledBox) -> String {
+    format!("{} {:.2}", detection.class_name(), detection.confidence())
 }
 
 /// A copy of `image` with every detection drawn on it.
-pub fn annotate(image: &RgbImage, detections: &[Detection]) -> RgbImage {
+pub fn annotate<D: LabelledBox>(image: &RgbImage, detections: &[D]) -> RgbImage {
     let mut out = image.clone();
     draw_detections(&mut out, detections);
     out
 }
 
 /// Draw boxes and labels in place (lowest confidence first, so the best boxes end up on top).
-pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
+pub fn draw_detections<D: LabelledBox>(image: &mut RgbImage, detections: &[D]) {
     let lw = line_width(image.height(), image.width());
-    let mut order: Vec<&Detection> = detections.iter().collect();
-    order.sort_by(|a, b| a.confidence.total_cmp(&b.confidence));
+    let mut order: Vec<&D> = detections.iter().collect();
+    order.sort_by(|a, b| a.confidence().total_cmp(&b.confidence()));
     for d in order {
-        let color = class_color(d.class_id);
+        let color = class_color(d.class_id());
         // Python int(): truncation; boxes are clipped to the image, so this is floor.
-        let (x1, y1, x2, y2) = (d.x1 as i64, d.y1 as i64, d.x2 as i64, d.y2 as i64);
+        let [x1, y1, x2, y2] = d.xyxy().map(|v| v as i64);
         draw_box(image, (x1, y1), (x2, y2), lw, color);
         draw_label(
             image,
@@ -88,7 +99,7 @@ pub fn draw_detections(image: &mut RgbImage, detections: &[Detection]) {
             &label(d),
             lw,
             color,
-            text_color(d.class_id),
+            text_color(d.class_id()),
         );
     }
 }
@@ -181,12 +192,31 @@ pub fn fill_rect(image: &mut RgbImage, x0: i64, y0: i64, x1: i64, y1: i64, color
 mod tests {
     use super::*;
 
+    struct Detection {
+        xyxy: [f32; 4],
+        confidence: f32,
+        class_id: usize,
+        class_name: String,
+    }
+
+    impl LabelledBox for Detection {
+        fn xyxy(&self) -> [f32; 4] {
+            self.xyxy
+        }
+        fn confidence(&self) -> f32 {
+            self.confidence
+        }
+        fn class_id(&self) -> usize {
+            self.class_id
+        }
+        fn class_name(&self) -> &str {
+            &self.class_name
+        }
+    }
+
     fn detection(x1: f32, y1: f32, x2: f32, y2: f32, class_id: usize) -> Detection {
         Detection {
-            x1,
-            y1,
-            x2,
-            y2,
+            xyxy: [x1, y1, x2, y2],
             confidence: 0.876,
             class_id,
             class_name: "person".into(),

@@ -9,12 +9,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{ArgAction, Args};
+use ghost_image::draw::annotate;
+use ghost_image::image_io::load_rgb;
 use image::{ImageFormat, RgbImage};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use yolo11_ghost::detector::{Detector, DetectorOptions};
-use yolo11_ghost::draw::annotate;
-use yolo11_ghost::image_io::load_rgb;
 use yolo11_ghost::postprocess::Detection;
 
 use crate::common::{

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use ghost_image::image_io::{decode_rgb, ImageLoadError};
 use safetensors::SafeTensors;
 use serde_json::Value;
-use yolo11_ghost::image_io::{decode_rgb, ImageLoadError};
 
 fn fixture() -> Vec<u8> {
     let path =

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 use ndarray::Array4;
-use yolo11_ghost::detector::{DetectorOptions, WeightsChoice, DEFAULT_WEIGHTS_NAME};
+use yolo11_ghost::detector::{DetectorOptions, WeightsChoice};
 use yolo11_ghost::info::ModelInfo;
 
 use crate::common::{
@@ -41,7 +41,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         threads: args.threads,
         ..DetectorOptions::default()
     };
-    let weights = args.model.weights();
+    let weights = args.model.weights()?;
     // Load = read (or generate) the weights, fold BatchNorm, pack or transform every kernel
     // and fix the buffer plan: everything before the first forward pass.
     let load_start = Instant::now();
@@ -70,7 +70,9 @@ pub fn run(args: BenchArgs) -> CliResult {
     let source = match &weights {
         WeightsChoice::File(p) => p.display().to_string(),
         WeightsChoice::Seeded(seed) => format!("seeded weights {seed:#x}"),
-        WeightsChoice::Default => DEFAULT_WEIGHTS_NAME.to_string(),
+        #[cfg(feature = "default-model")]
+        WeightsChoice::Default => yolo11_ghost::detector::DEFAULT_WEIGHTS_NAME.to_string(),
+        other => format!("{other:?}"),
     };
     println!(
         "{} ({source}), input 1x3x{h}x{w}, {} threads, {} warm-up + {} runs",
