@@ -76,3 +76,46 @@ fn same_tracks_as_ultralytics_on_every_frame() {
     assert!(rows > 1500, "fixture too small: {rows} rows");
     eprintln!("{rows} track rows equal; largest box difference {max_diff:e} px");
 }
+
+/// The detections Ultralytics' `yolo track` (default model, conf 0.1) handed to its tracker on the
+/// 75 frames of the committed shapes clip (fixtures/tracking/shapes_clip_tracks.json, made by
+/// tools/make_track_clip_fixture.py): the same rows on every frame, boxes bit for bit.
+#[test]
+fn same_tracks_as_ultralytics_on_the_clip_detections() {
+    let doc = fixture("shapes_clip_tracks.json");
+    let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
+    let frames = array(&doc["frames"]);
+    assert_eq!(frames.len(), 75);
+    let mut rows = 0;
+    for (f, frame) in frames.iter().enumerate() {
+        let dets: Vec<Detection> = array(&frame["dets"])
+            .iter()
+            .map(|d| Detection {
+                x1: f32_of(&d[0]),
+                y1: f32_of(&d[1]),
+                x2: f32_of(&d[2]),
+                y2: f32_of(&d[3]),
+                score: f32_of(&d[4]),
+                class_id: usize_of(&d[5]),
+            })
+            .collect();
+        let got = tracker.update(&dets).unwrap();
+        let want = array(&frame["tracks"]);
+        assert_eq!(got.len(), want.len(), "frame {f}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.track_id, w[0].as_u64().unwrap(), "frame {f}");
+            assert_eq!(g.det_index, usize_of(&w[7]), "frame {f}");
+            assert_eq!(g.class_id, usize_of(&w[6]), "frame {f}");
+            assert_eq!(g.score, f32_of(&w[5]), "frame {f}");
+            let want_box: Vec<f32> = array(w)[1..5].iter().map(f32_of).collect();
+            assert_eq!(
+                vec![g.x1, g.y1, g.x2, g.y2],
+                want_box,
+                "frame {f} track {}",
+                g.track_id
+            );
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 300, "4 tracks on each of the 75 frames");
+}

@@ -159,7 +159,7 @@ pub fn run(args: DetectArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn detect_one(
+pub(crate) fn detect_one(
     detector: &Detector,
     path: &Path,
 ) -> Result<(RgbImage, Vec<Detection>, f64), Box<dyn std::error::Error>> {
@@ -170,7 +170,7 @@ fn detect_one(
 }
 
 /// Expand directories into their image files (sorted); missing paths are reported and counted.
-fn collect_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, usize) {
+pub(crate) fn collect_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, usize) {
     let mut files = Vec::new();
     let mut failures = 0;
     for input in inputs {
@@ -210,7 +210,7 @@ fn has_image_extension(path: &Path) -> bool {
 
 /// A progress bar when a directory or many files are processed (hidden when stderr is not a
 /// terminal).
-fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
+pub(crate) fn progress_bar(inputs: &[PathBuf], total: usize) -> ProgressBar {
     if !inputs.iter().any(|p| p.is_dir()) && total < 2 {
         return ProgressBar::hidden();
     }
@@ -266,7 +266,7 @@ fn format_report(
 }
 
 /// `"2 person, 1 dog"` in first-seen order, or `"no detections"`.
-fn count_summary(detections: &[Detection]) -> String {
+pub(crate) fn count_summary(detections: &[Detection]) -> String {
     if detections.is_empty() {
         return "no detections".into();
     }
@@ -285,7 +285,7 @@ fn count_summary(detections: &[Detection]) -> String {
 }
 
 /// `DIR/<file name>`, made unique when two inputs share a file name.
-fn unique_target(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
+pub(crate) fn unique_target(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
     let ext = output_extension(path);
     let mut candidate = dir.join(format!("{stem}.{ext}"));
@@ -311,7 +311,11 @@ fn output_extension(path: &Path) -> String {
     }
 }
 
-fn save_annotated(image: &RgbImage, detections: &[Detection], target: &Path) -> Result<(), String> {
+pub(crate) fn save_annotated(
+    image: &RgbImage,
+    detections: &[Detection],
+    target: &Path,
+) -> Result<(), String> {
     let annotated = annotate(image, detections);
     let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
     let format = ImageFormat::from_path(target).map_err(|e| fail(&e))?;

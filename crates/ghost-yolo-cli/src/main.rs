@@ -1,6 +1,7 @@
 //! `ghost-yolo`: YOLO11 / YOLO11-GhostNet detection on the CPU.
 //!
-//! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `info` (layer
+//! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `track` (an
+//! image sequence -> the same with ByteTrack IDs), `info` (layer
 //! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
 //! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
@@ -12,6 +13,7 @@ mod detect;
 mod forward;
 mod info;
 mod profile;
+mod track;
 mod val;
 
 use std::process::ExitCode;
@@ -30,6 +32,8 @@ struct Cli {
 enum Command {
     /// Detect objects in images (files or directories).
     Detect(detect::DetectArgs),
+    /// Track objects through an image sequence (ByteTrack; IDs in the table, JSON and images).
+    Track(track::TrackArgs),
     /// Print a model's layer table and parameter / GFLOP summary.
     Info(info::InfoArgs),
     /// Run the raw network on a tensor: `images` (N,3,H,W) -> `output0` (N,4+nc,anchors).
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Detect(args) => detect::run(args),
+        Command::Track(args) => track::run(args),
         Command::Info(args) => info::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Bench(args) => bench::run(args),

@@ -8,6 +8,7 @@
 mod error;
 mod load;
 mod options;
+mod views;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -23,6 +24,7 @@ pub use ghost_layers::Context;
 pub use load::DEFAULT_WEIGHTS;
 pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
+pub use views::{ChannelOrder, PixelView, StageTimes, TimedDetections};
 
 use crate::error::YoloError;
 use crate::letterbox::{to_input_tensor, Letterbox, LetterboxGeometry};
