@@ -193,14 +193,15 @@ pub fn round_imgsz(imgsz: (usize, usize), stride: usize) -> (usize, usize) {
 
 /// Print a warning line on stderr.
 pub fn warn(message: &str) {
-    eprintln!("warning: {message}");
+    eprintln!("warning: {}", ghost_limits::text::escape_terminal(message));
 }
 
-/// An error message flattened to one line.
+/// An error message flattened to one line, with any control character left in it (ESC, CR,
+/// NUL from a file name or class name) shown escaped instead of reaching the terminal.
 pub fn one_line(message: &str) -> String {
     message
         .lines()
-        .map(str::trim)
+        .map(|l| ghost_limits::text::escape_terminal(l.trim()).into_owned())
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")

@@ -12,6 +12,7 @@ mod common;
 mod detect;
 mod forward;
 mod info;
+mod output;
 mod profile;
 mod track;
 mod val;
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", common::one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
+use ghost_image::draw::annotate as draw_annotations;
+use ghost_image::image_io::load_rgb;
 use image::{ImageFormat, RgbImage};
 use ndarray::Array3;
 use numpy::{IntoPyArray, PyArray3, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use ghost_image::draw::annotate as draw_annotations;
-use ghost_image::image_io::load_rgb;
 use yolo11_ghost::postprocess::{class_name, Detection};
 
 use crate::errors::{guarded, py_err, GhostYoloError};

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use ghost_image::image_io::load_rgb;
 use ghost_kernels::Threads;
 use image::RgbImage;
 use ndarray::{Array2, Array3};
@@ -18,7 +19,6 @@ use yolo11_ghost::detector::{
     ChannelOrder, Context, Detector, DetectorOptions, PixelView, TimedDetections, WeightsChoice,
     DEFAULT_SEED,
 };
-use ghost_image::image_io::load_rgb;
 use yolo11_ghost::info::ModelInfo;
 use yolo11_ghost::postprocess::{class_name, Detection};
 use yolo11_ghost::spec::builtin_model_names;

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
+use ghost_image::image_io::load_rgb;
 use image::RgbImage;
 use yolo11_ghost::detector::{ChannelOrder, Detector, DetectorOptions, PixelView};
-use ghost_image::image_io::load_rgb;
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
