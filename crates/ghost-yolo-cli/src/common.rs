@@ -150,10 +150,19 @@ pub fn parse_positive(s: &str) -> Result<usize, String> {
 /// `--imgsz 640` (square) or `--imgsz 640,480` / `640x480` (height, width), like Ultralytics.
 pub fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
     let parts: Vec<&str> = s.split([',', 'x', 'X']).map(str::trim).collect();
+    let max = ghost_limits::budget::max_imgsz();
     let num = |p: &str| {
-        p.parse::<usize>().map_err(|_| {
+        let v = p.parse::<usize>().map_err(|_| {
             format!("{s:?} is not an image size (use 640 or 640,480 for height,width)")
-        })
+        })?;
+        // Bounded here, before any arithmetic: 100000 asked for tens of GB of activations and
+        // 2^64 - 1 wrapped while rounding to the stride.
+        if v > max {
+            return Err(format!(
+                "{s:?}: sides up to {max} (raise GHOST_YOLO_MAX_IMGSZ for more)"
+            ));
+        }
+        Ok(v)
     };
     match parts.as_slice() {
         [side] => {
