@@ -4,7 +4,7 @@
 //! YAML, `data.yaml`, label files, images, command-line arguments) passes through one of these
 //! before anything is sized from it:
 //!
-//! - [`file`]: opens only regular files, never blocking (a FIFO or device is refused by its
+//! - [`file`](mod@file): opens only regular files, never blocking (a FIFO or device is refused by its
 //!   kind, before any read), and reads at most a given number of bytes.
 //! - [`walk`]: directory walks that visit each directory and each file once (by device and
 //!   inode), so symlink loops end and an image is never counted twice.
