@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ghost_image::image_io::{load_rgb, ImageLoadError};
 use safetensors::tensor::TensorView;
 use safetensors::SafeTensors;
 use yolo11_ghost::detector::{DetectError, Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::error::YoloError;
-use yolo11_ghost::image_io::{load_rgb, ImageLoadError};
 use yolo11_ghost::spec::ModelSpec;
 use yolo11_ghost::val::Dataset;
 
