@@ -36,6 +36,10 @@ pub enum ImageLoadError {
         #[source]
         source: std::io::Error,
     },
+    /// Refused before reading: not a regular file (a FIFO, `/dev/zero`, a directory), or a
+    /// file above the image file size limit (`docs/limits.md`).
+    #[error(transparent)]
+    File(ghost_limits::FileError),
     /// The bytes are not an image format this build decodes (PNG, JPEG, BMP, TIFF, WebP, GIF).
     #[error("cannot decode image {path}: {message}")]
     Decode {
@@ -58,13 +62,21 @@ pub enum ImageLoadError {
     },
 }
 
+impl From<ghost_limits::FileError> for ImageLoadError {
+    /// Operating-system errors stay [`ImageLoadError::Io`]; refusals by kind or size are
+    /// [`ImageLoadError::File`].
+    fn from(e: ghost_limits::FileError) -> Self {
+        match e {
+            ghost_limits::FileError::Io { path, source } => ImageLoadError::Io { path, source },
+            other => ImageLoadError::File(other),
+        }
+    }
+}
+
 /// Decode an image file (any format the `image` crate is built with), apply its EXIF orientation
 /// and convert it to 8-bit RGB as `cv2.imread` + BGR->RGB would.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageLoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = ghost_limits::read_bounded(path, ghost_limits::budget::image_file())?;
     decode_rgb(&bytes, path)
 }
 

@@ -72,3 +72,42 @@ fn truncated_jpeg_is_an_error_like_opencv() {
     let err = decode_rgb(&file[..file.len() - 2], Path::new("no_eoi.jpg")).unwrap_err();
     assert!(err.to_string().contains("no EOI"), "{err}");
 }
+
+/// libjpeg refuses a second frame header (JERR_SOF_DUPLICATE, "two SOF markers"); this decoder
+/// took the last one and returned a blank 8000x8000 image for a 300-byte change to a good file.
+#[test]
+fn a_second_sof_marker_is_an_error_like_libjpeg() {
+    let bytes = fixture();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let file = st.tensor("file.0").unwrap().data().to_vec();
+    // Walk the header segments (an EXIF thumbnail can hold FF C0 bytes of its own).
+    let mut sof = 2;
+    while !(0xC0..=0xC2).contains(&file[sof + 1]) {
+        assert_eq!(file[sof], 0xFF, "segment marker at {sof}");
+        sof += 2 + usize::from(u16::from_be_bytes([file[sof + 2], file[sof + 3]]));
+    }
+    let len = usize::from(u16::from_be_bytes([file[sof + 2], file[sof + 3]]));
+    let mut second = file[sof..sof + 2 + len].to_vec();
+    // Segment: FF Cn, length (2), precision (1), height (2), width (2), components.
+    second[5..7].copy_from_slice(&8000u16.to_be_bytes());
+    second[7..9].copy_from_slice(&8000u16.to_be_bytes());
+    // After the scan, before EOI: header parsers that stop at the first SOS never see it.
+    assert_eq!(file[file.len() - 2..], [0xFF, 0xD9]);
+    let mut forged = file[..file.len() - 2].to_vec();
+    forged.extend_from_slice(&second);
+    forged.extend_from_slice(&[0xFF, 0xD9]);
+    // Not `unwrap_err`: on failure it would print all 192 MB of the blank image.
+    let err = match decode_rgb(&forged, Path::new("two_sof.jpg")) {
+        Ok(image) => panic!("decoded as a {}x{} image", image.width(), image.height()),
+        Err(e) => e,
+    };
+    assert!(matches!(err, ImageLoadError::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("two SOF markers"), "{err}");
+    // Before the scan as well (the `image` crate's header reader refuses this one first).
+    let mut early = file[..sof + 2 + len].to_vec();
+    early.extend_from_slice(&second);
+    early.extend_from_slice(&file[sof + 2 + len..]);
+    assert!(decode_rgb(&early, Path::new("two_sof_early.jpg")).is_err());
+    // The file it was made from still decodes: only the duplicate is refused.
+    assert!(decode_rgb(&file, Path::new("one_sof.jpg")).is_ok());
+}

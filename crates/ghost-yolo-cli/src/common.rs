@@ -150,10 +150,19 @@ pub fn parse_positive(s: &str) -> Result<usize, String> {
 /// `--imgsz 640` (square) or `--imgsz 640,480` / `640x480` (height, width), like Ultralytics.
 pub fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
     let parts: Vec<&str> = s.split([',', 'x', 'X']).map(str::trim).collect();
+    let max = ghost_limits::budget::max_imgsz();
     let num = |p: &str| {
-        p.parse::<usize>().map_err(|_| {
+        let v = p.parse::<usize>().map_err(|_| {
             format!("{s:?} is not an image size (use 640 or 640,480 for height,width)")
-        })
+        })?;
+        // Bounded here, before any arithmetic: 100000 asked for tens of GB of activations and
+        // 2^64 - 1 wrapped while rounding to the stride.
+        if v > max {
+            return Err(format!(
+                "{s:?}: sides up to {max} (raise GHOST_YOLO_MAX_IMGSZ for more)"
+            ));
+        }
+        Ok(v)
     };
     match parts.as_slice() {
         [side] => {
@@ -193,14 +202,15 @@ pub fn round_imgsz(imgsz: (usize, usize), stride: usize) -> (usize, usize) {
 
 /// Print a warning line on stderr.
 pub fn warn(message: &str) {
-    eprintln!("warning: {message}");
+    eprintln!("warning: {}", ghost_limits::text::escape_terminal(message));
 }
 
-/// An error message flattened to one line.
+/// An error message flattened to one line, with any control character left in it (ESC, CR,
+/// NUL from a file name or class name) shown escaped instead of reaching the terminal.
 pub fn one_line(message: &str) -> String {
     message
         .lines()
-        .map(str::trim)
+        .map(|l| ghost_limits::text::escape_terminal(l.trim()).into_owned())
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")

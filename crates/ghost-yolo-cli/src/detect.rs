@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -13,9 +14,13 @@ use ghost_image::draw::annotate;
 use ghost_image::image_io::load_rgb;
 use image::{ImageFormat, RgbImage};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 use yolo11_ghost::detector::{Detector, DetectorOptions};
 use yolo11_ghost::postprocess::Detection;
+
+use ghost_limits::text::{display_path, escape_terminal, json_path_literal};
+use serde_json::value::RawValue;
+
+use crate::output::{increment_path, write_atomic, Inputs};
 
 use crate::common::{
     one_line, parse_imgsz, parse_threads, parse_unit_interval, warn, CliResult, ModelArgs,
@@ -79,6 +84,12 @@ pub struct DetectArgs {
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
 
+    /// Write into an existing --save directory / over an existing --json file instead of
+    /// picking the next free name (DIR2, DIR3, ..., out2.json: Ultralytics' increment_path).
+    /// Inputs are never overwritten either way.
+    #[arg(long)]
+    pub exist_ok: bool,
+
     /// Print only the summary line per image, not the table.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -104,10 +115,15 @@ pub fn run(args: DetectArgs) -> CliResult {
     };
     let (files, unlisted) = collect_inputs(&args.inputs);
     let mut failures = unlisted;
-    if let Some(dir) = &args.save {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create --save directory {}: {e}", dir.display()))?;
-    }
+    let inputs = input_set(&files, &args.model);
+    let save_dir = match &args.save {
+        Some(dir) => Some(output_dir(dir, args.exist_ok)?),
+        None => None,
+    };
+    let json_path = match &args.json {
+        Some(path) => Some(output_name(path, args.exist_ok, "--json")?),
+        None => None,
+    };
     let mut detector = args.model.detector(options)?;
     if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
@@ -117,7 +133,7 @@ pub fn run(args: DetectArgs) -> CliResult {
     let mut records = Vec::new();
     let mut saved_names = HashSet::new();
     for (i, path) in files.iter().enumerate() {
-        progress.set_message(path.display().to_string());
+        progress.set_message(display_path(path));
         match detect_one(&detector, path) {
             Ok((image, detections, ms)) => {
                 let report = format_report(
@@ -130,17 +146,17 @@ pub fn run(args: DetectArgs) -> CliResult {
                     args.quiet,
                 );
                 progress.suspend(|| print!("{report}"));
-                if let Some(dir) = &args.save {
+                if let Some(dir) = &save_dir {
                     let target = unique_target(dir, path, &mut saved_names);
-                    if let Err(e) = save_annotated(&image, &detections, &target) {
+                    if let Err(e) = save_annotated(&image, &detections, &target, &inputs) {
                         progress.suspend(|| eprintln!("error: {e}"));
                         failures += 1;
                     }
                 }
-                records.push(json!({
-                    "path": path.display().to_string(),
-                    "detections": detections.iter().map(Detection::to_json).collect::<Vec<_>>(),
-                }));
+                records.push(JsonRecord {
+                    path: json_path_value(path),
+                    detections: detections.iter().map(Detection::to_json).collect(),
+                });
             }
             Err(e) => {
                 progress.suspend(|| eprintln!("error: {}", one_line(&e.to_string())));
@@ -151,10 +167,13 @@ pub fn run(args: DetectArgs) -> CliResult {
     }
     progress.finish_and_clear();
 
-    if let Some(json_path) = &args.json {
+    if let Some(json_path) = &json_path {
         let text = serde_json::to_string_pretty(&records)?;
-        std::fs::write(json_path, text + "\n")
-            .map_err(|e| format!("cannot write --json file {}: {e}", json_path.display()))?;
+        write_atomic(json_path, &inputs, |w| {
+            w.write_all(text.as_bytes())
+                .and_then(|()| w.write_all(b"\n"))
+                .map_err(|e| format!("cannot write --json file {}: {e}", display_path(json_path)))
+        })?;
     }
     if failures > 0 {
         eprintln!(
@@ -209,6 +228,65 @@ pub(crate) fn collect_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, usize) {
     (files, failures)
 }
 
+/// One image's entry in `--json`: its path exactly (see [`json_path_value`]) and detections.
+#[derive(serde::Serialize)]
+pub(crate) struct JsonRecord {
+    pub path: Box<RawValue>,
+    pub detections: Vec<serde_json::Value>,
+}
+
+/// A path as a JSON string holding its exact bytes: UTF-8 names as they are, bytes that are
+/// not UTF-8 as `\udcXX` (Python's surrogateescape; docs/cli.md).
+pub(crate) fn json_path_value(path: &Path) -> Box<RawValue> {
+    RawValue::from_string(json_path_literal(path.as_os_str()))
+        .expect("json_path_literal writes a valid JSON string")
+}
+
+/// Every file this command reads: the images and the weights / model YAML files.
+pub(crate) fn input_set(files: &[PathBuf], model: &crate::common::ModelArgs) -> Inputs {
+    let mut inputs = Inputs::default();
+    for f in files {
+        inputs.add(f);
+    }
+    if let Some(w) = &model.weights {
+        inputs.add(w);
+    }
+    if let Some(m) = &model.model {
+        inputs.add(Path::new(m));
+    }
+    inputs
+}
+
+/// `--save DIR`, or DIR2, DIR3, ... when DIR exists (unless `--exist-ok`), created.
+pub(crate) fn output_dir(dir: &Path, exist_ok: bool) -> Result<PathBuf, String> {
+    let chosen = output_name(dir, exist_ok, "--save")?;
+    std::fs::create_dir_all(&chosen).map_err(|e| {
+        format!(
+            "cannot create --save directory {}: {e}",
+            display_path(&chosen)
+        )
+    })?;
+    Ok(chosen)
+}
+
+/// Ultralytics' next free name for an output, with a warning when it is not the one asked for.
+pub(crate) fn output_name(path: &Path, exist_ok: bool, flag: &str) -> Result<PathBuf, String> {
+    let chosen = increment_path(path, exist_ok).ok_or_else(|| {
+        format!(
+            "no free name for {flag} {} (tried 9998)",
+            display_path(path)
+        )
+    })?;
+    if chosen != path {
+        warn(&format!(
+            "{flag} {} exists: writing {} instead (--exist-ok to reuse it)",
+            display_path(path),
+            display_path(&chosen)
+        ));
+    }
+    Ok(chosen)
+}
+
 fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
@@ -244,7 +322,7 @@ pub(crate) fn format_report(
     let _ = writeln!(
         s,
         "image {index}/{total} {}: {}x{}, {}, {ms:.1} ms",
-        path.display(),
+        display_path(path),
         image.width(),
         image.height(),
         count_summary(detections)
@@ -260,7 +338,7 @@ pub(crate) fn format_report(
                 s,
                 "  {:>3}  {:<20} {:>6.3} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
                 i,
-                format!("{} ({})", d.class_name, d.class_id),
+                format!("{} ({})", escape_terminal(&d.class_name), d.class_id),
                 d.confidence,
                 d.x1,
                 d.y1,
@@ -286,19 +364,30 @@ pub(crate) fn count_summary(detections: &[Detection]) -> String {
     }
     counts
         .iter()
-        .map(|(_, name, n)| format!("{n} {name}"))
+        .map(|(_, name, n)| format!("{n} {}", escape_terminal(name)))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// `DIR/<file name>`, made unique when two inputs share a file name.
+///
+/// The stem is kept as the OS gave it (a non-UTF-8 name is saved under the same bytes).
 pub(crate) fn unique_target(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+    let stem = path.file_stem().unwrap_or(std::ffi::OsStr::new("image"));
     let ext = output_extension(path);
-    let mut candidate = dir.join(format!("{stem}.{ext}"));
+    let named = |k: usize| {
+        let mut name = stem.to_os_string();
+        if k > 0 {
+            name.push(format!("_{k}"));
+        }
+        name.push(".");
+        name.push(&ext);
+        dir.join(name)
+    };
+    let mut candidate = named(0);
     let mut k = 1;
     while used.contains(&candidate) {
-        candidate = dir.join(format!("{stem}_{k}.{ext}"));
+        candidate = named(k);
         k += 1;
     }
     used.insert(candidate.clone());
@@ -322,18 +411,22 @@ pub(crate) fn save_annotated(
     image: &RgbImage,
     detections: &[Detection],
     target: &Path,
+    inputs: &Inputs,
 ) -> Result<(), String> {
     let annotated = annotate(image, detections);
-    let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
+    let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", display_path(target));
     let format = ImageFormat::from_path(target).map_err(|e| fail(&e))?;
-    if format == ImageFormat::Jpeg {
-        let file = std::fs::File::create(target).map_err(|e| fail(&e))?;
-        let mut writer = std::io::BufWriter::new(file);
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 95);
-        annotated.write_with_encoder(encoder).map_err(|e| fail(&e))
-    } else {
-        annotated
-            .save_with_format(target, format)
-            .map_err(|e| fail(&e))
-    }
+    write_atomic(target, inputs, |writer| {
+        if format == ImageFormat::Jpeg {
+            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(writer, 95);
+            annotated.write_with_encoder(encoder).map_err(|e| fail(&e))
+        } else {
+            // The PNG / TIFF encoders need to seek; they write into memory first.
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            annotated
+                .write_to(&mut bytes, format)
+                .map_err(|e| fail(&e))?;
+            writer.write_all(bytes.get_ref()).map_err(|e| fail(&e))
+        }
+    })
 }

@@ -13,6 +13,7 @@ mod common;
 mod detect;
 mod forward;
 mod info;
+mod output;
 mod predict;
 mod profile;
 mod track;
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", common::one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }

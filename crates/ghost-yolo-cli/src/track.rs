@@ -24,7 +24,8 @@ use crate::common::{
     one_line, parse_imgsz, parse_threads, parse_unit_interval, CliResult, ModelArgs,
 };
 use crate::detect::{
-    collect_inputs, count_summary, detect_one, progress_bar, save_annotated, unique_target,
+    collect_inputs, count_summary, detect_one, input_set, output_dir, output_name, progress_bar,
+    save_annotated, unique_target,
 };
 
 /// Arguments of `ghost-yolo track`.
@@ -99,6 +100,11 @@ pub struct TrackArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
+    /// Write into an existing --save directory / over an existing --json file instead of the
+    /// next free name (Ultralytics' increment_path); inputs are never overwritten either way.
+    #[arg(long)]
+    pub exist_ok: bool,
+
     /// Save annotated frames into DIR (created if missing).
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
@@ -134,21 +140,16 @@ pub fn run(args: TrackArgs) -> CliResult {
     };
     let mut tracker = Tracker::new(args.tracker_config())?;
     let (files, unlisted) = collect_inputs(&args.inputs);
-    let inputs: HashSet<PathBuf> = files.iter().filter_map(|f| f.canonicalize().ok()).collect();
-    if let Some(json_path) = &args.json {
-        if is_input(json_path, &inputs) {
-            return Err(format!(
-                "--json file {} is one of the input frames; refusing to overwrite it",
-                json_path.display()
-            )
-            .into());
-        }
-    }
     let mut failures = unlisted;
-    if let Some(dir) = &args.save {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create --save directory {}: {e}", dir.display()))?;
-    }
+    let inputs = input_set(&files, &args.model);
+    let save_dir = match &args.save {
+        Some(dir) => Some(output_dir(dir, args.exist_ok)?),
+        None => None,
+    };
+    let json_path = match &args.json {
+        Some(path) => Some(output_name(path, args.exist_ok, "--json")?),
+        None => None,
+    };
     let mut detector = args.model.detector(options)?;
     if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
@@ -158,7 +159,7 @@ pub fn run(args: TrackArgs) -> CliResult {
     let mut records = Vec::new();
     let mut saved_names = HashSet::new();
     for (i, path) in files.iter().enumerate() {
-        progress.set_message(path.display().to_string());
+        progress.set_message(ghost_limits::text::display_path(path));
         let (image, detections, ms) = match detect_one(&detector, path) {
             Ok(frame) => frame,
             Err(e) => {
@@ -172,10 +173,10 @@ pub fn run(args: TrackArgs) -> CliResult {
         let tracked = track_frame(&mut tracker, &image, &detections)?;
         let report = format_report(i + 1, files.len(), path, &image, &tracked, ms, args.quiet);
         progress.suspend(|| print!("{report}"));
-        if let Some(dir) = &args.save {
-            let target = output_target(dir, path, &mut saved_names, &inputs);
+        if let Some(dir) = &save_dir {
+            let target = unique_target(dir, path, &mut saved_names);
             let labelled: Vec<Detection> = tracked.iter().map(TrackedBox::labelled).collect();
-            if let Err(e) = save_annotated(&image, &labelled, &target) {
+            if let Err(e) = save_annotated(&image, &labelled, &target, &inputs) {
                 progress.suspend(|| eprintln!("error: {e}"));
                 failures += 1;
             }
@@ -189,10 +190,16 @@ pub fn run(args: TrackArgs) -> CliResult {
     }
     progress.finish_and_clear();
 
-    if let Some(json_path) = &args.json {
-        let text = serde_json::to_string_pretty(&records)?;
-        std::fs::write(json_path, text + "\n")
-            .map_err(|e| format!("cannot write --json file {}: {e}", json_path.display()))?;
+    if let Some(json_path) = &json_path {
+        let text = serde_json::to_string_pretty(&records)? + "\n";
+        crate::output::write_atomic(json_path, &inputs, |w| {
+            std::io::Write::write_all(w, text.as_bytes()).map_err(|e| {
+                format!(
+                    "cannot write --json file {}: {e}",
+                    ghost_limits::text::display_path(json_path)
+                )
+            })
+        })?;
     }
     if failures > 0 {
         eprintln!(
@@ -202,27 +209,6 @@ pub fn run(args: TrackArgs) -> CliResult {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether `path` is (the same file as) one of the inputs.
-fn is_input(path: &Path, inputs: &HashSet<PathBuf>) -> bool {
-    path.canonicalize().is_ok_and(|p| inputs.contains(&p))
-}
-
-/// Where `--save` writes a frame: `DIR/<name>`, numbered when taken by another output or when it
-/// is an input frame itself (`--save` into the frames' own directory never overwrites them).
-fn output_target(
-    dir: &Path,
-    path: &Path,
-    used: &mut HashSet<PathBuf>,
-    inputs: &HashSet<PathBuf>,
-) -> PathBuf {
-    loop {
-        let target = unique_target(dir, path, used);
-        if !is_input(&target, inputs) {
-            return target;
-        }
-    }
 }
 
 /// A confirmed track in one frame: the tracker's box clipped to the frame, with the matched

@@ -11,7 +11,7 @@ use yolo11_ghost::detector::DetectorOptions;
 use yolo11_ghost::val::{validate, Dataset, ValOptions, ValReport};
 
 use crate::common::{
-    parse_positive, parse_threads, parse_unit_interval, round_imgsz, CliResult, ModelArgs,
+    parse_positive, parse_threads, parse_unit_interval, round_imgsz, warn, CliResult, ModelArgs,
 };
 
 /// Arguments of `ghost-yolo val`.
@@ -59,6 +59,9 @@ pub struct ValArgs {
 
 pub fn run(args: ValArgs) -> CliResult {
     let data = Dataset::open(&args.data, &args.split)?;
+    for w in &data.warnings {
+        warn(w);
+    }
     let detector = args.model.detector(DetectorOptions {
         threads: args.threads,
         ..DetectorOptions::default()

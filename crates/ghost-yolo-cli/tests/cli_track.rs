@@ -151,8 +151,11 @@ fn outputs_never_overwrite_the_input_frames() {
     let before: Vec<Vec<u8>> = (0..FRAMES)
         .map(|t| std::fs::read(frames.join(format!("f{t:03}.png"))).unwrap())
         .collect();
-    // --save into the frames' own directory: annotated copies get new names.
+    // --save into the frames' own directory: it exists, so (as with `detect`, Ultralytics'
+    // increment_path) the annotated frames go to DIR2 and the frames are untouched.
     let f = frames.to_str().unwrap();
+    let saved = PathBuf::from(format!("{f}2"));
+    let _ = std::fs::remove_dir_all(&saved); // left by an earlier run
     let o = run(&["track", f, "--save", f, "-q"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (t, bytes) in before.iter().enumerate() {
@@ -162,11 +165,16 @@ fn outputs_never_overwrite_the_input_frames() {
             "frame {t} changed"
         );
         assert!(
-            frames.join(format!("f{t:03}_1.png")).is_file(),
+            saved.join(format!("f{t:03}.png")).is_file(),
             "annotated frame {t} not written"
         );
     }
-    // --json onto an input frame: refused before anything is written.
+    // With --exist-ok the same directory is used, and writing onto an input frame is refused.
+    let o = run(&["track", f, "--save", f, "--exist-ok", "-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is one of this command's inputs"), "{err}");
+    // --json onto an input frame: it exists, so the JSON goes to a free name instead.
     let first = frames.join("f000.png");
     let o = run(&[
         "track",
@@ -174,8 +182,12 @@ fn outputs_never_overwrite_the_input_frames() {
         "--json",
         first.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("refusing to overwrite"), "{err}");
-    assert_eq!(&std::fs::read(&first).unwrap(), &before[0]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (t, bytes) in before.iter().enumerate() {
+        assert_eq!(
+            &std::fs::read(frames.join(format!("f{t:03}.png"))).unwrap(),
+            bytes,
+            "frame {t} changed"
+        );
+    }
 }

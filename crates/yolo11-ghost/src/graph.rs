@@ -151,16 +151,20 @@ impl YoloModel {
             }
             _ => spec.clone(),
         };
-        if let Ok(info) = crate::info::ModelInfo::new(&spec, 64, 64) {
-            if info.params > MAX_PARAMS {
-                return Err(YoloError::Build {
-                    layer: "model".into(),
-                    message: format!(
-                        "{} parameters, more than the {MAX_PARAMS} this engine loads",
-                        info.params
-                    ),
-                });
-            }
+        // Parameter counts do not depend on the image size, so the model is counted at the
+        // smallest size every spec accepts (one stride-sized image), whatever its stride: the
+        // guard used to be skipped when 64 was not a multiple of it. A spec that cannot even be
+        // counted is refused here rather than loaded unchecked.
+        let side = spec.max_stride();
+        let params = crate::info::ModelInfo::new(&spec, side, side)?.params;
+        if params > MAX_PARAMS {
+            return Err(YoloError::Build {
+                layer: "model".into(),
+                message: format!(
+                    "{params} parameters, more than the {MAX_PARAMS} this engine loads \
+                     (nothing was allocated)"
+                ),
+            });
         }
         // Layers load, fold and pack independently; with several threads they are spread over
         // the pool (the first error in layer order is reported, as in a sequential load).

@@ -310,8 +310,13 @@ fn overfull_huffman_table_is_a_decode_error() {
 #[test]
 fn unreadable_paths_are_io_errors() {
     let dir = scratch("io");
-    let err = load_rgb(&dir).unwrap_err(); // a directory
-    assert!(matches!(err, ImageLoadError::Io { .. }), "{err:?}");
+    let err = load_rgb(&dir).unwrap_err(); // a directory: refused by kind, before reading
+    assert!(matches!(err, ImageLoadError::File(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("is a directory, not a regular file"),
+        "{err}"
+    );
     let err = small_detector()
         .detect_path(&dir.join("missing.png"))
         .unwrap_err();

@@ -139,6 +139,14 @@ pub fn decode(data: &[u8], max_pixels: u64) -> Result<Decoded, JpegError> {
             0xD8 | 0x01 | 0xD0..=0xD7 => {}
             0xD9 => break,
             0xC0..=0xC2 => {
+                // libjpeg's get_sof: a second frame header is JERR_SOF_DUPLICATE. Taking the
+                // last one instead decoded a file whose scans belong to another frame as a
+                // blank image of the second header's size.
+                if dec.frame.is_some() {
+                    return Err(JpegError::corrupt(
+                        "Invalid JPEG file structure: two SOF markers",
+                    ));
+                }
                 let seg = segment(data, pos)?;
                 dec.frame = Some(parse_frame(seg, marker == 0xC2, max_pixels)?);
                 pos += 2 + seg.len();

@@ -62,11 +62,14 @@ impl SafetensorsFile {
             path: PathBuf::from(path),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io_err)?;
+        // Regular files only, opened without blocking: a FIFO would block the open forever and a
+        // device (`/dev/zero`) cannot be mapped meaningfully. A regular file is mapped, not
+        // read, so its size needs no cap here (the header length is bounded by the parser).
+        let (file, _) = ghost_limits::open_regular(path)?;
         // Mapped, not read: f32 tensors are lent straight from the map. The file must not be
         // modified while it is open (see `ghost_kernels::MappedFile`).
         let map = MappedFile::open(&file).map_err(io_err)?;
-        Self::from_bytes_inner(path.display().to_string(), Bytes::Mapped(map))
+        Self::from_bytes_inner(ghost_limits::text::display_path(path), Bytes::Mapped(map))
     }
 
     /// Parses a safetensors file held in memory; `origin` names it in errors.

@@ -112,10 +112,24 @@ impl Detector {
             None => Vec::new(),
         };
         let mut detector = Self::with_spec(model, names, options, threads)?;
-        detector.trained_imgsz = file
-            .metadata_value("imgsz")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&v| v > 0);
+        detector.trained_imgsz = match file.metadata_value("imgsz") {
+            None => None,
+            Some(v) => {
+                let max = ghost_limits::budget::max_imgsz();
+                let parsed = ghost_limits::int::parse_in_range(v, 1, max as u64);
+                if parsed.is_none() {
+                    detector.warnings.push(Warning::new(
+                        WarningKind::MetadataIgnored,
+                        format!(
+                            "{}: ignoring `imgsz` metadata {}: not an integer from 1 to {max}",
+                            file.origin(),
+                            ghost_limits::text::escape_terminal(&format!("{v:?}"))
+                        ),
+                    ));
+                }
+                parsed.map(|v| v as usize)
+            }
+        };
         detector.warnings.extend(weights_warnings(file, &spec.name));
         Ok(detector)
     }

@@ -76,6 +76,16 @@ impl DetectorOptions {
         self.thread_count()?;
         let mut warnings = Vec::new();
         let (h, w) = self.imgsz;
+        // Checked before any arithmetic: a side near usize::MAX wrapped in the rounding below
+        // ("updating to 0x0"), and 100000 asked for tens of GB of activations.
+        let max = ghost_limits::budget::max_imgsz();
+        if h > max || w > max {
+            return Err(DetectError::InvalidOption {
+                option: "imgsz",
+                expected: format!("sides up to {max} (raise GHOST_YOLO_MAX_IMGSZ)"),
+                found: format!("{h}x{w}"),
+            });
+        }
         let round = |x: usize| x.div_ceil(stride).max(1) * stride;
         let imgsz = (round(h), round(w));
         if imgsz != (h, w) {

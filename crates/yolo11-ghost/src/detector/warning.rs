@@ -18,6 +18,9 @@ pub enum WarningKind {
     NonFiniteWeights,
     /// The weights file holds tensors the model never asked for.
     UnusedTensors,
+    /// A metadata entry of the weights file is unusable (out of range, not a number) and was
+    /// ignored.
+    MetadataIgnored,
 }
 
 /// A non-fatal remark: its kind and the message shown to the user. It reads as its message

@@ -142,10 +142,7 @@ impl ModelSpec {
     /// Ultralytics does, else the table's first row).
     pub fn from_yaml_path(path: impl AsRef<Path>, scale: Option<&str>) -> Result<ModelSpec> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| YoloError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = ghost_limits::read_text_bounded(path, ghost_limits::budget::yaml_file())?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())

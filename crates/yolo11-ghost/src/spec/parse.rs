@@ -259,6 +259,18 @@ impl ParseState {
         }
         let args = self.resolve_names(&row.args);
         let n = self.scale.repeats(row.repeats);
+        // Repeats <= MAX_INT and the depth multiple <= MAX_MULTIPLE keep this finite; the bound
+        // keeps the layer count (one copy per repeat) as bounded as every other size.
+        if !(1..=super::MAX_INT).contains(&n) {
+            return Err(self.row_err(
+                module,
+                format!(
+                    "{} repeats after the depth multiple, more than {}",
+                    n,
+                    super::MAX_INT
+                ),
+            ));
+        }
         let repeats_shown = n as usize;
         let mut copies = n as usize;
         let (inputs, module_spec, shown_args, c2) = if kind.is_base() {

@@ -1,6 +1,7 @@
 //! Reading an Ultralytics model YAML into raw rows, before any scaling rule runs.
 
-use yaml_rust2::{Yaml, YamlLoader};
+use ghost_limits::{load_yaml, YamlLimits};
+use yaml_rust2::Yaml;
 
 use super::scale::Scale;
 use super::value::ArgValue;
@@ -68,6 +69,11 @@ pub struct RawModel {
     pub backbone_rows: usize,
 }
 
+/// The largest depth or width multiple (`depth_multiple`, `width_multiple`, a `scales` row)
+/// accepted. Ultralytics' are at most 1.5; a multiple of `.inf` or 1e12 would ask for
+/// unbounded repeats or channels.
+pub const MAX_MULTIPLE: f64 = 64.0;
+
 fn model_err(source_name: &str, message: impl Into<String>) -> YoloError {
     YoloError::ModelYaml {
         source_name: source_name.to_string(),
@@ -75,17 +81,35 @@ fn model_err(source_name: &str, message: impl Into<String>) -> YoloError {
     }
 }
 
+/// A finite number (YAML's `.inf` and `.nan` are numbers to YAML, never to a model).
 fn number(node: &Yaml) -> Option<f64> {
     match node {
         Yaml::Integer(i) => Some(*i as f64),
         Yaml::Real(_) => node.as_f64(),
         _ => None,
     }
+    .filter(|v| v.is_finite())
 }
 
 /// Parses YAML text into a [`RawModel`]; `source_name` is used in error messages.
+///
+/// The text is bounded before it is parsed: its length by the YAML file limit (it may come from
+/// weights metadata rather than a file read with that cap), its nesting and alias expansion by
+/// [`ghost_limits::load_yaml`].
 pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| YoloError::Yaml {
+    let cap = ghost_limits::budget::yaml_file();
+    if text.len() as u64 > cap.bytes {
+        return Err(model_err(
+            source_name,
+            format!(
+                "{} bytes of model YAML, more than the {} allowed (raise {})",
+                text.len(),
+                cap.bytes,
+                cap.knob
+            ),
+        ));
+    }
+    let docs = load_yaml(text, YamlLimits::default()).map_err(|e| YoloError::Yaml {
         source_name: source_name.to_string(),
         message: e.to_string(),
     })?;
@@ -132,7 +156,10 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
                 let bad = || {
                     model_err(
                         source_name,
-                        format!("scale {name:?} must be [depth, width, max_channels]"),
+                        format!(
+                            "scale {name:?} must be [depth, width, max_channels] with depth and \
+                             width in (0, {MAX_MULTIPLE}]"
+                        ),
                     )
                 };
                 let Yaml::Array(v) = value else {
@@ -145,7 +172,12 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
                 else {
                     return Err(bad());
                 };
-                if depth <= 0.0 || width <= 0.0 || max <= 0.0 {
+                if !(0.0..=MAX_MULTIPLE).contains(&depth)
+                    || !(0.0..=MAX_MULTIPLE).contains(&width)
+                    || depth == 0.0
+                    || width == 0.0
+                    || max <= 0.0
+                {
                     return Err(bad());
                 }
                 scales.push((
@@ -169,9 +201,14 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
     let multiple = |key: &str| -> Result<f64> {
         match get(key) {
             None | Some(Yaml::Null) => Ok(1.0),
-            Some(node) => number(node).filter(|v| *v > 0.0).ok_or_else(|| {
-                model_err(source_name, format!("`{key}` must be a positive number"))
-            }),
+            Some(node) => number(node)
+                .filter(|v| *v > 0.0 && *v <= MAX_MULTIPLE)
+                .ok_or_else(|| {
+                    model_err(
+                        source_name,
+                        format!("`{key}` must be a number in (0, {MAX_MULTIPLE}]"),
+                    )
+                }),
         }
     };
     let depth_multiple = multiple("depth_multiple")?;
@@ -179,10 +216,10 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
     let int_key = |key: &str, default: i64| -> Result<i64> {
         match get(key) {
             None | Some(Yaml::Null) => Ok(default),
-            Some(Yaml::Integer(i)) if *i >= 1 => Ok(*i),
+            Some(Yaml::Integer(i)) if (1..=MAX_INT).contains(i) => Ok(*i),
             Some(_) => Err(model_err(
                 source_name,
-                format!("`{key}` must be a positive integer"),
+                format!("`{key}` must be a positive integer up to {MAX_INT}"),
             )),
         }
     };

@@ -18,6 +18,7 @@
 //! forward pass holds.
 
 pub mod dataset;
+pub mod labels;
 pub mod metrics;
 
 use std::time::{Duration, Instant};
