@@ -16,7 +16,7 @@ Reports per model and thread count the median over rounds of each side's median,
 ours / peer, our GFLOP/s and its share of this machine's FP32 peak, and both peak RSS values.
 
 Usage:
-  cargo build --release -p yolo11-ghost
+  cargo build --release -p ghost-yolo-cli
   .venv-ref/bin/python tools/bench_peers.py                       # the four models of issue 6
   .venv-ref/bin/python tools/bench_peers.py --models yolo11n-ghost --threads 1 2 --rounds 3 --runs 20
   .venv-ref/bin/python tools/bench_peers.py --json docs/performance.json
@@ -209,7 +209,7 @@ def main() -> None:
         ap.error("--weights needs exactly one --models entry")
     binary = Path(args.binary)
     if not binary.exists():
-        ap.error(f"{binary} not found: run `cargo build --release -p yolo11-ghost` first")
+        ap.error(f"{binary} not found: run `cargo build --release -p ghost-yolo-cli` first")
     ghz = cpu_ghz()
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 """Ultralytics reference results of the shipped default model on the shipped images.
 
 Inputs (all committed):
-  fixtures/models/yolo11n-ghost-shapes.safetensors   trained yolo11n-ghost, 6 shape classes (docs/training.md)
+  crates/yolo11-ghost/assets/yolo11n-ghost-shapes.safetensors   trained yolo11n-ghost, 6 shape classes (docs/training.md)
   fixtures/synthetic/                                 held-out val split (data.yaml, images/val, labels/val)
   fixtures/images/shapes/shapes_val_*.jpg                 showcase copies of a few of those images
 Outputs:
@@ -47,7 +47,7 @@ import ghost_ultralytics  # noqa: E402
 
 ghost_ultralytics.register()
 
-WEIGHTS = fc.FIXTURES / "models" / "yolo11n-ghost-shapes.safetensors"
+WEIGHTS = fc.REPO / "crates" / "yolo11-ghost" / "assets" / "yolo11n-ghost-shapes.safetensors"
 SYNTH = fc.FIXTURES / "synthetic"
 SHOWCASE = sorted((fc.FIXTURES / "images" / "shapes").glob("shapes_val_*.jpg"))
 OUT = fc.FIXTURES / "models"

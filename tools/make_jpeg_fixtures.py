@@ -2,7 +2,7 @@
 """JPEG decoding reference fixtures -> fixtures/jpeg/jpeg.safetensors.
 
 Ultralytics reads images with `cv2.imdecode(..., IMREAD_COLOR)` (libjpeg-turbo inside OpenCV); the
-Rust decoder (crates/yolo11-ghost/src/image_io/jpeg.rs) claims to reproduce its pixels exactly. This
+Rust decoder (crates/ghost-image/src/image_io/jpeg.rs) claims to reproduce its pixels exactly. This
 script encodes small synthetic images (smooth gradients, edges and noise, so every coefficient band
 is used) with OpenCV and Pillow in every flavour the decoder handles (plus EXIF orientations, which
 imread applies), and stores:

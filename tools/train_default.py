@@ -3,7 +3,7 @@
 trainer through the tools/ghost_ultralytics.py plugin, on the synthetic dataset of
 tools/make_synthetic_dataset.py. See docs/training.md for the full recipe and the measured numbers.
 
-Usage (the exact run behind fixtures/models/yolo11n-ghost-shapes.safetensors; details in docs/training.md):
+Usage (the exact run behind crates/yolo11-ghost/assets/yolo11n-ghost-shapes.safetensors; details in docs/training.md):
   .venv-ref/bin/python tools/make_synthetic_dataset.py /work/train/ds --n-train 6000 --n-val 0
   .venv-ref/bin/python tools/make_synthetic_dataset.py /work/train/val400 --n-train 0 --n-val 400 --long-side 320
   # ds/images/val and ds/labels/val -> the val400 ones; data_v100.yaml = ds with `val:` = the first 100 val images
@@ -12,7 +12,7 @@ Usage (the exact run behind fixtures/models/yolo11n-ghost-shapes.safetensors; de
       --epochs 5 --batch 16 --fraction 1.0 --close-mosaic 1 --threads 2 --val 0 --project /work/train/runs --name s3 \
       --extra '{"optimizer":"AdamW","lr0":0.002,"warmup_epochs":0.3,"nbs":16}'
 Then export: .venv-ref/bin/python tools/export_ultralytics.py /work/train/runs/s3/weights/best.pt \
-      fixtures/models/yolo11n-ghost-shapes.safetensors
+      crates/yolo11-ghost/assets/yolo11n-ghost-shapes.safetensors
 A progress log (images/s, losses, per-epoch metrics) goes to <project>/<name>.progress.log.
 
 Everything offline: plots=False (no font download), amp=False (no AMP check download), pretrained=False.

@@ -5,6 +5,7 @@
 //! Every shape is one layer of one model; the name says which (`m` = yolo11m-ghost with GhostNet
 //! width 1.0 and YOLO width 1.0 / max 512 channels, `n` = yolo11n-ghost with GhostNet width 0.25
 //! and YOLO width 0.25).
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 

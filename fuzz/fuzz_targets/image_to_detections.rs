@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
-use yolo11_ghost::image_io::decode_rgb_limited;
+use yolo11_ghost::ghost_image::image_io::decode_rgb_limited;
 
 const MAX_PIXELS: u64 = 1 << 20;
 

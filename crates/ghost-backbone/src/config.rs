@@ -140,6 +140,50 @@ impl GhostNetConfig {
         };
         taps.map(out_of)
     }
+
+    /// NHWC shapes of the four feature maps (strides 4, 8, 16, 32) of an `n x h x w` input:
+    /// the stem and every bottleneck row of [`STAGES`] applied with [`conv_output_len`] (the
+    /// final 1x1 conv keeps the size). The detector's graph, its layer table and its memory
+    /// plan all take GhostNet's shapes from here.
+    pub fn feature_shapes(&self, n: usize, h: usize, w: usize) -> [[usize; 4]; 4] {
+        let channels = self.feature_channels();
+        let taps = feature_stages();
+        let mut hw = (
+            conv_output_len(h, STEM_KERNEL, STEM_STRIDE),
+            conv_output_len(w, STEM_KERNEL, STEM_STRIDE),
+        );
+        let mut shapes = [[0; 4]; 4];
+        for (stage, rows) in STAGES.iter().enumerate() {
+            for row in rows.iter() {
+                hw = (
+                    conv_output_len(hw.0, row.kernel, row.stride),
+                    conv_output_len(hw.1, row.kernel, row.stride),
+                );
+            }
+            if let Some(k) = taps.iter().position(|&t| t == stage) {
+                shapes[k] = [n, hw.0, hw.1, channels[k]];
+            }
+        }
+        // The stride-32 map is the final 1x1 conv's output (stage index STAGES.len()).
+        shapes[3] = [n, hw.0, hw.1, channels[3]];
+        shapes
+    }
+}
+
+/// Stem conv kernel (3x3, stride 2).
+pub const STEM_KERNEL: usize = 3;
+/// Stem conv stride.
+pub const STEM_STRIDE: usize = 2;
+
+/// Output length along one axis of a GhostNet conv with kernel `kernel`, stride `stride` and
+/// padding `kernel / 2` (every GhostNet conv pads so): `(len + 2 * (kernel / 2) - kernel) /
+/// stride + 1`, which for the odd kernels of GhostNet is `ceil(len / stride)`. 0 for an empty
+/// axis.
+pub fn conv_output_len(len: usize, kernel: usize, stride: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    (len + 2 * (kernel / 2) - kernel) / stride + 1
 }
 
 /// The `blocks` index whose output is each feature map: the LAST stage at each output stride
@@ -164,6 +208,25 @@ pub fn feature_stages() -> [usize; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feature_shapes_halve_rounding_up() {
+        // Each stride-2 conv maps len to ceil(len / 2): 4, 8, 16, 32 with rounding up.
+        let cfg = GhostNetConfig::ultralytics_backbone(0.25);
+        let c = cfg.feature_channels();
+        assert_eq!(
+            cfg.feature_shapes(2, 640, 97),
+            [
+                [2, 160, 25, c[0]],
+                [2, 80, 13, c[1]],
+                [2, 40, 7, c[2]],
+                [2, 20, 4, c[3]]
+            ]
+        );
+        assert_eq!(cfg.feature_shapes(1, 1, 1)[3], [1, 1, 1, c[3]]);
+        assert_eq!(conv_output_len(0, 3, 2), 0);
+        assert_eq!(conv_output_len(7, 5, 2), 4);
+    }
 
     #[test]
     fn taps_are_the_last_block_at_each_stride() {

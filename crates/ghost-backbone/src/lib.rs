@@ -15,13 +15,21 @@
 //! let logits = net.classify(&mut ctx, &image.view())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod config;
 pub mod head;
 pub mod model;
 
-pub use config::{BlockCfg, GhostNetConfig, FEATURE_STRIDES, HEAD_CHANNELS, STAGES};
+pub use config::{
+    conv_output_len, feature_stages, BlockCfg, GhostNetConfig, FEATURE_STRIDES, HEAD_CHANNELS,
+    STAGES,
+};
 pub use head::ClassifierHead;
 pub use model::{GhostNet, GhostNetOutput};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -7,7 +7,9 @@ use ghost_layers::{
     Layer, LayerError, Result, Tensor, TensorView, WeightSource,
 };
 
-use crate::config::{feature_stages, GhostNetConfig, IN_CHANNELS, STAGES};
+use crate::config::{
+    feature_stages, GhostNetConfig, IN_CHANNELS, STAGES, STEM_KERNEL, STEM_STRIDE,
+};
 use crate::head::ClassifierHead;
 
 /// One entry of `blocks`: a stage of bottlenecks, or the final 1x1 ConvBnAct (`blocks.9.0`).
@@ -73,9 +75,9 @@ impl GhostNet {
         let stem = ConvBnAct::load(
             weights,
             &ConvBnNames::new("conv_stem", "bn1"),
-            ConvSpec::new(IN_CHANNELS, stem_chs, 3)
-                .stride(2)
-                .padding(1)
+            ConvSpec::new(IN_CHANNELS, stem_chs, STEM_KERNEL)
+                .stride(STEM_STRIDE)
+                .padding(STEM_KERNEL / 2)
                 .act(Activation::Relu),
             eps,
         )?;

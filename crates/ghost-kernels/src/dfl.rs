@@ -7,9 +7,10 @@
 
 use std::ops::Range;
 
+use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
-use crate::lanes::{check_isa, run_split, Lanes, Pixels, SplitKernel, LANES};
+use crate::lanes::{run_split, Lanes, Pixels, SplitKernel, LANES};
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
 
@@ -35,11 +36,8 @@ pub fn dfl_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     check(input, bins, output)?;
-    if isa == Isa::Naive {
-        return naive::dfl(input, bins, output);
-    }
     let kernel = DflKernel {
         input: Pixels::of(input),
         output: Pixels::of_mut(output),
@@ -48,7 +46,7 @@ pub fn dfl_with_isa(
     let pixels = input.layout().pixels();
     let min_pixels = (8 * 1024usize).div_ceil(SIDES * bins);
     // SAFETY: shapes checked above; `isa` is supported; pixels are disjoint.
-    unsafe { run_split(isa, threads, pixels, min_pixels, &kernel) };
+    unsafe { run_split(backend.kernels.dfl, threads, pixels, min_pixels, &kernel) };
     Ok(())
 }
 
@@ -76,7 +74,7 @@ fn check(input: &TensorView, bins: usize, output: &TensorViewMut) -> Result<()> 
 }
 
 #[derive(Debug)]
-struct DflKernel {
+pub(crate) struct DflKernel {
     input: Pixels,
     output: Pixels,
     bins: usize,

@@ -1,14 +1,24 @@
-//! Which instruction set the kernels run on, chosen once at run time.
+//! Which instruction set the kernels run on: the names of the back ends, CPU detection, and the
+//! `GHOST_KERNELS_ISA` override.
 //!
 //! The default build targets baseline x86-64 / aarch64. On x86-64 CPUs with AVX2 and FMA the
 //! kernels use hand-written `core::arch` microkernels compiled with `#[target_feature]`; on
 //! aarch64 hand-written NEON microkernels (NEON is part of the base architecture, so no
 //! detection); elsewhere a portable path written with `wide`.
-//! `GHOST_KERNELS_ISA=portable|naive` forces a slower path (for tests and comparisons).
+//! The microkernels of each instruction set are listed in one table, [`crate::backend::Backend`];
+//! [`crate::backend::backend`] picks one at start-up.
+//!
+//! `GHOST_KERNELS_ISA=avx2|neon|portable|scalar` forces a back end (tests and comparisons). An
+//! unknown value, or one this CPU cannot run, is an error from [`select`]; the kernels, which
+//! have no way to return it, print it once on stderr and run on the best back end instead (see
+//! [`crate::backend::backend`]); the `ghost-yolo` CLI refuses to start with it.
 
-use std::sync::OnceLock;
+use crate::error::{KernelError, Result};
 
-/// A kernel implementation family.
+/// The environment variable that forces a back end.
+pub const ISA_ENV: &str = "GHOST_KERNELS_ISA";
+
+/// A kernel implementation family (one back end of [`crate::backend::Backend`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// x86-64 AVX2 + FMA microkernels.
@@ -17,19 +27,41 @@ pub enum Isa {
     Neon,
     /// Portable SIMD through `wide`.
     Portable,
-    /// Scalar reference kernels (slow; for debugging).
-    Naive,
+    /// Scalar f32 microkernels (slow; for debugging and as a second opinion in tests). The f64
+    /// oracles (`naive` modules) are not a back end: tests call them directly.
+    Scalar,
 }
 
 impl Isa {
-    /// Name as printed by tools and accepted by `GHOST_KERNELS_ISA`.
+    /// Every back end this crate knows, best first (whether or not this build or CPU has it).
+    pub const ALL: [Isa; 4] = [Isa::Avx2Fma, Isa::Neon, Isa::Portable, Isa::Scalar];
+
+    /// Name accepted by `GHOST_KERNELS_ISA`.
     pub fn name(self) -> &'static str {
         match self {
-            Isa::Avx2Fma => "avx2-fma",
+            Isa::Avx2Fma => "avx2",
             Isa::Neon => "neon",
             Isa::Portable => "portable",
-            Isa::Naive => "naive",
+            Isa::Scalar => "scalar",
         }
+    }
+
+    /// Name printed in reports (`isa: avx2+fma`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Isa::Avx2Fma => "avx2+fma",
+            Isa::Neon => "neon",
+            Isa::Portable => "portable",
+            Isa::Scalar => "scalar",
+        }
+    }
+
+    /// The back end called `name` ([`Isa::name`], or its report label), if any.
+    pub fn from_name(name: &str) -> Option<Isa> {
+        let name = name.trim();
+        Isa::ALL
+            .into_iter()
+            .find(|i| name.eq_ignore_ascii_case(i.name()) || name.eq_ignore_ascii_case(i.label()))
     }
 
     /// Whether this CPU can run `self`.
@@ -37,8 +69,16 @@ impl Isa {
         match self {
             Isa::Avx2Fma => avx2_fma_detected(),
             Isa::Neon => cfg!(target_arch = "aarch64"),
-            Isa::Portable | Isa::Naive => true,
+            Isa::Portable | Isa::Scalar => true,
         }
+    }
+
+    /// The best back end this CPU supports.
+    pub fn best() -> Isa {
+        Isa::ALL
+            .into_iter()
+            .find(|i| i.is_supported())
+            .unwrap_or(Isa::Portable)
     }
 }
 
@@ -54,23 +94,62 @@ pub fn avx2_fma_detected() -> bool {
     }
 }
 
-/// The best implementation this CPU supports, unless `GHOST_KERNELS_ISA` asks for another.
+/// The back end asked for by `requested` (the value of `GHOST_KERNELS_ISA`; `None` or blank:
+/// the best one this CPU supports). Fails on a name no back end has, or on a back end this CPU
+/// cannot run.
+pub fn select(requested: Option<&str>) -> Result<Isa> {
+    let Some(name) = requested.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(Isa::best());
+    };
+    let known: Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
+    let isa = Isa::from_name(name).ok_or_else(|| {
+        KernelError::param(
+            ISA_ENV,
+            format!(
+                "unknown back end {name:?}; expected one of {}",
+                known.join(", ")
+            ),
+        )
+    })?;
+    if !isa.is_supported() {
+        return Err(KernelError::param(
+            ISA_ENV,
+            format!("{} is not supported by this CPU", isa.name()),
+        ));
+    }
+    Ok(isa)
+}
+
+/// The back end the kernels run on ([`crate::backend::backend`]'s ISA).
 pub fn active_isa() -> Isa {
-    static ACTIVE: OnceLock<Isa> = OnceLock::new();
-    *ACTIVE.get_or_init(|| {
-        let best = if avx2_fma_detected() {
-            Isa::Avx2Fma
-        } else if Isa::Neon.is_supported() {
-            Isa::Neon
-        } else {
-            Isa::Portable
-        };
-        match std::env::var("GHOST_KERNELS_ISA").as_deref() {
-            Ok("portable") => Isa::Portable,
-            Ok("naive") => Isa::Naive,
-            Ok("avx2-fma") if best == Isa::Avx2Fma => Isa::Avx2Fma,
-            Ok("neon") if best == Isa::Neon => Isa::Neon,
-            _ => best,
+    crate::backend::backend().isa()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_reads_names_and_refuses_unknown_ones() {
+        assert_eq!(select(None).unwrap(), Isa::best());
+        assert_eq!(select(Some("  ")).unwrap(), Isa::best());
+        assert_eq!(select(Some("scalar")).unwrap(), Isa::Scalar);
+        assert_eq!(select(Some("Portable")).unwrap(), Isa::Portable);
+        let err = select(Some("naive")).unwrap_err().to_string();
+        assert!(
+            err.contains("GHOST_KERNELS_ISA") && err.contains("naive"),
+            "{err}"
+        );
+        assert!(err.contains("avx2, neon, portable, scalar"), "{err}");
+        match select(Some("neon")) {
+            Ok(i) => assert!(cfg!(target_arch = "aarch64") && i == Isa::Neon),
+            Err(e) => {
+                assert!(!cfg!(target_arch = "aarch64") && e.to_string().contains("not supported"))
+            }
         }
-    })
+        match select(Some("avx2+fma")) {
+            Ok(i) => assert!(avx2_fma_detected() && i == Isa::Avx2Fma),
+            Err(e) => assert!(!avx2_fma_detected() && e.to_string().contains("not supported")),
+        }
+    }
 }

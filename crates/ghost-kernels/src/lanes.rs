@@ -322,48 +322,53 @@ pub(crate) trait SplitKernel: Sync {
     unsafe fn run<V: Lanes>(&self, range: std::ops::Range<usize>);
 }
 
+/// Runs a kernel on AVX2 lanes (the AVX2 back end's entry for it).
+///
+/// # Safety
+/// As [`SplitKernel::run`]; the CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
+pub(crate) unsafe fn run_avx2<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
     // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
     unsafe { kernel.run::<Avx2>(range) }
 }
 
-/// Runs `kernel` over `0..total` on `isa` (AVX2, NEON or portable; callers route `Isa::Naive` to their
-/// reference code), split into chunks of at least `min_chunk` items over `threads`.
+/// Runs a kernel on NEON lanes (the NEON back end's entry for it).
 ///
 /// # Safety
-/// The kernel's pointers must have been checked by its safe entry point, and `isa` must be
-/// supported by the CPU.
+/// As [`SplitKernel::run`]; NEON is part of the aarch64 base architecture, so no CPU check.
+#[cfg(target_arch = "aarch64")]
+pub(crate) unsafe fn run_neon<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
+    // SAFETY: forwarded contract.
+    unsafe { kernel.run::<Neon>(range) }
+}
+
+/// Runs a kernel on portable lanes (the portable back end's entry for it).
+///
+/// # Safety
+/// As [`SplitKernel::run`]; the portable lanes need no CPU feature.
+pub(crate) unsafe fn run_portable<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
+    // SAFETY: forwarded contract.
+    unsafe { kernel.run::<Portable>(range) }
+}
+
+/// Runs `kernel` over `0..total` through `entry` (one of a back end's registered kernels),
+/// split into chunks of at least `min_chunk` items over `threads`.
+///
+/// # Safety
+/// The kernel's pointers must have been checked by its safe entry point, and `entry` must come
+/// from a back end this CPU supports ([`crate::backend::Backend::get`] checks it).
 pub(crate) unsafe fn run_split<K: SplitKernel>(
-    isa: crate::isa::Isa,
+    entry: crate::backend::RangeFn<K>,
     threads: &crate::parallel::Threads,
     total: usize,
     min_chunk: usize,
     kernel: &K,
 ) {
-    threads.for_each_chunk(total, min_chunk, 1, |range| match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller guarantees AVX2 + FMA when it asks for them; chunks are disjoint.
-        crate::isa::Isa::Avx2Fma => unsafe { run_avx2(kernel, range) },
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: NEON is part of the aarch64 base architecture; chunks are disjoint.
-        crate::isa::Isa::Neon => unsafe { kernel.run::<Neon>(range) },
-        // SAFETY: the portable lanes need no CPU feature; chunks are disjoint.
-        _ => unsafe { kernel.run::<Portable>(range) },
+    threads.for_each_chunk(total, min_chunk, 1, |range| {
+        // SAFETY: the caller's contract; chunks are disjoint.
+        unsafe { entry(kernel, range) }
     });
-}
-
-/// Fails unless the CPU can run `isa`.
-pub(crate) fn check_isa(isa: crate::isa::Isa) -> crate::error::Result<()> {
-    if isa.is_supported() {
-        Ok(())
-    } else {
-        Err(crate::error::KernelError::param(
-            "isa",
-            format!("{} is not supported by this CPU", isa.name()),
-        ))
-    }
 }
 
 /// Where pixel `p` of a strided view starts (channel 0 of the view), shareable across the
@@ -484,6 +489,7 @@ mod tests {
         // SAFETY: buffers hold at least 8 floats; AVX2 only when detected.
         unsafe {
             check_masked::<Portable>();
+            check_masked::<crate::scalar_lanes::Scalar>();
             #[cfg(target_arch = "x86_64")]
             if crate::isa::avx2_fma_detected() {
                 avx2_check();

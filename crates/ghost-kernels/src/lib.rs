@@ -4,13 +4,15 @@
 //! strided views ([`TensorView`], [`TensorViewMut`]) so that concatenations and Ghost modules are
 //! written in place.
 //!
-//! Every kernel family has three implementations chosen at run time ([`isa::active_isa`]):
-//! AVX2+FMA microkernels, a portable `wide` path, and a scalar naive reference (accumulating in
-//! f64) that the property tests compare against. The safe entry points check every shape, length
+//! Every kernel family registers its microkernels in one table per instruction set
+//! ([`backend::Backend`]: AVX2+FMA, portable `wide`, scalar f32), and one table is chosen at
+//! start-up ([`backend::backend`], `GHOST_KERNELS_ISA` to force one). The f64 references in the
+//! `naive` modules are not a back end: the property and conformance tests compare against them. The safe entry points check every shape, length
 //! and stride before any `unsafe` code runs and return a typed [`KernelError`].
 #![warn(missing_debug_implementations)]
 
 pub mod act;
+pub mod backend;
 pub mod conv;
 mod conv_weights;
 pub mod depthwise;
@@ -21,10 +23,12 @@ pub mod fpenv;
 pub mod geometry;
 pub mod isa;
 mod lanes;
+pub mod mapped_file;
 pub mod parallel;
 pub mod pointwise;
 pub mod pool;
 pub mod resize;
+mod scalar_lanes;
 mod scratch_pool;
 pub mod simd;
 pub mod softmax;
@@ -33,10 +37,17 @@ pub mod tolerance;
 pub mod view;
 
 pub use act::{Activation, AddOrder, Epilogue, Residual};
+pub use backend::{backend, Backend};
 pub use conv_weights::ConvWeights;
 pub use error::{KernelError, Result};
 pub use fpenv::{flush_denormals, DenormalGuard};
 pub use geometry::{Padding, Window};
 pub use isa::{active_isa, Isa};
+pub use mapped_file::MappedFile;
 pub use parallel::Threads;
 pub use view::{NhwcLayout, TensorView, TensorViewMut};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

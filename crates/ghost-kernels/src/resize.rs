@@ -3,11 +3,10 @@
 
 use std::ops::Range;
 
+use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
-use crate::lanes::{
-    check_isa, each_block, load_opt, run_split, store_opt, Lanes, Pixels, SplitKernel, LANES,
-};
+use crate::lanes::{each_block, load_opt, run_split, store_opt, Lanes, Pixels, SplitKernel, LANES};
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
 
@@ -31,14 +30,11 @@ pub fn upsample_nearest_2x_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     check(input, output)?;
     let [n, h, w, c] = input.shape();
     if n * h * w * c == 0 {
         return Ok(());
-    }
-    if isa == Isa::Naive {
-        return naive::upsample_nearest_2x(input, output);
     }
     let kernel = Upsample2x {
         input: Pixels::of(input),
@@ -49,7 +45,15 @@ pub fn upsample_nearest_2x_with_isa(
     };
     let min_rows = MIN_FLOATS_PER_CHUNK.div_ceil(2 * w * c);
     // SAFETY: shapes checked above; `isa` is supported; output rows are disjoint.
-    unsafe { run_split(isa, threads, n * 2 * h, min_rows, &kernel) };
+    unsafe {
+        run_split(
+            backend.kernels.upsample,
+            threads,
+            n * 2 * h,
+            min_rows,
+            &kernel,
+        )
+    };
     Ok(())
 }
 
@@ -68,7 +72,7 @@ fn check(input: &TensorView, output: &TensorViewMut) -> Result<()> {
 
 /// Work items are output rows `b * 2h + oy`.
 #[derive(Debug)]
-struct Upsample2x {
+pub(crate) struct Upsample2x {
     input: Pixels,
     output: Pixels,
     h: usize,

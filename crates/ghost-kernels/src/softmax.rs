@@ -2,9 +2,10 @@
 
 use std::ops::Range;
 
+use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
-use crate::lanes::{check_isa, run_split, Lanes, SplitKernel, LANES};
+use crate::lanes::{run_split, Lanes, SplitKernel, LANES};
 use crate::parallel::Threads;
 
 /// Softmax of every `row_len`-float row of `data`, in place.
@@ -20,11 +21,8 @@ pub fn softmax_rows_with_isa(
     row_len: usize,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     check(data, row_len)?;
-    if isa == Isa::Naive {
-        return naive::softmax_rows(data, row_len);
-    }
     let kernel = SoftmaxKernel {
         data: data.as_mut_ptr(),
         row_len,
@@ -33,7 +31,7 @@ pub fn softmax_rows_with_isa(
     let min_rows = (16 * 1024usize).div_ceil(row_len);
     // SAFETY: the length is a whole number of rows (checked); `isa` is supported; rows are
     // disjoint sub-slices of `data`, which is exclusively borrowed for the call.
-    unsafe { run_split(isa, threads, rows, min_rows, &kernel) };
+    unsafe { run_split(backend.kernels.softmax, threads, rows, min_rows, &kernel) };
     Ok(())
 }
 
@@ -55,7 +53,7 @@ fn check(data: &[f32], row_len: usize) -> Result<()> {
 }
 
 #[derive(Debug)]
-struct SoftmaxKernel {
+pub(crate) struct SoftmaxKernel {
     data: *mut f32,
     row_len: usize,
 }

@@ -33,9 +33,9 @@ pub fn proptest_cases(default: u32) -> u32 {
 /// of the time budget.
 pub fn test_isas() -> Vec<crate::Isa> {
     use crate::Isa;
-    let all = [Isa::Avx2Fma, Isa::Neon, Isa::Portable, Isa::Naive];
     let wanted = std::env::var("GHOST_KERNELS_TEST_ISAS").ok();
-    all.into_iter()
+    Isa::ALL
+        .into_iter()
         .filter(|isa| isa.is_supported())
         .filter(|isa| {
             wanted

@@ -235,8 +235,8 @@ proptest! {
 
     #[test]
     fn scalar_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Naive) {
-            check_case(Isa::Naive, &c, &mut ConvScratch::new());
+        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
+            check_case(Isa::Scalar, &c, &mut ConvScratch::new());
         }
     }
 }

@@ -108,7 +108,7 @@ proptest! {
         let l = layout(n, h, w, c, gap, 2);
         let buf = sentinel_buffer(&l, &random_vec(seed, l.elements()));
         let input = TensorView::new(&buf, l).unwrap();
-        let reference = run_max_pool(Isa::Naive, &input, &window, 0, &Threads::single());
+        let reference = run_max_pool(Isa::Scalar, &input, &window, 0, &Threads::single());
         for isa in isas() {
             let got = run_max_pool(isa, &input, &window, gap, &Threads::single());
             prop_assert!(same_bits(&got, &reference), "{:?}", isa);
@@ -203,7 +203,7 @@ fn max_pool_propagates_nan() {
         }
         let input = TensorView::dense(&data, 1, h, w, c).unwrap();
         let reference = run_max_pool(
-            Isa::Naive,
+            Isa::Scalar,
             &input,
             &Window::same(3, 1),
             0,

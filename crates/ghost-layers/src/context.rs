@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use ghost_kernels::conv::ConvScratch;
 use ghost_kernels::{NhwcLayout, Threads};
 
+use crate::kind::RecordKind;
 use crate::tensor::Tensor;
 
 /// Buffers kept for reuse; more than this many idle buffers are dropped. A YOLO forward pass
@@ -36,14 +37,17 @@ pub struct ProfileRecord {
     pub scope: usize,
     /// The layer's name (`model.3`, `blocks.3.0.ghost1.primary_conv`, ...).
     pub name: String,
-    /// The kernel family: `"pointwise"`, `"depthwise"`, `"dense"`, ...
-    pub kind: &'static str,
+    /// What it times: a kernel family or a whole model layer.
+    pub kind: RecordKind,
     /// Wall time of the call.
     pub time: Duration,
     /// Floating-point operations of the call (2 x multiply-adds).
     pub flops: u64,
     /// Bytes the call must move at least once: input, output, residual and weights.
     pub bytes: u64,
+    /// The kernel back end the call ran on (`avx2+fma`, `portable`, `scalar`):
+    /// [`ghost_kernels::backend`]'s label.
+    pub isa: &'static str,
 }
 
 /// What profiling collects: records in call order and the current scope.
@@ -113,7 +117,7 @@ impl Context {
         &mut self,
         start: Option<Instant>,
         name: &str,
-        kind: &'static str,
+        kind: RecordKind,
         flops: u64,
         bytes: u64,
     ) {
@@ -126,6 +130,7 @@ impl Context {
                 time,
                 flops,
                 bytes,
+                isa: ghost_kernels::backend().label(),
             });
         }
     }
@@ -214,6 +219,7 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::KernelKind;
 
     #[test]
     fn alloc_reuses_recycled_buffers() {
@@ -253,18 +259,24 @@ mod tests {
         let mut ctx = Context::single_threaded();
         let t = ctx.start_timer();
         assert!(t.is_none(), "no clock reads while profiling is off");
-        ctx.record(t, "a", "pointwise", 10, 20);
+        ctx.record(t, "a", RecordKind::Kernel(KernelKind::Pointwise), 10, 20);
         assert!(ctx.take_profile().is_empty());
 
         ctx.enable_profiling();
         ctx.set_scope(7);
         let t = ctx.start_timer();
-        ctx.record(t, "model.7", "dense", 100, 200);
+        ctx.record(
+            t,
+            "model.7",
+            RecordKind::Kernel(KernelKind::Dense),
+            100,
+            200,
+        );
         let records = ctx.take_profile();
         assert_eq!(records.len(), 1);
         assert_eq!(
             (records[0].scope, records[0].name.as_str(), records[0].kind),
-            (7, "model.7", "dense")
+            (7, "model.7", RecordKind::Kernel(KernelKind::Dense))
         );
         assert_eq!((records[0].flops, records[0].bytes), (100, 200));
         assert!(

@@ -23,6 +23,7 @@ use crate::bn::{fold, BatchNorm, FoldedConv};
 use crate::context::Context;
 use crate::cost::Cost;
 use crate::error::{LayerError, Result};
+use crate::kind::{KernelKind, RecordKind};
 use crate::layer::Layer;
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
@@ -351,15 +352,14 @@ impl ConvBnAct {
         &self.spec
     }
 
-    /// Which kernel runs the layer: `"pointwise"`, `"depthwise"`, `"dense"` (the GEMM) or
-    /// `"winograd"` (a dense 3x3 stride-1 conv as Winograd F(4x4, 3x3)).
-    pub fn kernel_kind(&self) -> &'static str {
+    /// Which kernel runs the layer.
+    pub fn kernel_kind(&self) -> KernelKind {
         match &self.packed {
-            Packed::Pointwise(_) => "pointwise",
-            Packed::Depthwise(_) => "depthwise",
+            Packed::Pointwise(_) => KernelKind::Pointwise,
+            Packed::Depthwise(_) => KernelKind::Depthwise,
             Packed::Dense(p) => match p.algorithm() {
-                ConvAlgorithm::Gemm => "dense",
-                ConvAlgorithm::Winograd => "winograd",
+                ConvAlgorithm::Gemm => KernelKind::Dense,
+                ConvAlgorithm::Winograd => KernelKind::Winograd,
             },
         }
     }
@@ -452,7 +452,7 @@ impl ConvBnAct {
             ctx.record(
                 timer,
                 &self.name,
-                self.kernel_kind(),
+                RecordKind::Kernel(self.kernel_kind()),
                 flops,
                 4 * floats as u64,
             );

@@ -14,9 +14,9 @@
 //! - `forward(ctx, input) -> Tensor`: the same into a new tensor;
 //! - `output_shape` and `cost` (the [`Layer`] trait).
 //!
-//! The only `unsafe` in this crate is the memory map of a weights file
-//! ([`weights::SafetensorsFile::open`]).
-#![deny(unsafe_code)]
+//! No `unsafe` here: the memory map of a weights file ([`weights::SafetensorsFile::open`]) is
+//! `ghost_kernels::MappedFile`, a safe wrapper.
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod bn;
@@ -27,6 +27,7 @@ pub mod cost;
 pub mod error;
 pub mod ghost_bottleneck;
 pub mod ghost_module;
+pub mod kind;
 pub mod layer;
 pub mod squeeze_excite;
 pub mod tensor;
@@ -40,6 +41,7 @@ pub use cost::{Cost, CostRow, CostTable};
 pub use error::{LayerError, Result};
 pub use ghost_bottleneck::{GhostBottleneck, GhostBottleneckSpec};
 pub use ghost_module::GhostModule;
+pub use kind::{KernelKind, RecordKind};
 pub use layer::Layer;
 pub use squeeze_excite::SqueezeExcite;
 pub use tensor::Tensor;
@@ -51,3 +53,8 @@ pub use weights::{
 pub use ghost_kernels::{
     flush_denormals, Activation, AddOrder, NhwcLayout, Residual, TensorView, TensorViewMut, Threads,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

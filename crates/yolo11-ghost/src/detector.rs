@@ -8,6 +8,8 @@
 mod error;
 mod load;
 mod options;
+mod views;
+mod warning;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -19,15 +21,19 @@ use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
 pub use error::DetectError;
 /// The per-call kernel context a [`DetectionModel`] runs with (threads + workspace).
 pub use ghost_layers::Context;
-pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_NAME};
+#[cfg(feature = "default-model")]
+pub use load::DEFAULT_WEIGHTS;
+pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
+pub use views::{ChannelOrder, PixelView, StageTimes, TimedDetections};
+pub use warning::{Warning, WarningKind};
 
 use crate::error::YoloError;
-use crate::image_io::{load_rgb, to_rgb8_like_opencv};
 use crate::letterbox::{to_input_tensor, Letterbox, LetterboxGeometry};
 use crate::nms::non_max_suppression;
 use crate::postprocess::{to_detections, Detection};
 use crate::spec::ModelSpec;
+use ghost_image::image_io::{load_rgb, to_rgb8_like_opencv};
 
 /// A network the detector can run: `images [N, 3, H, W]` (RGB, 0-1) -> `output0 [N, 4 + nc, A]`
 /// (`cx, cy, w, h` in input pixels, then sigmoid class scores), Ultralytics' inference output.
@@ -62,7 +68,7 @@ pub struct Detector {
     names: Vec<String>,
     options: DetectorOptions,
     imgsz: (usize, usize),
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     threads: Threads,
     contexts: Mutex<Vec<Context>>,
     /// The specification, when the detector was built from one (`load*`).
@@ -125,7 +131,7 @@ impl Detector {
         self.imgsz = rounded;
         // Only the size-rounding warning depends on imgsz; the others (class filters, weights
         // contents) stay as they were.
-        let about_size = |w: &String| w.starts_with("imgsz=");
+        let about_size = |w: &Warning| w.kind() == WarningKind::ImageSizeRounded;
         self.warnings.retain(|w| !about_size(w));
         self.warnings
             .extend(warnings.into_iter().filter(about_size));
@@ -143,7 +149,7 @@ impl Detector {
     }
 
     /// Non-fatal remarks about the options, for the caller to show.
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
 

@@ -19,6 +19,11 @@ pub enum YoloError {
         source: std::io::Error,
     },
 
+    /// A file could not be read safely: not a regular file (a FIFO, device, directory) or above
+    /// its size limit (`docs/limits.md`).
+    #[error(transparent)]
+    File(ghost_limits::FileError),
+
     /// The YAML text itself is not valid YAML.
     #[error("malformed YAML in {source_name}: {message}")]
     Yaml {
@@ -156,10 +161,6 @@ pub enum YoloError {
         source: ghost_kernels::KernelError,
     },
 
-    /// A thread pool could not be created.
-    #[error("thread pool: {0}")]
-    Threads(ghost_kernels::KernelError),
-
     /// A layer could not be loaded or run (missing / mis-shaped tensor, shape mismatch, ...);
     /// the inner error names the tensor or layer.
     #[error(transparent)]
@@ -188,6 +189,17 @@ impl YoloError {
                 available,
             },
             other => other,
+        }
+    }
+}
+
+impl From<ghost_limits::FileError> for YoloError {
+    /// Operating-system errors stay [`YoloError::Io`]; refusals by kind or size are
+    /// [`YoloError::File`].
+    fn from(e: ghost_limits::FileError) -> Self {
+        match e {
+            ghost_limits::FileError::Io { path, source } => YoloError::Io { path, source },
+            other => YoloError::File(other),
         }
     }
 }

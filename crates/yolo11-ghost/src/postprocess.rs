@@ -53,6 +53,22 @@ impl Detection {
     }
 }
 
+/// Drawing (`ghost_image::draw::annotate`) takes detections through this trait.
+impl ghost_image::draw::LabelledBox for Detection {
+    fn xyxy(&self) -> [f32; 4] {
+        [self.x1, self.y1, self.x2, self.y2]
+    }
+    fn confidence(&self) -> f32 {
+        self.confidence
+    }
+    fn class_id(&self) -> usize {
+        self.class_id
+    }
+    fn class_name(&self) -> &str {
+        &self.class_name
+    }
+}
+
 /// Python `round(float(v), 5)`: the f32 widened exactly, then rounded to 5 decimals (correctly
 /// rounded, ties to even on the exact binary value, as both Python and Rust's formatter do).
 fn round5(v: f32) -> f64 {

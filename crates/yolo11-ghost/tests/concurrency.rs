@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
+use ghost_image::image_io::load_rgb;
 use image::RgbImage;
 use yolo11_ghost::detector::{Detector, DetectorOptions};
-use yolo11_ghost::image_io::load_rgb;
 use yolo11_ghost::postprocess::Detection;
 
 fn repo(path: &str) -> PathBuf {

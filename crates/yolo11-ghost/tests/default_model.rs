@@ -1,4 +1,4 @@
-//! The embedded default model (a trained YOLO11n-GhostNet, `fixtures/models/`) against
+//! The embedded default model (a trained YOLO11n-GhostNet, `crates/yolo11-ghost/assets/`) against
 //! Ultralytics on the same weights:
 //! - `predict` on every shipped image (`fixtures/models/predict_expected.json`, made by
 //!   `tools/make_default_model_fixtures.py`): same number of detections with the same classes in

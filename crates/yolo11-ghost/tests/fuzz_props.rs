@@ -9,11 +9,11 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use ghost_image::image_io::decode_rgb_limited;
 use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb};
 use ndarray::Array4;
 use proptest::prelude::*;
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
-use yolo11_ghost::image_io::decode_rgb_limited;
 use yolo11_ghost::info::ModelInfo;
 use yolo11_ghost::spec::builtin_yaml;
 use yolo11_ghost::{ModelSpec, YoloModel};

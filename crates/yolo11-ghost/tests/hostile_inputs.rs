@@ -7,12 +7,10 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use ghost_image::image_io::{decode_rgb, decode_rgb_limited, load_rgb, ImageLoadError, MAX_PIXELS};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, Rgba};
 use safetensors::tensor::Dtype;
 use yolo11_ghost::detector::{DetectError, Detector, DetectorOptions, WeightsChoice};
-use yolo11_ghost::image_io::{
-    decode_rgb, decode_rgb_limited, load_rgb, ImageLoadError, MAX_PIXELS,
-};
 use yolo11_ghost::{ModelSpec, YoloError};
 
 mod common;
@@ -312,8 +310,13 @@ fn overfull_huffman_table_is_a_decode_error() {
 #[test]
 fn unreadable_paths_are_io_errors() {
     let dir = scratch("io");
-    let err = load_rgb(&dir).unwrap_err(); // a directory
-    assert!(matches!(err, ImageLoadError::Io { .. }), "{err:?}");
+    let err = load_rgb(&dir).unwrap_err(); // a directory: refused by kind, before reading
+    assert!(matches!(err, ImageLoadError::File(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("is a directory, not a regular file"),
+        "{err}"
+    );
     let err = small_detector()
         .detect_path(&dir.join("missing.png"))
         .unwrap_err();

@@ -303,8 +303,8 @@ mod ultralytics {
     }
 }
 
+use ghost_image::image_io::load_rgb;
 use ultralytics::{detections, f32s, file_name, repo, u8s, Predict};
-use yolo11_ghost::image_io::load_rgb;
 use yolo11_ghost::letterbox::{to_input_tensor, Letterbox};
 use yolo11_ghost::nms::{non_max_suppression, NmsOptions};
 use yolo11_ghost::postprocess::to_detections;

@@ -17,14 +17,15 @@ pub mod winograd;
 use std::sync::PoisonError;
 
 use crate::act::Epilogue;
+use crate::backend::Backend;
 use crate::conv_weights::ConvWeights;
 use crate::error::{KernelError, Result};
 use crate::geometry::Window;
 use crate::isa::{active_isa, Isa};
 use crate::parallel::{chunk_plan, Threads};
+use crate::pointwise::check_output;
 use crate::pointwise::driver::{block_rows, min_rows_per_thread, OutputSide};
 use crate::pointwise::pack::{Panels, NR};
-use crate::pointwise::{check_output, microkernel};
 use crate::view::{SendPtr, TensorView, TensorViewMut};
 
 use driver::{conv_rows, Geometry};
@@ -234,6 +235,7 @@ pub fn conv2d_with_isa(
     scratch: &mut ConvScratch,
     threads: &Threads,
 ) -> Result<()> {
+    let backend = Backend::get(isa)?;
     let (cin, cout, kh, kw) = (weights.cin, weights.cout, weights.kh, weights.kw);
     let (oh, ow) = check_conv(input, cin, cout, kh, kw, window, epilogue, output)?;
     let panels = match &weights.packing {
@@ -241,7 +243,7 @@ pub fn conv2d_with_isa(
         Packing::Winograd(packed) => {
             check_winograd_window(window)?;
             return winograd::run(
-                isa,
+                backend,
                 input,
                 packed,
                 window,
@@ -253,7 +255,7 @@ pub fn conv2d_with_isa(
             );
         }
     };
-    let kernel = microkernel(isa)?;
+    let kernel = backend.kernels.gemm;
     let [_, h, w, _] = input.shape();
     let geo = Geometry {
         h,
@@ -295,7 +297,7 @@ pub fn conv2d_with_isa(
             let rows = id * per..((id + 1) * per).min(m);
             // SAFETY: `check_conv` verified every shape and the views guarantee their buffers;
             // the zero row holds >= zeros_len() zeros and the slot the sizes `reserve` was given; chunk
-            // `id` owns output pixels `rows` alone; the microkernel is supported by this CPU.
+            // `id` owns output pixels `rows` alone; the back end is supported by this CPU.
             unsafe {
                 conv_rows(
                     kernel,

@@ -2,7 +2,7 @@
 //! `portable.rs`.
 //!
 //! Work is one output row at a time (the unit threads split on). Fewer than 8 channels go to
-//! `small.rs`; otherwise, inside a row:
+//! `small.rs` (a separate entry of the back end table); otherwise, inside a row:
 //! - *interior* columns (window fully inside the input horizontally) of 3x3 / 5x5 kernels with
 //!   horizontal stride 1 or 2 run the tile kernel: `T` (then `H`) output pixels x one 8-channel
 //!   block, each tap's weight vector loaded once and fed to the `T` accumulators, each input load
@@ -50,7 +50,8 @@ unsafe impl Sync for Plan<'_> {}
 // SAFETY: as above.
 unsafe impl Send for Plan<'_> {}
 
-/// Computes output rows `rows` (numbered `b * oh + oy`).
+/// Computes output rows `rows` (numbered `b * oh + oy`) of a layer with at least 8 channels
+/// (fewer go to `small.rs`).
 ///
 /// # Safety
 /// `plan` must describe views checked by the safe entry point, and the back end `V` must be
@@ -60,11 +61,7 @@ pub(crate) unsafe fn rows<V: Lanes, const T: usize, const H: usize>(
     plan: &Plan,
     rows: Range<usize>,
 ) {
-    if plan.packed.small() {
-        super::small::rows::<V, T>(plan, rows)
-    } else {
-        rows_impl::<V, T, H>(plan, rows)
-    }
+    rows_impl::<V, T, H>(plan, rows)
 }
 
 /// Geometry of one output row.

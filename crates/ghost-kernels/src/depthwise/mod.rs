@@ -1,31 +1,33 @@
 //! Depthwise `kh x kw` convolution (channel multiplier 1) on strided NHWC views: GhostNet's cheap
 //! operations and stride-2 bottleneck convs, YOLO's DWConv.
 //!
-//! [`depthwise`] checks every shape, then runs the implementation chosen by
-//! [`active_isa`] over rows of the output split across threads. Input and
+//! [`depthwise`] checks every shape, then runs the back end's depthwise entry (chosen at
+//! start-up, [`active_isa`]; small-channel layers have their own) over rows of the output split across threads. Input and
 //! output may be two channel ranges of one buffer (a Ghost module reads `[0, m)` and writes
 //! `[m, 2m)`): the kernels address both through raw pointers and only ever touch channels inside
 //! each view's range.
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 mod kernel;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
-mod neon;
+pub(crate) mod neon;
 mod pack;
-mod portable;
+pub(crate) mod portable;
+pub(crate) mod scalar;
 mod small;
 
 pub use pack::PackedDepthwise;
 
 use crate::act::Epilogue;
+use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::geometry::Window;
 use crate::isa::{active_isa, Isa};
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
-use kernel::Plan;
+pub(crate) use kernel::Plan;
 
 /// Output rows of less work than this many multiply-adds are not worth a thread wake-up.
 const MIN_MACS_PER_CHUNK: usize = 64 * 1024;
@@ -64,12 +66,7 @@ pub fn depthwise_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    if !isa.is_supported() {
-        return Err(KernelError::param(
-            "isa",
-            format!("{} is not supported by this CPU", isa.name()),
-        ));
-    }
+    let backend = Backend::get(isa)?;
     let c = weights.channels();
     check_shapes(
         input,
@@ -85,11 +82,6 @@ pub fn depthwise_with_isa(
     if n == 0 || oh == 0 || ow == 0 {
         return Ok(());
     }
-    if isa == Isa::Naive {
-        let (w, b) = weights.unpack();
-        return naive::depthwise(input, &w, Some(&b), window, epilogue, output);
-    }
-
     let in_layout = *input.layout();
     let out_layout = *output.layout();
     let residual = epilogue.residual.map(|r| {
@@ -119,16 +111,16 @@ pub fn depthwise_with_isa(
     };
     let row_macs = ow * c * weights.kernel_h() * weights.kernel_w();
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil(row_macs.max(1));
-    threads.for_each_chunk(n * oh, min_rows, 1, |rows| match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` is supported (checked above) and the plan's pointers and geometry were
-        // derived from views whose shapes `check_shapes` verified; chunks are disjoint rows.
-        Isa::Avx2Fma => unsafe { avx2::rows(&plan, rows) },
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: as above; NEON is part of the aarch64 base architecture.
-        Isa::Neon => unsafe { neon::rows(&plan, rows) },
-        // SAFETY: as above; the portable lanes need no CPU feature.
-        _ => unsafe { portable::rows(&plan, rows) },
+    let entry = if weights.small() {
+        backend.kernels.depthwise_small
+    } else {
+        backend.kernels.depthwise_rows
+    };
+    threads.for_each_chunk(n * oh, min_rows, 1, |rows| {
+        // SAFETY: the back end is supported (`Backend::get`) and the plan's pointers and
+        // geometry were derived from views whose shapes `check_shapes` verified; chunks are
+        // disjoint rows.
+        unsafe { entry(&plan, rows) }
     });
     Ok(())
 }

@@ -9,12 +9,14 @@ mod kernel;
 pub mod naive;
 
 use crate::act::Activation;
+use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
-use crate::lanes::{check_isa, run_split, Pixels};
+use crate::lanes::{run_split, Pixels};
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
-use kernel::{ElementwiseKernel, Op};
+pub(crate) use kernel::ElementwiseKernel;
+use kernel::Op;
 
 /// Smallest number of floats worth giving a thread.
 const MIN_FLOATS_PER_CHUNK: usize = 32 * 1024;
@@ -43,12 +45,9 @@ pub fn add_inplace_with_isa(
     r: &TensorView,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     let shape = x.shape();
     same_shape("residual", shape, r.shape())?;
-    if isa == Isa::Naive {
-        return naive::add_inplace(x, r);
-    }
     let out = Pixels::of_mut(x);
     let kernel = ElementwiseKernel {
         op: Op::Add,
@@ -57,7 +56,7 @@ pub fn add_inplace_with_isa(
         out,
         c: shape[3],
     };
-    run(isa, threads, &kernel, x.layout().pixels());
+    run(backend, threads, &kernel, x.layout().pixels());
     Ok(())
 }
 
@@ -89,13 +88,10 @@ pub fn binary_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     let shape = a.shape();
     same_shape("b", shape, b.shape())?;
     same_shape("output", shape, output.shape())?;
-    if isa == Isa::Naive {
-        return naive::binary(op, a, b, output);
-    }
     let kernel = ElementwiseKernel {
         op: match op {
             BinaryOp::Add => Op::Add,
@@ -106,7 +102,7 @@ pub fn binary_with_isa(
         out: Pixels::of_mut(output),
         c: shape[3],
     };
-    run(isa, threads, &kernel, output.layout().pixels());
+    run(backend, threads, &kernel, output.layout().pixels());
     Ok(())
 }
 
@@ -130,13 +126,10 @@ pub fn channel_scale_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     let shape = input.shape();
     check_scale(shape, scale)?;
     same_shape("output", shape, output.shape())?;
-    if isa == Isa::Naive {
-        return naive::channel_scale(input, scale, output);
-    }
     let kernel = ElementwiseKernel {
         op: Op::Scale {
             image_pixels: shape[1] * shape[2],
@@ -146,7 +139,7 @@ pub fn channel_scale_with_isa(
         out: Pixels::of_mut(output),
         c: shape[3],
     };
-    run(isa, threads, &kernel, output.layout().pixels());
+    run(backend, threads, &kernel, output.layout().pixels());
     Ok(())
 }
 
@@ -167,12 +160,9 @@ pub fn channel_scale_inplace_with_isa(
     scale: &TensorView,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     let shape = x.shape();
     check_scale(shape, scale)?;
-    if isa == Isa::Naive {
-        return naive::channel_scale_inplace(x, scale);
-    }
     let out = Pixels::of_mut(x);
     let kernel = ElementwiseKernel {
         op: Op::Scale {
@@ -183,7 +173,7 @@ pub fn channel_scale_inplace_with_isa(
         out,
         c: shape[3],
     };
-    run(isa, threads, &kernel, x.layout().pixels());
+    run(backend, threads, &kernel, x.layout().pixels());
     Ok(())
 }
 
@@ -200,12 +190,9 @@ pub fn activate_inplace_with_isa(
     act: Activation,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     if act == Activation::Identity {
         return Ok(());
-    }
-    if isa == Isa::Naive {
-        return naive::activate_inplace(x, act);
     }
     let out = Pixels::of_mut(x);
     let kernel = ElementwiseKernel {
@@ -215,18 +202,26 @@ pub fn activate_inplace_with_isa(
         out,
         c: x.layout().c,
     };
-    run(isa, threads, &kernel, x.layout().pixels());
+    run(backend, threads, &kernel, x.layout().pixels());
     Ok(())
 }
 
-fn run(isa: Isa, threads: &Threads, kernel: &ElementwiseKernel, pixels: usize) {
+fn run(backend: &Backend, threads: &Threads, kernel: &ElementwiseKernel, pixels: usize) {
     if kernel.c == 0 {
         return;
     }
     let min_pixels = MIN_FLOATS_PER_CHUNK.div_ceil(kernel.c);
-    // SAFETY: every view's shape was checked against the output's by the caller, `isa` is
-    // supported (check_isa), and the kernel writes only pixel ranges it is given.
-    unsafe { run_split(isa, threads, pixels, min_pixels, kernel) }
+    // SAFETY: every view's shape was checked against the output's by the caller, the back end is
+    // supported (`Backend::get`), and the kernel writes only pixel ranges it is given.
+    unsafe {
+        run_split(
+            backend.kernels.elementwise,
+            threads,
+            pixels,
+            min_pixels,
+            kernel,
+        )
+    }
 }
 
 fn same_shape(operand: &'static str, expected: [usize; 4], found: [usize; 4]) -> Result<()> {

@@ -6,31 +6,32 @@
 //! output's channel range, so a pointwise conv can fill one half of a Ghost module's buffer or
 //! one slice of a YOLO concat.
 //!
-//! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels),
-//! a NEON 4x16 one on aarch64 (8x8 on narrow panels), a portable `wide` 2x16 microkernel and a scalar one, all behind the same driver (which the
-//! dense convolution shares); [`naive`] is the f64 reference the tests compare against. The path
-//! is chosen at run time by [`active_isa`]; [`pointwise_with_isa`] forces one (tests, benches).
+//! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels)
+//! plus a direct small-channel kernel for `cout <= 16`, a portable `wide` 2x16 microkernel and a
+//! scalar 1x16 one, all behind the same driver (which the dense convolution shares), each
+//! registered in its back end's table ([`mod@crate::backend`]); [`naive`] is the f64 reference the
+//! tests compare against. The back end is chosen at start-up ([`active_isa`]);
+//! [`pointwise_with_isa`] forces one (tests, benches).
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 pub(crate) mod driver;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
-mod neon;
+pub(crate) mod neon;
 pub(crate) mod pack;
-mod portable;
+pub(crate) mod portable;
 pub(crate) mod row_buf;
-mod scalar;
+pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod small;
-// The NEON small-`cout` kernel has the AVX2 one's plan and entry points.
 #[cfg(target_arch = "aarch64")]
-mod small_neon;
-#[cfg(target_arch = "aarch64")]
-use small_neon as small;
+pub(crate) mod small_neon;
+pub(crate) mod small_plan;
 pub(crate) mod tile;
 
 use crate::act::Epilogue;
+use crate::backend::Backend;
 use crate::conv_weights::ConvWeights;
 use crate::error::{KernelError, Result};
 use crate::isa::{active_isa, Isa};
@@ -39,7 +40,6 @@ use crate::view::{SendPtr, TensorView, TensorViewMut};
 
 use driver::{min_rows_per_thread, pointwise_rows, OutputSide};
 use pack::Panels;
-use tile::Microkernel;
 
 /// Pointwise weights and bias, packed once for the microkernels.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,77 +131,56 @@ pub fn pointwise_with_isa(
     output: &mut TensorViewMut<'_>,
     threads: &Threads,
 ) -> Result<()> {
+    let backend = Backend::get(isa)?;
     check_io(input, weights.cin, weights.cout, epilogue, output)?;
-    let kernel = microkernel(isa)?;
+    let kernel = backend.kernels.gemm;
     let m = output.layout().pixels();
     let out = OutputSide {
         out: SendPtr(output.as_mut_ptr()),
         layout: *output.layout(),
         epilogue,
     };
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    if matches!(isa, Isa::Avx2Fma | Isa::Neon) && small::applies(weights.cout) {
-        let in_layout = input.layout();
-        let out_layout = *output.layout();
-        let (residual, res_stride) = match &epilogue.residual {
-            Some(r) => (
-                r.view.as_ptr().wrapping_add(r.view.layout().channel_offset),
-                r.view.layout().pixel_stride,
-            ),
-            None => (std::ptr::null(), 0),
-        };
-        let plan = small::SmallPlan {
-            panels: weights.panels.view(),
-            input: input.as_ptr().wrapping_add(in_layout.channel_offset),
-            in_stride: in_layout.pixel_stride,
-            output: output.as_mut_ptr().wrapping_add(out_layout.channel_offset),
-            out_stride: out_layout.pixel_stride,
-            residual,
-            res_stride,
-            finish: out.finish(),
-        };
-        let min_rows = min_rows_per_thread(weights.cin, weights.cout, 1);
-        threads.for_each_chunk(m, min_rows, 1, |rows| {
-            // SAFETY: `check_io` verified the shapes (input `cin` channels, output and residual
-            // `cout <= 16` channels, same pixels) and the views guarantee their buffers hold
-            // every pixel; chunks are disjoint pixel ranges; `isa` (AVX2+FMA on x86-64, NEON on
-            // aarch64, the only one `small` is compiled for) is supported (checked by
-            // `microkernel`).
-            unsafe { small::rows(&plan, rows) }
-        });
-        return Ok(());
+    if let Some(small_rows) = backend.kernels.pointwise_small {
+        if small_plan::applies(weights.cout) {
+            let in_layout = input.layout();
+            let out_layout = *output.layout();
+            let (residual, res_stride) = match &epilogue.residual {
+                Some(r) => (
+                    r.view.as_ptr().wrapping_add(r.view.layout().channel_offset),
+                    r.view.layout().pixel_stride,
+                ),
+                None => (std::ptr::null(), 0),
+            };
+            let plan = small_plan::SmallPlan {
+                panels: weights.panels.view(),
+                input: input.as_ptr().wrapping_add(in_layout.channel_offset),
+                in_stride: in_layout.pixel_stride,
+                output: output.as_mut_ptr().wrapping_add(out_layout.channel_offset),
+                out_stride: out_layout.pixel_stride,
+                residual,
+                res_stride,
+                finish: out.finish(),
+            };
+            let min_rows = min_rows_per_thread(weights.cin, weights.cout, 1);
+            threads.for_each_chunk(m, min_rows, 1, |rows| {
+                // SAFETY: `check_io` verified the shapes (input `cin` channels, output and
+                // residual `cout <= 16` channels, same pixels) and the views guarantee their
+                // buffers hold every pixel; chunks are disjoint pixel ranges; the back end is
+                // supported by this CPU (`Backend::get`).
+                unsafe { small_rows(&plan, rows) }
+            });
+            return Ok(());
+        }
     }
     let min_rows = min_rows_per_thread(weights.cin, weights.cout, kernel.mr);
     threads.for_each_chunk(m, min_rows, kernel.mr, |rows| {
         // SAFETY: `check_io` verified that input, output and residual have the same pixels and
         // the right channel counts, and the views guarantee their buffers hold every pixel;
         // chunks are disjoint pixel ranges, so no two threads write the same element; the
-        // microkernel was checked to be supported by this CPU.
+        // back end is supported by this CPU (`Backend::get`).
         unsafe { pointwise_rows(kernel, weights.panels.view(), input, &out, rows) }
     });
     Ok(())
-}
-
-/// The microkernel for `isa`, if this CPU supports it.
-pub(crate) fn microkernel(isa: Isa) -> Result<Microkernel> {
-    if !isa.is_supported() {
-        return Err(KernelError::param(
-            "isa",
-            format!("{} is not supported by this CPU", isa.name()),
-        ));
-    }
-    Ok(match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => avx2::KERNEL,
-        #[cfg(not(target_arch = "x86_64"))]
-        Isa::Avx2Fma => unreachable!("is_supported() is false off x86-64"),
-        #[cfg(target_arch = "aarch64")]
-        Isa::Neon => neon::KERNEL,
-        #[cfg(not(target_arch = "aarch64"))]
-        Isa::Neon => unreachable!("is_supported() is false off aarch64"),
-        Isa::Portable => portable::KERNEL,
-        Isa::Naive => scalar::KERNEL,
-    })
 }
 
 /// Checks the operands of a pointwise-shaped kernel: input channels, output shape = input

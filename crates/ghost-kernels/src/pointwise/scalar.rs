@@ -1,4 +1,4 @@
-//! Scalar 1x16 microkernel: the `Isa::Naive` path of the fast entry points (debugging only). It
+//! Scalar 1x16 microkernel: the `Isa::Scalar` path of the fast entry points (debugging only). It
 //! runs through the same drivers and packed panels as the SIMD kernels, in plain f32.
 
 use super::tile::{Microkernel, Strip, Tile};

@@ -17,36 +17,10 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::pack::{PanelsRef, NR};
-use super::tile::Finish;
+use super::pack::NR;
+use super::small_plan::SmallPlan;
 use crate::act::AddOrder;
 use crate::simd::avx2::activate;
-
-/// Raw operands of one call, built by the safe entry point from checked views.
-pub(crate) struct SmallPlan<'a> {
-    pub panels: PanelsRef<'a>,
-    /// Channel 0 of input pixel 0, and the input pixel stride.
-    pub input: *const f32,
-    pub in_stride: usize,
-    /// Channel 0 of output pixel 0, and the output pixel stride.
-    pub output: *mut f32,
-    pub out_stride: usize,
-    /// Channel 0 of residual pixel 0 and its pixel stride (null / 0 without a residual).
-    pub residual: *const f32,
-    pub res_stride: usize,
-    pub finish: Finish,
-}
-
-// SAFETY: threads of one call only read the input, residual and panels and write disjoint
-// output pixels.
-unsafe impl Sync for SmallPlan<'_> {}
-// SAFETY: as above.
-unsafe impl Send for SmallPlan<'_> {}
-
-/// Whether a layer takes this path.
-pub(crate) fn applies(cout: usize) -> bool {
-    cout <= NR
-}
 
 /// Computes output pixels `rows`.
 ///

@@ -1,6 +1,6 @@
 //! NEON direct kernel for pointwise convolutions with at most 16 output channels (aarch64), the
-//! counterpart of the AVX2 `small` module, with the same plan and entry points (the pointwise
-//! entry point imports this module under the name `small` on aarch64).
+//! counterpart of the AVX2 `small` module: it takes the same [`SmallPlan`] and is the NEON back
+//! end's `pointwise_small` entry.
 //!
 //! A tile of `P` pixels keeps `P x NQ` accumulators (`NQ` = 4-lane registers per pixel, 1 to 4
 //! for 1 to 16 channels; `P x NQ` = 16 to 24 of the 32 registers); each reduction step loads the
@@ -11,36 +11,10 @@
 use std::arch::aarch64::*;
 use std::ops::Range;
 
-use super::pack::{PanelsRef, NR};
-use super::tile::Finish;
+use super::pack::NR;
+use super::small_plan::SmallPlan;
 use crate::act::AddOrder;
 use crate::simd::neon::activate_n;
-
-/// Raw operands of one call, built by the safe entry point from checked views.
-pub(crate) struct SmallPlan<'a> {
-    pub panels: PanelsRef<'a>,
-    /// Channel 0 of input pixel 0, and the input pixel stride.
-    pub input: *const f32,
-    pub in_stride: usize,
-    /// Channel 0 of output pixel 0, and the output pixel stride.
-    pub output: *mut f32,
-    pub out_stride: usize,
-    /// Channel 0 of residual pixel 0 and its pixel stride (null / 0 without a residual).
-    pub residual: *const f32,
-    pub res_stride: usize,
-    pub finish: Finish,
-}
-
-// SAFETY: threads of one call only read the input, residual and panels and write disjoint
-// output pixels.
-unsafe impl Sync for SmallPlan<'_> {}
-// SAFETY: as above.
-unsafe impl Send for SmallPlan<'_> {}
-
-/// Whether a layer takes this path.
-pub(crate) fn applies(cout: usize) -> bool {
-    cout <= NR
-}
 
 /// Computes output pixels `rows`.
 ///

@@ -4,13 +4,14 @@
 mod kernel;
 pub mod naive;
 
+use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::geometry::Window;
 use crate::isa::{active_isa, Isa};
-use crate::lanes::{check_isa, run_split, Pixels, LANES};
+use crate::lanes::{run_split, Pixels, LANES};
 use crate::parallel::Threads;
 use crate::view::{TensorView, TensorViewMut};
-use kernel::{GlobalAvgKernel, MaxPoolKernel};
+pub(crate) use kernel::{GlobalAvgKernel, MaxPoolKernel};
 
 /// Smallest number of floats worth giving a thread.
 const MIN_FLOATS_PER_CHUNK: usize = 32 * 1024;
@@ -35,15 +36,12 @@ pub fn max_pool_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     check_max_pool(input, window, output)?;
     let [n, ih, iw, c] = input.shape();
     let [_, oh, ow, _] = output.shape();
     if n * oh * ow * c == 0 {
         return Ok(());
-    }
-    if isa == Isa::Naive {
-        return naive::max_pool(input, window, output);
     }
     let kernel = MaxPoolKernel {
         input: Pixels::of(input),
@@ -57,7 +55,7 @@ pub fn max_pool_with_isa(
     };
     let min_rows = MIN_FLOATS_PER_CHUNK.div_ceil(ow * c * window.kernel_h * window.kernel_w);
     // SAFETY: shapes checked above; `isa` is supported; rows are disjoint.
-    unsafe { run_split(isa, threads, n * oh, min_rows, &kernel) };
+    unsafe { run_split(backend.kernels.max_pool, threads, n * oh, min_rows, &kernel) };
     Ok(())
 }
 
@@ -105,14 +103,11 @@ pub fn global_avg_pool_with_isa(
     output: &mut TensorViewMut,
     threads: &Threads,
 ) -> Result<()> {
-    check_isa(isa)?;
+    let backend = Backend::get(isa)?;
     check_global_avg(input, output)?;
     let [n, h, w, c] = input.shape();
     if n * c == 0 {
         return Ok(());
-    }
-    if isa == Isa::Naive {
-        return naive::global_avg_pool(input, output);
     }
     let blocks = c.div_ceil(LANES);
     let kernel = GlobalAvgKernel {
@@ -126,7 +121,15 @@ pub fn global_avg_pool_with_isa(
     let min_blocks = MIN_FLOATS_PER_CHUNK.div_ceil(h * w * LANES);
     // SAFETY: shapes checked above; `isa` is supported; work items (image, channel block) are
     // disjoint output elements.
-    unsafe { run_split(isa, threads, n * blocks, min_blocks, &kernel) };
+    unsafe {
+        run_split(
+            backend.kernels.global_avg_pool,
+            threads,
+            n * blocks,
+            min_blocks,
+            &kernel,
+        )
+    };
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Helpers shared by the kernel test binaries (each binary uses a subset, hence `dead_code`).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use ghost_kernels::{NhwcLayout, TensorViewMut};
+
+pub mod winograd_sums;
 
 pub use ghost_kernels::testing::proptest_cases;
 

@@ -16,6 +16,9 @@ pub enum WeightsError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a FIFO, device, directory): refused without reading.
+    #[error(transparent)]
+    File(#[from] ghost_limits::FileError),
     /// The bytes are not a valid safetensors file (bad header, truncated data ...).
     #[error("{origin}: not a valid safetensors file: {reason}")]
     Format {

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use ghost_kernels::MappedFile;
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
-use memmap2::{Mmap, MmapOptions};
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 use safetensors::SafeTensors;
 
@@ -19,14 +19,14 @@ use super::{check_finite, similar_names, NonFiniteReport, WeightSource, WeightsE
 
 /// The bytes of the file: mapped from disk, or owned (files built in memory, tests).
 enum Bytes {
-    Mapped(Mmap),
+    Mapped(MappedFile),
     Owned(Vec<u8>),
 }
 
 impl Bytes {
     fn as_slice(&self) -> &[u8] {
         match self {
-            Bytes::Mapped(m) => m,
+            Bytes::Mapped(m) => m.as_bytes(),
             Bytes::Owned(v) => v,
         }
     }
@@ -62,17 +62,14 @@ impl SafetensorsFile {
             path: PathBuf::from(path),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io_err)?;
-        // SAFETY: the map is read-only and lives as long as `self`. The one hazard of a file
-        // mapping is another process truncating or rewriting the file while it is mapped (reads
-        // would then fault or see changing bytes); weights files are not modified while a model
-        // loads, and this is documented on the type's users. No `&mut` is ever derived from it.
-        // `populate` maps every page in the one system call (the file is read whole anyway, and
-        // usually sits in the page cache): loading yolo11m-ghost otherwise took ~900 page
-        // faults on it, ~6 ms of a 1-thread load of ~80 ms.
-        #[allow(unsafe_code)]
-        let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(io_err)?;
-        Self::from_bytes_inner(path.display().to_string(), Bytes::Mapped(map))
+        // Regular files only, opened without blocking: a FIFO would block the open forever and a
+        // device (`/dev/zero`) cannot be mapped meaningfully. A regular file is mapped, not
+        // read, so its size needs no cap here (the header length is bounded by the parser).
+        let (file, _) = ghost_limits::open_regular(path)?;
+        // Mapped, not read: f32 tensors are lent straight from the map. The file must not be
+        // modified while it is open (see `ghost_kernels::MappedFile`).
+        let map = MappedFile::open(&file).map_err(io_err)?;
+        Self::from_bytes_inner(ghost_limits::text::display_path(path), Bytes::Mapped(map))
     }
 
     /// Parses a safetensors file held in memory; `origin` names it in errors.

@@ -106,11 +106,6 @@ impl Detect {
         })
     }
 
-    /// Number of classes.
-    pub fn num_classes(&self) -> usize {
-        self.nc
-    }
-
     fn chain(
         ctx: &mut Context,
         convs: &[Conv],
@@ -124,20 +119,9 @@ impl Detect {
         Ok(t)
     }
 
-    /// Runs the head on the level feature maps (NHWC) with their strides; returns `output0`.
-    pub fn forward(
-        &self,
-        ctx: &mut Context,
-        inputs: &[TensorView<'_>],
-        strides: &[usize],
-    ) -> Result<Array3<f32>> {
-        let mut out = Array3::zeros((0, 0, 0));
-        self.forward_into(ctx, inputs, strides, &mut out)?;
-        Ok(out)
-    }
-
-    /// [`Detect::forward`] into `out`, which is reshaped (reallocated) only when its shape is
-    /// not `output0`'s: a caller that keeps `out` between calls allocates nothing here.
+    /// Runs the head on the level feature maps (NHWC) with their strides into `output0`, which
+    /// is reshaped (reallocated) only when its shape is not `output0`'s: a caller that keeps
+    /// `out` between calls allocates nothing here.
     pub fn forward_into(
         &self,
         ctx: &mut Context,

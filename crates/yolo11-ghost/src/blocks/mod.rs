@@ -15,14 +15,13 @@ pub mod sppf;
 
 use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
 
-pub use attention::Attention;
 pub use bottleneck::Bottleneck;
 pub use c2f::C2f;
 pub use c3::{C3Inner, C3};
 pub use conv::Conv;
 pub use detect::Detect;
 pub use ghost::{GhostBottleneck, GhostConv};
-pub use psa::{C2psa, PsaBlock};
+pub use psa::C2psa;
 pub use sppf::Sppf;
 
 use crate::error::Result;

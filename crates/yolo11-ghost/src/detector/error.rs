@@ -1,9 +1,9 @@
 //! The error type of the detection pipeline (image in, detections out).
 
 use crate::error::YoloError;
-use crate::image_io::ImageLoadError;
 use crate::letterbox::LetterboxError;
 use crate::nms::NmsError;
+use ghost_image::image_io::ImageLoadError;
 
 /// Everything that can go wrong between an image and its detections.
 #[derive(Debug, thiserror::Error)]

@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 use ghost_kernels::Threads;
 use ghost_layers::{SafetensorsFile, SeededWeights, WeightSource};
 
-use super::{parse_class_names, DetectError, Detector, DetectorOptions};
+use super::{parse_class_names, DetectError, Detector, DetectorOptions, Warning, WarningKind};
 use crate::error::YoloError;
 use crate::graph::YoloModel;
 use crate::spec::{builtin_yaml, ModelSpec};
 
 /// Where a detector's weights come from.
+///
+/// Non-exhaustive: `WeightsChoice::Default` exists only with the `default-model` feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WeightsChoice {
     /// A `.safetensors` file with Ultralytics `state_dict` names (e.g. from
     /// `tools/export_ultralytics.py`); class names come from its `names` metadata.
@@ -20,7 +23,9 @@ pub enum WeightsChoice {
     /// The deterministic seeded generator (team-brief "Seeded weights"): for tests and benchmarks,
     /// the detections are meaningless.
     Seeded(u64),
-    /// The default model's weights, embedded in this library ([`DEFAULT_WEIGHTS`]).
+    /// The default model's weights, embedded in this library ([`DEFAULT_WEIGHTS`]; feature
+    /// `default-model`).
+    #[cfg(feature = "default-model")]
     Default,
 }
 
@@ -28,12 +33,15 @@ pub enum WeightsChoice {
 /// YOLO11n-GhostNet (GhostNet width 0.25) trained with Ultralytics on the synthetic shapes
 /// dataset of `tools/make_synthetic_dataset.py` (6 classes, imgsz 320; see `docs/training.md`).
 /// A safetensors file with the usual metadata (model YAML, class names, imgsz).
+/// Only with the `default-model` feature (3.7 MB in every binary that links it).
+#[cfg(feature = "default-model")]
 pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../fixtures/models/yolo11n-ghost-shapes.safetensors"
+    "/assets/yolo11n-ghost-shapes.safetensors"
 ));
 
-/// How [`DEFAULT_WEIGHTS`] is named in messages.
+/// How the embedded default weights (`DEFAULT_WEIGHTS`, feature `default-model`) are named in
+/// messages.
 pub const DEFAULT_WEIGHTS_NAME: &str = "<embedded default model yolo11n-ghost-shapes>";
 
 /// Default global seed for [`WeightsChoice::Seeded`] when none is given.
@@ -65,7 +73,8 @@ impl Detector {
     }
 
     /// The default model ([`DEFAULT_WEIGHTS`]): a trained YOLO11n-GhostNet that finds the
-    /// synthetic shapes of the shipped sample images.
+    /// synthetic shapes of the shipped sample images. Feature `default-model`.
+    #[cfg(feature = "default-model")]
     pub fn default_model(options: DetectorOptions) -> Result<Self, DetectError> {
         let file = default_file()?;
         let spec = spec_from_metadata(&file)?;
@@ -80,6 +89,7 @@ impl Detector {
     ) -> Result<Self, DetectError> {
         match weights {
             WeightsChoice::File(path) => Self::from_file(spec, &open(path)?, options),
+            #[cfg(feature = "default-model")]
             WeightsChoice::Default => Self::from_file(spec, &default_file()?, options),
             WeightsChoice::Seeded(seed) => {
                 let threads = options.thread_pool()?;
@@ -102,10 +112,24 @@ impl Detector {
             None => Vec::new(),
         };
         let mut detector = Self::with_spec(model, names, options, threads)?;
-        detector.trained_imgsz = file
-            .metadata_value("imgsz")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&v| v > 0);
+        detector.trained_imgsz = match file.metadata_value("imgsz") {
+            None => None,
+            Some(v) => {
+                let max = ghost_limits::budget::max_imgsz();
+                let parsed = ghost_limits::int::parse_in_range(v, 1, max as u64);
+                if parsed.is_none() {
+                    detector.warnings.push(Warning::new(
+                        WarningKind::MetadataIgnored,
+                        format!(
+                            "{}: ignoring `imgsz` metadata {}: not an integer from 1 to {max}",
+                            file.origin(),
+                            ghost_limits::text::escape_terminal(&format!("{v:?}"))
+                        ),
+                    ));
+                }
+                parsed.map(|v| v as usize)
+            }
+        };
         detector.warnings.extend(weights_warnings(file, &spec.name));
         Ok(detector)
     }
@@ -123,6 +147,7 @@ impl Detector {
     }
 }
 
+#[cfg(feature = "default-model")]
 fn default_file() -> Result<SafetensorsFile, DetectError> {
     Ok(
         SafetensorsFile::from_bytes(DEFAULT_WEIGHTS_NAME, DEFAULT_WEIGHTS.to_vec())
@@ -144,8 +169,12 @@ const UNUSED_LISTED: usize = 5;
 
 /// What a loaded weights file holds that deserves a warning: tensors with NaN / Inf values,
 /// and tensors the model never asked for (a sign of a wrong `--model` or a truncated export).
-fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
-    let mut warnings: Vec<String> = file.non_finite().iter().map(|r| r.to_string()).collect();
+fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = file
+        .non_finite()
+        .iter()
+        .map(|r| Warning::new(WarningKind::NonFiniteWeights, r.to_string()))
+        .collect();
     let unused = file.unused();
     if !unused.is_empty() {
         let mut listed = unused
@@ -157,10 +186,13 @@ fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<String> {
         if unused.len() > UNUSED_LISTED {
             listed.push_str(&format!(" and {} more", unused.len() - UNUSED_LISTED));
         }
-        warnings.push(format!(
-            "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
-            file.origin(),
-            unused.len()
+        warnings.push(Warning::new(
+            WarningKind::UnusedTensors,
+            format!(
+                "{}: {} tensor(s) not used by model {model}: {listed} (wrong --model?)",
+                file.origin(),
+                unused.len()
+            ),
         ));
     }
     warnings

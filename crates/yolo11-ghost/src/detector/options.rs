@@ -3,6 +3,7 @@
 use ghost_kernels::Threads;
 
 use super::error::DetectError;
+use super::warning::{Warning, WarningKind};
 use crate::nms::NmsOptions;
 
 /// Inference settings. `Default` is what `model.predict(source)` uses in Ultralytics 8.4:
@@ -69,18 +70,31 @@ impl DetectorOptions {
         &self,
         stride: usize,
         num_classes: usize,
-    ) -> Result<((usize, usize), Vec<String>), DetectError> {
+    ) -> Result<((usize, usize), Vec<Warning>), DetectError> {
         check_unit_interval("conf", self.conf)?;
         check_unit_interval("iou", self.iou)?;
         self.thread_count()?;
         let mut warnings = Vec::new();
         let (h, w) = self.imgsz;
+        // Checked before any arithmetic: a side near usize::MAX wrapped in the rounding below
+        // ("updating to 0x0"), and 100000 asked for tens of GB of activations.
+        let max = ghost_limits::budget::max_imgsz();
+        if h > max || w > max {
+            return Err(DetectError::InvalidOption {
+                option: "imgsz",
+                expected: format!("sides up to {max} (raise GHOST_YOLO_MAX_IMGSZ)"),
+                found: format!("{h}x{w}"),
+            });
+        }
         let round = |x: usize| x.div_ceil(stride).max(1) * stride;
         let imgsz = (round(h), round(w));
         if imgsz != (h, w) {
-            warnings.push(format!(
-                "imgsz={h}x{w} must be a multiple of max stride {stride}, updating to {}x{}",
-                imgsz.0, imgsz.1
+            warnings.push(Warning::new(
+                WarningKind::ImageSizeRounded,
+                format!(
+                    "imgsz={h}x{w} must be a multiple of max stride {stride}, updating to {}x{}",
+                    imgsz.0, imgsz.1
+                ),
             ));
         }
         if let Some(classes) = &self.classes {
@@ -90,9 +104,12 @@ impl DetectorOptions {
                 .map(|c| c.to_string())
                 .collect();
             if !unknown.is_empty() {
-                warnings.push(format!(
-                    "classes {} do not exist in a {num_classes}-class model and never match",
-                    unknown.join(", ")
+                warnings.push(Warning::new(
+                    WarningKind::UnknownClasses,
+                    format!(
+                        "classes {} do not exist in a {num_classes}-class model and never match",
+                        unknown.join(", ")
+                    ),
                 ));
             }
         }

@@ -4,7 +4,8 @@
 //! `fuse()` folds every GhostNet BatchNorm too, leaving an `nn.Identity` in its place (so the
 //! leaf-module count does not change when fused).
 
-use ghost_backbone::{GhostNetConfig, STAGES};
+use ghost_backbone::config::{STEM_KERNEL, STEM_STRIDE};
+use ghost_backbone::{conv_output_len, GhostNetConfig, STAGES};
 use ghost_layers::Cost;
 
 use super::tally::{Hw, Tally};
@@ -26,20 +27,20 @@ fn ghost_module(t: &mut Tally, cin: usize, cout: usize, hw: Hw) {
 }
 
 /// Cost of GhostNet at `width` on an `hw` image, up to `blocks.9` (the stride-32 output).
-/// Returns the tally and the four feature sizes.
+/// Returns the tally and the four feature sizes (from `ghost-backbone`'s
+/// [`GhostNetConfig::feature_shapes`], the sizes the graph runs with).
 pub fn ghostnet(width: f64, hw: Hw) -> (Tally, [Hw; 4]) {
     let mut t = Tally::default();
     let conv_out = |hw: Hw, k: usize, s: usize| Hw {
-        h: (hw.h + 2 * (k / 2) - k) / s + 1,
-        w: (hw.w + 2 * (k / 2) - k) / s + 1,
+        h: conv_output_len(hw.h, k, s),
+        w: conv_output_len(hw.w, k, s),
     };
     let cfg = GhostNetConfig::ultralytics_backbone(width);
     let stem = cfg.stem_channels();
-    let mut cur = conv_out(hw, 3, 2);
-    conv_bn(&mut t, [1, cur.h, cur.w, stem], 3, 1, 3, true);
+    let mut cur = conv_out(hw, STEM_KERNEL, STEM_STRIDE);
+    conv_bn(&mut t, [1, cur.h, cur.w, stem], 3, 1, STEM_KERNEL, true);
     let mut cin = stem;
-    let mut levels = [cur; 4];
-    for (stage, rows) in STAGES.iter().enumerate() {
+    for rows in STAGES.iter() {
         for row in rows.iter() {
             let (k, se, s) = (row.kernel, row.se_ratio, row.stride);
             let mid = cfg.channels(row.expand);
@@ -68,16 +69,12 @@ pub fn ghostnet(width: f64, hw: Hw) -> (Tally, [Hw; 4]) {
             cin = cout;
             cur = next;
         }
-        match stage {
-            2 => levels[0] = cur,
-            4 => levels[1] = cur,
-            6 => levels[2] = cur,
-            _ => {}
-        }
     }
     // blocks.9: 1x1 conv 160w -> 960w + BN + ReLU.
     let last = cfg.final_channels();
     conv_bn(&mut t, [1, cur.h, cur.w, last], cin, 1, 1, true);
-    levels[3] = cur;
+    let levels = cfg
+        .feature_shapes(1, hw.h, hw.w)
+        .map(|[_, h, w, _]| Hw { h, w });
     (t, levels)
 }

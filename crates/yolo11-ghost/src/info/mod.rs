@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-pub use tally::{Hw, Tally};
+use tally::{Hw, Tally};
 
 use crate::error::{Result, YoloError};
 use crate::spec::{format_args_list, LayerSpec, ModelSpec, ModuleSpec, Source};

@@ -21,9 +21,10 @@ pub use module::{
     hidden_channels, BottleneckArgs, C2psaArgs, C3k2Args, ConvArgs, CspArgs, DetectArgs,
     GhostBottleneckArgs, GhostConvArgs, ModuleKind, ModuleSpec, SppfArgs,
 };
-pub use scale::{guess_model_scale, make_divisible, unify_model_name, Scale};
+pub use scale::{ceil_to_multiple, guess_model_scale, unify_model_name, Scale};
 pub use value::{format_args_list, ArgValue};
-pub use yaml::{parse_yaml, From, RawModel, RawRow};
+pub use yaml::LayerFrom;
+pub(crate) use yaml::{parse_yaml, RawModel};
 
 use crate::error::{Result, YoloError};
 
@@ -66,7 +67,7 @@ pub struct LayerSpec {
     /// Layer index (the `i` in `model.{i}.` tensor names).
     pub index: usize,
     /// `from` as written in the YAML.
-    pub from: From,
+    pub from: LayerFrom,
     /// Resolved inputs, in order.
     pub inputs: Vec<Source>,
     /// Repeats after the depth gain (what Ultralytics prints in its `n` column).
@@ -141,10 +142,7 @@ impl ModelSpec {
     /// Ultralytics does, else the table's first row).
     pub fn from_yaml_path(path: impl AsRef<Path>, scale: Option<&str>) -> Result<ModelSpec> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| YoloError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = ghost_limits::read_text_bounded(path, ghost_limits::budget::yaml_file())?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())

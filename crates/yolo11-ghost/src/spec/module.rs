@@ -453,13 +453,13 @@ impl CallArgs<'_> {
         }
     }
 
-    /// A ratio in (0, inf).
+    /// An expansion ratio in (0, [`MAX_RATIO`]].
     pub fn ratio(&self, idx: usize, default: f64) -> Result<f64> {
         match self.args.get(idx) {
             None => Ok(default),
             Some(v) => match v.as_float() {
-                Some(f) if f > 0.0 && f.is_finite() => Ok(f),
-                _ => Err(self.bad(idx, "a positive number")),
+                Some(f) if f > 0.0 && f <= MAX_RATIO => Ok(f),
+                _ => Err(self.bad(idx, &format!("a number in (0, {MAX_RATIO}]"))),
             },
         }
     }
@@ -492,7 +492,11 @@ impl CallArgs<'_> {
         match self.args.get(idx) {
             None => Ok(default),
             Some(ArgValue::List(items)) if items.len() == 2 => {
-                let get = |v: &ArgValue| v.as_int().filter(|&i| i >= 1).map(|i| i as usize);
+                let get = |v: &ArgValue| {
+                    v.as_int()
+                        .filter(|i| (1..=super::MAX_INT).contains(i))
+                        .map(|i| i as usize)
+                };
                 match (get(&items[0]), get(&items[1])) {
                     (Some(a), Some(b)) => Ok((a, b)),
                     _ => Err(self.bad(idx, "a pair of positive integers [k1, k2]")),
@@ -502,6 +506,11 @@ impl CallArgs<'_> {
         }
     }
 }
+
+/// The largest expansion ratio (`e`) a module accepts. Ultralytics uses 0.25 to 1; a ratio of
+/// 1e300 made `int(c * e)` saturate to `usize::MAX` hidden channels. With at most 2^16 channels
+/// times 64, hidden widths stay below 2^22, and the model-size guard refuses what is too big.
+pub const MAX_RATIO: f64 = 64.0;
 
 /// Python `int(c * e)`: truncation toward zero.
 pub fn hidden_channels(c: usize, e: f64) -> usize {

@@ -3,7 +3,7 @@
 use super::module::{DetectArgs, ModuleKind, ModuleSpec};
 use super::scale::Scale;
 use super::value::ArgValue;
-use super::yaml::{From, RawModel, RawRow};
+use super::yaml::{LayerFrom, RawModel, RawRow};
 use super::{LayerSpec, ModelSpec, Source, GHOSTNET_OUTPUTS};
 use crate::error::{Result, YoloError};
 
@@ -209,8 +209,8 @@ impl ParseState {
 
     fn single_source(&self, row: &RawRow) -> Result<(Source, i64)> {
         match &row.from {
-            From::One(f) => Ok((self.source(&row.module, *f)?, *f)),
-            From::Many(_) => Err(self.row_err(
+            LayerFrom::One(f) => Ok((self.source(&row.module, *f)?, *f)),
+            LayerFrom::Many(_) => Err(self.row_err(
                 &row.module,
                 format!(
                     "`from` must be a single index for {}, found {}",
@@ -222,7 +222,7 @@ impl ParseState {
 
     fn many_sources(&self, row: &RawRow) -> Result<Vec<Source>> {
         match &row.from {
-            From::Many(list) if !list.is_empty() => {
+            LayerFrom::Many(list) if !list.is_empty() => {
                 list.iter().map(|f| self.source(&row.module, *f)).collect()
             }
             _ => Err(self.row_err(
@@ -259,6 +259,18 @@ impl ParseState {
         }
         let args = self.resolve_names(&row.args);
         let n = self.scale.repeats(row.repeats);
+        // Repeats <= MAX_INT and the depth multiple <= MAX_MULTIPLE keep this finite; the bound
+        // keeps the layer count (one copy per repeat) as bounded as every other size.
+        if !(1..=super::MAX_INT).contains(&n) {
+            return Err(self.row_err(
+                module,
+                format!(
+                    "{} repeats after the depth multiple, more than {}",
+                    n,
+                    super::MAX_INT
+                ),
+            ));
+        }
         let repeats_shown = n as usize;
         let mut copies = n as usize;
         let (inputs, module_spec, shown_args, c2) = if kind.is_base() {
@@ -429,13 +441,13 @@ impl ParseState {
         if self.index() != 0 {
             return Err(self.row_err(module, "GhostNet must be the first row of the backbone"));
         }
-        if row.from != From::One(-1) {
+        if row.from != LayerFrom::One(-1) {
             return Err(YoloError::BadFrom {
                 row: 0,
                 module: module.into(),
                 from: match &row.from {
-                    From::One(f) => *f,
-                    From::Many(v) => v.first().copied().unwrap_or(0),
+                    LayerFrom::One(f) => *f,
+                    LayerFrom::Many(v) => v.first().copied().unwrap_or(0),
                 },
                 reason: "GhostNet reads the input image: `from` must be -1".into(),
             });
@@ -505,7 +517,7 @@ impl ParseState {
         let channels = self.ghostnet_channels()[level];
         let layer = LayerSpec {
             index: self.index(),
-            from: From::One(0),
+            from: LayerFrom::One(0),
             inputs: vec![Source::Layer(0)],
             repeats: 1,
             copies: 1,
@@ -522,7 +534,7 @@ impl ParseState {
     fn index_row(&mut self, row: &RawRow) -> Result<()> {
         let i = self.index();
         let module = "Index";
-        if row.from != From::One(0) || row.repeats != 1 {
+        if row.from != LayerFrom::One(0) || row.repeats != 1 {
             return Err(self.row_err(module, format!("expected [0, 1, Index, [channels, k]] after the GhostNet row, found from {} repeats {}", row.from, row.repeats)));
         }
         let args = self.resolve_names(&row.args);

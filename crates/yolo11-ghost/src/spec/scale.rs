@@ -13,13 +13,13 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// Output channels for a base-module row: `make_divisible(min(c2, max_channels) * width, 8)`.
+    /// Output channels for a base-module row: `ceil_to_multiple(min(c2, max_channels) * width, 8)` (Ultralytics `make_divisible`).
     pub fn channels(&self, c2: i64) -> i64 {
         let capped = match self.max_channels {
             Some(max) => (c2 as f64).min(max),
             None => c2 as f64,
         };
-        make_divisible(capped * self.width, 8)
+        ceil_to_multiple(capped * self.width, 8)
     }
 
     /// Repeats after the depth gain: `max(round(n * depth), 1) if n > 1 else n`, with Python's
@@ -33,8 +33,9 @@ impl Scale {
     }
 }
 
-/// Ultralytics `make_divisible`: the smallest multiple of `divisor` that is `>= x`.
-pub fn make_divisible(x: f64, divisor: i64) -> i64 {
+/// The smallest multiple of `divisor` that is `>= x`: what Ultralytics calls `make_divisible`
+/// (not timm's `ghost_layers::make_divisible`, which rounds to the nearest multiple).
+pub fn ceil_to_multiple(x: f64, divisor: i64) -> i64 {
     // Saturating: absurd YAML values are refused by the caller, they must not overflow here.
     ((x / divisor as f64).ceil() as i64).saturating_mul(divisor)
 }

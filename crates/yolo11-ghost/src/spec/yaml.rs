@@ -1,6 +1,7 @@
 //! Reading an Ultralytics model YAML into raw rows, before any scaling rule runs.
 
-use yaml_rust2::{Yaml, YamlLoader};
+use ghost_limits::{load_yaml, YamlLimits};
+use yaml_rust2::Yaml;
 
 use super::scale::Scale;
 use super::value::ArgValue;
@@ -9,18 +10,18 @@ use crate::error::{Result, YoloError};
 
 /// A row's `from` field as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum From {
+pub enum LayerFrom {
     /// One input, `-1` = the previous layer.
     One(i64),
     /// Several inputs (Concat, Detect).
     Many(Vec<i64>),
 }
 
-impl std::fmt::Display for From {
+impl std::fmt::Display for LayerFrom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            From::One(i) => write!(f, "{i}"),
-            From::Many(v) => {
+            LayerFrom::One(i) => write!(f, "{i}"),
+            LayerFrom::Many(v) => {
                 let items: Vec<String> = v.iter().map(i64::to_string).collect();
                 write!(f, "[{}]", items.join(", "))
             }
@@ -32,7 +33,7 @@ impl std::fmt::Display for From {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawRow {
     /// Inputs as written.
-    pub from: From,
+    pub from: LayerFrom,
     /// Repeats as written (before the depth gain).
     pub repeats: i64,
     /// Module name as written.
@@ -68,6 +69,11 @@ pub struct RawModel {
     pub backbone_rows: usize,
 }
 
+/// The largest depth or width multiple (`depth_multiple`, `width_multiple`, a `scales` row)
+/// accepted. Ultralytics' are at most 1.5; a multiple of `.inf` or 1e12 would ask for
+/// unbounded repeats or channels.
+pub const MAX_MULTIPLE: f64 = 64.0;
+
 fn model_err(source_name: &str, message: impl Into<String>) -> YoloError {
     YoloError::ModelYaml {
         source_name: source_name.to_string(),
@@ -75,17 +81,35 @@ fn model_err(source_name: &str, message: impl Into<String>) -> YoloError {
     }
 }
 
+/// A finite number (YAML's `.inf` and `.nan` are numbers to YAML, never to a model).
 fn number(node: &Yaml) -> Option<f64> {
     match node {
         Yaml::Integer(i) => Some(*i as f64),
         Yaml::Real(_) => node.as_f64(),
         _ => None,
     }
+    .filter(|v| v.is_finite())
 }
 
 /// Parses YAML text into a [`RawModel`]; `source_name` is used in error messages.
+///
+/// The text is bounded before it is parsed: its length by the YAML file limit (it may come from
+/// weights metadata rather than a file read with that cap), its nesting and alias expansion by
+/// [`ghost_limits::load_yaml`].
 pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| YoloError::Yaml {
+    let cap = ghost_limits::budget::yaml_file();
+    if text.len() as u64 > cap.bytes {
+        return Err(model_err(
+            source_name,
+            format!(
+                "{} bytes of model YAML, more than the {} allowed (raise {})",
+                text.len(),
+                cap.bytes,
+                cap.knob
+            ),
+        ));
+    }
+    let docs = load_yaml(text, YamlLimits::default()).map_err(|e| YoloError::Yaml {
         source_name: source_name.to_string(),
         message: e.to_string(),
     })?;
@@ -132,7 +156,10 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
                 let bad = || {
                     model_err(
                         source_name,
-                        format!("scale {name:?} must be [depth, width, max_channels]"),
+                        format!(
+                            "scale {name:?} must be [depth, width, max_channels] with depth and \
+                             width in (0, {MAX_MULTIPLE}]"
+                        ),
                     )
                 };
                 let Yaml::Array(v) = value else {
@@ -145,7 +172,12 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
                 else {
                     return Err(bad());
                 };
-                if depth <= 0.0 || width <= 0.0 || max <= 0.0 {
+                if !(0.0..=MAX_MULTIPLE).contains(&depth)
+                    || !(0.0..=MAX_MULTIPLE).contains(&width)
+                    || depth == 0.0
+                    || width == 0.0
+                    || max <= 0.0
+                {
                     return Err(bad());
                 }
                 scales.push((
@@ -169,9 +201,14 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
     let multiple = |key: &str| -> Result<f64> {
         match get(key) {
             None | Some(Yaml::Null) => Ok(1.0),
-            Some(node) => number(node).filter(|v| *v > 0.0).ok_or_else(|| {
-                model_err(source_name, format!("`{key}` must be a positive number"))
-            }),
+            Some(node) => number(node)
+                .filter(|v| *v > 0.0 && *v <= MAX_MULTIPLE)
+                .ok_or_else(|| {
+                    model_err(
+                        source_name,
+                        format!("`{key}` must be a number in (0, {MAX_MULTIPLE}]"),
+                    )
+                }),
         }
     };
     let depth_multiple = multiple("depth_multiple")?;
@@ -179,10 +216,10 @@ pub fn parse_yaml(text: &str, source_name: &str) -> Result<RawModel> {
     let int_key = |key: &str, default: i64| -> Result<i64> {
         match get(key) {
             None | Some(Yaml::Null) => Ok(default),
-            Some(Yaml::Integer(i)) if *i >= 1 => Ok(*i),
+            Some(Yaml::Integer(i)) if (1..=MAX_INT).contains(i) => Ok(*i),
             Some(_) => Err(model_err(
                 source_name,
-                format!("`{key}` must be a positive integer"),
+                format!("`{key}` must be a positive integer up to {MAX_INT}"),
             )),
         }
     };
@@ -273,8 +310,8 @@ fn parse_row(node: &Yaml, row: usize) -> Result<RawRow> {
         }
     };
     let from = match from {
-        Yaml::Integer(i) => From::One(*i),
-        Yaml::Array(items) => From::Many(
+        Yaml::Integer(i) => LayerFrom::One(*i),
+        Yaml::Array(items) => LayerFrom::Many(
             items
                 .iter()
                 .map(|y| match y {

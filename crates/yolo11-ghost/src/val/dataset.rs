@@ -5,7 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use yaml_rust2::{Yaml, YamlLoader};
+use ghost_limits::text::{display_path, escape_terminal};
+use ghost_limits::{load_yaml, YamlLimits};
+use yaml_rust2::Yaml;
+
+use super::labels::{read_and_check, LabelCheck};
 
 /// Everything that can go wrong reading a dataset.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,12 @@ pub enum DatasetError {
         /// What is wrong.
         message: String,
     },
+    /// A file was refused before reading: not a regular file, or above its size limit.
+    #[error(transparent)]
+    File(#[from] ghost_limits::FileError),
+    /// A directory walk failed (unlistable directory, too many entries).
+    #[error(transparent)]
+    Walk(#[from] ghost_limits::WalkError),
     /// The split lists no images.
     #[error("dataset split {split:?} of {path} has no images")]
     NoImages {
@@ -80,8 +90,12 @@ pub struct Dataset {
     pub names: Vec<String>,
     /// The split read (`val` by default).
     pub split: String,
-    /// Its images in sorted path order, with labels.
+    /// Its images in sorted path order, with labels (images with a corrupt label file left out).
     pub samples: Vec<Sample>,
+    /// What was skipped or changed, one message per file, as Ultralytics reports it while
+    /// caching labels (`{image}: ignoring corrupt image/label: ...`, `{image}: 2 duplicate labels
+    /// removed`, a second path to an image already listed). Terminal-safe.
+    pub warnings: Vec<String>,
 }
 
 impl Dataset {
@@ -91,15 +105,12 @@ impl Dataset {
     /// exists, else to the working directory (Ultralytics looks in the working directory and then
     /// in its datasets directory); no `path` means the YAML's directory.
     pub fn open(yaml: &Path, split: &str) -> Result<Dataset, DatasetError> {
-        let text = std::fs::read_to_string(yaml).map_err(|source| DatasetError::Io {
-            path: yaml.to_path_buf(),
-            source,
-        })?;
+        let text = ghost_limits::read_text_bounded(yaml, ghost_limits::budget::yaml_file())?;
         let bad = |message: String| DatasetError::Yaml {
             path: yaml.to_path_buf(),
             message,
         };
-        let docs = YamlLoader::load_from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let docs = load_yaml(&text, YamlLimits::default()).map_err(|e| bad(e.to_string()))?;
         let doc = docs
             .first()
             .filter(|d| d.as_hash().is_some())
@@ -140,9 +151,10 @@ impl Dataset {
             }
         };
         let mut images = Vec::new();
+        let mut warnings = Vec::new();
         for entry in &entries {
             let p = root.join(entry);
-            collect_images(&p, &mut images)?;
+            collect_images(&p, &mut images, &mut warnings)?;
         }
         images.sort();
         images.dedup();
@@ -152,18 +164,37 @@ impl Dataset {
                 path: yaml.to_path_buf(),
             });
         }
-        let samples = images
-            .into_iter()
-            .map(|image| {
-                let labels = read_labels(&label_path(&image), names.len())?;
-                Ok(Sample { image, labels })
-            })
-            .collect::<Result<Vec<_>, DatasetError>>()?;
+        let mut samples = Vec::with_capacity(images.len());
+        for image in images {
+            match read_and_check(&label_path(&image), names.len()) {
+                LabelCheck::Ok { labels, duplicates } => {
+                    if duplicates > 0 {
+                        warnings.push(format!(
+                            "{}: {duplicates} duplicate labels removed",
+                            display_path(&image)
+                        ));
+                    }
+                    samples.push(Sample { image, labels });
+                }
+                LabelCheck::Corrupt(why) => warnings.push(format!(
+                    "{}: ignoring corrupt image/label: {}",
+                    display_path(&image),
+                    escape_terminal(&why)
+                )),
+            }
+        }
+        if samples.is_empty() {
+            return Err(DatasetError::NoImages {
+                split: split.to_string(),
+                path: yaml.to_path_buf(),
+            });
+        }
         Ok(Dataset {
             yaml: yaml.to_path_buf(),
             names,
             split: split.to_string(),
             samples,
+            warnings,
         })
     }
 
@@ -221,22 +252,28 @@ fn yaml_scalar(v: &Yaml) -> Option<String> {
 
 /// Image files under a directory (recursively, as Ultralytics' `**/*.*` glob), a `.txt` list
 /// (one path per line, relative to the list's directory) or a single image.
-fn collect_images(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+///
+/// Directories are walked with [`ghost_limits::walk_files`]: symlinks are followed as `glob`
+/// follows them, but a directory is entered once and a file listed once, so a symlink loop
+/// ends and never counts an image twice; what was passed over becomes a warning.
+fn collect_images(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    warnings: &mut Vec<String>,
+) -> Result<(), DatasetError> {
     let io = |source| DatasetError::Io {
         path: path.to_path_buf(),
         source,
     };
     if path.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(io)? {
-            let p = entry.map_err(io)?.path();
-            if p.is_dir() {
-                collect_images(&p, out)?;
-            } else if is_image(&p) {
-                out.push(p);
-            }
+        let walk =
+            ghost_limits::walk_files(path, true, ghost_limits::budget::walk_entries(), is_image)?;
+        out.extend(walk.files);
+        for (p, why) in walk.skipped {
+            warnings.push(format!("{}: skipped: {why}", display_path(&p)));
         }
     } else if path.extension().is_some_and(|e| e == "txt") {
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        let text = ghost_limits::read_text_bounded(path, ghost_limits::budget::image_list())?;
         let base = path.parent().unwrap_or(Path::new(""));
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let p = line.strip_prefix("./").unwrap_or(line);
@@ -283,75 +320,6 @@ pub fn label_path(image: &Path) -> PathBuf {
     p
 }
 
-/// Reads a label file (missing = no labels). Rows are deduplicated as Ultralytics does.
-fn read_labels(path: &Path, nc: usize) -> Result<Vec<Label>, DatasetError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(DatasetError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut labels: Vec<Label> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() {
-            continue;
-        }
-        let bad = |message: String| DatasetError::Label {
-            path: path.to_path_buf(),
-            line: n + 1,
-            message,
-        };
-        let values = fields
-            .iter()
-            .map(|f| f.parse::<f32>())
-            .collect::<Result<Vec<f32>, _>>()
-            .map_err(|e| bad(format!("not a number: {e}")))?;
-        let class = values[0];
-        if class < 0.0 || class.fract() != 0.0 || class as usize >= nc {
-            return Err(bad(format!(
-                "class {class} is not an integer in 0..{nc} (the YAML's names)"
-            )));
-        }
-        let xywh = match values.len() {
-            5 => [values[1], values[2], values[3], values[4]],
-            len if len >= 7 && len % 2 == 1 => polygon_box(&values[1..]),
-            len => {
-                return Err(bad(format!(
-                    "expected `class cx cy w h` or a polygon, found {len} values"
-                )))
-            }
-        };
-        if xywh.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(bad(format!("negative or non-finite box {xywh:?}")));
-        }
-        let label = Label {
-            class: class as usize,
-            xywh,
-        };
-        if !labels.contains(&label) {
-            labels.push(label);
-        }
-    }
-    Ok(labels)
-}
-
-/// Ultralytics `segments2boxes`: the polygon's min / max corners as `cx, cy, w, h`.
-fn polygon_box(xy: &[f32]) -> [f32; 4] {
-    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for p in xy.chunks_exact(2) {
-        x0 = x0.min(p[0]);
-        x1 = x1.max(p[0]);
-        y0 = y0.min(p[1]);
-        y1 = y1.max(p[1]);
-    }
-    [(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,14 +360,32 @@ mod tests {
         assert_eq!(ds.samples.len(), 2, "{ds:?}");
         assert!(ds.samples[0].image.ends_with("a.jpg"));
         assert_eq!(ds.samples[0].labels.len(), 2, "duplicate row dropped");
-        let poly = ds.samples[0].labels[1];
+        // As numpy returns them after removing a duplicate: distinct rows sorted, the polygon's
+        // class 0 first. With a polygon in the file every row is a polygon (Ultralytics), so
+        // `1 0.5 0.5 0.2 0.4` is the two points (0.5, 0.5), (0.2, 0.4): box centre 0.35, width 0.3.
+        let poly = ds.samples[0].labels[0];
         assert_eq!(poly.class, 0);
         assert!((poly.xywh[0] - 0.2).abs() < 1e-6 && (poly.xywh[2] - 0.2).abs() < 1e-6);
+        let two_points = ds.samples[0].labels[1];
+        assert_eq!(two_points.class, 1);
+        assert!((two_points.xywh[0] - 0.35).abs() < 1e-6, "{two_points:?}");
+        assert!((two_points.xywh[2] - 0.3).abs() < 1e-6, "{two_points:?}");
         assert!(ds.samples[1].labels.is_empty(), "no label file: background");
 
+        assert_eq!(ds.warnings.len(), 1, "{:?}", ds.warnings);
+        assert!(ds.warnings[0].contains("1 duplicate labels removed"));
+
+        // Ultralytics: a class beyond `names` makes the image corrupt: skipped, with a warning.
         std::fs::write(dir.join("labels/val/b.txt"), "5 0.5 0.5 0.1 0.1\n").unwrap();
-        let err = Dataset::open(&dir.join("data.yaml"), "val").unwrap_err();
-        assert!(err.to_string().contains("b.txt, line 1"), "{err}");
+        let ds = Dataset::open(&dir.join("data.yaml"), "val").unwrap();
+        assert_eq!(ds.samples.len(), 1, "{ds:?}");
+        assert!(
+            ds.warnings
+                .iter()
+                .any(|w| w.contains("b.png: ignoring corrupt image/label: Label class 5 exceeds")),
+            "{:?}",
+            ds.warnings
+        );
         let err = Dataset::open(&dir.join("data.yaml"), "test").unwrap_err();
         assert!(err.to_string().contains("no `test` split"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -18,6 +18,7 @@
 //! forward pass holds.
 
 pub mod dataset;
+pub mod labels;
 pub mod metrics;
 
 use std::time::{Duration, Instant};
@@ -26,10 +27,10 @@ use image::RgbImage;
 use ndarray::Axis;
 
 use crate::detector::{DetectError, Detector};
-use crate::image_io::{load_rgb, oriented_size, ImageLoadError};
 use crate::letterbox::{resize_linear, to_input_tensor, Letterbox, LetterboxError};
 use crate::nms::{non_max_suppression, NmsOptions};
 pub use dataset::{Dataset, DatasetError, Label, Sample};
+use ghost_image::image_io::{load_rgb, oriented_size, ImageLoadError};
 use metrics::{ap_per_class, iou_thresholds, match_predictions, ScoredPrediction};
 
 /// Settings of a validation run; `Default` is Ultralytics `val`'s.

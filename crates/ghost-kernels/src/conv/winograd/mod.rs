@@ -17,18 +17,18 @@ use std::sync::PoisonError;
 
 use super::ConvScratch;
 use crate::act::Epilogue;
+use crate::backend::Backend;
 use crate::conv_weights::ConvWeights;
 use crate::error::Result;
 use crate::geometry::Window;
-use crate::isa::Isa;
-use crate::lanes::{Pixels, Portable};
+use crate::lanes::Pixels;
 use crate::pointwise::driver::MAX_BLOCK_ROWS;
-use crate::pointwise::microkernel;
 use crate::pointwise::pack::{panel_rows, PanelRow, PanelsRef, NR};
 use crate::pointwise::row_buf::RowBuf;
 use crate::view::{TensorView, TensorViewMut};
 
-use driver::{run_tiles, Job, POINTS, TILE};
+pub(crate) use driver::{run_tiles, Job};
+use driver::{POINTS, TILE};
 
 /// Floats a thread's tile-block buffers (`V` and `M`) may hold: 1 MiB, so that a block's
 /// transformed input and products stay close (L2 and the thread's share of L3) between the three
@@ -123,10 +123,10 @@ pub fn supports(window: &Window) -> bool {
 }
 
 /// Runs the convolution on checked operands (`conv2d_with_isa` checked shapes, the window and
-/// the ISA); `(oh, ow)` is the output size.
+/// that this CPU supports `backend`); `(oh, ow)` is the output size.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
-    isa: Isa,
+    backend: &Backend,
     input: &TensorView<'_>,
     weights: &WinogradWeights,
     window: &Window,
@@ -136,7 +136,8 @@ pub(crate) fn run(
     scratch: &mut ConvScratch,
     threads: &crate::parallel::Threads,
 ) -> Result<()> {
-    let kernel = microkernel(isa)?;
+    let kernel = backend.kernels.gemm;
+    let tiles_fn = backend.kernels.winograd_tiles;
     let [n, h, w, _] = input.shape();
     let (tiles_h, tiles_w) = (oh.div_ceil(TILE), ow.div_ceil(TILE));
     let total = n * tiles_h * tiles_w;
@@ -175,27 +176,22 @@ pub(crate) fn run(
             let mut slot = slots[id].lock().unwrap_or_else(PoisonError::into_inner);
             let tiles = id * per..((id + 1) * per).min(total);
             let buf = &mut slot.cols[..job.buffer_len()];
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: every operand was checked by `conv2d_with_isa`, the slot holds
-                // `buffer_len` floats, chunk `id` owns the output pixels of `tiles`, and
-                // `microkernel` verified the CPU supports `isa`.
-                Isa::Avx2Fma => unsafe { run_tiles_avx2(&job, tiles, buf) },
-                #[cfg(target_arch = "aarch64")]
-                // SAFETY: as above; NEON is part of the aarch64 base architecture.
-                Isa::Neon => unsafe { run_tiles::<crate::lanes::Neon>(&job, tiles, buf) },
-                // SAFETY: as above; the portable lanes need no CPU feature (the naive ISA runs
-                // the portable transforms around its scalar microkernel).
-                _ => unsafe { run_tiles::<Portable>(&job, tiles, buf) },
-            }
+            // SAFETY: every operand was checked by `conv2d_with_isa`, the slot holds
+            // `buffer_len` floats, chunk `id` owns the output pixels of `tiles`, and the back end
+            // is supported by this CPU (`Backend::get`).
+            unsafe { tiles_fn(&job, tiles, buf) }
         }
     });
     Ok(())
 }
 
+/// Winograd's tile loop on AVX2 lanes (the AVX2 back end's entry).
+///
+/// # Safety
+/// As [`run_tiles`]; the CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_tiles_avx2(job: &Job<'_>, tiles: std::ops::Range<usize>, buf: &mut [f32]) {
+pub(crate) unsafe fn run_tiles_avx2(job: &Job<'_>, tiles: std::ops::Range<usize>, buf: &mut [f32]) {
     // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
     unsafe { run_tiles::<crate::lanes::Avx2>(job, tiles, buf) }
 }

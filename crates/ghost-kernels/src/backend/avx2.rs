@@ -1,0 +1,26 @@
+//! The AVX2 + FMA back end (x86-64 CPUs with both features).
+
+use super::{split_kernels, Backend, Kernels};
+use crate::isa::Isa;
+use crate::lanes::run_avx2;
+
+/// Every AVX2 + FMA microkernel.
+pub(super) static BACKEND: Backend = {
+    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) = split_kernels!(run_avx2);
+    Backend {
+        isa: Isa::Avx2Fma,
+        kernels: Kernels {
+            gemm: crate::pointwise::avx2::KERNEL,
+            pointwise_small: Some(crate::pointwise::small::rows),
+            depthwise_rows: crate::depthwise::avx2::rows,
+            depthwise_small: crate::depthwise::avx2::small_rows,
+            winograd_tiles: crate::conv::winograd::run_tiles_avx2,
+            elementwise,
+            max_pool,
+            global_avg_pool,
+            upsample,
+            dfl,
+            softmax,
+        },
+    }
+};

@@ -1,0 +1,233 @@
+//! Dense convolution: the indirect GEMM on the `gemm` tile, and Winograd F(4x4, 3x3)
+//! (`winograd-tiles`: input and output transforms around the `gemm` tile).
+
+use ghost_kernels::conv::{conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv};
+use ghost_kernels::testing::values;
+use ghost_kernels::tolerance::{dot_act_bound, winograd_bound};
+use ghost_kernels::{Activation, AddOrder, Backend, Epilogue, Padding, TensorViewMut, Window};
+
+use crate::check::{assert_within, run_threads, Strided};
+use crate::common::winograd_sums::transformed_abs_sums;
+use crate::{backends, epilogues};
+
+struct Case {
+    shape: [usize; 4],
+    cout: usize,
+    window: Window,
+    algorithm: ConvAlgorithm,
+    act: Activation,
+    residual: Option<AddOrder>,
+    seed: u64,
+}
+
+fn check(b: &Backend, c: &Case) {
+    let [n, h, w, cin] = c.shape;
+    let (cout, win) = (c.cout, c.window);
+    let (kh, kw) = (win.kernel_h, win.kernel_w);
+    let (oh, ow) = win.output_size(h, w).unwrap();
+    let what = format!(
+        "{} conv {:?} {:?} -> {cout} {win:?} {:?} {:?}",
+        b.label(),
+        c.algorithm,
+        c.shape,
+        c.act,
+        c.residual
+    );
+    let input = Strided::new(c.shape, 1, 2, &values(c.seed, n * h * w * cin));
+    let res = Strided::new(
+        [n, oh, ow, cout],
+        1,
+        1,
+        &values(c.seed ^ 3, n * oh * ow * cout),
+    );
+    let wts = values(c.seed ^ 1, cout * cin * kh * kw);
+    let bias = values(c.seed ^ 2, cout);
+    let epilogue = match c.residual {
+        None => Epilogue::act(c.act),
+        Some(order) => Epilogue::with_residual(c.act, res.view(), order),
+    };
+    let packed =
+        PackedConv::with_algorithm(&wts, Some(&bias), cin, cout, &win, c.algorithm).unwrap();
+    let mut scratch = ConvScratch::new();
+    let got = run_threads(&what, [n, oh, ow, cout], |out, threads| {
+        let iv = input.view();
+        conv2d_with_isa(
+            b.isa(),
+            &iv,
+            &packed,
+            &win,
+            &epilogue,
+            out,
+            &mut scratch,
+            threads,
+        )
+        .unwrap()
+    });
+    let mut want = vec![0.0f32; n * oh * ow * cout];
+    let mut want_view = TensorViewMut::dense(&mut want, n, oh, ow, cout).unwrap();
+    let iv = input.view();
+    naive::conv2d(
+        &iv,
+        &wts,
+        Some(&bias),
+        cin,
+        cout,
+        &win,
+        &epilogue,
+        &mut want_view,
+    )
+    .unwrap();
+    let winograd = (c.algorithm == ConvAlgorithm::Winograd)
+        .then(|| transformed_abs_sums(&iv, &wts, cin, cout, win.padding, oh, ow));
+    let rv = res.view();
+    assert_within(&what, &got, &want, |i| {
+        let (pix, o) = (i / cout, i % cout);
+        let (bi, oy, ox) = (pix / (oh * ow), pix / ow % oh, pix % ow);
+        let r = f64::from(rv.pixel(pix)[o]).abs();
+        let (before, r_mag) = match c.residual {
+            Some(AddOrder::BeforeActivation) => (r, 0.0),
+            Some(AddOrder::AfterActivation) => (0.0, r),
+            None => (0.0, 0.0),
+        };
+        let reference = f64::from(want[i]).abs() + 2.0 * r_mag;
+        let bias_abs = f64::from(bias[o]).abs();
+        match &winograd {
+            // `winograd_bound`: every rounding step of the transforms and the cin-term GEMM, on
+            // the transforms' absolute-value evaluation, plus |bias| and a residual added
+            // before the activation.
+            Some(sums) => winograd_bound(cin, sums[i] + bias_abs + before, reference),
+            // `dot_act_bound` over the kh*kw*cin products, the bias and the residual.
+            None => {
+                let mut abs_sum = bias_abs + before;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let iy = (oy * win.stride_h + ky).checked_sub(win.padding.top);
+                        let ix = (ox * win.stride_w + kx).checked_sub(win.padding.left);
+                        let (Some(iy), Some(ix)) = (iy, ix) else {
+                            continue;
+                        };
+                        if iy >= h || ix >= w {
+                            continue;
+                        }
+                        for k in 0..cin {
+                            let wt = wts[((o * cin + k) * kh + ky) * kw + kx];
+                            abs_sum += (f64::from(iv.get(bi, iy, ix, k)) * f64::from(wt)).abs();
+                        }
+                    }
+                }
+                dot_act_bound(kh * kw * cin + 2, abs_sum, reference)
+            }
+        }
+    });
+}
+
+fn window(k: usize, stride: usize, padding: Padding) -> Window {
+    Window {
+        kernel_h: k,
+        kernel_w: k,
+        stride_h: stride,
+        stride_w: stride,
+        padding,
+    }
+}
+
+/// The GEMM driver (3x3 at stride 1 and 2, 1x1, 5x5, no padding) and Winograd (3x3 stride 1,
+/// symmetric and asymmetric padding, partial 4x4 tiles) on channel counts around the vector
+/// and panel widths, K = 1 included.
+#[test]
+fn edge_tiles_and_odd_sizes() {
+    let gemm = [
+        window(3, 1, Padding::uniform(1)),
+        window(3, 2, Padding::uniform(1)),
+        window(1, 1, Padding::uniform(0)),
+        window(5, 1, Padding::uniform(2)),
+        window(3, 1, Padding::uniform(0)),
+    ];
+    let wino = [
+        window(3, 1, Padding::uniform(1)),
+        window(
+            3,
+            1,
+            Padding {
+                top: 0,
+                left: 1,
+                bottom: 1,
+                right: 0,
+            },
+        ),
+        window(3, 1, Padding::uniform(0)),
+    ];
+    let cases = gemm
+        .iter()
+        .map(|w| (*w, ConvAlgorithm::Gemm))
+        .chain(wino.iter().map(|w| (*w, ConvAlgorithm::Winograd)));
+    let cases: Vec<_> = cases.collect();
+    let epis = epilogues();
+    for b in backends() {
+        let mut i = 0;
+        for &(win, algorithm) in &cases {
+            for cin in [1, 3, 9, 16] {
+                for cout in [1, 8, 17, 33] {
+                    for (h, w) in [(1, 1), (5, 7), (9, 10)] {
+                        if win.output_size(h, w).is_err() {
+                            continue;
+                        }
+                        let (act, residual) = epis[i % epis.len()];
+                        let seed = i as u64;
+                        i += 1;
+                        let c = Case {
+                            shape: [1, h, w, cin],
+                            cout,
+                            window: win,
+                            algorithm,
+                            act,
+                            residual,
+                            seed,
+                        };
+                        check(b, &c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every activation with every residual order, through both algorithms.
+#[test]
+fn every_epilogue() {
+    for b in backends() {
+        for (i, (act, residual)) in epilogues().into_iter().enumerate() {
+            for algorithm in [ConvAlgorithm::Gemm, ConvAlgorithm::Winograd] {
+                let c = Case {
+                    shape: [1, 6, 9, 5],
+                    cout: 11,
+                    window: window(3, 1, Padding::uniform(1)),
+                    algorithm,
+                    act,
+                    residual,
+                    seed: 70 + i as u64,
+                };
+                check(b, &c);
+            }
+        }
+    }
+}
+
+/// Large enough that two threads split the pixels / tiles (bitwise equal to one thread).
+#[test]
+fn two_threads_split_the_work() {
+    for b in backends() {
+        for (cin, algorithm) in [(8, ConvAlgorithm::Gemm), (16, ConvAlgorithm::Winograd)] {
+            let c = Case {
+                shape: [2, 40, 40, cin],
+                cout: 17,
+                window: window(3, 1, Padding::uniform(1)),
+                algorithm,
+                act: Activation::Silu,
+                residual: Some(AddOrder::AfterActivation),
+                seed: 13,
+            };
+            check(b, &c);
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! `predict` end to end with decode, inference and output overlapping on three threads joined by
+//! bounded channels: a reader (image decoding, ffmpeg pipes, batching), the caller's thread
+//! (inference), and a writer (label files, crops, annotated images and videos through an ffmpeg
+//! encode pipe, streamed JSON, and the caller's per-frame callback). Nothing accumulates: at
+//! most `queue` batches wait between stages, and the JSON is written as frames finish, so a run
+//! that stops keeps every result written so far.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::time::Instant;
+
+use ghost_image::draw::annotate;
+use image::{ImageFormat, RgbImage};
+use serde_json::json;
+use yolo11_ghost::detector::Detector;
+
+use crate::batch::{batches, detect_batch, FrameDetections};
+use crate::crop::save_crops;
+use crate::decoder::DecodeOptions;
+use crate::encoder::VideoEncoder;
+use crate::frames::{take_all, FrameError, FrameReader};
+use crate::labels::{label_file, OutputNames};
+use crate::source::{Input, InputKind};
+
+/// What to run and write.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineOptions {
+    /// Frames per forward pass (0 is taken as 1).
+    pub batch: usize,
+    /// Video decoding (`vid_stride`, ffmpeg location).
+    pub decode: DecodeOptions,
+    /// Batches waiting between stages, at most (0 is taken as 1).
+    pub queue: usize,
+    /// Write YOLO label files into this directory (`--save-txt`).
+    pub save_txt: Option<PathBuf>,
+    /// Add the confidence to each label line (`--save-conf`).
+    pub save_conf: bool,
+    /// Write crops into `DIR/<class name>/` (`--save-crop`).
+    pub save_crop: Option<PathBuf>,
+    /// Write annotated images and videos (H.264 MP4) into this directory (`--save`).
+    pub save: Option<PathBuf>,
+    /// Write all detections as JSON to this file, one record per frame.
+    pub json: Option<PathBuf>,
+}
+
+/// What the writer reports to the caller, in order, on its thread.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A frame is done (its outputs written).
+    Frame {
+        /// The frame and its detections.
+        result: &'a FrameDetections,
+        /// Inference time per frame (the batch's forward pass and NMS divided by its size).
+        inference_ms: f64,
+    },
+    /// An input or an output failed; the run goes on.
+    Failed {
+        /// The input or output file.
+        location: String,
+        /// Why.
+        error: String,
+    },
+    /// Something to tell the user (e.g. a truncated video).
+    Warning(String),
+}
+
+/// Counts at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Frames detected (images count one).
+    pub frames: u64,
+    /// Inputs or outputs that failed.
+    pub failures: u64,
+    /// Wall time of the run in seconds.
+    pub seconds: f64,
+}
+
+enum Stage {
+    Batch(Vec<FrameDetections>, f64),
+    Failed(String, String),
+    Warning(String),
+}
+
+/// Run `detector` on `inputs` and write the outputs; `sink` sees every event on the writer
+/// thread. Returns when everything is written.
+pub fn run_pipeline<F>(
+    detector: &Detector,
+    inputs: Vec<Input>,
+    options: &PipelineOptions,
+    sink: F,
+) -> Result<Summary, String>
+where
+    F: FnMut(Event<'_>) + Send,
+{
+    let start = Instant::now();
+    let queue = options.queue.max(1);
+    let protected: HashSet<PathBuf> = inputs
+        .iter()
+        .filter(|i| i.kind != InputKind::Stream)
+        .filter_map(|i| std::fs::canonicalize(&i.location).ok())
+        .collect();
+    let locations: Vec<String> = inputs.iter().map(|i| i.location.clone()).collect();
+    for dir in [&options.save_txt, &options.save_crop, &options.save]
+        .into_iter()
+        .flatten()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let json = match &options.json {
+        Some(path) => Some(JsonStream::create(path, &protected)?),
+        None => None,
+    };
+    let reader = FrameReader::new(inputs, options.decode.clone());
+    let warnings = reader.warnings_handle();
+    let batch = options.batch.max(1);
+    let (batch_tx, batch_rx) = sync_channel(queue);
+    let (out_tx, out_rx) = sync_channel::<Stage>(queue);
+    std::thread::scope(|scope| -> Result<Summary, String> {
+        std::thread::Builder::new()
+            .name("decode".into())
+            .spawn_scoped(scope, move || {
+                for item in batches(reader, batch) {
+                    if batch_tx.send(item).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the decode thread: {e}"))?;
+        let writer = std::thread::Builder::new()
+            .name("write".into())
+            .spawn_scoped(scope, move || {
+                Writer::new(options, protected, json, sink).run(out_rx)
+            })
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        for item in batch_rx {
+            for w in take_all(&warnings) {
+                let _ = out_tx.send(Stage::Warning(w));
+            }
+            let stage = match item {
+                Ok(frames) => {
+                    let n = frames.len().max(1) as f64;
+                    let location = frames.first().map(|f| f.origin.location.clone());
+                    let t = Instant::now();
+                    match detect_batch(detector, frames) {
+                        Ok(done) => Stage::Batch(done, t.elapsed().as_secs_f64() * 1e3 / n),
+                        Err(e) => Stage::Failed(location.unwrap_or_default(), e.to_string()),
+                    }
+                }
+                Err(e) => Stage::Failed(failed_location(&e, &locations), e.to_string()),
+            };
+            if out_tx.send(stage).is_err() {
+                break;
+            }
+        }
+        for w in take_all(&warnings) {
+            let _ = out_tx.send(Stage::Warning(w));
+        }
+        drop(out_tx);
+        let (frames, failures) = writer
+            .join()
+            .map_err(|_| "the writer thread panicked".to_string())??;
+        Ok(Summary {
+            frames,
+            failures,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    })
+}
+
+/// The input an error is about, for the report (the error text names it too).
+fn failed_location(error: &FrameError, locations: &[String]) -> String {
+    let text = error.to_string();
+    locations
+        .iter()
+        .find(|l| text.contains(l.as_str()))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// JSON written as frames finish: `[`, one record per frame, `]`.
+struct JsonStream {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    first: bool,
+}
+
+impl JsonStream {
+    fn create(path: &Path, protected: &HashSet<PathBuf>) -> Result<Self, String> {
+        guard(path, protected)?;
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write --json file {}: {e}", path.display()))?;
+        let mut file = std::io::BufWriter::new(file);
+        file.write_all(b"[")
+            .map_err(|e| format!("cannot write --json file {}: {e}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            first: true,
+        })
+    }
+
+    fn record(&mut self, value: &serde_json::Value) -> Result<(), String> {
+        let sep = if self.first { "\n  " } else { ",\n  " };
+        self.first = false;
+        let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+        self.file
+            .write_all(sep.as_bytes())
+            .and_then(|_| self.file.write_all(text.as_bytes()))
+            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
+    }
+
+    fn finish(mut self) -> Result<(), String> {
+        let end: &[u8] = if self.first { b"]\n" } else { b"\n]\n" };
+        self.file
+            .write_all(end)
+            .and_then(|_| self.file.flush())
+            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
+    }
+}
+
+/// Refuse to write over an input (nothing the program writes may destroy an input).
+fn guard(target: &Path, protected: &HashSet<PathBuf>) -> Result<(), String> {
+    match std::fs::canonicalize(target) {
+        Ok(canonical) if protected.contains(&canonical) => Err(format!(
+            "{}: refusing to overwrite an input; choose another output directory",
+            target.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+struct Writer<'o, F> {
+    options: &'o PipelineOptions,
+    protected: HashSet<PathBuf>,
+    json: Option<JsonStream>,
+    sink: F,
+    names: OutputNames,
+    video: Option<(String, String, Option<VideoEncoder>)>,
+    frames: u64,
+    failures: u64,
+}
+
+impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
+    fn new(
+        options: &'o PipelineOptions,
+        protected: HashSet<PathBuf>,
+        json: Option<JsonStream>,
+        sink: F,
+    ) -> Self {
+        Self {
+            options,
+            protected,
+            json,
+            sink,
+            names: OutputNames::new(),
+            video: None,
+            frames: 0,
+            failures: 0,
+        }
+    }
+
+    fn fail(&mut self, location: String, error: String) {
+        self.failures += 1;
+        (self.sink)(Event::Failed { location, error });
+    }
+
+    fn run(mut self, stages: Receiver<Stage>) -> Result<(u64, u64), String> {
+        for stage in stages {
+            match stage {
+                Stage::Batch(done, ms) => {
+                    for result in done {
+                        self.frame(&result);
+                        self.frames += 1;
+                        (self.sink)(Event::Frame {
+                            result: &result,
+                            inference_ms: ms,
+                        });
+                    }
+                }
+                Stage::Failed(location, error) => self.fail(location, error),
+                Stage::Warning(w) => (self.sink)(Event::Warning(w)),
+            }
+        }
+        self.close_video();
+        if let Some(json) = self.json.take() {
+            json.finish()?;
+        }
+        Ok((self.frames, self.failures))
+    }
+
+    fn close_video(&mut self) {
+        if let Some((_, path, Some(encoder))) = self.video.take() {
+            if let Err(e) = encoder.finish() {
+                self.fail(path, e.to_string());
+            }
+        }
+    }
+
+    /// Every output of one frame; a failed output is reported and the others still written.
+    fn frame(&mut self, result: &FrameDetections) {
+        let origin = &result.frame.origin;
+        let image = &result.frame.image;
+        let base = self.names.base(origin);
+        let stem = match origin.kind {
+            InputKind::Image => base.clone(),
+            _ => format!("{base}_{}", origin.frame),
+        };
+        if let Some(dir) = &self.options.save_txt {
+            let target = dir.join(format!("{stem}.txt"));
+            let written = guard(&target, &self.protected).and_then(|()| {
+                // replace, not append to, a previous run's labels (as Ultralytics)
+                let _ = std::fs::remove_file(&target);
+                match label_file(
+                    &result.detections,
+                    image.width(),
+                    image.height(),
+                    self.options.save_conf,
+                ) {
+                    Some(text) => std::fs::write(&target, text).map_err(|e| e.to_string()),
+                    None => Ok(()),
+                }
+            });
+            if let Err(e) = written {
+                self.fail(target.display().to_string(), e);
+            }
+        }
+        if let Some(dir) = &self.options.save_crop {
+            if let Err(e) = save_crops(dir, &stem, image, &result.detections) {
+                self.fail(dir.display().to_string(), e);
+            }
+        }
+        if let Some(dir) = self.options.save.clone() {
+            match origin.kind {
+                InputKind::Image => self.save_image(&dir, &base, origin.location.as_str(), result),
+                _ => self.save_video_frame(&dir, &base, result),
+            }
+        }
+        if let Some(json) = &mut self.json {
+            let mut record = json!({
+                "path": origin.location,
+                "detections": result.detections.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+            });
+            if origin.kind != InputKind::Image {
+                record["frame"] = json!(origin.frame);
+                record["frame_index"] = json!(origin.frame_index);
+            }
+            if let Err(e) = json.record(&record) {
+                self.fail(origin.location.clone(), e);
+            }
+        }
+    }
+
+    fn save_image(&mut self, dir: &Path, base: &str, location: &str, result: &FrameDetections) {
+        let ext = Path::new(location)
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .filter(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff"))
+            .unwrap_or_else(|| "png".into());
+        let target = dir.join(format!("{base}.{ext}"));
+        let annotated = annotate(&result.frame.image, &result.detections);
+        if let Err(e) = guard(&target, &self.protected).and_then(|()| save_rgb(&annotated, &target))
+        {
+            self.fail(target.display().to_string(), e);
+        }
+    }
+
+    fn save_video_frame(&mut self, dir: &Path, base: &str, result: &FrameDetections) {
+        let origin = &result.frame.origin;
+        if self
+            .video
+            .as_ref()
+            .is_none_or(|(l, _, _)| *l != origin.location)
+        {
+            self.close_video();
+            let target = dir.join(format!("{base}.mp4"));
+            let image = &result.frame.image;
+            let encoder = guard(&target, &self.protected).and_then(|()| {
+                VideoEncoder::create(
+                    &target,
+                    image.width(),
+                    image.height(),
+                    // the source's rate, also with vid_stride (as Ultralytics writes it)
+                    origin.fps.unwrap_or(0.0),
+                    self.options.decode.ffmpeg.as_ref(),
+                )
+                .map_err(|e| e.to_string())
+            });
+            let encoder = match encoder {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    self.fail(target.display().to_string(), e);
+                    None
+                }
+            };
+            self.video = Some((
+                origin.location.clone(),
+                target.display().to_string(),
+                encoder,
+            ));
+        }
+        let annotated = annotate(&result.frame.image, &result.detections);
+        if let Some((_, _, slot)) = &mut self.video {
+            if let Some(encoder) = slot {
+                if let Err(e) = encoder.write(&annotated) {
+                    *slot = None; // one error per video, not one per frame
+                    self.fail(origin.location.clone(), e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn save_rgb(image: &RgbImage, target: &Path) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
+    let format = ImageFormat::from_path(target).map_err(|e| fail(&e))?;
+    if format == ImageFormat::Jpeg {
+        let file = std::fs::File::create(target).map_err(|e| fail(&e))?;
+        let mut writer = std::io::BufWriter::new(file);
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 95);
+        image.write_with_encoder(encoder).map_err(|e| fail(&e))
+    } else {
+        image.save_with_format(target, format).map_err(|e| fail(&e))
+    }
+}

@@ -1,0 +1,133 @@
+//! The kernel back end in every report: `info`, `bench` and `profile` print it (`profile` per
+//! kernel call), `GHOST_KERNELS_ISA` changes it, and a value the kernels cannot honour is a
+//! one-line usage error (exit code 2) before any work.
+
+use std::process::{Command, Output};
+
+use ghost_kernels::Isa;
+use serde_json::Value;
+
+/// `ghost-yolo args` with `GHOST_KERNELS_ISA` set to `isa` (`None`: unset).
+fn run(isa: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+    cmd.args(args).env_remove("GHOST_KERNELS_ISA");
+    if let Some(isa) = isa {
+        cmd.env("GHOST_KERNELS_ISA", isa);
+    }
+    cmd.output().expect("run ghost-yolo")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SMALL_BENCH: [&str; 11] = [
+    "bench",
+    "-m",
+    "yolo11n-ghost",
+    "--imgsz",
+    "64",
+    "--runs",
+    "1",
+    "--warmup",
+    "0",
+    "--threads",
+    "1",
+];
+
+#[test]
+fn info_and_bench_print_the_best_back_end_by_default() {
+    let best = Isa::best().label();
+    let o = run(None, &["info", "-m", "yolo11n-ghost"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("isa: {best}\n")),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(None, &["info", "-m", "yolo11n-ghost", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["isa"], best);
+    let o = run(None, &SMALL_BENCH);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("isa: {best}\n")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn forced_back_end_is_reported() {
+    for isa in ["portable", "scalar"] {
+        let o = run(Some(isa), &SMALL_BENCH);
+        assert!(o.status.success(), "{isa}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("isa: {isa}\n")),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
+fn profile_shows_the_back_end_per_kernel_call() {
+    let o = run(
+        Some("portable"),
+        &[
+            "profile",
+            "-m",
+            "yolo11n-ghost",
+            "--imgsz",
+            "64",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--top",
+            "5",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines().next().unwrap().contains("(isa: portable)"),
+        "{out}"
+    );
+    let calls: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("slowest "))
+        .collect();
+    assert!(calls[0].contains(" isa "), "{out}");
+    assert_eq!(calls.len(), 6, "{out}");
+    for call in &calls[1..] {
+        assert_eq!(call.split_whitespace().nth(2), Some("portable"), "{call}");
+    }
+}
+
+#[test]
+fn unusable_back_end_is_a_usage_error() {
+    let o = run(Some("naive"), &["info", "-m", "yolo11n-ghost"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains("GHOST_KERNELS_ISA") && err.contains("\"naive\""),
+        "{err}"
+    );
+    assert!(err.contains("avx2, portable, scalar"), "{err}");
+    assert!(stdout(&o).is_empty());
+    if !Isa::Avx2Fma.is_supported() {
+        let o = run(Some("avx2"), &["info", "-m", "yolo11n-ghost"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("not supported by this CPU"));
+    }
+}

@@ -1,0 +1,286 @@
+//! `ghost-yolo detect` on videos, globs and lists with `--vid-stride`, `--batch`, `--save-txt`,
+//! `--save-conf`, `--save-crop`, `--save` (H.264 MP4) and `--json`. Needs FFmpeg: skipped with a
+//! message without it, unless GHOST_REQUIRE_FFMPEG=1 (tools/ci_video.sh).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ghost_video::{
+    detect_frames, expand_sources, label_file, DecodeOptions, FrameReader, VideoDecoder,
+};
+use yolo11_ghost::detector::{Detector, DetectorOptions};
+
+fn clip() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/video/shapes_clip.mp4")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn have_ffmpeg(test: &str) -> bool {
+    let ok = Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("GHOST_REQUIRE_FFMPEG").as_deref() != Ok("1"),
+            "{test}: ffmpeg required"
+        );
+        eprintln!("SKIPPED {test}: ffmpeg not installed (apt-get install ffmpeg, or run tools/ci_video.sh)");
+    }
+    ok
+}
+
+fn ghost_yolo(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+    cmd.args(args).args(["--threads", "2"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn detect_on_a_video_writes_labels_crops_video_and_json_per_frame() {
+    if !have_ffmpeg("detect_on_a_video_writes_labels_crops_video_and_json_per_frame") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    let out = ghost_yolo(
+        &[
+            "detect",
+            &clip(),
+            "--vid-stride",
+            "5",
+            "--batch",
+            "2",
+            "--save-txt",
+            &o("labels"),
+            "--save-conf",
+            "--save-crop",
+            &o("crops"),
+            "--save",
+            &o("annotated"),
+            "--json",
+            &o("dets.json"),
+            "-q",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("video 1/1 (frame 1/15) "), "{stdout}");
+    assert!(stdout.contains("(frame 15/15)"), "{stdout}");
+
+    // the label files equal the library's, frame by frame (the format itself is checked against
+    // Ultralytics' in ghost-video's predict_outputs test)
+    let detector = Detector::default_model(DetectorOptions {
+        threads: Some(2),
+        ..Default::default()
+    })
+    .unwrap();
+    let t = detector.trained_imgsz().unwrap();
+    let detector = detector.with_imgsz((t, t)).unwrap();
+    let reader = FrameReader::new(
+        expand_sources(&[clip()]).unwrap(),
+        DecodeOptions {
+            vid_stride: 5,
+            ..Default::default()
+        },
+    );
+    let mut n = 0;
+    for r in detect_frames(&detector, reader, 1) {
+        let r = r.unwrap();
+        let f = &r.frame;
+        let want = label_file(&r.detections, f.image.width(), f.image.height(), true).unwrap();
+        let path = PathBuf::from(o("labels")).join(format!("shapes_clip_{}.txt", f.origin.frame));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            want,
+            "{}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert_eq!(n, 15);
+    assert_eq!(std::fs::read_dir(o("labels")).unwrap().count(), 15);
+    assert!(Path::new(&o("crops"))
+        .join("star/shapes_clip_15.jpg")
+        .is_file());
+    let video = VideoDecoder::open(&o("annotated/shapes_clip.mp4"), Default::default()).unwrap();
+    assert_eq!(
+        (video.info().codec.as_str(), video.info().fps),
+        ("h264", 25.0)
+    );
+    assert_eq!(video.count(), 15);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(o("dets.json")).unwrap()).unwrap();
+    let frames: Vec<u64> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["frame_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(frames, (0..15).map(|k| 5 * k + 4).collect::<Vec<_>>());
+}
+
+#[test]
+fn quoted_globs_and_txt_lists_are_sources() {
+    if !have_ffmpeg("quoted_globs_and_txt_lists_are_sources") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("f%02d.png");
+    let st = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-i",
+            &clip(),
+            "-frames:v",
+            "3",
+            frames.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pattern = format!("{}/f*.png", dir.path().display());
+    let out = ghost_yolo(&["detect", &pattern, "-q"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("image ").count(), 3, "{stdout}");
+    assert!(
+        stdout.contains("image 3/3 ") && stdout.contains("f03.png"),
+        "{stdout}"
+    );
+
+    let list = dir.path().join("sources.txt");
+    std::fs::write(&list, format!("f02.png\n{}\n", clip())).unwrap();
+    let labels = dir.path().join("labels");
+    let out = ghost_yolo(
+        &[
+            "detect",
+            list.to_str().unwrap(),
+            "--vid-stride",
+            "25",
+            "--save-txt",
+            labels.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut names: Vec<String> = std::fs::read_dir(&labels)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "f02.txt",
+            "shapes_clip_1.txt",
+            "shapes_clip_2.txt",
+            "shapes_clip_3.txt"
+        ]
+    );
+}
+
+#[test]
+fn missing_ffmpeg_truncated_video_and_missing_source_are_reported() {
+    if !have_ffmpeg("missing_ffmpeg_truncated_video_and_missing_source_are_reported") {
+        return;
+    }
+    let out = ghost_yolo(
+        &["detect", &clip()],
+        &[("GHOST_FFPROBE", "/nonexistent/ffprobe")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ffprobe not found") && err.contains("apt-get install ffmpeg"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mkv = dir.path().join("clip.mkv");
+    let st = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-i",
+            &clip(),
+            "-c",
+            "copy",
+            mkv.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&mkv).unwrap();
+    let cut = dir.path().join("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let json = dir.path().join("cut.json");
+    let out = ghost_yolo(
+        &[
+            "detect",
+            cut.to_str().unwrap(),
+            "--vid-stride",
+            "10",
+            "--json",
+            json.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "a truncated file keeps its frames: {}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("frames decoded so far are kept"),
+        "{err}"
+    );
+    let records: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        (1..7).contains(&records.as_array().unwrap().len()),
+        "{records}"
+    );
+
+    let out = ghost_yolo(
+        &[
+            "detect",
+            &clip(),
+            "/nonexistent/x.mp4",
+            "--vid-stride",
+            "25",
+            "-q",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(frame 3/3)"),
+        "the other input still runs"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.mp4: no such file"),
+        "{}",
+        text(&out)
+    );
+}

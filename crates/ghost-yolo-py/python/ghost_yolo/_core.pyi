@@ -1,0 +1,70 @@
+"""Type stubs of the compiled module ``ghost_yolo._core`` (see ``src/`` of the crate)."""
+
+from os import PathLike
+from typing import List, Optional, Tuple, TypedDict, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Path = Union[str, PathLike[str]]
+_Speed = Tuple[float, float, float]
+_U8 = npt.NDArray[np.uint8]
+_F32 = npt.NDArray[np.float32]
+
+class GhostYoloError(Exception):
+    """Bad weights, model YAML, image or dataset, or an internal error (never a raw panic)."""
+
+class PredictOptions(TypedDict):
+    conf: float
+    iou: float
+    imgsz: Optional[Tuple[int, int]]
+    classes: Optional[List[int]]
+    max_det: int
+    agnostic_nms: bool
+    threads: Optional[int]
+
+class Model:
+    """A loaded detector, shared safely between threads; calls release the GIL."""
+
+    @staticmethod
+    def embedded(threads: Optional[int] = None) -> Model: ...
+    @staticmethod
+    def from_weights(path: _Path, threads: Optional[int] = None) -> Model: ...
+    @staticmethod
+    def from_spec(model: str, seed: Optional[int] = None, threads: Optional[int] = None) -> Model: ...
+    @property
+    def names(self) -> List[str]: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def trained_imgsz(self) -> Optional[int]: ...
+    @property
+    def stride(self) -> int: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def warnings(self) -> List[str]: ...
+    def info(self, imgsz: Tuple[int, int]) -> Tuple[str, int, int, float]: ...
+    def detect_paths(
+        self, paths: List[_Path], options: PredictOptions
+    ) -> Tuple[List[Tuple[_U8, _F32, _Speed]], List[str]]: ...
+    def detect_arrays(
+        self, arrays: List[_U8], bgr: bool, options: PredictOptions
+    ) -> Tuple[List[Tuple[_F32, _Speed]], List[str]]: ...
+    def val(
+        self,
+        data: _Path,
+        split: str,
+        imgsz: Optional[int],
+        batch: int,
+        conf: float,
+        iou: float,
+        max_det: int,
+    ) -> str: ...
+
+def builtin_models() -> List[str]: ...
+def annotate(image: _U8, boxes: _F32, names: List[str]) -> _U8: ...
+def save_image(image: _U8, path: _Path) -> None: ...
+def read_image(path: _Path) -> _U8: ...

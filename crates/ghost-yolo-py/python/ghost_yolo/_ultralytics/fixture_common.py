@@ -1,0 +1,1 @@
+../../../../../tools/fixture_common.py

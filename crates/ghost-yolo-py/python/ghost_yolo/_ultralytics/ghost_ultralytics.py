@@ -1,0 +1,1 @@
+../../../../../tools/ghost_ultralytics.py
