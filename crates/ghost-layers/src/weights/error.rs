@@ -17,8 +17,9 @@ pub enum WeightsError {
         source: std::io::Error,
     },
     /// The path is not a regular file (a FIFO, device, directory): refused without reading.
+    /// (An operating-system error while opening it is `Io`, as for every other OS error.)
     #[error(transparent)]
-    File(#[from] ghost_limits::FileError),
+    File(ghost_limits::FileError),
     /// The bytes are not a valid safetensors file (bad header, truncated data ...).
     #[error("{origin}: not a valid safetensors file: {reason}")]
     Format {
@@ -81,4 +82,15 @@ pub enum WeightsError {
         /// Why.
         reason: String,
     },
+}
+
+impl From<ghost_limits::FileError> for WeightsError {
+    /// OS errors become `Io`, so that one variant holds every operating-system failure on a
+    /// weights file (callers match `Io` for a missing file); refusals stay `File`.
+    fn from(e: ghost_limits::FileError) -> Self {
+        match e {
+            ghost_limits::FileError::Io { path, source } => WeightsError::Io { path, source },
+            other => WeightsError::File(other),
+        }
+    }
 }
