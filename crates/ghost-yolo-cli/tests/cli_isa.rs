@@ -123,11 +123,17 @@ fn unusable_back_end_is_a_usage_error() {
         err.contains("GHOST_KERNELS_ISA") && err.contains("\"naive\""),
         "{err}"
     );
-    assert!(err.contains("avx2, portable, scalar"), "{err}");
+    assert!(err.contains("avx2, neon, portable, scalar"), "{err}");
     assert!(stdout(&o).is_empty());
-    if !Isa::Avx2Fma.is_supported() {
-        let o = run(Some("avx2"), &["info", "-m", "yolo11n-ghost"]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains("not supported by this CPU"));
+    for isa in [Isa::Avx2Fma, Isa::Neon] {
+        if !isa.is_supported() {
+            let o = run(Some(isa.name()), &["info", "-m", "yolo11n-ghost"]);
+            assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+            assert!(
+                stderr(&o).contains("not supported by this CPU"),
+                "{}",
+                stderr(&o)
+            );
+        }
     }
 }
