@@ -52,7 +52,14 @@ pub struct DetectArgs {
 pub fn run(args: DetectArgs) -> CliResult {
     let shared = &args.shared;
     if crate::predict::wanted(&args.inputs, &shared.predict) {
-        return crate::predict::run(&args.inputs, &args.model, args.conf, shared, None);
+        return crate::predict::run(
+            "predict",
+            &args.inputs,
+            &args.model,
+            args.conf,
+            shared,
+            None,
+        );
     }
     let options = shared.detector_options(args.conf);
     let (files, unlisted) = collect_inputs(&args.inputs);

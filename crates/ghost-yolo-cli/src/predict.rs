@@ -35,18 +35,20 @@ pub struct PredictArgs {
     #[arg(long, default_value = "1", value_parser = parse_positive, allow_negative_numbers = true)]
     pub batch: usize,
 
-    /// Write YOLO label files into DIR: `<stem>.txt` per image, `<stem>_<frame>.txt` per video
-    /// frame, byte for byte as Ultralytics' save_txt.
-    #[arg(long, value_name = "DIR")]
-    pub save_txt: Option<PathBuf>,
+    /// Write YOLO label files into the run directory's `labels/` (Ultralytics' save_txt):
+    /// `<stem>.txt` per image, `<stem>_<frame>.txt` per video frame, byte for byte as
+    /// Ultralytics; with `track`, each line ends with the track ID.
+    #[arg(long)]
+    pub save_txt: bool,
 
     /// Add each box's confidence to the label lines.
     #[arg(long, requires = "save_txt")]
     pub save_conf: bool,
 
-    /// Write each box's crop into `DIR/<class name>/<stem>.jpg` (Ultralytics' save_one_box).
-    #[arg(long, value_name = "DIR")]
-    pub save_crop: Option<PathBuf>,
+    /// Write each box's crop into the run directory's `crops/<class name>/<stem>.jpg`
+    /// (Ultralytics' save_crop, save_one_box geometry).
+    #[arg(long)]
+    pub save_crop: bool,
 }
 
 fn parse_stride(s: &str) -> Result<u64, String> {
@@ -56,7 +58,7 @@ fn parse_stride(s: &str) -> Result<u64, String> {
 /// Whether `detect` needs the video pipeline: a video, stream, glob or list among the inputs, or
 /// one of its options. Plain images and directories of images keep the image path.
 pub fn wanted(inputs: &[PathBuf], p: &PredictArgs) -> bool {
-    if p.vid_stride != 1 || p.batch != 1 || p.save_txt.is_some() || p.save_crop.is_some() {
+    if p.vid_stride != 1 || p.batch != 1 || p.save_txt || p.save_crop {
         return true;
     }
     inputs.iter().any(|input| {
@@ -110,8 +112,10 @@ fn progress_bar(total: Option<u64>, videos: bool, images: usize) -> ProgressBar 
 /// `detect` (`tracker` None) or `track` (`tracker` Some) through the video pipeline. With a
 /// tracker, IDs persist across the frames of one video or stream and restart at 1 with the next
 /// one (Ultralytics' `yolo track`: the tracker is reset when the source changes); still images
-/// form one sequence, as `track` on images does.
+/// form one sequence, as `track` on images does. `run_name` is the run directory's default name
+/// (`predict` or `track`, as Ultralytics names it).
 pub fn run(
+    run_name: &str,
     sources: &[PathBuf],
     model: &ModelArgs,
     conf: f64,
@@ -143,6 +147,17 @@ pub fn run(
         Some(dir) => Some(output_dir(dir, args.exist_ok)?),
         None => None,
     };
+    let p = &args.predict;
+    // Ultralytics' save_dir: label files and crops go under it (`labels/`, `crops/<class>/`).
+    let run_dir = match &save {
+        Some(dir) => Some(dir.clone()),
+        None if p.save_txt || p.save_crop => {
+            Some(output_dir(&args.run_dir(run_name), args.exist_ok)?)
+        }
+        None => None,
+    };
+    let under_run =
+        |wanted: bool, sub: &str| run_dir.as_ref().filter(|_| wanted).map(|d| d.join(sub));
     let mut json = match &args.json {
         Some(path) => Some(JsonOut::create(
             json_output(path, args.exist_ok, &protected)?,
@@ -158,7 +173,6 @@ pub fn run(
     if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
     }
-    let p = &args.predict;
     let pipeline = PipelineOptions {
         batch: p.batch,
         decode: DecodeOptions {
@@ -166,9 +180,9 @@ pub fn run(
             ..Default::default()
         },
         queue: 2,
-        save_txt: p.save_txt.clone(),
+        save_txt: under_run(p.save_txt, "labels"),
         save_conf: p.save_conf,
-        save_crop: p.save_crop.clone(),
+        save_crop: under_run(p.save_crop, "crops"),
         save,
         // written here, through the temp-file-and-rename writer (src/output.rs)
         json: None,

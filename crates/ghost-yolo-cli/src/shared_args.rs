@@ -46,7 +46,8 @@ pub struct SharedArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Save annotated images (and videos, as H.264 MP4) into DIR (created if missing).
+    /// Save annotated images (and videos, as H.264 MP4) into DIR (created if missing); DIR is
+    /// then also the run directory of --save-txt (DIR/labels) and --save-crop (DIR/crops).
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
 
@@ -55,6 +56,16 @@ pub struct SharedArgs {
     /// Inputs are never overwritten either way.
     #[arg(long)]
     pub exist_ok: bool,
+
+    /// Run directory for --save-txt and --save-crop when --save is not given: PROJECT/NAME,
+    /// or the next free PROJECT/NAME2, ... (Ultralytics' project; default runs/detect).
+    #[arg(long, value_name = "DIR", conflicts_with = "save")]
+    pub project: Option<PathBuf>,
+
+    /// The run directory's name under --project (Ultralytics' name; default predict for
+    /// `detect`, track for `track`).
+    #[arg(long, value_name = "NAME", conflicts_with = "save")]
+    pub name: Option<String>,
 
     /// Print only the summary line per image or frame, not the table.
     #[arg(long, short = 'q')]
@@ -66,6 +77,16 @@ pub struct SharedArgs {
 }
 
 impl SharedArgs {
+    /// Ultralytics' `save_dir` before `increment_path`: `--project` (runs/detect) / `--name`
+    /// (`default_name`). `--save DIR` replaces it.
+    pub fn run_dir(&self, default_name: &str) -> PathBuf {
+        let project = self
+            .project
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs/detect"));
+        project.join(self.name.as_deref().unwrap_or(default_name))
+    }
+
     /// The detector's options with confidence threshold `conf`.
     pub fn detector_options(&self, conf: f64) -> DetectorOptions {
         DetectorOptions {

@@ -92,7 +92,14 @@ pub fn run(args: TrackArgs) -> CliResult {
     let mut tracker = Tracker::new(args.tracker_config())?;
     if crate::predict::wanted(&args.inputs, &shared.predict) {
         let config = *tracker.config();
-        return crate::predict::run(&args.inputs, &args.model, args.conf, shared, Some(config));
+        return crate::predict::run(
+            "track",
+            &args.inputs,
+            &args.model,
+            args.conf,
+            shared,
+            Some(config),
+        );
     }
     let options = shared.detector_options(args.conf);
     let (files, unlisted) = collect_inputs(&args.inputs);

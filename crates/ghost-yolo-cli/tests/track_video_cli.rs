@@ -140,7 +140,6 @@ fn track_on_the_clip_gives_ultralytics_ids_in_labels_json_and_video() {
         "track",
         &clip(),
         "--save-txt",
-        &o("labels"),
         "--save-conf",
         "--save",
         &o("annotated"),
@@ -153,7 +152,7 @@ fn track_on_the_clip_gives_ultralytics_ids_in_labels_json_and_video() {
 
     // Label files: `cls x y w h conf id`, the ID last (Ultralytics' save_txt for tracks).
     for (f, want) in want.iter().enumerate() {
-        let path = PathBuf::from(o("labels")).join(format!("shapes_clip_{}.txt", f + 1));
+        let path = PathBuf::from(o("annotated/labels")).join(format!("shapes_clip_{}.txt", f + 1));
         let got: Vec<(u64, u64)> = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .lines()
@@ -210,6 +209,79 @@ fn ids_restart_with_each_video() {
     ids.sort();
     assert_eq!(ids, [1, 2, 3, 4]);
     assert_eq!(first, again);
+}
+
+/// `--save-txt` and `--save-crop` are Ultralytics' booleans: they write into the run directory,
+/// `runs/detect/track` by default (`--project`/`--name` change it), the next free name
+/// (`track2`) when it exists unless `--exist-ok`, and `--save DIR` when given.
+#[test]
+fn save_txt_and_save_crop_write_into_the_run_directory() {
+    if !have_ffmpeg("save_txt_and_save_crop_write_into_the_run_directory") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run_in = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+        cmd.current_dir(dir.path())
+            .args([
+                "track",
+                &clip(),
+                "--vid-stride",
+                "25",
+                "--threads",
+                "2",
+                "-q",
+            ])
+            .args(extra);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    let labels = |run: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(run).join("labels"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    run_in(&["--save-txt", "--save-crop"]);
+    // Frames 1, 26, 51: the objects move too far in 25 frames to be matched, so only frame 1
+    // has confirmed tracks (later ones start new, unconfirmed tracks) and a label file.
+    let want = labels("runs/detect/track");
+    assert_eq!(want, ["shapes_clip_1.txt"]);
+    assert!(dir
+        .path()
+        .join("runs/detect/track/crops/star/shapes_clip_1.jpg")
+        .is_file());
+    // the run directory exists: the next free name, as Ultralytics' increment_path
+    let out = run_in(&["--save-txt"]);
+    assert_eq!(labels("runs/detect/track2"), want);
+    assert!(text(&out).contains("track2"), "{}", text(&out));
+    // --exist-ok: the same directory again
+    run_in(&["--save-txt", "--exist-ok"]);
+    assert!(!dir.path().join("runs/detect/track3").exists());
+    // --project / --name
+    run_in(&["--save-txt", "--project", "out", "--name", "exp"]);
+    assert_eq!(labels("out/exp"), want);
+    // the old `--save-txt DIR` form: DIR is now a source (a clear error), nothing written there
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+    let out = cmd
+        .current_dir(dir.path())
+        .args([
+            "track",
+            &clip(),
+            "--save-txt",
+            "old_labels",
+            "--vid-stride",
+            "25",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("old_labels"), "{}", text(&out));
+    assert!(!dir.path().join("old_labels").exists());
 }
 
 /// The Python with GStreamer's introspection bindings (Debian's python3-gi).
@@ -295,14 +367,17 @@ fn track_on_an_rtsp_stream_gives_the_files_ids() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("stream.json");
-    let labels = dir.path().join("labels");
+    let labels = dir.path().join("stream/labels");
     let out = ghost_yolo(&[
         "track",
         &server.url,
         "--json",
         json.to_str().unwrap(),
         "--save-txt",
-        labels.to_str().unwrap(),
+        "--project",
+        dir.path().to_str().unwrap(),
+        "--name",
+        "stream",
     ]);
     drop(server);
     assert!(out.status.success(), "{}", text(&out));
