@@ -219,44 +219,78 @@ fn failed_location(error: &FrameError, locations: &[String]) -> String {
         .unwrap_or_default()
 }
 
-/// JSON written as frames finish: `[`, one record per frame, `]`.
+/// JSON written as frames finish: `[`, one record per frame, `]`, into a temporary file beside the
+/// target (created exclusively, so a planted symlink is never followed) that is renamed over it at
+/// the end: a run that stops leaves the previous file or none, never half of one, and the
+/// temporary file is removed.
 struct JsonStream {
     path: PathBuf,
-    file: std::io::BufWriter<std::fs::File>,
+    temp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
     first: bool,
 }
 
 impl JsonStream {
     fn create(path: &Path, protected: &HashSet<PathBuf>) -> Result<Self, String> {
         guard(path, protected)?;
-        let file = std::fs::File::create(path)
-            .map_err(|e| format!("cannot write --json file {}: {e}", path.display()))?;
-        let mut file = std::io::BufWriter::new(file);
-        file.write_all(b"[")
-            .map_err(|e| format!("cannot write --json file {}: {e}", path.display()))?;
-        Ok(Self {
+        let fail = |e: std::io::Error| format!("cannot write --json file {}: {e}", path.display());
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut name = std::ffi::OsString::from(".");
+        name.push(
+            path.file_name()
+                .unwrap_or(std::ffi::OsStr::new("output.json")),
+        );
+        name.push(format!(".tmp-{}", std::process::id()));
+        let temp = dir.join(name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(fail)?;
+        let mut stream = Self {
             path: path.to_path_buf(),
-            file,
+            temp,
+            file: Some(std::io::BufWriter::new(file)),
             first: true,
-        })
+        };
+        stream.write(b"[")?;
+        Ok(stream)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let file = self.file.as_mut().expect("open until finish");
+        file.write_all(bytes)
+            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
     }
 
     fn record(&mut self, value: &serde_json::Value) -> Result<(), String> {
         let sep = if self.first { "\n  " } else { ",\n  " };
         self.first = false;
         let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
-        self.file
-            .write_all(sep.as_bytes())
-            .and_then(|_| self.file.write_all(text.as_bytes()))
-            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
+        self.write(sep.as_bytes())?;
+        self.write(text.as_bytes())
     }
 
-    fn finish(mut self) -> Result<(), String> {
+    fn finish(mut self, protected: &HashSet<PathBuf>) -> Result<(), String> {
         let end: &[u8] = if self.first { b"]\n" } else { b"\n]\n" };
-        self.file
-            .write_all(end)
-            .and_then(|_| self.file.flush())
-            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
+        self.write(end)?;
+        let fail =
+            |e: std::io::Error| format!("cannot write --json file {}: {e}", self.path.display());
+        let mut file = self.file.take().expect("open until finish");
+        file.flush().map_err(fail)?;
+        drop(file);
+        guard(&self.path, protected)?;
+        std::fs::rename(&self.temp, &self.path).map_err(fail)
+    }
+}
+
+impl Drop for JsonStream {
+    fn drop(&mut self) {
+        // Renamed by finish, or abandoned: either way no temporary file stays behind.
+        let _ = std::fs::remove_file(&self.temp);
     }
 }
 
@@ -325,7 +359,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
         }
         self.close_video();
         if let Some(json) = self.json.take() {
-            json.finish()?;
+            json.finish(&self.protected)?;
         }
         Ok((self.frames, self.failures))
     }
