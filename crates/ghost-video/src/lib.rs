@@ -48,3 +48,8 @@ pub use pipeline::{run_pipeline, Event, PipelineOptions, Summary};
 pub use prefetch::{prefetch, Prefetch};
 pub use probe::{probe, VideoInfo};
 pub use source::{expand_sources, Input, InputKind, SourceError};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
