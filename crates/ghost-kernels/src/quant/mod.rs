@@ -13,6 +13,8 @@
 //! Every back end registers its INT8 microkernels in the backend table
 //! ([`crate::backend::Backend`]); see docs/kernels.md ("INT8") for the design and numbers.
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
 mod conv;
 mod convert;
 mod depthwise;
@@ -81,6 +83,18 @@ pub(crate) const PORTABLE: QuantKernels = QuantKernels {
     gemm_rows: rows::gemm_portable,
     depthwise_rows: rows::depthwise_portable,
     ..SCALAR
+};
+
+/// The AVX2 INT8 kernels (`vpmaddubsw` GEMM tile, widened depthwise, vector conversions).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2: QuantKernels = QuantKernels {
+    gemm_name: "gemm-i8 4x16 vpmaddubsw",
+    gemm: avx2::gemm_tile,
+    gemm_rows: avx2::gemm_rows_avx2,
+    depthwise: avx2::depthwise_pixel,
+    depthwise_rows: avx2::depthwise_rows_avx2,
+    quantize: avx2::quantize_rows,
+    dequantize: avx2::dequantize_rows,
 };
 
 /// The drivers instantiated per lanes type.
