@@ -4,10 +4,7 @@
 
 use std::ops::Range;
 
-use crate::lanes::Lanes;
-
-use super::epilogue::{finish16, Finish};
-use super::pack::NR;
+use super::epilogue::{finish_all, Finish, Job, StoreU8};
 
 /// Packed depthwise weights as the kernels read them: `[tap][cpad]` s16 codes
 /// (`cpad = channels` rounded up to 16, zeros past `channels`).
@@ -57,10 +54,11 @@ unsafe impl Sync for DwPlan<'_> {}
 /// The plan must come from checked operands; concurrent calls get disjoint ranges; the CPU must
 /// support `V` and `plan.kernel`.
 #[inline(always)]
-pub(crate) unsafe fn depthwise_rows<V: Lanes>(plan: &DwPlan<'_>, rows: Range<usize>) {
+pub(crate) unsafe fn depthwise_rows<V: StoreU8>(plan: &DwPlan<'_>, rows: Range<usize>) {
     let taps = plan.kh * plan.kw;
     let mut a = vec![std::ptr::null::<u8>(); taps];
     let mut acc = vec![0i32; plan.weights.cpad];
+    let mut jobs = vec![Job::default(); plan.weights.cpad / 8];
     for row in rows {
         let (b, oy) = (row / plan.oh, row % plan.oh);
         for ox in 0..plan.ow {
@@ -80,14 +78,16 @@ pub(crate) unsafe fn depthwise_rows<V: Lanes>(plan: &DwPlan<'_>, rows: Range<usi
             // (`channels` bytes); `acc` holds `cpad`; forwarded CPU contract.
             unsafe { (plan.kernel)(&a, &plan.weights, &mut acc) };
             let p = row * plan.ow + ox;
-            for (i, chunk) in acc.chunks_exact(NR).enumerate() {
-                if i * NR >= plan.weights.channels {
-                    break;
-                }
-                let chunk: &[i32; NR] = chunk.try_into().expect("16 accumulators");
-                // SAFETY: `p` is an output pixel; the channel arrays are padded to `cpad`.
-                unsafe { finish16::<V>(&plan.finish, chunk, p, i * NR) };
+            let count = plan.weights.channels.div_ceil(8);
+            for (i, job) in jobs.iter_mut().enumerate().take(count) {
+                *job = Job {
+                    p,
+                    c0: 8 * i,
+                    acc: acc[8 * i..8 * i + 8].try_into().expect("8"),
+                };
             }
+            // SAFETY: `p` is an output pixel; the channel arrays are padded to `cpad`.
+            unsafe { finish_all::<V>(&plan.finish, &jobs[..count]) };
         }
     }
 }
