@@ -6,8 +6,9 @@ use std::ops::Range;
 
 use super::epilogue::{finish_all, Finish, Job, StoreU8};
 
-/// Packed depthwise weights as the kernels read them: `[tap][cpad]` s16 codes
-/// (`cpad = channels` rounded up to 16, zeros past `channels`).
+/// Packed depthwise weights as the kernels read them: `[pair][cpad][2]` s16 codes, taps `2p`
+/// and `2p + 1` of a channel side by side (`cpad = channels` rounded up to 16, zeros past
+/// `channels` and after an odd last tap).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DwWeights<'a> {
     pub codes: &'a [i16],
@@ -18,7 +19,8 @@ pub(crate) struct DwWeights<'a> {
 /// A per-pixel microkernel: `acc[c]` for `c < channels` (entries past it are left as they are).
 ///
 /// # Safety
-/// `a` holds `taps` pointers each valid for `channels` byte reads; `acc` holds `cpad` entries;
+/// `a` holds `2 * pairs` pointers (taps, then a repeat of the last one when `taps` is odd),
+/// each valid for `channels` byte reads; `acc` holds `cpad` entries;
 /// the CPU must support the kernel's instruction set.
 pub(crate) type DwPixelFn = unsafe fn(&[*const u8], &DwWeights<'_>, &mut [i32]);
 
@@ -56,7 +58,7 @@ unsafe impl Sync for DwPlan<'_> {}
 #[inline(always)]
 pub(crate) unsafe fn depthwise_rows<V: StoreU8>(plan: &DwPlan<'_>, rows: Range<usize>) {
     let taps = plan.kh * plan.kw;
-    let mut a = vec![std::ptr::null::<u8>(); taps];
+    let mut a = vec![std::ptr::null::<u8>(); taps.div_ceil(2) * 2];
     let mut acc = vec![0i32; plan.weights.cpad];
     let mut jobs = vec![Job::default(); plan.weights.cpad / 8];
     for row in rows {
@@ -73,6 +75,9 @@ pub(crate) unsafe fn depthwise_rows<V: StoreU8>(plan: &DwPlan<'_>, rows: Range<u
                         plan.zp_row
                     };
                 }
+            }
+            if taps % 2 == 1 {
+                a[taps] = a[taps - 1];
             }
             // SAFETY: every tap points at a checked input pixel or the zero-point row
             // (`channels` bytes); `acc` holds `cpad`; forwarded CPU contract.
