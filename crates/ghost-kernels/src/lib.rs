@@ -7,9 +7,10 @@
 //! Every kernel family registers its microkernels in one table per instruction set
 //! ([`backend::Backend`]: AVX2+FMA, portable `wide`, scalar f32), and one table is chosen at
 //! start-up ([`backend::backend`], `GHOST_KERNELS_ISA` to force one). The f64 references in the
-//! `naive` modules are not a back end: the property and conformance tests compare against them. The safe entry points check every shape, length
-//! and stride before any `unsafe` code runs and return a typed [`KernelError`].
-#![warn(missing_debug_implementations)]
+//! `naive` modules are not a back end: the property and conformance tests compare against them.
+//! The safe entry points check every shape, length and stride before any `unsafe` code runs and
+//! return a typed [`KernelError`].
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod act;
 pub mod backend;

@@ -47,7 +47,8 @@ pub enum DetectError {
         /// What is wrong.
         message: String,
     },
-    /// The kernel thread pool could not be built.
-    #[error("thread pool: {0}")]
+    /// The kernel thread pool could not be built (the kernel error says why, starting with
+    /// "thread pool:").
+    #[error(transparent)]
     Threads(ghost_kernels::KernelError),
 }
