@@ -23,7 +23,8 @@ use serde_json::value::RawValue;
 use crate::output::{increment_path, write_atomic, Inputs};
 
 use crate::common::{
-    one_line, parse_imgsz, parse_threads, parse_unit_interval, warn, CliResult, ModelArgs,
+    one_line, parse_imgsz, parse_positive, parse_threads, parse_unit_interval, warn, CliResult,
+    ModelArgs,
 };
 
 /// File extensions picked up when a directory is given (Ultralytics' image formats that the
@@ -72,9 +73,15 @@ pub struct DetectArgs {
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub rect: bool,
 
-    /// Kernel threads (default: all cores).
+    /// Kernel threads per stream (default: all cores with one stream, 1 per stream with
+    /// --streams > 1, as OpenVINO's THROUGHPUT hint does).
     #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+
+    /// Run the images on N independent inference streams sharing one copy of the weights
+    /// (throughput mode; still images only). Output and order are those of one stream.
+    #[arg(long, default_value = "1", value_parser = parse_positive, allow_negative_numbers = true)]
+    pub streams: usize,
 
     /// Write all detections as JSON to FILE.
     #[arg(long, value_name = "FILE")]
@@ -101,6 +108,14 @@ pub struct DetectArgs {
 
 pub fn run(args: DetectArgs) -> CliResult {
     if crate::predict::wanted(&args) {
+        if args.streams > 1 {
+            return Err(
+                "--streams applies to still images and directories of them; videos, \
+                 streams, globs, lists and --batch / --save-txt / --save-crop / --vid-stride \
+                 run on the video pipeline, which has one inference stream"
+                    .into(),
+            );
+        }
         return crate::predict::run(args);
     }
     let options = DetectorOptions {
@@ -111,7 +126,7 @@ pub fn run(args: DetectArgs) -> CliResult {
         classes: args.classes.clone(),
         imgsz: args.imgsz.unwrap_or(DetectorOptions::default().imgsz),
         rect: args.rect,
-        threads: args.threads,
+        threads: crate::throughput::threads_per_stream(args.threads, args.streams),
     };
     let (files, unlisted) = collect_inputs(&args.inputs);
     let mut failures = unlisted;
@@ -132,9 +147,22 @@ pub fn run(args: DetectArgs) -> CliResult {
     let progress = progress_bar(&args.inputs, files.len());
     let mut records = Vec::new();
     let mut saved_names = HashSet::new();
-    for (i, path) in files.iter().enumerate() {
+    let detector = std::sync::Arc::new(detector);
+    let pool = match args.streams {
+        1 => None,
+        n => Some(detector.streams(n, detector.threads())?),
+    };
+    let outcomes: Box<dyn Iterator<Item = crate::throughput::Outcome>> = match &pool {
+        Some(pool) => Box::new(crate::throughput::outcomes(pool, &files)),
+        None => Box::new(
+            files
+                .iter()
+                .map(|path| detect_one(&detector, path).map_err(|e| e.to_string())),
+        ),
+    };
+    for ((i, path), outcome) in files.iter().enumerate().zip(outcomes) {
         progress.set_message(display_path(path));
-        match detect_one(&detector, path) {
+        match outcome {
             Ok((image, detections, ms)) => {
                 let report = format_report(
                     i + 1,
@@ -159,7 +187,7 @@ pub fn run(args: DetectArgs) -> CliResult {
                 });
             }
             Err(e) => {
-                progress.suspend(|| eprintln!("error: {}", one_line(&e.to_string())));
+                progress.suspend(|| eprintln!("error: {}", one_line(&e)));
                 failures += 1;
             }
         }
