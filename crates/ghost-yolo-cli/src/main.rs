@@ -10,6 +10,7 @@
 
 mod bench;
 mod common;
+mod cpu_stats;
 mod detect;
 mod forward;
 mod info;

@@ -14,6 +14,7 @@ use yolo11_ghost::detector::{Context, Detector, StreamPool};
 use yolo11_ghost::postprocess::Detection;
 
 use crate::bench::{percentile, BenchArgs};
+use crate::cpu_stats::Counters;
 
 /// The kernel threads of each stream: as given, else every core for one stream and one thread
 /// per stream for several (OpenVINO's THROUGHPUT hint likewise gives each stream a share of the
@@ -48,11 +49,13 @@ pub fn bench_streams(
     for r in pool.run(passes(args.warmup * args.streams), pass) {
         r?;
     }
+    let before = Counters::read();
     let start = Instant::now();
     let mut times = pool
         .run(passes(args.runs * args.streams), pass)
         .collect::<Result<Vec<f64>, _>>()?;
     let wall = start.elapsed().as_secs_f64();
+    let cpu = before.zip(Counters::read()).map(|(b, a)| a.since(&b));
     times.sort_by(f64::total_cmp);
     let images = times.len() * args.batch;
     println!(
@@ -70,6 +73,15 @@ pub fn bench_streams(
         images as f64 / wall,
         args.streams
     );
+    if let Some((cpu_ms, faults)) = cpu {
+        // On a loaded machine the cores this process got is below the threads it runs.
+        println!(
+            "cpu {:.2} s over {wall:.2} s wall ({:.2} cores busy), {:.1} page faults per image",
+            cpu_ms / 1e3,
+            cpu_ms / 1e3 / wall,
+            faults as f64 / images as f64
+        );
+    }
     Ok(())
 }
 

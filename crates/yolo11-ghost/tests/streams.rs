@@ -154,16 +154,15 @@ fn in_flight_items_never_exceed_the_queue_depth() {
     .unwrap();
     let pulled = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&pulled);
-    let input = (0..40).map(move |i| {
+    let input = (0..40).inspect(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
-        i
     });
-    let mut results = pool.run(input, |_: &Detector, _: &mut _, i: usize| {
+    let results = pool.run(input, |_: &Detector, _: &mut _, i: usize| {
         std::thread::sleep(Duration::from_millis(2));
         Ok(i * 10)
     });
     let mut returned = 0;
-    while let Some(r) = results.next() {
+    for r in results {
         assert_eq!(r.unwrap(), returned * 10, "results come in input order");
         returned += 1;
         let in_flight = pulled.load(Ordering::SeqCst) - returned;
