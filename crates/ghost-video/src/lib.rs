@@ -49,3 +49,8 @@ pub use pipeline::{json_record, run_pipeline, run_pipeline_with, Event, Pipeline
 pub use prefetch::{prefetch, Prefetch};
 pub use probe::{probe, VideoInfo};
 pub use source::{expand_sources, Input, InputKind, SourceError};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

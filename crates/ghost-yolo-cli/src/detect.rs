@@ -44,6 +44,13 @@ pub struct DetectArgs {
     #[arg(long, default_value = "0.25", value_parser = parse_unit_interval, allow_negative_numbers = true)]
     pub conf: f64,
 
+    /// Run the images on N independent inference streams sharing one copy of the weights
+    /// (throughput mode; still images only), `--threads` kernel threads each (default 1 per
+    /// stream when N > 1, as OpenVINO's THROUGHPUT hint does). Output and order are those of
+    /// one stream.
+    #[arg(long, default_value = "1", value_parser = crate::common::parse_positive, allow_negative_numbers = true)]
+    pub streams: usize,
+
     /// Everything else `detect` shares with `track` (src/shared_args.rs).
     #[command(flatten)]
     pub shared: crate::shared_args::SharedArgs,
@@ -52,6 +59,14 @@ pub struct DetectArgs {
 pub fn run(args: DetectArgs) -> CliResult {
     let shared = &args.shared;
     if crate::predict::wanted(&args.inputs, &shared.predict) {
+        if args.streams > 1 {
+            return Err(
+                "--streams applies to still images and directories of them; videos, \
+                 streams, globs, lists and --batch / --save-txt / --save-crop / --vid-stride \
+                 run on the video pipeline, which has one inference stream"
+                    .into(),
+            );
+        }
         return crate::predict::run(
             "predict",
             &args.inputs,
@@ -61,7 +76,8 @@ pub fn run(args: DetectArgs) -> CliResult {
             None,
         );
     }
-    let options = shared.detector_options(args.conf);
+    let mut options = shared.detector_options(args.conf);
+    options.threads = crate::throughput::threads_per_stream(shared.threads, args.streams);
     let (files, unlisted) = collect_inputs(&args.inputs);
     let mut failures = unlisted;
     let inputs = input_set(&files, &args.model);
@@ -81,9 +97,22 @@ pub fn run(args: DetectArgs) -> CliResult {
     let progress = progress_bar(&args.inputs, files.len());
     let mut records = Vec::new();
     let mut saved_names = HashSet::new();
-    for (i, path) in files.iter().enumerate() {
+    let detector = std::sync::Arc::new(detector);
+    let pool = match args.streams {
+        1 => None,
+        n => Some(detector.streams(n, detector.threads())?),
+    };
+    let outcomes: Box<dyn Iterator<Item = crate::throughput::Outcome>> = match &pool {
+        Some(pool) => Box::new(crate::throughput::outcomes(pool, &files)),
+        None => Box::new(
+            files
+                .iter()
+                .map(|path| detect_one(&detector, path).map_err(|e| e.to_string())),
+        ),
+    };
+    for ((i, path), outcome) in files.iter().enumerate().zip(outcomes) {
         progress.set_message(display_path(path));
-        match detect_one(&detector, path) {
+        match outcome {
             Ok((image, detections, ms)) => {
                 let report = format_report(
                     i + 1,
@@ -108,7 +137,7 @@ pub fn run(args: DetectArgs) -> CliResult {
                 });
             }
             Err(e) => {
-                progress.suspend(|| eprintln!("error: {}", one_line(&e.to_string())));
+                progress.suspend(|| eprintln!("error: {}", one_line(&e)));
                 failures += 1;
             }
         }

@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `detect` (images, directories, videos, streams -> tables, JSON, annotated
 //! images and videos, label files), `track` (the same with ByteTrack IDs), `info` (layer
-//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
+//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (latency, and images/s
+//! with `--batch` / `--streams`),
 //! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments (an unusable `GHOST_KERNELS_ISA` included).
@@ -10,6 +11,7 @@
 
 mod bench;
 mod common;
+mod cpu_stats;
 mod detect;
 mod forward;
 mod info;
@@ -17,6 +19,7 @@ mod output;
 mod predict;
 mod profile;
 mod shared_args;
+mod throughput;
 mod track;
 mod val;
 
@@ -43,7 +46,7 @@ enum Command {
     Info(info::InfoArgs),
     /// Run the raw network on a tensor: `images` (N,3,H,W) -> `output0` (N,4+nc,anchors).
     Forward(forward::ForwardArgs),
-    /// Measure batch-1 forward latency.
+    /// Measure forward latency and throughput (images/s; --batch, --streams).
     Bench(bench::BenchArgs),
     /// Per-layer and per-kernel time, share, GFLOP/s and GB/s of a forward pass.
     Profile(profile::ProfileArgs),

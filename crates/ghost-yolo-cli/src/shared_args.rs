@@ -38,7 +38,8 @@ pub struct SharedArgs {
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub rect: bool,
 
-    /// Kernel threads (default: all cores).
+    /// Kernel threads (default: all cores); with `detect --streams N`, threads per stream
+    /// (default 1 each).
     #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 
