@@ -14,31 +14,32 @@
 //! return a typed [`KernelError`].
 #![warn(missing_docs, missing_debug_implementations)]
 
-pub mod act;
+mod act;
 pub mod backend;
 pub mod conv;
 mod conv_weights;
 pub mod depthwise;
 pub mod dfl;
 pub mod elementwise;
-pub mod error;
+mod error;
 pub mod fpenv;
-pub mod geometry;
-pub mod isa;
+mod geometry;
+mod isa;
 mod lanes;
-pub mod mapped_file;
-pub mod parallel;
+mod mapped_file;
+mod parallel;
 pub mod pointwise;
 pub mod pool;
 pub mod quant;
 pub mod resize;
 mod scalar_lanes;
 mod scratch_pool;
-pub mod simd;
+mod simd;
 pub mod softmax;
+#[doc(hidden)]
 pub mod testing;
 pub mod tolerance;
-pub mod view;
+mod view;
 
 pub use act::{Activation, AddOrder, Epilogue, Residual};
 pub use backend::{backend, Backend};

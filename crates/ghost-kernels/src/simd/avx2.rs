@@ -216,6 +216,7 @@ pub unsafe fn activate(act: Activation, x: __m256) -> __m256 {
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+#[cfg(test)]
 pub unsafe fn activate_slice(act: Activation, data: &mut [f32]) {
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {

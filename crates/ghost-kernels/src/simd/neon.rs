@@ -18,6 +18,7 @@ const EXP_MAGIC: f32 = 12_583_039.0;
 ///
 /// # Safety
 /// None beyond the intrinsics' (aarch64 only).
+#[cfg(test)]
 #[inline(always)]
 pub unsafe fn exp(x: float32x4_t) -> float32x4_t {
     // SAFETY: forwarded contract.
@@ -184,6 +185,7 @@ pub unsafe fn activate_n<const N: usize>(act: Activation, x: [float32x4_t; N]) -
 ///
 /// # Safety
 /// None beyond the intrinsics' (aarch64 only).
+#[cfg(test)]
 #[inline(always)]
 pub unsafe fn activate(act: Activation, x: float32x4_t) -> float32x4_t {
     // SAFETY: forwarded contract.
@@ -192,6 +194,7 @@ pub unsafe fn activate(act: Activation, x: float32x4_t) -> float32x4_t {
 
 /// Applies `act` to every element of `data` with the vector code (the tail through a padded
 /// temporary, so every element sees the same math). Used by the tests.
+#[cfg(test)]
 pub fn activate_slice(act: Activation, data: &mut [f32]) {
     let mut chunks = data.chunks_exact_mut(4);
     for chunk in &mut chunks {
