@@ -86,7 +86,12 @@ fn streams_match_sequential_runs_in_order() {
     // order differs from input order.
     let input: Vec<RgbImage> = (0..3).flat_map(|_| images.iter().cloned()).collect();
     for (streams, threads) in [(1, 1), (2, 1), (3, 1), (2, 2)] {
-        let pool = detector(1).streams(streams, threads).unwrap();
+        let shared = detector(1);
+        let pool = shared.streams(streams, threads).unwrap();
+        // The streams share this very detector (and so its packed weights): the pool holds the
+        // one extra reference, no copy.
+        assert!(Arc::ptr_eq(pool.detector(), &shared));
+        assert_eq!(Arc::strong_count(&shared), 2);
         let got: Vec<Vec<Detection>> = pool.detect_rgb(input.clone()).map(|r| r.unwrap()).collect();
         assert_eq!(got.len(), input.len(), "{streams} streams x {threads}");
         for (i, detections) in got.iter().enumerate() {
