@@ -81,6 +81,8 @@ pub(crate) struct Kernels {
     pub dfl: RangeFn<DflKernel>,
     /// Row softmax.
     pub softmax: RangeFn<SoftmaxKernel>,
+    /// The INT8 kernels (GEMM tile, depthwise, quantize / dequantize).
+    pub quant: crate::quant::QuantKernels,
 }
 
 /// The `Lanes`-generic kernels (element-wise, pooling, upsampling, DFL, softmax) of one back
@@ -185,12 +187,14 @@ impl Backend {
             ]
             .map(String::from),
         );
+        f.push(k.quant.gemm_name.to_string());
+        f.extend(["depthwise-i8", "quantize", "dequantize"].map(String::from));
         f
     }
 }
 
 /// The back end every kernel runs on, chosen once per process: `GHOST_KERNELS_ISA` when set
-/// (see [`crate::isa::select`]), else the best this CPU supports. A bad `GHOST_KERNELS_ISA`
+/// (a name [`Isa::name`] gives, checked against what this CPU supports), else the best this CPU supports. A bad `GHOST_KERNELS_ISA`
 /// cannot be returned from here (the kernels' results do not depend on the choice, and a
 /// library must not abort its host), so it is printed once on stderr and the best back end runs;
 /// programs that want it fatal call [`from_env`] first, as the `ghost-yolo` CLI does.
