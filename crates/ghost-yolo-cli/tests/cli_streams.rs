@@ -186,6 +186,7 @@ fn bench_reports_images_per_second_for_streams_and_batches() {
         "median ",
         " p90 ",
         "images/s (4 images in ",
+        "  ghost-yolo-stream-",
     ] {
         assert!(out.contains(needle), "{needle:?} missing:\n{out}");
     }
