@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use image::RgbImage;
-use ndarray::Array4;
+use ndarray::{Array3, Array4};
 use yolo11_ghost::detector::{Context, Detector, StreamPool};
 use yolo11_ghost::postprocess::Detection;
 
@@ -28,6 +28,10 @@ pub fn threads_per_stream(threads: Option<usize>, streams: usize) -> Option<usiz
     }
 }
 
+/// A stream's kept `output0` (its own type, so no other context state is mistaken for it).
+#[derive(Default)]
+struct BenchOutput(Array3<f32>);
+
 /// `bench --streams N`: `warmup` untimed then `runs` timed forward passes per stream, all
 /// queued at once; images/s is every image over the wall time of the timed passes, latency
 /// is each pass's own time on its stream.
@@ -43,8 +47,12 @@ pub fn bench_streams(
     // (stream thread name, milliseconds) per pass.
     let pass = |d: &Detector, ctx: &mut Context, input: Arc<Array4<f32>>| {
         let start = Instant::now();
-        let out = d.forward_with_context(input.view(), ctx)?;
-        std::hint::black_box(out);
+        // Each stream keeps its output tensor in its context, as `bench` keeps one.
+        let mut out: Box<BenchOutput> = ctx.take_state();
+        let done = d.forward_into(input.view(), ctx, &mut out.0);
+        std::hint::black_box(&out.0);
+        ctx.put_state(out);
+        done?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         Ok((std::thread::current().name().unwrap_or("?").to_string(), ms))
     };

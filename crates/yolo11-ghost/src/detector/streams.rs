@@ -95,9 +95,7 @@ impl Detector {
         ctx: &mut Context,
     ) -> Result<Vec<Detection>, DetectError> {
         let pre = self.preprocess(std::slice::from_ref(image))?;
-        let output = self.forward_with_context(pre.tensor.view(), ctx)?;
-        let input_hw = (pre.tensor.shape()[2], pre.tensor.shape()[3]);
-        let mut all = self.postprocess(output.view(), input_hw, &pre.geometry)?;
+        let mut all = self.detect_preprocessed(&pre, ctx)?;
         Ok(all.pop().unwrap_or_default())
     }
 }
