@@ -4,12 +4,13 @@
 //! images on the streams and prints and writes exactly what the sequential run does, in the
 //! same order.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use image::RgbImage;
-use ndarray::Array4;
+use ndarray::{Array3, Array4};
 use yolo11_ghost::detector::{Context, Detector, StreamPool};
 use yolo11_ghost::postprocess::Detection;
 
@@ -27,6 +28,10 @@ pub fn threads_per_stream(threads: Option<usize>, streams: usize) -> Option<usiz
     }
 }
 
+/// A stream's kept `output0` (its own type, so no other context state is mistaken for it).
+#[derive(Default)]
+struct BenchOutput(Array3<f32>);
+
 /// `bench --streams N`: `warmup` untimed then `runs` timed forward passes per stream, all
 /// queued at once; images/s is every image over the wall time of the timed passes, latency
 /// is each pass's own time on its stream.
@@ -39,11 +44,17 @@ pub fn bench_streams(
     let threads = detector.threads();
     let pool = detector.streams(args.streams, threads)?;
     let input = Arc::new(input);
+    // (stream thread name, milliseconds) per pass.
     let pass = |d: &Detector, ctx: &mut Context, input: Arc<Array4<f32>>| {
         let start = Instant::now();
-        let out = d.forward_with_context(input.view(), ctx)?;
-        std::hint::black_box(out);
-        Ok(start.elapsed().as_secs_f64() * 1e3)
+        // Each stream keeps its output tensor in its context, as `bench` keeps one.
+        let mut out: Box<BenchOutput> = ctx.take_state();
+        let done = d.forward_into(input.view(), ctx, &mut out.0);
+        std::hint::black_box(&out.0);
+        ctx.put_state(out);
+        done?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok((std::thread::current().name().unwrap_or("?").to_string(), ms))
     };
     let passes = |n: usize| std::iter::repeat_n(Arc::clone(&input), n);
     for r in pool.run(passes(args.warmup * args.streams), pass) {
@@ -51,12 +62,17 @@ pub fn bench_streams(
     }
     let before = Counters::read();
     let start = Instant::now();
-    let mut times = pool
+    let timed = pool
         .run(passes(args.runs * args.streams), pass)
-        .collect::<Result<Vec<f64>, _>>()?;
+        .collect::<Result<Vec<(String, f64)>, _>>()?;
     let wall = start.elapsed().as_secs_f64();
     let cpu = before.zip(Counters::read()).map(|(b, a)| a.since(&b));
+    let mut times: Vec<f64> = timed.iter().map(|t| t.1).collect();
     times.sort_by(f64::total_cmp);
+    let mut per_stream: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for (stream, ms) in &timed {
+        per_stream.entry(stream.as_str()).or_default().push(*ms);
+    }
     let images = times.len() * args.batch;
     println!(
         "{header}, {} streams x {threads} threads, {} warm-up + {} runs per stream",
@@ -68,6 +84,16 @@ pub fn bench_streams(
         times[0],
         percentile(&times, 0.9)
     );
+    // Which stream took a pass is up to the queue: a stream that got fewer passes was slower.
+    for (stream, ms) in &mut per_stream {
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "  {stream}: {} passes, median {:.2} ms, p90 {:.2} ms",
+            ms.len(),
+            percentile(ms, 0.5),
+            percentile(ms, 0.9)
+        );
+    }
     println!(
         "throughput {:.2} images/s ({images} images in {wall:.2} s over {} streams)",
         images as f64 / wall,

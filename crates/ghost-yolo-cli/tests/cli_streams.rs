@@ -49,6 +49,24 @@ fn detect(dir: &Path, json: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// Name and bytes of every file in `dir`, sorted by name (at least one, else the run saved
+/// nothing and the comparison would be empty).
+fn saved_files(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            (
+                path.file_name().unwrap().to_owned(),
+                std::fs::read(&path).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "nothing saved in {}", dir.display());
+    files
+}
+
 #[test]
 fn detect_on_streams_matches_one_stream() {
     let dir = scratch("detect-streams");
@@ -66,7 +84,17 @@ fn detect_on_streams_matches_one_stream() {
     std::fs::write(images.join("broken.jpg"), b"not a jpeg").unwrap();
 
     let reference_json = dir.join("one.json");
-    let one = detect(&images, &reference_json, &["--threads", "2"]);
+    let reference_saved = dir.join("saved-one");
+    let one = detect(
+        &images,
+        &reference_json,
+        &[
+            "--threads",
+            "2",
+            "--save",
+            reference_saved.to_str().unwrap(),
+        ],
+    );
     assert_eq!(one.status.code(), Some(1), "{}", text(&one.stderr));
     let reference = std::fs::read(&reference_json).unwrap();
     let reference_out = without_times(&text(&one.stdout));
@@ -82,7 +110,12 @@ fn detect_on_streams_matches_one_stream() {
     );
     for streams in ["2", "3"] {
         let json = dir.join(format!("streams{streams}.json"));
-        let got = detect(&images, &json, &["--streams", streams]);
+        let saved = dir.join(format!("saved-{streams}"));
+        let got = detect(
+            &images,
+            &json,
+            &["--streams", streams, "--save", saved.to_str().unwrap()],
+        );
         assert_eq!(got.status.code(), Some(1), "{}", text(&got.stderr));
         assert_eq!(
             std::fs::read(&json).unwrap(),
@@ -95,6 +128,11 @@ fn detect_on_streams_matches_one_stream() {
             "--streams {streams}: report differs"
         );
         assert_eq!(text(&got.stderr), text(&one.stderr), "--streams {streams}");
+        assert_eq!(
+            saved_files(&saved),
+            saved_files(&reference_saved),
+            "--streams {streams}: annotated images differ"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -148,6 +186,7 @@ fn bench_reports_images_per_second_for_streams_and_batches() {
         "median ",
         " p90 ",
         "images/s (4 images in ",
+        "  ghost-yolo-stream-",
     ] {
         assert!(out.contains(needle), "{needle:?} missing:\n{out}");
     }

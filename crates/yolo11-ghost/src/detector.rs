@@ -48,6 +48,19 @@ pub trait DetectionModel: Send + Sync + std::fmt::Debug {
         ctx: &mut Context,
     ) -> Result<Array3<f32>, YoloError>;
 
+    /// [`Self::forward`] into `out` (reshaped when its shape is not the output's), so that a
+    /// caller keeping `out` across calls does not allocate (and the allocator does not map
+    /// fresh pages for) the output every pass. The default calls `forward`.
+    fn forward_into(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+        out: &mut Array3<f32>,
+    ) -> Result<(), YoloError> {
+        *out = self.forward(images, ctx)?;
+        Ok(())
+    }
+
     /// The coarsest stride (32 for YOLO11): input sides must be multiples of it.
     fn max_stride(&self) -> usize;
 
@@ -63,6 +76,11 @@ pub struct Preprocessed {
     /// Per image: original size and placement inside the input.
     pub geometry: Vec<LetterboxGeometry>,
 }
+
+/// The `output0` tensor a context keeps between detection calls (a type of its own, so no other
+/// per-context state of type `Array3<f32>` is confused with it).
+#[derive(Default)]
+struct KeptOutput(Array3<f32>);
 
 /// A YOLO detector: a model plus class names and [`DetectorOptions`].
 #[derive(Debug)]
@@ -222,9 +240,44 @@ impl Detector {
             return Ok(Vec::new());
         }
         let pre = self.preprocess(images)?;
-        let output = self.forward(pre.tensor.view())?;
-        let input_hw = (pre.tensor.shape()[2], pre.tensor.shape()[3]);
-        self.postprocess(output.view(), input_hw, &pre.geometry)
+        let mut ctx = self.pooled_context();
+        let result = self.detect_preprocessed(&pre, &mut ctx);
+        self.return_context(ctx);
+        result
+    }
+
+    /// Forward pass and post-processing of a letterboxed batch on `ctx`, the output tensor kept
+    /// in `ctx` for the next call.
+    pub(crate) fn detect_preprocessed(
+        &self,
+        pre: &Preprocessed,
+        ctx: &mut Context,
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
+        let mut output: Box<KeptOutput> = ctx.take_state();
+        let result = self
+            .forward_into(pre.tensor.view(), ctx, &mut output.0)
+            .and_then(|()| {
+                let input_hw = (pre.tensor.shape()[2], pre.tensor.shape()[3]);
+                self.postprocess(output.0.view(), input_hw, &pre.geometry)
+            });
+        ctx.put_state(output);
+        result
+    }
+
+    /// A context from the pool (or a new one on the detector's threads).
+    fn pooled_context(&self) -> Context {
+        self.contexts
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_else(|| self.new_context())
+    }
+
+    /// Gives a context back to the pool.
+    fn return_context(&self, ctx: Context) {
+        if let Ok(mut pool) = self.contexts.lock() {
+            pool.push(ctx);
+        }
     }
 
     /// Letterbox a batch into one input tensor.
@@ -252,16 +305,9 @@ impl Detector {
 
     /// Run the raw network: `images [N, 3, H, W]` -> `output0 [N, 4 + nc, A]`.
     pub fn forward(&self, images: ArrayView4<'_, f32>) -> Result<Array3<f32>, DetectError> {
-        let mut ctx = self
-            .contexts
-            .lock()
-            .ok()
-            .and_then(|mut pool| pool.pop())
-            .unwrap_or_else(|| self.new_context());
+        let mut ctx = self.pooled_context();
         let result = self.forward_with_context(images, &mut ctx);
-        if let Ok(mut pool) = self.contexts.lock() {
-            pool.push(ctx);
-        }
+        self.return_context(ctx);
         result
     }
 
@@ -278,16 +324,29 @@ impl Detector {
         images: ArrayView4<'_, f32>,
         ctx: &mut Context,
     ) -> Result<Array3<f32>, DetectError> {
-        let output = self.model.forward(images, ctx)?;
+        let mut output = Array3::zeros((0, 0, 0));
+        self.forward_into(images, ctx, &mut output)?;
+        Ok(output)
+    }
+
+    /// [`Detector::forward_with_context`] into a caller-kept `out` (reshaped when needed): with
+    /// the same `ctx` and `out` across calls on inputs of one size, a pass allocates nothing.
+    pub fn forward_into(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+        out: &mut Array3<f32>,
+    ) -> Result<(), DetectError> {
+        self.model.forward_into(images, ctx, out)?;
         let expected_channels = 4 + self.model.num_classes();
-        let shape = output.shape();
+        let shape = out.shape();
         if shape[0] != images.shape()[0] || shape[1] != expected_channels {
             return Err(DetectError::OutputShape {
                 expected: format!("[{}, {expected_channels}, anchors]", images.shape()[0]),
                 found: format!("{shape:?}"),
             });
         }
-        Ok(output)
+        Ok(())
     }
 
     /// NMS and `scale_boxes` for every image of a batch output.

@@ -546,6 +546,15 @@ impl crate::detector::DetectionModel for YoloModel {
         YoloModel::forward(self, images, ctx)
     }
 
+    fn forward_into(
+        &self,
+        images: ArrayView4<'_, f32>,
+        ctx: &mut Context,
+        out: &mut Array3<f32>,
+    ) -> Result<()> {
+        YoloModel::forward_into(self, images, ctx, out)
+    }
+
     fn max_stride(&self) -> usize {
         self.max_stride
     }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use ghost_image::image_io::load_rgb;
@@ -86,7 +86,12 @@ fn streams_match_sequential_runs_in_order() {
     // order differs from input order.
     let input: Vec<RgbImage> = (0..3).flat_map(|_| images.iter().cloned()).collect();
     for (streams, threads) in [(1, 1), (2, 1), (3, 1), (2, 2)] {
-        let pool = detector(1).streams(streams, threads).unwrap();
+        let shared = detector(1);
+        let pool = shared.streams(streams, threads).unwrap();
+        // The streams share this very detector (and so its packed weights): the pool holds the
+        // one extra reference, no copy.
+        assert!(Arc::ptr_eq(pool.detector(), &shared));
+        assert_eq!(Arc::strong_count(&shared), 2);
         let got: Vec<Vec<Detection>> = pool.detect_rgb(input.clone()).map(|r| r.unwrap()).collect();
         assert_eq!(got.len(), input.len(), "{streams} streams x {threads}");
         for (i, detections) in got.iter().enumerate() {
@@ -181,27 +186,39 @@ fn in_flight_items_never_exceed_the_queue_depth() {
 fn dropping_a_run_early_neither_hangs_nor_breaks_the_pool() {
     within(Duration::from_secs(120), || {
         let pool = detector(1).streams(2, 1).unwrap();
-        let images = images();
-        let ran = Arc::new(AtomicUsize::new(0));
+        // Items after the first wait at a gate, so that when the run is dropped items 1 and 2
+        // are running or queued (two streams, both held at the gate once they start) and item 3
+        // is queued (depth 2 x 2 = 4 in flight): no stream is free to start it before the drop.
+        let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let ran = Arc::new(Mutex::new(Vec::new()));
         {
-            let ran = Arc::clone(&ran);
-            let endless = images.clone().into_iter().cycle();
-            let mut run = pool.run(endless, move |d: &Detector, ctx: &mut _, img| {
-                ran.fetch_add(1, Ordering::SeqCst);
-                d.detect_rgb_with_context(&img, ctx)
+            let (gate, ran) = (Arc::clone(&gate), Arc::clone(&ran));
+            let mut run = pool.run(0.., move |_: &Detector, _: &mut _, i: usize| {
+                ran.lock().unwrap().push(i);
+                if i > 0 {
+                    let (open, wake) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = wake.wait(open).unwrap();
+                    }
+                }
+                Ok(i)
             });
-            for _ in 0..3 {
-                run.next().unwrap().unwrap();
-            }
-            // Dropped here with items still queued and running.
+            assert_eq!(run.next().unwrap().unwrap(), 0);
+            // Dropped here, before the gate opens.
         }
-        let depth = 2 * 2;
-        // Let the cancelled items drain, then check none of the queued ones ran.
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        // The pool still works, and its queue drains the cancelled items first.
+        let images = images();
         let again: Vec<_> = pool.detect_rgb(images.clone()).collect();
+        let mut started = ran.lock().unwrap().clone();
+        started.sort_unstable();
+        // Items 1 and 2 may or may not have started by the drop (stream threads get the CPU when
+        // they get it); 3 was queued behind them, so only cancellation keeps it out.
         assert!(
-            ran.load(Ordering::SeqCst) <= 3 + depth,
-            "{} items ran after the run was dropped",
-            ran.load(Ordering::SeqCst)
+            started.first() == Some(&0) && started.iter().all(|&i| i <= 2),
+            "items that started: {started:?}; the queued one (3) must have been cancelled"
         );
         let sequential = detector(1);
         for (img, r) in images.iter().zip(again) {

@@ -14,6 +14,7 @@ use std::alloc::System;
 use ghost_layers::{Context, SeededWeights, Threads};
 use ndarray::{Array3, Array4};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::{ModelSpec, YoloModel};
 
 #[global_allocator]
@@ -64,4 +65,40 @@ fn steady_state_forward_allocates_nothing() {
             assert_eq!(out.shape(), &[1, 4 + 80, 12 * 20 + 6 * 10 + 3 * 5]);
         }
     }
+
+    // The same through the Detector API (`ghost-yolo bench`'s loop): `Detector::forward_into`
+    // with a kept context and output allocates nothing either, so the 2.8 MB `output0` of a
+    // 640x640 pass is not re-allocated (and its pages re-mapped) every pass.
+    let detector = Detector::load(
+        "yolo11n-ghost",
+        &WeightsChoice::Seeded(0x5EED),
+        DetectorOptions {
+            threads: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut ctx = detector.new_context();
+    let mut out = Array3::zeros((0, 0, 0));
+    let first = Region::new(GLOBAL);
+    detector
+        .forward_into(images.view(), &mut ctx, &mut out)
+        .unwrap();
+    assert!(
+        first.change().allocations > 0,
+        "Detector: the first pass allocates"
+    );
+    detector
+        .forward_into(images.view(), &mut ctx, &mut out)
+        .unwrap();
+    let steady = Region::new(GLOBAL);
+    detector
+        .forward_into(images.view(), &mut ctx, &mut out)
+        .unwrap();
+    let stats = steady.change();
+    assert_eq!(
+        (stats.allocations, stats.reallocations),
+        (0, 0),
+        "Detector::forward_into allocated in the steady state ({stats:?})"
+    );
 }

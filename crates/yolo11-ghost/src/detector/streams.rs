@@ -95,9 +95,7 @@ impl Detector {
         ctx: &mut Context,
     ) -> Result<Vec<Detection>, DetectError> {
         let pre = self.preprocess(std::slice::from_ref(image))?;
-        let output = self.forward_with_context(pre.tensor.view(), ctx)?;
-        let input_hw = (pre.tensor.shape()[2], pre.tensor.shape()[3]);
-        let mut all = self.postprocess(output.view(), input_hw, &pre.geometry)?;
+        let mut all = self.detect_preprocessed(&pre, ctx)?;
         Ok(all.pop().unwrap_or_default())
     }
 }
@@ -288,7 +286,7 @@ where
             let (f, cancelled) = (Arc::clone(&self.f), Arc::clone(&self.cancelled));
             let detector = Arc::clone(&self.pool.detector);
             let job: Job = Box::new(move |ctx: &mut Context| {
-                if cancelled.load(Ordering::Relaxed) {
+                if cancelled.load(Ordering::SeqCst) {
                     return; // `reply` dropped: reports "not run" to nobody.
                 }
                 let result = catch_unwind(AssertUnwindSafe(|| f(&detector, ctx, item)))
@@ -340,7 +338,7 @@ impl<I, T, R> Drop for Ordered<'_, I, T, R> {
     fn drop(&mut self) {
         // Queued items of this run return at once when a stream takes them; the running ones
         // finish and their replies go nowhere.
-        self.cancelled.store(true, Ordering::Relaxed);
+        self.cancelled.store(true, Ordering::SeqCst);
     }
 }
 
