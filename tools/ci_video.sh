@@ -27,4 +27,6 @@ if [[ "${1:-}" == --install-only ]]; then
 fi
 GHOST_REQUIRE_FFMPEG=1 GHOST_REQUIRE_RTSP=1 cargo test -p ghost-video
 GHOST_REQUIRE_FFMPEG=1 cargo test -p ghost-yolo-cli --test video_cli
+# `ghost-yolo track` on the clip, on two videos and on the RTSP stream (about 10 s of tests)
+GHOST_REQUIRE_FFMPEG=1 GHOST_REQUIRE_RTSP=1 cargo test -p ghost-yolo-cli --test track_video_cli
 echo "ci_video: done in $((SECONDS - start)) s"

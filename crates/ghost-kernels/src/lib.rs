@@ -28,6 +28,7 @@ mod mapped_file;
 mod parallel;
 pub mod pointwise;
 pub mod pool;
+pub mod quant;
 pub mod resize;
 mod scalar_lanes;
 mod scratch_pool;

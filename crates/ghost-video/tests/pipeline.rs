@@ -106,6 +106,52 @@ fn the_clip_gives_labels_crops_an_annotated_video_and_json_per_frame() {
         assert!(r["path"].as_str().unwrap().ends_with("shapes_clip.mp4"));
         assert!(!r["detections"].as_array().unwrap().is_empty());
     }
+    // The JSON went through a temporary file renamed into place: none is left behind.
+    let temps: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
+
+/// A symlink planted under the JSON's name is replaced, never written through, and a run into a
+/// missing directory fails before any frame without leaving a file.
+#[cfg(unix)]
+#[test]
+fn json_never_follows_a_planted_symlink() {
+    if !have_ffmpeg("json_never_follows_a_planted_symlink") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, b"keep").unwrap();
+    let target = dir.path().join("dets.json");
+    std::os::unix::fs::symlink(&outside, &target).unwrap();
+    let image = dir.path().join("frame.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([114; 3]))
+        .save(&image)
+        .unwrap();
+    let options = PipelineOptions {
+        json: Some(target.clone()),
+        ..Default::default()
+    };
+    let sources = || expand_sources(&[image.to_string_lossy().into_owned()]).unwrap();
+    let summary = run_pipeline(&detector(), sources(), &options, |_| {}).unwrap();
+    assert_eq!(summary.frames, 1);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+    assert!(!target.symlink_metadata().unwrap().file_type().is_symlink());
+    let records: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1);
+
+    let missing = PipelineOptions {
+        json: Some(dir.path().join("no/such/dets.json")),
+        ..Default::default()
+    };
+    let err = run_pipeline(&detector(), sources(), &missing, |_| {}).unwrap_err();
+    assert!(err.contains("no/such/dets.json"), "{err}");
+    assert!(!dir.path().join("no").exists());
 }
 
 #[test]

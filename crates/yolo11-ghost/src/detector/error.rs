@@ -51,4 +51,13 @@ pub enum DetectError {
     /// "thread pool:").
     #[error(transparent)]
     Threads(ghost_kernels::KernelError),
+    /// A throughput-mode item ([`super::StreamPool`]) did not finish: its job panicked, or the
+    /// pool shut down before running it. The other items are unaffected.
+    #[error("stream item {item}: {message}")]
+    Stream {
+        /// The item's position in the input sequence (0-based).
+        item: usize,
+        /// What happened.
+        message: String,
+    },
 }
