@@ -23,6 +23,7 @@
 //! `docs/video.md` (it equals `cv2.VideoCapture` bit for bit on the committed clip).
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod atomic;
 pub mod batch;
 pub mod crop;
 pub mod decoder;

@@ -233,23 +233,7 @@ struct JsonStream {
 impl JsonStream {
     fn create(path: &Path, protected: &HashSet<PathBuf>) -> Result<Self, String> {
         guard(path, protected)?;
-        let fail = |e: std::io::Error| format!("cannot write --json file {}: {e}", path.display());
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut name = std::ffi::OsString::from(".");
-        name.push(
-            path.file_name()
-                .unwrap_or(std::ffi::OsStr::new("output.json")),
-        );
-        name.push(format!(".tmp-{}", std::process::id()));
-        let temp = dir.join(name);
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(fail)?;
+        let (temp, file) = crate::atomic::create_temp(path)?;
         let mut stream = Self {
             path: path.to_path_buf(),
             temp,
@@ -283,7 +267,7 @@ impl JsonStream {
         file.flush().map_err(fail)?;
         drop(file);
         guard(&self.path, protected)?;
-        std::fs::rename(&self.temp, &self.path).map_err(fail)
+        crate::atomic::commit(&self.temp, &self.path)
     }
 }
 
@@ -385,7 +369,6 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
             let target = dir.join(format!("{stem}.txt"));
             let written = guard(&target, &self.protected).and_then(|()| {
                 // replace, not append to, a previous run's labels (as Ultralytics)
-                let _ = std::fs::remove_file(&target);
                 match tracked_label_file(
                     &result.detections,
                     result.track_ids.as_deref(),
@@ -393,8 +376,14 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
                     image.height(),
                     self.options.save_conf,
                 ) {
-                    Some(text) => std::fs::write(&target, text).map_err(|e| e.to_string()),
-                    None => Ok(()),
+                    Some(text) => crate::atomic::write_file(&target, text.as_bytes()),
+                    // no boxes: no file (Ultralytics), and none left from a previous run
+                    None => match std::fs::remove_file(&target) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            Err(format!("cannot remove {}: {e}", target.display()))
+                        }
+                        _ => Ok(()),
+                    },
                 }
             });
             if let Err(e) = written {
@@ -528,12 +517,13 @@ fn drawn(result: &FrameDetections) -> std::borrow::Cow<'_, [yolo11_ghost::postpr
 fn save_rgb(image: &RgbImage, target: &Path) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
     let format = ImageFormat::from_path(target).map_err(|e| fail(&e))?;
+    // Encoded in memory (PNG and TIFF need to seek), then written through a temporary file.
+    let mut bytes = std::io::Cursor::new(Vec::new());
     if format == ImageFormat::Jpeg {
-        let file = std::fs::File::create(target).map_err(|e| fail(&e))?;
-        let mut writer = std::io::BufWriter::new(file);
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 95);
-        image.write_with_encoder(encoder).map_err(|e| fail(&e))
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
+        image.write_with_encoder(encoder).map_err(|e| fail(&e))?;
     } else {
-        image.save_with_format(target, format).map_err(|e| fail(&e))
+        image.write_to(&mut bytes, format).map_err(|e| fail(&e))?;
     }
+    crate::atomic::write_file(target, bytes.get_ref())
 }

@@ -63,19 +63,36 @@ pub(crate) unsafe fn depthwise_rows<V: StoreU8>(plan: &DwPlan<'_>, rows: Range<u
     let mut jobs = vec![Job::default(); plan.weights.cpad / 8];
     for row in rows {
         let (b, oy) = (row / plan.oh, row % plan.oh);
+        // Output rows whose window rows all lie inside the input: along them, consecutive
+        // interior pixels' tap pointers differ by one horizontal stride, so they are stepped
+        // instead of recomputed with bounds checks.
+        let rows_inside =
+            oy * plan.sh >= plan.pad_top && oy * plan.sh + plan.kh <= plan.ih + plan.pad_top;
+        let step = plan.sw * plan.in_stride;
+        let mut prev_interior = false;
         for ox in 0..plan.ow {
-            for ky in 0..plan.kh {
-                let iy = (oy * plan.sh + ky).wrapping_sub(plan.pad_top);
-                for kx in 0..plan.kw {
-                    let ix = (ox * plan.sw + kx).wrapping_sub(plan.pad_left);
-                    a[ky * plan.kw + kx] = if iy < plan.ih && ix < plan.iw {
-                        plan.input
-                            .wrapping_add(((b * plan.ih + iy) * plan.iw + ix) * plan.in_stride)
-                    } else {
-                        plan.zp_row
-                    };
+            let interior = rows_inside
+                && ox * plan.sw >= plan.pad_left
+                && ox * plan.sw + plan.kw <= plan.iw + plan.pad_left;
+            if interior && prev_interior {
+                for p in &mut a[..taps] {
+                    *p = p.wrapping_add(step);
+                }
+            } else {
+                for ky in 0..plan.kh {
+                    let iy = (oy * plan.sh + ky).wrapping_sub(plan.pad_top);
+                    for kx in 0..plan.kw {
+                        let ix = (ox * plan.sw + kx).wrapping_sub(plan.pad_left);
+                        a[ky * plan.kw + kx] = if iy < plan.ih && ix < plan.iw {
+                            plan.input
+                                .wrapping_add(((b * plan.ih + iy) * plan.iw + ix) * plan.in_stride)
+                        } else {
+                            plan.zp_row
+                        };
+                    }
                 }
             }
+            prev_interior = interior;
             if taps % 2 == 1 {
                 a[taps] = a[taps - 1];
             }

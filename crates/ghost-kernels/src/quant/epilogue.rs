@@ -136,8 +136,9 @@ pub(crate) unsafe fn finish4<V: StoreU8>(f: &Finish<'_>, jobs: &[Job]) {
         let mut ns = [8usize; 4];
         for (i, job) in jobs.iter().enumerate() {
             let mut corrected = [0.0f32; 8];
-            for (k, c) in corrected.iter_mut().enumerate() {
-                *c = (job.acc[k] - f.zp_sum[job.c0 + k]) as f32;
+            let zp_sum: &[i32; 8] = f.zp_sum[job.c0..job.c0 + 8].try_into().expect("8");
+            for ((c, &a), &z) in corrected.iter_mut().zip(&job.acc).zip(zp_sum) {
+                *c = (a - z) as f32;
             }
             ns[i] = (f.cout - job.c0).min(8);
             masks[i] = V::mask(ns[i]);
