@@ -25,6 +25,7 @@ use crate::cost::Cost;
 use crate::error::{LayerError, Result};
 use crate::kind::{KernelKind, RecordKind};
 use crate::layer::Layer;
+use crate::quant::{quant_error, ActQuant, ConvQuant, QuantSite};
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
 
@@ -222,6 +223,10 @@ pub struct ConvBnAct {
     spec: ConvSpec,
     has_bn: bool,
     packed: Packed,
+    /// Where the weights are stored (for calibration), when loaded by name.
+    site: Option<QuantSite>,
+    /// The INT8 model's quantization of this conv's input, when its weights were int8.
+    input_quant: Option<ActQuant>,
 }
 
 impl ConvBnAct {
@@ -233,9 +238,15 @@ impl ConvBnAct {
         spec: ConvSpec,
         eps: f64,
     ) -> Result<Self> {
+        spec.validate(&names.layer_name())?;
+        if weights.is_int8(&join_name(&names.conv, "weight")) {
+            let (folded, quant) = Self::load_folded_quant(weights, names, &spec, eps)?;
+            let mut layer = Self::from_folded_quant(names.layer_name(), spec, &folded, quant)?;
+            layer.has_bn = names.bn.is_some();
+            return Ok(layer);
+        }
         // The weights stay where the source keeps them (borrowed from a mapped file): the
         // BatchNorm scale is applied as they are packed, so no folded copy is made.
-        spec.validate(&names.layer_name())?;
         let weight = weights.load_cow(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
         let (bias, bn) = Self::load_bias_and_bn(weights, names, &spec, eps)?;
         let (scale, bias) = match bn {
@@ -251,7 +262,89 @@ impl ConvBnAct {
         };
         let mut layer = Self::pack(names.layer_name(), spec, packed_weights, &bias)?;
         layer.has_bn = names.bn.is_some();
+        layer.site = Some(QuantSite::new(weights, names, spec, eps));
         Ok(layer)
+    }
+
+    /// [`ConvBnAct::load_folded`] plus what INT8 needs to know of the conv: where it is stored
+    /// and, for a quantized file (int8 `{conv}.weight`), its input quantization. A quantized
+    /// conv's weights come back dequantized (`q * scale[o]`, exact in f32 for the products the
+    /// kernels compute) with the stored folded bias.
+    pub fn load_folded_quant(
+        weights: &dyn WeightSource,
+        names: &ConvBnNames,
+        spec: &ConvSpec,
+        eps: f64,
+    ) -> Result<(FoldedConv, ConvQuant)> {
+        spec.validate(&names.layer_name())?;
+        let site = QuantSite::new(weights, names, *spec, eps);
+        if !weights.is_int8(&join_name(&names.conv, "weight")) {
+            let folded = Self::load_folded(weights, names, spec, eps)?;
+            return Ok((folded, ConvQuant { site, input: None }));
+        }
+        let cout = spec.cout;
+        let weight_name = join_name(&names.conv, "weight");
+        let q = weights.load_i8(&weight_name, &spec.weight_shape())?;
+        let scale_name = join_name(&names.conv, "weight_scale");
+        let scales = weights.load(&scale_name, &[cout])?;
+        if let Some((o, s)) = scales
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !(s.is_normal() && **s > 0.0))
+        {
+            return Err(quant_error(
+                weights,
+                &scale_name,
+                format!(
+                    "scale of output channel {o} is {s}, expected a finite positive normal number"
+                ),
+            )
+            .into());
+        }
+        let bias_name = join_name(&names.conv, "bias");
+        let bias = weights.load(&bias_name, &[cout])?;
+        if let Some((o, b)) = bias.iter().enumerate().find(|(_, b)| !b.is_finite()) {
+            return Err(quant_error(
+                weights,
+                &bias_name,
+                format!("bias of output channel {o} is {b}"),
+            )
+            .into());
+        }
+        let input = ActQuant::load(weights, &names.conv)?;
+        let per = q.len() / cout;
+        let weight = q
+            .chunks_exact(per.max(1))
+            .zip(&scales)
+            .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
+            .collect();
+        Ok((
+            FoldedConv { weight, bias },
+            ConvQuant {
+                site,
+                input: Some(input),
+            },
+        ))
+    }
+
+    /// [`ConvBnAct::from_folded`] for weights from [`ConvBnAct::load_folded_quant`] (or a
+    /// transform of them, as the split of a 1x1 conv by input channel): calibration records
+    /// its input range under `quant.site`, and with `quant.input` it runs as INT8.
+    pub fn from_folded_quant(
+        name: impl Into<String>,
+        spec: ConvSpec,
+        folded: &FoldedConv,
+        quant: ConvQuant,
+    ) -> Result<Self> {
+        let mut layer = Self::from_folded(name, spec, folded)?;
+        layer.site = Some(quant.site);
+        layer.input_quant = quant.input;
+        Ok(layer)
+    }
+
+    /// The input quantization when the conv runs as INT8.
+    pub fn input_quant(&self) -> Option<ActQuant> {
+        self.input_quant
     }
 
     /// The conv's weights (`[cout][cin/groups][kh][kw]`) and bias with the BatchNorm (if
@@ -344,6 +437,8 @@ impl ConvBnAct {
             spec,
             has_bn: false,
             packed,
+            site: None,
+            input_quant: None,
         })
     }
 
@@ -411,6 +506,19 @@ impl ConvBnAct {
                 });
             }
         }
+        ctx.observe(self.site.as_ref(), input);
+        // INT8 emulation: the kernel sees the input as the INT8 kernels would (quantized to u8
+        // and back); its weights are already the dequantized int8 values.
+        let quantized = self.input_quant.map(|q| {
+            let mut t = ctx.alloc(input.shape());
+            let mut view = t.view_mut();
+            for p in 0..input.layout().pixels() {
+                for (d, &x) in view.pixel_mut(p).iter_mut().zip(input.pixel(p)) {
+                    *d = q.fake_quant(x);
+                }
+            }
+            t
+        });
         let timer = ctx.start_timer();
         let residual_len = residual.as_ref().map_or(0, |r| r.view.layout().elements());
         let epilogue = Epilogue {
@@ -418,21 +526,21 @@ impl ConvBnAct {
             residual,
         };
         let (threads, scratch) = ctx.parts();
-        let result = match &self.packed {
-            Packed::Pointwise(p) => pointwise(input, p, &epilogue, output, threads),
-            Packed::Depthwise(p) => {
-                depthwise(input, p, &self.spec.window, &epilogue, output, threads)
-            }
-            Packed::Dense(p) => conv2d(
-                input,
-                p,
-                &self.spec.window,
-                &epilogue,
-                output,
-                scratch,
-                threads,
-            ),
+        let kernel_input = match &quantized {
+            Some(t) => t.view(),
+            None => *input,
         };
+        let x = &kernel_input;
+        let result = match &self.packed {
+            Packed::Pointwise(p) => pointwise(x, p, &epilogue, output, threads),
+            Packed::Depthwise(p) => depthwise(x, p, &self.spec.window, &epilogue, output, threads),
+            Packed::Dense(p) => {
+                conv2d(x, p, &self.spec.window, &epilogue, output, scratch, threads)
+            }
+        };
+        if let Some(t) = quantized {
+            ctx.recycle(t);
+        }
         result.map_err(|e| LayerError::kernel(self.name.clone(), e))?;
         if timer.is_some() {
             let s = &self.spec;

@@ -29,6 +29,7 @@ pub mod ghost_bottleneck;
 pub mod ghost_module;
 pub mod kind;
 pub mod layer;
+pub mod quant;
 pub mod squeeze_excite;
 pub mod tensor;
 pub mod weights;
@@ -43,6 +44,7 @@ pub use ghost_bottleneck::{GhostBottleneck, GhostBottleneckSpec};
 pub use ghost_module::GhostModule;
 pub use kind::{KernelKind, RecordKind};
 pub use layer::Layer;
+pub use quant::{ActQuant, ConvQuant, QuantSite, RangeObserver, QUANT_SCHEME};
 pub use squeeze_excite::SqueezeExcite;
 pub use tensor::Tensor;
 pub use weights::{

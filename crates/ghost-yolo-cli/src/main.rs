@@ -3,7 +3,7 @@
 //! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `track` (an
 //! image sequence -> the same with ByteTrack IDs), `info` (layer
 //! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
-//! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
+//! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset), `quantize` (INT8).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments (an unusable `GHOST_KERNELS_ISA` included).
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ mod info;
 mod output;
 mod predict;
 mod profile;
+mod quantize;
 mod track;
 mod val;
 
@@ -47,6 +48,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Precision, recall, mAP50 and mAP50-95 on a YOLO-format dataset (as `yolo val`).
     Val(val::ValArgs),
+    /// Post-training INT8 quantization, calibrated on a dataset's images.
+    Quantize(quantize::QuantizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Val(args) => val::run(args),
+        Command::Quantize(args) => quantize::run(args),
     };
     match result {
         Ok(code) => code,

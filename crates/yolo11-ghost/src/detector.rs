@@ -6,7 +6,7 @@
 //! for long and never allocate a new workspace in the steady state.
 
 mod error;
-mod load;
+pub(crate) mod load;
 mod options;
 mod views;
 mod warning;
@@ -75,6 +75,8 @@ pub struct Detector {
     spec: Option<ModelSpec>,
     /// The image size the weights were trained at (`imgsz` metadata), when known.
     trained_imgsz: Option<usize>,
+    /// The quantization scheme of an INT8 weights file (`quantization` metadata).
+    quantization: Option<String>,
 }
 
 impl Detector {
@@ -109,7 +111,14 @@ impl Detector {
             contexts: Mutex::new(Vec::new()),
             spec: None,
             trained_imgsz: None,
+            quantization: None,
         })
+    }
+
+    /// The quantization scheme when the weights are an INT8 model (`ghost-yolo quantize`'s
+    /// `quantization` metadata), else `None` (FP32).
+    pub fn quantization(&self) -> Option<&str> {
+        self.quantization.as_deref()
     }
 
     /// The image size the weights were trained at (their `imgsz` metadata), which Ultralytics

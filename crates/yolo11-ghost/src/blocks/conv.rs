@@ -43,7 +43,9 @@ impl Conv {
         at: usize,
     ) -> Result<(ConvBnAct, ConvBnAct)> {
         let (c1, c2) = (a.c1, a.c2);
-        let folded = ConvBnAct::load_folded(
+        // Both halves keep the whole conv's site and input quantization: their inputs are the
+        // two parts of the Concat the conv reads, one tensor for calibration and INT8.
+        let (folded, quant) = ConvBnAct::load_folded_quant(
             weights,
             &ConvBnNames::ultralytics(prefix),
             &ConvSpec::new(c1, c2, 1),
@@ -57,21 +59,23 @@ impl Conv {
                 .collect()
         };
         let (low_weight, high_weight) = (columns(0..at), columns(at..c1));
-        let low = ConvBnAct::from_folded(
+        let low = ConvBnAct::from_folded_quant(
             format!("{prefix}[..{at}]"),
             ConvSpec::new(at, c2, 1),
             &FoldedConv {
                 weight: low_weight,
                 bias: vec![0.0; c2],
             },
+            quant.clone(),
         )?;
-        let high = ConvBnAct::from_folded(
+        let high = ConvBnAct::from_folded_quant(
             format!("{prefix}[{at}..]"),
             ConvSpec::new(c1 - at, c2, 1).act(activation(a)),
             &FoldedConv {
                 weight: high_weight,
                 bias: folded.bias,
             },
+            quant,
         )?;
         Ok((low, high))
     }
