@@ -27,6 +27,7 @@ pub mod mapped_file;
 pub mod parallel;
 pub mod pointwise;
 pub mod pool;
+pub mod quant;
 pub mod resize;
 mod scalar_lanes;
 mod scratch_pool;

@@ -50,3 +50,23 @@ pub fn winograd_bound(cin: usize, transformed_abs_sum: f64, reference: f64) -> f
         + ACT_REL * reference.abs()
         + ABS_FLOOR
 }
+
+/// Worst-case error bound of an INT8 convolution's f32 output against the f64 reference
+/// ([`crate::quant::naive::finish`]). The zero-point-corrected i32 accumulator is exact (the
+/// conformance tests check it bit for bit); what follows rounds at most five times in f32:
+/// the i32 -> f32 conversion, the product `s_in * s_w[c]`, the multiply and the bias add (one
+/// rounding fused, two unfused) and a residual add, each a relative `u = 2^-24` of a partial
+/// sum no larger than `abs_sum = |acc * s_in * s_w| + |bias| + |residual|`. `4 eps = 8 u`
+/// covers the five with margin; the activation's slope and evaluation error enter as in
+/// [`dot_act_bound`].
+pub fn int8_epilogue_bound(abs_sum: f64, reference: f64) -> f64 {
+    ACT_SLOPE * 4.0 * f32::EPSILON as f64 * abs_sum + ACT_REL * reference.abs() + ABS_FLOOR
+}
+
+/// Largest difference, in u8 codes, between a requantized INT8 output and the requantized
+/// reference when the f32 values before requantization differ by at most `bound`: the values
+/// divided by `scale` differ by at most `bound / scale`, and rounding each to an integer can add
+/// one more step (two values either side of a rounding boundary).
+pub fn requantized_code_bound(bound: f64, scale: f32) -> u32 {
+    (bound / f64::from(scale)).floor() as u32 + 1
+}

@@ -81,6 +81,8 @@ pub(crate) struct Kernels {
     pub dfl: RangeFn<DflKernel>,
     /// Row softmax.
     pub softmax: RangeFn<SoftmaxKernel>,
+    /// The INT8 kernels (GEMM tile, depthwise, quantize / dequantize).
+    pub quant: crate::quant::QuantKernels,
 }
 
 /// The `Lanes`-generic kernels (element-wise, pooling, upsampling, DFL, softmax) of one back
@@ -185,6 +187,8 @@ impl Backend {
             ]
             .map(String::from),
         );
+        f.push(k.quant.gemm_name.to_string());
+        f.extend(["depthwise-i8", "quantize", "dequantize"].map(String::from));
         f
     }
 }

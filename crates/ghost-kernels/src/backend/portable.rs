@@ -23,6 +23,7 @@ pub(super) static BACKEND: Backend = {
             upsample,
             dfl,
             softmax,
+            quant: crate::quant::PORTABLE,
         },
     }
 };

@@ -24,6 +24,7 @@ pub(super) static BACKEND: Backend = {
             upsample,
             dfl,
             softmax,
+            quant: crate::quant::SCALAR,
         },
     }
 };

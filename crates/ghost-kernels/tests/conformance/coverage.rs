@@ -4,7 +4,7 @@
 use ghost_kernels::{Backend, Isa};
 
 /// The families this suite exercises, and the file that does.
-const COVERED: [(&str, &str); 11] = [
+const COVERED: [(&str, &str); 15] = [
     ("gemm", "gemm.rs, conv.rs"),
     ("pointwise-small", "gemm.rs (cout <= 16)"),
     ("depthwise-rows", "depthwise.rs"),
@@ -16,6 +16,10 @@ const COVERED: [(&str, &str); 11] = [
     ("upsample", "pool.rs"),
     ("dfl", "reduce.rs"),
     ("softmax", "reduce.rs"),
+    ("gemm-i8", "quant.rs (pointwise and dense)"),
+    ("depthwise-i8", "quant.rs"),
+    ("quantize", "quant.rs"),
+    ("dequantize", "quant.rs"),
 ];
 
 #[test]

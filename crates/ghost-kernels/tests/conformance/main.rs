@@ -26,6 +26,7 @@ mod depthwise;
 mod elementwise;
 mod gemm;
 mod pool;
+mod quant;
 mod reduce;
 
 use ghost_kernels::{Activation, AddOrder, Backend};

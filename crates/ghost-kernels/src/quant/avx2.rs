@@ -1,0 +1,222 @@
+//! AVX2 INT8 microkernels.
+//!
+//! GEMM tile (4 rows x 16 channels): per row and group of 4 input channels, one 32-bit
+//! broadcast of the 4 u8 inputs, `vpmaddubsw` against 32 bytes of packed s8 weights (8 columns
+//! x 4 channels) giving s16 pair sums, `vpmaddwd` with ones folding pairs into s32, `vpaddd`
+//! into the accumulator: 64 multiply-adds per row and group in 2 + 2 + 2 instructions. The pair
+//! sums cannot saturate because the GEMM weights lie in `[-64, 64]` (`GEMM_WEIGHT_QMAX`):
+//! `|x0 w0 + x1 w1| <= 2 * 255 * 64 = 32640 < 32767`, so the result is exact, as the scalar
+//! kernel's.
+//!
+//! Depthwise (one output pixel, 16 channels per step): u8 inputs zero-extended to s16,
+//! `vpmullw` with s16 weights (exact: `|x w| <= 255 * 127 = 32385`), sign-extended to s32 and
+//! added. Quantize / dequantize: 8 floats per step, the scalar definition's operations in the
+//! same order (IEEE division, round half to even, clamp), so every back end gives the same code.
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::convert::ConvertPlan;
+use super::depthwise_kernel::{depthwise_rows, DwPlan, DwWeights};
+use super::gemm::{gemm_rows, GemmPlan, TileI8, MR};
+use super::pack::{KG, NR};
+use super::params::quantize_value;
+use crate::lanes::Avx2;
+
+/// The 4 bytes at `p`, `rem < 4` of them when `rem` is set (zeros above).
+#[inline(always)]
+unsafe fn load_group(p: *const u8, rem: usize) -> i32 {
+    if rem == 0 {
+        // SAFETY: the caller guarantees 4 readable bytes.
+        unsafe { p.cast::<i32>().read_unaligned() }
+    } else {
+        let mut b = [0u8; 4];
+        // SAFETY: the caller guarantees `rem` readable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), rem) };
+        i32::from_le_bytes(b)
+    }
+}
+
+/// One group of 4 input channels for the 4 rows: accumulates into `c`.
+#[inline(always)]
+unsafe fn group(c: &mut [[__m256i; 2]; MR], x: [i32; MR], w: *const i8, ones: __m256i) {
+    // SAFETY: `w` points at 64 bytes of the panel (checked by the caller's loop bounds).
+    let (w0, w1) = unsafe {
+        (
+            _mm256_loadu_si256(w.cast()),
+            _mm256_loadu_si256(w.add(32).cast()),
+        )
+    };
+    for r in 0..MR {
+        let xb = _mm256_set1_epi32(x[r]);
+        let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(xb, w0), ones);
+        let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(xb, w1), ones);
+        c[r][0] = _mm256_add_epi32(c[r][0], p0);
+        c[r][1] = _mm256_add_epi32(c[r][1], p1);
+    }
+}
+
+/// [`super::gemm::GemmI8Fn`] on AVX2 (`vpmaddubsw` + `vpmaddwd`).
+///
+/// # Safety
+/// As [`super::gemm::GemmI8Fn`]; the CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn gemm_tile(tile: &TileI8<'_>, acc: &mut [[i32; NR]; MR]) {
+    let ones = _mm256_set1_epi16(1);
+    let mut c = [[_mm256_setzero_si256(); 2]; MR];
+    let full = tile.cin / KG;
+    let rem = tile.cin % KG;
+    let panel = tile.panel.as_ptr();
+    debug_assert!(tile.panel.len() >= tile.taps * tile.groups * NR * KG);
+    for t in 0..tile.taps {
+        let rows: [*const u8; MR] = std::array::from_fn(|r| tile.a[t * MR + r]);
+        // SAFETY: `taps * groups * 64` panel bytes; each row holds `cin` bytes, read as `full`
+        // whole groups and `rem` tail bytes.
+        unsafe {
+            let wt = panel.add(t * tile.groups * NR * KG);
+            for g in 0..full {
+                let x = rows.map(|p| load_group(p.add(g * KG), 0));
+                group(&mut c, x, wt.add(g * NR * KG), ones);
+            }
+            if rem != 0 {
+                let x = rows.map(|p| load_group(p.add(full * KG), rem));
+                group(&mut c, x, wt.add(full * NR * KG), ones);
+            }
+        }
+    }
+    for (row, cr) in acc.iter_mut().zip(&c) {
+        // SAFETY: each accumulator row holds 16 i32.
+        unsafe {
+            _mm256_storeu_si256(row.as_mut_ptr().cast(), cr[0]);
+            _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), cr[1]);
+        }
+    }
+}
+
+/// [`super::depthwise_kernel::DwPixelFn`] on AVX2.
+///
+/// # Safety
+/// As [`super::depthwise_kernel::DwPixelFn`]; the CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &mut [i32]) {
+    let c = w.channels;
+    let codes = w.codes.as_ptr();
+    let mut c0 = 0;
+    // SAFETY (whole function): every tap row holds `c` bytes and the codes `taps * cpad`
+    // entries; the loads below stay below `c` (inputs) and `cpad` (codes, acc).
+    unsafe {
+        while c0 + 16 <= c {
+            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for (t, &row) in a.iter().enumerate() {
+                let x = _mm256_cvtepu8_epi16(_mm_loadu_si128(row.add(c0).cast()));
+                let wv = _mm256_loadu_si256(codes.add(t * w.cpad + c0).cast());
+                let p = _mm256_mullo_epi16(x, wv);
+                lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
+                hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
+            }
+            _mm256_storeu_si256(acc.as_mut_ptr().add(c0).cast(), lo);
+            _mm256_storeu_si256(acc.as_mut_ptr().add(c0 + 8).cast(), hi);
+            c0 += 16;
+        }
+        if c0 + 8 <= c {
+            let mut s = _mm256_setzero_si256();
+            for (t, &row) in a.iter().enumerate() {
+                let x = _mm_cvtepu8_epi16(_mm_loadl_epi64(row.add(c0).cast()));
+                let wv = _mm_loadu_si128(codes.add(t * w.cpad + c0).cast());
+                s = _mm256_add_epi32(s, _mm256_cvtepi16_epi32(_mm_mullo_epi16(x, wv)));
+            }
+            _mm256_storeu_si256(acc.as_mut_ptr().add(c0).cast(), s);
+            c0 += 8;
+        }
+        for (ch, out) in acc.iter_mut().enumerate().take(c).skip(c0) {
+            let mut s = 0i32;
+            for (t, &row) in a.iter().enumerate() {
+                s += i32::from(*row.add(ch)) * i32::from(*codes.add(t * w.cpad + ch));
+            }
+            *out = s;
+        }
+    }
+}
+
+/// Quantizes pixels `rows` on AVX2.
+///
+/// # Safety
+/// As [`super::scalar::quantize_rows`]; the CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn quantize_rows(plan: &ConvertPlan, rows: Range<usize>) {
+    let scale = _mm256_set1_ps(plan.scale);
+    let zp = _mm256_set1_ps(f32::from(plan.zp));
+    let (zero, top) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
+    for p in rows {
+        // SAFETY: pixel `p` of both checked views holds `c` elements; the vector steps stay
+        // below `c`.
+        unsafe {
+            let src = plan.f32_ptr.add(p * plan.f32_stride);
+            let dst = plan.u8_ptr.add(p * plan.u8_stride);
+            let mut j = 0;
+            while j + 8 <= plan.c {
+                let v = _mm256_div_ps(_mm256_loadu_ps(src.add(j)), scale);
+                let v = _mm256_add_ps(
+                    _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                    zp,
+                );
+                // `max(v, 0)` returns 0 for NaN, as the scalar definition.
+                let v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
+                let i = _mm256_cvtps_epi32(v);
+                let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+                _mm_storel_epi64(dst.add(j).cast(), _mm_packus_epi16(w, w));
+                j += 8;
+            }
+            for k in j..plan.c {
+                *dst.add(k) = quantize_value(*src.add(k), plan.scale, plan.zp);
+            }
+        }
+    }
+}
+
+/// Dequantizes pixels `rows` on AVX2.
+///
+/// # Safety
+/// As [`super::scalar::dequantize_rows`]; the CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn dequantize_rows(plan: &ConvertPlan, rows: Range<usize>) {
+    let scale = _mm256_set1_ps(plan.scale);
+    let zp = _mm256_set1_epi32(i32::from(plan.zp));
+    for p in rows {
+        // SAFETY: as in `quantize_rows`.
+        unsafe {
+            let src = plan.u8_ptr.add(p * plan.u8_stride);
+            let dst = plan.f32_ptr.cast_mut().add(p * plan.f32_stride);
+            let mut j = 0;
+            while j + 8 <= plan.c {
+                let q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(j).cast()));
+                let v = _mm256_cvtepi32_ps(_mm256_sub_epi32(q, zp));
+                _mm256_storeu_ps(dst.add(j), _mm256_mul_ps(v, scale));
+                j += 8;
+            }
+            for k in j..plan.c {
+                *dst.add(k) = (i32::from(*src.add(k)) - i32::from(plan.zp)) as f32 * plan.scale;
+            }
+        }
+    }
+}
+
+/// The GEMM driver and epilogue on AVX2 lanes.
+///
+/// # Safety
+/// As [`gemm_rows`]; the CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn gemm_rows_avx2(plan: &GemmPlan<'_>, rows: Range<usize>) {
+    // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
+    unsafe { gemm_rows::<Avx2>(plan, rows) }
+}
+
+/// The depthwise driver and epilogue on AVX2 lanes.
+///
+/// # Safety
+/// As [`depthwise_rows`]; the CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn depthwise_rows_avx2(plan: &DwPlan<'_>, rows: Range<usize>) {
+    // SAFETY: forwarded contract.
+    unsafe { depthwise_rows::<Avx2>(plan, rows) }
+}

@@ -1,0 +1,148 @@
+//! The INT8 indirect GEMM shared by the pointwise and dense convolutions: the microkernel
+//! contract ([`TileI8`]) and the driver that walks output pixels in tiles of [`MR`] rows, runs
+//! the back end's microkernel on each 16-channel panel and finishes the accumulators
+//! ([`super::epilogue`]).
+//!
+//! A microkernel computes the exact i32 sums `acc[r][j] = sum_t sum_i a[t][r][i] * w[t][i][j]`
+//! for `MR` rows and one panel; row `r`'s input for tap `t` is `cin` bytes at `a[t * MR + r]`
+//! (a pixel of the input, or a row of zero points in the padding). Rows past the tile's valid
+//! rows repeat a valid pointer; their sums are not stored.
+
+use std::ops::Range;
+
+use crate::lanes::Lanes;
+
+use super::epilogue::{finish16, Finish};
+use super::pack::{PanelsI8, NR};
+
+/// Rows (output pixels) per microkernel tile, every back end.
+pub(crate) const MR: usize = 4;
+
+/// One microkernel call: `MR` rows x one panel.
+pub(crate) struct TileI8<'a> {
+    /// `taps * MR` row pointers, tap-major.
+    pub a: &'a [*const u8; MAX_TAPS_MR],
+    /// Taps.
+    pub taps: usize,
+    /// Bytes per tap and row.
+    pub cin: usize,
+    /// Groups of 4 input channels per tap (`cin.div_ceil(4)`).
+    pub groups: usize,
+    /// The panel's codes, `taps * groups * 64` bytes.
+    pub panel: &'a [i8],
+}
+
+/// Most taps of a dense INT8 convolution (kernels up to 7x7; larger ones are refused at
+/// packing): the tile's row-pointer table lives on the stack.
+pub(crate) const MAX_TAPS: usize = 49;
+const MAX_TAPS_MR: usize = MAX_TAPS * MR;
+
+/// A microkernel: writes the tile's `MR x 16` sums into `acc`.
+///
+/// # Safety
+/// Every pointer `a[t * MR + r]` (`t < taps`, `r < MR`) must be valid for `cin` byte reads;
+/// the CPU must support the kernel's instruction set.
+pub(crate) type GemmI8Fn = unsafe fn(&TileI8<'_>, &mut [[i32; NR]; MR]);
+
+/// Where the rows' inputs come from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Source {
+    /// Pointwise: output pixel `p` reads input pixel `p` at `ptr + p * stride`.
+    Pointwise { ptr: *const u8, stride: usize },
+    /// Dense `kh x kw` window (indirect GEMM); padding reads `zp_row` (`cin` zero points).
+    Window(WindowSource),
+}
+
+/// The geometry of a dense convolution's input.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WindowSource {
+    pub ptr: *const u8,
+    pub stride: usize,
+    pub ih: usize,
+    pub iw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub zp_row: *const u8,
+}
+
+/// Everything a GEMM back-end entry needs.
+pub(crate) struct GemmPlan<'a> {
+    pub weights: &'a PanelsI8,
+    pub source: Source,
+    pub kernel: GemmI8Fn,
+    pub finish: Finish<'a>,
+}
+
+// SAFETY: the pointers address buffers the safe entry point borrowed for the call; threads
+// read shared inputs and write disjoint pixels.
+unsafe impl Send for GemmPlan<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for GemmPlan<'_> {}
+
+/// The row pointers of output pixel `p`, one per tap, into `a[t * MR + r]`.
+#[inline(always)]
+fn fill_rows(source: &Source, p: usize, r: usize, a: &mut [*const u8; MAX_TAPS_MR]) {
+    match *source {
+        Source::Pointwise { ptr, stride } => a[r] = ptr.wrapping_add(p * stride),
+        Source::Window(w) => {
+            let b = p / (w.oh * w.ow);
+            let oy = p / w.ow % w.oh;
+            let ox = p % w.ow;
+            for ky in 0..w.kh {
+                let iy = (oy * w.sh + ky).wrapping_sub(w.pad_top);
+                for kx in 0..w.kw {
+                    let ix = (ox * w.sw + kx).wrapping_sub(w.pad_left);
+                    let t = ky * w.kw + kx;
+                    a[t * MR + r] = if iy < w.ih && ix < w.iw {
+                        w.ptr.wrapping_add(((b * w.ih + iy) * w.iw + ix) * w.stride)
+                    } else {
+                        w.zp_row
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Output pixels `rows` of the plan, on lanes `V` (each back end instantiates it inside its
+/// target-feature entry).
+///
+/// # Safety
+/// The plan must come from checked operands (see the safe entry points); concurrent calls get
+/// disjoint ranges; the CPU must support `V` and `plan.kernel`.
+#[inline(always)]
+pub(crate) unsafe fn gemm_rows<V: Lanes>(plan: &GemmPlan<'_>, rows: Range<usize>) {
+    let w = plan.weights;
+    let mut a = [std::ptr::null::<u8>(); MAX_TAPS_MR];
+    let mut acc = [[0i32; NR]; MR];
+    let mut start = rows.start;
+    while start < rows.end {
+        let valid = (rows.end - start).min(MR);
+        for r in 0..MR {
+            fill_rows(&plan.source, start + r.min(valid - 1), r, &mut a);
+        }
+        for p in 0..w.panels() {
+            let tile = TileI8 {
+                a: &a,
+                taps: w.taps,
+                cin: w.cin,
+                groups: w.groups,
+                panel: w.panel(p),
+            };
+            // SAFETY: the rows point at checked input pixels or the zero-point row (`cin`
+            // bytes each); forwarded CPU contract.
+            unsafe { (plan.kernel)(&tile, &mut acc) };
+            for (r, acc_row) in acc.iter().enumerate().take(valid) {
+                // SAFETY: pixel `start + r` is an output pixel; `p * 16 < cout`.
+                unsafe { finish16::<V>(&plan.finish, acc_row, start + r, p * NR) };
+            }
+        }
+        start += valid;
+    }
+}

@@ -1,0 +1,136 @@
+//! INT8 inference kernels: u8 asymmetric per-tensor activations, s8 symmetric per-channel
+//! weights, exact i32 accumulation, and the FP32 kernels' fused epilogue (bias, residual,
+//! activation) applied to the dequantized accumulator, with f32 or requantized u8 output.
+//!
+//! - [`QuantParams`], [`quantize_weights_per_channel`], [`GEMM_WEIGHT_QMAX`],
+//!   [`DEPTHWISE_WEIGHT_QMAX`]: the conventions (one source of truth for the quantizer);
+//! - [`U8View`], [`U8ViewMut`]: strided u8 NHWC views (channel slices like the f32 ones);
+//! - [`quantize`], [`dequantize`]: f32 <-> u8 conversion;
+//! - [`pointwise_i8`], [`conv2d_i8`], [`depthwise_i8`] (f32 out) and their `_u8` variants
+//!   (requantized u8 out), on [`PackedPointwiseI8`], [`PackedConvI8`], [`PackedDepthwiseI8`];
+//! - [`naive`]: i64 references for the tests.
+//!
+//! Every back end registers its INT8 microkernels in the backend table
+//! ([`crate::backend::Backend`]); see docs/kernels.md ("INT8") for the design and numbers.
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+mod conv;
+mod convert;
+mod depthwise;
+pub(crate) mod depthwise_kernel;
+mod epilogue;
+pub(crate) mod gemm;
+pub mod naive;
+mod output;
+mod pack;
+mod params;
+mod pointwise;
+pub(crate) mod scalar;
+mod view;
+
+use std::ops::Range;
+
+pub use conv::{conv2d_i8, conv2d_i8_u8, conv2d_i8_with_isa, PackedConvI8};
+pub use convert::{dequantize, dequantize_with_isa, quantize, quantize_with_isa};
+pub use depthwise::{depthwise_i8, depthwise_i8_u8, depthwise_i8_with_isa, PackedDepthwiseI8};
+pub use output::I8Output;
+pub use params::{
+    quantize_weights_per_channel, QuantParams, DEPTHWISE_WEIGHT_QMAX, GEMM_WEIGHT_QMAX,
+    MAX_REDUCTION,
+};
+pub use pointwise::{pointwise_i8, pointwise_i8_u8, pointwise_i8_with_isa, PackedPointwiseI8};
+pub use view::{U8View, U8ViewMut};
+
+use convert::ConvertFn;
+use depthwise_kernel::{DwPixelFn, DwPlan};
+use gemm::{GemmI8Fn, GemmPlan};
+
+/// The INT8 microkernels of one back end.
+#[derive(Clone, Copy)]
+pub(crate) struct QuantKernels {
+    /// Name of the GEMM microkernel in reports (`gemm-i8 4x16 vpmaddubsw`).
+    pub gemm_name: &'static str,
+    /// `MR x 16` u8 x s8 tile (pointwise and dense convolutions).
+    pub gemm: GemmI8Fn,
+    /// The GEMM driver and epilogue instantiated on this back end's lanes.
+    pub gemm_rows: unsafe fn(&GemmPlan<'_>, Range<usize>),
+    /// Depthwise sums of one output pixel.
+    pub depthwise: DwPixelFn,
+    /// The depthwise driver and epilogue on this back end's lanes.
+    pub depthwise_rows: unsafe fn(&DwPlan<'_>, Range<usize>),
+    /// f32 -> u8.
+    pub quantize: ConvertFn,
+    /// u8 -> f32.
+    pub dequantize: ConvertFn,
+}
+
+/// The scalar INT8 kernels with the drivers on scalar lanes (the scalar back end).
+pub(crate) const SCALAR: QuantKernels = QuantKernels {
+    gemm_name: "gemm-i8 4x16 scalar",
+    gemm: scalar::gemm_tile,
+    gemm_rows: rows::gemm_scalar,
+    depthwise: scalar::depthwise_pixel,
+    depthwise_rows: rows::depthwise_scalar,
+    quantize: scalar::quantize_rows,
+    dequantize: scalar::dequantize_rows,
+};
+
+/// The scalar INT8 kernels with the drivers' epilogues on portable lanes (the portable back
+/// end: its integer kernels are the scalar ones, which the compiler auto-vectorises).
+pub(crate) const PORTABLE: QuantKernels = QuantKernels {
+    gemm_name: "gemm-i8 4x16 scalar",
+    gemm_rows: rows::gemm_portable,
+    depthwise_rows: rows::depthwise_portable,
+    ..SCALAR
+};
+
+/// The AVX2 INT8 kernels (`vpmaddubsw` GEMM tile, widened depthwise, vector conversions).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2: QuantKernels = QuantKernels {
+    gemm_name: "gemm-i8 4x16 vpmaddubsw",
+    gemm: avx2::gemm_tile,
+    gemm_rows: avx2::gemm_rows_avx2,
+    depthwise: avx2::depthwise_pixel,
+    depthwise_rows: avx2::depthwise_rows_avx2,
+    quantize: avx2::quantize_rows,
+    dequantize: avx2::dequantize_rows,
+};
+
+/// The drivers instantiated per lanes type.
+mod rows {
+    use std::ops::Range;
+
+    use super::depthwise_kernel::{depthwise_rows, DwPlan};
+    use super::gemm::{gemm_rows, GemmPlan};
+    use crate::lanes::Portable;
+    use crate::scalar_lanes::Scalar;
+
+    /// # Safety
+    /// As [`gemm_rows`].
+    pub(crate) unsafe fn gemm_scalar(plan: &GemmPlan<'_>, rows: Range<usize>) {
+        // SAFETY: forwarded contract; scalar lanes need no CPU feature.
+        unsafe { gemm_rows::<Scalar>(plan, rows) }
+    }
+
+    /// # Safety
+    /// As [`gemm_rows`].
+    pub(crate) unsafe fn gemm_portable(plan: &GemmPlan<'_>, rows: Range<usize>) {
+        // SAFETY: forwarded contract; portable lanes need no CPU feature.
+        unsafe { gemm_rows::<Portable>(plan, rows) }
+    }
+
+    /// # Safety
+    /// As [`depthwise_rows`].
+    pub(crate) unsafe fn depthwise_scalar(plan: &DwPlan<'_>, rows: Range<usize>) {
+        // SAFETY: forwarded contract.
+        unsafe { depthwise_rows::<Scalar>(plan, rows) }
+    }
+
+    /// # Safety
+    /// As [`depthwise_rows`].
+    pub(crate) unsafe fn depthwise_portable(plan: &DwPlan<'_>, rows: Range<usize>) {
+        // SAFETY: forwarded contract.
+        unsafe { depthwise_rows::<Portable>(plan, rows) }
+    }
+}
