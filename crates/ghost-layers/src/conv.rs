@@ -15,6 +15,10 @@
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
+use ghost_kernels::quant::{
+    conv2d_i8, depthwise_i8, pointwise_i8, quantize, PackedConvI8, PackedDepthwiseI8,
+    PackedPointwiseI8, U8View, U8ViewMut,
+};
 use ghost_kernels::{
     Activation, ConvWeights, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window,
 };
@@ -25,7 +29,7 @@ use crate::cost::Cost;
 use crate::error::{LayerError, Result};
 use crate::kind::{KernelKind, RecordKind};
 use crate::layer::Layer;
-use crate::quant::{quant_error, ActQuant, ConvQuant, QuantSite};
+use crate::quant::{quant_error, ActQuant, ConvQuant, QuantSite, QuantWeights};
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
 
@@ -214,7 +218,14 @@ enum Packed {
     Pointwise(PackedPointwise),
     Depthwise(PackedDepthwise),
     Dense(PackedConv),
+    PointwiseI8(PackedPointwiseI8),
+    DepthwiseI8(PackedDepthwiseI8),
+    DenseI8(PackedConvI8),
 }
+
+/// The u8 copy of an INT8 conv's input, kept in the [`Context`] between calls.
+#[derive(Default)]
+struct U8Input(Vec<u8>);
 
 /// A convolution with folded BatchNorm and fused activation.
 #[derive(Clone, Debug)]
@@ -280,7 +291,7 @@ impl ConvBnAct {
         let site = QuantSite::new(weights, names, *spec, eps);
         if !weights.is_int8(&join_name(&names.conv, "weight")) {
             let folded = Self::load_folded(weights, names, spec, eps)?;
-            return Ok((folded, ConvQuant { site, input: None }));
+            return Ok((folded, ConvQuant { site, int8: None }));
         }
         let cout = spec.cout;
         let weight_name = join_name(&names.conv, "weight");
@@ -311,6 +322,22 @@ impl ConvBnAct {
             )
             .into());
         }
+        let qmax = crate::quant::weight_qmax(spec);
+        if let Some((i, v)) = q
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.unsigned_abs() > qmax.unsigned_abs())
+        {
+            return Err(quant_error(
+                weights,
+                &weight_name,
+                format!(
+                    "code {v} at flat index {i} is outside -{qmax}..={qmax}, the range the \
+                     INT8 kernels take for this conv"
+                ),
+            )
+            .into());
+        }
         let input = ActQuant::load(weights, &names.conv)?;
         let per = q.len() / cout;
         let weight = q
@@ -322,24 +349,66 @@ impl ConvBnAct {
             FoldedConv { weight, bias },
             ConvQuant {
                 site,
-                input: Some(input),
+                int8: Some((input, QuantWeights { codes: q, scales })),
             },
         ))
     }
 
     /// [`ConvBnAct::from_folded`] for weights from [`ConvBnAct::load_folded_quant`] (or a
-    /// transform of them, as the split of a 1x1 conv by input channel): calibration records
-    /// its input range under `quant.site`, and with `quant.input` it runs as INT8.
+    /// transform of them, as the split of a 1x1 conv by input channel, applied to the codes
+    /// too): calibration records its input range under `quant.site`, and with `quant.int8` it
+    /// runs on the INT8 kernels with the stored codes (`folded.weight` is then unused; the
+    /// bias is `folded.bias`).
     pub fn from_folded_quant(
         name: impl Into<String>,
         spec: ConvSpec,
         folded: &FoldedConv,
         quant: ConvQuant,
     ) -> Result<Self> {
-        let mut layer = Self::from_folded(name, spec, folded)?;
+        let name = name.into();
+        let mut layer = match quant.int8 {
+            None => Self::from_folded(name, spec, folded)?,
+            Some((input, w)) => {
+                spec.validate(&name)?;
+                let mut layer = Self::pack_i8(name, spec, &w, &folded.bias)?;
+                layer.input_quant = Some(input);
+                layer
+            }
+        };
         layer.site = Some(quant.site);
-        layer.input_quant = quant.input;
         Ok(layer)
+    }
+
+    /// Packs stored INT8 codes for the INT8 kernel that runs `spec`.
+    fn pack_i8(name: String, spec: ConvSpec, w: &QuantWeights, bias: &[f32]) -> Result<Self> {
+        let b = Some(bias);
+        let (codes, scales) = (&w.codes[..], &w.scales[..]);
+        let kernel_err = |e| LayerError::kernel(name.clone(), e);
+        let (kh, kw) = (spec.window.kernel_h, spec.window.kernel_w);
+        let packed = if spec.is_pointwise() {
+            Packed::PointwiseI8(
+                PackedPointwiseI8::from_quantized(codes, scales, b, spec.cin, spec.cout)
+                    .map_err(kernel_err)?,
+            )
+        } else if spec.groups > 1 {
+            Packed::DepthwiseI8(
+                PackedDepthwiseI8::from_quantized(codes, scales, b, spec.cin, kh, kw)
+                    .map_err(kernel_err)?,
+            )
+        } else {
+            Packed::DenseI8(
+                PackedConvI8::from_quantized(codes, scales, b, spec.cin, spec.cout, kh, kw)
+                    .map_err(kernel_err)?,
+            )
+        };
+        Ok(ConvBnAct {
+            name,
+            spec,
+            has_bn: false,
+            packed,
+            site: None,
+            input_quant: None,
+        })
     }
 
     /// The input quantization when the conv runs as INT8.
@@ -456,6 +525,9 @@ impl ConvBnAct {
                 ConvAlgorithm::Gemm => KernelKind::Dense,
                 ConvAlgorithm::Winograd => KernelKind::Winograd,
             },
+            Packed::PointwiseI8(_) => KernelKind::PointwiseI8,
+            Packed::DepthwiseI8(_) => KernelKind::DepthwiseI8,
+            Packed::DenseI8(_) => KernelKind::DenseI8,
         }
     }
 
@@ -507,39 +579,56 @@ impl ConvBnAct {
             }
         }
         ctx.observe(self.site.as_ref(), input);
-        // INT8 emulation: the kernel sees the input as the INT8 kernels would (quantized to u8
-        // and back); its weights are already the dequantized int8 values.
-        let quantized = self.input_quant.map(|q| {
-            let mut t = ctx.alloc(input.shape());
-            let mut view = t.view_mut();
-            for p in 0..input.layout().pixels() {
-                for (d, &x) in view.pixel_mut(p).iter_mut().zip(input.pixel(p)) {
-                    *d = q.fake_quant(x);
-                }
-            }
-            t
-        });
         let timer = ctx.start_timer();
         let residual_len = residual.as_ref().map_or(0, |r| r.view.layout().elements());
         let epilogue = Epilogue {
             act: self.spec.act,
             residual,
         };
-        let (threads, scratch) = ctx.parts();
-        let kernel_input = match &quantized {
-            Some(t) => t.view(),
-            None => *input,
-        };
-        let x = &kernel_input;
-        let result = match &self.packed {
-            Packed::Pointwise(p) => pointwise(x, p, &epilogue, output, threads),
-            Packed::Depthwise(p) => depthwise(x, p, &self.spec.window, &epilogue, output, threads),
-            Packed::Dense(p) => {
-                conv2d(x, p, &self.spec.window, &epilogue, output, scratch, threads)
+        // INT8 convs read a u8 copy of their input, quantized here (each INT8 conv quantizes
+        // its own input: no u8 values are passed between layers yet).
+        let mut u8_input: Option<Box<U8Input>> = None;
+        if let Some(q) = self.input_quant {
+            let mut buf: Box<U8Input> = ctx.take_state();
+            let [n, h, w, c] = input.shape();
+            buf.0.resize(n * h * w * c, 0);
+            let quantized = U8ViewMut::dense(&mut buf.0, n, h, w, c)
+                .and_then(|mut v| quantize(input, q.params(), &mut v, ctx.threads()));
+            if let Err(e) = quantized {
+                ctx.put_state(buf);
+                return Err(LayerError::kernel(self.name.clone(), e));
             }
+            u8_input = Some(buf);
+        }
+        let (threads, scratch) = ctx.parts();
+        let x = input;
+        let [n, h, w, c] = input.shape();
+        let u8_view = || match &u8_input {
+            Some(buf) => U8View::dense(&buf.0, n, h, w, c),
+            None => unreachable!("an INT8 layer has its input quantization"),
         };
-        if let Some(t) = quantized {
-            ctx.recycle(t);
+        // Only read by INT8 layers, which always have their input quantization.
+        let params = self.input_quant.unwrap_or(ActQuant {
+            scale: 1.0,
+            zero_point: 0,
+        });
+        let params = params.params();
+        let win = &self.spec.window;
+        let result =
+            match &self.packed {
+                Packed::Pointwise(p) => pointwise(x, p, &epilogue, output, threads),
+                Packed::Depthwise(p) => depthwise(x, p, win, &epilogue, output, threads),
+                Packed::Dense(p) => conv2d(x, p, win, &epilogue, output, scratch, threads),
+                Packed::PointwiseI8(p) => {
+                    u8_view().and_then(|v| pointwise_i8(&v, params, p, &epilogue, output, threads))
+                }
+                Packed::DepthwiseI8(p) => u8_view()
+                    .and_then(|v| depthwise_i8(&v, params, p, win, &epilogue, output, threads)),
+                Packed::DenseI8(p) => u8_view()
+                    .and_then(|v| conv2d_i8(&v, params, p, win, &epilogue, output, threads)),
+            };
+        if let Some(buf) = u8_input {
+            ctx.put_state(buf);
         }
         result.map_err(|e| LayerError::kernel(self.name.clone(), e))?;
         if timer.is_some() {

@@ -81,13 +81,18 @@ impl GhostModule {
             new_chs, init,
             "ratio 2: one cheap channel per primary channel"
         );
-        let (mut folded, quant) = ConvBnAct::load_folded_quant(weights, &cheap_names, &full, eps)?;
+        let (mut folded, mut quant) =
+            ConvBnAct::load_folded_quant(weights, &cheap_names, &full, eps)?;
         let cheap = if kept == 0 {
             // oup = 1: nothing of the cheap op survives; keep a 1-channel layer that never runs.
             ConvBnAct::from_folded_quant(cheap_names.layer_name(), full.act(act), &folded, quant)?
         } else {
             folded.weight.truncate(kept * DW_SIZE * DW_SIZE);
             folded.bias.truncate(kept);
+            if let Some((_, w)) = &mut quant.int8 {
+                w.codes.truncate(kept * DW_SIZE * DW_SIZE);
+                w.scales.truncate(kept);
+            }
             ConvBnAct::from_folded_quant(
                 cheap_names.layer_name(),
                 ConvSpec::depthwise(kept, DW_SIZE).act(act),

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use ghost_kernels::quant::QuantParams;
 use ghost_kernels::TensorView;
 
 use crate::conv::{ConvBnNames, ConvSpec};
@@ -25,6 +26,15 @@ use crate::weights::{join_name, WeightSource, WeightsError};
 
 /// Scheme name and version written to a quantized file's `quantization` metadata.
 pub const QUANT_SCHEME: &str = "ghost-yolo-int8/1 (weights s8 symmetric per output channel, activations u8 asymmetric per tensor)";
+
+impl From<QuantParams> for ActQuant {
+    fn from(p: QuantParams) -> Self {
+        ActQuant {
+            scale: p.scale,
+            zero_point: p.zero_point,
+        }
+    }
+}
 
 /// Largest value of the u8 activation range.
 const U8_MAX: f32 = 255.0;
@@ -40,35 +50,30 @@ pub struct ActQuant {
 }
 
 impl ActQuant {
-    /// The MinMax quantization of values observed in `[min, max]`, with ONNX Runtime's rules
-    /// (`compute_scale_zp`): the range is widened to include 0, `scale = (max - min) / 255`,
-    /// `zp = round(-min / scale)`; an all-zero range gets scale 1 and zero point 0.
-    pub fn from_range(min: f32, max: f32) -> ActQuant {
-        let (min, max) = (min.min(0.0), max.max(0.0));
-        let scale = (max - min) / U8_MAX;
-        if !(scale.is_finite() && scale > 0.0) {
-            return ActQuant {
-                scale: 1.0,
-                zero_point: 0,
-            };
-        }
-        let zp = (-min / scale).round().clamp(0.0, U8_MAX);
-        ActQuant {
-            scale,
-            zero_point: zp as u8,
+    /// The MinMax quantization of values observed in `[min, max]`: the kernel crate's rule
+    /// ([`QuantParams::from_range`], ONNX Runtime's `compute_scale_zp`: the range widened to
+    /// include 0, `scale = (max - min) / 255`, `zp = round_half_even(-min / scale)`; an all-zero
+    /// range gets scale 1). `None` for a non-finite or inverted range.
+    pub fn from_range(min: f32, max: f32) -> Option<ActQuant> {
+        QuantParams::from_range(min, max).ok().map(ActQuant::from)
+    }
+
+    /// The kernel crate's parameters.
+    pub fn params(&self) -> QuantParams {
+        QuantParams {
+            scale: self.scale,
+            zero_point: self.zero_point,
         }
     }
 
-    /// `x` quantized to its u8 code.
-    #[inline]
+    /// `x` quantized to its u8 code (the kernels' rounding: half to even, saturating).
     pub fn quantize(&self, x: f32) -> u8 {
-        ((x / self.scale).round() + f32::from(self.zero_point)).clamp(0.0, U8_MAX) as u8
+        self.params().quantize(x)
     }
 
     /// `x` quantized and dequantized: what the INT8 kernels see of it, as f32.
-    #[inline]
     pub fn fake_quant(&self, x: f32) -> f32 {
-        (f32::from(self.quantize(x)) - f32::from(self.zero_point)) * self.scale
+        self.params().dequantize(self.quantize(x))
     }
 
     /// Reads `{conv}.input_scale` and `{conv}.input_zero_point` and checks them (finite,
@@ -99,27 +104,24 @@ impl ActQuant {
     }
 }
 
-/// Symmetric s8 quantization of `weight` (`cout` equal rows) per output channel, as ONNX
-/// Runtime's per-channel QInt8 weights: `scale[o] = max|w[o]| / 127`, `q = round(w / scale)` in
-/// -127..=127 (an all-zero row gets scale 1).
-pub fn quantize_weights_per_channel(weight: &[f32], cout: usize) -> (Vec<i8>, Vec<f32>) {
-    let per = if cout == 0 { 0 } else { weight.len() / cout };
-    let mut q = Vec::with_capacity(weight.len());
-    let mut scales = Vec::with_capacity(cout);
-    for row in weight.chunks(per.max(1)).take(cout) {
-        let absmax = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if absmax > 0.0 && (absmax / 127.0).is_normal() {
-            absmax / 127.0
-        } else {
-            1.0
-        };
-        scales.push(scale);
-        q.extend(
-            row.iter()
-                .map(|&v| (v / scale).round().clamp(-127.0, 127.0) as i8),
-        );
+/// The largest weight code of a conv with `spec`'s geometry: the kernels' 7-bit
+/// [`ghost_kernels::quant::GEMM_WEIGHT_QMAX`] for pointwise and dense convs (no `vpmaddubsw`
+/// saturation), [`ghost_kernels::quant::DEPTHWISE_WEIGHT_QMAX`] for depthwise ones.
+pub fn weight_qmax(spec: &ConvSpec) -> i8 {
+    if spec.groups > 1 {
+        ghost_kernels::quant::DEPTHWISE_WEIGHT_QMAX
+    } else {
+        ghost_kernels::quant::GEMM_WEIGHT_QMAX
     }
-    (q, scales)
+}
+
+/// An INT8 conv's stored weights: s8 codes in PyTorch order and one scale per output channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantWeights {
+    /// Codes, `[cout][cin/groups][kh][kw]`.
+    pub codes: Vec<i8>,
+    /// Per-output-channel scales.
+    pub scales: Vec<f32>,
 }
 
 /// A typed error about quantization tensor `name`.
@@ -167,14 +169,14 @@ impl QuantSite {
     }
 }
 
-/// What INT8 knows of a conv: where it is stored, and its input quantization when it runs as
-/// INT8 (`None`: FP32).
+/// What INT8 knows of a conv: where it is stored and, when it runs as INT8, its input
+/// quantization and stored weight codes (`None`: FP32).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvQuant {
     /// Where the weights are stored.
     pub site: QuantSite,
-    /// The input quantization of an INT8 conv.
-    pub input: Option<ActQuant>,
+    /// The input quantization and weights of an INT8 conv.
+    pub int8: Option<(ActQuant, QuantWeights)>,
 }
 
 /// The observed input range of one conv site.
@@ -239,21 +241,22 @@ mod tests {
 
     #[test]
     fn activation_range_includes_zero_and_zero_is_exact() {
-        let q = ActQuant::from_range(0.5, 2.55);
+        let q = ActQuant::from_range(0.5, 2.55).unwrap();
         assert_eq!(q.zero_point, 0);
         assert!((q.scale - 0.01).abs() < 1e-7);
         assert_eq!(q.fake_quant(0.0), 0.0);
-        let q = ActQuant::from_range(-1.0, 3.0);
+        let q = ActQuant::from_range(-1.0, 3.0).unwrap();
         assert_eq!(q.zero_point, 64, "round(1 / (4 / 255)) = round(63.75)");
         assert_eq!(q.fake_quant(0.0), 0.0);
         assert_eq!(q.quantize(-5.0), 0, "clamped below");
         assert_eq!(q.quantize(5.0), 255, "clamped above");
-        assert_eq!(ActQuant::from_range(0.0, 0.0).scale, 1.0);
+        assert_eq!(ActQuant::from_range(0.0, 0.0).unwrap().scale, 1.0);
+        assert!(ActQuant::from_range(f32::INFINITY, 1.0).is_none());
     }
 
     #[test]
     fn fake_quant_error_is_at_most_half_a_step_inside_the_range() {
-        let q = ActQuant::from_range(-0.3, 6.1);
+        let q = ActQuant::from_range(-0.3, 6.1).unwrap();
         for i in 0..1000 {
             let x = -0.3 + 6.4 * i as f32 / 999.0;
             assert!((q.fake_quant(x) - x).abs() <= 0.5 * q.scale * 1.0001, "{x}");
@@ -261,14 +264,9 @@ mod tests {
     }
 
     #[test]
-    fn weights_are_symmetric_per_channel() {
-        let w = [0.5, -1.27, 0.0, 0.0, 0.0, 0.0, 2.0, 0.5, -0.5];
-        let (q, s) = quantize_weights_per_channel(&w, 3);
-        assert_eq!(s.len(), 3);
-        assert!((s[0] - 0.01).abs() < 1e-7);
-        assert_eq!(&q[..3], &[50, -127, 0]);
-        assert_eq!(s[1], 1.0, "an all-zero channel gets scale 1");
-        assert_eq!(&q[3..6], &[0, 0, 0]);
-        assert_eq!(&q[6..], &[127, 32, -32], "2/127 step: 0.5 -> 31.75 -> 32");
+    fn depthwise_convs_get_8_bit_weights_and_gemm_convs_7_bit() {
+        assert_eq!(weight_qmax(&ConvSpec::depthwise(8, 3)), 127);
+        assert_eq!(weight_qmax(&ConvSpec::new(8, 16, 3)), 64);
+        assert_eq!(weight_qmax(&ConvSpec::new(8, 16, 1)), 64);
     }
 }

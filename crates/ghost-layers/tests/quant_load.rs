@@ -2,7 +2,7 @@
 //! the u8-quantized input with the dequantized s8 weights, and every inconsistent quantization
 //! tensor is a typed error naming the tensor and the file.
 
-use ghost_layers::quant::quantize_weights_per_channel;
+use ghost_kernels::quant::{quantize_weights_per_channel, GEMM_WEIGHT_QMAX};
 use ghost_layers::{
     ActQuant, Activation, Context, ConvBnAct, ConvBnNames, ConvSpec, LayerError, SafetensorsFile,
     Tensor, WeightsError, EPS_ULTRALYTICS,
@@ -71,12 +71,12 @@ struct QuantConv {
 
 fn quant_conv() -> QuantConv {
     let w = values(COUT * CIN * 9, 7);
-    let (q, scales) = quantize_weights_per_channel(&w, COUT);
+    let (q, scales) = quantize_weights_per_channel(&w, COUT, GEMM_WEIGHT_QMAX).unwrap();
     QuantConv {
         q,
         scales,
         bias: values(COUT, 9),
-        input: ActQuant::from_range(-1.0, 2.0),
+        input: ActQuant::from_range(-1.0, 2.0).unwrap(),
     }
 }
 
@@ -227,6 +227,18 @@ fn bad_quantization_tensors_are_typed_errors() {
             "zero point",
         );
     }
+    // A code the 7-bit GEMM kernels cannot take (they avoid vpmaddubsw saturation).
+    let mut q = c.q.clone();
+    q[5] = 100;
+    expect_quant_error(
+        &replaced(
+            &c,
+            "m.conv.weight",
+            i8s("m.conv.weight", &[COUT, CIN, 3, 3], &q),
+        ),
+        "m.conv.weight",
+        "outside -64..=64",
+    );
     let mut b = c.bias.clone();
     b[1] = f32::NAN;
     expect_quant_error(

@@ -59,6 +59,18 @@ impl Conv {
                 .collect()
         };
         let (low_weight, high_weight) = (columns(0..at), columns(at..c1));
+        // An INT8 conv's codes split the same way (per-output-channel scales are shared).
+        let split_quant = |range: std::ops::Range<usize>| {
+            let mut q = quant.clone();
+            if let Some((_, w)) = &mut q.int8 {
+                w.codes = w
+                    .codes
+                    .chunks_exact(c1)
+                    .flat_map(|row| row[range.clone()].iter().copied())
+                    .collect();
+            }
+            q
+        };
         let low = ConvBnAct::from_folded_quant(
             format!("{prefix}[..{at}]"),
             ConvSpec::new(at, c2, 1),
@@ -66,7 +78,7 @@ impl Conv {
                 weight: low_weight,
                 bias: vec![0.0; c2],
             },
-            quant.clone(),
+            split_quant(0..at),
         )?;
         let high = ConvBnAct::from_folded_quant(
             format!("{prefix}[{at}..]"),
@@ -75,7 +87,7 @@ impl Conv {
                 weight: high_weight,
                 bias: folded.bias,
             },
-            quant,
+            split_quant(at..c1),
         )?;
         Ok((low, high))
     }

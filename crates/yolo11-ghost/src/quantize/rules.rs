@@ -36,9 +36,11 @@ impl std::str::FromStr for Fp32Rule {
             "cls" => Fp32Rule::Cls,
             "psa" => Fp32Rule::Psa,
             p if p.starts_with("model.") => Fp32Rule::Prefix(p.trim_end_matches('.').to_string()),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "`{other}`: expected first, box, cls-out, cls, psa or a tensor prefix model.N..."
-            )),
+            ))
+            }
         })
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use ghost_layers::quant::{quantize_weights_per_channel, ObservedRange};
+use ghost_kernels::quant::quantize_weights_per_channel;
+use ghost_layers::quant::{weight_qmax, ObservedRange};
 use ghost_layers::{ActQuant, ConvBnAct, WeightSource};
 
 use super::recording::RecordedTensor;
@@ -75,8 +76,12 @@ pub fn quantized_tensors(
         .collect();
     let mut decisions = Vec::with_capacity(ranges.len());
     for (conv, range) in ranges {
-        let int8 = !keep_fp32(conv) && range.min.is_finite() && range.max.is_finite();
-        let input = int8.then(|| ActQuant::from_range(range.min, range.max));
+        let input = if keep_fp32(conv) {
+            None
+        } else {
+            ActQuant::from_range(range.min, range.max)
+        };
+        let int8 = input.is_some();
         decisions.push(LayerDecision {
             conv: conv.clone(),
             int8,
@@ -89,7 +94,9 @@ pub fn quantized_tensors(
         let folded = ConvBnAct::load_folded(source, &site.names, &site.spec, site.eps)
             .map_err(crate::error::YoloError::from)?;
         let cout = site.spec.cout;
-        let (q, scales) = quantize_weights_per_channel(&folded.weight, cout);
+        let (q, scales) =
+            quantize_weights_per_channel(&folded.weight, cout, weight_qmax(&site.spec))
+                .map_err(|e| crate::error::YoloError::from(e))?;
         if let Some(bn) = &site.names.bn {
             for t in BN_TENSORS {
                 out.remove(&format!("{bn}.{t}"));
