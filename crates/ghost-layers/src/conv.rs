@@ -218,9 +218,11 @@ enum Packed {
     Pointwise(PackedPointwise),
     Depthwise(PackedDepthwise),
     Dense(PackedConv),
-    PointwiseI8(PackedPointwiseI8),
-    DepthwiseI8(PackedDepthwiseI8),
-    DenseI8(PackedConvI8),
+    // Boxed: the INT8 packs are larger than the FP32 ones, and every FP32 layer would carry
+    // their size.
+    PointwiseI8(Box<PackedPointwiseI8>),
+    DepthwiseI8(Box<PackedDepthwiseI8>),
+    DenseI8(Box<PackedConvI8>),
 }
 
 /// The u8 copy of an INT8 conv's input, kept in the [`Context`] between calls.
@@ -234,8 +236,9 @@ pub struct ConvBnAct {
     spec: ConvSpec,
     has_bn: bool,
     packed: Packed,
-    /// Where the weights are stored (for calibration), when loaded by name.
-    site: Option<QuantSite>,
+    /// Where the weights are stored (for calibration), when loaded by name (boxed: read only
+    /// while calibrating).
+    site: Option<Box<QuantSite>>,
     /// The INT8 model's quantization of this conv's input, when its weights were int8.
     input_quant: Option<ActQuant>,
 }
@@ -273,7 +276,7 @@ impl ConvBnAct {
         };
         let mut layer = Self::pack(names.layer_name(), spec, packed_weights, &bias)?;
         layer.has_bn = names.bn.is_some();
-        layer.site = Some(QuantSite::new(weights, names, spec, eps));
+        layer.site = Some(Box::new(QuantSite::new(weights, names, spec, eps)));
         Ok(layer)
     }
 
@@ -375,7 +378,7 @@ impl ConvBnAct {
                 layer
             }
         };
-        layer.site = Some(quant.site);
+        layer.site = Some(Box::new(quant.site));
         Ok(layer)
     }
 
@@ -386,20 +389,20 @@ impl ConvBnAct {
         let kernel_err = |e| LayerError::kernel(name.clone(), e);
         let (kh, kw) = (spec.window.kernel_h, spec.window.kernel_w);
         let packed = if spec.is_pointwise() {
-            Packed::PointwiseI8(
+            Packed::PointwiseI8(Box::new(
                 PackedPointwiseI8::from_quantized(codes, scales, b, spec.cin, spec.cout)
                     .map_err(kernel_err)?,
-            )
+            ))
         } else if spec.groups > 1 {
-            Packed::DepthwiseI8(
+            Packed::DepthwiseI8(Box::new(
                 PackedDepthwiseI8::from_quantized(codes, scales, b, spec.cin, kh, kw)
                     .map_err(kernel_err)?,
-            )
+            ))
         } else {
-            Packed::DenseI8(
+            Packed::DenseI8(Box::new(
                 PackedConvI8::from_quantized(codes, scales, b, spec.cin, spec.cout, kh, kw)
                     .map_err(kernel_err)?,
-            )
+            ))
         };
         Ok(ConvBnAct {
             name,
@@ -578,7 +581,7 @@ impl ConvBnAct {
                 });
             }
         }
-        ctx.observe(self.site.as_ref(), input);
+        ctx.observe(self.site.as_deref(), input);
         let timer = ctx.start_timer();
         let residual_len = residual.as_ref().map_or(0, |r| r.view.layout().elements());
         let epilogue = Epilogue {

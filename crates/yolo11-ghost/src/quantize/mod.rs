@@ -103,7 +103,7 @@ pub struct QuantizeOptions {
     /// Calibration image size (square letterbox, as Ultralytics' calibration dataset); default
     /// the weights' `imgsz` metadata, else 640.
     pub imgsz: Option<usize>,
-    /// Convs kept in FP32.
+    /// Convs kept in FP32 (default [`DEFAULT_FP32_RULES`]).
     pub fp32: Vec<Fp32Rule>,
     /// Kernel threads (default all cores).
     pub threads: Option<usize>,

@@ -36,6 +36,8 @@ pub struct LayerDecision {
     pub conv: String,
     /// Whether it runs as INT8 (else it stays FP32).
     pub int8: bool,
+    /// Whether it is a depthwise conv.
+    pub depthwise: bool,
     /// The observed input range over the calibration images.
     pub min: f32,
     /// See `min`.
@@ -60,7 +62,7 @@ pub fn quantized_tensors(
     source: &dyn WeightSource,
     recorded: BTreeMap<String, RecordedTensor>,
     ranges: &BTreeMap<String, ObservedRange>,
-    keep_fp32: &dyn Fn(&str) -> bool,
+    keep_fp32: &dyn Fn(&ghost_layers::QuantSite) -> bool,
 ) -> Result<(BTreeMap<String, OutTensor>, Vec<LayerDecision>), QuantizeError> {
     let mut out: BTreeMap<String, OutTensor> = recorded
         .into_iter()
@@ -76,7 +78,7 @@ pub fn quantized_tensors(
         .collect();
     let mut decisions = Vec::with_capacity(ranges.len());
     for (conv, range) in ranges {
-        let input = if keep_fp32(conv) {
+        let input = if keep_fp32(&range.site) {
             None
         } else {
             ActQuant::from_range(range.min, range.max)
@@ -85,6 +87,7 @@ pub fn quantized_tensors(
         decisions.push(LayerDecision {
             conv: conv.clone(),
             int8,
+            depthwise: range.site.spec.groups > 1,
             min: range.min,
             max: range.max,
             input,
@@ -96,7 +99,7 @@ pub fn quantized_tensors(
         let cout = site.spec.cout;
         let (q, scales) =
             quantize_weights_per_channel(&folded.weight, cout, weight_qmax(&site.spec))
-                .map_err(|e| crate::error::YoloError::from(e))?;
+                .map_err(crate::error::YoloError::from)?;
         if let Some(bn) = &site.names.bn {
             for t in BN_TENSORS {
                 out.remove(&format!("{bn}.{t}"));
