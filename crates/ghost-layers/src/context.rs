@@ -49,7 +49,7 @@ pub struct ProfileRecord {
     /// Bytes the call must move at least once: input, output, residual and weights.
     pub bytes: u64,
     /// The kernel back end the call ran on (`avx2+fma`, `portable`, `scalar`):
-    /// [`ghost_kernels::backend`]'s label.
+    /// [`ghost_kernels::backend()`]'s label.
     pub isa: &'static str,
 }
 
