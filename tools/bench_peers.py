@@ -15,11 +15,20 @@ sides alike (both load from a file: the seeded weights are saved as safetensors 
 Reports per model and thread count the median over rounds of each side's median, the ratio
 ours / peer, our GFLOP/s and its share of this machine's FP32 peak, and both peak RSS values.
 
+With `--throughput` it measures images/s instead (issue 20), per model, interleaved in rounds:
+  - ours `ghost-yolo bench --streams 2 --threads 1` and `--streams 1 --threads 2` (its printed
+    "throughput N images/s");
+  - ONNX Runtime: 2 sessions of 1 intra-op thread each, run from 2 Python threads at once (ORT
+    releases the GIL inside `run`), in a fresh child process; images/s over both;
+  - OpenVINO (if installed): PERFORMANCE_HINT THROUGHPUT with 2 streams of 1 thread, an
+    AsyncInferQueue of the compiled model's optimal request count; images/s.
+
 Usage:
   cargo build --release -p ghost-yolo-cli
   .venv-ref/bin/python tools/bench_peers.py                       # the four models of issue 6
   .venv-ref/bin/python tools/bench_peers.py --models yolo11n-ghost --threads 1 2 --rounds 3 --runs 20
   .venv-ref/bin/python tools/bench_peers.py --json docs/performance.json
+  .venv-ref/bin/python tools/bench_peers.py --throughput --models yolo11n-ghost --rounds 3 --runs 20
 """
 
 from __future__ import annotations
@@ -97,6 +106,109 @@ def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int) -> float 
         req.infer([x])
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
+
+
+def ort_parallel_child(onnx_path: str, sessions: int, threads: int, runs: int, imgsz: int) -> None:
+    """Runs inside a fresh interpreter: `sessions` ONNX Runtime sessions of `threads` intra-op
+    threads, each run `runs` times from its own Python thread, all at once; print JSON images/s."""
+    import threading
+
+    import numpy as np
+    import onnxruntime as ort
+
+    def session():
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
+        return ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+
+    sess = [session() for _ in range(sessions)]
+    x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+    name = sess[0].get_inputs()[0].name
+    for s in sess:
+        for _ in range(3):
+            s.run(None, {name: x})
+    start = threading.Barrier(sessions + 1)
+
+    def worker(s):
+        start.wait()
+        for _ in range(runs):
+            s.run(None, {name: x})
+
+    pool = [threading.Thread(target=worker, args=(s,)) for s in sess]
+    for t in pool:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    wall = time.perf_counter() - t0
+    print(json.dumps({"images_per_s": sessions * runs / wall, "wall_s": wall}))
+
+
+def openvino_throughput(onnx_path: str, streams: int, runs: int, imgsz: int) -> float | None:
+    """OpenVINO's THROUGHPUT hint with `streams` streams of one thread each: images/s over
+    `runs * streams` asynchronous requests (None when OpenVINO is not installed)."""
+    try:
+        import numpy as np
+        import openvino as ov
+    except ImportError:
+        return None
+    core = ov.Core()
+    compiled = core.compile_model(
+        onnx_path,
+        "CPU",
+        {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams},
+    )
+    x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    for _ in range(3 * streams):
+        queue.start_async([x])
+    queue.wait_all()
+    t0 = time.perf_counter()
+    for _ in range(runs * streams):
+        queue.start_async([x])
+    queue.wait_all()
+    return runs * streams / (time.perf_counter() - t0)
+
+
+def ours_throughput(binary: Path, model: str, weights: str, imgsz: int, streams: int, threads: int, runs: int) -> float:
+    """`ghost-yolo bench --streams S --threads T`: its printed images/s."""
+    cmd = [str(binary), "bench", "--imgsz", str(imgsz), "--streams", str(streams), "--threads", str(threads)]
+    cmd += ["--runs", str(runs), "-m", model, "-w", weights]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return float(re.search(r"throughput ([0-9.]+) images/s", res.stdout).group(1))
+
+
+def throughput_rows(args, binary: Path, model: str, onnx_path: Path, weights: str) -> dict:
+    """One model's throughput columns, interleaved in rounds; medians over rounds."""
+    rows = {"ours_2x1": [], "ours_1x2": [], "ort_2x1": [], "openvino_tput": []}
+    for _ in range(args.rounds):
+        rows["ours_2x1"].append(ours_throughput(binary, model, weights, args.imgsz, 2, 1, args.runs))
+        rows["ours_1x2"].append(ours_throughput(binary, model, weights, args.imgsz, 1, 2, args.runs))
+        child = subprocess.run(
+            [sys.executable, __file__, "--ort-parallel-child", str(onnx_path), "2", "1", str(args.runs), str(args.imgsz)],
+            capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        rows["ort_2x1"].append(json.loads(child.stdout.strip().splitlines()[-1])["images_per_s"])
+        ov = openvino_throughput(str(onnx_path), 2, args.runs, args.imgsz)
+        if ov is not None:
+            rows["openvino_tput"].append(ov)
+    med = {k: statistics.median(v) if v else None for k, v in rows.items()}
+    spread = {k: (min(v), max(v)) if v else None for k, v in rows.items()}
+    ov_txt = f"{med['openvino_tput']:.2f}" if med["openvino_tput"] else "-"
+    print(
+        f"{model:14s} images/s  ours 2x1 {med['ours_2x1']:.2f}  ours 1x2 {med['ours_1x2']:.2f}  "
+        f"(2x1 / 1x2 {med['ours_2x1'] / med['ours_1x2']:.2f})  ORT 2x1 {med['ort_2x1']:.2f}  "
+        f"OpenVINO THROUGHPUT {ov_txt}  [min-max over {args.rounds} rounds: "
+        + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in ((k, v) for k, v in spread.items() if v))
+        + "]",
+        flush=True,
+    )
+    return {"model": model, "imgsz": args.imgsz, "images_per_s": med, "spread": spread, "rounds": rows}
 
 
 def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path, weights_out: Path) -> None:
@@ -200,10 +312,18 @@ def main() -> None:
         "32 on x86-64 AVX2, 16 on aarch64 with two 128-bit FMA pipes; 0 leaves it out)",
     )
     ap.add_argument("--ort-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
+    ap.add_argument("--throughput", action="store_true", help="images/s columns (streams) instead of latency")
+    ap.add_argument(
+        "--ort-parallel-child", nargs=5, metavar=("ONNX", "SESSIONS", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args.ort_child:
         onnx_path, t, r, s = args.ort_child
         ort_child(onnx_path, int(t), int(r), int(s))
+        return
+    if args.ort_parallel_child:
+        onnx_path, n, t, r, s = args.ort_parallel_child
+        ort_parallel_child(onnx_path, int(n), int(t), int(r), int(s))
         return
     if args.weights and len(args.models) != 1:
         ap.error("--weights needs exactly one --models entry")
@@ -218,6 +338,9 @@ def main() -> None:
             seeded_path = Path(tmp) / f"{model}.safetensors"
             export_onnx(model, args.weights, args.imgsz, onnx_path, seeded_path)
             weights = args.weights or str(seeded_path)
+            if args.throughput:
+                results.append(throughput_rows(args, binary, model, onnx_path, weights))
+                continue
             for threads in args.threads:
                 rows = {"ours": [], "ort": [], "openvino": []}
                 rss = {"ours": 0.0, "ort": 0.0}

@@ -6,6 +6,7 @@
 //! width 1.0 and YOLO width 1.0 / max 512 channels, `n` = yolo11n-ghost with GhostNet width 0.25
 //! and YOLO width 0.25).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::time::Duration;
 
@@ -14,10 +15,15 @@ use ghost_kernels::Activation;
 /// A pointwise (1x1) convolution: `h x w` pixels, `k` input and `n` output channels.
 #[derive(Clone, Copy, Debug)]
 pub struct PointwiseShape {
+    /// Bench id: model (`n` / `m`), layer and shape, e.g. `n_detect_p3_box_80_64x64`.
     pub name: &'static str,
+    /// Output rows, pixels.
     pub h: usize,
+    /// Output columns, pixels.
     pub w: usize,
+    /// Input channels (GEMM K).
     pub k: usize,
+    /// Output channels (GEMM N).
     pub n: usize,
     /// The layer's activation (GhostNet expand: ReLU, project: none; YOLO Conv: SiLU).
     pub act: Activation,
@@ -94,12 +100,19 @@ pub const POINTWISE: &[PointwiseShape] = &[
 /// A dense `k x k` convolution with "same" padding (`k / 2`) and stride `stride`.
 #[derive(Clone, Copy, Debug)]
 pub struct ConvShape {
+    /// Bench id: model (`n` / `m`), layer and shape.
     pub name: &'static str,
+    /// Input rows, pixels.
     pub h: usize,
+    /// Input columns, pixels.
     pub w: usize,
+    /// Input channels.
     pub cin: usize,
+    /// Output channels.
     pub cout: usize,
+    /// Kernel side (`k x k`).
     pub k: usize,
+    /// Stride, both directions.
     pub stride: usize,
     /// The layer's activation (GhostNet stem: ReLU; YOLO Conv: SiLU).
     pub act: Activation,

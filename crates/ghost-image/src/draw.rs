@@ -1,9 +1,9 @@
 //! Annotated images in the style of Ultralytics' `Results.plot()`: a box per detection in its class
 //! colour (Ultralytics' 20-colour palette), a filled label "`name 0.87`" above the box (inside it when
 //! there is no room above), dark text on light colours. Line width follows Ultralytics:
-//! `max(round((h + w + 3) / 2 * 0.003), 2)`. Text uses the built-in bitmap font ([`font`]).
+//! `max(round((h + w + 3) / 2 * 0.003), 2)`. Text uses the built-in bitmap font (the private `font` module).
 
-pub mod font;
+mod font;
 
 use image::{Rgb, RgbImage};
 
@@ -119,12 +119,12 @@ pub fn draw_box(image: &mut RgbImage, p1: (i64, i64), p2: (i64, i64), lw: u32, c
 
 /// The pixel scale of the label font for line width `lw` (cap height `7 * scale`, close to the
 /// Hershey text Ultralytics draws at `fontScale = lw / 3`).
-pub fn font_scale(lw: u32) -> u32 {
+pub(crate) fn font_scale(lw: u32) -> u32 {
     lw.max(1)
 }
 
 /// Size `(width, height)` in pixels of `text` drawn at `scale`.
-pub fn text_size(text: &str, scale: u32) -> (u32, u32) {
+pub(crate) fn text_size(text: &str, scale: u32) -> (u32, u32) {
     let n = text.chars().count() as u32;
     let w = if n == 0 {
         0
@@ -159,7 +159,13 @@ pub fn draw_label(
 }
 
 /// Draw `text` with its top-left corner at `origin`, each font pixel a `scale x scale` square.
-pub fn draw_text(image: &mut RgbImage, origin: (i64, i64), text: &str, scale: u32, color: [u8; 3]) {
+pub(crate) fn draw_text(
+    image: &mut RgbImage,
+    origin: (i64, i64),
+    text: &str,
+    scale: u32,
+    color: [u8; 3],
+) {
     let s = i64::from(scale.max(1));
     let advance = i64::from(font::GLYPH_W + 1) * s;
     for (i, c) in text.chars().enumerate() {
@@ -177,7 +183,7 @@ pub fn draw_text(image: &mut RgbImage, origin: (i64, i64), text: &str, scale: u3
 }
 
 /// Fill `[x0, x1) x [y0, y1)`, clipped to the image.
-pub fn fill_rect(image: &mut RgbImage, x0: i64, y0: i64, x1: i64, y1: i64, color: [u8; 3]) {
+pub(crate) fn fill_rect(image: &mut RgbImage, x0: i64, y0: i64, x1: i64, y1: i64, color: [u8; 3]) {
     let (w, h) = (i64::from(image.width()), i64::from(image.height()));
     let (x0, x1) = (x0.clamp(0, w), x1.clamp(0, w));
     let (y0, y1) = (y0.clamp(0, h), y1.clamp(0, h));

@@ -1,11 +1,12 @@
 //! The floating-point environment kernels run in: denormals flushed to zero.
 //!
-//! A subnormal operand makes an x86 FMA take a microcode assist that costs ~100 cycles: a layer
-//! whose activations decay into the subnormal range (random weights, dead channels of a trained
-//! model) can run 10x slower than its FLOPs say. Model forward passes therefore run with the SSE
-//! control register's FTZ (results flushed to zero) and DAZ (operands read as zero) bits set, as
-//! OpenVINO does by default and ONNX Runtime offers as an option. The only numerical effect is on
-//! values below 1.2e-38 in magnitude, far beneath any tolerance that matters for detection.
+//! A subnormal operand makes an x86 FMA take a microcode assist: a layer whose activations decay
+//! into the subnormal range (random weights, dead channels of a trained model) can run many times
+//! slower than its FLOPs say (see docs/kernels.md#measurements-behind-code-decisions). Model
+//! forward passes therefore run with the SSE control register's FTZ (results flushed to zero) and
+//! DAZ (operands read as zero) bits set, as OpenVINO does by default and ONNX Runtime offers as an
+//! option. The only numerical effect is on values below 1.2e-38 in magnitude, far beneath any
+//! tolerance that matters for detection.
 //!
 //! On aarch64 the same role is played by FPCR's FZ bit (bit 24), which flushes both subnormal
 //! operands and results of the scalar and NEON arithmetic to zero (Arm ARM, "Flushing denormalized

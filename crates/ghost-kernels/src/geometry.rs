@@ -5,9 +5,13 @@ use crate::error::{KernelError, Result};
 /// Zero (or -inf for max pooling) padding on each side, in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Padding {
+    /// Rows added above the input.
     pub top: usize,
+    /// Columns added left of the input.
     pub left: usize,
+    /// Rows added below the input.
     pub bottom: usize,
+    /// Columns added right of the input.
     pub right: usize,
 }
 
@@ -26,10 +30,15 @@ impl Padding {
 /// A sliding window: kernel size, stride and padding (no dilation: none of our models use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Window {
+    /// Kernel height, pixels (at least 1).
     pub kernel_h: usize,
+    /// Kernel width, pixels (at least 1).
     pub kernel_w: usize,
+    /// Vertical step between output rows, input pixels (at least 1).
     pub stride_h: usize,
+    /// Horizontal step between output columns, input pixels (at least 1).
     pub stride_w: usize,
+    /// Padding on each side of the input.
     pub padding: Padding,
 }
 

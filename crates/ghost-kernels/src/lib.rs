@@ -6,36 +6,40 @@
 //!
 //! Every kernel family registers its microkernels in one table per instruction set
 //! ([`backend::Backend`]: AVX2+FMA, portable `wide`, scalar f32), and one table is chosen at
-//! start-up ([`backend::backend`], `GHOST_KERNELS_ISA` to force one). The f64 references in the
-//! `naive` modules are not a back end: the property and conformance tests compare against them. The safe entry points check every shape, length
-//! and stride before any `unsafe` code runs and return a typed [`KernelError`].
-#![warn(missing_debug_implementations)]
+//! start-up ([`backend::backend`], `GHOST_KERNELS_ISA` to force one). [`quant`] holds the INT8
+//! kernels (u8 activations, s8 per-channel weights, exact i32 sums, the same fused epilogue).
+//! The f64 references in the `naive` modules are not a back end: the property and conformance
+//! tests compare against them.
+//! The safe entry points check every shape, length and stride before any `unsafe` code runs and
+//! return a typed [`KernelError`].
+#![warn(missing_docs, missing_debug_implementations)]
 
-pub mod act;
+mod act;
 pub mod backend;
 pub mod conv;
 mod conv_weights;
 pub mod depthwise;
 pub mod dfl;
 pub mod elementwise;
-pub mod error;
+mod error;
 pub mod fpenv;
-pub mod geometry;
-pub mod isa;
+mod geometry;
+mod isa;
 mod lanes;
-pub mod mapped_file;
-pub mod parallel;
+mod mapped_file;
+mod parallel;
 pub mod pointwise;
 pub mod pool;
 pub mod quant;
 pub mod resize;
 mod scalar_lanes;
 mod scratch_pool;
-pub mod simd;
+mod simd;
 pub mod softmax;
+#[doc(hidden)]
 pub mod testing;
 pub mod tolerance;
-pub mod view;
+mod view;
 
 pub use act::{Activation, AddOrder, Epilogue, Residual};
 pub use backend::{backend, Backend};

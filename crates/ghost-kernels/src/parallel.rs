@@ -185,13 +185,10 @@ pub(crate) fn chunk_plan(
 }
 
 /// Splits `0..total` into at most `threads` contiguous chunks of at least `min_chunk`, with
-/// interior boundaries at multiples of `align`.
-pub fn chunk_ranges(
-    total: usize,
-    threads: usize,
-    min_chunk: usize,
-    align: usize,
-) -> Vec<Range<usize>> {
+/// interior boundaries at multiples of `align`. The chunks `for_each_chunk` runs, as ranges, for
+/// the tests of the split.
+#[cfg(test)]
+fn chunk_ranges(total: usize, threads: usize, min_chunk: usize, align: usize) -> Vec<Range<usize>> {
     let (per, count) = chunk_plan(total, threads, min_chunk, align);
     (0..count)
         .map(|i| i * per..((i + 1) * per).min(total))

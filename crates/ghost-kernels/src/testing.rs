@@ -27,7 +27,7 @@ pub fn proptest_cases(default: u32) -> u32 {
 }
 
 /// Every implementation this CPU supports, or those named in `GHOST_KERNELS_TEST_ISAS`
-/// (comma-separated [`Isa::name`]s) when set. The aarch64 CI run under emulation
+/// (comma-separated [`crate::Isa::name`]s) when set. The aarch64 CI run under emulation
 /// (`tools/ci_aarch64.sh`) names `neon` only: the portable and scalar kernels are the same Rust
 /// code the x86 run tests, and emulating their f64 references again for each would take most
 /// of the time budget.

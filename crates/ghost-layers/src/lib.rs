@@ -20,18 +20,18 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod bn;
-pub mod channels;
-pub mod context;
-pub mod conv;
+mod channels;
+mod context;
+mod conv;
 pub mod cost;
-pub mod error;
-pub mod ghost_bottleneck;
-pub mod ghost_module;
-pub mod kind;
-pub mod layer;
+mod error;
+mod ghost_bottleneck;
+mod ghost_module;
+mod kind;
+mod layer;
 pub mod quant;
-pub mod squeeze_excite;
-pub mod tensor;
+mod squeeze_excite;
+mod tensor;
 pub mod weights;
 
 pub use bn::{BatchNorm, FoldedConv, OutputFold, EPS_TIMM, EPS_ULTRALYTICS};

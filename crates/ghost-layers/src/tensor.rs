@@ -139,8 +139,9 @@ impl Tensor {
             self.layout == NhwcLayout::dense(n, h, w, c),
         ) {
             // Standard layout (every letterboxed image) into a dense tensor: one pass that reads
-            // the `c` planes side by side and writes pixels in order. ndarray's permuted iterator
-            // took ~3 ms for a 640x640 RGB image.
+            // the `c` planes side by side and writes pixels in order, chosen because ndarray's
+            // permuted iterator was slow (see
+            // docs/performance.md#measurements-behind-code-decisions-model-level).
             (Some(src), true) if plane > 0 && c > 0 => {
                 let dst = &mut self.data[..n * plane * c];
                 for (src, dst) in src

@@ -10,12 +10,14 @@
 //!   inode), so symlink loops end and an image is never counted twice.
 //! - [`yaml`]: YAML parsed only after a streaming pre-scan has bounded its nesting depth and the
 //!   size it has once aliases are expanded ("billion laughs").
-//! - [`int`]: integers from text or floats converted with range checks.
+//! - [`int`]: integers from text converted with range checks.
 //! - [`text`]: text from files escaped before it reaches a terminal; paths encoded losslessly.
 //!
 //! Each limit, its default, why, and how to raise it: `docs/limits.md`.
 //! This crate sits at the bottom of the workspace (no project dependencies) so that the weights
 //! loader in `ghost-layers` and everything above it share one implementation.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod budget;
 pub mod file;
@@ -38,3 +40,8 @@ pub fn env_limit(name: &str, default: u64) -> u64 {
         .filter(|&v| v > 0)
         .unwrap_or(default)
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -9,6 +9,8 @@
 //! Parity: `tests/ultralytics_parity.rs` feeds the detections of committed sequences to this
 //! tracker and compares IDs, order and boxes with what Ultralytics 8.4.190's `BYTETracker` gave
 //! (fixture made by `tools/make_track_fixtures.py`). See `docs/tracking.md`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod assignment;
 mod kalman;
@@ -19,3 +21,8 @@ mod types;
 
 pub use tracker::Tracker;
 pub use types::{Detection, Track, TrackError, TrackerConfig};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -3,12 +3,18 @@
 /// One detection of one frame: an axis-aligned box in pixels (corners), its confidence and class.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detection {
+    /// Left edge, pixels of the original frame.
     pub x1: f32,
+    /// Top edge, pixels.
     pub y1: f32,
+    /// Right edge, pixels (`>= x1` for a real box; the tracker does not reorder corners).
     pub x2: f32,
+    /// Bottom edge, pixels.
     pub y2: f32,
     /// Confidence in [0, 1] (the detector's score after NMS).
     pub score: f32,
+    /// Class index of the detection (the model's class list); tracks keep the class of the
+    /// detection they last matched.
     pub class_id: usize,
 }
 
@@ -18,13 +24,18 @@ pub struct Track {
     /// The track's ID: 1, 2, ... in the order tracks are started, unique for the tracker's lifetime
     /// (until [`crate::Tracker::reset`]).
     pub track_id: u64,
-    /// The Kalman-filtered box (corners, pixels), which is what Ultralytics reports for a track.
+    /// Left edge of the Kalman-filtered box (corners, pixels), which is what Ultralytics reports
+    /// for a track.
     pub x1: f32,
+    /// Top edge of the filtered box, pixels.
     pub y1: f32,
+    /// Right edge of the filtered box, pixels.
     pub x2: f32,
+    /// Bottom edge of the filtered box, pixels.
     pub y2: f32,
-    /// Score and class of the detection last matched to the track.
+    /// Score of the detection last matched to the track.
     pub score: f32,
+    /// Class of the detection last matched to the track.
     pub class_id: usize,
     /// Index into this frame's detection slice of the detection matched to the track (for a
     /// confirmed track it is always matched in the current frame).
@@ -69,17 +80,27 @@ impl Default for TrackerConfig {
 /// Why the tracker refused its settings or a frame's detections.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrackError {
+    /// A [`TrackerConfig`] threshold is outside the range it is compared against (or NaN).
     #[error("tracker setting {name} = {value} is invalid: {why}")]
     InvalidConfig {
+        /// The setting, as `bytetrack.yaml` spells it (`track_high_thresh` ...).
         name: &'static str,
+        /// The value given.
         value: f64,
+        /// The valid range, in words.
         why: &'static str,
     },
+    /// A detection has a NaN or infinite coordinate or score: refused before it reaches the
+    /// Kalman filter, where it would poison every track it matched.
     #[error("detection {index} of frame {frame}: {field} is {value}, expected a finite number")]
     NonFiniteDetection {
+        /// The frame number (1-based, as the tracker counts `update` calls since a reset).
         frame: u64,
+        /// Index of the detection in that frame's slice.
         index: usize,
+        /// `x1`, `y1`, `x2`, `y2` or `score`.
         field: &'static str,
+        /// The value found.
         value: f32,
     },
 }

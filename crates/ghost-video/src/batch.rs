@@ -99,6 +99,9 @@ pub struct FrameDetections {
     pub frame: Frame,
     /// Its detections, in the original frame's pixel coordinates.
     pub detections: Vec<Detection>,
+    /// When a tracker ran on the frame: each detection's track ID (same order and length as
+    /// `detections`, which then hold the tracks' boxes). `None` from the detector alone.
+    pub track_ids: Option<Vec<u64>>,
 }
 
 /// Run `detector` on one batch (one forward pass).
@@ -119,7 +122,11 @@ pub fn detect_batch(
     Ok(batch
         .into_iter()
         .zip(detected?)
-        .map(|(frame, detections)| FrameDetections { frame, detections })
+        .map(|(frame, detections)| FrameDetections {
+            frame,
+            detections,
+            track_ids: None,
+        })
         .collect())
 }
 

@@ -63,15 +63,20 @@ pub fn save_crops(
         let Some(crop) = crop_image(image, d) else {
             continue;
         };
-        let class_dir = dir.join(&d.class_name);
+        // A class name (from weights metadata) is one directory level, never a path: `../x`
+        // or `a/b` would put the crop outside `dir`.
+        let class_dir = dir.join(match d.class_name.as_str() {
+            "" | "." | ".." => format!("_{}", d.class_name),
+            name => name.replace(['/', '\\', '\0'], "_"),
+        });
         std::fs::create_dir_all(&class_dir)
             .map_err(|e| format!("cannot create {}: {e}", class_dir.display()))?;
         let target = increment_path(&class_dir.join(format!("{stem}.jpg")));
         let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
-        let file = std::fs::File::create(&target).map_err(|e| fail(&e))?;
-        let mut writer = std::io::BufWriter::new(file);
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 95);
+        let mut bytes = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
         crop.write_with_encoder(encoder).map_err(|e| fail(&e))?;
+        crate::atomic::write_file(&target, &bytes)?;
         written.push(target);
     }
     Ok(written)

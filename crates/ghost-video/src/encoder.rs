@@ -15,11 +15,14 @@ use crate::program::Program;
 /// Frame rate used when the source does not say (Ultralytics' fallback).
 pub const DEFAULT_FPS: f64 = 30.0;
 
-/// An H.264 MP4 being written. Call [`VideoEncoder::finish`] to complete the file; dropping
-/// without it stops ffmpeg (the file may be unplayable).
+/// An H.264 MP4 being written, to a temporary file beside the target that
+/// [`VideoEncoder::finish`] renames into place; dropping without it stops ffmpeg and removes the
+/// temporary file (the target is left as it was).
 #[derive(Debug)]
 pub struct VideoEncoder {
     path: PathBuf,
+    /// Where ffmpeg writes until [`VideoEncoder::finish`] renames it to `path` (see `atomic`).
+    temp: PathBuf,
     width: u32,
     height: u32,
     child: Child,
@@ -46,6 +49,12 @@ impl VideoEncoder {
         };
         let program = Program::Ffmpeg.resolve(ffmpeg);
         let shown = path.display().to_string();
+        let (temp, file) =
+            crate::atomic::create_temp(path).map_err(|message| VideoError::Unreadable {
+                input: shown.clone(),
+                message,
+            })?;
+        drop(file);
         let mut child = Command::new(&program)
             .args(["-nostdin", "-hide_banner", "-v", "error", "-y"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
@@ -61,12 +70,17 @@ impl VideoEncoder {
                 "-movflags",
                 "+faststart",
             ])
-            .arg(path)
+            // the temporary name has no .mp4 extension: the muxer is named
+            .args(["-f", "mp4"])
+            .arg(&temp)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| spawn_error(Program::Ffmpeg, program, &shown, source))?;
+            .map_err(|source| {
+                let _ = std::fs::remove_file(&temp);
+                spawn_error(Program::Ffmpeg, program, &shown, source)
+            })?;
         let stdin = child.stdin.take();
         let mut pipe = child.stderr.take().expect("stderr was piped");
         let stderr = std::thread::Builder::new()
@@ -83,6 +97,7 @@ impl VideoEncoder {
             })?;
         Ok(Self {
             path: path.to_path_buf(),
+            temp,
             width,
             height,
             child,
@@ -150,7 +165,12 @@ impl VideoEncoder {
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
         match status {
-            Ok(s) if s.success() => Ok(self.path.clone()),
+            Ok(s) if s.success() => crate::atomic::commit(&self.temp, &self.path)
+                .map(|()| self.path.clone())
+                .map_err(|message| VideoError::Unreadable {
+                    input: self.path.display().to_string(),
+                    message,
+                }),
             Ok(s) => Err(VideoError::Unreadable {
                 input: self.path.display().to_string(),
                 message: format!("ffmpeg encoding exited with {s}: {}", last_lines(&text, 3)),
@@ -173,5 +193,7 @@ impl Drop for VideoEncoder {
                 let _ = h.join();
             }
         }
+        // Renamed by a successful finish; otherwise an unfinished file that must not stay.
+        let _ = std::fs::remove_file(&self.temp);
     }
 }

@@ -98,6 +98,31 @@ pub fn label_file(
     )
 }
 
+/// [`label_file`] for tracked boxes: each line ends with the box's track ID, as Ultralytics'
+/// `Results.save_txt` writes tracking results (`cls x y w h [conf] id`). `ids` has one entry per
+/// detection; `None` is [`label_file`].
+pub fn tracked_label_file(
+    detections: &[Detection],
+    ids: Option<&[u64]>,
+    width: u32,
+    height: u32,
+    save_conf: bool,
+) -> Option<String> {
+    let Some(ids) = ids else {
+        return label_file(detections, width, height, save_conf);
+    };
+    if detections.is_empty() {
+        return None;
+    }
+    Some(
+        detections
+            .iter()
+            .zip(ids)
+            .map(|(d, &id)| label_line(d, width, height, save_conf, Some(id)) + "\n")
+            .collect(),
+    )
+}
+
 /// Names per-frame outputs as Ultralytics' predictor does: each source gets a base name, its file
 /// stem, made unique with `-2`, `-3` ... when two sources share a stem (`bus.jpg` + `bus.png`,
 /// `a/clip.mp4` + `b/clip.mp4`); a video keeps one base for all its frames and adds `_<frame>`

@@ -23,6 +23,7 @@
 //! `docs/video.md` (it equals `cv2.VideoCapture` bit for bit on the committed clip).
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod atomic;
 pub mod batch;
 pub mod crop;
 pub mod decoder;
@@ -43,8 +44,13 @@ pub use encoder::VideoEncoder;
 pub use error::VideoError;
 pub use frame::{PixelFormat, VideoFrame};
 pub use frames::{Frame, FrameError, FrameOrigin, FrameReader};
-pub use labels::{format_g, label_file, label_line, OutputNames};
-pub use pipeline::{run_pipeline, Event, PipelineOptions, Summary};
+pub use labels::{format_g, label_file, label_line, tracked_label_file, OutputNames};
+pub use pipeline::{json_record, run_pipeline, run_pipeline_with, Event, PipelineOptions, Summary};
 pub use prefetch::{prefetch, Prefetch};
 pub use probe::{probe, VideoInfo};
 pub use source::{expand_sources, Input, InputKind, SourceError};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

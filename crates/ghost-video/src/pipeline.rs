@@ -21,7 +21,7 @@ use crate::crop::save_crops;
 use crate::decoder::DecodeOptions;
 use crate::encoder::VideoEncoder;
 use crate::frames::{take_all, FrameError, FrameReader};
-use crate::labels::{label_file, OutputNames};
+use crate::labels::{tracked_label_file, OutputNames};
 use crate::source::{Input, InputKind};
 
 /// What to run and write.
@@ -94,6 +94,25 @@ pub fn run_pipeline<F>(
 where
     F: FnMut(Event<'_>) + Send,
 {
+    run_pipeline_with(detector, inputs, options, |_| Ok(()), sink)
+}
+
+/// [`run_pipeline`] with `after_detect` run on every frame's detections, in frame order, on the
+/// inference thread before the outputs are written: a tracker (`ghost-yolo track`) replaces the
+/// detections with its tracks and sets [`FrameDetections::track_ids`], and every output (label
+/// files with the ID column, `id:N` labels on the drawings, `track_id` in the JSON) follows. An
+/// error fails that frame (reported as [`Event::Failed`]); the run goes on.
+pub fn run_pipeline_with<P, F>(
+    detector: &Detector,
+    inputs: Vec<Input>,
+    options: &PipelineOptions,
+    mut after_detect: P,
+    sink: F,
+) -> Result<Summary, String>
+where
+    P: FnMut(&mut FrameDetections) -> Result<(), String>,
+    F: FnMut(Event<'_>) + Send,
+{
     let start = Instant::now();
     let queue = options.queue.max(1);
     let protected: HashSet<PathBuf> = inputs
@@ -139,19 +158,39 @@ where
             for w in take_all(&warnings) {
                 let _ = out_tx.send(Stage::Warning(w));
             }
-            let stage = match item {
+            let mut stages = Vec::with_capacity(2);
+            match item {
                 Ok(frames) => {
                     let n = frames.len().max(1) as f64;
                     let location = frames.first().map(|f| f.origin.location.clone());
                     let t = Instant::now();
                     match detect_batch(detector, frames) {
-                        Ok(done) => Stage::Batch(done, t.elapsed().as_secs_f64() * 1e3 / n),
-                        Err(e) => Stage::Failed(location.unwrap_or_default(), e.to_string()),
+                        Ok(mut done) => {
+                            let ms = t.elapsed().as_secs_f64() * 1e3 / n;
+                            let mut failed = Vec::new();
+                            done.retain_mut(|r| match after_detect(r) {
+                                Ok(()) => true,
+                                Err(e) => {
+                                    let o = &r.frame.origin;
+                                    let what = format!("{} (frame {}): {e}", o.location, o.frame);
+                                    failed.push(Stage::Failed(o.location.clone(), what));
+                                    false
+                                }
+                            });
+                            stages.push(Stage::Batch(done, ms));
+                            stages.extend(failed);
+                        }
+                        Err(e) => {
+                            stages.push(Stage::Failed(location.unwrap_or_default(), e.to_string()))
+                        }
                     }
                 }
-                Err(e) => Stage::Failed(failed_location(&e, &locations), e.to_string()),
-            };
-            if out_tx.send(stage).is_err() {
+                Err(e) => stages.push(Stage::Failed(
+                    failed_location(&e, &locations),
+                    e.to_string(),
+                )),
+            }
+            if stages.into_iter().any(|stage| out_tx.send(stage).is_err()) {
                 break;
             }
         }
@@ -180,44 +219,62 @@ fn failed_location(error: &FrameError, locations: &[String]) -> String {
         .unwrap_or_default()
 }
 
-/// JSON written as frames finish: `[`, one record per frame, `]`.
+/// JSON written as frames finish: `[`, one record per frame, `]`, into a temporary file beside the
+/// target (created exclusively, so a planted symlink is never followed) that is renamed over it at
+/// the end: a run that stops leaves the previous file or none, never half of one, and the
+/// temporary file is removed.
 struct JsonStream {
     path: PathBuf,
-    file: std::io::BufWriter<std::fs::File>,
+    temp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
     first: bool,
 }
 
 impl JsonStream {
     fn create(path: &Path, protected: &HashSet<PathBuf>) -> Result<Self, String> {
         guard(path, protected)?;
-        let file = std::fs::File::create(path)
-            .map_err(|e| format!("cannot write --json file {}: {e}", path.display()))?;
-        let mut file = std::io::BufWriter::new(file);
-        file.write_all(b"[")
-            .map_err(|e| format!("cannot write --json file {}: {e}", path.display()))?;
-        Ok(Self {
+        let (temp, file) = crate::atomic::create_temp(path)?;
+        let mut stream = Self {
             path: path.to_path_buf(),
-            file,
+            temp,
+            file: Some(std::io::BufWriter::new(file)),
             first: true,
-        })
+        };
+        stream.write(b"[")?;
+        Ok(stream)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let file = self.file.as_mut().expect("open until finish");
+        file.write_all(bytes)
+            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
     }
 
     fn record(&mut self, value: &serde_json::Value) -> Result<(), String> {
         let sep = if self.first { "\n  " } else { ",\n  " };
         self.first = false;
         let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
-        self.file
-            .write_all(sep.as_bytes())
-            .and_then(|_| self.file.write_all(text.as_bytes()))
-            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
+        self.write(sep.as_bytes())?;
+        self.write(text.as_bytes())
     }
 
-    fn finish(mut self) -> Result<(), String> {
+    fn finish(mut self, protected: &HashSet<PathBuf>) -> Result<(), String> {
         let end: &[u8] = if self.first { b"]\n" } else { b"\n]\n" };
-        self.file
-            .write_all(end)
-            .and_then(|_| self.file.flush())
-            .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
+        self.write(end)?;
+        let fail =
+            |e: std::io::Error| format!("cannot write --json file {}: {e}", self.path.display());
+        let mut file = self.file.take().expect("open until finish");
+        file.flush().map_err(fail)?;
+        drop(file);
+        guard(&self.path, protected)?;
+        crate::atomic::commit(&self.temp, &self.path)
+    }
+}
+
+impl Drop for JsonStream {
+    fn drop(&mut self) {
+        // Renamed by finish, or abandoned: either way no temporary file stays behind.
+        let _ = std::fs::remove_file(&self.temp);
     }
 }
 
@@ -286,7 +343,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
         }
         self.close_video();
         if let Some(json) = self.json.take() {
-            json.finish()?;
+            json.finish(&self.protected)?;
         }
         Ok((self.frames, self.failures))
     }
@@ -312,15 +369,21 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
             let target = dir.join(format!("{stem}.txt"));
             let written = guard(&target, &self.protected).and_then(|()| {
                 // replace, not append to, a previous run's labels (as Ultralytics)
-                let _ = std::fs::remove_file(&target);
-                match label_file(
+                match tracked_label_file(
                     &result.detections,
+                    result.track_ids.as_deref(),
                     image.width(),
                     image.height(),
                     self.options.save_conf,
                 ) {
-                    Some(text) => std::fs::write(&target, text).map_err(|e| e.to_string()),
-                    None => Ok(()),
+                    Some(text) => crate::atomic::write_file(&target, text.as_bytes()),
+                    // no boxes: no file (Ultralytics), and none left from a previous run
+                    None => match std::fs::remove_file(&target) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            Err(format!("cannot remove {}: {e}", target.display()))
+                        }
+                        _ => Ok(()),
+                    },
                 }
             });
             if let Err(e) = written {
@@ -339,15 +402,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
             }
         }
         if let Some(json) = &mut self.json {
-            let mut record = json!({
-                "path": origin.location,
-                "detections": result.detections.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
-            });
-            if origin.kind != InputKind::Image {
-                record["frame"] = json!(origin.frame);
-                record["frame_index"] = json!(origin.frame_index);
-            }
-            if let Err(e) = json.record(&record) {
+            if let Err(e) = json.record(&json_record(result)) {
                 self.fail(origin.location.clone(), e);
             }
         }
@@ -360,7 +415,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
             .filter(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff"))
             .unwrap_or_else(|| "png".into());
         let target = dir.join(format!("{base}.{ext}"));
-        let annotated = annotate(&result.frame.image, &result.detections);
+        let annotated = annotate(&result.frame.image, &drawn(result));
         if let Err(e) = guard(&target, &self.protected).and_then(|()| save_rgb(&annotated, &target))
         {
             self.fail(target.display().to_string(), e);
@@ -401,7 +456,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
                 encoder,
             ));
         }
-        let annotated = annotate(&result.frame.image, &result.detections);
+        let annotated = annotate(&result.frame.image, &drawn(result));
         if let Some((_, _, slot)) = &mut self.video {
             if let Some(encoder) = slot {
                 if let Err(e) = encoder.write(&annotated) {
@@ -413,15 +468,62 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
     }
 }
 
+/// One frame's `--json` record: its path, detections (with `track_id` when tracked) and, for a
+/// video or stream frame, `frame` (Ultralytics' 1-based counter) and `frame_index` (0-based).
+pub fn json_record(result: &FrameDetections) -> serde_json::Value {
+    let origin = &result.frame.origin;
+    let detections: Vec<serde_json::Value> = match &result.track_ids {
+        None => result.detections.iter().map(|d| d.to_json()).collect(),
+        Some(ids) => result
+            .detections
+            .iter()
+            .zip(ids)
+            .map(|(d, id)| {
+                let mut v = d.to_json();
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("track_id".into(), json!(id));
+                }
+                v
+            })
+            .collect(),
+    };
+    let mut record = json!({"path": origin.location, "detections": detections});
+    if origin.kind != InputKind::Image {
+        record["frame"] = json!(origin.frame);
+        record["frame_index"] = json!(origin.frame_index);
+    }
+    record
+}
+
+/// What is drawn: the detections, or for tracks Ultralytics' label `id:N name` (the drawing
+/// adds the score).
+fn drawn(result: &FrameDetections) -> std::borrow::Cow<'_, [yolo11_ghost::postprocess::Detection]> {
+    match &result.track_ids {
+        None => std::borrow::Cow::Borrowed(&result.detections),
+        Some(ids) => std::borrow::Cow::Owned(
+            result
+                .detections
+                .iter()
+                .zip(ids)
+                .map(|(d, id)| yolo11_ghost::postprocess::Detection {
+                    class_name: format!("id:{id} {}", d.class_name),
+                    ..d.clone()
+                })
+                .collect(),
+        ),
+    }
+}
+
 fn save_rgb(image: &RgbImage, target: &Path) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("cannot save {}: {e}", target.display());
     let format = ImageFormat::from_path(target).map_err(|e| fail(&e))?;
+    // Encoded in memory (PNG and TIFF need to seek), then written through a temporary file.
+    let mut bytes = std::io::Cursor::new(Vec::new());
     if format == ImageFormat::Jpeg {
-        let file = std::fs::File::create(target).map_err(|e| fail(&e))?;
-        let mut writer = std::io::BufWriter::new(file);
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, 95);
-        image.write_with_encoder(encoder).map_err(|e| fail(&e))
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
+        image.write_with_encoder(encoder).map_err(|e| fail(&e))?;
     } else {
-        image.save_with_format(target, format).map_err(|e| fail(&e))
+        image.write_to(&mut bytes, format).map_err(|e| fail(&e))?;
     }
+    crate::atomic::write_file(target, bytes.get_ref())
 }

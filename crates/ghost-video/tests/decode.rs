@@ -4,12 +4,47 @@
 mod common;
 
 use common::{clip, decode_fixture, ffmpeg, have_ffmpeg, md5_hex};
+use std::path::Path;
+
 use ghost_video::{DecodeOptions, PixelFormat, VideoDecoder, VideoError, VideoFrame};
 
 fn decode_all(input: &str, options: DecodeOptions) -> (Vec<VideoFrame>, Vec<String>) {
     let mut decoder = VideoDecoder::open(input, options).unwrap();
     let frames: Vec<VideoFrame> = decoder.by_ref().map(Result::unwrap).collect();
     (frames, decoder.warnings().to_vec())
+}
+
+/// Opens `path` with the default options, expecting a refusal.
+fn open_error(path: &Path) -> VideoError {
+    VideoDecoder::open(path.to_str().unwrap(), DecodeOptions::default()).unwrap_err()
+}
+
+/// Writes the first half of `src`'s bytes to `dst` (a file cut short by a crash or a full disk).
+fn write_first_half(src: &Path, dst: &Path) {
+    let bytes = std::fs::read(src).unwrap();
+    std::fs::write(dst, &bytes[..bytes.len() / 2]).unwrap();
+}
+
+/// Each frame's MD5 equals the fixture's for its index.
+fn assert_frames_md5(frames: &[VideoFrame], want: &[String], what: &str) {
+    for f in frames {
+        assert_eq!(
+            md5_hex(&f.data),
+            want[f.index as usize],
+            "{what} frame {}",
+            f.index
+        );
+    }
+}
+
+/// Opening the clip with `options` fails because `program` is not where they point.
+fn assert_program_not_found(options: DecodeOptions, program: &str) -> VideoError {
+    let err = VideoDecoder::open(&clip(), options).unwrap_err();
+    assert!(
+        matches!(&err, VideoError::ProgramNotFound { program: p, .. } if *p == program),
+        "{err:?}"
+    );
+    err
 }
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
@@ -114,14 +149,7 @@ fn vid_stride_keeps_the_frames_ultralytics_keeps() {
     // Ultralytics grab()s vid_stride frames and keeps the last: frames 3, 7, ..., 71
     let indexes: Vec<u64> = frames.iter().map(|f| f.index).collect();
     assert_eq!(indexes, (0..18).map(|k| 4 * k + 3).collect::<Vec<_>>());
-    for f in &frames {
-        assert_eq!(
-            md5_hex(&f.data),
-            want[f.index as usize],
-            "frame {}",
-            f.index
-        );
-    }
+    assert_frames_md5(&frames, &want, "vid_stride 4");
 }
 
 #[test]
@@ -141,9 +169,8 @@ fn a_truncated_file_gives_the_frames_decoded_so_far_and_a_warning() {
         args.extend_from_slice(extra);
         args.push(whole_s);
         ffmpeg(&args);
-        let bytes = std::fs::read(&whole).unwrap();
         let cut = dir.path().join(format!("cut_{name}"));
-        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        write_first_half(&whole, &cut);
         let options = DecodeOptions {
             format: PixelFormat::Yuv420p,
             ..Default::default()
@@ -155,14 +182,7 @@ fn a_truncated_file_gives_the_frames_decoded_so_far_and_a_warning() {
             frames.len()
         );
         // the frames before the cut are exact; FFmpeg may conceal the last one or two
-        for f in &frames[..frames.len() - 2] {
-            assert_eq!(
-                md5_hex(&f.data),
-                want[f.index as usize],
-                "{name} frame {}",
-                f.index
-            );
-        }
+        assert_frames_md5(&frames[..frames.len() - 2], &want, name);
         assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
         assert!(
             warnings[0].contains("frames decoded so far are kept"),
@@ -179,9 +199,8 @@ fn an_mp4_cut_before_its_index_is_a_clear_error() {
     // x264's default MP4 has its `moov` index at the end: half a file has no frames to give.
     let dir = tempfile::tempdir().unwrap();
     let cut = dir.path().join("cut.mp4");
-    let bytes = std::fs::read(clip()).unwrap();
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let err = VideoDecoder::open(cut.to_str().unwrap(), DecodeOptions::default()).unwrap_err();
+    write_first_half(Path::new(&clip()), &cut);
+    let err = open_error(&cut);
     assert!(matches!(err, VideoError::Unreadable { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
@@ -211,7 +230,7 @@ fn an_unknown_codec_is_a_clear_error() {
     assert!(replaced >= 1, "the AVI names its codec");
     let bad = dir.path().join("unknown_codec.avi");
     std::fs::write(&bad, patched).unwrap();
-    let err = VideoDecoder::open(bad.to_str().unwrap(), DecodeOptions::default()).unwrap_err();
+    let err = open_error(&bad);
     assert!(
         matches!(err, VideoError::UnsupportedCodec { .. }),
         "{err:?}"
@@ -227,17 +246,17 @@ fn not_a_video_no_video_stream_and_missing_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.mp4");
     std::fs::write(&text, "not a video\n").unwrap();
-    let err = VideoDecoder::open(text.to_str().unwrap(), DecodeOptions::default()).unwrap_err();
+    let err = open_error(&text);
     assert!(matches!(err, VideoError::Unreadable { .. }), "{err:?}");
     assert!(err.to_string().contains("notes.mp4"), "{err}");
 
     let wav = dir.path().join("tone.wav");
     ffmpeg(&["-f", "lavfi", "-i", "sine=d=0.2", wav.to_str().unwrap()]);
-    let err = VideoDecoder::open(wav.to_str().unwrap(), DecodeOptions::default()).unwrap_err();
+    let err = open_error(&wav);
     assert!(matches!(err, VideoError::NoVideoStream { .. }), "{err:?}");
 
     let missing = dir.path().join("missing.mp4");
-    let err = VideoDecoder::open(missing.to_str().unwrap(), DecodeOptions::default()).unwrap_err();
+    let err = open_error(&missing);
     assert!(matches!(err, VideoError::NotFound { .. }), "{err:?}");
 }
 
@@ -249,17 +268,7 @@ fn a_missing_ffmpeg_is_named_in_the_error() {
         ffprobe: Some(nowhere.clone()),
         ..Default::default()
     };
-    let err = VideoDecoder::open(&clip(), options).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            VideoError::ProgramNotFound {
-                program: "ffprobe",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = assert_program_not_found(options, "ffprobe");
     let msg = err.to_string();
     assert!(
         msg.contains("ffprobe not found") && msg.contains("apt-get install ffmpeg"),
@@ -273,17 +282,7 @@ fn a_missing_ffmpeg_is_named_in_the_error() {
         ffmpeg: Some("/nonexistent/bin/ffmpeg".into()),
         ..Default::default()
     };
-    let err = VideoDecoder::open(&clip(), options).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            VideoError::ProgramNotFound {
-                program: "ffmpeg",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = assert_program_not_found(options, "ffmpeg");
     assert!(err.to_string().contains("GHOST_FFMPEG"), "{err}");
 }
 

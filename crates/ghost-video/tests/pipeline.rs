@@ -106,6 +106,79 @@ fn the_clip_gives_labels_crops_an_annotated_video_and_json_per_frame() {
         assert!(r["path"].as_str().unwrap().ends_with("shapes_clip.mp4"));
         assert!(!r["detections"].as_array().unwrap().is_empty());
     }
+    // The JSON went through a temporary file renamed into place: none is left behind.
+    let temps: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
+
+/// Symlinks planted under the names of the JSON, a label file, an annotated image and an
+/// annotated video are replaced, never written through (each output goes to a temporary file
+/// renamed into place); a run into a missing directory fails before any frame without leaving a
+/// file.
+#[cfg(unix)]
+#[test]
+fn outputs_never_follow_a_planted_symlink() {
+    if !have_ffmpeg("outputs_never_follow_a_planted_symlink") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, b"keep").unwrap();
+    let image = dir.path().join("frame.jpg");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images/shapes/shapes_val_0.jpg"),
+        &image,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let planted = [
+        out.join("dets.json"),
+        out.join("labels/frame.txt"),
+        out.join("save/frame.jpg"),
+        out.join("save/shapes_clip.mp4"),
+    ];
+    for link in &planted {
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, link).unwrap();
+    }
+    let options = PipelineOptions {
+        decode: DecodeOptions {
+            vid_stride: 25,
+            ..Default::default()
+        },
+        json: Some(planted[0].clone()),
+        save_txt: Some(out.join("labels")),
+        save: Some(out.join("save")),
+        ..Default::default()
+    };
+    let sources = || expand_sources(&[image.to_string_lossy().into_owned(), clip()]).unwrap();
+    let summary = run_pipeline(&detector(), sources(), &options, |_| {}).unwrap();
+    assert_eq!((summary.frames, summary.failures), (4, 0));
+    assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+    for link in &planted {
+        let meta = link.symlink_metadata().unwrap();
+        assert!(meta.is_file() && meta.len() > 0, "{}", link.display());
+    }
+    let records: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&planted[0]).unwrap()).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 4);
+    let temps: Vec<_> = walk(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+
+    let missing = PipelineOptions {
+        json: Some(dir.path().join("no/such/dets.json")),
+        ..Default::default()
+    };
+    let err = run_pipeline(&detector(), sources(), &missing, |_| {}).unwrap_err();
+    assert!(err.contains("no/such"), "{err}");
+    assert!(!dir.path().join("no").exists());
 }
 
 #[test]
@@ -168,4 +241,17 @@ fn outputs_never_overwrite_inputs_and_failures_are_counted() {
     .unwrap_err();
     assert!(err.contains("refusing to overwrite"), "{err}");
     assert!(Path::new(&input).is_file());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }

@@ -127,6 +127,17 @@ fn crops_go_to_class_folders_and_never_overwrite() {
         increment_path(&written[0]).file_name().unwrap(),
         "clip_3-3.jpg"
     );
+    // A class name from weights metadata is one folder, never a path out of the crops folder.
+    let inside = dir.path().join("crops");
+    for (name, folder) in [("../../evil", ".._.._evil"), ("..", "_.."), ("a/b", "a_b")] {
+        let evil = Detection {
+            class_name: name.into(),
+            ..d.clone()
+        };
+        let written = save_crops(&inside, "x", &image, &[evil]).unwrap();
+        assert_eq!(written, [inside.join(folder).join("x.jpg")], "{name}");
+    }
+    assert!(!dir.path().join("evil").exists());
 }
 
 #[test]

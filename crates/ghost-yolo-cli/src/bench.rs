@@ -1,5 +1,7 @@
-//! `ghost-yolo bench`: batch-1 forward latency after warm-up (median, min, p90) and throughput
-//! in GFLOP/s (Ultralytics' fused GFLOPs for the input size divided by the median time).
+//! `ghost-yolo bench`: forward latency after warm-up (median, min, p90), throughput in GFLOP/s
+//! (Ultralytics' fused GFLOPs for the input size divided by the median time) and in images/s.
+//! `--batch B` times B-image forward passes; `--streams N` runs N independent streams sharing
+//! the weights (throughput mode, src/throughput.rs).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,6 +14,7 @@ use yolo11_ghost::info::ModelInfo;
 use crate::common::{
     parse_imgsz, parse_positive, parse_threads, round_imgsz, CliResult, ModelArgs,
 };
+use crate::cpu_stats::Counters;
 
 /// Arguments of `ghost-yolo bench`.
 #[derive(Debug, Args)]
@@ -23,9 +26,19 @@ pub struct BenchArgs {
     #[arg(long, default_value = "640", value_parser = parse_imgsz, allow_negative_numbers = true)]
     pub imgsz: (usize, usize),
 
-    /// Kernel threads (default: all cores).
+    /// Kernel threads per stream (default: all cores with one stream, 1 per stream with
+    /// --streams > 1, as OpenVINO's THROUGHPUT hint does).
     #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+
+    /// Independent inference streams sharing one copy of the weights, each with its own
+    /// threads, fed from one queue (throughput mode): reports images/s over all streams.
+    #[arg(long, default_value = "1", value_parser = parse_positive, allow_negative_numbers = true)]
+    pub streams: usize,
+
+    /// Images per forward pass (one GEMM over the pixels of all of them).
+    #[arg(long, default_value = "1", value_parser = parse_positive, allow_negative_numbers = true)]
+    pub batch: usize,
 
     /// Timed runs.
     #[arg(long, default_value = "20", value_parser = parse_positive, allow_negative_numbers = true)]
@@ -38,7 +51,7 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> CliResult {
     let options = DetectorOptions {
-        threads: args.threads,
+        threads: crate::throughput::threads_per_stream(args.threads, args.streams),
         ..DetectorOptions::default()
     };
     let weights = args.model.weights()?;
@@ -53,39 +66,62 @@ pub fn run(args: BenchArgs) -> CliResult {
         .ok_or("the detector has no model specification to count GFLOPs from")?;
     let gflops = ModelInfo::new(spec, h, w)?.fused_gflops;
 
-    let input = pseudo_random_image(h, w);
+    let input = pseudo_random_batch(args.batch, h, w);
+    if args.streams > 1 {
+        let header = format!(
+            "{} ({}), input {}x3x{h}x{w}",
+            spec.name,
+            weights_source(&weights),
+            args.batch
+        );
+        let detector = std::sync::Arc::new(detector);
+        crate::throughput::bench_streams(&detector, input, &args, &header)?;
+        println!("load {load_ms:.1} ms (weights, BN folding, kernel packing, buffer plan)");
+        println!("isa: {}", ghost_kernels::backend().label());
+        return Ok(ExitCode::SUCCESS);
+    }
     for _ in 0..args.warmup {
         detector.forward(input.view())?;
     }
     let mut times = Vec::with_capacity(args.runs);
+    let mut cpu = Vec::with_capacity(args.runs);
     for _ in 0..args.runs {
+        let before = Counters::read();
         let start = Instant::now();
         let out = detector.forward(input.view())?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
+        if let (Some(b), Some(a)) = (before, Counters::read()) {
+            cpu.push(a.since(&b));
+        }
         std::hint::black_box(out);
     }
     times.sort_by(f64::total_cmp);
     let median = percentile(&times, 0.5);
     let p90 = percentile(&times, 0.9);
-    let source = match &weights {
-        WeightsChoice::File(p) => p.display().to_string(),
-        WeightsChoice::Seeded(seed) => format!("seeded weights {seed:#x}"),
-        #[cfg(feature = "default-model")]
-        WeightsChoice::Default => yolo11_ghost::detector::DEFAULT_WEIGHTS_NAME.to_string(),
-        other => format!("{other:?}"),
-    };
+    let source = weights_source(&weights);
     println!(
-        "{} ({source}), input 1x3x{h}x{w}, {} threads, {} warm-up + {} runs",
+        "{} ({source}), input {}x3x{h}x{w}, {} threads, {} warm-up + {} runs",
         spec.name,
+        args.batch,
         detector.threads(),
         args.warmup,
         args.runs
     );
+    // GFLOPs are per image: a batch-B pass does B times the work.
+    let batch_gflops = gflops * args.batch as f64;
     println!(
         "median {median:.2} ms, min {:.2} ms, p90 {p90:.2} ms, {:.1} GFLOP/s ({gflops:.2} GFLOPs fused)",
         times[0],
-        gflops / (median / 1e3)
+        batch_gflops / (median / 1e3)
     );
+    println!(
+        "throughput {:.2} images/s (batch {} / median)",
+        args.batch as f64 / (median / 1e3),
+        args.batch
+    );
+    if !cpu.is_empty() {
+        print_cpu_line(&cpu);
+    }
     println!("load {load_ms:.1} ms (weights, BN folding, kernel packing, buffer plan)");
     println!("{}", precision_line(detector.quantization()));
     println!("isa: {}", ghost_kernels::backend().label());
@@ -100,16 +136,49 @@ pub fn precision_line(quantization: Option<&str>) -> String {
     }
 }
 
+/// Per-pass CPU time (all threads) and minor page faults: on a loaded machine the wall-time
+/// spread is mostly other processes, the CPU-time spread is ours.
+fn print_cpu_line(cpu: &[(f64, u64)]) {
+    let mut ms: Vec<f64> = cpu.iter().map(|c| c.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let mut faults: Vec<u64> = cpu.iter().map(|c| c.1).collect();
+    faults.sort_unstable();
+    println!(
+        "cpu time median {:.2} ms, min {:.2} ms, p90 {:.2} ms; page faults median {}, max {} (per pass, all threads)",
+        percentile(&ms, 0.5),
+        ms[0],
+        percentile(&ms, 0.9),
+        faults[faults.len() / 2],
+        faults[faults.len() - 1]
+    );
+}
+
+/// Where the weights came from, for the header line.
+fn weights_source(weights: &WeightsChoice) -> String {
+    match weights {
+        WeightsChoice::File(p) => p.display().to_string(),
+        WeightsChoice::Seeded(seed) => format!("seeded weights {seed:#x}"),
+        #[cfg(feature = "default-model")]
+        WeightsChoice::Default => yolo11_ghost::detector::DEFAULT_WEIGHTS_NAME.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
 }
 
 /// A deterministic [1, 3, h, w] input with values in [0, 1) (splitmix64).
 pub fn pseudo_random_image(h: usize, w: usize) -> Array4<f32> {
+    pseudo_random_batch(1, h, w)
+}
+
+/// A deterministic [n, 3, h, w] input with values in [0, 1) (splitmix64).
+pub fn pseudo_random_batch(n: usize, h: usize, w: usize) -> Array4<f32> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    Array4::from_shape_simple_fn((1, 3, h, w), || {
+    Array4::from_shape_simple_fn((n, 3, h, w), || {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

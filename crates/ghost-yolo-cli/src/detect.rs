@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{ArgAction, Args};
+use clap::Args;
 use ghost_image::draw::annotate;
 use ghost_image::image_io::load_rgb;
 use image::{ImageFormat, RgbImage};
 use indicatif::{ProgressBar, ProgressStyle};
-use yolo11_ghost::detector::{Detector, DetectorOptions};
+use yolo11_ghost::detector::Detector;
 use yolo11_ghost::postprocess::Detection;
 
 use ghost_limits::text::{display_path, escape_terminal, json_path_literal};
@@ -22,9 +22,7 @@ use serde_json::value::RawValue;
 
 use crate::output::{increment_path, write_atomic, Inputs};
 
-use crate::common::{
-    one_line, parse_imgsz, parse_threads, parse_unit_interval, warn, CliResult, ModelArgs,
-};
+use crate::common::{one_line, parse_unit_interval, warn, CliResult, ModelArgs};
 
 /// File extensions picked up when a directory is given (Ultralytics' image formats that the
 /// decoder supports).
@@ -46,95 +44,75 @@ pub struct DetectArgs {
     #[arg(long, default_value = "0.25", value_parser = parse_unit_interval, allow_negative_numbers = true)]
     pub conf: f64,
 
-    /// NMS IoU threshold.
-    #[arg(long, default_value = "0.7", value_parser = parse_unit_interval, allow_negative_numbers = true)]
-    pub iou: f64,
+    /// Run the images on N independent inference streams sharing one copy of the weights
+    /// (throughput mode; still images only), `--threads` kernel threads each (default 1 per
+    /// stream when N > 1, as OpenVINO's THROUGHPUT hint does). Output and order are those of
+    /// one stream.
+    #[arg(long, default_value = "1", value_parser = crate::common::parse_positive, allow_negative_numbers = true)]
+    pub streams: usize,
 
-    /// Maximum detections per image.
-    #[arg(long, default_value_t = 300)]
-    pub max_det: usize,
-
-    /// Class-agnostic NMS.
-    #[arg(long)]
-    pub agnostic: bool,
-
-    /// Keep only these class ids (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',', num_args = 1..)]
-    pub classes: Option<Vec<usize>>,
-
-    /// Inference size: 640 (square) or H,W; rounded up to a multiple of the stride. Default: the
-    /// size the weights were trained at (their `imgsz` metadata, as Ultralytics does for a
-    /// checkpoint), else 640.
-    #[arg(long, value_parser = parse_imgsz, allow_negative_numbers = true)]
-    pub imgsz: Option<(usize, usize)>,
-
-    /// Minimal padding to a multiple of the stride (Ultralytics predict default); false pads to imgsz.
-    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
-    pub rect: bool,
-
-    /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
-    pub threads: Option<usize>,
-
-    /// Write all detections as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-
-    /// Save annotated images into DIR (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
-
-    /// Write into an existing --save directory / over an existing --json file instead of
-    /// picking the next free name (DIR2, DIR3, ..., out2.json: Ultralytics' increment_path).
-    /// Inputs are never overwritten either way.
-    #[arg(long)]
-    pub exist_ok: bool,
-
-    /// Print only the summary line per image, not the table.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-
-    /// Videos, streams and Ultralytics' outputs (src/predict.rs).
+    /// Everything else `detect` shares with `track` (src/shared_args.rs).
     #[command(flatten)]
-    pub predict: crate::predict::PredictArgs,
+    pub shared: crate::shared_args::SharedArgs,
 }
 
 pub fn run(args: DetectArgs) -> CliResult {
-    if crate::predict::wanted(&args) {
-        return crate::predict::run(args);
+    let shared = &args.shared;
+    if crate::predict::wanted(&args.inputs, &shared.predict) {
+        if args.streams > 1 {
+            return Err(
+                "--streams applies to still images and directories of them; videos, \
+                 streams, globs, lists and --batch / --save-txt / --save-crop / --vid-stride \
+                 run on the video pipeline, which has one inference stream"
+                    .into(),
+            );
+        }
+        return crate::predict::run(
+            "predict",
+            &args.inputs,
+            &args.model,
+            args.conf,
+            shared,
+            None,
+        );
     }
-    let options = DetectorOptions {
-        conf: args.conf,
-        iou: args.iou,
-        max_det: args.max_det,
-        agnostic: args.agnostic,
-        classes: args.classes.clone(),
-        imgsz: args.imgsz.unwrap_or(DetectorOptions::default().imgsz),
-        rect: args.rect,
-        threads: args.threads,
-    };
+    let mut options = shared.detector_options(args.conf);
+    options.threads = crate::throughput::threads_per_stream(shared.threads, args.streams);
     let (files, unlisted) = collect_inputs(&args.inputs);
     let mut failures = unlisted;
     let inputs = input_set(&files, &args.model);
-    let save_dir = match &args.save {
-        Some(dir) => Some(output_dir(dir, args.exist_ok)?),
+    let save_dir = match &shared.save {
+        Some(dir) => Some(output_dir(dir, shared.exist_ok)?),
         None => None,
     };
-    let json_path = match &args.json {
-        Some(path) => Some(output_name(path, args.exist_ok, "--json")?),
+    let json_path = match &shared.json {
+        Some(path) => Some(output_name(path, shared.exist_ok, "--json")?),
         None => None,
     };
     let mut detector = args.model.detector(options)?;
-    if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
+    if let (None, Some(trained)) = (shared.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
     }
 
     let progress = progress_bar(&args.inputs, files.len());
     let mut records = Vec::new();
     let mut saved_names = HashSet::new();
-    for (i, path) in files.iter().enumerate() {
+    let detector = std::sync::Arc::new(detector);
+    let pool = match args.streams {
+        1 => None,
+        n => Some(detector.streams(n, detector.threads())?),
+    };
+    let outcomes: Box<dyn Iterator<Item = crate::throughput::Outcome>> = match &pool {
+        Some(pool) => Box::new(crate::throughput::outcomes(pool, &files)),
+        None => Box::new(
+            files
+                .iter()
+                .map(|path| detect_one(&detector, path).map_err(|e| e.to_string())),
+        ),
+    };
+    for ((i, path), outcome) in files.iter().enumerate().zip(outcomes) {
         progress.set_message(display_path(path));
-        match detect_one(&detector, path) {
+        match outcome {
             Ok((image, detections, ms)) => {
                 let report = format_report(
                     i + 1,
@@ -143,7 +121,7 @@ pub fn run(args: DetectArgs) -> CliResult {
                     &image,
                     &detections,
                     ms,
-                    args.quiet,
+                    shared.quiet,
                 );
                 progress.suspend(|| print!("{report}"));
                 if let Some(dir) = &save_dir {
@@ -159,7 +137,7 @@ pub fn run(args: DetectArgs) -> CliResult {
                 });
             }
             Err(e) => {
-                progress.suspend(|| eprintln!("error: {}", one_line(&e.to_string())));
+                progress.suspend(|| eprintln!("error: {}", one_line(&e)));
                 failures += 1;
             }
         }
@@ -282,6 +260,26 @@ pub(crate) fn output_name(path: &Path, exist_ok: bool, flag: &str) -> Result<Pat
             "{flag} {} exists: writing {} instead (--exist-ok to reuse it)",
             display_path(path),
             display_path(&chosen)
+        ));
+    }
+    Ok(chosen)
+}
+
+/// `--json FILE` settled before any work: its free name ([`output_name`]), not one of the
+/// inputs, and in a directory that exists (the file itself is written by [`write_atomic`] or
+/// [`crate::output::AtomicFile`]).
+pub(crate) fn json_output(path: &Path, exist_ok: bool, inputs: &Inputs) -> Result<PathBuf, String> {
+    let chosen = output_name(path, exist_ok, "--json")?;
+    crate::output::check_target(&chosen, inputs)?;
+    let dir = match chosen.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write --json file {}: directory {} does not exist",
+            display_path(&chosen),
+            display_path(dir)
         ));
     }
     Ok(chosen)

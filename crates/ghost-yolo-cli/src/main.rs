@@ -1,8 +1,9 @@
 //! `ghost-yolo`: YOLO11 / YOLO11-GhostNet detection on the CPU.
 //!
-//! Subcommands: `detect` (images or directories -> tables, JSON, annotated images), `track` (an
-//! image sequence -> the same with ByteTrack IDs), `info` (layer
-//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (batch-1 latency),
+//! Subcommands: `detect` (images, directories, videos, streams -> tables, JSON, annotated
+//! images and videos, label files), `track` (the same with ByteTrack IDs), `info` (layer
+//! table and summary), `forward` (raw tensor in, `output0` out), `bench` (latency, and images/s
+//! with `--batch` / `--streams`),
 //! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset), `quantize` (INT8).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments (an unusable `GHOST_KERNELS_ISA` included).
@@ -10,6 +11,7 @@
 
 mod bench;
 mod common;
+mod cpu_stats;
 mod detect;
 mod forward;
 mod info;
@@ -17,6 +19,8 @@ mod output;
 mod predict;
 mod profile;
 mod quantize;
+mod shared_args;
+mod throughput;
 mod track;
 mod val;
 
@@ -36,13 +40,14 @@ struct Cli {
 enum Command {
     /// Detect objects in images (files or directories).
     Detect(detect::DetectArgs),
-    /// Track objects through an image sequence (ByteTrack; IDs in the table, JSON and images).
+    /// Track objects through videos, streams or an image sequence (ByteTrack; IDs in the table,
+    /// JSON, label files and annotated output).
     Track(track::TrackArgs),
     /// Print a model's layer table and parameter / GFLOP summary.
     Info(info::InfoArgs),
     /// Run the raw network on a tensor: `images` (N,3,H,W) -> `output0` (N,4+nc,anchors).
     Forward(forward::ForwardArgs),
-    /// Measure batch-1 forward latency.
+    /// Measure forward latency and throughput (images/s; --batch, --streams).
     Bench(bench::BenchArgs),
     /// Per-layer and per-kernel time, share, GFLOP/s and GB/s of a forward pass.
     Profile(profile::ProfileArgs),

@@ -79,13 +79,10 @@ impl Inputs {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `target` through `write` on a temporary file in the same directory, then renames it
-/// into place. Refuses a target that is an input, a symlink or not a regular file.
-pub fn write_atomic(
-    target: &Path,
-    inputs: &Inputs,
-    write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), String>,
-) -> Result<(), String> {
+/// Whether `target` may be written: not one of the inputs, not a symlink, not something other
+/// than a regular file. [`write_atomic`] checks this again; commands call it before their work
+/// too, so a refused output costs nothing.
+pub fn check_target(target: &Path, inputs: &Inputs) -> Result<(), String> {
     let shown = display_path(target);
     if let Ok(meta) = std::fs::symlink_metadata(target) {
         if meta.file_type().is_symlink() {
@@ -104,44 +101,98 @@ pub fn write_atomic(
             ));
         }
     }
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target.file_name().unwrap_or(OsStr::new("output"));
-    let mut temp_name = OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = dir.join(temp_name);
-    // create_new = O_CREAT | O_EXCL: fails on anything already there, a symlink included.
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(|e| {
-            format!(
-                "cannot create a temporary file in {}: {e}",
-                display_path(&dir)
-            )
-        })?;
-    let mut writer = std::io::BufWriter::new(file);
-    let written = write(&mut writer).and_then(|()| {
+    Ok(())
+}
+
+/// Writes `target` through `write` on a temporary file in the same directory, then renames it
+/// into place. Refuses a target that is an input, a symlink or not a regular file.
+pub fn write_atomic(
+    target: &Path,
+    inputs: &Inputs,
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut file = AtomicFile::create(target, inputs)?;
+    write(file.writer())?;
+    file.commit(inputs)
+}
+
+/// An output written in pieces (a JSON record per video frame) to a temporary file beside
+/// `target`, renamed into place by [`AtomicFile::commit`]; dropped without a commit (an error,
+/// a panic), the temporary file is removed and `target` is left as it was.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    writer: Option<std::io::BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Checks `target` ([`check_target`]) and creates the temporary file beside it.
+    pub fn create(target: &Path, inputs: &Inputs) -> Result<Self, String> {
+        check_target(target, inputs)?;
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target.file_name().unwrap_or(OsStr::new("output"));
+        let mut temp_name = OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let temp = dir.join(temp_name);
+        // create_new = O_CREAT | O_EXCL: fails on anything already there, a symlink included.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| {
+                format!(
+                    "cannot create a temporary file in {}: {e}",
+                    display_path(&dir)
+                )
+            })?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            temp,
+            writer: Some(std::io::BufWriter::new(file)),
+        })
+    }
+
+    /// Where the bytes go until [`AtomicFile::commit`].
+    pub fn writer(&mut self) -> &mut std::io::BufWriter<File> {
+        self.writer
+            .as_mut()
+            .expect("the writer is only taken by commit, which consumes self")
+    }
+
+    /// Flushes and renames the temporary file over the target (checked again: the target may
+    /// have appeared while the command ran).
+    pub fn commit(mut self, inputs: &Inputs) -> Result<(), String> {
+        let shown = display_path(&self.target);
+        let mut writer = self.writer.take().expect("commit runs once");
         writer
             .flush()
-            .map_err(|e| format!("cannot write {shown}: {e}"))
-    });
-    drop(writer);
-    let renamed = written.and_then(|()| {
-        std::fs::rename(&temp, target).map_err(|e| format!("cannot write {shown}: {e}"))
-    });
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&temp);
+            .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        drop(writer);
+        check_target(&self.target, inputs)?;
+        std::fs::rename(&self.temp, &self.target)
+            .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        // Renamed: nothing left for Drop to remove.
+        self.temp = PathBuf::new();
+        Ok(())
     }
-    renamed
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        self.writer.take();
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 #[cfg(all(test, unix))]

@@ -4,18 +4,25 @@
 //! `ghost_video::run_pipeline` (decode, inference and output on three threads with bounded
 //! channels); this file turns the arguments into its options and prints what it reports.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use ghost_limits::text::{display_path, json_path_literal};
+use ghost_track::{Tracker, TrackerConfig};
+use ghost_video::batch::FrameDetections;
 use ghost_video::{
-    expand_sources, probe, run_pipeline, DecodeOptions, Event, Input, InputKind, PipelineOptions,
+    expand_sources, json_record, probe, run_pipeline_with, DecodeOptions, Event, Input, InputKind,
+    PipelineOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use yolo11_ghost::detector::DetectorOptions;
 
-use crate::common::{one_line, parse_positive, warn, CliResult};
-use crate::detect::{format_report, DetectArgs};
+use crate::common::{one_line, parse_positive, warn, CliResult, ModelArgs};
+use crate::detect::{format_report, input_set, json_output, output_dir};
+use crate::output::{AtomicFile, Inputs};
+use crate::shared_args::SharedArgs;
+use crate::track::{format_report as track_report, track_frame, TrackedBox};
 
 /// The options `detect` has for videos, streams and Ultralytics' outputs.
 #[derive(Debug, Args)]
@@ -28,18 +35,20 @@ pub struct PredictArgs {
     #[arg(long, default_value = "1", value_parser = parse_positive, allow_negative_numbers = true)]
     pub batch: usize,
 
-    /// Write YOLO label files into DIR: `<stem>.txt` per image, `<stem>_<frame>.txt` per video
-    /// frame, byte for byte as Ultralytics' save_txt.
-    #[arg(long, value_name = "DIR")]
-    pub save_txt: Option<PathBuf>,
+    /// Write YOLO label files into the run directory's `labels/` (Ultralytics' save_txt):
+    /// `<stem>.txt` per image, `<stem>_<frame>.txt` per video frame, byte for byte as
+    /// Ultralytics; with `track`, each line ends with the track ID.
+    #[arg(long)]
+    pub save_txt: bool,
 
     /// Add each box's confidence to the label lines.
     #[arg(long, requires = "save_txt")]
     pub save_conf: bool,
 
-    /// Write each box's crop into `DIR/<class name>/<stem>.jpg` (Ultralytics' save_one_box).
-    #[arg(long, value_name = "DIR")]
-    pub save_crop: Option<PathBuf>,
+    /// Write each box's crop into the run directory's `crops/<class name>/<stem>.jpg`
+    /// (Ultralytics' save_crop, save_one_box geometry).
+    #[arg(long)]
+    pub save_crop: bool,
 }
 
 fn parse_stride(s: &str) -> Result<u64, String> {
@@ -48,12 +57,11 @@ fn parse_stride(s: &str) -> Result<u64, String> {
 
 /// Whether `detect` needs the video pipeline: a video, stream, glob or list among the inputs, or
 /// one of its options. Plain images and directories of images keep the image path.
-pub fn wanted(args: &DetectArgs) -> bool {
-    let p = &args.predict;
-    if p.vid_stride != 1 || p.batch != 1 || p.save_txt.is_some() || p.save_crop.is_some() {
+pub fn wanted(inputs: &[PathBuf], p: &PredictArgs) -> bool {
+    if p.vid_stride != 1 || p.batch != 1 || p.save_txt || p.save_crop {
         return true;
     }
-    args.inputs.iter().any(|input| {
+    inputs.iter().any(|input| {
         let s = input.to_string_lossy();
         if ghost_video::source::is_stream_url(&s)
             || s.contains('*')
@@ -101,21 +109,24 @@ fn progress_bar(total: Option<u64>, videos: bool, images: usize) -> ProgressBar 
     bar
 }
 
-pub fn run(args: DetectArgs) -> CliResult {
-    let options = DetectorOptions {
-        conf: args.conf,
-        iou: args.iou,
-        max_det: args.max_det,
-        agnostic: args.agnostic,
-        classes: args.classes.clone(),
-        imgsz: args.imgsz.unwrap_or(DetectorOptions::default().imgsz),
-        rect: args.rect,
-        threads: args.threads,
-    };
+/// `detect` (`tracker` None) or `track` (`tracker` Some) through the video pipeline. With a
+/// tracker, IDs persist across the frames of one video or stream and restart at 1 with the next
+/// one (Ultralytics' `yolo track`: the tracker is reset when the source changes); still images
+/// form one sequence, as `track` on images does. `run_name` is the run directory's default name
+/// (`predict` or `track`, as Ultralytics names it).
+pub fn run(
+    run_name: &str,
+    sources: &[PathBuf],
+    model: &ModelArgs,
+    conf: f64,
+    args: &SharedArgs,
+    tracker: Option<TrackerConfig>,
+) -> CliResult {
+    let options = args.detector_options(conf);
     // Each source on its own, so a missing one is reported and the others still run.
     let mut inputs = Vec::new();
     let mut failures = 0u64;
-    for source in &args.inputs {
+    for source in sources {
         match expand_sources(&[source.to_string_lossy().into_owned()]) {
             Ok(found) => inputs.extend(found),
             Err(e) => {
@@ -124,11 +135,44 @@ pub fn run(args: DetectArgs) -> CliResult {
             }
         }
     }
-    let mut detector = args.model.detector(options)?;
+    let protected = input_set(
+        &inputs
+            .iter()
+            .filter(|i| i.kind != InputKind::Stream)
+            .map(|i| PathBuf::from(&i.location))
+            .collect::<Vec<_>>(),
+        model,
+    );
+    let save = match &args.save {
+        Some(dir) => Some(output_dir(dir, args.exist_ok)?),
+        None => None,
+    };
+    let p = &args.predict;
+    // Ultralytics' save_dir: label files and crops go under it (`labels/`, `crops/<class>/`).
+    let run_dir = match &save {
+        Some(dir) => Some(dir.clone()),
+        None if p.save_txt || p.save_crop => {
+            Some(output_dir(&args.run_dir(run_name), args.exist_ok)?)
+        }
+        None => None,
+    };
+    let under_run =
+        |wanted: bool, sub: &str| run_dir.as_ref().filter(|_| wanted).map(|d| d.join(sub));
+    let mut json = match &args.json {
+        Some(path) => Some(JsonOut::create(
+            json_output(path, args.exist_ok, &protected)?,
+            &protected,
+        )?),
+        None => None,
+    };
+    let mut tracker = match tracker {
+        Some(config) => Some(Tracker::new(config)?),
+        None => None,
+    };
+    let mut detector = model.detector(options)?;
     if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
     }
-    let p = &args.predict;
     let pipeline = PipelineOptions {
         batch: p.batch,
         decode: DecodeOptions {
@@ -136,57 +180,72 @@ pub fn run(args: DetectArgs) -> CliResult {
             ..Default::default()
         },
         queue: 2,
-        save_txt: p.save_txt.clone(),
+        save_txt: under_run(p.save_txt, "labels"),
         save_conf: p.save_conf,
-        save_crop: p.save_crop.clone(),
-        save: args.save.clone(),
-        json: args.json.clone(),
+        save_crop: under_run(p.save_crop, "crops"),
+        save,
+        // written here, through the temp-file-and-rename writer (src/output.rs)
+        json: None,
     };
     let n_inputs = inputs.len();
     let images = inputs.iter().filter(|i| i.kind == InputKind::Image).count();
     let videos = images < n_inputs;
     let progress = progress_bar(total_frames(&inputs, p.vid_stride), videos, images);
     let quiet = args.quiet;
-    let summary = run_pipeline(&detector, inputs, &pipeline, |event| match event {
-        Event::Frame {
-            result,
-            inference_ms,
-        } => {
-            let o = &result.frame.origin;
-            let path = Path::new(&o.location);
-            let report = format_report(
-                o.input_index + 1,
-                n_inputs,
-                path,
-                &result.frame.image,
-                &result.detections,
+    let tracking = tracker.is_some();
+    // The sequence the tracker is on: a video's or stream's input index, or None for images.
+    let mut sequence: Option<Option<usize>> = None;
+    let after_detect = |r: &mut FrameDetections| -> Result<(), String> {
+        let Some(tracker) = tracker.as_mut() else {
+            return Ok(());
+        };
+        let o = &r.frame.origin;
+        let key = (o.kind != InputKind::Image).then_some(o.input_index);
+        if sequence.is_some_and(|s| s != key) {
+            tracker.reset();
+        }
+        sequence = Some(key);
+        let tracked =
+            track_frame(tracker, &r.frame.image, &r.detections).map_err(|e| e.to_string())?;
+        r.track_ids = Some(tracked.iter().map(|t| t.track_id).collect());
+        r.detections = tracked.into_iter().map(|t| t.detection).collect();
+        Ok(())
+    };
+    let json_slot = &mut json;
+    let summary = run_pipeline_with(
+        &detector,
+        inputs,
+        &pipeline,
+        after_detect,
+        |event| match event {
+            Event::Frame {
+                result,
                 inference_ms,
-                quiet,
-            );
-            let report = match o.kind {
-                InputKind::Image => report,
-                // Ultralytics: `video 1/2 (frame 3/75) clip.mp4: ...`
-                _ => {
-                    let total = o.total_frames.map_or("?".into(), |n| n.to_string());
-                    let prefix = format!("image {}/{n_inputs} ", o.input_index + 1);
-                    let video = format!(
-                        "video {}/{n_inputs} (frame {}/{total}) ",
-                        o.input_index + 1,
-                        o.frame
-                    );
-                    report.replacen(&prefix, &video, 1)
+            } => {
+                if let Some(out) = json_slot.as_mut() {
+                    if let Err(e) = out.record(result) {
+                        progress.suspend(|| eprintln!("error: {}", one_line(&e)));
+                        *json_slot = None; // one error, not one per frame
+                    }
                 }
-            };
-            progress.set_message(o.location.clone());
-            progress.suspend(|| print!("{report}"));
-            progress.inc(1);
-        }
-        Event::Failed { location: _, error } => {
-            progress.suspend(|| eprintln!("error: {}", one_line(&error)));
-        }
-        Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
-    })?;
+                let report = frame_report(result, inference_ms, n_inputs, tracking, quiet);
+                progress.set_message(result.frame.origin.location.clone());
+                progress.suspend(|| print!("{report}"));
+                progress.inc(1);
+            }
+            Event::Failed { location: _, error } => {
+                progress.suspend(|| eprintln!("error: {}", one_line(&error)));
+            }
+            Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
+        },
+    )?;
     progress.finish_and_clear();
+    if args.json.is_some() {
+        match json {
+            Some(out) => out.finish(&protected)?,
+            None => failures += 1,
+        }
+    }
     // Ultralytics ends with a speed line; this one counts the whole pipeline (decode, inference,
     // outputs) from the first frame read to the last output written.
     eprintln!(
@@ -204,4 +263,114 @@ pub fn run(args: DetectArgs) -> CliResult {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ultralytics' per-frame line (`image 1/3 a.jpg: ...`, `video 1/2 (frame 3/75) clip.mp4: ...`)
+/// and the table (with an `id` column when tracking).
+fn frame_report(
+    result: &FrameDetections,
+    inference_ms: f64,
+    n_inputs: usize,
+    tracking: bool,
+    quiet: bool,
+) -> String {
+    let o = &result.frame.origin;
+    let path = Path::new(&o.location);
+    let (report, prefix) = match &result.track_ids {
+        Some(ids) if tracking => {
+            let tracked: Vec<TrackedBox> = ids
+                .iter()
+                .zip(&result.detections)
+                .map(|(&track_id, d)| TrackedBox {
+                    track_id,
+                    detection: d.clone(),
+                })
+                .collect();
+            let index = o.input_index + 1;
+            let report = track_report(
+                index,
+                n_inputs,
+                path,
+                &result.frame.image,
+                &tracked,
+                inference_ms,
+                quiet,
+            );
+            (report, format!("frame {index}/{n_inputs} "))
+        }
+        _ => (
+            format_report(
+                o.input_index + 1,
+                n_inputs,
+                path,
+                &result.frame.image,
+                &result.detections,
+                inference_ms,
+                quiet,
+            ),
+            format!("image {}/{n_inputs} ", o.input_index + 1),
+        ),
+    };
+    let kind = match o.kind {
+        InputKind::Image => "image",
+        _ => "video",
+    };
+    let total = o.total_frames.map_or("?".into(), |n| n.to_string());
+    let head = match o.kind {
+        InputKind::Image => format!("{kind} {}/{n_inputs} ", o.input_index + 1),
+        // Ultralytics: `video 1/2 (frame 3/75) clip.mp4: ...`
+        _ => format!(
+            "{kind} {}/{n_inputs} (frame {}/{total}) ",
+            o.input_index + 1,
+            o.frame
+        ),
+    };
+    report.replacen(&prefix, &head, 1)
+}
+
+/// `--json` for the pipeline: `[`, one record per frame as it finishes (so memory stays flat on a
+/// long video), `]`, written to a temporary file renamed over the target at the end; a run that
+/// fails leaves no half file.
+struct JsonOut {
+    file: AtomicFile,
+    path: PathBuf,
+    first: bool,
+}
+
+impl JsonOut {
+    fn create(path: PathBuf, inputs: &Inputs) -> Result<Self, String> {
+        let mut file = AtomicFile::create(&path, inputs)?;
+        file.writer()
+            .write_all(b"[")
+            .map_err(|e| format!("cannot write --json file {}: {e}", display_path(&path)))?;
+        Ok(Self {
+            file,
+            path,
+            first: true,
+        })
+    }
+
+    fn record(&mut self, result: &FrameDetections) -> Result<(), String> {
+        let mut value = json_record(result);
+        // The path exactly (as detect's --json on images): the raw literal goes in below.
+        value["path"] = serde_json::Value::Null;
+        let text = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+        let path = json_path_literal(std::ffi::OsStr::new(&result.frame.origin.location));
+        let text = text.replacen("\"path\":null", &format!("\"path\":{path}"), 1);
+        let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
+        self.first = false;
+        let w = self.file.writer();
+        w.write_all(sep)
+            .and_then(|()| w.write_all(text.as_bytes()))
+            .map_err(|e| format!("cannot write --json file {}: {e}", display_path(&self.path)))
+    }
+
+    fn finish(mut self, inputs: &Inputs) -> Result<(), String> {
+        let end: &[u8] = if self.first { b"]\n" } else { b"\n]\n" };
+        self.file
+            .writer()
+            .write_all(end)
+            .map_err(|e| format!("cannot write --json file {}: {e}", display_path(&self.path)))?;
+        self.file.commit(inputs)
+    }
 }

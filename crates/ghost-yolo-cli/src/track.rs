@@ -1,4 +1,8 @@
-//! `ghost-yolo track`: an image sequence (files and/or directories, frames in name order) ->
+//! `ghost-yolo track` on videos, streams, globs and lists goes through the video pipeline with
+//! the tracker run after detection (src/predict.rs, IDs reset between videos); this file is the
+//! image-sequence path and the pieces both share.
+//!
+//! On images: an image sequence (files and/or directories, frames in name order) ->
 //! detection on every frame, ByteTrack across them (`ghost-track`, Ultralytics' `bytetrack.yaml`
 //! defaults), and per frame a table with track IDs, optional JSON with the frame index and
 //! `track_id`, and annotated copies labelled `id:N name conf` as Ultralytics draws tracks.
@@ -17,15 +21,12 @@ use clap::{ArgAction, Args};
 use ghost_track::{Track, Tracker, TrackerConfig};
 use image::RgbImage;
 use serde_json::{json, Value};
-use yolo11_ghost::detector::DetectorOptions;
 use yolo11_ghost::postprocess::Detection;
 
-use crate::common::{
-    one_line, parse_imgsz, parse_threads, parse_unit_interval, CliResult, ModelArgs,
-};
+use crate::common::{one_line, parse_unit_interval, CliResult, ModelArgs};
 use crate::detect::{
-    collect_inputs, count_summary, detect_one, input_set, output_dir, output_name, progress_bar,
-    save_annotated, unique_target,
+    collect_inputs, count_summary, detect_one, input_set, json_output, json_path_value, output_dir,
+    progress_bar, save_annotated, unique_target,
 };
 
 /// Arguments of `ghost-yolo track`.
@@ -44,33 +45,9 @@ pub struct TrackArgs {
     #[arg(long, default_value = "0.1", value_parser = parse_unit_interval, allow_negative_numbers = true)]
     pub conf: f64,
 
-    /// NMS IoU threshold.
-    #[arg(long, default_value = "0.7", value_parser = parse_unit_interval, allow_negative_numbers = true)]
-    pub iou: f64,
-
-    /// Maximum detections per frame.
-    #[arg(long, default_value_t = 300)]
-    pub max_det: usize,
-
-    /// Class-agnostic NMS.
-    #[arg(long)]
-    pub agnostic: bool,
-
-    /// Keep only these class ids (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',', num_args = 1..)]
-    pub classes: Option<Vec<usize>>,
-
-    /// Inference size: 640 (square) or H,W. Default: the weights' training size, else 640.
-    #[arg(long, value_parser = parse_imgsz, allow_negative_numbers = true)]
-    pub imgsz: Option<(usize, usize)>,
-
-    /// Minimal padding to a multiple of the stride; false pads to imgsz.
-    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
-    pub rect: bool,
-
-    /// Kernel threads (default: all cores).
-    #[arg(long, value_parser = parse_threads, allow_negative_numbers = true)]
-    pub threads: Option<usize>,
+    /// Everything else `track` shares with `detect` (src/shared_args.rs).
+    #[command(flatten)]
+    pub shared: crate::shared_args::SharedArgs,
 
     /// ByteTrack: detections at or above this score go to the first association.
     #[arg(long, default_value = "0.25", value_parser = parse_unit_interval, allow_negative_numbers = true)]
@@ -95,23 +72,6 @@ pub struct TrackArgs {
     /// ByteTrack: weight IoU by the detection score when matching.
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub fuse_score: bool,
-
-    /// Write every frame's tracks as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-
-    /// Write into an existing --save directory / over an existing --json file instead of the
-    /// next free name (Ultralytics' increment_path); inputs are never overwritten either way.
-    #[arg(long)]
-    pub exist_ok: bool,
-
-    /// Save annotated frames into DIR (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
-
-    /// Print only the summary line per frame, not the table.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 impl TrackArgs {
@@ -128,30 +88,33 @@ impl TrackArgs {
 }
 
 pub fn run(args: TrackArgs) -> CliResult {
-    let options = DetectorOptions {
-        conf: args.conf,
-        iou: args.iou,
-        max_det: args.max_det,
-        agnostic: args.agnostic,
-        classes: args.classes.clone(),
-        imgsz: args.imgsz.unwrap_or(DetectorOptions::default().imgsz),
-        rect: args.rect,
-        threads: args.threads,
-    };
+    let shared = &args.shared;
     let mut tracker = Tracker::new(args.tracker_config())?;
+    if crate::predict::wanted(&args.inputs, &shared.predict) {
+        let config = *tracker.config();
+        return crate::predict::run(
+            "track",
+            &args.inputs,
+            &args.model,
+            args.conf,
+            shared,
+            Some(config),
+        );
+    }
+    let options = shared.detector_options(args.conf);
     let (files, unlisted) = collect_inputs(&args.inputs);
     let mut failures = unlisted;
     let inputs = input_set(&files, &args.model);
-    let save_dir = match &args.save {
-        Some(dir) => Some(output_dir(dir, args.exist_ok)?),
+    let json_path = match &shared.json {
+        Some(path) => Some(json_output(path, shared.exist_ok, &inputs)?),
         None => None,
     };
-    let json_path = match &args.json {
-        Some(path) => Some(output_name(path, args.exist_ok, "--json")?),
+    let save_dir = match &shared.save {
+        Some(dir) => Some(output_dir(dir, shared.exist_ok)?),
         None => None,
     };
     let mut detector = args.model.detector(options)?;
-    if let (None, Some(trained)) = (args.imgsz, detector.trained_imgsz()) {
+    if let (None, Some(trained)) = (shared.imgsz, detector.trained_imgsz()) {
         detector = detector.with_imgsz((trained, trained))?;
     }
 
@@ -171,7 +134,7 @@ pub fn run(args: TrackArgs) -> CliResult {
             }
         };
         let tracked = track_frame(&mut tracker, &image, &detections)?;
-        let report = format_report(i + 1, files.len(), path, &image, &tracked, ms, args.quiet);
+        let report = format_report(i + 1, files.len(), path, &image, &tracked, ms, shared.quiet);
         progress.suspend(|| print!("{report}"));
         if let Some(dir) = &save_dir {
             let target = unique_target(dir, path, &mut saved_names);
@@ -181,11 +144,11 @@ pub fn run(args: TrackArgs) -> CliResult {
                 failures += 1;
             }
         }
-        records.push(json!({
-            "frame": i,
-            "path": path.display().to_string(),
-            "detections": tracked.iter().map(TrackedBox::to_json).collect::<Vec<_>>(),
-        }));
+        records.push(TrackRecord {
+            frame: i,
+            path: json_path_value(path),
+            detections: tracked.iter().map(TrackedBox::to_json).collect(),
+        });
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -209,6 +172,14 @@ pub fn run(args: TrackArgs) -> CliResult {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One frame's entry in `--json`: its index, its path exactly (as detect's `--json`), tracks.
+#[derive(serde::Serialize)]
+struct TrackRecord {
+    frame: usize,
+    path: Box<serde_json::value::RawValue>,
+    detections: Vec<Value>,
 }
 
 /// A confirmed track in one frame: the tracker's box clipped to the frame, with the matched

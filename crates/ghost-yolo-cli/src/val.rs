@@ -1,14 +1,20 @@
 //! `ghost-yolo val`: precision, recall, mAP50 and mAP50-95 on a YOLO-format dataset, computed as
 //! Ultralytics' `yolo val` does, printed as its table (and optionally written as JSON).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use ghost_limits::text::display_path;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use yolo11_ghost::detector::DetectorOptions;
+use yolo11_ghost::val::dataset::label_path;
 use yolo11_ghost::val::{validate, Dataset, ValOptions, ValReport};
+
+use crate::detect::{input_set, json_output, json_path_value};
+use crate::output::{write_atomic, Inputs};
 
 use crate::common::{
     parse_positive, parse_threads, parse_unit_interval, round_imgsz, warn, CliResult, ModelArgs,
@@ -52,9 +58,16 @@ pub struct ValArgs {
     #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
 
-    /// Also write the metrics as JSON to FILE.
+    /// Also write the metrics as JSON to FILE (FILE2, FILE3, ... when it exists, as
+    /// Ultralytics' increment_path; never over the dataset YAML, an image, a label file or the
+    /// weights).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Write over an existing --json file instead of the next free name (inputs are never
+    /// overwritten either way).
+    #[arg(long)]
+    pub exist_ok: bool,
 }
 
 pub fn run(args: ValArgs) -> CliResult {
@@ -62,6 +75,12 @@ pub fn run(args: ValArgs) -> CliResult {
     for w in &data.warnings {
         warn(w);
     }
+    // Chosen (and checked against the inputs) before the work, so a bad --json costs nothing.
+    let inputs = val_inputs(&args, &data);
+    let json_path = match &args.json {
+        Some(path) => Some(json_output(path, args.exist_ok, &inputs)?),
+        None => None,
+    };
     let detector = args.model.detector(DetectorOptions {
         threads: args.threads,
         ..DetectorOptions::default()
@@ -95,9 +114,8 @@ pub fn run(args: ValArgs) -> CliResult {
         options.batch,
         detector.threads()
     );
-    if let Some(path) = &args.json {
-        let doc = json!({
-            "data": args.data.display().to_string(),
+    if let Some(path) = &json_path {
+        let rest = json!({
             "split": args.split,
             "imgsz": imgsz,
             "batch": options.batch,
@@ -116,10 +134,38 @@ pub fn run(args: ValArgs) -> CliResult {
             })).collect::<Vec<_>>(),
             "speed_ms": {"preprocess": report.speed_ms[0], "inference": report.speed_ms[1], "postprocess": report.speed_ms[2]},
         });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let doc = ValJson {
+            data: json_path_value(&args.data),
+            rest,
+        };
+        let text = serde_json::to_string_pretty(&doc)?;
+        write_atomic(path, &inputs, |w| {
+            w.write_all(text.as_bytes())
+                .and_then(|()| w.write_all(b"\n"))
+                .map_err(|e| format!("cannot write --json file {}: {e}", display_path(path)))
+        })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--json`: the dataset path exactly (non-UTF-8 bytes as `\udcXX`, as detect's `--json`
+/// paths), then the metrics.
+#[derive(serde::Serialize)]
+struct ValJson {
+    data: Box<serde_json::value::RawValue>,
+    #[serde(flatten)]
+    rest: serde_json::Value,
+}
+
+/// Every file `val` reads: the dataset YAML, its images and label files, and the model files.
+fn val_inputs(args: &ValArgs, data: &Dataset) -> Inputs {
+    let images: Vec<PathBuf> = data.samples.iter().map(|s| s.image.clone()).collect();
+    let mut inputs = input_set(&images, &args.model);
+    inputs.add(&args.data);
+    for s in &data.samples {
+        inputs.add(&label_path(&s.image));
+    }
+    inputs
 }
 
 /// Ultralytics' validation table: `all` then one row per class with targets.

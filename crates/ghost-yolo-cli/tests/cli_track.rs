@@ -123,6 +123,27 @@ fn slope(points: &[(f64, f64, f64)], value: impl Fn(&(f64, f64, f64)) -> f64) ->
     cov / var
 }
 
+/// The run-directory options: `--project` / `--name` name it only when `--save DIR` does not,
+/// `--save-conf` needs `--save-txt`; both `detect` and `track` (one shared option block).
+#[test]
+fn run_directory_options_that_contradict_are_usage_errors() {
+    for command in ["detect", "track"] {
+        for args in [
+            &["--save", "out", "--project", "p"][..],
+            &["--save", "out", "--name", "n"],
+            &["--save-conf"],
+        ] {
+            let mut all = vec![command, "nothing.png"];
+            all.extend(args);
+            let o = run(&all);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{all:?}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "{all:?}: {err}");
+            assert!(err.starts_with("error: "), "{err}");
+        }
+    }
+}
+
 #[test]
 fn bad_tracker_settings_are_usage_errors() {
     for (flag, value) in [

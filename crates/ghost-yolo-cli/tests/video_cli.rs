@@ -67,10 +67,8 @@ fn detect_on_a_video_writes_labels_crops_video_and_json_per_frame() {
             "--batch",
             "2",
             "--save-txt",
-            &o("labels"),
             "--save-conf",
             "--save-crop",
-            &o("crops"),
             "--save",
             &o("annotated"),
             "--json",
@@ -105,7 +103,8 @@ fn detect_on_a_video_writes_labels_crops_video_and_json_per_frame() {
         let r = r.unwrap();
         let f = &r.frame;
         let want = label_file(&r.detections, f.image.width(), f.image.height(), true).unwrap();
-        let path = PathBuf::from(o("labels")).join(format!("shapes_clip_{}.txt", f.origin.frame));
+        let path = PathBuf::from(o("annotated/labels"))
+            .join(format!("shapes_clip_{}.txt", f.origin.frame));
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             want,
@@ -115,8 +114,12 @@ fn detect_on_a_video_writes_labels_crops_video_and_json_per_frame() {
         n += 1;
     }
     assert_eq!(n, 15);
-    assert_eq!(std::fs::read_dir(o("labels")).unwrap().count(), 15);
-    assert!(Path::new(&o("crops"))
+    // --save DIR is the run directory: labels/ and crops/ inside it, as Ultralytics' save_dir
+    assert_eq!(
+        std::fs::read_dir(o("annotated/labels")).unwrap().count(),
+        15
+    );
+    assert!(Path::new(&o("annotated/crops"))
         .join("star/shapes_clip_15.jpg")
         .is_file());
     let video = VideoDecoder::open(&o("annotated/shapes_clip.mp4"), Default::default()).unwrap();
@@ -168,7 +171,8 @@ fn quoted_globs_and_txt_lists_are_sources() {
 
     let list = dir.path().join("sources.txt");
     std::fs::write(&list, format!("f02.png\n{}\n", clip())).unwrap();
-    let labels = dir.path().join("labels");
+    let labels = dir.path().join("runs/list/labels");
+    let project = dir.path().join("runs");
     let out = ghost_yolo(
         &[
             "detect",
@@ -176,7 +180,10 @@ fn quoted_globs_and_txt_lists_are_sources() {
             "--vid-stride",
             "25",
             "--save-txt",
-            labels.to_str().unwrap(),
+            "--project",
+            project.to_str().unwrap(),
+            "--name",
+            "list",
             "-q",
         ],
         &[],

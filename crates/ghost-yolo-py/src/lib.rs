@@ -4,6 +4,7 @@
 //! Every entry point releases the GIL while it decodes, letterboxes, runs the network and NMS
 //! ([`Python::detach`]), catches panics ([`errors::guarded`]) and raises `FileNotFoundError`,
 //! `ValueError` or `ghost_yolo.GhostYoloError` ([`errors`]).
+#![warn(missing_docs)]
 
 mod errors;
 mod images;

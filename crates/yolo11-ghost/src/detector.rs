@@ -3,11 +3,13 @@
 //!
 //! [`Detector`] is `Send + Sync`: share one across threads (`Arc<Detector>`); each call borrows a
 //! kernel workspace from a small internal pool, so concurrent calls never block on each other
-//! for long and never allocate a new workspace in the steady state.
+//! for long and never allocate a new workspace in the steady state. For batch work,
+//! [`StreamPool`] runs `N` independent streams over one detector (throughput mode).
 
 mod error;
 pub(crate) mod load;
 mod options;
+mod streams;
 mod views;
 mod warning;
 
@@ -25,6 +27,7 @@ pub use ghost_layers::Context;
 pub use load::DEFAULT_WEIGHTS;
 pub use load::{WeightsChoice, DEFAULT_MODEL, DEFAULT_SEED, DEFAULT_WEIGHTS_NAME};
 pub use options::DetectorOptions;
+pub use streams::{Ordered, StreamOptions, StreamPool};
 pub use views::{ChannelOrder, PixelView, StageTimes, TimedDetections};
 pub use warning::{Warning, WarningKind};
 

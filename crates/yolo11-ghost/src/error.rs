@@ -112,25 +112,6 @@ pub enum YoloError {
         found: String,
     },
 
-    /// Weights and model specification disagree (missing tensor, wrong shape, ...).
-    #[error("weights for layer {layer}: {message}")]
-    Weights {
-        /// Layer index (or name) the weights belong to.
-        layer: String,
-        /// What is wrong.
-        message: String,
-    },
-
-    /// A layer cannot be built with the configuration the spec gives it (e.g. attention
-    /// channels not divisible by the head count, an odd GhostConv width).
-    #[error("layer {layer}: cannot build: {message}")]
-    Build {
-        /// Tensor-name prefix of the layer (`model.6.m.0.attn`).
-        layer: String,
-        /// What is wrong.
-        message: String,
-    },
-
     /// A broken invariant of the engine itself (a bug; please report it).
     #[error("internal error at layer {layer}: {message}")]
     Internal {
@@ -151,23 +132,28 @@ pub enum YoloError {
         found: String,
     },
 
-    /// A kernel rejected its operands (a bug if it ever happens after the checks above).
-    #[error("kernel error in layer {layer}: {source}")]
-    Kernel {
-        /// Layer index and part, e.g. `6.m.0.cv1`.
-        layer: String,
-        /// The kernel's error.
-        #[source]
-        source: ghost_kernels::KernelError,
-    },
-
-    /// A layer could not be loaded or run (missing / mis-shaped tensor, shape mismatch, ...);
-    /// the inner error names the tensor or layer.
+    /// A layer could not be loaded, built or run; the inner error names the tensor or layer:
+    /// a missing / mis-shaped / non-finite tensor (`LayerError::Weights`), weights the engine
+    /// cannot use or a configuration it cannot build, such as an odd GhostConv width or a model
+    /// above the parameter limit (`LayerError::Config`), a layer input of the wrong shape
+    /// (`LayerError::Shape`), a kernel refusing its operands (`LayerError::Kernel`, a bug if it
+    /// ever happens after the shape checks).
     #[error(transparent)]
     Layer(#[from] ghost_layers::LayerError),
 }
 
 impl YoloError {
+    /// A layer (named by its tensor prefix, `model.6.m.0.attn`) cannot be built with the
+    /// configuration or weights it was given: [`ghost_layers::LayerError::Config`].
+    pub(crate) fn config(layer: impl Into<String>, reason: impl Into<String>) -> Self {
+        YoloError::Layer(ghost_layers::LayerError::config(layer, reason))
+    }
+
+    /// A kernel refused its operands in `layer`: [`ghost_layers::LayerError::Kernel`].
+    pub(crate) fn kernel(layer: impl Into<String>, source: ghost_kernels::KernelError) -> Self {
+        YoloError::Layer(ghost_layers::LayerError::kernel(layer, source))
+    }
+
     /// The error with the YAML file's path as its source name (file-level YAML errors are
     /// raised with the model's display name; a user editing a file wants the path).
     pub fn in_file(self, path: &std::path::Path) -> Self {
@@ -208,10 +194,7 @@ impl From<ghost_kernels::KernelError> for YoloError {
     /// A kernel or view error outside any named layer (slicing a buffer, ...): a bug if it
     /// ever happens, since shapes are checked before.
     fn from(source: ghost_kernels::KernelError) -> Self {
-        YoloError::Kernel {
-            layer: "view".into(),
-            source,
-        }
+        YoloError::kernel("view", source)
     }
 }
 

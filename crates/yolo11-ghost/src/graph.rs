@@ -158,13 +158,13 @@ impl YoloModel {
         let side = spec.max_stride();
         let params = crate::info::ModelInfo::new(&spec, side, side)?.params;
         if params > MAX_PARAMS {
-            return Err(YoloError::Build {
-                layer: "model".into(),
-                message: format!(
+            return Err(YoloError::config(
+                "model",
+                format!(
                     "{params} parameters, more than the {MAX_PARAMS} this engine loads \
                      (nothing was allocated)"
                 ),
-            });
+            ));
         }
         // Layers load, fold and pack independently; with several threads they are spread over
         // the pool (the first error in layer order is reported, as in a sequential load).

@@ -677,8 +677,10 @@ fn yaml_problems_are_typed_errors_naming_the_row() {
     let spec = ModelSpec::from_yaml_str(&huge, "huge.yaml", None, None).unwrap();
     let weights = ghost_layers::SeededWeights::new(1);
     match yolo11_ghost::YoloModel::load(&spec, &weights) {
-        Err(YoloError::Build { message, .. }) => {
-            assert!(message.contains("parameters"), "{message}")
+        // a configuration this engine refuses to build: LayerError::Config, naming the model
+        Err(YoloError::Layer(ghost_layers::LayerError::Config { context, reason })) => {
+            assert_eq!(context, "model");
+            assert!(reason.contains("parameters"), "{reason}")
         }
         Err(other) => panic!("{other:?}"),
         Ok(_) => panic!("a 38G-parameter model was built"),

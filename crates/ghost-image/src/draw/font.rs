@@ -8,8 +8,6 @@
 pub const GLYPH_W: u32 = 5;
 /// Glyph cell height in font pixels (7 cap rows + 2 descender rows).
 pub const GLYPH_H: u32 = 9;
-/// Rows from the top of the cell to the baseline row, inclusive.
-pub const CAP_H: u32 = 7;
 
 /// One glyph: a 5-bit mask per row, bit 4 = leftmost column.
 pub type Glyph = [u8; GLYPH_H as usize];

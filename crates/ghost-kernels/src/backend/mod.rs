@@ -194,7 +194,7 @@ impl Backend {
 }
 
 /// The back end every kernel runs on, chosen once per process: `GHOST_KERNELS_ISA` when set
-/// (see [`crate::isa::select`]), else the best this CPU supports. A bad `GHOST_KERNELS_ISA`
+/// (a name [`Isa::name`] gives, checked against what this CPU supports), else the best this CPU supports. A bad `GHOST_KERNELS_ISA`
 /// cannot be returned from here (the kernels' results do not depend on the choice, and a
 /// library must not abort its host), so it is printed once on stderr and the best back end runs;
 /// programs that want it fatal call [`from_env`] first, as the `ghost-yolo` CLI does.

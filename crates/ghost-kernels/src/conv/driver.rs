@@ -175,7 +175,8 @@ unsafe fn fill_rows(
     let (mut b, mut oy, mut ox) = geo.decompose(start);
     // Offset of input pixel (b, iy, 0) under each kernel row of the current output row (`None`
     // in the padding): computed once per output row, not per pixel and tap (for the RGB stem,
-    // per-pixel index arithmetic cost ~40% as much as the multiply-adds).
+    // per-pixel index arithmetic was a large share of the time: see
+    // docs/kernels.md#measurements-behind-code-decisions).
     let row_of = |b: usize, oy: usize, ky: usize| {
         (oy * geo.stride_h + ky)
             .checked_sub(geo.pad_top)

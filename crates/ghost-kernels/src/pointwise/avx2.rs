@@ -47,8 +47,8 @@ unsafe fn strip_6x16(s: &Strip<'_>) {
     // The first panel of a row block reads the block's activations from L3 or memory (later
     // panels find them in L2): there each tile prefetches the next tile's rows, one cache line
     // per row every 16 reduction steps, which keeps the six short row streams ahead of the
-    // FMAs. Single-thread pointwise 80x80 K = N = 128 and 256 (interleaved runs): +12-15%
-    // GFLOP/s; yolo11n at one thread -8% ms; 2 threads within noise.
+    // FMAs (faster at one thread, within noise at two: see
+    // docs/kernels.md#measurements-behind-code-decisions).
     for i in 0..tiles {
         let next = s.tile((i + 1).min(tiles - 1), MR);
         // SAFETY: forwarded strip contract; this function has AVX2 and FMA enabled.

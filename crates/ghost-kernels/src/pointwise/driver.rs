@@ -15,9 +15,9 @@ use crate::act::Epilogue;
 use crate::view::{NhwcLayout, SendPtr, TensorView};
 
 /// Longest reduction block, in floats per row: a 32 KiB slice of one weight panel, which stays
-/// close (L1/L2) while every tile of the row block streams through it. Measured on Zen 3 (a
-/// shared, noisy machine): 256 lost ~10% on K = 1920; 512, 1024 and no blocking were within
-/// noise of each other up to K = 4608. 512 bounds the slice for any K.
+/// close (L1/L2) while every tile of the row block streams through it. Chosen because 256 was
+/// slower on long reductions while 512, 1024 and no blocking were within noise of each other (see
+/// docs/kernels.md#measurements-behind-code-decisions); 512 bounds the slice for any K.
 pub(crate) const KC: usize = 512;
 
 /// Floats of activations a row block may hold for one reduction block (128 KiB, a quarter of L2).

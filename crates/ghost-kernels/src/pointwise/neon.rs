@@ -24,7 +24,7 @@ use std::arch::aarch64::*;
 
 use super::tile::{Finish, Microkernel, Strip, Tile};
 use crate::act::AddOrder;
-use crate::simd::neon::activate_n;
+use crate::simd::neon::{activate_n, load_lanes, store_lanes};
 
 /// Rows per tile.
 pub(crate) const MR: usize = 4;
@@ -263,23 +263,6 @@ unsafe fn finish<const R: usize, const Q: usize>(
     }
 }
 
-/// Loads `n <= 4` floats, zero in the other lanes.
-///
-/// # Safety
-/// `p` valid for `n` reads (not read at all for `n = 0`).
-#[inline(always)]
-unsafe fn load_lanes(p: *const f32, n: usize) -> float32x4_t {
-    // SAFETY: reads only `p .. p + n`.
-    unsafe {
-        if n == 4 {
-            return vld1q_f32(p);
-        }
-        let mut buf = [0.0f32; 4];
-        std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-        vld1q_f32(buf.as_ptr())
-    }
-}
-
 /// Loads the first `n <= 4Q` of `4Q` floats, zero in the others.
 ///
 /// # Safety
@@ -302,18 +285,7 @@ unsafe fn store_cols<const Q: usize>(p: *mut f32, v: [float32x4_t; Q], n: usize)
     // SAFETY: writes only `p .. p + n`.
     unsafe {
         for (q, v) in v.into_iter().enumerate() {
-            let lanes = n.saturating_sub(4 * q).min(4);
-            let p = p.wrapping_add(4 * q);
-            match lanes {
-                4 => vst1q_f32(p, v),
-                3 => {
-                    vst1_f32(p, vget_low_f32(v));
-                    vst1q_lane_f32::<2>(p.add(2), v);
-                }
-                2 => vst1_f32(p, vget_low_f32(v)),
-                1 => vst1q_lane_f32::<0>(p, v),
-                _ => {}
-            }
+            store_lanes(p.wrapping_add(4 * q), v, n.saturating_sub(4 * q).min(4));
         }
     }
 }

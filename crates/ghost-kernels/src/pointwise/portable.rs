@@ -4,7 +4,8 @@
 //! reduction step, vector epilogue, partial columns through a stack buffer) with a smaller row
 //! tile. On baseline x86-64 an `f32x8` is two SSE registers: 2 rows x 16 columns is 8 registers of
 //! accumulators, plus 4 for the weight row and 1 for the broadcast, which fits the 16 xmm
-//! registers; a 4x16 tile spilled and ran 1.5x slower (measured on Zen 3 with an SSE2 build).
+//! registers; a 4x16 tile spills and was slower (see
+//! docs/kernels.md#measurements-behind-code-decisions).
 
 use wide::f32x8;
 

@@ -10,8 +10,8 @@
 //! the map reserves one huge page of extra address space so that the buffer can start on a
 //! huge-page boundary, and the buffer's last partial huge page stays in small pages, faulted (and
 //! zeroed) only as far as it is used. (Rounding every buffer up to whole huge pages instead made
-//! the kernel zero 86 MiB for yolo11m-ghost's 55 MiB of packed weights: 31 MB more peak RSS and
-//! ~10 ms more load.)
+//! the kernel zero far more memory than the weights need: more peak RSS and a slower load, see
+//! docs/kernels.md#measurements-behind-code-decisions.)
 //!
 //! Buffers from 64 KiB up to a huge page (most pointwise layers' panels) are carved, in turn,
 //! from shared slabs: 16 MiB maps with huge pages requested, handed out front to back and

@@ -14,7 +14,7 @@ use std::ops::Range;
 use super::pack::NR;
 use super::small_plan::SmallPlan;
 use crate::act::AddOrder;
-use crate::simd::neon::activate_n;
+use crate::simd::neon::{activate_n, load_lanes, store_lanes};
 
 /// Computes output pixels `rows`.
 ///
@@ -101,44 +101,6 @@ unsafe fn tile<const NQ: usize, const P: usize>(p: &SmallPlan<'_>, q0: usize) {
             for (v, a) in a.into_iter().enumerate() {
                 store_lanes(out.wrapping_add(4 * v), a, lanes(v));
             }
-        }
-    }
-}
-
-/// Loads `n <= 4` floats, zero in the other lanes (nothing read for `n = 0`).
-///
-/// # Safety
-/// `p` valid for `n` reads.
-#[inline(always)]
-unsafe fn load_lanes(p: *const f32, n: usize) -> float32x4_t {
-    // SAFETY: reads only `p .. p + n`.
-    unsafe {
-        if n == 4 {
-            return vld1q_f32(p);
-        }
-        let mut buf = [0.0f32; 4];
-        std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-        vld1q_f32(buf.as_ptr())
-    }
-}
-
-/// Stores the first `n <= 4` lanes of `v`.
-///
-/// # Safety
-/// `p` valid for `n` writes.
-#[inline(always)]
-unsafe fn store_lanes(p: *mut f32, v: float32x4_t, n: usize) {
-    // SAFETY: writes only `p .. p + n`.
-    unsafe {
-        match n {
-            4 => vst1q_f32(p, v),
-            3 => {
-                vst1_f32(p, vget_low_f32(v));
-                vst1q_lane_f32::<2>(p.add(2), v);
-            }
-            2 => vst1_f32(p, vget_low_f32(v)),
-            1 => vst1q_lane_f32::<0>(p, v),
-            _ => {}
         }
     }
 }

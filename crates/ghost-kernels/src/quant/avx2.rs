@@ -8,10 +8,11 @@
 //! `|x0 w0 + x1 w1| <= 2 * 255 * 64 = 32640 < 32767`, so the result is exact, as the scalar
 //! kernel's.
 //!
-//! Depthwise (one output pixel, 16 channels per step): u8 inputs zero-extended to s16,
-//! `vpmullw` with s16 weights (exact: `|x w| <= 255 * 127 = 32385`), sign-extended to s32 and
-//! added. Quantize / dequantize: 8 floats per step, the scalar definition's operations in the
-//! same order (IEEE division, round half to even, clamp), so every back end gives the same code.
+//! Depthwise (one output pixel, 16 channels per step): the u8 inputs of two taps interleaved,
+//! zero-extended to s16, and one `vpmaddwd` with the interleaved s16 weights (exact: the s32
+//! pair sum is at most `2 * 255 * 127`). Quantize / dequantize: 8 floats per step, the scalar
+//! definition's operations in the same order (IEEE division, round half to even, clamp), so
+//! every back end gives the same code.
 
 use std::arch::x86_64::*;
 use std::ops::Range;
@@ -93,7 +94,9 @@ pub(crate) unsafe fn gemm_tile(tile: &TileI8<'_>, acc: &mut [[i32; NR]; MR]) {
     }
 }
 
-/// [`super::depthwise_kernel::DwPixelFn`] on AVX2.
+/// [`super::depthwise_kernel::DwPixelFn`] on AVX2: per pair of taps, the two taps' u8
+/// inputs interleaved byte by byte (`vpunpcklbw`), zero-extended to s16 and multiplied with
+/// the interleaved s16 weights by one `vpmaddwd` (8 channels, two taps each, into s32).
 ///
 /// # Safety
 /// As [`super::depthwise_kernel::DwPixelFn`]; the CPU must support AVX2.
@@ -101,18 +104,24 @@ pub(crate) unsafe fn gemm_tile(tile: &TileI8<'_>, acc: &mut [[i32; NR]; MR]) {
 pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &mut [i32]) {
     let c = w.channels;
     let codes = w.codes.as_ptr();
+    let pairs = a.len() / 2;
     let mut c0 = 0;
-    // SAFETY (whole function): every tap row holds `c` bytes and the codes `taps * cpad`
+    // SAFETY (whole function): every tap row holds `c` bytes and the codes `pairs * cpad * 2`
     // entries; the loads below stay below `c` (inputs) and `cpad` (codes, acc).
     unsafe {
         while c0 + 16 <= c {
             let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for (t, &row) in a.iter().enumerate() {
-                let x = _mm256_cvtepu8_epi16(_mm_loadu_si128(row.add(c0).cast()));
-                let wv = _mm256_loadu_si256(codes.add(t * w.cpad + c0).cast());
-                let p = _mm256_mullo_epi16(x, wv);
-                lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
-                hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
+            for p in 0..pairs {
+                let x0 = _mm_loadu_si128(a[2 * p].add(c0).cast());
+                let x1 = _mm_loadu_si128(a[2 * p + 1].add(c0).cast());
+                let wp = codes.add((p * w.cpad + c0) * 2);
+                let xl = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+                let xh = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(xl, _mm256_loadu_si256(wp.cast())));
+                hi = _mm256_add_epi32(
+                    hi,
+                    _mm256_madd_epi16(xh, _mm256_loadu_si256(wp.add(16).cast())),
+                );
             }
             _mm256_storeu_si256(acc.as_mut_ptr().add(c0).cast(), lo);
             _mm256_storeu_si256(acc.as_mut_ptr().add(c0 + 8).cast(), hi);
@@ -120,10 +129,12 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
         }
         if c0 + 8 <= c {
             let mut s = _mm256_setzero_si256();
-            for (t, &row) in a.iter().enumerate() {
-                let x = _mm_cvtepu8_epi16(_mm_loadl_epi64(row.add(c0).cast()));
-                let wv = _mm_loadu_si128(codes.add(t * w.cpad + c0).cast());
-                s = _mm256_add_epi32(s, _mm256_cvtepi16_epi32(_mm_mullo_epi16(x, wv)));
+            for p in 0..pairs {
+                let x0 = _mm_loadl_epi64(a[2 * p].add(c0).cast());
+                let x1 = _mm_loadl_epi64(a[2 * p + 1].add(c0).cast());
+                let x = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+                let wv = _mm256_loadu_si256(codes.add((p * w.cpad + c0) * 2).cast());
+                s = _mm256_add_epi32(s, _mm256_madd_epi16(x, wv));
             }
             _mm256_storeu_si256(acc.as_mut_ptr().add(c0).cast(), s);
             c0 += 8;
@@ -131,7 +142,8 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
         for (ch, out) in acc.iter_mut().enumerate().take(c).skip(c0) {
             let mut s = 0i32;
             for (t, &row) in a.iter().enumerate() {
-                s += i32::from(*row.add(ch)) * i32::from(*codes.add(t * w.cpad + ch));
+                s += i32::from(*row.add(ch))
+                    * i32::from(*codes.add(((t / 2) * w.cpad + ch) * 2 + t % 2));
             }
             *out = s;
         }

@@ -20,8 +20,10 @@ use super::pointwise::MIN_MACS_PER_CHUNK;
 use super::view::{U8View, U8ViewMut};
 
 /// Depthwise weights quantized to s8 (symmetric per channel, `[-DEPTHWISE_WEIGHT_QMAX,
-/// DEPTHWISE_WEIGHT_QMAX]`), stored widened to s16 tap-major (`[tap][channel]`, channels
-/// padded to 16) for the kernels, with scales, bias and code sums.
+/// DEPTHWISE_WEIGHT_QMAX]`), stored widened to s16 in tap pairs (`[pair][channel][2]`: taps
+/// `2p` and `2p + 1` side by side, a zero weight after an odd last tap; channels padded to 16)
+/// so the AVX2 kernel multiplies two taps of 8 channels with one `vpmaddwd`; with scales, bias
+/// and code sums.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackedDepthwiseI8 {
     channels: usize,
@@ -87,12 +89,13 @@ impl PackedDepthwiseI8 {
             }
         }
         let cpad = channels.div_ceil(NR) * NR;
-        let mut packed = vec![0i16; taps * cpad];
+        let pairs = taps.div_ceil(2);
+        let mut packed = vec![0i16; pairs * cpad * 2];
         let mut sums = vec![0i32; cpad];
         for c in 0..channels {
             for t in 0..taps {
                 let q = codes[c * taps + t];
-                packed[t * cpad + c] = i16::from(q);
+                packed[((t / 2) * cpad + c) * 2 + t % 2] = i16::from(q);
                 sums[c] += i32::from(q);
             }
         }

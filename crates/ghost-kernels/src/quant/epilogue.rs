@@ -6,7 +6,10 @@
 //! `q = clamp(round_half_even(y / s_out) + zp_out, 0, 255)`.
 //!
 //! Written once over [`Lanes`] (8 f32 lanes) and instantiated per back end, like the FP32
-//! epilogues. The correction `acc - zp * sum_w` is exact in i32 (`MAX_REDUCTION`).
+//! epilogues. Work comes in batches of up to four 8-channel vectors ([`finish4`]) so that
+//! SiLU's and sigmoid's `exp` chains run side by side (`Lanes::activate4`; measured in
+//! docs/kernels.md, "INT8"). The correction
+//! `acc - zp * sum_w` is exact in i32 (`MAX_REDUCTION`).
 
 use crate::act::{Activation, AddOrder};
 use crate::lanes::Lanes;
@@ -53,54 +56,129 @@ unsafe impl Send for Finish<'_> {}
 // SAFETY: as above.
 unsafe impl Sync for Finish<'_> {}
 
-/// Finishes output pixel `p`, channels `[col, col + 16)` clipped to `cout`, from 16
-/// accumulators.
+/// Requantized u8 stores on a lanes type: the scalar definition ([`quantize_value`]) lane by
+/// lane, or its vector form with the same operations in the same order (bit-equal codes).
+pub(crate) trait StoreU8: Lanes {
+    /// Stores `n <= 8` codes of `y` at `dst`.
+    ///
+    /// # Safety
+    /// `dst` must be valid for `n` byte writes; the CPU must support the lanes.
+    #[inline(always)]
+    unsafe fn store_u8(dst: *mut u8, y: Self, scale: f32, zp: u8, n: usize) {
+        let mut tmp = [0.0f32; 8];
+        // SAFETY: `tmp` holds 8 floats; `dst` holds `n` bytes (caller).
+        unsafe {
+            Self::store(tmp.as_mut_ptr(), y);
+            for (j, &v) in tmp.iter().enumerate().take(n) {
+                *dst.add(j) = quantize_value(v, scale, zp);
+            }
+        }
+    }
+}
+
+impl StoreU8 for crate::scalar_lanes::Scalar {}
+impl StoreU8 for crate::lanes::Portable {}
+#[cfg(target_arch = "aarch64")]
+impl StoreU8 for crate::lanes::Neon {}
+
+#[cfg(target_arch = "x86_64")]
+impl StoreU8 for crate::lanes::Avx2 {
+    #[inline(always)]
+    unsafe fn store_u8(dst: *mut u8, y: Self, scale: f32, zp: u8, n: usize) {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX2 lanes exist only inside AVX2 code; `dst` holds `n` bytes (caller).
+        unsafe {
+            let v = _mm256_div_ps(y.0, _mm256_set1_ps(scale));
+            let v = _mm256_add_ps(
+                _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                _mm256_set1_ps(f32::from(zp)),
+            );
+            // `max(v, 0)` returns 0 for NaN, as `quantize_value`.
+            let v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0));
+            let i = _mm256_cvtps_epi32(v);
+            let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+            let b = _mm_packus_epi16(w, w);
+            if n == 8 {
+                _mm_storel_epi64(dst.cast(), b);
+            } else {
+                let bytes = (_mm_cvtsi128_si64(b) as u64).to_le_bytes();
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n);
+            }
+        }
+    }
+}
+
+/// One 8-channel vector to finish: output pixel `p`, channels `c0 .. c0 + 8` (clipped to
+/// `cout`), their zero-point-corrected sums in `acc`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Job {
+    pub p: usize,
+    pub c0: usize,
+    pub acc: [i32; 8],
+}
+
+/// Finishes up to 4 jobs (`jobs.len() <= 4`) side by side.
 ///
 /// # Safety
-/// `p` must be a pixel of the output (and residual) the plan was built from, `col < cout` a
-/// multiple of 8, and the channel arrays padded to `col + 16`; the CPU must support `V`.
+/// Every job's `p` must be a pixel of the output (and residual) the plan was built from and
+/// `c0 < cout` a multiple of 8 with the channel arrays padded to `c0 + 8`; the CPU must
+/// support `V`.
 #[inline(always)]
-pub(crate) unsafe fn finish16<V: Lanes>(f: &Finish<'_>, acc: &[i32; 16], p: usize, col: usize) {
-    let mut corrected = [0.0f32; 16];
-    for j in 0..16 {
-        corrected[j] = (acc[j] - f.zp_sum[col + j]) as f32;
-    }
-    for half in 0..2 {
-        let c0 = col + 8 * half;
-        if c0 >= f.cout {
-            break;
-        }
-        let n = (f.cout - c0).min(8);
-        // SAFETY (whole block): the channel arrays hold `col + 16` entries; output and residual
-        // pixels hold `cout` channels from channel 0, and only the first `n` lanes past `c0`
-        // are touched.
-        unsafe {
-            let mask = V::mask(n);
-            let mut y = V::mul_add(
-                V::load(corrected.as_ptr().add(8 * half)),
-                V::load(f.scale.as_ptr().add(c0)),
-                V::load(f.bias.as_ptr().add(c0)),
+pub(crate) unsafe fn finish4<V: StoreU8>(f: &Finish<'_>, jobs: &[Job]) {
+    debug_assert!(jobs.len() <= 4);
+    let count = jobs.len();
+    // SAFETY (whole function): the channel arrays hold `c0 + 8` entries; output and residual
+    // pixels hold `cout` channels from channel 0, and only the first `n` lanes past `c0` are
+    // touched.
+    unsafe {
+        let mut y = [V::splat(0.0); 4];
+        let mut masks = [V::mask(8); 4];
+        let mut ns = [8usize; 4];
+        for (i, job) in jobs.iter().enumerate() {
+            let mut corrected = [0.0f32; 8];
+            let zp_sum: &[i32; 8] = f.zp_sum[job.c0..job.c0 + 8].try_into().expect("8");
+            for ((c, &a), &z) in corrected.iter_mut().zip(&job.acc).zip(zp_sum) {
+                *c = (a - z) as f32;
+            }
+            ns[i] = (f.cout - job.c0).min(8);
+            masks[i] = V::mask(ns[i]);
+            y[i] = V::mul_add(
+                V::load(corrected.as_ptr()),
+                V::load(f.scale.as_ptr().add(job.c0)),
+                V::load(f.bias.as_ptr().add(job.c0)),
             );
-            let res = |y: V| {
-                V::add(
-                    y,
-                    V::load_masked(f.residual.add(p * f.res_stride + c0), mask),
-                )
-            };
-            if f.order == Some(AddOrder::BeforeActivation) {
-                y = res(y);
+        }
+        let residual = |i: usize, y: V| {
+            let job = &jobs[i];
+            V::add(
+                y,
+                V::load_masked(f.residual.add(job.p * f.res_stride + job.c0), masks[i]),
+            )
+        };
+        if f.order == Some(AddOrder::BeforeActivation) {
+            for (i, v) in y.iter_mut().enumerate().take(count) {
+                *v = residual(i, *v);
             }
-            y = V::activate(f.act, y);
-            if f.order == Some(AddOrder::AfterActivation) {
-                y = res(y);
+        }
+        y = if count > 1 {
+            V::activate4(f.act, y)
+        } else {
+            [V::activate(f.act, y[0]), y[1], y[2], y[3]]
+        };
+        if f.order == Some(AddOrder::AfterActivation) {
+            for (i, v) in y.iter_mut().enumerate().take(count) {
+                *v = residual(i, *v);
             }
+        }
+        for (i, job) in jobs.iter().enumerate() {
+            let n = ns[i];
             match f.store {
                 Store::F32 { ptr, stride } => {
-                    let dst = ptr.add(p * stride + c0);
+                    let dst = ptr.add(job.p * stride + job.c0);
                     if n == 8 {
-                        V::store(dst, y);
+                        V::store(dst, y[i]);
                     } else {
-                        V::store_masked(dst, mask, y);
+                        V::store_masked(dst, masks[i], y[i]);
                     }
                 }
                 Store::U8 {
@@ -108,15 +186,20 @@ pub(crate) unsafe fn finish16<V: Lanes>(f: &Finish<'_>, acc: &[i32; 16], p: usiz
                     stride,
                     scale,
                     zp,
-                } => {
-                    let mut tmp = [0.0f32; 8];
-                    V::store(tmp.as_mut_ptr(), y);
-                    let dst = ptr.add(p * stride + c0);
-                    for (j, &v) in tmp.iter().enumerate().take(n) {
-                        *dst.add(j) = quantize_value(v, scale, zp);
-                    }
-                }
+                } => V::store_u8(ptr.add(job.p * stride + job.c0), y[i], scale, zp, n),
             }
         }
+    }
+}
+
+/// Finishes a list of jobs four at a time.
+///
+/// # Safety
+/// As [`finish4`] for every job.
+#[inline(always)]
+pub(crate) unsafe fn finish_all<V: StoreU8>(f: &Finish<'_>, jobs: &[Job]) {
+    for chunk in jobs.chunks(4) {
+        // SAFETY: forwarded contract.
+        unsafe { finish4::<V>(f, chunk) };
     }
 }

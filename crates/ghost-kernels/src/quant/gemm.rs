@@ -10,9 +10,7 @@
 
 use std::ops::Range;
 
-use crate::lanes::Lanes;
-
-use super::epilogue::{finish16, Finish};
+use super::epilogue::{finish_all, Finish, Job, StoreU8};
 use super::pack::{PanelsI8, NR};
 
 /// Rows (output pixels) per microkernel tile, every back end.
@@ -117,10 +115,11 @@ fn fill_rows(source: &Source, p: usize, r: usize, a: &mut [*const u8; MAX_TAPS_M
 /// The plan must come from checked operands (see the safe entry points); concurrent calls get
 /// disjoint ranges; the CPU must support `V` and `plan.kernel`.
 #[inline(always)]
-pub(crate) unsafe fn gemm_rows<V: Lanes>(plan: &GemmPlan<'_>, rows: Range<usize>) {
+pub(crate) unsafe fn gemm_rows<V: StoreU8>(plan: &GemmPlan<'_>, rows: Range<usize>) {
     let w = plan.weights;
     let mut a = [std::ptr::null::<u8>(); MAX_TAPS_MR];
     let mut acc = [[0i32; NR]; MR];
+    let mut jobs = [Job::default(); 2 * MR];
     let mut start = rows.start;
     while start < rows.end {
         let valid = (rows.end - start).min(MR);
@@ -138,10 +137,22 @@ pub(crate) unsafe fn gemm_rows<V: Lanes>(plan: &GemmPlan<'_>, rows: Range<usize>
             // SAFETY: the rows point at checked input pixels or the zero-point row (`cin`
             // bytes each); forwarded CPU contract.
             unsafe { (plan.kernel)(&tile, &mut acc) };
+            let mut count = 0;
             for (r, acc_row) in acc.iter().enumerate().take(valid) {
-                // SAFETY: pixel `start + r` is an output pixel; `p * 16 < cout`.
-                unsafe { finish16::<V>(&plan.finish, acc_row, start + r, p * NR) };
+                for half in 0..2 {
+                    let c0 = p * NR + 8 * half;
+                    if c0 < w.cout {
+                        jobs[count] = Job {
+                            p: start + r,
+                            c0,
+                            acc: acc_row[8 * half..8 * half + 8].try_into().expect("8"),
+                        };
+                        count += 1;
+                    }
+                }
             }
+            // SAFETY: pixels `start + r` are output pixels; every `c0 < cout`.
+            unsafe { finish_all::<V>(&plan.finish, &jobs[..count]) };
         }
         start += valid;
     }

@@ -38,9 +38,9 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
     for (t, &row) in a.iter().enumerate() {
         // SAFETY: the contract makes each tap pointer valid for `channels` reads.
         let x = unsafe { std::slice::from_raw_parts(row, c) };
-        let wt = &w.codes[t * w.cpad..][..c];
-        for ((a, &xi), &wi) in acc.iter_mut().zip(x).zip(wt) {
-            *a += i32::from(xi) * i32::from(wi);
+        let wt = &w.codes[(t / 2) * w.cpad * 2..][..c * 2];
+        for ((a, &xi), wi) in acc.iter_mut().zip(x).zip(wt.iter().skip(t % 2).step_by(2)) {
+            *a += i32::from(xi) * i32::from(*wi);
         }
     }
 }

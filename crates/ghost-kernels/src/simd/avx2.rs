@@ -27,8 +27,9 @@ const EXP_MAGIC: f32 = 12_583_039.0;
 
 /// [`exp`] of `N` vectors, each step issued for all `N` before the next. One vector's exp is a
 /// chain of ~20 dependent operations; interleaving independent chains lets the out-of-order core
-/// overlap them (the epilogues call this with `N = 4`: SiLU 4.1 -> 3.0 ns per vector on a buffer
-/// in L1, Zen 3). Every lane gets exactly the operations of the one-vector version.
+/// overlap them (the epilogues call this with `N = 4`, which made SiLU faster: see
+/// docs/kernels.md#measurements-behind-code-decisions). Every lane gets exactly the operations
+/// of the one-vector version.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -215,6 +216,7 @@ pub unsafe fn activate(act: Activation, x: __m256) -> __m256 {
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+#[cfg(test)]
 pub unsafe fn activate_slice(act: Activation, data: &mut [f32]) {
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {

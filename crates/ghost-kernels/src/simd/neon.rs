@@ -18,6 +18,7 @@ const EXP_MAGIC: f32 = 12_583_039.0;
 ///
 /// # Safety
 /// None beyond the intrinsics' (aarch64 only).
+#[cfg(test)]
 #[inline(always)]
 pub unsafe fn exp(x: float32x4_t) -> float32x4_t {
     // SAFETY: forwarded contract.
@@ -184,6 +185,7 @@ pub unsafe fn activate_n<const N: usize>(act: Activation, x: [float32x4_t; N]) -
 ///
 /// # Safety
 /// None beyond the intrinsics' (aarch64 only).
+#[cfg(test)]
 #[inline(always)]
 pub unsafe fn activate(act: Activation, x: float32x4_t) -> float32x4_t {
     // SAFETY: forwarded contract.
@@ -192,6 +194,7 @@ pub unsafe fn activate(act: Activation, x: float32x4_t) -> float32x4_t {
 
 /// Applies `act` to every element of `data` with the vector code (the tail through a padded
 /// temporary, so every element sees the same math). Used by the tests.
+#[cfg(test)]
 pub fn activate_slice(act: Activation, data: &mut [f32]) {
     let mut chunks = data.chunks_exact_mut(4);
     for chunk in &mut chunks {
@@ -205,6 +208,46 @@ pub fn activate_slice(act: Activation, data: &mut [f32]) {
         // SAFETY: buf holds 4 floats.
         unsafe { vst1q_f32(buf.as_mut_ptr(), activate(act, vld1q_f32(buf.as_ptr()))) };
         tail.copy_from_slice(&buf[..tail.len()]);
+    }
+}
+
+/// Loads `n <= 4` floats, zero in the other lanes (nothing read for `n = 0`). NEON has no
+/// masked loads: a partial vector goes through a zeroed stack buffer.
+///
+/// # Safety
+/// `p` valid for `n` reads.
+#[inline(always)]
+pub(crate) unsafe fn load_lanes(p: *const f32, n: usize) -> float32x4_t {
+    // SAFETY: reads only `p .. p + n` (the caller's contract).
+    unsafe {
+        if n == 4 {
+            return vld1q_f32(p);
+        }
+        let mut buf = [0.0f32; 4];
+        std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+        vld1q_f32(buf.as_ptr())
+    }
+}
+
+/// Stores the first `n <= 4` lanes of `v` (nothing written for `n = 0`): a whole register, or a
+/// lane pair and / or one lane (NEON has no masked stores).
+///
+/// # Safety
+/// `p` valid for `n` writes.
+#[inline(always)]
+pub(crate) unsafe fn store_lanes(p: *mut f32, v: float32x4_t, n: usize) {
+    // SAFETY: writes only `p .. p + n` (the caller's contract).
+    unsafe {
+        match n {
+            4 => vst1q_f32(p, v),
+            3 => {
+                vst1_f32(p, vget_low_f32(v));
+                vst1q_lane_f32::<2>(p.add(2), v);
+            }
+            2 => vst1_f32(p, vget_low_f32(v)),
+            1 => vst1q_lane_f32::<0>(p, v),
+            _ => {}
+        }
     }
 }
 

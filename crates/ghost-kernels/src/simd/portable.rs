@@ -50,6 +50,7 @@ pub fn activate(act: Activation, x: f32x8) -> f32x8 {
 }
 
 /// Applies `act` to every element of `data` (tails through a padded temporary).
+#[cfg(test)]
 pub fn activate_slice(act: Activation, data: &mut [f32]) {
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {

@@ -60,10 +60,7 @@ pub struct Attention {
 }
 
 fn kernel_err(layer: &str) -> impl Fn(KernelError) -> YoloError + '_ {
-    move |source| YoloError::Kernel {
-        layer: layer.to_string(),
-        source,
-    }
+    move |source| YoloError::kernel(layer, source)
 }
 
 impl Attention {
@@ -77,19 +74,17 @@ impl Attention {
     ) -> Result<Attention> {
         let head_dim = dim / num_heads;
         if head_dim * num_heads != dim || head_dim == 0 {
-            return Err(YoloError::Build {
-                layer: prefix.to_string(),
-                message: format!("attention dim {dim} is not divisible by {num_heads} heads"),
-            });
+            return Err(YoloError::config(
+                prefix,
+                format!("attention dim {dim} is not divisible by {num_heads} heads"),
+            ));
         }
         let key_dim = hidden_channels(head_dim, attn_ratio);
         if key_dim == 0 {
-            return Err(YoloError::Build {
-                layer: prefix.to_string(),
-                message: format!(
-                    "attention key_dim is 0 (head_dim {head_dim} x ratio {attn_ratio})"
-                ),
-            });
+            return Err(YoloError::config(
+                prefix,
+                format!("attention key_dim is 0 (head_dim {head_dim} x ratio {attn_ratio})"),
+            ));
         }
         let h = dim + 2 * key_dim * num_heads;
         Ok(Attention {

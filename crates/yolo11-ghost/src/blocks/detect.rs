@@ -89,13 +89,13 @@ impl Detect {
         if a.reg_max > 1 && weights.shape_of(&dfl_name).is_some() {
             let w = weights.load(&dfl_name, &[1, a.reg_max, 1, 1])?;
             if w.iter().enumerate().any(|(i, &v)| v != i as f32) {
-                return Err(YoloError::Weights {
-                    layer: prefix.to_string(),
-                    message: format!(
+                return Err(YoloError::config(
+                    prefix,
+                    format!(
                         "{dfl_name} is not arange({}): the DFL decoder assumes it",
                         a.reg_max
                     ),
-                });
+                ));
             }
         }
         Ok(Detect {
@@ -130,14 +130,14 @@ impl Detect {
         out: &mut Array3<f32>,
     ) -> Result<()> {
         if inputs.len() != self.levels.len() || strides.len() != self.levels.len() {
-            return Err(YoloError::Build {
-                layer: self.name.clone(),
-                message: format!(
+            return Err(YoloError::config(
+                self.name.clone(),
+                format!(
                     "expected {} levels, got {} inputs",
                     self.levels.len(),
                     inputs.len()
                 ),
-            });
+            ));
         }
         let n = inputs[0].shape()[0];
         let anchors: usize = inputs.iter().map(|x| x.shape()[1] * x.shape()[2]).sum();
@@ -172,12 +172,8 @@ impl Detect {
             let mut dist = ctx.alloc([n, h, w, 4]);
             let box_logits = logits.view().channels(0, 4 * bins)?;
             if bins > 1 {
-                dfl(&box_logits, bins, &mut dist.view_mut(), ctx.threads()).map_err(|source| {
-                    YoloError::Kernel {
-                        layer: format!("{}.dfl", self.name),
-                        source,
-                    }
-                })?;
+                dfl(&box_logits, bins, &mut dist.view_mut(), ctx.threads())
+                    .map_err(|source| YoloError::kernel(format!("{}.dfl", self.name), source))?;
             } else {
                 copy_into(&box_logits, &mut dist.view_mut())?;
             }
@@ -207,8 +203,8 @@ impl Detect {
                 // split between the threads (each reads its classes' columns of the logits,
                 // which both threads produced).
                 // Strided reads straight from the logits buffer: building a pixel slice per
-                // element (an assert and an offset multiply each) cost ~0.5 ms more per
-                // 640x640 image on 80 classes at one thread.
+                // element (an assert and an offset multiply each) was measurably slower (see
+                // docs/performance.md#measurements-behind-code-decisions-model-level).
                 let pixels = h * w;
                 let layout = *logits_v.layout();
                 let data = logits.buffer();
@@ -256,10 +252,8 @@ impl Detect {
                 if part.is_empty() {
                     continue;
                 }
-                let sigmoid_err = |source| YoloError::Kernel {
-                    layer: format!("{}.sigmoid", self.name),
-                    source,
-                };
+                let sigmoid_err =
+                    |source| YoloError::kernel(format!("{}.sigmoid", self.name), source);
                 let mut view = TensorViewMut::dense(part, 1, 1, rows, row).map_err(sigmoid_err)?;
                 activate_inplace(&mut view, Activation::Sigmoid, ctx.threads())
                     .map_err(sigmoid_err)?;

@@ -22,10 +22,10 @@ impl GhostConv {
     /// `c2 - 1` channels).
     pub fn load(weights: &dyn WeightSource, prefix: &str, a: &GhostConvArgs) -> Result<GhostConv> {
         if a.c2 % 2 != 0 || a.c2 < 2 {
-            return Err(YoloError::Build {
-                layer: prefix.to_string(),
-                message: format!("GhostConv output channels must be even, got {}", a.c2),
-            });
+            return Err(YoloError::config(
+                prefix,
+                format!("GhostConv output channels must be even, got {}", a.c2),
+            ));
         }
         let half = a.c2 / 2;
         Ok(GhostConv {
@@ -96,10 +96,13 @@ impl GhostBottleneck {
     ) -> Result<GhostBottleneck> {
         let c_ = a.c2 / 2;
         if a.s == 1 && a.c1 != a.c2 {
-            return Err(YoloError::Build {
-                layer: prefix.to_string(),
-                message: format!("stride-1 GhostBottleneck needs c1 == c2 for its identity shortcut, got {} -> {}", a.c1, a.c2),
-            });
+            return Err(YoloError::config(
+                prefix,
+                format!(
+                    "stride-1 GhostBottleneck needs c1 == c2 for its identity shortcut, got {} -> {}",
+                    a.c1, a.c2
+                ),
+            ));
         }
         let ghost = |i: usize, c1, c2, act| {
             GhostConv::load(

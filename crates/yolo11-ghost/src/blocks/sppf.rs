@@ -72,10 +72,7 @@ impl Sppf {
                     &mut rest.channels_mut(0, c)?,
                     ctx.threads(),
                 )
-                .map_err(|source| YoloError::Kernel {
-                    layer: "SPPF.m".into(),
-                    source,
-                })?;
+                .map_err(|source| YoloError::kernel("SPPF.m", source))?;
             }
         }
         let residual = if self.add { Some(*x) } else { None };

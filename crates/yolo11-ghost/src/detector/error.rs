@@ -47,7 +47,17 @@ pub enum DetectError {
         /// What is wrong.
         message: String,
     },
-    /// The kernel thread pool could not be built.
-    #[error("thread pool: {0}")]
+    /// The kernel thread pool could not be built (the kernel error says why, starting with
+    /// "thread pool:").
+    #[error(transparent)]
     Threads(ghost_kernels::KernelError),
+    /// A throughput-mode item ([`super::StreamPool`]) did not finish: its job panicked, or the
+    /// pool shut down before running it. The other items are unaffected.
+    #[error("stream item {item}: {message}")]
+    Stream {
+        /// The item's position in the input sequence (0-based).
+        item: usize,
+        /// What happened.
+        message: String,
+    },
 }

@@ -11,7 +11,8 @@ use yaml_rust2::Yaml;
 
 use super::labels::{read_and_check, LabelCheck};
 
-/// Everything that can go wrong reading a dataset.
+/// Everything that can go wrong reading a dataset. A malformed label file is not an error: like
+/// Ultralytics, the image is left out and a warning names it ("ignoring corrupt image/label").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DatasetError {
@@ -32,19 +33,10 @@ pub enum DatasetError {
         /// What is wrong.
         message: String,
     },
-    /// A label file has a malformed row.
-    #[error("label file {path}, line {line}: {message}")]
-    Label {
-        /// The label file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A file was refused before reading: not a regular file, or above its size limit.
+    /// A file was refused before reading: not a regular file, or above its size limit (an
+    /// operating-system error reading it is `Io`).
     #[error(transparent)]
-    File(#[from] ghost_limits::FileError),
+    File(ghost_limits::FileError),
     /// A directory walk failed (unlistable directory, too many entries).
     #[error(transparent)]
     Walk(#[from] ghost_limits::WalkError),
@@ -56,6 +48,17 @@ pub enum DatasetError {
         /// The YAML file.
         path: PathBuf,
     },
+}
+
+impl From<ghost_limits::FileError> for DatasetError {
+    /// Operating-system errors are [`DatasetError::Io`], as for every crate's `Io`; refusals by
+    /// kind or size are [`DatasetError::File`].
+    fn from(e: ghost_limits::FileError) -> Self {
+        match e {
+            ghost_limits::FileError::Io { path, source } => DatasetError::Io { path, source },
+            other => DatasetError::File(other),
+        }
+    }
 }
 
 /// Image file extensions Ultralytics accepts (`IMG_FORMATS`).

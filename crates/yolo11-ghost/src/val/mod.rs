@@ -67,13 +67,9 @@ pub enum ValError {
     /// The dataset could not be read.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
-    /// An image could not be read or decoded.
-    #[error(transparent)]
-    Image(#[from] ImageLoadError),
-    /// Pre-processing failed.
-    #[error(transparent)]
-    Letterbox(#[from] LetterboxError),
-    /// The model or NMS failed.
+    /// An image could not be read, decoded or letterboxed, or the model or NMS failed: the
+    /// detection pipeline's own error ([`DetectError::Image`], [`DetectError::Letterbox`], ...),
+    /// the same whether `val` or `Detector` met it.
     #[error(transparent)]
     Detect(#[from] DetectError),
     /// An option is out of range or disagrees with the model.
@@ -84,6 +80,18 @@ pub enum ValError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<ImageLoadError> for ValError {
+    fn from(e: ImageLoadError) -> Self {
+        ValError::Detect(e.into())
+    }
+}
+
+impl From<LetterboxError> for ValError {
+    fn from(e: LetterboxError) -> Self {
+        ValError::Detect(e.into())
+    }
 }
 
 /// Metrics of one class (a row of Ultralytics' table).

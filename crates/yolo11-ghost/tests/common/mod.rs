@@ -1,4 +1,5 @@
-//! Helpers shared by the yolo11-ghost test binaries (each uses a subset, hence `dead_code`).
+//! Helpers shared by the yolo11-ghost and ghost-yolo-cli test binaries (the CLI includes this
+//! file by path; each binary uses a subset, hence `dead_code`).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -33,12 +33,9 @@ use driver::{POINTS, TILE};
 /// Floats a thread's tile-block buffers (`V` and `M`) may hold: 1 MiB, so that a block's
 /// transformed input and products stay close (L2 and the thread's share of L3) between the three
 /// phases while each weight matrix `U[xi]` is still reused by a block of tiles (it streams from
-/// memory once per block). Measured with `ghost-yolo profile` (Winograd kernel total, alternating
-/// runs): 4 MiB, the previous budget, was the slowest of 4 MiB / 2 MiB / 1 MiB / 512 KiB / 256 KiB
-/// on yolo11m-ghost at 2 threads (67, 49, 53 ms against 59, 43, 44 ms at 1 MiB) and yolo11n at 2
-/// threads (16.1, 15.9, 14.5, 16.1 against 13.9, 13.5, 14.4, 15.1 ms); 2 MiB down to 256 KiB were
-/// within noise of each other; at 1 thread all were within noise. Two threads' 4 MiB blocks
-/// compete for a shared L3.
+/// memory once per block). Chosen because 4 MiB, the previous budget, was the slowest at 2
+/// threads (two threads' 4 MiB blocks compete for a shared L3) while 2 MiB down to 256 KiB were
+/// within noise of each other (see docs/kernels.md#measurements-behind-code-decisions).
 const BLOCK_BUDGET: usize = 1 << 18;
 
 /// Smallest number of tiles worth a thread: about 2 MFLOP of GEMM.
