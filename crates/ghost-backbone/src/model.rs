@@ -16,7 +16,8 @@ use crate::head::ClassifierHead;
 #[derive(Clone, Debug)]
 enum Stage {
     Bottlenecks(Vec<GhostBottleneck>),
-    FinalConv(ConvBnAct),
+    // Boxed: a conv layer is much larger than a Vec (clippy's large_enum_variant).
+    FinalConv(Box<ConvBnAct>),
 }
 
 impl Stage {
@@ -105,12 +106,12 @@ impl GhostNet {
             stages.push(Stage::Bottlenecks(blocks));
         }
         let final_chs = config.final_channels();
-        stages.push(Stage::FinalConv(ConvBnAct::load(
+        stages.push(Stage::FinalConv(Box::new(ConvBnAct::load(
             weights,
             &ConvBnNames::timm(&format!("blocks.{}.0", STAGES.len())),
             ConvSpec::new(prev, final_chs, 1).act(Activation::Relu),
             eps,
-        )?));
+        )?)));
         let head = if config.classifier {
             Some(ClassifierHead::load(
                 weights,

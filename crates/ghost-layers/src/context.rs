@@ -7,6 +7,7 @@ use ghost_kernels::conv::ConvScratch;
 use ghost_kernels::{NhwcLayout, Threads};
 
 use crate::kind::RecordKind;
+use crate::quant::{QuantSite, RangeObserver};
 use crate::tensor::Tensor;
 
 /// Buffers kept for reuse; more than this many idle buffers are dropped. A YOLO forward pass
@@ -28,6 +29,8 @@ pub struct Context {
     pool: Vec<Vec<f32>>,
     states: Vec<Box<dyn Any + Send>>,
     profile: Option<Profile>,
+    /// Conv input ranges, recorded while calibrating ([`Context::enable_range_observer`]).
+    observer: Option<RangeObserver>,
 }
 
 /// One timed kernel call, recorded when profiling is on ([`Context::enable_profiling`]).
@@ -64,6 +67,7 @@ impl std::fmt::Debug for Context {
             .field("pooled_buffers", &self.pool.len())
             .field("states", &self.states.len())
             .field("profiling", &self.profile.is_some())
+            .field("observing", &self.observer.is_some())
             .finish()
     }
 }
@@ -77,6 +81,30 @@ impl Context {
             pool: Vec::new(),
             states: Vec::new(),
             profile: None,
+            observer: None,
+        }
+    }
+
+    /// Starts recording every conv's input range (INT8 calibration); off by default, when a
+    /// conv's only cost is one `Option` check. Clears earlier ranges.
+    pub fn enable_range_observer(&mut self) {
+        self.observer = Some(RangeObserver::default());
+    }
+
+    /// Stops observing and returns the ranges recorded since
+    /// [`Context::enable_range_observer`] (`None` when it was off).
+    pub fn take_range_observer(&mut self) -> Option<RangeObserver> {
+        self.observer.take()
+    }
+
+    /// Widens `site`'s observed range with `input` when observing.
+    pub(crate) fn observe(
+        &mut self,
+        site: Option<&QuantSite>,
+        input: &ghost_kernels::TensorView<'_>,
+    ) {
+        if let (Some(observer), Some(site)) = (&mut self.observer, site) {
+            observer.observe(site, input);
         }
     }
 

@@ -15,6 +15,10 @@
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
+use ghost_kernels::quant::{
+    conv2d_i8, depthwise_i8, pointwise_i8, quantize, PackedConvI8, PackedDepthwiseI8,
+    PackedPointwiseI8, U8View, U8ViewMut,
+};
 use ghost_kernels::{
     Activation, ConvWeights, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window,
 };
@@ -25,6 +29,7 @@ use crate::cost::Cost;
 use crate::error::{LayerError, Result};
 use crate::kind::{KernelKind, RecordKind};
 use crate::layer::Layer;
+use crate::quant::{quant_error, ActQuant, ConvQuant, QuantSite, QuantWeights};
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
 
@@ -213,7 +218,16 @@ enum Packed {
     Pointwise(PackedPointwise),
     Depthwise(PackedDepthwise),
     Dense(PackedConv),
+    // Boxed: the INT8 packs are larger than the FP32 ones, and every FP32 layer would carry
+    // their size.
+    PointwiseI8(Box<PackedPointwiseI8>),
+    DepthwiseI8(Box<PackedDepthwiseI8>),
+    DenseI8(Box<PackedConvI8>),
 }
+
+/// The u8 copy of an INT8 conv's input, kept in the [`Context`] between calls.
+#[derive(Default)]
+struct U8Input(Vec<u8>);
 
 /// A convolution with folded BatchNorm and fused activation.
 #[derive(Clone, Debug)]
@@ -222,6 +236,11 @@ pub struct ConvBnAct {
     spec: ConvSpec,
     has_bn: bool,
     packed: Packed,
+    /// Where the weights are stored (for calibration), when loaded by name (boxed: read only
+    /// while calibrating).
+    site: Option<Box<QuantSite>>,
+    /// The INT8 model's quantization of this conv's input, when its weights were int8.
+    input_quant: Option<ActQuant>,
 }
 
 impl ConvBnAct {
@@ -233,9 +252,15 @@ impl ConvBnAct {
         spec: ConvSpec,
         eps: f64,
     ) -> Result<Self> {
+        spec.validate(&names.layer_name())?;
+        if weights.is_int8(&join_name(&names.conv, "weight")) {
+            let (folded, quant) = Self::load_folded_quant(weights, names, &spec, eps)?;
+            let mut layer = Self::from_folded_quant(names.layer_name(), spec, &folded, quant)?;
+            layer.has_bn = names.bn.is_some();
+            return Ok(layer);
+        }
         // The weights stay where the source keeps them (borrowed from a mapped file): the
         // BatchNorm scale is applied as they are packed, so no folded copy is made.
-        spec.validate(&names.layer_name())?;
         let weight = weights.load_cow(&join_name(&names.conv, "weight"), &spec.weight_shape())?;
         let (bias, bn) = Self::load_bias_and_bn(weights, names, &spec, eps)?;
         let (scale, bias) = match bn {
@@ -251,7 +276,147 @@ impl ConvBnAct {
         };
         let mut layer = Self::pack(names.layer_name(), spec, packed_weights, &bias)?;
         layer.has_bn = names.bn.is_some();
+        layer.site = Some(Box::new(QuantSite::new(weights, names, spec, eps)));
         Ok(layer)
+    }
+
+    /// [`ConvBnAct::load_folded`] plus what INT8 needs to know of the conv: where it is stored
+    /// and, for a quantized file (int8 `{conv}.weight`), its input quantization. A quantized
+    /// conv's weights come back dequantized (`q * scale[o]`, exact in f32 for the products the
+    /// kernels compute) with the stored folded bias.
+    pub fn load_folded_quant(
+        weights: &dyn WeightSource,
+        names: &ConvBnNames,
+        spec: &ConvSpec,
+        eps: f64,
+    ) -> Result<(FoldedConv, ConvQuant)> {
+        spec.validate(&names.layer_name())?;
+        let site = QuantSite::new(weights, names, *spec, eps);
+        if !weights.is_int8(&join_name(&names.conv, "weight")) {
+            let folded = Self::load_folded(weights, names, spec, eps)?;
+            return Ok((folded, ConvQuant { site, int8: None }));
+        }
+        let cout = spec.cout;
+        let weight_name = join_name(&names.conv, "weight");
+        let q = weights.load_i8(&weight_name, &spec.weight_shape())?;
+        let scale_name = join_name(&names.conv, "weight_scale");
+        let scales = weights.load(&scale_name, &[cout])?;
+        if let Some((o, s)) = scales
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !(s.is_normal() && **s > 0.0))
+        {
+            return Err(quant_error(
+                weights,
+                &scale_name,
+                format!(
+                    "scale of output channel {o} is {s}, expected a finite positive normal number"
+                ),
+            )
+            .into());
+        }
+        let bias_name = join_name(&names.conv, "bias");
+        let bias = weights.load(&bias_name, &[cout])?;
+        if let Some((o, b)) = bias.iter().enumerate().find(|(_, b)| !b.is_finite()) {
+            return Err(quant_error(
+                weights,
+                &bias_name,
+                format!("bias of output channel {o} is {b}"),
+            )
+            .into());
+        }
+        let qmax = crate::quant::weight_qmax(spec);
+        if let Some((i, v)) = q
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.unsigned_abs() > qmax.unsigned_abs())
+        {
+            return Err(quant_error(
+                weights,
+                &weight_name,
+                format!(
+                    "code {v} at flat index {i} is outside -{qmax}..={qmax}, the range the \
+                     INT8 kernels take for this conv"
+                ),
+            )
+            .into());
+        }
+        let input = ActQuant::load(weights, &names.conv)?;
+        let per = q.len() / cout;
+        let weight = q
+            .chunks_exact(per.max(1))
+            .zip(&scales)
+            .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
+            .collect();
+        Ok((
+            FoldedConv { weight, bias },
+            ConvQuant {
+                site,
+                int8: Some((input, QuantWeights { codes: q, scales })),
+            },
+        ))
+    }
+
+    /// [`ConvBnAct::from_folded`] for weights from [`ConvBnAct::load_folded_quant`] (or a
+    /// transform of them, as the split of a 1x1 conv by input channel, applied to the codes
+    /// too): calibration records its input range under `quant.site`, and with `quant.int8` it
+    /// runs on the INT8 kernels with the stored codes (`folded.weight` is then unused; the
+    /// bias is `folded.bias`).
+    pub fn from_folded_quant(
+        name: impl Into<String>,
+        spec: ConvSpec,
+        folded: &FoldedConv,
+        quant: ConvQuant,
+    ) -> Result<Self> {
+        let name = name.into();
+        let mut layer = match quant.int8 {
+            None => Self::from_folded(name, spec, folded)?,
+            Some((input, w)) => {
+                spec.validate(&name)?;
+                let mut layer = Self::pack_i8(name, spec, &w, &folded.bias)?;
+                layer.input_quant = Some(input);
+                layer
+            }
+        };
+        layer.site = Some(Box::new(quant.site));
+        Ok(layer)
+    }
+
+    /// Packs stored INT8 codes for the INT8 kernel that runs `spec`.
+    fn pack_i8(name: String, spec: ConvSpec, w: &QuantWeights, bias: &[f32]) -> Result<Self> {
+        let b = Some(bias);
+        let (codes, scales) = (&w.codes[..], &w.scales[..]);
+        let kernel_err = |e| LayerError::kernel(name.clone(), e);
+        let (kh, kw) = (spec.window.kernel_h, spec.window.kernel_w);
+        let packed = if spec.is_pointwise() {
+            Packed::PointwiseI8(Box::new(
+                PackedPointwiseI8::from_quantized(codes, scales, b, spec.cin, spec.cout)
+                    .map_err(kernel_err)?,
+            ))
+        } else if spec.groups > 1 {
+            Packed::DepthwiseI8(Box::new(
+                PackedDepthwiseI8::from_quantized(codes, scales, b, spec.cin, kh, kw)
+                    .map_err(kernel_err)?,
+            ))
+        } else {
+            Packed::DenseI8(Box::new(
+                PackedConvI8::from_quantized(codes, scales, b, spec.cin, spec.cout, kh, kw)
+                    .map_err(kernel_err)?,
+            ))
+        };
+        Ok(ConvBnAct {
+            name,
+            spec,
+            has_bn: false,
+            packed,
+            site: None,
+            input_quant: None,
+        })
+    }
+
+    /// The input quantization when the conv runs as INT8.
+    pub fn input_quant(&self) -> Option<ActQuant> {
+        self.input_quant
     }
 
     /// The conv's weights (`[cout][cin/groups][kh][kw]`) and bias with the BatchNorm (if
@@ -344,6 +509,8 @@ impl ConvBnAct {
             spec,
             has_bn: false,
             packed,
+            site: None,
+            input_quant: None,
         })
     }
 
@@ -361,6 +528,9 @@ impl ConvBnAct {
                 ConvAlgorithm::Gemm => KernelKind::Dense,
                 ConvAlgorithm::Winograd => KernelKind::Winograd,
             },
+            Packed::PointwiseI8(_) => KernelKind::PointwiseI8,
+            Packed::DepthwiseI8(_) => KernelKind::DepthwiseI8,
+            Packed::DenseI8(_) => KernelKind::DenseI8,
         }
     }
 
@@ -411,28 +581,58 @@ impl ConvBnAct {
                 });
             }
         }
+        ctx.observe(self.site.as_deref(), input);
         let timer = ctx.start_timer();
         let residual_len = residual.as_ref().map_or(0, |r| r.view.layout().elements());
         let epilogue = Epilogue {
             act: self.spec.act,
             residual,
         };
-        let (threads, scratch) = ctx.parts();
-        let result = match &self.packed {
-            Packed::Pointwise(p) => pointwise(input, p, &epilogue, output, threads),
-            Packed::Depthwise(p) => {
-                depthwise(input, p, &self.spec.window, &epilogue, output, threads)
+        // INT8 convs read a u8 copy of their input, quantized here (each INT8 conv quantizes
+        // its own input: no u8 values are passed between layers yet).
+        let mut u8_input: Option<Box<U8Input>> = None;
+        if let Some(q) = self.input_quant {
+            let mut buf: Box<U8Input> = ctx.take_state();
+            let [n, h, w, c] = input.shape();
+            buf.0.resize(n * h * w * c, 0);
+            let quantized = U8ViewMut::dense(&mut buf.0, n, h, w, c)
+                .and_then(|mut v| quantize(input, q.params(), &mut v, ctx.threads()));
+            if let Err(e) = quantized {
+                ctx.put_state(buf);
+                return Err(LayerError::kernel(self.name.clone(), e));
             }
-            Packed::Dense(p) => conv2d(
-                input,
-                p,
-                &self.spec.window,
-                &epilogue,
-                output,
-                scratch,
-                threads,
-            ),
+            u8_input = Some(buf);
+        }
+        let (threads, scratch) = ctx.parts();
+        let x = input;
+        let [n, h, w, c] = input.shape();
+        let u8_view = || match &u8_input {
+            Some(buf) => U8View::dense(&buf.0, n, h, w, c),
+            None => unreachable!("an INT8 layer has its input quantization"),
         };
+        // Only read by INT8 layers, which always have their input quantization.
+        let params = self.input_quant.unwrap_or(ActQuant {
+            scale: 1.0,
+            zero_point: 0,
+        });
+        let params = params.params();
+        let win = &self.spec.window;
+        let result =
+            match &self.packed {
+                Packed::Pointwise(p) => pointwise(x, p, &epilogue, output, threads),
+                Packed::Depthwise(p) => depthwise(x, p, win, &epilogue, output, threads),
+                Packed::Dense(p) => conv2d(x, p, win, &epilogue, output, scratch, threads),
+                Packed::PointwiseI8(p) => {
+                    u8_view().and_then(|v| pointwise_i8(&v, params, p, &epilogue, output, threads))
+                }
+                Packed::DepthwiseI8(p) => u8_view()
+                    .and_then(|v| depthwise_i8(&v, params, p, win, &epilogue, output, threads)),
+                Packed::DenseI8(p) => u8_view()
+                    .and_then(|v| conv2d_i8(&v, params, p, win, &epilogue, output, threads)),
+            };
+        if let Some(buf) = u8_input {
+            ctx.put_state(buf);
+        }
         result.map_err(|e| LayerError::kernel(self.name.clone(), e))?;
         if timer.is_some() {
             let s = &self.spec;

@@ -14,7 +14,6 @@
 use ghost_kernels::elementwise::add_inplace;
 use ghost_kernels::{Activation, AddOrder, Residual, TensorView, TensorViewMut};
 
-use crate::bn::{fold, BatchNorm};
 use crate::context::Context;
 use crate::conv::{ConvBnAct, ConvBnNames, ConvSpec};
 use crate::cost::Cost;
@@ -77,26 +76,28 @@ impl GhostModule {
         // is a depthwise conv over the first `kept` primary channels.
         let cheap_names = ConvBnNames::sequential(&join_name(prefix, "cheap_operation"), 0);
         let full = ConvSpec::depthwise(init, DW_SIZE);
-        let weight = weights.load(
-            &join_name(&cheap_names.conv, "weight"),
-            &full.weight_shape(),
-        )?;
-        let bn_prefix = cheap_names
-            .bn
-            .as_deref()
-            .expect("sequential names have a BatchNorm");
-        let bn = BatchNorm::load(weights, bn_prefix, new_chs, eps)?;
-        let mut folded = fold(weight, None, &bn)?;
+        // Loaded (and, in an INT8 file, stored) whole; only the kept channels are packed.
+        debug_assert_eq!(
+            new_chs, init,
+            "ratio 2: one cheap channel per primary channel"
+        );
+        let (mut folded, mut quant) =
+            ConvBnAct::load_folded_quant(weights, &cheap_names, &full, eps)?;
         let cheap = if kept == 0 {
             // oup = 1: nothing of the cheap op survives; keep a 1-channel layer that never runs.
-            ConvBnAct::from_folded(cheap_names.layer_name(), full.act(act), &folded)?
+            ConvBnAct::from_folded_quant(cheap_names.layer_name(), full.act(act), &folded, quant)?
         } else {
             folded.weight.truncate(kept * DW_SIZE * DW_SIZE);
             folded.bias.truncate(kept);
-            ConvBnAct::from_folded(
+            if let Some((_, w)) = &mut quant.int8 {
+                w.codes.truncate(kept * DW_SIZE * DW_SIZE);
+                w.scales.truncate(kept);
+            }
+            ConvBnAct::from_folded_quant(
                 cheap_names.layer_name(),
                 ConvSpec::depthwise(kept, DW_SIZE).act(act),
                 &folded,
+                quant,
             )?
         };
         Ok(GhostModule {

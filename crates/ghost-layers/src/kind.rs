@@ -13,16 +13,25 @@ pub enum KernelKind {
     Dense,
     /// Dense 3x3 stride-1 conv as Winograd F(4x4, 3x3).
     Winograd,
+    /// INT8 1x1 conv (u8 x s8 GEMM), its input quantization included.
+    PointwiseI8,
+    /// INT8 depthwise conv, its input quantization included.
+    DepthwiseI8,
+    /// INT8 dense conv, its input quantization included.
+    DenseI8,
 }
 
 impl KernelKind {
-    /// Its name in tables: `pointwise`, `depthwise`, `dense`, `winograd`.
+    /// Its name in tables: `pointwise`, `depthwise`, `dense`, `winograd`, and `-i8` for INT8.
     pub fn name(self) -> &'static str {
         match self {
             KernelKind::Pointwise => "pointwise",
             KernelKind::Depthwise => "depthwise",
             KernelKind::Dense => "dense",
             KernelKind::Winograd => "winograd",
+            KernelKind::PointwiseI8 => "pointwise-i8",
+            KernelKind::DepthwiseI8 => "depthwise-i8",
+            KernelKind::DenseI8 => "dense-i8",
         }
     }
 }

@@ -29,6 +29,7 @@ mod ghost_bottleneck;
 mod ghost_module;
 mod kind;
 mod layer;
+pub mod quant;
 mod squeeze_excite;
 mod tensor;
 pub mod weights;
@@ -43,6 +44,7 @@ pub use ghost_bottleneck::{GhostBottleneck, GhostBottleneckSpec};
 pub use ghost_module::GhostModule;
 pub use kind::{KernelKind, RecordKind};
 pub use layer::Layer;
+pub use quant::{ActQuant, ConvQuant, QuantSite, RangeObserver, QUANT_SCHEME};
 pub use squeeze_excite::SqueezeExcite;
 pub use tensor::Tensor;
 pub use weights::{

@@ -127,8 +127,17 @@ pub fn run(args: BenchArgs) -> CliResult {
         print_cpu_line(&cpu);
     }
     println!("load {load_ms:.1} ms (weights, BN folding, kernel packing, buffer plan)");
+    println!("{}", precision_line(detector.quantization()));
     println!("isa: {}", ghost_kernels::backend().label());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `precision: FP32`, or `precision: INT8 (scheme)` for a quantized weights file.
+pub fn precision_line(quantization: Option<&str>) -> String {
+    match quantization {
+        Some(scheme) => format!("precision: INT8 ({scheme})"),
+        None => "precision: FP32".to_string(),
+    }
 }
 
 /// Per-pass CPU time (all threads) and minor page faults: on a loaded machine the wall-time

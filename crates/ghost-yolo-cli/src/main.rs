@@ -4,7 +4,7 @@
 //! images and videos, label files), `track` (the same with ByteTrack IDs), `info` (layer
 //! table and summary), `forward` (raw tensor in, `output0` out), `bench` (latency, and images/s
 //! with `--batch` / `--streams`),
-//! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset).
+//! `profile` (per-layer and per-kernel time), `val` (mAP on a dataset), `quantize` (INT8).
 //! Every failure is one line on stderr (`error: ...`) and a non-zero exit code: 1 for runtime
 //! failures, 2 for invalid arguments (an unusable `GHOST_KERNELS_ISA` included).
 #![forbid(unsafe_code)]
@@ -18,6 +18,7 @@ mod info;
 mod output;
 mod predict;
 mod profile;
+mod quantize;
 mod shared_args;
 mod throughput;
 mod track;
@@ -52,6 +53,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Precision, recall, mAP50 and mAP50-95 on a YOLO-format dataset (as `yolo val`).
     Val(val::ValArgs),
+    /// Post-training INT8 quantization, calibrated on a dataset's images.
+    Quantize(quantize::QuantizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Val(args) => val::run(args),
+        Command::Quantize(args) => quantize::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,7 +7,7 @@
 //! [`StreamPool`] runs `N` independent streams over one detector (throughput mode).
 
 mod error;
-mod load;
+pub(crate) mod load;
 mod options;
 mod streams;
 mod views;
@@ -96,6 +96,8 @@ pub struct Detector {
     spec: Option<ModelSpec>,
     /// The image size the weights were trained at (`imgsz` metadata), when known.
     trained_imgsz: Option<usize>,
+    /// The quantization scheme of an INT8 weights file (`quantization` metadata).
+    quantization: Option<String>,
 }
 
 impl Detector {
@@ -130,7 +132,14 @@ impl Detector {
             contexts: Mutex::new(Vec::new()),
             spec: None,
             trained_imgsz: None,
+            quantization: None,
         })
+    }
+
+    /// The quantization scheme when the weights are an INT8 model (`ghost-yolo quantize`'s
+    /// `quantization` metadata), else `None` (FP32).
+    pub fn quantization(&self) -> Option<&str> {
+        self.quantization.as_deref()
     }
 
     /// The image size the weights were trained at (their `imgsz` metadata), which Ultralytics

@@ -32,6 +32,7 @@ pub mod info;
 mod lowering;
 mod plan;
 pub mod prelude;
+pub mod quantize;
 mod rewrites;
 pub mod spec;
 mod upsample_rewrite;

@@ -72,6 +72,17 @@ pub enum WeightsError {
         /// The value.
         value: f32,
     },
+    /// An INT8 model's tensor is inconsistent: a non-positive or non-finite scale, a zero point
+    /// out of range, an int8 tensor where f32 was expected or the reverse.
+    #[error("{origin}: quantized tensor `{name}`: {reason}")]
+    Quantization {
+        /// The file or source.
+        origin: String,
+        /// The tensor name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A generator has no rule for the tensor (e.g. seeded weights asked for a scalar weight).
     #[error("{origin}: cannot generate tensor `{name}`: {reason}")]
     Unsupported {

@@ -53,6 +53,28 @@ pub trait WeightSource: Send + Sync {
         self.load(name, shape).map(Cow::Owned)
     }
 
+    /// The name `name` has in the underlying store (a [`Prefixed`] source prepends its prefix).
+    fn full_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    /// Whether `name` is stored as an int8 tensor (a quantized conv's weights).
+    fn is_int8(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+
+    /// Loads int8 tensor `name` (row-major), checking its shape, and marks it as used. Sources
+    /// without int8 tensors refuse every name.
+    fn load_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, WeightsError> {
+        let _ = shape;
+        Err(WeightsError::Quantization {
+            origin: self.origin(),
+            name: name.to_string(),
+            reason: "this source holds no int8 tensors".into(),
+        })
+    }
+
     /// Names of stored tensors that were never loaded, sorted (always empty for generated
     /// sources). Integer bookkeeping tensors (`*.num_batches_tracked`) are not listed.
     fn unused(&self) -> Vec<String>;
@@ -73,6 +95,15 @@ impl<T: WeightSource + ?Sized> WeightSource for &T {
     }
     fn load_cow(&self, name: &str, shape: &[usize]) -> Result<Cow<'_, [f32]>, WeightsError> {
         (**self).load_cow(name, shape)
+    }
+    fn full_name(&self, name: &str) -> String {
+        (**self).full_name(name)
+    }
+    fn is_int8(&self, name: &str) -> bool {
+        (**self).is_int8(name)
+    }
+    fn load_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, WeightsError> {
+        (**self).load_i8(name, shape)
     }
     fn unused(&self) -> Vec<String> {
         (**self).unused()

@@ -60,6 +60,18 @@ impl WeightSource for Prefixed<'_> {
         self.inner.load_cow(&self.full(name), shape)
     }
 
+    fn full_name(&self, name: &str) -> String {
+        self.inner.full_name(&self.full(name))
+    }
+
+    fn is_int8(&self, name: &str) -> bool {
+        self.inner.is_int8(&self.full(name))
+    }
+
+    fn load_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, WeightsError> {
+        self.inner.load_i8(&self.full(name), shape)
+    }
+
     /// Unused names of the whole inner source (full names), not only those under the prefix.
     fn unused(&self) -> Vec<String> {
         self.inner.unused()

@@ -130,6 +130,11 @@ impl SafetensorsFile {
             .map(String::as_str)
     }
 
+    /// Every `__metadata__` entry (model YAML, class names, imgsz, quantization ...).
+    pub fn metadata_entries(&self) -> std::collections::HashMap<String, String> {
+        self.metadata.metadata().clone().unwrap_or_default()
+    }
+
     fn info(&self, name: &str) -> Result<&TensorInfo, WeightsError> {
         self.metadata
             .info(name)
@@ -211,6 +216,39 @@ impl WeightSource for SafetensorsFile {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.to_string());
         Ok(values)
+    }
+
+    fn is_int8(&self, name: &str) -> bool {
+        self.metadata
+            .info(name)
+            .is_some_and(|i| i.dtype == Dtype::I8)
+    }
+
+    fn load_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>, WeightsError> {
+        let info = self.info(name)?;
+        if info.shape != shape {
+            return Err(WeightsError::Shape {
+                origin: self.origin.clone(),
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                found: info.shape.clone(),
+            });
+        }
+        if info.dtype != Dtype::I8 {
+            return Err(WeightsError::Quantization {
+                origin: self.origin.clone(),
+                name: name.to_string(),
+                reason: format!("dtype {:?}, expected I8", info.dtype),
+            });
+        }
+        let (start, end) = info.data_offsets;
+        // read_metadata checked the offsets tile the data section and match shape x dtype.
+        let raw = &self.bytes.as_slice()[self.data_start + start..self.data_start + end];
+        self.requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string());
+        Ok(bytemuck::cast_slice::<u8, i8>(raw).to_vec())
     }
 
     fn unused(&self) -> Vec<String> {

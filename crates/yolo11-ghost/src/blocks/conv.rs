@@ -43,7 +43,9 @@ impl Conv {
         at: usize,
     ) -> Result<(ConvBnAct, ConvBnAct)> {
         let (c1, c2) = (a.c1, a.c2);
-        let folded = ConvBnAct::load_folded(
+        // Both halves keep the whole conv's site and input quantization: their inputs are the
+        // two parts of the Concat the conv reads, one tensor for calibration and INT8.
+        let (folded, quant) = ConvBnAct::load_folded_quant(
             weights,
             &ConvBnNames::ultralytics(prefix),
             &ConvSpec::new(c1, c2, 1),
@@ -57,21 +59,35 @@ impl Conv {
                 .collect()
         };
         let (low_weight, high_weight) = (columns(0..at), columns(at..c1));
-        let low = ConvBnAct::from_folded(
+        // An INT8 conv's codes split the same way (per-output-channel scales are shared).
+        let split_quant = |range: std::ops::Range<usize>| {
+            let mut q = quant.clone();
+            if let Some((_, w)) = &mut q.int8 {
+                w.codes = w
+                    .codes
+                    .chunks_exact(c1)
+                    .flat_map(|row| row[range.clone()].iter().copied())
+                    .collect();
+            }
+            q
+        };
+        let low = ConvBnAct::from_folded_quant(
             format!("{prefix}[..{at}]"),
             ConvSpec::new(at, c2, 1),
             &FoldedConv {
                 weight: low_weight,
                 bias: vec![0.0; c2],
             },
+            split_quant(0..at),
         )?;
-        let high = ConvBnAct::from_folded(
+        let high = ConvBnAct::from_folded_quant(
             format!("{prefix}[{at}..]"),
             ConvSpec::new(c1 - at, c2, 1).act(activation(a)),
             &FoldedConv {
                 weight: high_weight,
                 bias: folded.bias,
             },
+            split_quant(at..c1),
         )?;
         Ok((low, high))
     }

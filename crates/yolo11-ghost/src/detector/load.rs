@@ -130,6 +130,9 @@ impl Detector {
                 parsed.map(|v| v as usize)
             }
         };
+        detector.quantization = file
+            .metadata_value(crate::quantize::QUANTIZATION_KEY)
+            .map(|s| ghost_limits::text::escape_terminal(s).into_owned());
         detector.warnings.extend(weights_warnings(file, &spec.name));
         Ok(detector)
     }
@@ -200,7 +203,7 @@ fn weights_warnings(file: &SafetensorsFile, model: &str) -> Vec<Warning> {
 
 /// The model a weights file was exported from: its `model_yaml` (the model dict as trained, in
 /// JSON, which is valid YAML) with its `scale`, else its built-in `yaml_file` name.
-fn spec_from_metadata(file: &SafetensorsFile) -> Result<ModelSpec, DetectError> {
+pub(crate) fn spec_from_metadata(file: &SafetensorsFile) -> Result<ModelSpec, DetectError> {
     let stem = file.metadata_value("yaml_file").map(|f| {
         f.trim_end_matches(".yaml")
             .trim_end_matches(".yml")

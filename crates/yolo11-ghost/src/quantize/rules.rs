@@ -1,0 +1,144 @@
+//! Which convs stay FP32 in an INT8 model: named groups (`first`, `box`, `cls-out`, `cls`,
+//! `psa`) resolved against the model, or any `state_dict` prefix.
+
+use ghost_layers::QuantSite;
+
+use crate::spec::{ModelSpec, ModuleSpec};
+
+/// A group of convs kept in FP32.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fp32Rule {
+    /// The first conv (the one reading the 3-channel image).
+    First,
+    /// Detect's box / DFL branch (`cv2.*`).
+    Box,
+    /// The last conv of Detect's class branch (`cv3.*.2`).
+    ClsOut,
+    /// Detect's whole class branch (`cv3.*`).
+    Cls,
+    /// The convs of every C2PSA block (attention's qkv, proj and pe, and the FFN).
+    Psa,
+    /// Every depthwise conv (a speed choice: see docs/int8.md).
+    Depthwise,
+    /// Every conv under a `state_dict` prefix (`model.9`, `model.0.blocks.1`).
+    Prefix(String),
+}
+
+/// The convs kept FP32 unless told otherwise, the measured choice of `docs/int8.md`: the first
+/// conv and Detect's box / DFL branch (the most sensitive group on the held-out split), and every
+/// depthwise conv (INT8 depthwise is slower than FP32 depthwise today: keeping them FP32 made
+/// INT8 yolo11m-ghost 1.16x instead of 1.05x FP32's speed, at no accuracy cost).
+pub const DEFAULT_FP32_RULES: &[Fp32Rule] = &[Fp32Rule::First, Fp32Rule::Box, Fp32Rule::Depthwise];
+
+impl std::str::FromStr for Fp32Rule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "first" => Fp32Rule::First,
+            "box" => Fp32Rule::Box,
+            "cls-out" => Fp32Rule::ClsOut,
+            "cls" => Fp32Rule::Cls,
+            "psa" => Fp32Rule::Psa,
+            "depthwise" => Fp32Rule::Depthwise,
+            p if p.starts_with("model.") => Fp32Rule::Prefix(p.trim_end_matches('.').to_string()),
+            other => {
+                return Err(format!(
+                "`{other}`: expected first, box, cls-out, cls, psa, depthwise or a tensor prefix model.N..."
+            ))
+            }
+        })
+    }
+}
+
+/// Whether `conv` is `prefix` or lies under it.
+fn under(conv: &str, prefix: &str) -> bool {
+    conv == prefix
+        || conv
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// A predicate on conv sites: true for the convs `rules` keep FP32 in `spec`.
+pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> bool {
+    let detect = spec
+        .layers
+        .iter()
+        .rev()
+        .find(|l| matches!(l.module, ModuleSpec::Detect(_)))
+        .map(|l| format!("model.{}", l.index));
+    let psa: Vec<String> = spec
+        .layers
+        .iter()
+        .filter(|l| matches!(l.module, ModuleSpec::C2psa(_)))
+        .map(|l| format!("model.{}", l.index))
+        .collect();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut cls_out = false;
+    let mut first = false;
+    let mut depthwise = false;
+    for rule in rules {
+        match rule {
+            Fp32Rule::First => first = true,
+            Fp32Rule::Box => prefixes.extend(detect.iter().map(|d| format!("{d}.cv2"))),
+            Fp32Rule::Cls => prefixes.extend(detect.iter().map(|d| format!("{d}.cv3"))),
+            Fp32Rule::ClsOut => cls_out = true,
+            Fp32Rule::Psa => prefixes.extend(psa.iter().cloned()),
+            Fp32Rule::Depthwise => depthwise = true,
+            Fp32Rule::Prefix(p) => prefixes.push(p.clone()),
+        }
+    }
+    // The first conv: GhostNet's stem or the first YAML row's conv.
+    let first_conv = ["model.0.conv_stem", "model.0.conv"];
+    move |site: &QuantSite| {
+        let conv = site.key();
+        (depthwise && site.spec.groups > 1)
+            || (first && first_conv.contains(&conv))
+            || prefixes.iter().any(|p| under(conv, p))
+            || (cls_out
+                && detect.as_ref().is_some_and(|d| {
+                    conv.strip_prefix(&format!("{d}.cv3."))
+                        .is_some_and(|rest| rest.ends_with(".2") && rest.matches('.').count() == 1)
+                }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghost_layers::{ConvBnNames, ConvSpec};
+
+    fn site(conv: &str) -> QuantSite {
+        QuantSite {
+            names: ConvBnNames::conv_only(conv),
+            spec: ConvSpec::new(8, 8, 3),
+            eps: 1e-3,
+        }
+    }
+
+    #[test]
+    fn depthwise_rule_reads_the_geometry() {
+        let spec = ModelSpec::from_name("yolo11n").unwrap();
+        let keep = matcher(&[Fp32Rule::Depthwise], &spec);
+        let mut dw = site("model.2.m.0.cv1.conv");
+        assert!(!keep(&dw));
+        dw.spec = ConvSpec::depthwise(8, 3);
+        assert!(keep(&dw));
+    }
+
+    #[test]
+    fn rules_resolve_against_the_model() {
+        let spec = ModelSpec::from_name("yolo11n").unwrap();
+        let keep = matcher(&[Fp32Rule::First, Fp32Rule::ClsOut, Fp32Rule::Psa], &spec);
+        assert!(keep(&site("model.0.conv")));
+        assert!(keep(&site("model.23.cv3.1.2")));
+        assert!(!keep(&site("model.23.cv3.1.1.conv")));
+        assert!(!keep(&site("model.23.cv2.0.2")));
+        assert!(keep(&site("model.10.m.0.attn.qkv.conv")));
+        assert!(!keep(&site("model.1.conv")));
+        let keep = matcher(&[Fp32Rule::Box, "model.1".parse().unwrap()], &spec);
+        assert!(keep(&site("model.23.cv2.0.0.conv")) && keep(&site("model.1.conv")));
+        assert!(!keep(&site("model.10.cv1.conv")) && !keep(&site("model.0.conv")));
+        assert!("bogus".parse::<Fp32Rule>().is_err());
+    }
+}
