@@ -155,5 +155,27 @@ fn bench_spatial(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_pointwise, bench_spatial);
+/// The 7-bit `vpmaddubsw` tile against the widened `vpmaddwd` alternative (8-bit weights) on
+/// the same operands in L1: the measurement behind `GEMM_WEIGHT_QMAX`.
+fn bench_tile_study(c: &mut Criterion) {
+    use ghost_kernels::quant::tile_study::TileStudy;
+    let (samples, warm_up, measure) = quick();
+    for (cin, panels) in [(64, 4), (256, 16)] {
+        let study = TileStudy::new(cin, panels);
+        if study.run_7bit().is_none() {
+            return;
+        }
+        let mut group = c.benchmark_group(format!("int8/tile_cin{cin}_x{panels}panels"));
+        group
+            .sample_size(samples)
+            .warm_up_time(warm_up)
+            .measurement_time(measure)
+            .throughput(Throughput::Elements(2 * study.macs()));
+        group.bench_function("vpmaddubsw-7bit", |b| b.iter(|| study.run_7bit()));
+        group.bench_function("vpmaddwd-widened", |b| b.iter(|| study.run_widened()));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_pointwise, bench_spatial, bench_tile_study);
 criterion_main!(benches);

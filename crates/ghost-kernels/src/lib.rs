@@ -6,8 +6,10 @@
 //!
 //! Every kernel family registers its microkernels in one table per instruction set
 //! ([`backend::Backend`]: AVX2+FMA, portable `wide`, scalar f32), and one table is chosen at
-//! start-up ([`backend::backend`], `GHOST_KERNELS_ISA` to force one). The f64 references in the
-//! `naive` modules are not a back end: the property and conformance tests compare against them.
+//! start-up ([`backend::backend`], `GHOST_KERNELS_ISA` to force one). [`quant`] holds the INT8
+//! kernels (u8 activations, s8 per-channel weights, exact i32 sums, the same fused epilogue).
+//! The f64 references in the `naive` modules are not a back end: the property and conformance
+//! tests compare against them.
 //! The safe entry points check every shape, length and stride before any `unsafe` code runs and
 //! return a typed [`KernelError`].
 #![warn(missing_docs, missing_debug_implementations)]

@@ -197,3 +197,69 @@ proptest! {
         check(&c, Family::Depthwise);
     }
 }
+
+/// A Ghost module in INT8: the cheap depthwise reads the primary half `[0, m)` of one u8
+/// buffer and writes the other half `[m, 2m)` (requantized), through `split_channels`; the
+/// result equals running it on a separate copy of the primary half, and the primary half is
+/// untouched.
+#[test]
+fn ghost_module_halves_of_one_u8_buffer() {
+    let (h, w, m) = (6, 7, 12);
+    let window = Window::same(3, 1);
+    let primary = bytes(7, h * w * m);
+    let mut buf = vec![0u8; h * w * 2 * m];
+    for p in 0..h * w {
+        buf[p * 2 * m..p * 2 * m + m].copy_from_slice(&primary[p * m..(p + 1) * m]);
+    }
+    let params = QuantParams::new(0.05, 9).unwrap();
+    let out_params = QuantParams::new(0.1, 20).unwrap();
+    let dw = PackedDepthwiseI8::new(
+        &ghost_kernels::testing::values(8, m * 9),
+        Some(&ghost_kernels::testing::values(9, m)),
+        m,
+        3,
+        3,
+    )
+    .unwrap();
+    let epilogue = Epilogue::act(ghost_kernels::Activation::Silu);
+    for isa in test_isas() {
+        let mut whole = buf.clone();
+        let view = U8ViewMut::dense(&mut whole, 1, h, w, 2 * m).unwrap();
+        let (left, mut right) = view.split_channels(m).unwrap();
+        depthwise_i8_with_isa(
+            isa,
+            &left.as_view(),
+            params,
+            &dw,
+            &window,
+            &epilogue,
+            I8Output::U8(&mut right, out_params),
+            &Threads::single(),
+        )
+        .unwrap();
+        let mut separate = vec![0u8; h * w * m];
+        let mut out = U8ViewMut::dense(&mut separate, 1, h, w, m).unwrap();
+        depthwise_i8_with_isa(
+            isa,
+            &U8View::dense(&primary, 1, h, w, m).unwrap(),
+            params,
+            &dw,
+            &window,
+            &epilogue,
+            I8Output::U8(&mut out, out_params),
+            &Threads::single(),
+        )
+        .unwrap();
+        for p in 0..h * w {
+            assert_eq!(
+                &whole[p * 2 * m..p * 2 * m + m],
+                &primary[p * m..(p + 1) * m]
+            );
+            assert_eq!(
+                &whole[p * 2 * m + m..(p + 1) * 2 * m],
+                &separate[p * m..(p + 1) * m],
+                "{isa:?} pixel {p}"
+            );
+        }
+    }
+}

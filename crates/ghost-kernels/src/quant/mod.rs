@@ -27,6 +27,9 @@ mod pack;
 mod params;
 mod pointwise;
 pub(crate) mod scalar;
+#[cfg(target_arch = "x86_64")]
+#[doc(hidden)]
+pub mod tile_study;
 mod view;
 
 use std::ops::Range;
