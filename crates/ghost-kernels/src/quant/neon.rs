@@ -330,13 +330,13 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
             vst1q_s32(acc.as_mut_ptr().add(c0 + 4), hi);
             c0 += 8;
         }
-        for ch in c0..c {
+        for (ch, out) in acc.iter_mut().enumerate().take(c).skip(c0) {
             let mut s = 0i32;
             for (t, &row) in a.iter().enumerate() {
                 let wt = *codes.add(((t / 2) * w.cpad + ch) * 2 + t % 2);
                 s += i32::from(*row.add(ch)) * i32::from(wt);
             }
-            acc[ch] = s;
+            *out = s;
         }
     }
 }
