@@ -78,9 +78,7 @@ unsafe fn load_group(p: *const u8, n: usize) -> u32 {
 }
 
 /// One group of the panel (4 weight vectors at `w`) against lane `L` of each row's inputs:
-/// 16 `SDOT`s by element in one `asm!` block, the 16 accumulators tied in place (with one
-/// `asm!` per `SDOT` the compiler copied all 16 accumulators every iteration: 16 extra `MOV`s
-/// on the vector pipes, 77% of the `SDOT` peak in llvm-mca instead of 100%).
+/// 16 `SDOT`s by element in one `asm!` block, the 16 accumulators tied in place.
 ///
 /// # Safety
 /// `w` must address 64 readable bytes; the CPU must support `dotprod`.
