@@ -62,6 +62,12 @@ echo "ci_aarch64: $("$cargo" --version), $(qemu-aarch64 --version | head -1), PR
 
 # Every ghost-kernels test (unit, property, pinned), then the layer tests.
 "$cargo" test -q "${target[@]}" -p ghost-kernels
+# The INT8 GEMM tile picks SDOT at run time when the CPU has `dotprod` (neoverse-n1 does): run
+# the INT8 tests once more on a core without it (cortex-a72, ARMv8.0) to cover the widening path.
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu cortex-a72" \
+    "$cargo" test -q "${target[@]}" -p ghost-kernels --test conformance -- quant
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu cortex-a72" \
+    "$cargo" test -q "${target[@]}" -p ghost-kernels --test quant
 "$cargo" test -q "${target[@]}" -p ghost-layers
 
 # Model parity: output0 against Ultralytics (forward_parity) and image -> detections (pipeline's

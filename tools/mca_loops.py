@@ -18,6 +18,7 @@ simulated cycles / iterations), and the share of the FMA peak that rate implies.
   tools/mca_loops.py --arch aarch64 --mcpu neoverse-n1 k_a64.o pointwise::neon::strip_4x16
   tools/mca_loops.py --arch x86_64 --mcpu znver3 k_x86.o pointwise::avx2::strip_6x16
 
+SDOT counts as an FMA on aarch64 (INT8 GEMM loops: quant::neon::gemm_tile_sdot).
 FMA peak per cycle: --fma-pipes pipes x 1 FMA instruction each (2 on Cortex-A76/Neoverse-N1 and
 on Zen 3). Nothing here runs the kernels: it is the static model, to be set against measurements.
 """
@@ -30,7 +31,9 @@ import sys
 OBJDUMP = {"aarch64": "aarch64-linux-gnu-objdump", "x86_64": "objdump"}
 TRIPLE = {"aarch64": "aarch64-unknown-linux-gnu", "x86_64": "x86_64-unknown-linux-gnu"}
 FMA = {
-    "aarch64": re.compile(r"^fml[as]\s+v\d+\.4s"),
+    # SDOT counts as the INT8 loops' multiply instruction: Neoverse-N1 issues it on the same
+    # two vector pipes as FMLA (16 s8 MACs each), so "FMA peak share" reads as SDOT peak share.
+    "aarch64": re.compile(r"^(fml[as]|sdot)\s+v\d+\.4s"),
     "x86_64": re.compile(r"^vf[n]?m(add|sub)\d+ps\s.*%ymm"),
 }
 LOAD = {

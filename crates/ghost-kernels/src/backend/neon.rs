@@ -21,7 +21,7 @@ pub(super) static BACKEND: Backend = {
             upsample,
             dfl,
             softmax,
-            quant: crate::quant::PORTABLE,
+            quant: crate::quant::NEON,
         },
     }
 };

@@ -28,6 +28,10 @@ pub(crate) struct TileI8<'a> {
     pub groups: usize,
     /// The panel's codes, `taps * groups * 64` bytes.
     pub panel: &'a [i8],
+    /// The panel's 16 per-column code sums (`sum_t sum_i w[t][i][j]`): kernels that offset
+    /// their inputs (NEON `SDOT` flips u8 to s8) restore the exact sum with them.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    pub sums: &'a [i32],
 }
 
 /// Most taps of a dense INT8 convolution (kernels up to 7x7; larger ones are refused at
@@ -133,6 +137,7 @@ pub(crate) unsafe fn gemm_rows<V: StoreU8>(plan: &GemmPlan<'_>, rows: Range<usiz
                 cin: w.cin,
                 groups: w.groups,
                 panel: w.panel(p),
+                sums: &w.sums[p * NR..][..NR],
             };
             // SAFETY: the rows point at checked input pixels or the zero-point row (`cin`
             // bytes each); forwarded CPU contract.

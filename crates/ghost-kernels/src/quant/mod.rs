@@ -22,6 +22,8 @@ pub(crate) mod depthwise_kernel;
 mod epilogue;
 pub(crate) mod gemm;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
 mod output;
 mod pack;
 mod params;
@@ -98,6 +100,20 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     depthwise_rows: avx2::depthwise_rows_avx2,
     quantize: avx2::quantize_rows,
     dequantize: avx2::dequantize_rows,
+};
+
+/// The NEON INT8 kernels: the GEMM tile with `SDOT` where the CPU has `dotprod` (run-time
+/// check), widening NEON otherwise; `SMLAL` depthwise; vector conversions; the drivers'
+/// epilogues on NEON lanes.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON: QuantKernels = QuantKernels {
+    gemm_name: "gemm-i8 4x16 sdot/neon",
+    gemm: neon::gemm_tile,
+    gemm_rows: neon::gemm_rows_neon,
+    depthwise: neon::depthwise_pixel,
+    depthwise_rows: neon::depthwise_rows_neon,
+    quantize: neon::quantize_rows,
+    dequantize: neon::dequantize_rows,
 };
 
 /// The drivers instantiated per lanes type.

@@ -77,6 +77,7 @@ impl TileStudy {
                         cin: self.cin,
                         groups: self.cin / KG,
                         panel: &self.packed7[p * len..(p + 1) * len],
+                        sums: &[],
                     };
                     let mut acc = [[0; NR]; MR];
                     // SAFETY: each row holds `cin` bytes, the panel `cin * 16`; AVX2 checked.
