@@ -82,7 +82,7 @@ impl Default for TrackerConfig {
 pub enum TrackError {
     /// A [`TrackerConfig`] threshold is outside the range it is compared against (or NaN).
     #[error("tracker setting {name} = {value} is invalid: {why}")]
-    InvalidConfig {
+    InvalidOption {
         /// The setting, as `bytetrack.yaml` spells it (`track_high_thresh` ...).
         name: &'static str,
         /// The value given.
@@ -112,7 +112,7 @@ impl TrackerConfig {
             if value.is_finite() && (0.0..=1.0).contains(&value) {
                 Ok(())
             } else {
-                Err(TrackError::InvalidConfig {
+                Err(TrackError::InvalidOption {
                     name,
                     value,
                     why: "expected a number in [0, 1]",

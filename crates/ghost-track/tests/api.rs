@@ -99,7 +99,7 @@ fn invalid_settings_are_refused() {
         ),
     ] {
         match Tracker::new(cfg) {
-            Err(TrackError::InvalidConfig { name: n, .. }) => assert_eq!(n, name),
+            Err(TrackError::InvalidOption { name: n, .. }) => assert_eq!(n, name),
             other => panic!("{name}: {other:?}"),
         }
     }
