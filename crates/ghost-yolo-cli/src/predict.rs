@@ -207,7 +207,8 @@ pub fn run(
         sequence = Some(key);
         let tracked =
             track_frame(tracker, &r.frame.image, &r.detections).map_err(|e| e.to_string())?;
-        r.track_ids = Some(tracked.iter().map(|t| t.track_id).collect());
+        // All IDs, or none: a frame without confirmed tracks keeps its raw detections.
+        r.track_ids = tracked.iter().map(|t| t.track_id).collect();
         r.detections = tracked.into_iter().map(|t| t.detection).collect();
         Ok(())
     };
@@ -282,7 +283,7 @@ fn frame_report(
                 .iter()
                 .zip(&result.detections)
                 .map(|(&track_id, d)| TrackedBox {
-                    track_id,
+                    track_id: Some(track_id),
                     detection: d.clone(),
                 })
                 .collect();

@@ -185,29 +185,36 @@ struct TrackRecord {
 /// A confirmed track in one frame: the tracker's box clipped to the frame, with the matched
 /// detection's score, class and name.
 pub(crate) struct TrackedBox {
-    pub track_id: u64,
+    /// `None` for a raw detection in a frame where the tracker confirmed no track (see
+    /// [`track_frame`]).
+    pub track_id: Option<u64>,
     pub detection: Detection,
 }
 
 impl TrackedBox {
     pub fn to_json(&self) -> Value {
         let mut v = self.detection.to_json();
-        if let Some(map) = v.as_object_mut() {
-            map.insert("track_id".into(), json!(self.track_id));
+        if let (Some(map), Some(id)) = (v.as_object_mut(), self.track_id) {
+            map.insert("track_id".into(), json!(id));
         }
         v
     }
 
     /// The detection with Ultralytics' track label: `id:N name` (the drawing adds the score).
     pub fn labelled(&self) -> Detection {
-        Detection {
-            class_name: format!("id:{} {}", self.track_id, self.detection.class_name),
-            ..self.detection.clone()
+        match self.track_id {
+            Some(id) => Detection {
+                class_name: format!("id:{id} {}", self.detection.class_name),
+                ..self.detection.clone()
+            },
+            None => self.detection.clone(),
         }
     }
 }
 
-/// Feeds one frame's detections to the tracker: its confirmed tracks, clipped to the frame.
+/// Feeds one frame's detections to the tracker: its confirmed tracks, clipped to the frame. A
+/// frame where the tracker confirms no track keeps its raw detections, without IDs, as
+/// Ultralytics' `on_predict_postprocess_end` does (it skips the update when there are no tracks).
 pub(crate) fn track_frame(
     tracker: &mut Tracker,
     image: &RgbImage,
@@ -225,11 +232,20 @@ pub(crate) fn track_frame(
         })
         .collect();
     let (w, h) = (image.width() as f32, image.height() as f32);
-    Ok(tracker
-        .update(&input)?
+    let tracks = tracker.update(&input)?;
+    if tracks.is_empty() {
+        return Ok(detections
+            .iter()
+            .map(|d| TrackedBox {
+                track_id: None,
+                detection: d.clone(),
+            })
+            .collect());
+    }
+    Ok(tracks
         .into_iter()
         .map(|t: Track| TrackedBox {
-            track_id: t.track_id,
+            track_id: Some(t.track_id),
             detection: Detection {
                 x1: t.x1.clamp(0.0, w),
                 y1: t.y1.clamp(0.0, h),
@@ -274,7 +290,8 @@ pub(crate) fn format_report(
             let _ = writeln!(
                 s,
                 "  {:>5}  {:<20} {:>6.3} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-                t.track_id,
+                t.track_id
+                    .map_or_else(|| "-".to_string(), |id| id.to_string()),
                 format!("{} ({})", d.class_name, d.class_id),
                 d.confidence,
                 d.x1,
@@ -285,4 +302,46 @@ pub(crate) fn format_report(
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(score: f32) -> Detection {
+        Detection {
+            x1: 10.0,
+            y1: 20.0,
+            x2: 50.0,
+            y2: 60.0,
+            confidence: score,
+            class_id: 2,
+            class_name: "triangle".into(),
+        }
+    }
+
+    /// Ultralytics keeps a frame's raw detections (no IDs) when the tracker confirms nothing:
+    /// a first frame whose only box scores under new_track_thresh (0.25) starts no track.
+    #[test]
+    fn a_frame_without_tracks_keeps_its_raw_detections_without_ids() {
+        let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
+        let image = RgbImage::new(100, 100);
+        let low = [detection(0.15)];
+        let out = track_frame(&mut tracker, &image, &low).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].track_id, None);
+        assert_eq!(out[0].detection, low[0]);
+        assert!(out[0].to_json().get("track_id").is_none());
+        assert_eq!(out[0].labelled().class_name, "triangle");
+
+        // A confident box starts a track on frame 2, unconfirmed there (only frame 1's tracks
+        // are confirmed at once), so frame 2 still shows the raw box; frame 3 confirms it.
+        let out = track_frame(&mut tracker, &image, &[detection(0.9)]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].track_id, None);
+        let out = track_frame(&mut tracker, &image, &[detection(0.9)]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].track_id.is_some());
+        assert!(out[0].labelled().class_name.starts_with("id:"));
+    }
 }

@@ -247,9 +247,33 @@ fn save_txt_and_save_crop_write_into_the_run_directory() {
     };
     run_in(&["--save-txt", "--save-crop"]);
     // Frames 1, 26, 51: the objects move too far in 25 frames to be matched, so only frame 1
-    // has confirmed tracks (later ones start new, unconfirmed tracks) and a label file.
+    // has confirmed tracks (its lines end with the ID); the later frames start new, unconfirmed
+    // tracks and keep their raw detections without IDs, as Ultralytics' tracker callback does.
     let want = labels("runs/detect/track");
-    assert_eq!(want, ["shapes_clip_1.txt"]);
+    assert_eq!(
+        want,
+        [
+            "shapes_clip_1.txt",
+            "shapes_clip_2.txt",
+            "shapes_clip_3.txt"
+        ]
+    );
+    let fields = |name: &str| -> Vec<usize> {
+        std::fs::read_to_string(dir.path().join("runs/detect/track/labels").join(name))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').count())
+            .collect()
+    };
+    let (first, later) = (fields("shapes_clip_1.txt"), fields("shapes_clip_2.txt"));
+    assert!(
+        !first.is_empty() && first.iter().all(|&n| n == 6),
+        "{first:?}"
+    );
+    assert!(
+        !later.is_empty() && later.iter().all(|&n| n == 5),
+        "{later:?}"
+    );
     assert!(dir
         .path()
         .join("runs/detect/track/crops/star/shapes_clip_1.jpg")
