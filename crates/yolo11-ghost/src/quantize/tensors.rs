@@ -90,7 +90,7 @@ pub fn quantized_tensors(
             conv: conv.clone(),
             int8,
             depthwise: range.site.spec.groups > 1,
-            spec: range.site.spec.clone(),
+            spec: range.site.spec,
             min: range.min,
             max: range.max,
             input,
