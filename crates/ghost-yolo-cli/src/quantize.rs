@@ -36,8 +36,10 @@ pub struct QuantizeArgs {
     pub imgsz: Option<usize>,
 
     /// Convs kept in FP32, comma-separated: first, box (Detect cv2), cls-out (Detect cv3.*.2),
-    /// cls (Detect cv3), psa (C2PSA), depthwise (every depthwise conv), a tensor prefix
-    /// (model.9), or none. Default: first,box,depthwise (docs/int8.md).
+    /// cls (Detect cv3), psa (C2PSA), depthwise (every depthwise conv), winograd (3x3 stride-1
+    /// convs FP32 runs with Winograd), narrow[:N] (convs with fewer than N input or output
+    /// channels, default N 32), a tensor prefix (model.9), or none. Default:
+    /// first,box,depthwise,winograd,narrow (docs/int8.md).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub fp32: Option<Vec<String>>,
 

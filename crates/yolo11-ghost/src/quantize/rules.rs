@@ -1,6 +1,8 @@
 //! Which convs stay FP32 in an INT8 model: named groups (`first`, `box`, `cls-out`, `cls`,
-//! `psa`) resolved against the model, or any `state_dict` prefix.
+//! `psa`, `depthwise`, `winograd`, `narrow`) resolved against the model, or any `state_dict`
+//! prefix.
 
+use ghost_kernels::conv::ConvAlgorithm;
 use ghost_layers::QuantSite;
 
 use crate::spec::{ModelSpec, ModuleSpec};
@@ -20,6 +22,14 @@ pub enum Fp32Rule {
     Psa,
     /// Every depthwise conv (a speed choice: see docs/int8.md).
     Depthwise,
+    /// Every dense conv that FP32 runs with Winograd F(4x4, 3x3) (3x3 stride 1, enough input
+    /// channels: [`ConvAlgorithm::choose`]), where INT8's direct kernel is not faster (a speed
+    /// choice: see docs/int8.md).
+    Winograd,
+    /// Every conv with fewer than this many input or output channels (`narrow` is
+    /// [`NARROW_CHANNELS`], `narrow:N` another bound): INT8's per-pixel quantize and epilogue
+    /// overhead outweighs the integer arithmetic there (a speed choice: see docs/int8.md).
+    Narrow(usize),
     /// Every conv under a `state_dict` prefix (`model.9`, `model.0.blocks.1`).
     Prefix(String),
 }
@@ -28,7 +38,16 @@ pub enum Fp32Rule {
 /// conv and Detect's box / DFL branch (the most sensitive group on the held-out split), and every
 /// depthwise conv (INT8 depthwise is slower than FP32 depthwise today: keeping them FP32 made
 /// INT8 yolo11m-ghost 1.16x instead of 1.05x FP32's speed, at no accuracy cost).
-pub const DEFAULT_FP32_RULES: &[Fp32Rule] = &[Fp32Rule::First, Fp32Rule::Box, Fp32Rule::Depthwise];
+pub const DEFAULT_FP32_RULES: &[Fp32Rule] = &[
+    Fp32Rule::First,
+    Fp32Rule::Box,
+    Fp32Rule::Depthwise,
+    Fp32Rule::Winograd,
+    Fp32Rule::Narrow(NARROW_CHANNELS),
+];
+
+/// The channel count below which `narrow` keeps a conv FP32 (measured: docs/int8.md, "Speed").
+pub const NARROW_CHANNELS: usize = 32;
 
 impl std::str::FromStr for Fp32Rule {
     type Err = String;
@@ -41,10 +60,16 @@ impl std::str::FromStr for Fp32Rule {
             "cls" => Fp32Rule::Cls,
             "psa" => Fp32Rule::Psa,
             "depthwise" => Fp32Rule::Depthwise,
+            "winograd" => Fp32Rule::Winograd,
+            "narrow" => Fp32Rule::Narrow(NARROW_CHANNELS),
+            n if n.starts_with("narrow:") => match n["narrow:".len()..].parse::<usize>() {
+                Ok(bound) => Fp32Rule::Narrow(bound),
+                Err(e) => return Err(format!("`{n}`: expected narrow:N with N a channel count ({e})")),
+            },
             p if p.starts_with("model.") => Fp32Rule::Prefix(p.trim_end_matches('.').to_string()),
             other => {
                 return Err(format!(
-                "`{other}`: expected first, box, cls-out, cls, psa, depthwise or a tensor prefix model.N..."
+                "`{other}`: expected first, box, cls-out, cls, psa, depthwise, winograd, narrow[:N] or a tensor prefix model.N..."
             ))
             }
         })
@@ -77,6 +102,8 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
     let mut cls_out = false;
     let mut first = false;
     let mut depthwise = false;
+    let mut winograd = false;
+    let mut narrow = 0;
     for rule in rules {
         match rule {
             Fp32Rule::First => first = true,
@@ -85,6 +112,8 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
             Fp32Rule::ClsOut => cls_out = true,
             Fp32Rule::Psa => prefixes.extend(psa.iter().cloned()),
             Fp32Rule::Depthwise => depthwise = true,
+            Fp32Rule::Winograd => winograd = true,
+            Fp32Rule::Narrow(bound) => narrow = narrow.max(*bound),
             Fp32Rule::Prefix(p) => prefixes.push(p.clone()),
         }
     }
@@ -92,7 +121,13 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
     let first_conv = ["model.0.conv_stem", "model.0.conv"];
     move |site: &QuantSite| {
         let conv = site.key();
-        (depthwise && site.spec.groups > 1)
+        let spec = &site.spec;
+        (depthwise && spec.groups > 1)
+            || (winograd
+                && spec.groups == 1
+                && ConvAlgorithm::choose(spec.cin, spec.cout, &spec.window)
+                    == ConvAlgorithm::Winograd)
+            || spec.cin.min(spec.cout) < narrow
             || (first && first_conv.contains(&conv))
             || prefixes.iter().any(|p| under(conv, p))
             || (cls_out
@@ -124,6 +159,47 @@ mod tests {
         assert!(!keep(&dw));
         dw.spec = ConvSpec::depthwise(8, 3);
         assert!(keep(&dw));
+    }
+
+    #[test]
+    fn winograd_rule_follows_the_fp32_algorithm_choice() {
+        let spec = ModelSpec::from_name("yolo11n").unwrap();
+        let keep = matcher(&[Fp32Rule::Winograd], &spec);
+        let mut conv = site("model.2.m.0.cv1.conv");
+        conv.spec = ConvSpec::new(64, 64, 3);
+        assert!(keep(&conv), "3x3 stride 1, 64 channels: Winograd in FP32");
+        conv.spec = ConvSpec::new(8, 64, 3);
+        assert!(
+            !keep(&conv),
+            "below WINOGRAD_MIN_CIN the FP32 path is the GEMM"
+        );
+        conv.spec = ConvSpec::new(64, 64, 3).stride(2);
+        assert!(!keep(&conv), "stride 2: the GEMM in FP32");
+        conv.spec = ConvSpec::new(64, 64, 1);
+        assert!(!keep(&conv), "pointwise");
+        conv.spec = ConvSpec::depthwise(64, 3);
+        assert!(!keep(&conv), "depthwise is its own group");
+    }
+
+    #[test]
+    fn narrow_rule_bounds_either_side() {
+        let spec = ModelSpec::from_name("yolo11n").unwrap();
+        let keep = matcher(&["narrow:32".parse().unwrap()], &spec);
+        let mut conv = site("model.2.cv1.conv");
+        for (cin, cout, kept) in [
+            (16, 64, true),
+            (64, 16, true),
+            (32, 32, false),
+            (31, 256, true),
+        ] {
+            conv.spec = ConvSpec::new(cin, cout, 1);
+            assert_eq!(keep(&conv), kept, "{cin} -> {cout}");
+        }
+        assert_eq!("narrow".parse(), Ok(Fp32Rule::Narrow(NARROW_CHANNELS)));
+        assert!("narrow:x".parse::<Fp32Rule>().is_err());
+        let none = matcher(&[], &spec);
+        conv.spec = ConvSpec::new(4, 4, 1);
+        assert!(!none(&conv));
     }
 
     #[test]

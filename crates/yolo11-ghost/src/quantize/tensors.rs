@@ -38,6 +38,8 @@ pub struct LayerDecision {
     pub int8: bool,
     /// Whether it is a depthwise conv.
     pub depthwise: bool,
+    /// The conv's geometry (what the speed rules `winograd` and `narrow` read).
+    pub spec: ghost_layers::ConvSpec,
     /// The observed input range over the calibration images.
     pub min: f32,
     /// See `min`.
@@ -88,6 +90,7 @@ pub fn quantized_tensors(
             conv: conv.clone(),
             int8,
             depthwise: range.site.spec.groups > 1,
+            spec: range.site.spec,
             min: range.min,
             max: range.max,
             input,
