@@ -4,11 +4,13 @@
 //! The default build targets baseline x86-64 / aarch64. On x86-64 CPUs with AVX2 and FMA the
 //! kernels use hand-written `core::arch` microkernels compiled with `#[target_feature]`; on
 //! aarch64 hand-written NEON microkernels (NEON is part of the base architecture, so no
-//! detection); elsewhere a portable path written with `wide`.
+//! detection); elsewhere a portable path written with `wide`. CPUs that also have AVX-512
+//! F + VL + VNNI (Zen 4, Ice Lake, Cascade Lake and later) get the same kernels with the INT8
+//! GEMM tile on `vpdpbusd` ([`Isa::Avx512Vnni`], chosen first).
 //! The microkernels of each instruction set are listed in one table, [`crate::backend::Backend`];
 //! [`crate::backend::backend`] picks one at start-up.
 //!
-//! `GHOST_KERNELS_ISA=avx2|neon|portable|scalar` forces a back end (tests and comparisons). An
+//! `GHOST_KERNELS_ISA=avx512vnni|avx2|neon|portable|scalar` forces a back end (tests and comparisons). An
 //! unknown value, or one this CPU cannot run, is an error from [`select`]; the kernels, which
 //! have no way to return it, print it once on stderr and run on the best back end instead (see
 //! [`crate::backend::backend`]); the `ghost-yolo` CLI refuses to start with it.
@@ -21,6 +23,9 @@ pub const ISA_ENV: &str = "GHOST_KERNELS_ISA";
 /// A kernel implementation family (one back end of [`crate::backend::Backend`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
+    /// x86-64 AVX2 + FMA microkernels with the INT8 GEMM tile on AVX-512 VNNI (`vpdpbusd`);
+    /// needs AVX2, FMA, AVX-512 F, VL and VNNI. Its FP32 kernels are [`Isa::Avx2Fma`]'s.
+    Avx512Vnni,
     /// x86-64 AVX2 + FMA microkernels.
     Avx2Fma,
     /// aarch64 NEON microkernels (always present on aarch64).
@@ -34,11 +39,18 @@ pub enum Isa {
 
 impl Isa {
     /// Every back end this crate knows, best first (whether or not this build or CPU has it).
-    pub const ALL: [Isa; 4] = [Isa::Avx2Fma, Isa::Neon, Isa::Portable, Isa::Scalar];
+    pub const ALL: [Isa; 5] = [
+        Isa::Avx512Vnni,
+        Isa::Avx2Fma,
+        Isa::Neon,
+        Isa::Portable,
+        Isa::Scalar,
+    ];
 
     /// Name accepted by `GHOST_KERNELS_ISA`.
     pub fn name(self) -> &'static str {
         match self {
+            Isa::Avx512Vnni => "avx512vnni",
             Isa::Avx2Fma => "avx2",
             Isa::Neon => "neon",
             Isa::Portable => "portable",
@@ -49,6 +61,7 @@ impl Isa {
     /// Name printed in reports (`isa: avx2+fma`).
     pub fn label(self) -> &'static str {
         match self {
+            Isa::Avx512Vnni => "avx2+fma+avx512vnni",
             Isa::Avx2Fma => "avx2+fma",
             Isa::Neon => "neon",
             Isa::Portable => "portable",
@@ -67,6 +80,7 @@ impl Isa {
     /// Whether this CPU can run `self`.
     pub fn is_supported(self) -> bool {
         match self {
+            Isa::Avx512Vnni => avx512_vnni_detected(),
             Isa::Avx2Fma => avx2_fma_detected(),
             Isa::Neon => cfg!(target_arch = "aarch64"),
             Isa::Portable | Isa::Scalar => true,
@@ -87,6 +101,23 @@ pub fn avx2_fma_detected() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the CPU has AVX2, FMA, AVX-512 F, AVX-512 VL and AVX-512 VNNI (the
+/// [`Isa::Avx512Vnni`] back end). AVX-VNNI alone (the VEX form some client CPUs have without
+/// AVX-512) does not count: that back end's tile uses the EVEX `vpdpbusd`.
+pub fn avx512_vnni_detected() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx2_fma_detected()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -140,7 +171,10 @@ mod tests {
             err.contains("GHOST_KERNELS_ISA") && err.contains("naive"),
             "{err}"
         );
-        assert!(err.contains("avx2, neon, portable, scalar"), "{err}");
+        assert!(
+            err.contains("avx512vnni, avx2, neon, portable, scalar"),
+            "{err}"
+        );
         match select(Some("neon")) {
             Ok(i) => assert!(cfg!(target_arch = "aarch64") && i == Isa::Neon),
             Err(e) => {
@@ -150,6 +184,17 @@ mod tests {
         match select(Some("avx2+fma")) {
             Ok(i) => assert!(avx2_fma_detected() && i == Isa::Avx2Fma),
             Err(e) => assert!(!avx2_fma_detected() && e.to_string().contains("not supported")),
+        }
+        match select(Some("avx512vnni")) {
+            Ok(i) => assert!(avx512_vnni_detected() && i == Isa::Avx512Vnni),
+            Err(e) => assert!(!avx512_vnni_detected() && e.to_string().contains("not supported")),
+        }
+        // VNNI implies AVX2 + FMA, and wins over it when present.
+        assert!(!avx512_vnni_detected() || avx2_fma_detected());
+        if avx512_vnni_detected() {
+            assert_eq!(Isa::best(), Isa::Avx512Vnni);
+        } else if avx2_fma_detected() {
+            assert_eq!(Isa::best(), Isa::Avx2Fma);
         }
     }
 }

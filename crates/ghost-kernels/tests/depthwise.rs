@@ -705,12 +705,15 @@ fn shape_errors_name_the_operand() {
     );
 }
 
-/// The fast path really ran: on an AVX2 machine the active ISA is AVX2 (unless overridden), and
+/// The fast path really ran: on an AVX2 machine the active ISA is AVX2, or AVX-512 VNNI (AVX2's
+/// FP32 kernels) where the CPU has it (unless overridden), and
 /// the portable and AVX2 results differ from each other by no more than rounding.
 #[test]
 fn active_isa_is_the_best_supported() {
     if std::env::var("GHOST_KERNELS_ISA").is_err() {
-        let expected = if Isa::Avx2Fma.is_supported() {
+        let expected = if Isa::Avx512Vnni.is_supported() {
+            Isa::Avx512Vnni
+        } else if Isa::Avx2Fma.is_supported() {
             Isa::Avx2Fma
         } else if Isa::Neon.is_supported() {
             Isa::Neon

@@ -48,7 +48,7 @@ pub struct ProfileRecord {
     pub flops: u64,
     /// Bytes the call must move at least once: input, output, residual and weights.
     pub bytes: u64,
-    /// The kernel back end the call ran on (`avx2+fma`, `portable`, `scalar`):
+    /// The kernel back end the call ran on (`avx2+fma+avx512vnni`, `avx2+fma`, `portable`, `scalar`):
     /// [`ghost_kernels::backend()`]'s label.
     pub isa: &'static str,
 }

@@ -73,6 +73,19 @@ fn forced_back_end_is_reported() {
             stdout(&o)
         );
     }
+    // The x86 back ends by name, where this CPU has them: `avx2` must stay reachable (and
+    // reported as itself) on a VNNI CPU, whose default is `avx512vnni`.
+    for isa in [Isa::Avx512Vnni, Isa::Avx2Fma] {
+        if isa.is_supported() {
+            let o = run(Some(isa.name()), &SMALL_BENCH);
+            assert!(o.status.success(), "{}: {}", isa.name(), stderr(&o));
+            assert!(
+                stdout(&o).contains(&format!("isa: {}\n", isa.label())),
+                "{}",
+                stdout(&o)
+            );
+        }
+    }
 }
 
 #[test]
@@ -123,9 +136,12 @@ fn unusable_back_end_is_a_usage_error() {
         err.contains("GHOST_KERNELS_ISA") && err.contains("\"naive\""),
         "{err}"
     );
-    assert!(err.contains("avx2, neon, portable, scalar"), "{err}");
+    assert!(
+        err.contains("avx512vnni, avx2, neon, portable, scalar"),
+        "{err}"
+    );
     assert!(stdout(&o).is_empty());
-    for isa in [Isa::Avx2Fma, Isa::Neon] {
+    for isa in [Isa::Avx512Vnni, Isa::Avx2Fma, Isa::Neon] {
         if !isa.is_supported() {
             let o = run(Some(isa.name()), &["info", "-m", "yolo11n-ghost"]);
             assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

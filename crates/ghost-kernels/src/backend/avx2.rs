@@ -5,23 +5,26 @@ use crate::isa::Isa;
 use crate::lanes::run_avx2;
 
 /// Every AVX2 + FMA microkernel.
-pub(super) static BACKEND: Backend = {
+pub(super) static BACKEND: Backend = Backend {
+    isa: Isa::Avx2Fma,
+    kernels: KERNELS,
+};
+
+/// The AVX2 + FMA table (also the base of the AVX-512 VNNI back end).
+pub(super) const KERNELS: Kernels = {
     let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) = split_kernels!(run_avx2);
-    Backend {
-        isa: Isa::Avx2Fma,
-        kernels: Kernels {
-            gemm: crate::pointwise::avx2::KERNEL,
-            pointwise_small: Some(crate::pointwise::small::rows),
-            depthwise_rows: crate::depthwise::avx2::rows,
-            depthwise_small: crate::depthwise::avx2::small_rows,
-            winograd_tiles: crate::conv::winograd::run_tiles_avx2,
-            elementwise,
-            max_pool,
-            global_avg_pool,
-            upsample,
-            dfl,
-            softmax,
-            quant: crate::quant::AVX2,
-        },
+    Kernels {
+        gemm: crate::pointwise::avx2::KERNEL,
+        pointwise_small: Some(crate::pointwise::small::rows),
+        depthwise_rows: crate::depthwise::avx2::rows,
+        depthwise_small: crate::depthwise::avx2::small_rows,
+        winograd_tiles: crate::conv::winograd::run_tiles_avx2,
+        elementwise,
+        max_pool,
+        global_avg_pool,
+        upsample,
+        dfl,
+        softmax,
+        quant: crate::quant::AVX2,
     }
 };

@@ -4,7 +4,7 @@
 //! Each safe entry point (`pointwise`, `depthwise`, `conv2d` ...) checks its operands, then
 //! calls the entries of one table: a back end is a value, not a `match` repeated in every
 //! family. Adding a back end is one constructor (see `avx2.rs`, `neon.rs`, `portable.rs`, `scalar.rs`)
-//! that names its microkernels, plus one line in [`Backend::all`]; the conformance suite
+//! that names its microkernels (`avx512vnni.rs` reuses AVX2's table with one entry replaced), plus one line in [`Backend::all`]; the conformance suite
 //! (`tests/conformance.rs`) then runs every family of it on every CPU that supports it.
 //!
 //! The tables are `static`s built at compile time (function pointers); [`backend`] reads
@@ -12,6 +12,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512vnni;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod portable;
@@ -122,6 +124,8 @@ impl Backend {
     pub fn all() -> &'static [&'static Backend] {
         static ALL: &[&Backend] = &[
             #[cfg(target_arch = "x86_64")]
+            &avx512vnni::BACKEND,
+            #[cfg(target_arch = "x86_64")]
             &avx2::BACKEND,
             #[cfg(target_arch = "aarch64")]
             &neon::BACKEND,
@@ -160,7 +164,7 @@ impl Backend {
         self.isa
     }
 
-    /// Name printed in reports (`avx2+fma`, `neon`, `portable`, `scalar`).
+    /// Name printed in reports (`avx2+fma+avx512vnni`, `avx2+fma`, `neon`, `portable`, `scalar`).
     pub fn label(&self) -> &'static str {
         self.isa.label()
     }

@@ -33,6 +33,8 @@ pub(crate) mod scalar;
 #[doc(hidden)]
 pub mod tile_study;
 mod view;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod vnni;
 
 use std::ops::Range;
 
@@ -100,6 +102,14 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     depthwise_rows: avx2::depthwise_rows_avx2,
     quantize: avx2::quantize_rows,
     dequantize: avx2::dequantize_rows,
+};
+
+/// The AVX2 INT8 kernels with the GEMM tile on AVX-512 VNNI (`vpdpbusd`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_VNNI: QuantKernels = QuantKernels {
+    gemm_name: "gemm-i8 4x16 vpdpbusd",
+    gemm: vnni::gemm_tile,
+    ..AVX2
 };
 
 /// The NEON INT8 kernels: the GEMM tile with `SDOT` where the CPU has `dotprod` (run-time
