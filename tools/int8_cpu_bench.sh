@@ -4,15 +4,25 @@
 # minus a 1-run one, / 20, at 1 thread (so CPU time is the work), as tools/cpu_time_bench.sh.
 # Usage: tools/int8_cpu_bench.sh BIN ROUNDS 'FP32 ARGS' 'INT8 ARGS' [IMGSZ]
 #   e.g. tools/int8_cpu_bench.sh target/release/ghost-yolo 3 '-m yolo11m-ghost' '-w m-int8.safetensors'
+# INT8_ISAS='avx512vnni avx2' runs the INT8 model once per named back end (GHOST_KERNELS_ISA) in
+# each round, after FP32 on the default back end: the INT8 GEMM tiles compared in one run.
 set -euo pipefail
 bin=$1 rounds=$2 fp32=$3 int8=$4 imgsz=${5:-640}
 tc() { perf stat -e task-clock -x, "$@" 2>&1 >/dev/null | grep task-clock | cut -d, -f1; }
+# One measurement: label, GHOST_KERNELS_ISA value (empty: unset), bench arguments.
+measure() {
+  local label=$1 isa=$2 args=$3 one many
+  # shellcheck disable=SC2086
+  one=$(GHOST_KERNELS_ISA=$isa tc "$bin" bench $args --imgsz "$imgsz" --threads 1 --runs 1 --warmup 1)
+  # shellcheck disable=SC2086
+  many=$(GHOST_KERNELS_ISA=$isa tc "$bin" bench $args --imgsz "$imgsz" --threads 1 --runs 21 --warmup 1)
+  echo "$round $label $(python3 -c "print(f'{($many - $one) / 20:.2f}')") ms"
+}
 for round in $(seq "$rounds"); do
-  for which in fp32 int8; do
-    # shellcheck disable=SC2086
-    one=$(tc "$bin" bench ${!which} --imgsz "$imgsz" --threads 1 --runs 1 --warmup 1)
-    # shellcheck disable=SC2086
-    many=$(tc "$bin" bench ${!which} --imgsz "$imgsz" --threads 1 --runs 21 --warmup 1)
-    echo "$round $which $(python3 -c "print(f'{($many - $one) / 20:.2f}')") ms"
-  done
+  measure fp32 "" "$fp32"
+  if [ -z "${INT8_ISAS:-}" ]; then
+    measure int8 "" "$int8"
+  else
+    for isa in $INT8_ISAS; do measure "int8-$isa" "$isa" "$int8"; done
+  fi
 done

@@ -2,7 +2,8 @@
 //! shared: compare numbers from the same run only). Pointwise 80x80x64->64, 40x40x128->128,
 //! 20x20x256->256 (SiLU epilogue): FP32 `pointwise`, INT8 `pointwise_i8` (f32 out) and
 //! `pointwise_i8_u8` (requantized u8 out); depthwise 3x3 on 80x80x64 and 40x40x128; dense 3x3
-//! 40x40x64->64. Throughput is `2 * MACs` elements, so criterion's rate reads as FLOP/s (FP32)
+//! 40x40x64->64; the INT8 pointwise rows again per INT8 GEMM tile the CPU has (`-avx512vnni`,
+//! `-avx2`). Throughput is `2 * MACs` elements, so criterion's rate reads as FLOP/s (FP32)
 //! or OP/s (INT8). Results and the peak they are compared with: docs/kernels.md, "INT8".
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -11,10 +12,10 @@ use ghost_kernels::conv::{conv2d, ConvScratch, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::quant::{
-    conv2d_i8, depthwise_i8, pointwise_i8, pointwise_i8_u8, PackedConvI8, PackedDepthwiseI8,
-    PackedPointwiseI8, QuantParams,
+    conv2d_i8, depthwise_i8, pointwise_i8, pointwise_i8_u8, pointwise_i8_with_isa, I8Output,
+    PackedConvI8, PackedDepthwiseI8, PackedPointwiseI8, QuantParams,
 };
-use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
+use ghost_kernels::{Activation, Epilogue, Isa, TensorView, TensorViewMut, Threads, Window};
 
 fn codes(seed: u64, len: usize) -> Vec<u8> {
     values(seed, len)
@@ -67,6 +68,24 @@ fn bench_pointwise(c: &mut Criterion) {
             let e = Epilogue::default();
             b.iter(|| pointwise_i8(&input, params, &packed, &e, &mut o, &threads).unwrap())
         });
+        // The INT8 GEMM tiles side by side where the CPU has both (AVX2 `vpmaddubsw` and
+        // AVX-512 VNNI `vpdpbusd`; the rows above run the active back end).
+        for isa in [Isa::Avx512Vnni, Isa::Avx2Fma] {
+            if !isa.is_supported() {
+                continue;
+            }
+            for (act, e) in [("silu", epilogue), ("identity", Epilogue::default())] {
+                let id = BenchmarkId::new(format!("int8-f32out-{}", isa.name()), act);
+                group.bench_function(id, |b| {
+                    let mut o = TensorViewMut::dense(&mut out, 1, hw, hw, n).unwrap();
+                    b.iter(|| {
+                        let out = I8Output::F32(&mut o);
+                        pointwise_i8_with_isa(isa, &input, params, &packed, &e, out, &threads)
+                            .unwrap()
+                    })
+                });
+            }
+        }
         group.finish();
     }
 }
@@ -173,6 +192,9 @@ fn bench_tile_study(c: &mut Criterion) {
             .throughput(Throughput::Elements(2 * study.macs()));
         group.bench_function("vpmaddubsw-7bit", |b| b.iter(|| study.run_7bit()));
         group.bench_function("vpmaddwd-widened", |b| b.iter(|| study.run_widened()));
+        if study.run_vnni().is_some() {
+            group.bench_function("vpdpbusd-vnni", |b| b.iter(|| study.run_vnni()));
+        }
         group.finish();
     }
 }

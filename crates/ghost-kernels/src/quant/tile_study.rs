@@ -3,7 +3,7 @@
 //! (u8 inputs zero-extended to u16 once per tile, s16 weights, `vpmaddwd` on pairs of input
 //! channels). Both compute the same exact 4 x 16 sums over `panels` panels of one tile; the
 //! `int8` criterion bench times them on the same data. Not a back end: nothing dispatches to
-//! the widened tile.
+//! the widened tile. `run_vnni` times the registered AVX-512 VNNI tile on the same operands.
 
 use super::gemm::{TileI8, MR};
 use super::pack::{KG, NR};
@@ -88,6 +88,41 @@ impl TileStudy {
         )
     }
 
+    /// The registered VNNI tile (`vpdpbusd`, same 7-bit packing) on every panel. `None` when
+    /// this CPU has no AVX-512 VNNI.
+    pub fn run_vnni(&self) -> Option<Vec<[[i32; NR]; MR]>> {
+        if !crate::Isa::Avx512Vnni.is_supported() {
+            return None;
+        }
+        Some(self.run_tile(super::vnni::gemm_tile))
+    }
+
+    /// `kernel` on every panel; the caller checked the CPU supports it.
+    fn run_tile(&self, kernel: super::gemm::GemmI8Fn) -> Vec<[[i32; NR]; MR]> {
+        let mut a = [std::ptr::null::<u8>(); super::gemm::MAX_TAPS * MR];
+        for (r, p) in a.iter_mut().take(MR).enumerate() {
+            *p = self.rows[r * self.cin..].as_ptr();
+        }
+        let len = self.cin * NR;
+        (0..self.panels)
+            .map(|p| {
+                let tile = TileI8 {
+                    a: &a,
+                    taps: 1,
+                    cin: self.cin,
+                    groups: self.cin / KG,
+                    panel: &self.packed7[p * len..(p + 1) * len],
+                    sums: &[],
+                };
+                let mut acc = [[0; NR]; MR];
+                // SAFETY: each row holds `cin` bytes, the panel `cin * 16`; the caller checked
+                // the CPU features.
+                unsafe { kernel(&tile, &mut acc) };
+                acc
+            })
+            .collect()
+    }
+
     /// The widened alternative: the rows zero-extended to u16 once, then per panel and pair
     /// of input channels a 32-bit broadcast and two `vpmaddwd`. `None` without AVX2.
     pub fn run_widened(&self) -> Option<Vec<[[i32; NR]; MR]>> {
@@ -138,7 +173,8 @@ unsafe fn widened(s: &TileStudy) -> Vec<[[i32; NR]; MR]> {
 mod tests {
     use super::*;
 
-    /// Both tiles compute the same exact sums (and the reference's).
+    /// The tiles (and the VNNI one where the CPU has it) compute the same exact sums (and the
+    /// reference's).
     #[test]
     fn both_tiles_agree_with_the_reference() {
         let s = TileStudy::new(64, 3);
@@ -146,6 +182,9 @@ mod tests {
             return;
         };
         assert_eq!(a, b);
+        if let Some(c) = s.run_vnni() {
+            assert_eq!(a, c);
+        }
         let v = crate::testing::values(11, MR * s.cin + s.panels * NR * s.cin);
         let w: Vec<i32> = v[MR * s.cin..]
             .iter()
