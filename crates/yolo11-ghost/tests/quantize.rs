@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use ghost_layers::{SafetensorsFile, WeightSource};
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::quantize::{
-    quantize, LayerDecision, QuantizeError, QuantizeOptions, NARROW_CHANNELS,
+    quantize, Fp32Rule, LayerDecision, QuantizeError, QuantizeOptions, NARROW_CHANNELS,
 };
 use yolo11_ghost::val::Dataset;
 
@@ -146,4 +146,71 @@ fn the_quantized_default_model_loads_and_detects_what_fp32_detects() {
     assert!(err.to_string().contains("already quantized"), "{err}");
     assert!(!dir.join("again.safetensors").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shared_quantizations_and_u8_between_int8_convs_change_no_output_bit() {
+    // Everything but the first conv INT8, so that every place a block shares or skips a
+    // quantization pass runs: C3k's cv1 / cv2 (model.18.m.0), PSA's ffn.0 -> ffn.1 (model.6),
+    // Detect's box and class branches reading one map, and their INT8 -> INT8 chains.
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-int8-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("all-int8.safetensors");
+    let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
+    let opts = QuantizeOptions {
+        images: 4,
+        fp32: vec![Fp32Rule::First],
+        ..options()
+    };
+    let report = quantize(None, &WeightsChoice::Default, &data, &out, &opts).unwrap();
+    assert_eq!(report.int8_layers() + 1, report.layers.len());
+    let det = Detector::from_weights(
+        &out,
+        DetectorOptions {
+            threads: Some(2),
+            ..DetectorOptions::default()
+        },
+    )
+    .unwrap();
+    // A non-square image-like input (smooth patterns in [0, 1]), batch 2.
+    let images = ndarray::Array4::from_shape_fn((2, 3, 224, 320), |(b, c, y, x)| {
+        let t = (x as f32 * 0.05 + y as f32 * 0.03 * (c + 1) as f32 + b as f32).sin();
+        0.5 + 0.45 * t * ((y / 32 + x / 40) % 3) as f32 / 2.0
+    });
+    let mut shared = det.new_context();
+    let mut own = det.new_context();
+    own.set_int8_shared_quantization(false);
+    own.enable_profiling();
+    let a = det
+        .forward_with_context(images.view(), &mut shared)
+        .unwrap();
+    let b = det.forward_with_context(images.view(), &mut own).unwrap();
+    // Bit for bit: the requantizing epilogue computes the code of exactly the f32 value the
+    // f32 path writes, with the quantization pass's formula (tests/quant_shared.rs in
+    // ghost-layers checks each kernel family), so every INT8 conv reads the same codes.
+    assert_eq!(a.shape(), b.shape());
+    let differ = a
+        .iter()
+        .zip(b.iter())
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(differ, 0, "{differ} of {} output values differ", a.len());
+    // Passes saved per forward pass: model.18's C3k (cv2 reads cv1's copy) 1, model.6's ffn.1
+    // 1, and per Detect level: the class branch's first conv reads the box branch's copy (1),
+    // cv2.i.1 and cv2.i.2 read u8 from their predecessors (2), cv3.i.0.1, .1.0, .1.1 and .2
+    // too (4): 7 per level, 21 for three levels; 23 per image batch in all.
+    // Without sharing, every INT8 conv call quantizes its own input.
+    let int8_calls: Vec<String> = own
+        .take_profile()
+        .into_iter()
+        .filter(|r| r.kind.name().ends_with("-i8"))
+        .map(|r| r.name)
+        .collect();
+    let (passes_shared, passes_own) = (shared.int8_quantize_passes(), own.int8_quantize_passes());
+    assert_eq!(passes_own, int8_calls.len() as u64, "{int8_calls:?}");
+    assert_eq!(
+        passes_own - passes_shared,
+        23,
+        "{passes_own} vs {passes_shared}"
+    );
 }
