@@ -1,7 +1,8 @@
 //! INT8 against FP32 on yolo11n-ghost-like shapes, single thread, in one run (the machine is
 //! shared: compare numbers from the same run only). Pointwise 80x80x64->64, 40x40x128->128,
 //! 20x20x256->256 (SiLU epilogue): FP32 `pointwise`, INT8 `pointwise_i8` (f32 out) and
-//! `pointwise_i8_u8` (requantized u8 out); depthwise 3x3 on 80x80x64 and 40x40x128; dense 3x3
+//! `pointwise_i8_u8` (requantized u8 out); depthwise 3x3 on 160x160x6, 160x160x12, 80x80x24,
+//! 80x80x64 and 40x40x128; dense 3x3
 //! 40x40x64->64. Throughput is `2 * MACs` elements, so criterion's rate reads as FLOP/s (FP32)
 //! or OP/s (INT8). Results and the peak they are compared with: docs/kernels.md, "INT8".
 
@@ -76,7 +77,9 @@ fn bench_spatial(c: &mut Criterion) {
     let threads = Threads::single();
     let epilogue = Epilogue::act(Activation::Silu);
     let params = QuantParams::from_range(-0.3, 4.0).unwrap();
-    for (hw, ch) in [(80, 64), (40, 128)] {
+    // GhostNet's narrow early cheap operations (6 and 12 channels at 160x160, 24 at 80x80:
+    // yolo11n-ghost's width 0.25) and two wider layers.
+    for (hw, ch) in [(160, 6), (160, 12), (80, 24), (80, 64), (40, 128)] {
         let m = hw * hw;
         let window = Window::same(3, 1);
         let mut group = c.benchmark_group(format!("int8/depthwise3x3_{hw}x{hw}x{ch}"));
