@@ -158,6 +158,39 @@ fn bench_spatial(c: &mut Criterion) {
     group.finish();
 }
 
+/// The quantize pass every INT8 conv runs on its f32 input, on a narrow tensor (6 channels at
+/// 160x160): dense, and from a channel slice of a 12-channel tensor (a Ghost module's half).
+fn bench_quantize(c: &mut Criterion) {
+    use ghost_kernels::quant::{quantize, U8ViewMut};
+    use ghost_kernels::NhwcLayout;
+    let (samples, warm_up, measure) = quick();
+    let threads = Threads::single();
+    let params = QuantParams::from_range(-0.3, 4.0).unwrap();
+    let (hw, ch) = (160, 6);
+    let m = hw * hw;
+    let mut group = c.benchmark_group(format!("int8/quantize_{hw}x{hw}x{ch}"));
+    group
+        .sample_size(samples)
+        .warm_up_time(warm_up)
+        .measurement_time(measure)
+        .throughput(Throughput::Elements((m * ch) as u64));
+    let x = values(1, m * 2 * ch);
+    let mut q = vec![0u8; m * ch];
+    group.bench_function("dense", |b| {
+        let input = TensorView::dense(&x[..m * ch], 1, hw, hw, ch).unwrap();
+        let mut o = U8ViewMut::dense(&mut q, 1, hw, hw, ch).unwrap();
+        b.iter(|| quantize(&input, params, &mut o, &threads).unwrap())
+    });
+    group.bench_function("channel-slice", |b| {
+        let layout = NhwcLayout::dense(1, hw, hw, 2 * ch);
+        let whole = TensorView::new(&x, layout).unwrap();
+        let input = whole.channels(0, ch).unwrap();
+        let mut o = U8ViewMut::dense(&mut q, 1, hw, hw, ch).unwrap();
+        b.iter(|| quantize(&input, params, &mut o, &threads).unwrap())
+    });
+    group.finish();
+}
+
 /// The 7-bit `vpmaddubsw` tile against the widened `vpmaddwd` alternative (8-bit weights) on
 /// the same operands in L1: the measurement behind `GEMM_WEIGHT_QMAX`.
 fn bench_tile_study(c: &mut Criterion) {
@@ -180,5 +213,11 @@ fn bench_tile_study(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_pointwise, bench_spatial, bench_tile_study);
+criterion_group!(
+    benches,
+    bench_pointwise,
+    bench_spatial,
+    bench_quantize,
+    bench_tile_study
+);
 criterion_main!(benches);
