@@ -711,8 +711,9 @@ impl ConvBnAct {
         self.run(ctx, Source::U8(input), Dest::F32(output), residual)
     }
 
-    /// The input quantization of an INT8 conv reading `input` (u8 inputs only: f32 inputs are
-    /// quantized with the conv's own).
+    /// Checks that u8 codes `input` are on this conv's input scale: an INT8 conv whose input
+    /// quantization is exactly `input`'s (f32 inputs need no check: the conv quantizes them
+    /// with its own).
     fn check_u8_input(&self, input: &QuantizedTensor) -> Result<()> {
         match self.input_quant {
             Some(q) if q == input.params() => Ok(()),
