@@ -248,8 +248,12 @@ def main() -> None:
     ap.add_argument("--poll", type=float, default=0.05)
     ap.add_argument("--verbose", action="store_true", help="list every process")
     ap.add_argument("--json", help="write every measurement here")
+    ap.add_argument("--markdown", metavar="JSON", help="print the tables of an earlier --json file and exit")
     ap.add_argument("--_sampler", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.markdown:
+        markdown(json.loads(Path(a.markdown).read_text()))
+        return
     if a._sampler:
         sampler(a._sampler, a.poll)
         return
@@ -276,6 +280,24 @@ def main() -> None:
             slopes(rec)
     if a.json:
         Path(a.json).write_text(json.dumps(records, indent=1))
+
+
+def markdown(records) -> None:
+    """The per-kind tables of docs/python.md, from --json output (the first round of each run)."""
+    runs = [r for r in records if "kinds" in r]
+    kinds = sorted({k for r in runs for k in r["kinds"]}, key=lambda k: -max(r["kinds"].get(k, {"cpu_s": 0})["cpu_s"] for r in runs))
+    for n, act in sorted({(r["images"], r["actors"]) for r in runs}):
+        rs = [r for r in runs if r["images"] == n and r["actors"] == act]
+        print(f"\n{act} actor(s) x 1 thread, {n} images: CPU ms per image")
+        print("| process kind | " + " | ".join(f"{r['setup']} ({r['sink']}) r{r['round']}" for r in rs) + " |")
+        print("|---|" + "---|" * len(rs))
+        for k in kinds:
+            print(f"| {k} | " + " | ".join(f"{r['kinds'].get(k, {'ms_per_image': 0})['ms_per_image']:.2f}" for r in rs) + " |")
+        print("| **total** | " + " | ".join(f"**{sum(v['ms_per_image'] for v in r['kinds'].values()):.2f}**" for r in rs) + " |")
+        print("| of it in `Detector.__call__` | " + " | ".join(f"{r['call_ms_per_image']:.2f}" for r in rs) + " |")
+        print("| start to first call, s | " + " | ".join(f"{r['to_first_call_s']:.2f}" for r in rs) + " |")
+        print("| last call to end, s | " + " | ".join(f"{r['after_last_call_s']:.2f}" for r in rs) + " |")
+        print("| wall s (load) | " + " | ".join(f"{r['wall_s']:.1f} ({r['load']:.1f})" for r in rs) + " |")
 
 
 def show(r, verbose: bool = False) -> None:
