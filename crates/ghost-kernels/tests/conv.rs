@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{fill, inside, strided};
+use common::{
+    any_run_options, assert_sentinels, epilogue, fill, residual_error_terms, same_bits, strided,
+    test_isas, RunOptions,
+};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{self, conv2d_with_isa, naive, ConvScratch, PackedConv};
@@ -23,14 +26,10 @@ struct Case {
     cin: usize,
     cout: usize,
     window: Window,
-    act: Activation,
-    residual: Option<AddOrder>,
-    bias: bool,
     /// Dense input (pixel stride = cin) or strided with NaN gaps: small-cin convs take a
     /// different driver path for each.
     dense_input: bool,
-    threads: usize,
-    seed: u64,
+    run: RunOptions,
 }
 
 fn channels() -> impl Strategy<Value = usize> {
@@ -47,26 +46,10 @@ fn case() -> impl Strategy<Value = Case> {
             1usize..=2,
         ),
         (0usize..5, 0usize..5, 0usize..5, 0usize..5),
-        (
-            prop::sample::select(Activation::ALL.to_vec()),
-            prop_oneof![
-                Just(None),
-                Just(Some(AddOrder::BeforeActivation)),
-                Just(Some(AddOrder::AfterActivation))
-            ],
-            any::<bool>(),
-            any::<bool>(),
-            1usize..=2,
-            any::<u64>(),
-        ),
+        (any_run_options(), any::<bool>()),
     )
         .prop_map(
-            |(
-                (n, h, w, cin, cout),
-                (kh, kw, sh, sw),
-                (pt, pl, pb, pr),
-                (act, residual, bias, dense_input, threads, seed),
-            )| {
+            |((n, h, w, cin, cout), (kh, kw, sh, sw), (pt, pl, pb, pr), (run, dense_input))| {
                 // Paddings are reduced modulo the kernel (the window requires pad < kernel), and the
                 // input grown to fit the window.
                 let padding = Padding {
@@ -89,12 +72,8 @@ fn case() -> impl Strategy<Value = Case> {
                     cin,
                     cout,
                     window,
-                    act,
-                    residual,
-                    bias,
                     dense_input,
-                    threads,
-                    seed,
+                    run,
                 }
             },
         )
@@ -109,20 +88,17 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
         strided(c.n, c.h, c.w, c.cin, 2, 3)
     };
     let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
-    let x = values(c.seed, in_layout.elements());
-    let wts = values(c.seed ^ 1, c.cout * c.cin * kh * kw);
-    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
+    let x = values(c.run.seed, in_layout.elements());
+    let wts = values(c.run.seed ^ 1, c.cout * c.cin * kh * kw);
+    let bias = c.run.bias.then(|| values(c.run.seed ^ 2, c.cout));
     let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
     let in_buf = fill(&in_layout, &x);
     let input = TensorView::new(&in_buf, in_layout).unwrap();
     let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
+    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
     let packed = PackedConv::new(&wts, bias.as_deref(), c.cin, c.cout, kh, kw).unwrap();
-    let threads = Threads::new(c.threads).unwrap();
+    let threads = Threads::new(c.run.threads).unwrap();
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
     {
         let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
@@ -146,14 +122,7 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
         )
         .unwrap();
     }
-    for (i, v) in out_buf.iter().enumerate() {
-        if !inside(&out_layout, i) {
-            assert!(
-                v.is_nan(),
-                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
-            );
-        }
-    }
+    assert_sentinels(&out_buf, &out_layout, (isa, c));
     let out = TensorView::new(&out_buf, out_layout).unwrap();
     let pad = c.window.padding;
     for b in 0..c.n {
@@ -184,14 +153,8 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
                     }
                     let r = res_view.get(b, oy, ox, o) as f64;
                     let terms = kh * kw * c.cin + 2;
-                    let r_mag = match c.residual {
-                        None => 0.0,
-                        Some(AddOrder::BeforeActivation) => {
-                            abs_sum += r.abs();
-                            0.0
-                        }
-                        Some(AddOrder::AfterActivation) => r.abs(),
-                    };
+                    let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
+                    abs_sum += r_term;
                     let expected = ref_buf[((b * oh + oy) * ow + ox) * c.cout + o] as f64;
                     let got = out.get(b, oy, ox, o) as f64;
                     let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
@@ -205,39 +168,15 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
     }
 }
 
-fn supported_isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(64)))]
-
-    #[test]
-    fn avx2_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn neon_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn portable_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Portable) {
-            check_case(Isa::Portable, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn scalar_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
-            check_case(Isa::Scalar, &c, &mut ConvScratch::new());
-        }
+proptest_per_isa! {
+    cases: 64,
+    strategy: case(),
+    check: |isa, c: &Case| check_case(isa, c, &mut ConvScratch::new()),
+    tests: {
+        avx2_matches_reference => Isa::Avx2Fma,
+        neon_matches_reference => Isa::Neon,
+        portable_matches_reference => Isa::Portable,
+        scalar_matches_reference => Isa::Scalar,
     }
 }
 
@@ -249,12 +188,14 @@ fn pinned(n: usize, hw: (usize, usize), cin: usize, cout: usize, window: Window)
         cin,
         cout,
         window,
-        act: Activation::Silu,
-        residual: None,
-        bias: true,
         dense_input: true,
-        threads: 2,
-        seed: 5,
+        run: RunOptions {
+            act: Activation::Silu,
+            residual: None,
+            bias: true,
+            threads: 2,
+            seed: 5,
+        },
     }
 }
 
@@ -303,7 +244,7 @@ fn pinned_shapes_with_one_scratch() {
             ..pinned(1, (11, 10), 5, 6, Window::square(11, 1, 3))
         },
     ];
-    for isa in supported_isas() {
+    for isa in test_isas() {
         let mut scratch = ConvScratch::new();
         for c in &cases {
             for act in Activation::ALL {
@@ -315,8 +256,11 @@ fn pinned_shapes_with_one_scratch() {
                     check_case(
                         isa,
                         &Case {
-                            act,
-                            residual,
+                            run: RunOptions {
+                                act,
+                                residual,
+                                ..c.run
+                            },
                             ..c.clone()
                         },
                         &mut scratch,
@@ -342,7 +286,7 @@ fn one_and_two_threads_agree_bitwise() {
         let packed = PackedConv::new(&wts, Some(&values(33, cout)), cin, cout, 3, 3).unwrap();
         let (oh, ow) = window.output_size(h, w).unwrap();
         let epilogue = Epilogue::act(Activation::Silu);
-        for isa in supported_isas() {
+        for isa in test_isas() {
             let run = |threads: usize| {
                 let mut out = vec![0.0f32; n * oh * ow * cout];
                 let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
@@ -363,9 +307,7 @@ fn one_and_two_threads_agree_bitwise() {
             };
             let (one, two) = (run(1), run(2));
             assert!(
-                one.iter()
-                    .zip(&two)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(&one, &two),
                 "{isa:?} cin {cin}: 1 and 2 threads differ"
             );
         }

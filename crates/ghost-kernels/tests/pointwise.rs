@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{fill, inside, strided};
+use common::{
+    any_run_options, assert_sentinels, epilogue, fill, residual_error_terms, same_bits, strided,
+    test_isas, RunOptions,
+};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::pointwise::{self, naive, pointwise_with_isa, PackedPointwise};
@@ -25,11 +28,7 @@ struct Case {
     in_extra: usize,
     out_offset: usize,
     out_extra: usize,
-    act: Activation,
-    residual: Option<AddOrder>,
-    bias: bool,
-    threads: usize,
-    seed: u64,
+    run: RunOptions,
 }
 
 fn channels() -> impl Strategy<Value = usize> {
@@ -40,40 +39,20 @@ fn case() -> impl Strategy<Value = Case> {
     (
         (1usize..=2, 1usize..=9, 1usize..=9, channels(), channels()),
         (0usize..3, 0usize..4, 0usize..3, 0usize..4),
-        (
-            prop::sample::select(Activation::ALL.to_vec()),
-            prop_oneof![
-                Just(None),
-                Just(Some(AddOrder::BeforeActivation)),
-                Just(Some(AddOrder::AfterActivation))
-            ],
-            any::<bool>(),
-            1usize..=2,
-            any::<u64>(),
-        ),
+        any_run_options(),
     )
         .prop_map(
-            |(
-                (n, h, w, cin, cout),
-                (in_offset, in_extra, out_offset, out_extra),
-                (act, residual, bias, threads, seed),
-            )| {
-                Case {
-                    n,
-                    h,
-                    w,
-                    cin,
-                    cout,
-                    in_offset,
-                    in_extra,
-                    out_offset,
-                    out_extra,
-                    act,
-                    residual,
-                    bias,
-                    threads,
-                    seed,
-                }
+            |((n, h, w, cin, cout), (in_offset, in_extra, out_offset, out_extra), run)| Case {
+                n,
+                h,
+                w,
+                cin,
+                cout,
+                in_offset,
+                in_extra,
+                out_offset,
+                out_extra,
+                run,
             },
         )
 }
@@ -83,22 +62,19 @@ fn case() -> impl Strategy<Value = Case> {
 fn check_case(isa: Isa, c: &Case) {
     let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
     let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
-    let x = values(c.seed, in_layout.elements());
-    let wts = values(c.seed ^ 1, c.cin * c.cout);
-    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
+    let x = values(c.run.seed, in_layout.elements());
+    let wts = values(c.run.seed ^ 1, c.cin * c.cout);
+    let bias = c.run.bias.then(|| values(c.run.seed ^ 2, c.cout));
     let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
     let in_buf = fill(&in_layout, &x);
     let input = TensorView::new(&in_buf, in_layout).unwrap();
     let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
+    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
 
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
     let packed = PackedPointwise::new(&wts, bias.as_deref(), c.cin, c.cout).unwrap();
-    let threads = Threads::new(c.threads).unwrap();
+    let threads = Threads::new(c.run.threads).unwrap();
     {
         let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
         pointwise_with_isa(isa, &input, &packed, &epilogue, &mut out, &threads).unwrap();
@@ -109,14 +85,7 @@ fn check_case(isa: Isa, c: &Case) {
         naive::pointwise(&input, &wts, bias.as_deref(), &epilogue, &mut out).unwrap();
     }
 
-    for (i, v) in out_buf.iter().enumerate() {
-        if !inside(&out_layout, i) {
-            assert!(
-                v.is_nan(),
-                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
-            );
-        }
-    }
+    assert_sentinels(&out_buf, &out_layout, (isa, c));
     let out = TensorView::new(&out_buf, out_layout).unwrap();
     for p in 0..out_layout.pixels() {
         let xs = input.pixel(p);
@@ -132,14 +101,10 @@ fn check_case(isa: Isa, c: &Case) {
                 .map(|i| (wts[o * c.cin + i] as f64 * xs[i] as f64).abs())
                 .sum();
             abs_sum += bias.as_ref().map_or(0.0, |b| (b[o] as f64).abs());
-            let (terms, r_mag) = match c.residual {
-                None => (c.cin + 1, 0.0),
-                Some(AddOrder::BeforeActivation) => {
-                    abs_sum += r.abs();
-                    (c.cin + 2, 0.0)
-                }
-                Some(AddOrder::AfterActivation) => (c.cin + 1, r.abs()),
-            };
+            let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
+            abs_sum += r_term;
+            let before = c.run.residual == Some(AddOrder::BeforeActivation);
+            let terms = c.cin + 1 + usize::from(before);
             let expected = ref_buf[p * c.cout + o] as f64;
             let got = out.pixel(p)[o] as f64;
             let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
@@ -151,19 +116,20 @@ fn check_case(isa: Isa, c: &Case) {
     }
 }
 
-fn supported_isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
+proptest_per_isa! {
+    cases: 96,
+    strategy: case(),
+    check: check_case,
+    tests: {
+        avx2_matches_reference => Isa::Avx2Fma,
+        neon_matches_reference => Isa::Neon,
+        portable_matches_reference => Isa::Portable,
+        scalar_matches_reference => Isa::Scalar,
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(96)))]
-
-    #[test]
-    fn avx2_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &c);
-        }
-    }
 
     /// The direct small-`cout` path (`cout <= 16`, GhostNet width 0.25): odd channel counts,
     /// strided input and output views, every activation and residual order, larger maps so
@@ -189,15 +155,8 @@ proptest! {
         cout in 1usize..=16,
     ) {
         let c = Case { cin, cout, h: 29, w: 31, ..c };
-        let outputs: Vec<Vec<u32>> = [1, 2].iter().map(|&t| run_bits(&Case { threads: t, ..c.clone() })).collect();
+        let outputs: Vec<Vec<u32>> = [1, 2].iter().map(|&t| run_bits(&Case { run: RunOptions { threads: t, ..c.run }, ..c.clone() })).collect();
         prop_assert_eq!(&outputs[0], &outputs[1]);
-    }
-
-    #[test]
-    fn neon_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &c);
-        }
     }
 
     /// The small-`cout` shapes on NEON (the direct small-channel kernel, and the 4x16 / 8x8
@@ -214,35 +173,12 @@ proptest! {
             check_case(Isa::Neon, &Case { cin, cout, h, w, ..c });
         }
     }
-
-    #[test]
-    fn portable_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Portable) {
-            check_case(Isa::Portable, &c);
-        }
-    }
-
-    #[test]
-    fn scalar_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
-            check_case(Isa::Scalar, &c);
-        }
-    }
 }
 
 /// Pinned cases: tails in both dimensions, 1 channel, the tile edges of each microkernel.
 #[test]
 fn pinned_shapes() {
-    let base = Case {
-        n: 1,
-        h: 1,
-        w: 1,
-        cin: 1,
-        cout: 1,
-        in_offset: 0,
-        in_extra: 0,
-        out_offset: 0,
-        out_extra: 0,
+    let base = RunOptions {
         act: Activation::Identity,
         residual: None,
         bias: true,
@@ -260,7 +196,7 @@ fn pinned_shapes() {
         (1, 2, 7, 600, 20),
         (1, 1, 7, 1100, 24),
     ];
-    for isa in supported_isas() {
+    for isa in test_isas() {
         for &(n, h, w, cin, cout) in &shapes {
             for act in Activation::ALL {
                 for residual in [
@@ -278,9 +214,11 @@ fn pinned_shapes() {
                         in_extra: 2,
                         out_offset: 2,
                         out_extra: 1,
-                        act,
-                        residual,
-                        ..base.clone()
+                        run: RunOptions {
+                            act,
+                            residual,
+                            ..base
+                        },
                     };
                     check_case(isa, &c);
                 }
@@ -331,7 +269,7 @@ fn one_and_two_threads_agree_bitwise() {
         let res_view = TensorView::dense(&res, n, h, w, cout).unwrap();
         let epilogue =
             Epilogue::with_residual(Activation::Silu, res_view, AddOrder::AfterActivation);
-        for isa in supported_isas() {
+        for isa in test_isas() {
             let run = |threads: usize| {
                 let mut out = vec![0.0f32; n * h * w * cout];
                 let mut view = TensorViewMut::dense(&mut out, n, h, w, cout).unwrap();
@@ -341,9 +279,7 @@ fn one_and_two_threads_agree_bitwise() {
             };
             let (one, two) = (run(1), run(2));
             assert!(
-                one.iter()
-                    .zip(&two)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(&one, &two),
                 "{isa:?} cout {cout}: 1 and 2 threads differ"
             );
         }
@@ -365,7 +301,7 @@ fn narrow_panels_match_full_panels_bitwise() {
         let x = values(53, pixels * cin);
         let input = TensorView::dense(&x, 1, 1, pixels, cin).unwrap();
         let res = values(54, pixels * 32);
-        for isa in supported_isas() {
+        for isa in test_isas() {
             let run = |packed: &PackedPointwise, cout: usize| {
                 let res_layout = strided(1, 1, pixels, cout, 0, 32 - cout);
                 let res_view = TensorView::new(&res, res_layout).unwrap();
@@ -529,21 +465,18 @@ fn packed_weights_are_send_sync_clone() {
 fn run_bits(c: &Case) -> Vec<u32> {
     let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
     let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
-    let in_buf = fill(&in_layout, &values(c.seed, in_layout.elements()));
-    let wts = values(c.seed ^ 1, c.cin * c.cout);
-    let bias = values(c.seed ^ 2, c.cout);
+    let in_buf = fill(&in_layout, &values(c.run.seed, in_layout.elements()));
+    let wts = values(c.run.seed ^ 1, c.cin * c.cout);
+    let bias = values(c.run.seed ^ 2, c.cout);
     let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
     let input = TensorView::new(&in_buf, in_layout).unwrap();
     let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
+    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
     let packed = PackedPointwise::new(&wts, Some(&bias), c.cin, c.cout).unwrap();
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
     let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-    let threads = Threads::new(c.threads).unwrap();
+    let threads = Threads::new(c.run.threads).unwrap();
     pointwise_with_isa(active_isa(), &input, &packed, &epilogue, &mut out, &threads).unwrap();
     out_buf.iter().map(|v| v.to_bits()).collect()
 }

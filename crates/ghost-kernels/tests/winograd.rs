@@ -10,7 +10,10 @@
 mod common;
 
 use common::winograd_sums::transformed_abs_sums;
-use common::{fill, inside, strided};
+use common::{
+    any_run_options, assert_sentinels, epilogue, fill, residual_error_terms, same_bits, strided,
+    test_isas, RunOptions,
+};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{
@@ -41,11 +44,7 @@ struct Case {
     cin: usize,
     cout: usize,
     padding: Padding,
-    act: Activation,
-    residual: Option<AddOrder>,
-    bias: bool,
-    threads: usize,
-    seed: u64,
+    run: RunOptions,
 }
 
 fn channels() -> impl Strategy<Value = usize> {
@@ -56,45 +55,25 @@ fn case() -> impl Strategy<Value = Case> {
     (
         (1usize..=2, 1usize..=13, 1usize..=13, channels(), channels()),
         (0usize..3, 0usize..3, 0usize..3, 0usize..3),
-        (
-            prop::sample::select(Activation::ALL.to_vec()),
-            prop_oneof![
-                Just(None),
-                Just(Some(AddOrder::BeforeActivation)),
-                Just(Some(AddOrder::AfterActivation))
-            ],
-            any::<bool>(),
-            1usize..=2,
-            any::<u64>(),
-        ),
+        any_run_options(),
     )
-        .prop_map(
-            |(
-                (n, h, w, cin, cout),
-                (top, left, bottom, right),
-                (act, residual, bias, threads, seed),
-            )| {
-                Case {
-                    n,
-                    // The padded input must hold one 3x3 window.
-                    h: h.max(3 - (top + bottom).min(2)),
-                    w: w.max(3 - (left + right).min(2)),
-                    cin,
-                    cout,
-                    padding: Padding {
-                        top,
-                        left,
-                        bottom,
-                        right,
-                    },
-                    act,
-                    residual,
-                    bias,
-                    threads,
-                    seed,
-                }
-            },
-        )
+        .prop_map(|((n, h, w, cin, cout), (top, left, bottom, right), run)| {
+            Case {
+                n,
+                // The padded input must hold one 3x3 window.
+                h: h.max(3 - (top + bottom).min(2)),
+                w: w.max(3 - (left + right).min(2)),
+                cin,
+                cout,
+                padding: Padding {
+                    top,
+                    left,
+                    bottom,
+                    right,
+                },
+                run,
+            }
+        })
 }
 
 /// Runs the Winograd path of `isa` on `c` and returns its output buffer (strided, NaN outside
@@ -104,18 +83,15 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
     let (oh, ow) = win.output_size(c.h, c.w).unwrap();
     let in_layout = strided(c.n, c.h, c.w, c.cin, 2, 3);
     let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
-    let x = values(c.seed, in_layout.elements());
-    let wts = values(c.seed ^ 1, c.cout * c.cin * 9);
-    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
+    let x = values(c.run.seed, in_layout.elements());
+    let wts = values(c.run.seed ^ 1, c.cout * c.cin * 9);
+    let bias = c.run.bias.then(|| values(c.run.seed ^ 2, c.cout));
     let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
+    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
     let in_buf = fill(&in_layout, &x);
     let input = TensorView::new(&in_buf, in_layout).unwrap();
     let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
+    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
     let packed = PackedConv::with_algorithm(
         &wts,
         bias.as_deref(),
@@ -126,7 +102,7 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
     )
     .unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
-    let threads = Threads::new(c.threads).unwrap();
+    let threads = Threads::new(c.run.threads).unwrap();
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
     {
         let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
@@ -150,14 +126,7 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
         )
         .unwrap();
     }
-    for (i, v) in out_buf.iter().enumerate() {
-        if !inside(&out_layout, i) {
-            assert!(
-                v.is_nan(),
-                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
-            );
-        }
-    }
+    assert_sentinels(&out_buf, &out_layout, (isa, c));
     let sums = transformed_abs_sums(&input, &wts, c.cin, c.cout, c.padding, oh, ow);
     let out = TensorView::new(&out_buf, out_layout).unwrap();
     for b in 0..c.n {
@@ -172,14 +141,8 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
                     let mut abs_sum =
                         sums[idx] + bias.as_ref().map_or(0.0, |b| f64::from(b[o]).abs());
                     let r = f64::from(res_view.get(b, oy, ox, o));
-                    let r_mag = match c.residual {
-                        None => 0.0,
-                        Some(AddOrder::BeforeActivation) => {
-                            abs_sum += r.abs();
-                            0.0
-                        }
-                        Some(AddOrder::AfterActivation) => r.abs(),
-                    };
+                    let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
+                    abs_sum += r_term;
                     let expected = f64::from(ref_buf[idx]);
                     let got = f64::from(out.get(b, oy, ox, o));
                     let bound = winograd_bound(c.cin, abs_sum, expected.abs() + 2.0 * r_mag);
@@ -194,39 +157,17 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
     out_buf
 }
 
-fn supported_isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
-
-    #[test]
-    fn avx2_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn neon_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn portable_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Portable) {
-            check_case(Isa::Portable, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn scalar_gemm_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
-            check_case(Isa::Scalar, &c, &mut ConvScratch::new());
-        }
+proptest_per_isa! {
+    cases: 48,
+    strategy: case(),
+    check: |isa, c: &Case| {
+        check_case(isa, c, &mut ConvScratch::new());
+    },
+    tests: {
+        avx2_matches_reference => Isa::Avx2Fma,
+        neon_matches_reference => Isa::Neon,
+        portable_matches_reference => Isa::Portable,
+        scalar_gemm_matches_reference => Isa::Scalar,
     }
 }
 
@@ -238,11 +179,13 @@ fn pinned(h: usize, w: usize, cin: usize, cout: usize, threads: usize) -> Case {
         cin,
         cout,
         padding: Padding::uniform(1),
-        act: Activation::Silu,
-        residual: Some(AddOrder::AfterActivation),
-        bias: true,
-        threads,
-        seed: 11,
+        run: RunOptions {
+            act: Activation::Silu,
+            residual: Some(AddOrder::AfterActivation),
+            bias: true,
+            threads,
+            seed: 11,
+        },
     }
 }
 
@@ -259,7 +202,7 @@ fn pinned_shapes_with_one_scratch() {
         pinned(1, 1, 16, 16, 1),
         pinned(21, 19, 33, 47, 2),
     ];
-    for isa in supported_isas() {
+    for isa in test_isas() {
         let mut scratch = ConvScratch::new();
         for c in &cases {
             check_case(isa, c, &mut scratch);
@@ -270,16 +213,12 @@ fn pinned_shapes_with_one_scratch() {
 /// The output does not depend on the thread count (tiles never interact), bit for bit.
 #[test]
 fn one_and_two_threads_agree_bitwise() {
-    for isa in supported_isas() {
+    for isa in test_isas() {
         for (h, w, cin, cout) in [(17, 23, 40, 24), (40, 40, 64, 64), (5, 9, 16, 33)] {
             let one = check_case(isa, &pinned(h, w, cin, cout, 1), &mut ConvScratch::new());
             let two = check_case(isa, &pinned(h, w, cin, cout, 2), &mut ConvScratch::new());
-            let same = one
-                .iter()
-                .zip(&two)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(
-                same,
+                same_bits(&one, &two),
                 "{isa:?} {h}x{w} {cin}->{cout}: 1 and 2 threads differ"
             );
         }
