@@ -6,14 +6,14 @@
 mod common;
 
 use common::{
-    any_activation, any_residual_order, assert_sentinels, epilogue, same_bits, sentinel_buffer,
-    splitmix_values, strided, test_isas,
+    any_activation, any_residual_order, assert_invalid_parameter, assert_shape_mismatch, epilogue,
+    run_into_sentinel_view, same_bits, sentinel_buffer, splitmix_values, strided, test_isas,
 };
 use ghost_kernels::depthwise::{self, depthwise, depthwise_with_isa, PackedDepthwise};
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{
-    Activation, AddOrder, Epilogue, Isa, KernelError, NhwcLayout, Padding, TensorView,
-    TensorViewMut, Threads, Window,
+    Activation, AddOrder, Epilogue, Isa, NhwcLayout, Padding, TensorView, TensorViewMut, Threads,
+    Window,
 };
 use proptest::prelude::*;
 
@@ -186,19 +186,9 @@ fn check_case(case: &Case, isa: Isa, threads: &Threads) -> Vec<f32> {
         case.kw,
     )
     .unwrap();
-    let mut out_buf = vec![f32::NAN; out_layout.required_len() + 3];
-    let mut output = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-    depthwise_with_isa(
-        isa,
-        &input,
-        &packed,
-        &window,
-        &epilogue,
-        &mut output,
-        threads,
-    )
-    .unwrap();
-    let got = output.as_view().to_dense();
+    let got = run_into_sentinel_view(&out_layout, 3, (isa, case), |output| {
+        depthwise_with_isa(isa, &input, &packed, &window, &epilogue, output, threads).unwrap();
+    });
 
     let sums = abs_sums(
         &input,
@@ -214,7 +204,6 @@ fn check_case(case: &Case, isa: Isa, threads: &Threads) -> Vec<f32> {
         let err = (f64::from(g) - f64::from(r)).abs();
         assert!(err <= bound, "{isa:?} element {i}: got {g}, reference {r}, error {err:e} > bound {bound:e} in {case:?}");
     }
-    assert_sentinels(&out_buf, &out_layout, (isa, case));
     got
 }
 
@@ -565,54 +554,18 @@ fn shape_errors_name_the_operand() {
 
     let mut wrong = TensorViewMut::dense(&mut out, 1, 5, 4, 4).unwrap();
     let err = depthwise(&input, &packed, &Window::same(3, 1), &e, &mut wrong, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 
     let mut good = TensorViewMut::dense(&mut out, 1, 5, 5, 4).unwrap();
     let err = depthwise(&input, &packed, &Window::same(5, 1), &e, &mut good, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "window",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "window");
 
     let three = PackedDepthwise::new(&[0.0; 27], None, 3, 3, 3).unwrap();
     let err = depthwise(&input, &three, &Window::same(3, 1), &e, &mut good, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "input",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "input");
 
     let err = depthwise(&input, &packed, &Window::square(3, 1, 3), &e, &mut good, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::InvalidParameter {
-                name: "padding",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_invalid_parameter(&err, "padding");
 
     let res_data = vec![0.0f32; 4 * 4 * 4];
     let res = TensorView::dense(&res_data, 1, 4, 4, 4).unwrap();
@@ -626,30 +579,12 @@ fn shape_errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "residual",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "residual");
 
     let err =
         depthwise::naive::depthwise(&input, &[0.0; 35], None, &Window::same(3, 1), &e, &mut good)
             .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "depthwise weights",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "depthwise weights");
 }
 
 /// The fast path really ran: on an AVX2 machine the active ISA is AVX2 (unless overridden), and

@@ -16,8 +16,9 @@
 mod common;
 
 use common::{
-    assert_sentinels, one_and_two_threads, same_bits, sentinel_buffer, splitmix_values, strided,
-    test_isas,
+    any_activation, assert_invalid_parameter, assert_shape_mismatch, one_and_two_threads,
+    run_in_place_on_copy, run_into_sentinel_view, same_bits, sentinel_buffer, splitmix_values,
+    strided, test_isas,
 };
 use ghost_kernels::dfl::{self, dfl_with_isa};
 use ghost_kernels::elementwise::{
@@ -46,18 +47,16 @@ proptest! {
         for isa in test_isas() {
             for t in one_and_two_threads() {
                 let lo = strided(n, h, w, c, 2, gaps.2);
-                let mut bo = vec![f32::NAN; lo.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut bo, lo).unwrap();
-                binary_with_isa(isa, op, &a, &b, &mut out, &t).unwrap();
-                prop_assert!(same_bits(&out.as_view().to_dense(), &want), "{:?} {:?}", isa, op);
-                assert_sentinels(&bo, &lo, isa);
+                let got = run_into_sentinel_view(&lo, 2, isa, |out| {
+                    binary_with_isa(isa, op, &a, &b, out, &t).unwrap();
+                });
+                prop_assert!(same_bits(&got, &want), "{:?} {:?}", isa, op);
                 if !mul {
                     // In place: a's buffer takes the sum.
-                    let mut ia = ba.clone();
-                    let mut x = TensorViewMut::new(&mut ia, la).unwrap();
-                    add_inplace_with_isa(isa, &mut x, &b, &t).unwrap();
-                    prop_assert!(same_bits(&x.as_view().to_dense(), &want), "{:?} add in place", isa);
-                    assert_sentinels(&ia, &la, isa);
+                    let got = run_in_place_on_copy(&ba, &la, isa, |x| {
+                        add_inplace_with_isa(isa, x, &b, &t).unwrap();
+                    });
+                    prop_assert!(same_bits(&got, &want), "{:?} add in place", isa);
                 }
             }
         }
@@ -80,17 +79,15 @@ proptest! {
         for isa in test_isas() {
             for t in one_and_two_threads() {
                 let lo = strided(n, h, w, c, 3, gap);
-                let mut bo = vec![f32::NAN; lo.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut bo, lo).unwrap();
-                channel_scale_with_isa(isa, &input, &scale, &mut out, &t).unwrap();
-                prop_assert!(same_bits(&out.as_view().to_dense(), &want), "{:?}", isa);
-                assert_sentinels(&bo, &lo, isa);
+                let got = run_into_sentinel_view(&lo, 2, isa, |out| {
+                    channel_scale_with_isa(isa, &input, &scale, out, &t).unwrap();
+                });
+                prop_assert!(same_bits(&got, &want), "{:?}", isa);
 
-                let mut ibuf = buf.clone();
-                let mut x = TensorViewMut::new(&mut ibuf, l).unwrap();
-                channel_scale_inplace_with_isa(isa, &mut x, &scale, &t).unwrap();
-                prop_assert!(same_bits(&x.as_view().to_dense(), &want), "{:?} in place", isa);
-                assert_sentinels(&ibuf, &l, isa);
+                let got = run_in_place_on_copy(&buf, &l, isa, |x| {
+                    channel_scale_inplace_with_isa(isa, x, &scale, &t).unwrap();
+                });
+                prop_assert!(same_bits(&got, &want), "{:?} in place", isa);
             }
         }
     }
@@ -98,21 +95,21 @@ proptest! {
     #[test]
     fn activate_inplace_matches_f64(
         (n, h, w, c) in (1usize..=2, 1usize..=7, 1usize..=7, 1usize..=40),
-        (gap, seed, act) in (0usize..3, any::<u64>(), prop::sample::select(Activation::ALL.to_vec())),
+        (gap, seed, act) in (0usize..3, any::<u64>(), any_activation()),
     ) {
         let l = strided(n, h, w, c, 1, gap);
         // Spread the inputs over [-12, 12] to exercise both tails of the activations.
         let values: Vec<f32> = splitmix_values(seed, l.elements()).iter().map(|v| v * 12.0).collect();
+        let buf = sentinel_buffer(&l, &values);
         for isa in test_isas() {
             for t in one_and_two_threads() {
-                let mut buf = sentinel_buffer(&l, &values);
-                let mut x = TensorViewMut::new(&mut buf, l).unwrap();
-                activate_inplace_with_isa(isa, &mut x, act, &t).unwrap();
-                for (g, v) in x.as_view().to_dense().iter().zip(&values) {
+                let got = run_in_place_on_copy(&buf, &l, isa, |x| {
+                    activate_inplace_with_isa(isa, x, act, &t).unwrap();
+                });
+                for (g, v) in got.iter().zip(&values) {
                     let r = act.apply_f64(f64::from(*v));
                     prop_assert!((f64::from(*g) - r).abs() <= ACT_REL * r.abs() + 1e-30, "{:?} {:?}({}) = {} vs {}", isa, act, v, g, r);
                 }
-                assert_sentinels(&buf, &l, isa);
             }
         }
     }
@@ -133,14 +130,12 @@ proptest! {
             let mut first: Option<Vec<f32>> = None;
             for t in one_and_two_threads() {
                 let lo = strided(n, h, w, 4, 1, gap);
-                let mut bo = vec![f32::NAN; lo.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut bo, lo).unwrap();
-                dfl_with_isa(isa, &input, bins, &mut out, &t).unwrap();
-                let got = out.as_view().to_dense();
+                let got = run_into_sentinel_view(&lo, 2, isa, |out| {
+                    dfl_with_isa(isa, &input, bins, out, &t).unwrap();
+                });
                 for (g, r) in got.iter().zip(&ref_out) {
                     prop_assert!((f64::from(*g) - f64::from(*r)).abs() <= bound, "{:?} bins {}: {} vs {}", isa, bins, g, r);
                 }
-                assert_sentinels(&bo, &lo, isa);
                 match &first {
                     None => first = Some(got),
                     Some(f) => prop_assert!(same_bits(f, &got), "{:?} thread counts differ", isa),
@@ -256,34 +251,13 @@ fn errors_name_the_operand() {
     let mut out = vec![0.0f32; 12];
     let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 3).unwrap();
     let err = elementwise::add(&a, &b, &mut o, &t).unwrap_err();
-    assert!(
-        matches!(err, KernelError::ShapeMismatch { operand: "b", .. }),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "b");
     let err = elementwise::channel_scale(&a, &b, &mut o, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "scale",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "scale");
     let mut small = vec![0.0f32; 12];
     let mut o2 = TensorViewMut::dense(&mut small, 1, 2, 3, 2).unwrap();
     let err = elementwise::mul(&a, &a, &mut o2, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 
     let logits = vec![0.0f32; 2 * 2 * 64];
     let input = TensorView::dense(&logits, 1, 2, 2, 64).unwrap();
@@ -295,16 +269,7 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "input",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "input");
     let err = dfl::dfl(
         &input,
         16,
@@ -312,16 +277,7 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
     let err = dfl::dfl(
         &input,
         0,
@@ -329,10 +285,7 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(err, KernelError::InvalidParameter { name: "bins", .. }),
-        "{err}"
-    );
+    assert_invalid_parameter(&err, "bins");
 
     let mut rows = vec![0.0f32; 10];
     assert!(matches!(

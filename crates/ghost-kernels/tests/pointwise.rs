@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    any_run_options, assert_sentinels, epilogue, fill, residual_error_terms, same_bits, strided,
-    test_isas, RunOptions,
+    any_conv_dims, any_run_options, assert_sentinels, channel_counts, fill, residual_error_terms,
+    same_bits, strided, test_isas, ConvDims, Operands, RunOptions,
 };
 use ghost_kernels::testing::values;
 
@@ -19,11 +19,7 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 struct Case {
-    n: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
+    dims: ConvDims,
     in_offset: usize,
     in_extra: usize,
     out_offset: usize,
@@ -31,23 +27,15 @@ struct Case {
     run: RunOptions,
 }
 
-fn channels() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(1usize), Just(3), Just(16), Just(17), 1usize..=70]
-}
-
 fn case() -> impl Strategy<Value = Case> {
     (
-        (1usize..=2, 1usize..=9, 1usize..=9, channels(), channels()),
+        any_conv_dims(9, channel_counts(3, 70)),
         (0usize..3, 0usize..4, 0usize..3, 0usize..4),
         any_run_options(),
     )
         .prop_map(
-            |((n, h, w, cin, cout), (in_offset, in_extra, out_offset, out_extra), run)| Case {
-                n,
-                h,
-                w,
-                cin,
-                cout,
+            |(dims, (in_offset, in_extra, out_offset, out_extra), run)| Case {
+                dims,
                 in_offset,
                 in_extra,
                 out_offset,
@@ -60,20 +48,12 @@ fn case() -> impl Strategy<Value = Case> {
 /// Runs `case` on `isa` and checks every output element against the f64 reference, and that
 /// nothing outside the output's channel range was written (the NaN sentinels survive).
 fn check_case(isa: Isa, c: &Case) {
-    let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
-    let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
-    let x = values(c.run.seed, in_layout.elements());
-    let wts = values(c.run.seed ^ 1, c.cin * c.cout);
-    let bias = c.run.bias.then(|| values(c.run.seed ^ 2, c.cout));
-    let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
-    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
-    let in_buf = fill(&in_layout, &x);
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
-
+    let ops = operands(c, c.run.bias);
+    let (input, res_view, wts, bias) = (ops.input(), ops.residual(), &ops.weights, &ops.bias);
+    let epilogue = ops.epilogue(&c.run);
+    let out_layout = output_layout(c);
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
-    let packed = PackedPointwise::new(&wts, bias.as_deref(), c.cin, c.cout).unwrap();
+    let packed = PackedPointwise::new(wts, ops.bias(), c.dims.cin, c.dims.cout).unwrap();
     let threads = Threads::new(c.run.threads).unwrap();
     {
         let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
@@ -81,15 +61,16 @@ fn check_case(isa: Isa, c: &Case) {
     }
     let mut ref_buf = vec![0.0f32; out_layout.elements()];
     {
-        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, c.h, c.w, c.cout).unwrap();
-        naive::pointwise(&input, &wts, bias.as_deref(), &epilogue, &mut out).unwrap();
+        let mut out =
+            TensorViewMut::dense(&mut ref_buf, c.dims.n, c.dims.h, c.dims.w, c.dims.cout).unwrap();
+        naive::pointwise(&input, wts, ops.bias(), &epilogue, &mut out).unwrap();
     }
 
     assert_sentinels(&out_buf, &out_layout, (isa, c));
     let out = TensorView::new(&out_buf, out_layout).unwrap();
     for p in 0..out_layout.pixels() {
         let xs = input.pixel(p);
-        for o in 0..c.cout {
+        for o in 0..c.dims.cout {
             // Tolerance: `dot_act_bound` is the Higham bound for a (cin + 1)-term f32 dot
             // product (the bias is one more term, a residual added before the activation
             // another) times the activation's slope, plus the activation's relative error. The
@@ -97,15 +78,15 @@ fn check_case(isa: Isa, c: &Case) {
             // |act(acc)| when a residual r is added after the activation (so cancellation in
             // the final add cannot hide the activation's own error).
             let r = res_view.pixel(p)[o] as f64;
-            let mut abs_sum: f64 = (0..c.cin)
-                .map(|i| (wts[o * c.cin + i] as f64 * xs[i] as f64).abs())
+            let mut abs_sum: f64 = (0..c.dims.cin)
+                .map(|i| (wts[o * c.dims.cin + i] as f64 * xs[i] as f64).abs())
                 .sum();
             abs_sum += bias.as_ref().map_or(0.0, |b| (b[o] as f64).abs());
             let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
             abs_sum += r_term;
             let before = c.run.residual == Some(AddOrder::BeforeActivation);
-            let terms = c.cin + 1 + usize::from(before);
-            let expected = ref_buf[p * c.cout + o] as f64;
+            let terms = c.dims.cin + 1 + usize::from(before);
+            let expected = ref_buf[p * c.dims.cout + o] as f64;
             let got = out.pixel(p)[o] as f64;
             let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
             assert!(
@@ -143,7 +124,7 @@ proptest! {
         w in 1usize..=13,
     ) {
         if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &Case { cin, cout, h, w, ..c });
+            check_case(Isa::Avx2Fma, &Case { dims: ConvDims { cin, cout, h, w, ..c.dims }, ..c });
         }
     }
 
@@ -154,7 +135,7 @@ proptest! {
         cin in 1usize..=24,
         cout in 1usize..=16,
     ) {
-        let c = Case { cin, cout, h: 29, w: 31, ..c };
+        let c = Case { dims: ConvDims { cin, cout, h: 29, w: 31, ..c.dims }, ..c };
         let outputs: Vec<Vec<u32>> = [1, 2].iter().map(|&t| run_bits(&Case { run: RunOptions { threads: t, ..c.run }, ..c.clone() })).collect();
         prop_assert_eq!(&outputs[0], &outputs[1]);
     }
@@ -170,7 +151,7 @@ proptest! {
         w in 1usize..=13,
     ) {
         if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &Case { cin, cout, h, w, ..c });
+            check_case(Isa::Neon, &Case { dims: ConvDims { cin, cout, h, w, ..c.dims }, ..c });
         }
     }
 }
@@ -205,11 +186,7 @@ fn pinned_shapes() {
                     Some(AddOrder::AfterActivation),
                 ] {
                     let c = Case {
-                        n,
-                        h,
-                        w,
-                        cin,
-                        cout,
+                        dims: ConvDims { n, h, w, cin, cout },
                         in_offset: 1,
                         in_extra: 2,
                         out_offset: 2,
@@ -461,22 +438,43 @@ fn packed_weights_are_send_sync_clone() {
     assert_eq!(p.clone(), p);
 }
 
-/// Output bits of `c` on the active ISA (strided output, NaN sentinels included).
+/// The operands of `c` (`ghost_kernels::testing::values` from its seed): input in its strided
+/// layout, weights, bias when `bias`, and a residual (1 float before, 2 after its channels).
+fn operands(c: &Case, bias: bool) -> Operands {
+    let ConvDims { n, h, w, cin, cout } = c.dims;
+    Operands::new(
+        c.run.seed,
+        strided(n, h, w, cin, c.in_offset, c.in_extra),
+        cin * cout,
+        bias,
+        strided(n, h, w, cout, 1, 2),
+    )
+}
+
+/// The output's strided layout.
+fn output_layout(c: &Case) -> NhwcLayout {
+    let ConvDims { n, h, w, cout, .. } = c.dims;
+    strided(n, h, w, cout, c.out_offset, c.out_extra)
+}
+
+/// Output bits of `c` on the active ISA (strided output, NaN sentinels included), always with a
+/// bias.
 fn run_bits(c: &Case) -> Vec<u32> {
-    let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
-    let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
-    let in_buf = fill(&in_layout, &values(c.run.seed, in_layout.elements()));
-    let wts = values(c.run.seed ^ 1, c.cin * c.cout);
-    let bias = values(c.run.seed ^ 2, c.cout);
-    let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
-    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
-    let packed = PackedPointwise::new(&wts, Some(&bias), c.cin, c.cout).unwrap();
+    let ops = operands(c, true);
+    let out_layout = output_layout(c);
+    let packed = PackedPointwise::new(&ops.weights, ops.bias(), c.dims.cin, c.dims.cout).unwrap();
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
     let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
     let threads = Threads::new(c.run.threads).unwrap();
-    pointwise_with_isa(active_isa(), &input, &packed, &epilogue, &mut out, &threads).unwrap();
+    let epilogue = ops.epilogue(&c.run);
+    pointwise_with_isa(
+        active_isa(),
+        &ops.input(),
+        &packed,
+        &epilogue,
+        &mut out,
+        &threads,
+    )
+    .unwrap();
     out_buf.iter().map(|v| v.to_bits()).collect()
 }

@@ -10,12 +10,12 @@
 mod common;
 
 use common::{
-    assert_sentinels, one_and_two_threads, same_bits_or_both_nan, sentinel_buffer, splitmix_values,
-    strided, test_isas,
+    assert_invalid_parameter, assert_shape_mismatch, one_and_two_threads, run_into_sentinel_view,
+    same_bits_or_both_nan, sentinel_buffer, splitmix_values, strided, test_isas,
 };
 use ghost_kernels::pool::{self, global_avg_pool_with_isa, max_pool_with_isa};
 use ghost_kernels::resize::{self, upsample_nearest_2x_with_isa};
-use ghost_kernels::{Isa, KernelError, Padding, TensorView, TensorViewMut, Threads, Window};
+use ghost_kernels::{Isa, Padding, TensorView, TensorViewMut, Threads, Window};
 use proptest::prelude::*;
 
 /// Runs max pooling on `isa` and returns the dense output after checking the sentinels.
@@ -29,12 +29,9 @@ fn run_max_pool(
     let [n, h, w, c] = input.shape();
     let (oh, ow) = window.output_size(h, w).unwrap();
     let l = strided(n, oh, ow, c, 1, out_gap);
-    let mut buf = vec![f32::NAN; l.required_len() + 3];
-    let mut out = TensorViewMut::new(&mut buf, l).unwrap();
-    max_pool_with_isa(isa, input, window, &mut out, threads).unwrap();
-    let dense = out.as_view().to_dense();
-    assert_sentinels(&buf, &l, isa);
-    dense
+    run_into_sentinel_view(&l, 3, isa, |out| {
+        max_pool_with_isa(isa, input, window, out, threads).unwrap();
+    })
 }
 
 proptest! {
@@ -76,10 +73,9 @@ proptest! {
         pool::naive::global_avg_pool(&input, &mut TensorViewMut::dense(&mut ref_out, n, 1, 1, c).unwrap()).unwrap();
         for isa in test_isas() {
             let ol = strided(n, 1, 1, c, 2, gap);
-            let mut obuf = vec![f32::NAN; ol.required_len() + 2];
-            let mut out = TensorViewMut::new(&mut obuf, ol).unwrap();
-            global_avg_pool_with_isa(isa, &input, &mut out, &Threads::single()).unwrap();
-            let got = out.as_view().to_dense();
+            let got = run_into_sentinel_view(&ol, 2, isa, |out| {
+                global_avg_pool_with_isa(isa, &input, out, &Threads::single()).unwrap();
+            });
             for b in 0..n {
                 for ch in 0..c {
                     let abs_mean: f64 = (0..h * w).map(|p| f64::from(values[(b * h * w + p) * c + ch].abs())).sum::<f64>() / (h * w) as f64;
@@ -89,11 +85,10 @@ proptest! {
                     prop_assert!((g - r).abs() <= bound, "{:?} ({}, {}): {} vs {}", isa, b, ch, g, r);
                 }
             }
-            assert_sentinels(&obuf, &ol, isa);
-            let mut obuf2 = vec![f32::NAN; ol.required_len() + 2];
-            let mut out2 = TensorViewMut::new(&mut obuf2, ol).unwrap();
-            global_avg_pool_with_isa(isa, &input, &mut out2, &Threads::new(2).unwrap()).unwrap();
-            prop_assert!(same_bits_or_both_nan(&out2.as_view().to_dense(), &got), "{:?} 2 threads", isa);
+            let two = run_into_sentinel_view(&ol, 2, isa, |out| {
+                global_avg_pool_with_isa(isa, &input, out, &Threads::new(2).unwrap()).unwrap();
+            });
+            prop_assert!(same_bits_or_both_nan(&two, &got), "{:?} 2 threads", isa);
         }
     }
 
@@ -110,11 +105,10 @@ proptest! {
         for isa in test_isas() {
             for threads in one_and_two_threads() {
                 let ol = strided(n, 2 * h, 2 * w, c, gap, 2);
-                let mut obuf = vec![f32::NAN; ol.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut obuf, ol).unwrap();
-                upsample_nearest_2x_with_isa(isa, &input, &mut out, &threads).unwrap();
-                prop_assert!(same_bits_or_both_nan(&out.as_view().to_dense(), &ref_out), "{:?}", isa);
-                assert_sentinels(&obuf, &ol, isa);
+                let got = run_into_sentinel_view(&ol, 2, isa, |out| {
+                    upsample_nearest_2x_with_isa(isa, &input, out, &threads).unwrap();
+                });
+                prop_assert!(same_bits_or_both_nan(&got, &ref_out), "{:?}", isa);
             }
         }
     }
@@ -203,40 +197,13 @@ fn errors_name_the_operand() {
 
     let mut wrong = TensorViewMut::dense(&mut out, 1, 3, 4, 3).unwrap();
     let err = pool::max_pool(&input, &Window::same(3, 1), &mut wrong, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
     let err = pool::max_pool(&input, &Window::square(3, 1, 3), &mut wrong, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::InvalidParameter {
-                name: "padding",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_invalid_parameter(&err, "padding");
 
     let mut pooled = TensorViewMut::dense(&mut out, 1, 1, 1, 2).unwrap();
     let err = pool::global_avg_pool(&input, &mut pooled, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 
     let mut up = TensorViewMut::dense(&mut out, 1, 8, 7, 1).unwrap();
     let err = resize::upsample_nearest_2x(
@@ -245,14 +212,5 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 }

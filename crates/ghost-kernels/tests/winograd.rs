@@ -11,13 +11,13 @@ mod common;
 
 use common::winograd_sums::transformed_abs_sums;
 use common::{
-    any_run_options, assert_sentinels, epilogue, fill, residual_error_terms, same_bits, strided,
-    test_isas, RunOptions,
+    any_conv_dims, any_run_options, assert_sentinels, channel_counts, residual_error_terms,
+    same_bits, strided, test_isas, ConvDims, Operands, RunOptions,
 };
 use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{
-    conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CIN,
+    conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CIN,
 };
 use ghost_kernels::tolerance::winograd_bound;
 use ghost_kernels::{
@@ -38,33 +38,25 @@ fn window(padding: Padding) -> Window {
 
 #[derive(Clone, Debug)]
 struct Case {
-    n: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
+    dims: ConvDims,
     padding: Padding,
     run: RunOptions,
 }
 
-fn channels() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(1usize), Just(8), Just(16), Just(17), 1usize..=40]
-}
-
 fn case() -> impl Strategy<Value = Case> {
     (
-        (1usize..=2, 1usize..=13, 1usize..=13, channels(), channels()),
+        any_conv_dims(13, channel_counts(8, 40)),
         (0usize..3, 0usize..3, 0usize..3, 0usize..3),
         any_run_options(),
     )
-        .prop_map(|((n, h, w, cin, cout), (top, left, bottom, right), run)| {
+        .prop_map(|(dims, (top, left, bottom, right), run)| {
             Case {
-                n,
                 // The padded input must hold one 3x3 window.
-                h: h.max(3 - (top + bottom).min(2)),
-                w: w.max(3 - (left + right).min(2)),
-                cin,
-                cout,
+                dims: ConvDims {
+                    h: dims.h.max(3 - (top + bottom).min(2)),
+                    w: dims.w.max(3 - (left + right).min(2)),
+                    ..dims
+                },
                 padding: Padding {
                     top,
                     left,
@@ -79,65 +71,38 @@ fn case() -> impl Strategy<Value = Case> {
 /// Runs the Winograd path of `isa` on `c` and returns its output buffer (strided, NaN outside
 /// the view), after checking it against the naive convolution.
 fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
+    let ConvDims { n, h, w, cin, cout } = c.dims;
     let win = window(c.padding);
-    let (oh, ow) = win.output_size(c.h, c.w).unwrap();
-    let in_layout = strided(c.n, c.h, c.w, c.cin, 2, 3);
-    let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
-    let x = values(c.run.seed, in_layout.elements());
-    let wts = values(c.run.seed ^ 1, c.cout * c.cin * 9);
-    let bias = c.run.bias.then(|| values(c.run.seed ^ 2, c.cout));
-    let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
-    let res = fill(&res_layout, &values(c.run.seed ^ 3, out_layout.elements()));
-    let in_buf = fill(&in_layout, &x);
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = epilogue(c.run.act, c.run.residual, res_view);
-    let packed = PackedConv::with_algorithm(
-        &wts,
-        bias.as_deref(),
-        c.cin,
-        c.cout,
-        &win,
-        ConvAlgorithm::Winograd,
-    )
-    .unwrap();
+    let (oh, ow) = win.output_size(h, w).unwrap();
+    let in_layout = strided(n, h, w, cin, 2, 3);
+    let out_layout = strided(n, oh, ow, cout, 1, 2);
+    let res_layout = strided(n, oh, ow, cout, 0, 1);
+    let ops = Operands::new(
+        c.run.seed,
+        in_layout,
+        cout * cin * 9,
+        c.run.bias,
+        res_layout,
+    );
+    let (input, res_view, wts, bias) = (ops.input(), ops.residual(), &ops.weights, &ops.bias);
+    let packed =
+        PackedConv::with_algorithm(wts, ops.bias(), cin, cout, &win, ConvAlgorithm::Winograd)
+            .unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
-    let threads = Threads::new(c.run.threads).unwrap();
-    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
-    {
-        let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-        conv2d_with_isa(
-            isa, &input, &packed, &win, &epilogue, &mut out, scratch, &threads,
-        )
-        .unwrap();
-    }
-    let mut ref_buf = vec![0.0f32; out_layout.elements()];
-    {
-        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, oh, ow, c.cout).unwrap();
-        naive::conv2d(
-            &input,
-            &wts,
-            bias.as_deref(),
-            c.cin,
-            c.cout,
-            &win,
-            &epilogue,
-            &mut out,
-        )
-        .unwrap();
-    }
+    let (out_buf, ref_buf) =
+        ops.conv_and_reference(isa, &packed, &win, &c.run, &out_layout, scratch);
     assert_sentinels(&out_buf, &out_layout, (isa, c));
-    let sums = transformed_abs_sums(&input, &wts, c.cin, c.cout, c.padding, oh, ow);
+    let sums = transformed_abs_sums(&input, wts, cin, cout, c.padding, oh, ow);
     let out = TensorView::new(&out_buf, out_layout).unwrap();
-    for b in 0..c.n {
+    for b in 0..n {
         for oy in 0..oh {
             for ox in 0..ow {
-                for o in 0..c.cout {
+                for o in 0..cout {
                     // Tolerance: `winograd_bound` (forward error of every rounding step, on the
                     // absolute-value evaluation of the transforms) plus |bias|, and a residual
                     // added before the activation as one more term; the activation's relative
                     // error on |reference| + 2|r| as in the GEMM tests.
-                    let idx = ((b * oh + oy) * ow + ox) * c.cout + o;
+                    let idx = ((b * oh + oy) * ow + ox) * cout + o;
                     let mut abs_sum =
                         sums[idx] + bias.as_ref().map_or(0.0, |b| f64::from(b[o]).abs());
                     let r = f64::from(res_view.get(b, oy, ox, o));
@@ -145,7 +110,7 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
                     abs_sum += r_term;
                     let expected = f64::from(ref_buf[idx]);
                     let got = f64::from(out.get(b, oy, ox, o));
-                    let bound = winograd_bound(c.cin, abs_sum, expected.abs() + 2.0 * r_mag);
+                    let bound = winograd_bound(cin, abs_sum, expected.abs() + 2.0 * r_mag);
                     assert!(
                         (got - expected).abs() <= bound,
                         "{isa:?} ({b},{oy},{ox},{o}): got {got}, expected {expected}, bound {bound} ({c:?})"
@@ -173,11 +138,13 @@ proptest_per_isa! {
 
 fn pinned(h: usize, w: usize, cin: usize, cout: usize, threads: usize) -> Case {
     Case {
-        n: 1,
-        h,
-        w,
-        cin,
-        cout,
+        dims: ConvDims {
+            n: 1,
+            h,
+            w,
+            cin,
+            cout,
+        },
         padding: Padding::uniform(1),
         run: RunOptions {
             act: Activation::Silu,
