@@ -38,39 +38,31 @@ fn one_small_pass<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     [&[command][..], &pass, extra].concat()
 }
 
+/// Asserts that the run succeeded and printed the line `isa: {isa}`.
+fn assert_reports_isa(o: &Output, isa: &str) {
+    assert!(o.status.success(), "{isa}: {}", stderr(o));
+    assert!(
+        stdout(o).contains(&format!("isa: {isa}\n")),
+        "{}",
+        stdout(o)
+    );
+}
+
 #[test]
 fn info_and_bench_print_the_best_back_end_by_default() {
     let best = Isa::best().label();
-    let o = run(None, &["info", "-m", "yolo11n-ghost"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains(&format!("isa: {best}\n")),
-        "{}",
-        stdout(&o)
-    );
+    assert_reports_isa(&run(None, &["info", "-m", "yolo11n-ghost"]), best);
     let o = run(None, &["info", "-m", "yolo11n-ghost", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["isa"], best);
-    let o = run(None, &one_small_pass("bench", &[]));
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains(&format!("isa: {best}\n")),
-        "{}",
-        stdout(&o)
-    );
+    assert_reports_isa(&run(None, &one_small_pass("bench", &[])), best);
 }
 
 #[test]
 fn forced_back_end_is_reported() {
     for isa in ["portable", "scalar"] {
-        let o = run(Some(isa), &one_small_pass("bench", &[]));
-        assert!(o.status.success(), "{isa}: {}", stderr(&o));
-        assert!(
-            stdout(&o).contains(&format!("isa: {isa}\n")),
-            "{}",
-            stdout(&o)
-        );
+        assert_reports_isa(&run(Some(isa), &one_small_pass("bench", &[])), isa);
     }
 }
 
