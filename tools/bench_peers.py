@@ -211,9 +211,11 @@ def throughput_rows(args, binary: Path, model: str, onnx_path: Path, weights: st
     return {"model": model, "imgsz": args.imgsz, "images_per_s": med, "spread": spread, "rounds": rows}
 
 
-def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path, weights_out: Path) -> None:
+def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path, weights_out: Path, dynamic: bool = False) -> None:
     """Exports `model_name` with `weights` (else the seeded weights, also saved to `weights_out`)
-    to ONNX at `out`."""
+    to ONNX at `out`. `dynamic`: batch, height and width as symbolic axes (Ultralytics' validator
+    then keeps its `rect` letterbox, as `ghost-yolo val` does). The file carries the metadata
+    Ultralytics' ONNX backend reads (task, stride, names, imgsz, batch)."""
     sys.path.insert(0, str(HERE))
     import fixture_common as fc
 
@@ -264,7 +266,29 @@ def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path, wei
     with torch.no_grad():
         # The TorchScript exporter: it folds the fused model into plain Conv/Mul/Add nodes and needs
         # no onnxscript; the warning about the newer exporter is expected.
-        torch.onnx.export(Output0(m), (x,), str(out), input_names=["images"], output_names=["output0"], opset_version=17, dynamo=False)
+        axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 2: "anchors"}} if dynamic else None
+        torch.onnx.export(
+            Output0(m), (x,), str(out), input_names=["images"], output_names=["output0"], opset_version=17,
+            dynamo=False, dynamic_axes=axes,
+        )
+    import onnx
+
+    proto = onnx.load(str(out))
+    names = dict(enumerate(json.loads(load_metadata(weights).get("names", "null")) or [f"class{i}" for i in range(det.nc)]))
+    meta = {"task": "detect", "stride": str(int(max(det.stride))), "names": str(names), "imgsz": str([imgsz, imgsz]), "batch": "1"}
+    for k, v in meta.items():
+        proto.metadata_props.add(key=k, value=v)
+    onnx.save(proto, str(out))
+
+
+def load_metadata(weights: str | None) -> dict:
+    """The safetensors header's metadata (empty without a file)."""
+    if not weights:
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(weights, "np") as f:
+        return f.metadata() or {}
 
 
 def ours(binary: Path, model: str, weights: str, imgsz: int, threads: int, runs: int) -> dict:
