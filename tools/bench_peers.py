@@ -23,12 +23,27 @@ With `--throughput` it measures images/s instead (issue 20), per model, interlea
   - OpenVINO (if installed): PERFORMANCE_HINT THROUGHPUT with 2 streams of 1 thread, an
     AsyncInferQueue of the compiled model's optimal request count; images/s.
 
+With `--int8` (issue 20) every latency round also times the INT8 models, each made in the run
+from the same FP32 weights and the same calibration images (`--calib-data`, first
+`--calib-images` of its val split, square letterbox at imgsz without upscaling):
+  - ours: `ghost-yolo quantize` (default FP32 groups) then `ghost-yolo bench -w INT8_FILE`;
+  - ONNX Runtime: `tools/ort_int8.py`'s `quantize_static` QDQ model (weights s8 per channel,
+    activations u8 per tensor, MinMax) of the same ONNX export, variants `--ort-int8` (`conv`: every
+    Conv; `like-ours`: only the convs our file runs INT8), run as the FP32 one;
+  - OpenVINO (if installed) compiling the same QDQ ONNX model (its CPU plugin runs QDQ graphs
+    in INT8), latency hint, INFERENCE_NUM_THREADS=T.
+yolo11n-ghost then uses the embedded trained model (crates/yolo11-ghost/assets) instead of seeded
+weights, FP32 columns included; the other models keep the seeded weights. With `--throughput
+--int8` the images/s columns are measured for the FP32 and the INT8 models.
+
 Usage:
   cargo build --release -p ghost-yolo-cli
   .venv-ref/bin/python tools/bench_peers.py                       # the four models of issue 6
   .venv-ref/bin/python tools/bench_peers.py --models yolo11n-ghost --threads 1 2 --rounds 3 --runs 20
   .venv-ref/bin/python tools/bench_peers.py --json docs/performance.json
   .venv-ref/bin/python tools/bench_peers.py --throughput --models yolo11n-ghost --rounds 3 --runs 20
+  .venv-ref/bin/python tools/bench_peers.py --int8 --models yolo11n-ghost yolo11m-ghost --rounds 3 --runs 20
+  .venv-ref/bin/python tools/bench_peers.py --int8 --throughput --models yolo11n-ghost --rounds 3 --runs 20
 """
 
 from __future__ import annotations
@@ -48,6 +63,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_SEED = 0x0123_4567_89AB_CDEF  # yolo11_ghost::detector::DEFAULT_SEED
+DEFAULT_MODEL = REPO / "crates" / "yolo11-ghost" / "assets" / "yolo11n-ghost-shapes.safetensors"
 # FP32 FLOP per cycle per core, by machine (override with --flops-per-cycle): x86-64 with AVX2
 # (Zen 3, this project's machine): two 256-bit FMA pipes = 2 x 8 lanes x 2; aarch64 Cortex-A76 /
 # Neoverse-N1 / A72: two 128-bit FMA pipes = 2 x 4 x 2 (Apple M1/M2 performance cores have four:
@@ -183,32 +199,61 @@ def ours_throughput(binary: Path, model: str, weights: str, imgsz: int, streams:
     return float(re.search(r"throughput ([0-9.]+) images/s", res.stdout).group(1))
 
 
-def throughput_rows(args, binary: Path, model: str, onnx_path: Path, weights: str) -> dict:
-    """One model's throughput columns, interleaved in rounds; medians over rounds."""
-    rows = {"ours_2x1": [], "ours_1x2": [], "ort_2x1": [], "openvino_tput": []}
+def throughput_rows(args, binary: Path, model: str, variants: list[tuple[str, str, Path]]) -> list[dict]:
+    """One model's throughput columns for each (label, our weights, ONNX model) variant (FP32, and
+    INT8 with `--int8`), all interleaved in the same rounds; medians over rounds."""
+    rows = {label: {"ours_2x1": [], "ours_1x2": [], "ort_2x1": [], "openvino_tput": []} for label, _, _ in variants}
     for _ in range(args.rounds):
-        rows["ours_2x1"].append(ours_throughput(binary, model, weights, args.imgsz, 2, 1, args.runs))
-        rows["ours_1x2"].append(ours_throughput(binary, model, weights, args.imgsz, 1, 2, args.runs))
-        child = subprocess.run(
-            [sys.executable, __file__, "--ort-parallel-child", str(onnx_path), "2", "1", str(args.runs), str(args.imgsz)],
-            capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        for label, weights, onnx_path in variants:
+            r = rows[label]
+            r["ours_2x1"].append(ours_throughput(binary, model, weights, args.imgsz, 2, 1, args.runs))
+            r["ours_1x2"].append(ours_throughput(binary, model, weights, args.imgsz, 1, 2, args.runs))
+            child = subprocess.run(
+                [sys.executable, __file__, "--ort-parallel-child", str(onnx_path), "2", "1", str(args.runs), str(args.imgsz)],
+                capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
+            r["ort_2x1"].append(json.loads(child.stdout.strip().splitlines()[-1])["images_per_s"])
+            ov = openvino_throughput(str(onnx_path), 2, args.runs, args.imgsz)
+            if ov is not None:
+                r["openvino_tput"].append(ov)
+    out = []
+    for label, _, _ in variants:
+        r = rows[label]
+        med = {k: statistics.median(v) if v else None for k, v in r.items()}
+        spread = {k: (min(v), max(v)) if v else None for k, v in r.items()}
+        ov_txt = f"{med['openvino_tput']:.2f}" if med["openvino_tput"] else "-"
+        print(
+            f"{model:14s} {label:5s} images/s  ours 2x1 {med['ours_2x1']:.2f}  ours 1x2 {med['ours_1x2']:.2f}  "
+            f"(2x1 / 1x2 {med['ours_2x1'] / med['ours_1x2']:.2f})  ORT 2x1 {med['ort_2x1']:.2f}  "
+            f"OpenVINO THROUGHPUT {ov_txt}  [min-max over {args.rounds} rounds: "
+            + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in ((k, v) for k, v in spread.items() if v))
+            + "]",
+            flush=True,
         )
-        rows["ort_2x1"].append(json.loads(child.stdout.strip().splitlines()[-1])["images_per_s"])
-        ov = openvino_throughput(str(onnx_path), 2, args.runs, args.imgsz)
-        if ov is not None:
-            rows["openvino_tput"].append(ov)
-    med = {k: statistics.median(v) if v else None for k, v in rows.items()}
-    spread = {k: (min(v), max(v)) if v else None for k, v in rows.items()}
-    ov_txt = f"{med['openvino_tput']:.2f}" if med["openvino_tput"] else "-"
-    print(
-        f"{model:14s} images/s  ours 2x1 {med['ours_2x1']:.2f}  ours 1x2 {med['ours_1x2']:.2f}  "
-        f"(2x1 / 1x2 {med['ours_2x1'] / med['ours_1x2']:.2f})  ORT 2x1 {med['ort_2x1']:.2f}  "
-        f"OpenVINO THROUGHPUT {ov_txt}  [min-max over {args.rounds} rounds: "
-        + ", ".join(f"{k} {a:.2f}-{b:.2f}" for k, (a, b) in ((k, v) for k, v in spread.items() if v))
-        + "]",
-        flush=True,
-    )
-    return {"model": model, "imgsz": args.imgsz, "images_per_s": med, "spread": spread, "rounds": rows}
+        out.append({"model": model, "precision": label, "imgsz": args.imgsz, "images_per_s": med, "spread": spread, "rounds": r})
+    return out
+
+
+def int8_models(args, binary: Path, model: str, weights: str, onnx_path: Path, tmp: Path) -> tuple[str, dict[str, Path]]:
+    """Our INT8 file (`ghost-yolo quantize`, default FP32 groups) and ORT's QDQ models
+    (tools/ort_int8.py, one per `--ort-int8` variant) of the same weights and calibration images."""
+    import ort_int8
+
+    ours_int8 = tmp / f"{model}-int8.safetensors"
+    cmd = [str(binary), "quantize", "-m", model, "-w", weights, "--data", str(args.calib_data)]
+    cmd += ["--images", str(args.calib_images), "--imgsz", str(args.imgsz), "-o", str(ours_int8)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr}")
+    print(f"{model}: ours INT8 {res.stdout.strip().splitlines()[-1]}", flush=True)
+    images = ort_int8.calibration_images(Path(args.calib_data), "val", args.calib_images)
+    qdq = {}
+    for variant in args.ort_int8:
+        out = tmp / f"{model}-ort-{variant}.onnx"
+        r = ort_int8.quantize(onnx_path, out, images, args.imgsz, variant, ours_int8)
+        print(f"{model}: ORT QDQ {variant}: {r['int8_convs']} of {r['convs']} Conv nodes INT8", flush=True)
+        qdq[variant] = out
+    return str(ours_int8), qdq
 
 
 def export_onnx(model_name: str, weights: str | None, imgsz: int, out: Path, weights_out: Path, dynamic: bool = False) -> None:
@@ -337,6 +382,10 @@ def main() -> None:
     )
     ap.add_argument("--ort-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
     ap.add_argument("--throughput", action="store_true", help="images/s columns (streams) instead of latency")
+    ap.add_argument("--int8", action="store_true", help="INT8 columns: ours, ORT QDQ, OpenVINO on the QDQ model")
+    ap.add_argument("--ort-int8", nargs="+", choices=["conv", "like-ours", "all"], default=["conv"], help="ORT QDQ variants (tools/ort_int8.py)")
+    ap.add_argument("--calib-data", default=str(REPO / "fixtures" / "synthetic" / "data.yaml"), help="calibration data YAML (val split)")
+    ap.add_argument("--calib-images", type=int, default=4, help="calibration images for both INT8 models (latency does not depend on it)")
     ap.add_argument(
         "--ort-parallel-child", nargs=5, metavar=("ONNX", "SESSIONS", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS
     )
@@ -360,13 +409,24 @@ def main() -> None:
         for model in args.models:
             onnx_path = Path(tmp) / f"{model}.onnx"
             seeded_path = Path(tmp) / f"{model}.safetensors"
-            export_onnx(model, args.weights, args.imgsz, onnx_path, seeded_path)
-            weights = args.weights or str(seeded_path)
+            model_weights = args.weights
+            if args.int8 and not model_weights and model == "yolo11n-ghost":
+                model_weights = str(DEFAULT_MODEL)
+            export_onnx(model, model_weights, args.imgsz, onnx_path, seeded_path)
+            weights = model_weights or str(seeded_path)
+            ours_int8, qdq = int8_models(args, binary, model, weights, onnx_path, Path(tmp)) if args.int8 else (None, {})
             if args.throughput:
-                results.append(throughput_rows(args, binary, model, onnx_path, weights))
+                variants = [("fp32", weights, onnx_path)]
+                variants += [(f"int8-{v}", ours_int8, p) for v, p in qdq.items()]
+                results += throughput_rows(args, binary, model, variants)
                 continue
             for threads in args.threads:
                 rows = {"ours": [], "ort": [], "openvino": []}
+                if args.int8:
+                    rows["ours_int8"] = []
+                    for v in qdq:
+                        rows[f"ort_int8_{v}"] = []
+                        rows[f"openvino_int8_{v}"] = []
                 rss = {"ours": 0.0, "ort": 0.0}
                 ort_load = []
                 ours_load = []
@@ -388,6 +448,17 @@ def main() -> None:
                     ov = openvino_time(str(onnx_path), threads, args.runs, args.imgsz)
                     if ov is not None:
                         rows["openvino"].append(ov)
+                    if args.int8:
+                        rows["ours_int8"].append(ours(binary, model, ours_int8, args.imgsz, threads, args.runs)["median_ms"])
+                        for v, q in qdq.items():
+                            child = subprocess.run(
+                                [sys.executable, __file__, "--ort-child", str(q), str(threads), str(args.runs), str(args.imgsz)],
+                                capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+                            )
+                            rows[f"ort_int8_{v}"].append(json.loads(child.stdout.strip().splitlines()[-1])["median_ms"])
+                            ov = openvino_time(str(q), threads, args.runs, args.imgsz)
+                            if ov is not None:
+                                rows[f"openvino_int8_{v}"].append(ov)
                 ours_ms = statistics.median(rows["ours"])
                 ort_ms = statistics.median(rows["ort"])
                 ov_ms = statistics.median(rows["openvino"]) if rows["openvino"] else None
@@ -405,6 +476,22 @@ def main() -> None:
                     "ort_load_ms": statistics.median(ort_load),
                     "rounds": rows,
                 }
+                if args.int8:
+                    med = {k: statistics.median(v) if v else None for k, v in rows.items()}
+                    res["int8_ms"] = {k: v for k, v in med.items() if k not in ("ours", "ort", "openvino")}
+                    res["int8_speedup"] = {k: ours_ms / v for k, v in res["int8_ms"].items() if k == "ours_int8" and v}
+                    print(
+                        f"{model:14s} {threads}T  INT8  ours {med['ours_int8']:7.1f} ms (FP32 / INT8 {ours_ms / med['ours_int8']:.2f}x)  "
+                        + "  ".join(
+                            f"ORT {v} {med[f'ort_int8_{v}']:7.1f} ms (ours/ORT {med['ours_int8'] / med[f'ort_int8_{v}']:.2f})  "
+                            + (f"OpenVINO {v} {med[f'openvino_int8_{v}']:7.1f} ms" if med[f"openvino_int8_{v}"] else "OpenVINO -")
+                            for v in qdq
+                        )
+                        + "  [per round: "
+                        + "; ".join(f"{k} " + "/".join(f"{x:.1f}" for x in v) for k, v in rows.items())
+                        + "]",
+                        flush=True,
+                    )
                 results.append(res)
                 ov_txt = f"{ov_ms:.1f}" if ov_ms else "-"
                 pct_txt = f"{res['ours_pct_peak']:.0f}% of {peak:.0f}" if peak else "peak unknown"
