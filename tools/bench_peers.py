@@ -32,6 +32,9 @@ from the same FP32 weights and the same calibration images (`--calib-data`, firs
     Conv; `like-ours`: only the convs our file runs INT8), run as the FP32 one;
   - OpenVINO (if installed) compiling the same QDQ ONNX model (its CPU plugin runs QDQ graphs
     in INT8), latency hint, INFERENCE_NUM_THREADS=T.
+With `--cpu-time` every column is a separate process under `perf stat -e task-clock`, an R-pass
+run minus a 1-pass run, / (R - 1): the CPU ms one pass costs, which the other engineers'
+compiling does not change (use it at 1 thread on a loaded machine; wall clock is noise there).
 yolo11n-ghost then uses the embedded trained model (crates/yolo11-ghost/assets) instead of seeded
 weights, FP32 columns included; the other models keep the seeded weights. With `--throughput
 --int8` the images/s columns are measured for the FP32 and the INT8 models.
@@ -43,12 +46,14 @@ Usage:
   .venv-ref/bin/python tools/bench_peers.py --json docs/performance.json
   .venv-ref/bin/python tools/bench_peers.py --throughput --models yolo11n-ghost --rounds 3 --runs 20
   .venv-ref/bin/python tools/bench_peers.py --int8 --models yolo11n-ghost yolo11m-ghost --rounds 3 --runs 20
+  .venv-ref/bin/python tools/bench_peers.py --int8 --cpu-time --threads 1 --models yolo11n-ghost yolo11m-ghost --rounds 3 --runs 11
   .venv-ref/bin/python tools/bench_peers.py --int8 --throughput --models yolo11n-ghost --rounds 3 --runs 20
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -122,6 +127,68 @@ def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int) -> float 
         req.infer([x])
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
+
+
+def openvino_child(onnx_path: str, threads: int, runs: int, imgsz: int) -> None:
+    """Runs inside a fresh interpreter (for `--cpu-time`): time OpenVINO, print JSON."""
+    print(json.dumps({"median_ms": openvino_time(onnx_path, threads, runs, imgsz)}))
+
+
+def task_clock_ms(cmd: list[str], env: dict | None = None) -> float:
+    """CPU time (perf task-clock, ms, all threads) of one process."""
+    res = subprocess.run(["perf", "stat", "-e", "task-clock", "-x,", *cmd], capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
+    return float(next(line for line in res.stderr.splitlines() if "task-clock" in line).split(",")[0])
+
+
+def cpu_ms_per_pass(make_cmd, runs: int, env: dict | None = None) -> float:
+    """CPU ms per forward pass: task-clock of a `runs`-pass process minus a 1-pass one (same
+    loading and warm-up), / (runs - 1), as tools/cpu_time_bench.sh does."""
+    return (task_clock_ms(make_cmd(runs), env) - task_clock_ms(make_cmd(1), env)) / (runs - 1)
+
+
+def cpu_time_rows(args, binary: Path, model: str, weights: str, onnx_path: Path, ours_int8: str | None, qdq: dict) -> list[dict]:
+    """`--cpu-time`: per thread count, CPU ms per pass of every column (processes interleaved in
+    rounds), medians over rounds. On a loaded machine this is the work each engine does; at 1
+    thread it is the latency an idle core would give, at 2 threads it also counts spinning and
+    waiting threads (ORT's pool spins), so it is not the 2-thread latency."""
+    def ours_cmd(w, t):
+        return lambda r: [str(binary), "bench", "--imgsz", str(args.imgsz), "--threads", str(t), "--runs", str(r), "--warmup", "1", "-m", model, "-w", w]
+
+    def child_cmd(flag, path, t):
+        return lambda r: [sys.executable, __file__, flag, str(path), str(t), str(r), str(args.imgsz)]
+
+    has_ov = importlib.util.find_spec("openvino") is not None
+    out = []
+    for threads in args.threads:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        cols = {"ours": ours_cmd(weights, threads), "ort": child_cmd("--ort-child", onnx_path, threads)}
+        if has_ov:
+            cols["openvino"] = child_cmd("--openvino-child", onnx_path, threads)
+        if ours_int8:
+            cols["ours_int8"] = ours_cmd(ours_int8, threads)
+        for v, q in qdq.items():
+            cols[f"ort_int8_{v}"] = child_cmd("--ort-child", q, threads)
+            if has_ov:
+                cols[f"openvino_int8_{v}"] = child_cmd("--openvino-child", q, threads)
+        rows = {k: [] for k in cols}
+        for _ in range(args.rounds):
+            for k, make in cols.items():
+                rows[k].append(cpu_ms_per_pass(make, args.runs, env))
+        med = {k: statistics.median(v) for k, v in rows.items()}
+        txt = "  ".join(f"{k} {v:.1f}" for k, v in med.items())
+        ratios = f"ours/ORT {med['ours'] / med['ort']:.2f}"
+        if "ours_int8" in med:
+            ratios += f"  ours FP32/INT8 {med['ours'] / med['ours_int8']:.2f}x"
+            ratios += "".join(f"  ours INT8 / ORT {v} {med['ours_int8'] / med[f'ort_int8_{v}']:.2f}" for v in qdq)
+        print(
+            f"{model:14s} {threads}T  CPU ms/pass  {txt}  {ratios}  [per round: "
+            + "; ".join(f"{k} " + "/".join(f"{x:.1f}" for x in v) for k, v in rows.items()) + "]",
+            flush=True,
+        )
+        out.append({"model": model, "threads": threads, "imgsz": args.imgsz, "cpu_ms": med, "rounds": rows})
+    return out
 
 
 def ort_parallel_child(onnx_path: str, sessions: int, threads: int, runs: int, imgsz: int) -> None:
@@ -385,6 +452,8 @@ def main() -> None:
     ap.add_argument("--int8", action="store_true", help="INT8 columns: ours, ORT QDQ, OpenVINO on the QDQ model")
     ap.add_argument("--ort-int8", nargs="+", choices=["conv", "like-ours", "all"], default=["conv"], help="ORT QDQ variants (tools/ort_int8.py)")
     ap.add_argument("--calib-data", default=str(REPO / "fixtures" / "synthetic" / "data.yaml"), help="calibration data YAML (val split)")
+    ap.add_argument("--cpu-time", action="store_true", help="CPU ms per pass (perf task-clock, N-pass minus 1-pass process) instead of wall medians: for a loaded machine, at 1 thread")
+    ap.add_argument("--openvino-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
     ap.add_argument("--calib-images", type=int, default=4, help="calibration images for both INT8 models (latency does not depend on it)")
     ap.add_argument(
         "--ort-parallel-child", nargs=5, metavar=("ONNX", "SESSIONS", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS
@@ -393,6 +462,10 @@ def main() -> None:
     if args.ort_child:
         onnx_path, t, r, s = args.ort_child
         ort_child(onnx_path, int(t), int(r), int(s))
+        return
+    if args.openvino_child:
+        onnx_path, t, r, sz = args.openvino_child
+        openvino_child(onnx_path, int(t), int(r), int(sz))
         return
     if args.ort_parallel_child:
         onnx_path, n, t, r, s = args.ort_parallel_child
@@ -415,6 +488,9 @@ def main() -> None:
             export_onnx(model, model_weights, args.imgsz, onnx_path, seeded_path)
             weights = model_weights or str(seeded_path)
             ours_int8, qdq = int8_models(args, binary, model, weights, onnx_path, Path(tmp)) if args.int8 else (None, {})
+            if args.cpu_time:
+                results += cpu_time_rows(args, binary, model, weights, onnx_path, ours_int8, qdq)
+                continue
             if args.throughput:
                 variants = [("fp32", weights, onnx_path)]
                 variants += [(f"int8-{v}", ours_int8, p) for v, p in qdq.items()]
