@@ -32,9 +32,10 @@ from the same FP32 weights and the same calibration images (`--calib-data`, firs
     Conv; `like-ours`: only the convs our file runs INT8), run as the FP32 one;
   - OpenVINO (if installed) compiling the same QDQ ONNX model (its CPU plugin runs QDQ graphs
     in INT8), latency hint, INFERENCE_NUM_THREADS=T.
-With `--cpu-time` every column is a separate process under `perf stat -e task-clock`, an R-pass
-run minus a 1-pass run, / (R - 1): the CPU ms one pass costs, which the other engineers'
-compiling does not change (use it at 1 thread on a loaded machine; wall clock is noise there).
+With `--cpu-time` every column reports the median CPU time of one pass over all the process's
+threads (ours: `ghost-yolo bench`'s "cpu time" line; ORT, OpenVINO: `time.process_time()` around
+each pass in a fresh child): the work one pass costs, which the other engineers' compiling does
+not change much (use it at 1 thread on a loaded machine; wall clock is noise there).
 yolo11n-ghost then uses the embedded trained model (crates/yolo11-ghost/assets) instead of seeded
 weights, FP32 columns included; the other models keep the seeded weights. With `--throughput
 --int8` the images/s columns are measured for the FP32 and the INT8 models.
@@ -46,7 +47,7 @@ Usage:
   .venv-ref/bin/python tools/bench_peers.py --json docs/performance.json
   .venv-ref/bin/python tools/bench_peers.py --throughput --models yolo11n-ghost --rounds 3 --runs 20
   .venv-ref/bin/python tools/bench_peers.py --int8 --models yolo11n-ghost yolo11m-ghost --rounds 3 --runs 20
-  .venv-ref/bin/python tools/bench_peers.py --int8 --cpu-time --threads 1 --models yolo11n-ghost yolo11m-ghost --rounds 3 --runs 11
+  .venv-ref/bin/python tools/bench_peers.py --int8 --cpu-time --threads 1 --models yolo11n-ghost yolo11m-ghost --rounds 3 --runs 20
   .venv-ref/bin/python tools/bench_peers.py --int8 --throughput --models yolo11n-ghost --rounds 3 --runs 20
 """
 
@@ -98,16 +99,21 @@ def ort_child(onnx_path: str, threads: int, runs: int, imgsz: int) -> None:
     name = sess.get_inputs()[0].name
     for _ in range(3):
         sess.run(None, {name: x})
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         sess.run(None, {name: x})
         times.append((time.perf_counter() - t) * 1e3)
+        cpu.append((time.process_time() - c) * 1e3)
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "load_ms": load_ms, "rss_mb": rss_kb / 1024}))
+    print(json.dumps({
+        "median_ms": statistics.median(times), "min_ms": min(times), "load_ms": load_ms, "rss_mb": rss_kb / 1024,
+        "cpu_median_ms": statistics.median(cpu),
+    }))
 
 
-def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int) -> float | None:
+def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int, cpu: list | None = None) -> float | None:
+    """OpenVINO's median ms per pass (None when not installed); per-pass process CPU ms go to `cpu`."""
     try:
         import numpy as np
         import openvino as ov
@@ -123,46 +129,45 @@ def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int) -> float 
         req.infer([x])
     times = []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         req.infer([x])
         times.append((time.perf_counter() - t) * 1e3)
+        if cpu is not None:
+            cpu.append((time.process_time() - c) * 1e3)
     return statistics.median(times)
 
 
 def openvino_child(onnx_path: str, threads: int, runs: int, imgsz: int) -> None:
     """Runs inside a fresh interpreter (for `--cpu-time`): time OpenVINO, print JSON."""
-    print(json.dumps({"median_ms": openvino_time(onnx_path, threads, runs, imgsz)}))
-
-
-def task_clock_ms(cmd: list[str], env: dict | None = None) -> float:
-    """CPU time (perf task-clock, ms, all threads) of one process."""
-    res = subprocess.run(["perf", "stat", "-e", "task-clock", "-x,", *cmd], capture_output=True, text=True, env=env)
-    if res.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
-    return float(next(line for line in res.stderr.splitlines() if "task-clock" in line).split(",")[0])
-
-
-def cpu_ms_per_pass(make_cmd, runs: int, env: dict | None = None) -> float:
-    """CPU ms per forward pass: task-clock of a `runs`-pass process minus a 1-pass one (same
-    loading and warm-up), / (runs - 1), as tools/cpu_time_bench.sh does."""
-    return (task_clock_ms(make_cmd(runs), env) - task_clock_ms(make_cmd(1), env)) / (runs - 1)
+    cpu: list[float] = []
+    med = openvino_time(onnx_path, threads, runs, imgsz, cpu)
+    print(json.dumps({"median_ms": med, "cpu_median_ms": statistics.median(cpu) if cpu else None}))
 
 
 def cpu_time_rows(args, binary: Path, model: str, weights: str, onnx_path: Path, ours_int8: str | None, qdq: dict) -> list[dict]:
     """`--cpu-time`: per thread count, CPU ms per pass of every column (processes interleaved in
-    rounds), medians over rounds. On a loaded machine this is the work each engine does; at 1
+    rounds), medians over rounds: each process's median over its timed passes of the CPU time all
+    its threads used during one pass (ours: `ghost-yolo bench`'s "cpu time median" line; ORT and
+    OpenVINO: `time.process_time()` around each `run` / `infer` in their child). On a loaded machine this is the work each engine does; at 1
     thread it is the latency an idle core would give, at 2 threads it also counts spinning and
     waiting threads (ORT's pool spins), so it is not the 2-thread latency."""
     def ours_cmd(w, t):
-        return lambda r: [str(binary), "bench", "--imgsz", str(args.imgsz), "--threads", str(t), "--runs", str(r), "--warmup", "1", "-m", model, "-w", w]
+        def run():
+            cmd = [str(binary), "bench", "--imgsz", str(args.imgsz), "--threads", str(t), "--runs", str(args.runs), "-m", model, "-w", w]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            return float(re.search(r"cpu time median ([0-9.]+) ms", res.stdout).group(1))
+        return run
 
     def child_cmd(flag, path, t):
-        return lambda r: [sys.executable, __file__, flag, str(path), str(t), str(r), str(args.imgsz)]
+        def run():
+            cmd = [sys.executable, __file__, flag, str(path), str(t), str(args.runs), str(args.imgsz)]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(t)})
+            return json.loads(res.stdout.strip().splitlines()[-1])["cpu_median_ms"]
+        return run
 
     has_ov = importlib.util.find_spec("openvino") is not None
     out = []
     for threads in args.threads:
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         cols = {"ours": ours_cmd(weights, threads), "ort": child_cmd("--ort-child", onnx_path, threads)}
         if has_ov:
             cols["openvino"] = child_cmd("--openvino-child", onnx_path, threads)
@@ -175,7 +180,7 @@ def cpu_time_rows(args, binary: Path, model: str, weights: str, onnx_path: Path,
         rows = {k: [] for k in cols}
         for _ in range(args.rounds):
             for k, make in cols.items():
-                rows[k].append(cpu_ms_per_pass(make, args.runs, env))
+                rows[k].append(make())
         med = {k: statistics.median(v) for k, v in rows.items()}
         txt = "  ".join(f"{k} {v:.1f}" for k, v in med.items())
         ratios = f"ours/ORT {med['ours'] / med['ort']:.2f}"
@@ -452,7 +457,7 @@ def main() -> None:
     ap.add_argument("--int8", action="store_true", help="INT8 columns: ours, ORT QDQ, OpenVINO on the QDQ model")
     ap.add_argument("--ort-int8", nargs="+", choices=["conv", "like-ours", "all"], default=["conv"], help="ORT QDQ variants (tools/ort_int8.py)")
     ap.add_argument("--calib-data", default=str(REPO / "fixtures" / "synthetic" / "data.yaml"), help="calibration data YAML (val split)")
-    ap.add_argument("--cpu-time", action="store_true", help="CPU ms per pass (perf task-clock, N-pass minus 1-pass process) instead of wall medians: for a loaded machine, at 1 thread")
+    ap.add_argument("--cpu-time", action="store_true", help="median CPU ms per pass (all threads of the process) instead of wall medians: for a loaded machine, at 1 thread")
     ap.add_argument("--openvino-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
     ap.add_argument("--calib-images", type=int, default=4, help="calibration images for both INT8 models (latency does not depend on it)")
     ap.add_argument(
