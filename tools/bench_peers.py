@@ -11,7 +11,8 @@ sides alike (both load from a file: the seeded weights are saved as safetensors 
   - ONNX Runtime in a fresh child process (only onnxruntime + numpy imported, so its peak RSS is
     its own): intra-op threads T, inter-op 1, sequential execution, all graph optimisations,
     denormals as zero (as ghost-yolo runs), 3 warm-up runs then R timed runs, median;
-  - OpenVINO (CPU plugin, INFERENCE_NUM_THREADS=T, latency hint) if `import openvino` works.
+  - OpenVINO (CPU plugin, INFERENCE_NUM_THREADS=T, latency hint, INFERENCE_PRECISION_HINT f32:
+    see `--openvino-precision`) if `import openvino` works.
 Reports per model and thread count the median over rounds of each side's median, the ratio
 ours / peer, our GFLOP/s and its share of this machine's FP32 peak, and both peak RSS values.
 
@@ -112,6 +113,12 @@ def ort_child(onnx_path: str, threads: int, runs: int, imgsz: int) -> None:
     }))
 
 
+# OpenVINO's inference precision (`--openvino-precision`). Its CPU plugin runs an FP32 model in
+# bf16 by default on CPUs with AVX-512 BF16 / AMX (this machine's EPYC reports avx512_bf16), which
+# is not an FP32 comparison: f32 unless asked otherwise (and for the non-INT8 parts of a QDQ model).
+OPENVINO_PRECISION = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
 def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int, cpu: list | None = None) -> float | None:
     """OpenVINO's median ms per pass (None when not installed); per-pass process CPU ms go to `cpu`."""
     try:
@@ -121,7 +128,7 @@ def openvino_time(onnx_path: str, threads: int, runs: int, imgsz: int, cpu: list
         return None
     core = ov.Core()
     compiled = core.compile_model(
-        onnx_path, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        onnx_path, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", **OPENVINO_PRECISION}
     )
     x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
     req = compiled.create_infer_request()
@@ -249,7 +256,7 @@ def openvino_throughput(onnx_path: str, streams: int, runs: int, imgsz: int) -> 
     compiled = core.compile_model(
         onnx_path,
         "CPU",
-        {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams},
+        {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams, **OPENVINO_PRECISION},
     )
     x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
     queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
@@ -458,12 +465,21 @@ def main() -> None:
     ap.add_argument("--ort-int8", nargs="+", choices=["conv", "like-ours", "all"], default=["conv"], help="ORT QDQ variants (tools/ort_int8.py)")
     ap.add_argument("--calib-data", default=str(REPO / "fixtures" / "synthetic" / "data.yaml"), help="calibration data YAML (val split)")
     ap.add_argument("--cpu-time", action="store_true", help="median CPU ms per pass (all threads of the process) instead of wall medians: for a loaded machine, at 1 thread")
+    ap.add_argument(
+        "--openvino-precision", choices=["f32", "default"], default="f32",
+        help="OpenVINO INFERENCE_PRECISION_HINT: f32 (default), or the plugin's own choice (bf16 on AVX-512 BF16 / AMX CPUs)",
+    )
     ap.add_argument("--openvino-child", nargs=4, metavar=("ONNX", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS)
     ap.add_argument("--calib-images", type=int, default=4, help="calibration images for both INT8 models (latency does not depend on it)")
     ap.add_argument(
         "--ort-parallel-child", nargs=5, metavar=("ONNX", "SESSIONS", "THREADS", "RUNS", "IMGSZ"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
+    if args.openvino_precision == "default":
+        OPENVINO_PRECISION.clear()
+        os.environ["GHOST_BENCH_OPENVINO_PRECISION"] = "default"  # for the children
+    elif os.environ.get("GHOST_BENCH_OPENVINO_PRECISION") == "default":
+        OPENVINO_PRECISION.clear()
     if args.ort_child:
         onnx_path, t, r, s = args.ort_child
         ort_child(onnx_path, int(t), int(r), int(s))
