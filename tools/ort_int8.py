@@ -103,7 +103,7 @@ def conv_name(node) -> str:
     return w.removeprefix("inner.").removesuffix(".weight")
 
 
-def quantize(fp32_onnx: Path, out: Path, images: list[Path], imgsz: int, variant: str, ours: Path | None) -> dict:
+def quantize(fp32_onnx: Path, out: Path, images: list[Path], imgsz: int, variant: str, ours: Path | None, keep_fp32: list[str] = ()) -> dict:
     """quantize_static as described above; returns counts for the report."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -126,6 +126,8 @@ def quantize(fp32_onnx: Path, out: Path, images: list[Path], imgsz: int, variant
         missing = keep - {conv_name(n) for n in convs}
         if missing:
             raise SystemExit(f"{ours}: INT8 convs with no Conv node in the ONNX graph: {sorted(missing)[:5]} ...")
+    # `--keep-fp32`: Conv nodes whose module path contains one of these strings stay FP32 too.
+    exclude += [n.name for n in convs if any(k in conv_name(n) for k in keep_fp32) and n.name not in exclude]
     quantize_static(
         str(fp32_onnx),
         str(out),
@@ -144,7 +146,7 @@ def quantize(fp32_onnx: Path, out: Path, images: list[Path], imgsz: int, variant
     for k, v in {**meta, "quantization": f"onnxruntime quantize_static QDQ {variant}: weights s8 per channel, activations u8 per tensor, MinMax over {len(images)} image(s) at imgsz {imgsz}"}.items():
         q.metadata_props.add(key=k, value=v)
     onnx.save(q, str(out))
-    return {"convs": len(convs), "int8_convs": len(convs) - len(exclude) if variant != "all" else len(convs), "images": len(images)}
+    return {"convs": len(convs), "int8_convs": len(convs) - len(exclude), "images": len(images)}
 
 
 def main() -> None:
@@ -157,6 +159,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=300, help="calibration images (ghost-yolo quantize's default 300)")
     ap.add_argument("--variant", choices=["conv", "like-ours", "all"], default="conv")
     ap.add_argument("--ours", type=Path, help="ghost-yolo INT8 file whose INT8 convs `like-ours` copies")
+    ap.add_argument("--keep-fp32", nargs="+", default=[], metavar="SUBSTR", help="also keep Conv nodes whose module path contains SUBSTR in FP32 (e.g. dfl .se.)")
     ap.add_argument("--dynamic", action="store_true", help="symbolic batch/height/width (for Ultralytics' val)")
     ap.add_argument("-o", "--output", type=Path, required=True, help="the QDQ model")
     ap.add_argument("--fp32-onnx", type=Path, help="also keep the FP32 ONNX export here")
@@ -171,7 +174,7 @@ def main() -> None:
         fp32 = args.fp32_onnx or Path(tmp) / "fp32.onnx"
         seeded = args.seeded_out or Path(tmp) / "seeded.safetensors"
         bench_peers.export_onnx(args.model, weights, args.imgsz, fp32, seeded, dynamic=args.dynamic)
-        r = quantize(fp32, args.output, images, args.imgsz, args.variant, args.ours)
+        r = quantize(fp32, args.output, images, args.imgsz, args.variant, args.ours, args.keep_fp32)
     print(f"{args.output}: {args.variant}, {r['int8_convs']} of {r['convs']} Conv nodes INT8, MinMax over {r['images']} image(s) at imgsz {args.imgsz}")
 
 
