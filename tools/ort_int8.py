@@ -103,7 +103,7 @@ def conv_name(node) -> str:
     return w.removeprefix("inner.").removesuffix(".weight")
 
 
-def quantize(fp32_onnx: Path, out: Path, images: list[Path], imgsz: int, variant: str, ours: Path | None, keep_fp32: list[str] = ()) -> dict:
+def quantize(fp32_onnx: Path, out: Path, images: list[Path], imgsz: int, variant: str, ours: Path | None, keep_fp32: tuple[str, ...] | list[str] = ()) -> dict:
     """quantize_static as described above; returns counts for the report."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
