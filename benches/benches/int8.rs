@@ -1,10 +1,11 @@
 //! INT8 against FP32 on yolo11n-ghost-like shapes, single thread, in one run (the machine is
 //! shared: compare numbers from the same run only). Pointwise 80x80x64->64, 40x40x128->128,
 //! 20x20x256->256 (SiLU epilogue): FP32 `pointwise`, INT8 `pointwise_i8` (f32 out) and
-//! `pointwise_i8_u8` (requantized u8 out); depthwise 3x3 on 80x80x64 and 40x40x128; dense 3x3
-//! 40x40x64->64; the INT8 pointwise rows again per INT8 GEMM tile the CPU has (`-avx512vnni`,
-//! `-avx2`). Throughput is `2 * MACs` elements, so criterion's rate reads as FLOP/s (FP32)
-//! or OP/s (INT8). Results and the peak they are compared with: docs/kernels.md, "INT8".
+//! `pointwise_i8_u8` (requantized u8 out); depthwise 3x3 on 160x160x6, 160x160x12, 80x80x24,
+//! 80x80x64 and 40x40x128; dense 3x3 40x40x64->64; the INT8 pointwise rows again per INT8 GEMM
+//! tile the CPU has (`-avx512vnni`, `-avx2`). Throughput is `2 * MACs` elements, so criterion's
+//! rate reads as FLOP/s (FP32) or OP/s (INT8). Results and the peak they are compared with:
+//! docs/kernels.md, "INT8".
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ghost_benches::{quick, values};
@@ -95,7 +96,9 @@ fn bench_spatial(c: &mut Criterion) {
     let threads = Threads::single();
     let epilogue = Epilogue::act(Activation::Silu);
     let params = QuantParams::from_range(-0.3, 4.0).unwrap();
-    for (hw, ch) in [(80, 64), (40, 128)] {
+    // GhostNet's narrow early cheap operations (6 and 12 channels at 160x160, 24 at 80x80:
+    // yolo11n-ghost's width 0.25) and two wider layers.
+    for (hw, ch) in [(160, 6), (160, 12), (80, 24), (80, 64), (40, 128)] {
         let m = hw * hw;
         let window = Window::same(3, 1);
         let mut group = c.benchmark_group(format!("int8/depthwise3x3_{hw}x{hw}x{ch}"));
@@ -174,6 +177,39 @@ fn bench_spatial(c: &mut Criterion) {
     group.finish();
 }
 
+/// The quantize pass every INT8 conv runs on its f32 input, on a narrow tensor (6 channels at
+/// 160x160): dense, and from a channel slice of a 12-channel tensor (a Ghost module's half).
+fn bench_quantize(c: &mut Criterion) {
+    use ghost_kernels::quant::{quantize, U8ViewMut};
+    use ghost_kernels::NhwcLayout;
+    let (samples, warm_up, measure) = quick();
+    let threads = Threads::single();
+    let params = QuantParams::from_range(-0.3, 4.0).unwrap();
+    let (hw, ch) = (160, 6);
+    let m = hw * hw;
+    let mut group = c.benchmark_group(format!("int8/quantize_{hw}x{hw}x{ch}"));
+    group
+        .sample_size(samples)
+        .warm_up_time(warm_up)
+        .measurement_time(measure)
+        .throughput(Throughput::Elements((m * ch) as u64));
+    let x = values(1, m * 2 * ch);
+    let mut q = vec![0u8; m * ch];
+    group.bench_function("dense", |b| {
+        let input = TensorView::dense(&x[..m * ch], 1, hw, hw, ch).unwrap();
+        let mut o = U8ViewMut::dense(&mut q, 1, hw, hw, ch).unwrap();
+        b.iter(|| quantize(&input, params, &mut o, &threads).unwrap())
+    });
+    group.bench_function("channel-slice", |b| {
+        let layout = NhwcLayout::dense(1, hw, hw, 2 * ch);
+        let whole = TensorView::new(&x, layout).unwrap();
+        let input = whole.channels(0, ch).unwrap();
+        let mut o = U8ViewMut::dense(&mut q, 1, hw, hw, ch).unwrap();
+        b.iter(|| quantize(&input, params, &mut o, &threads).unwrap())
+    });
+    group.finish();
+}
+
 /// The 7-bit `vpmaddubsw` tile against the widened `vpmaddwd` alternative (8-bit weights) on
 /// the same operands in L1: the measurement behind `GEMM_WEIGHT_QMAX`.
 fn bench_tile_study(c: &mut Criterion) {
@@ -199,5 +235,11 @@ fn bench_tile_study(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_pointwise, bench_spatial, bench_tile_study);
+criterion_group!(
+    benches,
+    bench_pointwise,
+    bench_spatial,
+    bench_quantize,
+    bench_tile_study
+);
 criterion_main!(benches);

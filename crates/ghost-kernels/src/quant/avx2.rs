@@ -19,9 +19,9 @@ use std::ops::Range;
 
 use super::convert::ConvertPlan;
 use super::depthwise_kernel::{depthwise_rows, DwPlan, DwWeights};
+use super::depthwise_row::DwTiled;
 use super::gemm::{gemm_rows, GemmPlan, TileI8, MR};
 use super::pack::{KG, NR};
-use super::params::quantize_value;
 use crate::lanes::Avx2;
 
 /// The 4 bytes at `p`, `rem < 4` of them when `rem` is set (zeros above).
@@ -150,6 +150,68 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
     }
 }
 
+/// [`super::depthwise_row::DwRowFn`] on AVX2: 16 flat elements per step, per pair of taps the
+/// two taps' bytes interleaved (`vpunpcklbw` / `vpunpckhbw`), zero-extended to s16 and
+/// multiplied with the tiled interleaved s16 codes by two `vpmaddwd` (exact, as
+/// [`depthwise_pixel`]).
+///
+/// # Safety
+/// As [`super::depthwise_row::DwRowFn`]; the CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn depthwise_row(a: &[*const u8], w: &DwTiled<'_>, len: usize, acc: &mut [i32]) {
+    let pairs = a.len() / 2;
+    let period = w.period;
+    debug_assert!(len % 16 == 0 && acc.len() >= len && period % 16 == 0);
+    debug_assert!(w.codes.len() >= pairs * period * 2);
+    let codes = w.codes.as_ptr();
+    let out = acc.as_mut_ptr();
+    let (mut e, mut k) = (0, 0);
+    // SAFETY (whole loop): every tap holds `len` bytes and `acc` `len` entries (contract);
+    // `k + 16 <= period`, so the code loads stay inside pair `p`'s `period * 2` entries.
+    unsafe {
+        while e < len {
+            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for p in 0..pairs {
+                let x0 = _mm_loadu_si128(a[2 * p].add(e).cast());
+                let x1 = _mm_loadu_si128(a[2 * p + 1].add(e).cast());
+                let wp = codes.add((p * period + k) * 2);
+                let xl = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+                let xh = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(xl, _mm256_loadu_si256(wp.cast())));
+                hi = _mm256_add_epi32(
+                    hi,
+                    _mm256_madd_epi16(xh, _mm256_loadu_si256(wp.add(16).cast())),
+                );
+            }
+            _mm256_storeu_si256(out.add(e).cast(), lo);
+            _mm256_storeu_si256(out.add(e + 8).cast(), hi);
+            e += 16;
+            k += 16;
+            if k == period {
+                k = 0;
+            }
+        }
+    }
+}
+
+/// 8 codes of `v` (the scalar definition's operations in the same order), in the low 8 bytes.
+#[inline(always)]
+unsafe fn quantize8(v: __m256, scale: __m256, zp: __m256, zero: __m256, top: __m256) -> __m128i {
+    // SAFETY: register-only AVX2 operations; the caller runs with AVX2 enabled.
+    unsafe {
+        let v = _mm256_div_ps(v, scale);
+        let v = _mm256_add_ps(
+            _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            zp,
+        );
+        // `max(v, 0)` returns 0 for NaN, as the scalar definition.
+        let v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
+        let i = _mm256_cvtps_epi32(v);
+        let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+        _mm_packus_epi16(w, w)
+    }
+}
+
 /// Quantizes pixels `rows` on AVX2.
 ///
 /// # Safety
@@ -159,28 +221,37 @@ pub(crate) unsafe fn quantize_rows(plan: &ConvertPlan, rows: Range<usize>) {
     let scale = _mm256_set1_ps(plan.scale);
     let zp = _mm256_set1_ps(f32::from(plan.zp));
     let (zero, top) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
+    // The tail below 8 channels (all of a narrow layer's pixel) as one masked vector:
+    // masked-off lanes load 0.0 and are not stored.
+    let tail = plan.c % 8;
+    let tail_mask = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(tail as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
     for p in rows {
         // SAFETY: pixel `p` of both checked views holds `c` elements; the vector steps stay
-        // below `c`.
+        // below `c`, the masked tail loads and stores only lanes below `c`.
         unsafe {
             let src = plan.f32_ptr.add(p * plan.f32_stride);
             let dst = plan.u8_ptr.add(p * plan.u8_stride);
             let mut j = 0;
             while j + 8 <= plan.c {
-                let v = _mm256_div_ps(_mm256_loadu_ps(src.add(j)), scale);
-                let v = _mm256_add_ps(
-                    _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                    zp,
+                _mm_storel_epi64(
+                    dst.add(j).cast(),
+                    quantize8(_mm256_loadu_ps(src.add(j)), scale, zp, zero, top),
                 );
-                // `max(v, 0)` returns 0 for NaN, as the scalar definition.
-                let v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
-                let i = _mm256_cvtps_epi32(v);
-                let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-                _mm_storel_epi64(dst.add(j).cast(), _mm_packus_epi16(w, w));
                 j += 8;
             }
-            for k in j..plan.c {
-                *dst.add(k) = quantize_value(*src.add(k), plan.scale, plan.zp);
+            if tail != 0 {
+                let b = quantize8(
+                    _mm256_maskload_ps(src.add(j), tail_mask),
+                    scale,
+                    zp,
+                    zero,
+                    top,
+                );
+                let bytes = (_mm_cvtsi128_si64(b) as u64).to_le_bytes();
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(j), tail);
             }
         }
     }

@@ -136,9 +136,27 @@ fn run(entry: ConvertFn, plan: &ConvertPlan, pixels: usize, threads: &Threads) {
         return;
     }
     let min = MIN_ELEMENTS_PER_CHUNK.div_ceil(plan.c);
+    // Dense on both sides: a chunk of pixels is one flat row, so narrow tensors (GhostNet's
+    // 2-24 channels) run whole vectors instead of a short tail per pixel.
+    let dense = plan.f32_stride == plan.c && plan.u8_stride == plan.c;
     threads.for_each_chunk(pixels, min, 1, |rows| {
-        // SAFETY: both views were checked to hold `pixels` pixels of `c` channels at their
-        // strides; chunks are disjoint; `entry` belongs to a supported back end.
-        unsafe { entry(plan, rows) }
+        if dense {
+            let flat = ConvertPlan {
+                f32_ptr: plan.f32_ptr.wrapping_add(rows.start * plan.c),
+                f32_stride: 0,
+                u8_ptr: plan.u8_ptr.wrapping_add(rows.start * plan.c),
+                u8_stride: 0,
+                c: rows.len() * plan.c,
+                scale: plan.scale,
+                zp: plan.zp,
+            };
+            // SAFETY: the chunk's pixels are `rows.len() * c` consecutive elements of both
+            // dense views; chunks are disjoint; `entry` belongs to a supported back end.
+            unsafe { entry(&flat, 0..1) }
+        } else {
+            // SAFETY: both views were checked to hold `pixels` pixels of `c` channels at their
+            // strides; chunks are disjoint; `entry` belongs to a supported back end.
+            unsafe { entry(plan, rows) }
+        }
     });
 }

@@ -10,6 +10,7 @@ use crate::parallel::Threads;
 use crate::view::TensorViewMut;
 
 use super::depthwise_kernel::{DwPlan, DwWeights};
+use super::depthwise_row::{DwRowPlan, RowTables};
 use super::output::{FinishData, I8Output};
 use super::pack::NR;
 use super::params::{
@@ -214,6 +215,15 @@ pub fn depthwise_i8_with_isa(
     output.check([n, oh, ow, c], epilogue)?;
     let data = FinishData::new(input_params, &weights.scales, &weights.sums)?;
     let zp_row = vec![input_params.zero_point; c];
+    let finish = data.finish(&weights.bias, c, epilogue, &mut output);
+    let quant = &backend.kernels.quant;
+    let pairs = (weights.kh * weights.kw).div_ceil(2);
+    let tables = match quant.depthwise_row {
+        Some(_) if epilogue.residual.is_none() => {
+            RowTables::new(&weights.codes, c, weights.cpad, pairs, &finish)
+        }
+        _ => None,
+    };
     let l = input.layout();
     let plan = DwPlan {
         weights: DwWeights {
@@ -235,7 +245,15 @@ pub fn depthwise_i8_with_isa(
         pad_left: window.padding.left,
         zp_row: zp_row.as_ptr(),
         kernel: backend.kernels.quant.depthwise,
-        finish: data.finish(&weights.bias, c, epilogue, &mut output),
+        finish,
+        row: tables
+            .as_ref()
+            .zip(quant.depthwise_row)
+            .map(|(tables, kernel)| DwRowPlan {
+                kernel,
+                tables,
+                zp: input_params.zero_point,
+            }),
     };
     let entry = backend.kernels.quant.depthwise_rows;
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil((ow * c * weights.kh * weights.kw).max(1));

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use super::depthwise_row::{depthwise_rows_flat, DwRowPlan};
 use super::epilogue::{finish_all, Finish, Job, StoreU8};
 
 /// Packed depthwise weights as the kernels read them: `[pair][cpad][2]` s16 codes, taps `2p`
@@ -42,6 +43,9 @@ pub(crate) struct DwPlan<'a> {
     pub zp_row: *const u8,
     pub kernel: DwPixelFn,
     pub finish: Finish<'a>,
+    /// The row path ([`super::depthwise_row`]) when the back end has one and the call
+    /// qualifies (no residual, tiled weights small enough); else the per-pixel path.
+    pub row: Option<DwRowPlan<'a>>,
 }
 
 // SAFETY: the pointers address buffers the safe entry point borrowed for the call; threads
@@ -57,6 +61,10 @@ unsafe impl Sync for DwPlan<'_> {}
 /// support `V` and `plan.kernel`.
 #[inline(always)]
 pub(crate) unsafe fn depthwise_rows<V: StoreU8>(plan: &DwPlan<'_>, rows: Range<usize>) {
+    if let Some(row) = &plan.row {
+        // SAFETY: forwarded contract; `row` was built for this plan without a residual.
+        return unsafe { depthwise_rows_flat::<V>(plan, row, rows) };
+    }
     let taps = plan.kh * plan.kw;
     let mut a = vec![std::ptr::null::<u8>(); taps.div_ceil(2) * 2];
     let mut acc = vec![0i32; plan.weights.cpad];

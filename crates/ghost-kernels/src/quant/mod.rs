@@ -19,6 +19,7 @@ mod conv;
 mod convert;
 mod depthwise;
 pub(crate) mod depthwise_kernel;
+pub(crate) mod depthwise_row;
 mod epilogue;
 pub(crate) mod gemm;
 pub mod naive;
@@ -51,6 +52,7 @@ pub use view::{U8View, U8ViewMut};
 
 use convert::ConvertFn;
 use depthwise_kernel::{DwPixelFn, DwPlan};
+use depthwise_row::DwRowFn;
 use gemm::{GemmI8Fn, GemmPlan};
 
 /// The INT8 microkernels of one back end.
@@ -64,6 +66,9 @@ pub(crate) struct QuantKernels {
     pub gemm_rows: unsafe fn(&GemmPlan<'_>, Range<usize>),
     /// Depthwise sums of one output pixel.
     pub depthwise: DwPixelFn,
+    /// Depthwise sums of one flattened output row (the row path,
+    /// [`depthwise_row`]); `None`: every depthwise call takes the per-pixel path.
+    pub depthwise_row: Option<DwRowFn>,
     /// The depthwise driver and epilogue on this back end's lanes.
     pub depthwise_rows: unsafe fn(&DwPlan<'_>, Range<usize>),
     /// f32 -> u8.
@@ -78,6 +83,7 @@ pub(crate) const SCALAR: QuantKernels = QuantKernels {
     gemm: scalar::gemm_tile,
     gemm_rows: rows::gemm_scalar,
     depthwise: scalar::depthwise_pixel,
+    depthwise_row: Some(depthwise_row::depthwise_row_scalar),
     depthwise_rows: rows::depthwise_scalar,
     quantize: scalar::quantize_rows,
     dequantize: scalar::dequantize_rows,
@@ -99,6 +105,7 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     gemm: avx2::gemm_tile,
     gemm_rows: avx2::gemm_rows_avx2,
     depthwise: avx2::depthwise_pixel,
+    depthwise_row: Some(avx2::depthwise_row),
     depthwise_rows: avx2::depthwise_rows_avx2,
     quantize: avx2::quantize_rows,
     dequantize: avx2::dequantize_rows,
@@ -121,6 +128,7 @@ pub(crate) const NEON: QuantKernels = QuantKernels {
     gemm: neon::gemm_tile,
     gemm_rows: neon::gemm_rows_neon,
     depthwise: neon::depthwise_pixel,
+    depthwise_row: None,
     depthwise_rows: neon::depthwise_rows_neon,
     quantize: neon::quantize_rows,
     dequantize: neon::dequantize_rows,

@@ -426,6 +426,8 @@ fn epilogue_cases() -> Vec<Case> {
         (Kind::Dense(Window::same(3, 2)), [1, 7, 6, 6], 18),
         (Kind::Depthwise(Window::same(3, 1)), [1, 5, 6, 19], 19),
         (Kind::Depthwise(Window::same(5, 2)), [1, 9, 7, 12], 12),
+        // A row of several tiling periods (the depthwise row path: 37 x 6 = 222 elements).
+        (Kind::Depthwise(Window::same(3, 1)), [1, 3, 37, 6], 6),
     ];
     let mut cases = Vec::new();
     let mut seed = 9000;
@@ -472,6 +474,66 @@ fn depthwise_i8_accumulators_are_exact() {
     }
 }
 
+/// Depthwise rows of several tiling periods (`lcm(c, 16)` elements) with narrow and odd
+/// channel counts, every stride phase layout: strided views (the row path's per-pixel fill and
+/// stores) through [`check_exact`], and dense input and output (its one-copy fill and direct
+/// flat stores, f32 and u8) against the reference bit for bit.
+#[test]
+fn depthwise_i8_wide_rows_are_exact() {
+    let mut seed = 7000;
+    for b in backends() {
+        for win in [Window::same(3, 1), Window::same(3, 2), Window::same(5, 2)] {
+            for c in [2, 5, 6, 12, 24, 40] {
+                seed += 1;
+                let case = Case {
+                    kind: Kind::Depthwise(win),
+                    shape: [2, 4, 37, c],
+                    cout: c,
+                    act: Activation::Identity,
+                    residual: None,
+                    seed,
+                };
+                check_exact(b, &case);
+
+                let what = format!("{} dense depthwise {win:?} {c} channels", b.label());
+                let [n, h, w, _] = case.shape;
+                let [_, oh, ow, _] = case.out_shape();
+                let x = bytes(seed, n * h * w * c);
+                let input = U8View::dense(&x, n, h, w, c).unwrap();
+                let codes: Vec<i8> = bytes(seed ^ 7, c * win.kernel_h * win.kernel_w)
+                    .into_iter()
+                    .map(|v| (v as i8).max(-DEPTHWISE_WEIGHT_QMAX))
+                    .collect();
+                let packed = pack(&case, &codes, &vec![1.0; c], None);
+                let params = QuantParams::new(1.0, 201).unwrap();
+                let acc = reference_acc(&case, &input, params.zero_point, &codes);
+                let epilogue = Epilogue::act(Activation::Identity);
+                let mut out = vec![f32::NAN; n * oh * ow * c];
+                let mut view = TensorViewMut::dense(&mut out, n, oh, ow, c).unwrap();
+                let single = Threads::single();
+                let f32_out = I8Output::F32(&mut view);
+                run(
+                    b, &case, &packed, &input, params, &epilogue, f32_out, &single,
+                );
+                let want: Vec<f32> = acc.iter().map(|&a| a as f32).collect();
+                assert_exact(&what, &out, &want);
+
+                let out_params = QuantParams::new(16.0, 128).unwrap();
+                let mut out = vec![0u8; n * oh * ow * c];
+                let mut view = U8ViewMut::dense(&mut out, n, oh, ow, c).unwrap();
+                let u8_out = I8Output::U8(&mut view, out_params);
+                run(
+                    b, &case, &packed, &input, params, &epilogue, u8_out, &single,
+                );
+                for (i, (&g, &a)) in out.iter().zip(&acc).enumerate() {
+                    let q = naive::requantize(a as f64, out_params);
+                    assert_eq!(g, q, "{what} u8: element {i} (sum {a})");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn int8_epilogues_match_the_reference() {
     for b in backends() {
@@ -504,6 +566,14 @@ fn quantize_and_dequantize_match_the_scalar_definition() {
             });
             let want: Vec<u8> = x.iter().map(|&v| params.quantize(v)).collect();
             assert_eq!(got, want, "{what}");
+            // Dense on both sides (one flat row per chunk).
+            let mut dense = vec![0u8; x.len()];
+            let dense_in = ghost_kernels::TensorView::dense(&x, n, h, w, c).unwrap();
+            for threads in [Threads::single(), Threads::new(2).unwrap()] {
+                let mut out = U8ViewMut::dense(&mut dense, n, h, w, c).unwrap();
+                quantize_with_isa(b.isa(), &dense_in, params, &mut out, &threads).unwrap();
+                assert_eq!(dense, want, "{what} dense");
+            }
             // Against the f64 definition, for the finite values.
             for (&g, &v) in got.iter().zip(&x) {
                 if v.is_finite() {
