@@ -68,13 +68,8 @@ fn forced_back_end_is_reported() {
     // reported as itself) on a VNNI CPU, whose default is `avx512vnni`.
     for isa in [Isa::Avx512Vnni, Isa::Avx2Fma] {
         if isa.is_supported() {
-            let o = run(Some(isa.name()), &SMALL_BENCH);
-            assert!(o.status.success(), "{}: {}", isa.name(), stderr(&o));
-            assert!(
-                stdout(&o).contains(&format!("isa: {}\n", isa.label())),
-                "{}",
-                stdout(&o)
-            );
+            let o = run(Some(isa.name()), &one_small_pass("bench", &[]));
+            assert_reports_isa(&o, isa.label());
         }
     }
 }
