@@ -51,15 +51,35 @@ pub(crate) fn period(channels: usize) -> usize {
 /// use the per-pixel path.
 pub(crate) const MAX_TILED_CODES: usize = 32 * 1024;
 
-/// The per-call tables of the row path, tiled over one period.
-pub(crate) struct RowTables {
+/// The epilogue's per-channel constants tiled over one period (`lcm(channels, 16)` elements):
+/// entry `e` holds channel `e % channels`'s `s_in * s_w`, `bias` and `zp_in * sum_w`. Shared by
+/// the depthwise row path and the GEMM's narrow-output path.
+pub(crate) struct FlatConsts {
     pub period: usize,
-    /// `[pair][period][2]`.
-    pub codes: Vec<i16>,
-    /// `s_in * s_w[e % c]`, `bias[e % c]`, `zp_in * sum_w[e % c]`.
     pub scale: Vec<f32>,
     pub bias: Vec<f32>,
     pub zp_sum: Vec<i32>,
+}
+
+impl FlatConsts {
+    /// Tiles the first `channels` constants of `finish`.
+    pub fn new(channels: usize, finish: &Finish<'_>) -> Self {
+        let period = period(channels);
+        let tile = |v: &[f32]| (0..period).map(|e| v[e % channels]).collect();
+        FlatConsts {
+            period,
+            scale: tile(finish.scale),
+            bias: tile(finish.bias),
+            zp_sum: (0..period).map(|e| finish.zp_sum[e % channels]).collect(),
+        }
+    }
+}
+
+/// The per-call tables of the row path, tiled over one period.
+pub(crate) struct RowTables {
+    /// `[pair][period][2]`.
+    pub codes: Vec<i16>,
+    pub consts: FlatConsts,
 }
 
 impl RowTables {
@@ -83,13 +103,9 @@ impl RowTables {
                 tiled[(p * period + e) * 2..][..2].copy_from_slice(&codes[src..src + 2]);
             }
         }
-        let tile = |v: &[f32]| (0..period).map(|e| v[e % channels]).collect();
         Some(RowTables {
-            period,
             codes: tiled,
-            scale: tile(finish.scale),
-            bias: tile(finish.bias),
-            zp_sum: (0..period).map(|e| finish.zp_sum[e % channels]).collect(),
+            consts: FlatConsts::new(channels, finish),
         })
     }
 }
@@ -144,7 +160,7 @@ pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
     let mut a = vec![std::ptr::null::<u8>(); taps.div_ceil(2) * 2];
     let tiled = DwTiled {
         codes: &row.tables.codes,
-        period: row.tables.period,
+        period: row.tables.consts.period,
     };
     let base = scratch.as_mut_ptr();
     for r in rows {
@@ -181,7 +197,7 @@ pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
         unsafe {
             store_row::<V>(
                 &plan.finish,
-                row.tables,
+                &row.tables.consts,
                 &acc,
                 len,
                 p0,
@@ -248,9 +264,9 @@ unsafe fn fill_row(
 /// scratch vectors hold `len` elements when the output is not dense; the CPU supports `V`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn store_row<V: StoreU8>(
+pub(crate) unsafe fn store_row<V: StoreU8>(
     f: &Finish<'_>,
-    t: &RowTables,
+    t: &FlatConsts,
     acc: &[i32],
     len: usize,
     p0: usize,
@@ -308,7 +324,7 @@ enum Flat {
 #[inline(always)]
 unsafe fn finish_flat<V: StoreU8>(
     f: &Finish<'_>,
-    t: &RowTables,
+    t: &FlatConsts,
     acc: &[i32],
     len: usize,
     out: Flat,
