@@ -19,6 +19,7 @@ use std::ops::Range;
 
 use super::depthwise_kernel::DwPlan;
 use super::epilogue::{Finish, Store, StoreU8};
+use crate::act::AddOrder;
 
 /// Row microkernel: `acc[e] = sum_p a[2p][e] * w[p][e % period][0] + a[2p + 1][e] *
 /// w[p][e % period][1]` for `e < len`.
@@ -125,7 +126,7 @@ const SLACK: usize = 32;
 /// Output rows `rows` (counted over `n * oh`) of the plan through the row path, on lanes `V`.
 ///
 /// # Safety
-/// As [`super::depthwise_kernel::depthwise_rows`]; the plan has no residual and `row` was built
+/// As [`super::depthwise_kernel::depthwise_rows`]; `row` was built
 /// from its weights and epilogue.
 #[inline(always)]
 pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
@@ -157,6 +158,10 @@ pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
             Store::U8 { .. } => tmp_u8 = vec![0u8; len],
         }
     }
+    let mut tmp_res = match plan.finish.order {
+        Some(_) if plan.finish.res_stride != c => vec![0.0f32; len],
+        _ => Vec::new(),
+    };
     let mut a = vec![std::ptr::null::<u8>(); taps.div_ceil(2) * 2];
     let tiled = DwTiled {
         codes: &row.tables.codes,
@@ -204,6 +209,7 @@ pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
                 c,
                 &mut tmp_f32,
                 &mut tmp_u8,
+                &mut tmp_res,
             )
         };
     }
@@ -273,16 +279,30 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
     c: usize,
     tmp_f32: &mut [f32],
     tmp_u8: &mut [u8],
+    tmp_res: &mut [f32],
 ) {
     // SAFETY (whole function): the destinations hold `len` elements (the dense output row, or
-    // the scratch); the per-pixel copies write `c` elements of each output pixel.
+    // the scratch); the per-pixel copies write `c` elements of each output pixel; residual
+    // pixels `p0 ..` hold `c` channels at `res_stride`.
     unsafe {
+        // The residual as a flat row: in place when dense, else gathered pixel by pixel.
+        let res = f.order.map(|_| {
+            if f.res_stride == c {
+                f.residual.add(p0 * c)
+            } else {
+                for (i, px) in tmp_res[..len].chunks_exact_mut(c).enumerate() {
+                    let src = f.residual.add((p0 + i) * f.res_stride);
+                    std::ptr::copy_nonoverlapping(src, px.as_mut_ptr(), c);
+                }
+                tmp_res.as_ptr()
+            }
+        });
         match f.store {
             Store::F32 { ptr, stride } if stride == c => {
-                finish_flat::<V>(f, t, acc, len, Flat::F32(ptr.add(p0 * stride)));
+                finish_flat::<V>(f, t, acc, len, res, Flat::F32(ptr.add(p0 * stride)));
             }
             Store::F32 { ptr, stride } => {
-                finish_flat::<V>(f, t, acc, len, Flat::F32(tmp_f32.as_mut_ptr()));
+                finish_flat::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
                 for (i, px) in tmp_f32[..len].chunks_exact(c).enumerate() {
                     std::ptr::copy_nonoverlapping(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                 }
@@ -298,7 +318,7 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
                 } else {
                     tmp_u8.as_mut_ptr()
                 };
-                finish_flat::<V>(f, t, acc, len, Flat::U8(dst, scale, zp));
+                finish_flat::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
                 if stride != c {
                     for (i, px) in tmp_u8[..len].chunks_exact(c).enumerate() {
                         std::ptr::copy_nonoverlapping(px.as_ptr(), ptr.add((p0 + i) * stride), c);
@@ -316,17 +336,20 @@ enum Flat {
     U8(*mut u8, f32, u8),
 }
 
-/// `y[e] = act((acc[e] - zp_sum) * scale + bias)` with the constants of channel `e % c` (the
-/// same operations as [`super::epilogue::finish4`], without residual), four vectors at a time.
+/// `y[e] = act((acc[e] - zp_sum) * scale + bias [+ r[e]]) [+ r[e]]` with the constants of
+/// channel `e % c` (the same operations as [`super::epilogue::finish4`]; the residual `res`, a
+/// flat row of `len` floats, added where `f.order` says), four vectors at a time.
 ///
 /// # Safety
-/// `acc` holds `len` rounded up to 8 entries; `out` holds `len` elements; the CPU supports `V`.
+/// `acc` holds `len` rounded up to 8 entries; `out` and `res` (when `f.order` is set) hold
+/// `len` elements; the CPU supports `V`.
 #[inline(always)]
 unsafe fn finish_flat<V: StoreU8>(
     f: &Finish<'_>,
     t: &FlatConsts,
     acc: &[i32],
     len: usize,
+    res: Option<*const f32>,
     out: Flat,
 ) {
     let period = t.period;
@@ -356,7 +379,22 @@ unsafe fn finish_flat<V: StoreU8>(
                     kk = 0;
                 }
             }
+            let add_residual = |y: &mut [V; 4]| {
+                if let Some(r) = res {
+                    for (i, yi) in y.iter_mut().enumerate().take(count) {
+                        let at = e + 8 * i;
+                        let m = V::mask((len - at).min(8));
+                        *yi = V::add(*yi, V::load_masked(r.add(at), m));
+                    }
+                }
+            };
+            if f.order == Some(AddOrder::BeforeActivation) {
+                add_residual(&mut y);
+            }
             y = V::activate4(f.act, y);
+            if f.order == Some(AddOrder::AfterActivation) {
+                add_residual(&mut y);
+            }
             for (i, &yi) in y.iter().enumerate().take(count) {
                 let at = e + 8 * i;
                 let n = (len - at).min(8);

@@ -80,7 +80,7 @@ pub(crate) struct GemmPlan<'a> {
     pub source: Source,
     pub kernel: GemmI8Fn,
     pub finish: Finish<'a>,
-    /// The narrow-output path ([`flat_consts`]): set for one panel without a residual.
+    /// The narrow-output path ([`flat_consts`]): set for one panel.
     pub flat: Option<&'a FlatConsts>,
 }
 
@@ -88,12 +88,12 @@ pub(crate) struct GemmPlan<'a> {
 const FLAT_BLOCK: usize = 64;
 
 /// The epilogue constants of the narrow-output path, for calls whose output fits one panel
-/// (`cout < 16`) and has no residual: there the per-row epilogue finishes one 8-lane vector
+/// (`cout < 16`): there the per-row epilogue finishes one 8-lane vector
 /// per pixel with `cout` of 8 lanes used (2 of 8 for GhostNet's 4 -> 2 convs) and masked
 /// stores; the narrow path packs `FLAT_BLOCK` pixels' sums densely (pixels x channels) and
 /// finishes them as one flat row, like the depthwise row path.
 pub(crate) fn flat_consts(weights: &PanelsI8, finish: &Finish<'_>) -> Option<FlatConsts> {
-    (weights.cout < NR && finish.order.is_none()).then(|| FlatConsts::new(weights.cout, finish))
+    (weights.cout < NR).then(|| FlatConsts::new(weights.cout, finish))
 }
 
 // SAFETY: the pointers address buffers the safe entry point borrowed for the call; threads
@@ -185,7 +185,7 @@ pub(crate) unsafe fn gemm_rows<V: StoreU8>(plan: &GemmPlan<'_>, rows: Range<usiz
 /// [`gemm_rows`] for one panel through the flat epilogue, `FLAT_BLOCK` pixels at a time.
 ///
 /// # Safety
-/// As [`gemm_rows`]; the plan has one panel and no residual, `consts` its tiled constants.
+/// As [`gemm_rows`]; the plan has one panel, `consts` its tiled constants.
 #[inline(always)]
 unsafe fn gemm_rows_flat<V: StoreU8>(plan: &GemmPlan<'_>, consts: &FlatConsts, rows: Range<usize>) {
     let w = plan.weights;
@@ -203,6 +203,10 @@ unsafe fn gemm_rows_flat<V: StoreU8>(plan: &GemmPlan<'_>, consts: &FlatConsts, r
             Store::U8 { .. } => tmp_u8 = vec![0u8; FLAT_BLOCK * cout],
         }
     }
+    let mut tmp_res = match plan.finish.order {
+        Some(_) if plan.finish.res_stride != cout => vec![0.0f32; FLAT_BLOCK * cout],
+        _ => Vec::new(),
+    };
     let mut start = rows.start;
     while start < rows.end {
         let block = (rows.end - start).min(FLAT_BLOCK);
@@ -242,6 +246,7 @@ unsafe fn gemm_rows_flat<V: StoreU8>(plan: &GemmPlan<'_>, consts: &FlatConsts, r
                 cout,
                 &mut tmp_f32,
                 &mut tmp_u8,
+                &mut tmp_res,
             )
         };
         start += block;

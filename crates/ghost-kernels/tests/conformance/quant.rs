@@ -510,6 +510,7 @@ fn depthwise_i8_wide_rows_are_exact() {
                 let params = QuantParams::new(1.0, 201).unwrap();
                 let acc = reference_acc(&case, &input, params.zero_point, &codes);
                 let epilogue = Epilogue::act(Activation::Identity);
+                let out_c = c;
                 let mut out = vec![f32::NAN; n * oh * ow * c];
                 let mut view = TensorViewMut::dense(&mut out, n, oh, ow, c).unwrap();
                 let single = Threads::single();
@@ -519,6 +520,19 @@ fn depthwise_i8_wide_rows_are_exact() {
                 );
                 let want: Vec<f32> = acc.iter().map(|&a| a as f32).collect();
                 assert_exact(&what, &out, &want);
+
+                // A dense residual (read in place as a flat row), integer-valued so that
+                // `acc + r` stays exact in f32.
+                let res: Vec<f32> = (0..out.len()).map(|i| (i % 29) as f32 - 14.0).collect();
+                let res_view = ghost_kernels::TensorView::dense(&res, n, oh, ow, out_c).unwrap();
+                for order in [AddOrder::BeforeActivation, AddOrder::AfterActivation] {
+                    let e = Epilogue::with_residual(Activation::Identity, res_view, order);
+                    let mut view = TensorViewMut::dense(&mut out, n, oh, ow, out_c).unwrap();
+                    let f32_out = I8Output::F32(&mut view);
+                    run(b, &case, &packed, &input, params, &e, f32_out, &single);
+                    let want: Vec<f32> = want.iter().zip(&res).map(|(w, r)| w + r).collect();
+                    assert_exact(&format!("{what} dense residual {order:?}"), &out, &want);
+                }
 
                 let out_params = QuantParams::new(16.0, 128).unwrap();
                 let mut out = vec![0u8; n * oh * ow * c];
@@ -570,6 +584,7 @@ fn gemm_i8_narrow_outputs_are_exact() {
                 let acc = reference_acc(&case, &input, params.zero_point, &codes);
                 let epilogue = Epilogue::act(Activation::Identity);
                 let single = Threads::single();
+                let out_c = cout;
                 let mut out = vec![f32::NAN; n * oh * ow * cout];
                 let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
                 let f32_out = I8Output::F32(&mut view);
@@ -578,6 +593,19 @@ fn gemm_i8_narrow_outputs_are_exact() {
                 );
                 let want: Vec<f32> = acc.iter().map(|&a| a as f32).collect();
                 assert_exact(&what, &out, &want);
+
+                // A dense residual (read in place as a flat row), integer-valued so that
+                // `acc + r` stays exact in f32.
+                let res: Vec<f32> = (0..out.len()).map(|i| (i % 29) as f32 - 14.0).collect();
+                let res_view = ghost_kernels::TensorView::dense(&res, n, oh, ow, out_c).unwrap();
+                for order in [AddOrder::BeforeActivation, AddOrder::AfterActivation] {
+                    let e = Epilogue::with_residual(Activation::Identity, res_view, order);
+                    let mut view = TensorViewMut::dense(&mut out, n, oh, ow, out_c).unwrap();
+                    let f32_out = I8Output::F32(&mut view);
+                    run(b, &case, &packed, &input, params, &e, f32_out, &single);
+                    let want: Vec<f32> = want.iter().zip(&res).map(|(w, r)| w + r).collect();
+                    assert_exact(&format!("{what} dense residual {order:?}"), &out, &want);
+                }
 
                 let out_params = QuantParams::new(16.0, 128).unwrap();
                 let mut out = vec![0u8; n * oh * ow * cout];
