@@ -254,7 +254,7 @@ unsafe fn fill_row(
             let d = dst.add((x % plan.sw) * phase_len + (x / plan.sw) * c);
             let ix = x.wrapping_sub(plan.pad_left);
             if ix < plan.iw {
-                std::ptr::copy_nonoverlapping(src.add(ix * plan.in_stride), d, c);
+                copy_pixel(src.add(ix * plan.in_stride), d, c);
             } else {
                 std::ptr::write_bytes(d, zp, c);
             }
@@ -292,7 +292,7 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
             } else {
                 for (i, px) in tmp_res[..len].chunks_exact_mut(c).enumerate() {
                     let src = f.residual.add((p0 + i) * f.res_stride);
-                    std::ptr::copy_nonoverlapping(src, px.as_mut_ptr(), c);
+                    copy_pixel(src, px.as_mut_ptr(), c);
                 }
                 tmp_res.as_ptr()
             }
@@ -304,7 +304,7 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
             Store::F32 { ptr, stride } => {
                 finish_flat::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
                 for (i, px) in tmp_f32[..len].chunks_exact(c).enumerate() {
-                    std::ptr::copy_nonoverlapping(px.as_ptr(), ptr.add((p0 + i) * stride), c);
+                    copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                 }
             }
             Store::U8 {
@@ -321,10 +321,44 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
                 finish_flat::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
                 if stride != c {
                     for (i, px) in tmp_u8[..len].chunks_exact(c).enumerate() {
-                        std::ptr::copy_nonoverlapping(px.as_ptr(), ptr.add((p0 + i) * stride), c);
+                        copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                     }
                 }
             }
+        }
+    }
+}
+
+/// Copies one pixel's `c` elements. GhostNet's narrow layers have 1-8 channels, where a
+/// `memcpy` call per pixel costs more than the copy: those sizes get constant-size copies
+/// (inlined moves).
+///
+/// # Safety
+/// As `std::ptr::copy_nonoverlapping(src, dst, c)`.
+#[inline(always)]
+pub(crate) unsafe fn copy_pixel<T: Copy>(src: *const T, dst: *mut T, c: usize) {
+    /// # Safety
+    /// As `std::ptr::copy_nonoverlapping(src, dst, N)`.
+    #[inline(always)]
+    unsafe fn fixed<T: Copy, const N: usize>(src: *const T, dst: *mut T) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            dst.cast::<[T; N]>()
+                .write_unaligned(src.cast::<[T; N]>().read_unaligned())
+        }
+    }
+    // SAFETY (all arms): forwarded contract, `N == c`.
+    unsafe {
+        match c {
+            1 => fixed::<T, 1>(src, dst),
+            2 => fixed::<T, 2>(src, dst),
+            3 => fixed::<T, 3>(src, dst),
+            4 => fixed::<T, 4>(src, dst),
+            5 => fixed::<T, 5>(src, dst),
+            6 => fixed::<T, 6>(src, dst),
+            7 => fixed::<T, 7>(src, dst),
+            8 => fixed::<T, 8>(src, dst),
+            _ => std::ptr::copy_nonoverlapping(src, dst, c),
         }
     }
 }
