@@ -4,12 +4,14 @@
 1. Python layer cost: `YOLO()(path)` per image vs the `ghost-yolo detect` CLI's own per-image
    time (decode + Detector::detect_rgb, printed per image), both 1 thread, over the 68 shipped
    images, alternating ROUNDS rounds.
-2. Scale-out: images/s of Ray Data with 2 actors x 1 thread, 1 actor x 1 thread, and one
-   `ghost-yolo detect --threads 2` process, over the shipped images repeated REPEAT times.
+2. Scale-out: images/s of Ray Data with 2 actors x 1 thread, 1 actor x 1 thread (the recipe of
+   docs/scale-out.md, from paths to a Parquet write), and one `ghost-yolo detect --threads 2`
+   process, over the shipped images repeated REPEAT times. Ray Data starts its actors per dataset
+   (about 1 CPU s each), so short runs understate the scaling: compare --repeat 20 and 60.
 
 Needs: the package and ray[data] installed in this interpreter, a release CLI
 (cargo build --release --bin ghost-yolo). Run from the repository root:
-    python tools/bench_python.py [--rounds 5] [--repeat 4] [--cli target/release/ghost-yolo]
+    python tools/bench_python.py [--rounds 5] [--repeat 20] [--cli target/release/ghost-yolo]
 """
 
 from __future__ import annotations
@@ -87,24 +89,38 @@ def bench_layer(rounds: int) -> dict:
 
 
 def bench_ray(cli: str, repeat: int) -> dict:
+    """The recipe of docs/scale-out.md ("On one machine"), timed from building the dataset to
+    the end of the Parquet write: actor start-up, detection and the write are all in."""
+    import tempfile
+
     import ray
 
     import ghost_yolo.ray
 
     paths = IMAGES * repeat
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             configure_logging=False)
+    # As the recipe: one logical CPU more than the cores, for the write stage beside the actors.
+    ray.init(num_cpus=os.cpu_count() + 1, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False, configure_logging=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     out = {}
     try:
+        # The first dataset of a session also starts Ray Data's helper actors (about 5 CPU s
+        # here, once per session): outside the timed runs, so the first 1 x 1 does not pay it.
+        ray.data.from_items([{"path": p} for p in IMAGES[:16]]).map_batches(
+            ghost_yolo.ray.Detector, fn_constructor_kwargs={"threads": 1}, concurrency=1, num_cpus=1,
+            batch_size=16).materialize()
         for actors in (1, 2, 1, 2):
-            ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=16)
-            t = time.perf_counter()
-            n = ds.map_batches(ghost_yolo.ray.Detector, fn_constructor_kwargs={"threads": 1},
-                               concurrency=actors, num_cpus=1, batch_size=16).count()
-            dt = time.perf_counter() - t
-            assert n == len(paths)
+            with tempfile.TemporaryDirectory() as d:
+                t = time.perf_counter()
+                ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=16)
+                ds = ds.map_batches(ghost_yolo.ray.Detector, fn_constructor_kwargs={"threads": 1},
+                                    concurrency=actors, num_cpus=1, batch_size=16)
+                # The write runs beside the actors (docs/scale-out.md: "Stages after the detection").
+                ds.write_parquet(d, concurrency=1)
+                dt = time.perf_counter() - t
+                n = ray.data.read_parquet(d).count()
+            assert n == len(paths), (n, len(paths))
             out.setdefault(f"ray_{actors}x1", []).append(len(paths) / dt)
     finally:
         ray.shutdown()
@@ -112,21 +128,26 @@ def bench_ray(cli: str, repeat: int) -> dict:
         t = time.perf_counter()
         subprocess.run([cli, "detect", "-q", "--threads", "2", *paths], check=True, stdout=subprocess.DEVNULL)
         out.setdefault("cli_2threads", []).append(len(paths) / (time.perf_counter() - t))
-    print(f"images/s over {len(paths)} images (whole pipeline, incl. model load / actor start)")
+    print(f"images/s over {len(paths)} images (whole pipeline, incl. model load / actor start / Parquet write)")
     for k, v in out.items():
         print(f"  {k}: {', '.join(f'{x:.1f}' for x in v)}")
+    ratios = [b / a for a, b in zip(out["ray_1x1"], out["ray_2x1"])]
+    print(f"  ray 2x1 / 1x1 per pair: {', '.join(f'{r:.2f}' for r in ratios)}")
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--repeat", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=20, help="Ray part: the shipped images this many times "
+                    "(fewer makes actor start-up dominate)")
     ap.add_argument("--cli", default=str(REPO / "target/release/ghost-yolo"))
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--only-ray", action="store_true", help="only part 2")
     a = ap.parse_args()
-    bench_overhead(a.cli, a.rounds)
-    bench_layer(3)
+    if not a.only_ray:
+        bench_overhead(a.cli, a.rounds)
+        bench_layer(3)
     if not a.skip_ray:
         bench_ray(a.cli, a.repeat)
 

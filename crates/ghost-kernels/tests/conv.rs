@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{fill, inside, strided};
+use common::{
+    any_conv_dims, any_run_options, assert_sentinels, channel_counts, residual_error_terms,
+    same_bits, strided, test_isas, ConvDims, Operands, RunOptions,
+};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{self, conv2d_with_isa, naive, ConvScratch, PackedConv};
@@ -17,29 +20,17 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 struct Case {
-    n: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
+    dims: ConvDims,
     window: Window,
-    act: Activation,
-    residual: Option<AddOrder>,
-    bias: bool,
     /// Dense input (pixel stride = cin) or strided with NaN gaps: small-cin convs take a
     /// different driver path for each.
     dense_input: bool,
-    threads: usize,
-    seed: u64,
-}
-
-fn channels() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(1usize), Just(3), Just(16), Just(17), 1usize..=40]
+    run: RunOptions,
 }
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        (1usize..=2, 1usize..=9, 1usize..=9, channels(), channels()),
+        any_conv_dims(9, channel_counts(3, 40)),
         (
             prop::sample::select(vec![1usize, 2, 3, 5]),
             prop::sample::select(vec![1usize, 2, 3, 5]),
@@ -47,26 +38,10 @@ fn case() -> impl Strategy<Value = Case> {
             1usize..=2,
         ),
         (0usize..5, 0usize..5, 0usize..5, 0usize..5),
-        (
-            prop::sample::select(Activation::ALL.to_vec()),
-            prop_oneof![
-                Just(None),
-                Just(Some(AddOrder::BeforeActivation)),
-                Just(Some(AddOrder::AfterActivation))
-            ],
-            any::<bool>(),
-            any::<bool>(),
-            1usize..=2,
-            any::<u64>(),
-        ),
+        (any_run_options(), any::<bool>()),
     )
         .prop_map(
-            |(
-                (n, h, w, cin, cout),
-                (kh, kw, sh, sw),
-                (pt, pl, pb, pr),
-                (act, residual, bias, dense_input, threads, seed),
-            )| {
+            |(dims, (kh, kw, sh, sw), (pt, pl, pb, pr), (run, dense_input))| {
                 // Paddings are reduced modulo the kernel (the window requires pad < kernel), and the
                 // input grown to fit the window.
                 let padding = Padding {
@@ -83,83 +58,48 @@ fn case() -> impl Strategy<Value = Case> {
                     padding,
                 };
                 Case {
-                    n,
-                    h: h.max(kh),
-                    w: w.max(kw),
-                    cin,
-                    cout,
+                    dims: ConvDims {
+                        h: dims.h.max(kh),
+                        w: dims.w.max(kw),
+                        ..dims
+                    },
                     window,
-                    act,
-                    residual,
-                    bias,
                     dense_input,
-                    threads,
-                    seed,
+                    run,
                 }
             },
         )
 }
 
 fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
+    let ConvDims { n, h, w, cin, cout } = c.dims;
     let (kh, kw) = (c.window.kernel_h, c.window.kernel_w);
-    let (oh, ow) = c.window.output_size(c.h, c.w).unwrap();
+    let (oh, ow) = c.window.output_size(h, w).unwrap();
     let in_layout = if c.dense_input {
-        NhwcLayout::dense(c.n, c.h, c.w, c.cin)
+        NhwcLayout::dense(n, h, w, cin)
     } else {
-        strided(c.n, c.h, c.w, c.cin, 2, 3)
+        strided(n, h, w, cin, 2, 3)
     };
-    let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
-    let x = values(c.seed, in_layout.elements());
-    let wts = values(c.seed ^ 1, c.cout * c.cin * kh * kw);
-    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
-    let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
-    let in_buf = fill(&in_layout, &x);
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
-    let packed = PackedConv::new(&wts, bias.as_deref(), c.cin, c.cout, kh, kw).unwrap();
-    let threads = Threads::new(c.threads).unwrap();
-    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
-    {
-        let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-        conv2d_with_isa(
-            isa, &input, &packed, &c.window, &epilogue, &mut out, scratch, &threads,
-        )
-        .unwrap();
-    }
-    let mut ref_buf = vec![0.0f32; out_layout.elements()];
-    {
-        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, oh, ow, c.cout).unwrap();
-        naive::conv2d(
-            &input,
-            &wts,
-            bias.as_deref(),
-            c.cin,
-            c.cout,
-            &c.window,
-            &epilogue,
-            &mut out,
-        )
-        .unwrap();
-    }
-    for (i, v) in out_buf.iter().enumerate() {
-        if !inside(&out_layout, i) {
-            assert!(
-                v.is_nan(),
-                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
-            );
-        }
-    }
+    let out_layout = strided(n, oh, ow, cout, 1, 2);
+    let res_layout = strided(n, oh, ow, cout, 0, 1);
+    let ops = Operands::new(
+        c.run.seed,
+        in_layout,
+        cout * cin * kh * kw,
+        c.run.bias,
+        res_layout,
+    );
+    let (input, res_view, wts, bias) = (ops.input(), ops.residual(), &ops.weights, &ops.bias);
+    let packed = PackedConv::new(wts, ops.bias(), cin, cout, kh, kw).unwrap();
+    let (out_buf, ref_buf) =
+        ops.conv_and_reference(isa, &packed, &c.window, &c.run, &out_layout, scratch);
+    assert_sentinels(&out_buf, &out_layout, (isa, c));
     let out = TensorView::new(&out_buf, out_layout).unwrap();
     let pad = c.window.padding;
-    for b in 0..c.n {
+    for b in 0..n {
         for oy in 0..oh {
             for ox in 0..ow {
-                for o in 0..c.cout {
+                for o in 0..cout {
                     // Tolerance: the Higham bound of an f32 dot product over the window's
                     // kh*kw*cin terms plus the bias (and a residual added before the
                     // activation), scaled by the activation slope, plus the activation's relative
@@ -173,26 +113,20 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
                             let (Some(iy), Some(ix)) = (iy, ix) else {
                                 continue;
                             };
-                            if iy >= c.h || ix >= c.w {
+                            if iy >= h || ix >= w {
                                 continue;
                             }
-                            for i in 0..c.cin {
-                                let wv = wts[((o * c.cin + i) * kh + ky) * kw + kx] as f64;
+                            for i in 0..cin {
+                                let wv = wts[((o * cin + i) * kh + ky) * kw + kx] as f64;
                                 abs_sum += (wv * input.get(b, iy, ix, i) as f64).abs();
                             }
                         }
                     }
                     let r = res_view.get(b, oy, ox, o) as f64;
-                    let terms = kh * kw * c.cin + 2;
-                    let r_mag = match c.residual {
-                        None => 0.0,
-                        Some(AddOrder::BeforeActivation) => {
-                            abs_sum += r.abs();
-                            0.0
-                        }
-                        Some(AddOrder::AfterActivation) => r.abs(),
-                    };
-                    let expected = ref_buf[((b * oh + oy) * ow + ox) * c.cout + o] as f64;
+                    let terms = kh * kw * cin + 2;
+                    let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
+                    abs_sum += r_term;
+                    let expected = ref_buf[((b * oh + oy) * ow + ox) * cout + o] as f64;
                     let got = out.get(b, oy, ox, o) as f64;
                     let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
                     assert!(
@@ -205,56 +139,36 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) {
     }
 }
 
-fn supported_isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(64)))]
-
-    #[test]
-    fn avx2_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn neon_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn portable_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Portable) {
-            check_case(Isa::Portable, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn scalar_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
-            check_case(Isa::Scalar, &c, &mut ConvScratch::new());
-        }
+proptest_per_isa! {
+    cases: 64,
+    strategy: case(),
+    check: |isa, c: &Case| check_case(isa, c, &mut ConvScratch::new()),
+    tests: {
+        avx2_matches_reference => Isa::Avx2Fma,
+        neon_matches_reference => Isa::Neon,
+        portable_matches_reference => Isa::Portable,
+        scalar_matches_reference => Isa::Scalar,
     }
 }
 
 fn pinned(n: usize, hw: (usize, usize), cin: usize, cout: usize, window: Window) -> Case {
     Case {
-        n,
-        h: hw.0,
-        w: hw.1,
-        cin,
-        cout,
+        dims: ConvDims {
+            n,
+            h: hw.0,
+            w: hw.1,
+            cin,
+            cout,
+        },
         window,
-        act: Activation::Silu,
-        residual: None,
-        bias: true,
         dense_input: true,
-        threads: 2,
-        seed: 5,
+        run: RunOptions {
+            act: Activation::Silu,
+            residual: None,
+            bias: true,
+            threads: 2,
+            seed: 5,
+        },
     }
 }
 
@@ -303,7 +217,7 @@ fn pinned_shapes_with_one_scratch() {
             ..pinned(1, (11, 10), 5, 6, Window::square(11, 1, 3))
         },
     ];
-    for isa in supported_isas() {
+    for isa in test_isas() {
         let mut scratch = ConvScratch::new();
         for c in &cases {
             for act in Activation::ALL {
@@ -315,8 +229,11 @@ fn pinned_shapes_with_one_scratch() {
                     check_case(
                         isa,
                         &Case {
-                            act,
-                            residual,
+                            run: RunOptions {
+                                act,
+                                residual,
+                                ..c.run
+                            },
                             ..c.clone()
                         },
                         &mut scratch,
@@ -342,7 +259,7 @@ fn one_and_two_threads_agree_bitwise() {
         let packed = PackedConv::new(&wts, Some(&values(33, cout)), cin, cout, 3, 3).unwrap();
         let (oh, ow) = window.output_size(h, w).unwrap();
         let epilogue = Epilogue::act(Activation::Silu);
-        for isa in supported_isas() {
+        for isa in test_isas() {
             let run = |threads: usize| {
                 let mut out = vec![0.0f32; n * oh * ow * cout];
                 let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
@@ -363,9 +280,7 @@ fn one_and_two_threads_agree_bitwise() {
             };
             let (one, two) = (run(1), run(2));
             assert!(
-                one.iter()
-                    .zip(&two)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(&one, &two),
                 "{isa:?} cin {cin}: 1 and 2 threads differ"
             );
         }

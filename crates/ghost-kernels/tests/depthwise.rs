@@ -5,60 +5,17 @@
 
 mod common;
 
+use common::{
+    any_activation, any_residual_order, assert_invalid_parameter, assert_shape_mismatch, epilogue,
+    run_into_sentinel_view, same_bits, sentinel_buffer, splitmix_values, strided, test_isas,
+};
 use ghost_kernels::depthwise::{self, depthwise, depthwise_with_isa, PackedDepthwise};
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{
-    Activation, AddOrder, Epilogue, Isa, KernelError, NhwcLayout, Padding, TensorView,
-    TensorViewMut, Threads, Window,
+    Activation, AddOrder, Epilogue, Isa, NhwcLayout, Padding, TensorView, TensorViewMut, Threads,
+    Window,
 };
 use proptest::prelude::*;
-
-/// Deterministic pseudo-random values in [-1, 1) (SplitMix64).
-fn random_vec(seed: u64, len: usize) -> Vec<f32> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-/// A buffer for `layout` whose every float is NaN except the view's elements, set from `values`
-/// (dense n*h*w*c order).
-fn sentinel_buffer(layout: &NhwcLayout, values: &[f32]) -> Vec<f32> {
-    let mut buf = vec![f32::NAN; layout.required_len() + 3];
-    let mut view = TensorViewMut::new(&mut buf, *layout).unwrap();
-    view.copy_from_dense(values).unwrap();
-    buf
-}
-
-/// Asserts every float of `buf` outside `layout`'s elements is still NaN.
-fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
-    let mut inside = vec![false; buf.len()];
-    for p in 0..layout.pixels() {
-        let o = layout.pixel_offset(p);
-        inside[o..o + layout.c].iter_mut().for_each(|v| *v = true);
-    }
-    for (i, (&v, &inside)) in buf.iter().zip(&inside).enumerate() {
-        assert!(inside || v.is_nan(), "stray write at float {i}: {v}");
-    }
-}
-
-fn layout(n: usize, h: usize, w: usize, c: usize, gap: usize, offset: usize) -> NhwcLayout {
-    NhwcLayout {
-        n,
-        h,
-        w,
-        c,
-        pixel_stride: offset + c + gap,
-        channel_offset: offset,
-    }
-}
 
 /// Sum of absolute values of the terms of each output element (bias, products, residual when
 /// added before the activation): the scale of its f32 rounding error.
@@ -102,11 +59,6 @@ fn abs_sums(
     sums
 }
 
-/// The implementations this CPU can run.
-fn isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
 #[derive(Debug, Clone)]
 struct Case {
     n: usize,
@@ -138,7 +90,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         kernel,
         (1usize..=2, 1usize..=2),
         (0usize..7, 0usize..7, 0usize..7, 0usize..7),
-        (prop::sample::select(Activation::ALL.to_vec()), 0usize..3),
+        (any_activation(), any_residual_order()),
         (0usize..3, 0usize..3, 0usize..3, 0usize..3),
         (any::<bool>(), any::<u64>()),
     )
@@ -148,7 +100,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 (kh, kw),
                 (sh, sw),
                 (pt, pl, pb, pr),
-                (act, res),
+                (act, residual),
                 gaps,
                 (bias, seed),
             )| {
@@ -172,11 +124,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     sw,
                     pad,
                     act,
-                    residual: [
-                        None,
-                        Some(AddOrder::BeforeActivation),
-                        Some(AddOrder::AfterActivation),
-                    ][res],
+                    residual,
                     in_gap: gaps.0,
                     in_offset: gaps.1,
                     out_gap: gaps.2,
@@ -199,27 +147,24 @@ fn check_case(case: &Case, isa: Isa, threads: &Threads) -> Vec<f32> {
         padding: case.pad,
     };
     let (oh, ow) = window.output_size(case.h, case.w).unwrap();
-    let in_layout = layout(case.n, case.h, case.w, case.c, case.in_gap, case.in_offset);
-    let out_layout = layout(case.n, oh, ow, case.c, case.out_gap, case.out_offset);
-    let in_values = random_vec(case.seed, in_layout.elements());
+    let in_layout = strided(case.n, case.h, case.w, case.c, case.in_offset, case.in_gap);
+    let out_layout = strided(case.n, oh, ow, case.c, case.out_offset, case.out_gap);
+    let in_values = splitmix_values(case.seed, in_layout.elements());
     let in_buf = sentinel_buffer(&in_layout, &in_values);
     let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let weights = random_vec(case.seed ^ 1, case.c * case.kh * case.kw);
+    let weights = splitmix_values(case.seed ^ 1, case.c * case.kh * case.kw);
     let bias = if case.bias {
-        random_vec(case.seed ^ 2, case.c)
+        splitmix_values(case.seed ^ 2, case.c)
     } else {
         vec![0.0; case.c]
     };
-    let res_layout = layout(case.n, oh, ow, case.c, 1, 2);
+    let res_layout = strided(case.n, oh, ow, case.c, 2, 1);
     let res_buf = sentinel_buffer(
         &res_layout,
-        &random_vec(case.seed ^ 3, res_layout.elements()),
+        &splitmix_values(case.seed ^ 3, res_layout.elements()),
     );
     let res_view = TensorView::new(&res_buf, res_layout).unwrap();
-    let epilogue = match case.residual {
-        None => Epilogue::act(case.act),
-        Some(order) => Epilogue::with_residual(case.act, res_view, order),
-    };
+    let epilogue = epilogue(case.act, case.residual, res_view);
 
     let mut ref_buf = vec![0.0; out_layout.elements()];
     let mut reference = TensorViewMut::dense(&mut ref_buf, case.n, oh, ow, case.c).unwrap();
@@ -241,19 +186,9 @@ fn check_case(case: &Case, isa: Isa, threads: &Threads) -> Vec<f32> {
         case.kw,
     )
     .unwrap();
-    let mut out_buf = vec![f32::NAN; out_layout.required_len() + 3];
-    let mut output = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-    depthwise_with_isa(
-        isa,
-        &input,
-        &packed,
-        &window,
-        &epilogue,
-        &mut output,
-        threads,
-    )
-    .unwrap();
-    let got = output.as_view().to_dense();
+    let got = run_into_sentinel_view(&out_layout, 3, (isa, case), |output| {
+        depthwise_with_isa(isa, &input, &packed, &window, &epilogue, output, threads).unwrap();
+    });
 
     let sums = abs_sums(
         &input,
@@ -269,7 +204,6 @@ fn check_case(case: &Case, isa: Isa, threads: &Threads) -> Vec<f32> {
         let err = (f64::from(g) - f64::from(r)).abs();
         assert!(err <= bound, "{isa:?} element {i}: got {g}, reference {r}, error {err:e} > bound {bound:e} in {case:?}");
     }
-    assert_sentinels(&out_buf, &out_layout);
     got
 }
 
@@ -278,7 +212,7 @@ proptest! {
 
     #[test]
     fn every_isa_matches_the_naive_reference(case in case_strategy()) {
-        for isa in isas() {
+        for isa in test_isas() {
             check_case(&case, isa, &Threads::single());
         }
     }
@@ -286,10 +220,10 @@ proptest! {
     #[test]
     fn one_and_two_threads_are_bitwise_equal(case in case_strategy()) {
         let two = Threads::new(2).unwrap();
-        for isa in isas() {
+        for isa in test_isas() {
             let a = check_case(&case, isa, &Threads::single());
             let b = check_case(&case, isa, &two);
-            prop_assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{isa:?} differs across thread counts");
+            prop_assert!(same_bits(&a, &b), "{isa:?} differs across thread counts");
         }
     }
 }
@@ -309,10 +243,10 @@ proptest! {
     ) {
         let case = Case { c, w: case.w.max(w), sh: s, sw: s, ..case };
         let two = Threads::new(2).unwrap();
-        for isa in isas() {
+        for isa in test_isas() {
             let a = check_case(&case, isa, &Threads::single());
             let b = check_case(&case, isa, &two);
-            prop_assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{isa:?} differs across thread counts");
+            prop_assert!(same_bits(&a, &b), "{isa:?} differs across thread counts");
         }
     }
 }
@@ -447,7 +381,7 @@ fn pinned_cases() {
         },
     ];
     for case in &cases {
-        for isa in isas() {
+        for isa in test_isas() {
             check_case(case, isa, &Threads::single());
         }
     }
@@ -470,7 +404,7 @@ fn hand_computed_padding_counts() {
             })
             .collect()
     };
-    for isa in isas() {
+    for isa in test_isas() {
         let mut out = vec![0.0f32; h * w * c];
         let mut output = TensorViewMut::dense(&mut out, 1, h, w, c).unwrap();
         depthwise_with_isa(
@@ -511,10 +445,10 @@ fn ghost_module_in_place_halves() {
             pixel_stride: 2 * m + 1,
             channel_offset: 0,
         };
-        let primary = random_vec(m as u64, h * w * m);
+        let primary = splitmix_values(m as u64, h * w * m);
         let mut buf = vec![f32::NAN; full.required_len() + 1];
-        let weights = random_vec(99, m * 9);
-        let bias = random_vec(98, m);
+        let weights = splitmix_values(99, m * 9);
+        let bias = splitmix_values(98, m);
         let packed = PackedDepthwise::new(&weights, Some(&bias), m, 3, 3).unwrap();
         let window = Window::same(3, 1);
 
@@ -531,7 +465,7 @@ fn ghost_module_in_place_halves() {
         )
         .unwrap();
 
-        for isa in isas() {
+        for isa in test_isas() {
             let view = TensorViewMut::new(&mut buf, full).unwrap();
             let (mut first, mut second) = view.split_channels(m).unwrap();
             first.copy_from_dense(&primary).unwrap();
@@ -572,15 +506,20 @@ fn ghost_module_in_place_halves() {
 fn two_threads_split_large_maps_identically() {
     for c in [5usize, 44] {
         let (h, w) = (41, 37);
-        let data = random_vec(5, h * w * c);
+        let data = splitmix_values(5, h * w * c);
         let input = TensorView::dense(&data, 1, h, w, c).unwrap();
         for (k, s) in [(3, 1), (5, 2), (5, 1), (3, 2), (7, 1)] {
-            let packed =
-                PackedDepthwise::new(&random_vec(6, c * k * k), Some(&random_vec(7, c)), c, k, k)
-                    .unwrap();
+            let packed = PackedDepthwise::new(
+                &splitmix_values(6, c * k * k),
+                Some(&splitmix_values(7, c)),
+                c,
+                k,
+                k,
+            )
+            .unwrap();
             let window = Window::same(k, s);
             let (oh, ow) = window.output_size(h, w).unwrap();
-            for isa in isas() {
+            for isa in test_isas() {
                 let run = |threads: &Threads| {
                     let mut out = vec![0.0f32; oh * ow * c];
                     let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, c).unwrap();
@@ -598,10 +537,7 @@ fn two_threads_split_large_maps_identically() {
                 };
                 let a = run(&Threads::single());
                 let b = run(&Threads::new(2).unwrap());
-                assert!(
-                    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{isa:?} c={c} k={k} s={s}"
-                );
+                assert!(same_bits(&a, &b), "{isa:?} c={c} k={k} s={s}");
             }
         }
     }
@@ -618,54 +554,18 @@ fn shape_errors_name_the_operand() {
 
     let mut wrong = TensorViewMut::dense(&mut out, 1, 5, 4, 4).unwrap();
     let err = depthwise(&input, &packed, &Window::same(3, 1), &e, &mut wrong, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 
     let mut good = TensorViewMut::dense(&mut out, 1, 5, 5, 4).unwrap();
     let err = depthwise(&input, &packed, &Window::same(5, 1), &e, &mut good, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "window",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "window");
 
     let three = PackedDepthwise::new(&[0.0; 27], None, 3, 3, 3).unwrap();
     let err = depthwise(&input, &three, &Window::same(3, 1), &e, &mut good, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "input",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "input");
 
     let err = depthwise(&input, &packed, &Window::square(3, 1, 3), &e, &mut good, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::InvalidParameter {
-                name: "padding",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_invalid_parameter(&err, "padding");
 
     let res_data = vec![0.0f32; 4 * 4 * 4];
     let res = TensorView::dense(&res_data, 1, 4, 4, 4).unwrap();
@@ -679,30 +579,12 @@ fn shape_errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "residual",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "residual");
 
     let err =
         depthwise::naive::depthwise(&input, &[0.0; 35], None, &Window::same(3, 1), &e, &mut good)
             .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "depthwise weights",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "depthwise weights");
 }
 
 /// The fast path really ran: on an AVX2 machine the active ISA is AVX2 (unless overridden), and

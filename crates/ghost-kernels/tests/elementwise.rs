@@ -15,6 +15,11 @@
 
 mod common;
 
+use common::{
+    any_activation, assert_invalid_parameter, assert_shape_mismatch, one_and_two_threads,
+    run_in_place_on_copy, run_into_sentinel_view, same_bits, sentinel_buffer, splitmix_values,
+    strided, test_isas,
+};
 use ghost_kernels::dfl::{self, dfl_with_isa};
 use ghost_kernels::elementwise::{
     self, activate_inplace_with_isa, add_inplace_with_isa, binary_with_isa,
@@ -22,65 +27,8 @@ use ghost_kernels::elementwise::{
 };
 use ghost_kernels::softmax::{self, softmax_rows_with_isa};
 use ghost_kernels::tolerance::ACT_REL;
-use ghost_kernels::{Activation, Isa, KernelError, NhwcLayout, TensorView, TensorViewMut, Threads};
+use ghost_kernels::{Activation, KernelError, TensorView, TensorViewMut, Threads};
 use proptest::prelude::*;
-
-fn random_vec(seed: u64, len: usize) -> Vec<f32> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn layout(n: usize, h: usize, w: usize, c: usize, gap: usize, offset: usize) -> NhwcLayout {
-    NhwcLayout {
-        n,
-        h,
-        w,
-        c,
-        pixel_stride: offset + c + gap,
-        channel_offset: offset,
-    }
-}
-
-fn sentinel_buffer(layout: &NhwcLayout, values: &[f32]) -> Vec<f32> {
-    let mut buf = vec![f32::NAN; layout.required_len() + 3];
-    TensorViewMut::new(&mut buf, *layout)
-        .unwrap()
-        .copy_from_dense(values)
-        .unwrap();
-    buf
-}
-
-fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
-    let mut inside = vec![false; buf.len()];
-    for p in 0..layout.pixels() {
-        let o = layout.pixel_offset(p);
-        inside[o..o + layout.c].iter_mut().for_each(|v| *v = true);
-    }
-    for (i, (&v, &inside)) in buf.iter().zip(&inside).enumerate() {
-        assert!(inside || v.is_nan(), "stray write at float {i}: {v}");
-    }
-}
-
-fn isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
-fn same_bits(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
-fn threads() -> [Threads; 2] {
-    [Threads::single(), Threads::new(2).unwrap()]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(200)))]
@@ -91,26 +39,24 @@ proptest! {
         (gaps, seed, mul) in ((0usize..3, 0usize..3, 0usize..3), any::<u64>(), any::<bool>()),
     ) {
         let op = if mul { BinaryOp::Mul } else { BinaryOp::Add };
-        let (la, lb) = (layout(n, h, w, c, gaps.0, 1), layout(n, h, w, c, gaps.1, 0));
-        let (va, vb) = (random_vec(seed, la.elements()), random_vec(!seed, lb.elements()));
+        let (la, lb) = (strided(n, h, w, c, 1, gaps.0), strided(n, h, w, c, 0, gaps.1));
+        let (va, vb) = (splitmix_values(seed, la.elements()), splitmix_values(!seed, lb.elements()));
         let (ba, bb) = (sentinel_buffer(&la, &va), sentinel_buffer(&lb, &vb));
         let (a, b) = (TensorView::new(&ba, la).unwrap(), TensorView::new(&bb, lb).unwrap());
         let want: Vec<f32> = va.iter().zip(&vb).map(|(x, y)| if mul { x * y } else { x + y }).collect();
-        for isa in isas() {
-            for t in threads() {
-                let lo = layout(n, h, w, c, gaps.2, 2);
-                let mut bo = vec![f32::NAN; lo.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut bo, lo).unwrap();
-                binary_with_isa(isa, op, &a, &b, &mut out, &t).unwrap();
-                prop_assert!(same_bits(&out.as_view().to_dense(), &want), "{:?} {:?}", isa, op);
-                assert_sentinels(&bo, &lo);
+        for isa in test_isas() {
+            for t in one_and_two_threads() {
+                let lo = strided(n, h, w, c, 2, gaps.2);
+                let got = run_into_sentinel_view(&lo, 2, isa, |out| {
+                    binary_with_isa(isa, op, &a, &b, out, &t).unwrap();
+                });
+                prop_assert!(same_bits(&got, &want), "{:?} {:?}", isa, op);
                 if !mul {
                     // In place: a's buffer takes the sum.
-                    let mut ia = ba.clone();
-                    let mut x = TensorViewMut::new(&mut ia, la).unwrap();
-                    add_inplace_with_isa(isa, &mut x, &b, &t).unwrap();
-                    prop_assert!(same_bits(&x.as_view().to_dense(), &want), "{:?} add in place", isa);
-                    assert_sentinels(&ia, &la);
+                    let got = run_in_place_on_copy(&ba, &la, isa, |x| {
+                        add_inplace_with_isa(isa, x, &b, &t).unwrap();
+                    });
+                    prop_assert!(same_bits(&got, &want), "{:?} add in place", isa);
                 }
             }
         }
@@ -121,29 +67,27 @@ proptest! {
         (n, h, w, c) in (1usize..=2, 1usize..=9, 1usize..=9, 1usize..=70),
         (gap, seed) in (0usize..3, any::<u64>()),
     ) {
-        let l = layout(n, h, w, c, gap, 1);
-        let values = random_vec(seed, l.elements());
+        let l = strided(n, h, w, c, 1, gap);
+        let values = splitmix_values(seed, l.elements());
         let buf = sentinel_buffer(&l, &values);
         let input = TensorView::new(&buf, l).unwrap();
-        let sl = layout(n, 1, 1, c, 1, 1);
-        let scales = random_vec(seed ^ 5, n * c);
+        let sl = strided(n, 1, 1, c, 1, 1);
+        let scales = splitmix_values(seed ^ 5, n * c);
         let sbuf = sentinel_buffer(&sl, &scales);
         let scale = TensorView::new(&sbuf, sl).unwrap();
         let want: Vec<f32> = values.iter().enumerate().map(|(i, v)| v * scales[(i / (h * w * c)) * c + i % c]).collect();
-        for isa in isas() {
-            for t in threads() {
-                let lo = layout(n, h, w, c, gap, 3);
-                let mut bo = vec![f32::NAN; lo.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut bo, lo).unwrap();
-                channel_scale_with_isa(isa, &input, &scale, &mut out, &t).unwrap();
-                prop_assert!(same_bits(&out.as_view().to_dense(), &want), "{:?}", isa);
-                assert_sentinels(&bo, &lo);
+        for isa in test_isas() {
+            for t in one_and_two_threads() {
+                let lo = strided(n, h, w, c, 3, gap);
+                let got = run_into_sentinel_view(&lo, 2, isa, |out| {
+                    channel_scale_with_isa(isa, &input, &scale, out, &t).unwrap();
+                });
+                prop_assert!(same_bits(&got, &want), "{:?}", isa);
 
-                let mut ibuf = buf.clone();
-                let mut x = TensorViewMut::new(&mut ibuf, l).unwrap();
-                channel_scale_inplace_with_isa(isa, &mut x, &scale, &t).unwrap();
-                prop_assert!(same_bits(&x.as_view().to_dense(), &want), "{:?} in place", isa);
-                assert_sentinels(&ibuf, &l);
+                let got = run_in_place_on_copy(&buf, &l, isa, |x| {
+                    channel_scale_inplace_with_isa(isa, x, &scale, &t).unwrap();
+                });
+                prop_assert!(same_bits(&got, &want), "{:?} in place", isa);
             }
         }
     }
@@ -151,21 +95,21 @@ proptest! {
     #[test]
     fn activate_inplace_matches_f64(
         (n, h, w, c) in (1usize..=2, 1usize..=7, 1usize..=7, 1usize..=40),
-        (gap, seed, act) in (0usize..3, any::<u64>(), prop::sample::select(Activation::ALL.to_vec())),
+        (gap, seed, act) in (0usize..3, any::<u64>(), any_activation()),
     ) {
-        let l = layout(n, h, w, c, gap, 1);
+        let l = strided(n, h, w, c, 1, gap);
         // Spread the inputs over [-12, 12] to exercise both tails of the activations.
-        let values: Vec<f32> = random_vec(seed, l.elements()).iter().map(|v| v * 12.0).collect();
-        for isa in isas() {
-            for t in threads() {
-                let mut buf = sentinel_buffer(&l, &values);
-                let mut x = TensorViewMut::new(&mut buf, l).unwrap();
-                activate_inplace_with_isa(isa, &mut x, act, &t).unwrap();
-                for (g, v) in x.as_view().to_dense().iter().zip(&values) {
+        let values: Vec<f32> = splitmix_values(seed, l.elements()).iter().map(|v| v * 12.0).collect();
+        let buf = sentinel_buffer(&l, &values);
+        for isa in test_isas() {
+            for t in one_and_two_threads() {
+                let got = run_in_place_on_copy(&buf, &l, isa, |x| {
+                    activate_inplace_with_isa(isa, x, act, &t).unwrap();
+                });
+                for (g, v) in got.iter().zip(&values) {
                     let r = act.apply_f64(f64::from(*v));
                     prop_assert!((f64::from(*g) - r).abs() <= ACT_REL * r.abs() + 1e-30, "{:?} {:?}({}) = {} vs {}", isa, act, v, g, r);
                 }
-                assert_sentinels(&buf, &l);
             }
         }
     }
@@ -175,25 +119,23 @@ proptest! {
         (n, h, w) in (1usize..=2, 1usize..=6, 1usize..=6),
         (bins, gap, seed, spread) in (prop::sample::select(vec![1usize, 3, 8, 16, 17]), 0usize..3, any::<u64>(), 1.0f32..20.0),
     ) {
-        let l = layout(n, h, w, 4 * bins, gap, 2);
-        let values: Vec<f32> = random_vec(seed, l.elements()).iter().map(|v| v * spread).collect();
+        let l = strided(n, h, w, 4 * bins, 2, gap);
+        let values: Vec<f32> = splitmix_values(seed, l.elements()).iter().map(|v| v * spread).collect();
         let buf = sentinel_buffer(&l, &values);
         let input = TensorView::new(&buf, l).unwrap();
         let mut ref_out = vec![0.0f32; n * h * w * 4];
         dfl::naive::dfl(&input, bins, &mut TensorViewMut::dense(&mut ref_out, n, h, w, 4).unwrap()).unwrap();
         let bound = (bins as f64 - 1.0) * ((2.0 * f64::from(spread) + 4.0) + 2.0 * (bins as f64 + 1.0)) * f64::from(f32::EPSILON) + 1e-30;
-        for isa in isas() {
+        for isa in test_isas() {
             let mut first: Option<Vec<f32>> = None;
-            for t in threads() {
-                let lo = layout(n, h, w, 4, gap, 1);
-                let mut bo = vec![f32::NAN; lo.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut bo, lo).unwrap();
-                dfl_with_isa(isa, &input, bins, &mut out, &t).unwrap();
-                let got = out.as_view().to_dense();
+            for t in one_and_two_threads() {
+                let lo = strided(n, h, w, 4, 1, gap);
+                let got = run_into_sentinel_view(&lo, 2, isa, |out| {
+                    dfl_with_isa(isa, &input, bins, out, &t).unwrap();
+                });
                 for (g, r) in got.iter().zip(&ref_out) {
                     prop_assert!((f64::from(*g) - f64::from(*r)).abs() <= bound, "{:?} bins {}: {} vs {}", isa, bins, g, r);
                 }
-                assert_sentinels(&bo, &lo);
                 match &first {
                     None => first = Some(got),
                     Some(f) => prop_assert!(same_bits(f, &got), "{:?} thread counts differ", isa),
@@ -207,13 +149,13 @@ proptest! {
         (rows, row_len) in (1usize..=12, 1usize..=70),
         (seed, spread) in (any::<u64>(), 1.0f32..30.0),
     ) {
-        let data: Vec<f32> = random_vec(seed, rows * row_len).iter().map(|v| v * spread).collect();
+        let data: Vec<f32> = splitmix_values(seed, rows * row_len).iter().map(|v| v * spread).collect();
         let mut reference = data.clone();
         softmax::naive::softmax_rows(&mut reference, row_len).unwrap();
         let range = 2.0 * f64::from(spread);
-        for isa in isas() {
+        for isa in test_isas() {
             let mut first: Option<Vec<f32>> = None;
-            for t in threads() {
+            for t in one_and_two_threads() {
                 let mut got = data.clone();
                 softmax_rows_with_isa(isa, &mut got, row_len, &t).unwrap();
                 for (g, r) in got.iter().zip(&reference) {
@@ -243,7 +185,7 @@ fn dfl_hand_computed() {
         logits[3 * bins + i] = if i == 4 || i == 6 { 50.0 } else { -50.0 }; // side 3 -> 5
     }
     let input = TensorView::dense(&logits, 1, 1, 1, 4 * bins).unwrap();
-    for isa in isas() {
+    for isa in test_isas() {
         let mut out = vec![0.0f32; 4];
         dfl_with_isa(
             isa,
@@ -263,7 +205,7 @@ fn dfl_hand_computed() {
 /// Softmax rows sum to 1 and keep the order of their logits; a row of equal values is uniform.
 #[test]
 fn softmax_hand_computed() {
-    for isa in isas() {
+    for isa in test_isas() {
         let mut data = vec![1.0f32; 10];
         data.extend([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
         softmax_rows_with_isa(isa, &mut data, 10, &Threads::single()).unwrap();
@@ -285,7 +227,7 @@ fn softmax_hand_computed() {
 fn activation_tail_applied_once() {
     for c in [9usize, 12, 20, 36] {
         let values: Vec<f32> = (0..3 * c).map(|i| i as f32 * 0.37 - 4.0).collect();
-        for isa in isas() {
+        for isa in test_isas() {
             let mut data = values.clone();
             let mut x = TensorViewMut::dense(&mut data, 1, 1, 3, c).unwrap();
             activate_inplace_with_isa(isa, &mut x, Activation::Silu, &Threads::single()).unwrap();
@@ -309,34 +251,13 @@ fn errors_name_the_operand() {
     let mut out = vec![0.0f32; 12];
     let mut o = TensorViewMut::dense(&mut out, 1, 2, 2, 3).unwrap();
     let err = elementwise::add(&a, &b, &mut o, &t).unwrap_err();
-    assert!(
-        matches!(err, KernelError::ShapeMismatch { operand: "b", .. }),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "b");
     let err = elementwise::channel_scale(&a, &b, &mut o, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "scale",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "scale");
     let mut small = vec![0.0f32; 12];
     let mut o2 = TensorViewMut::dense(&mut small, 1, 2, 3, 2).unwrap();
     let err = elementwise::mul(&a, &a, &mut o2, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 
     let logits = vec![0.0f32; 2 * 2 * 64];
     let input = TensorView::dense(&logits, 1, 2, 2, 64).unwrap();
@@ -348,16 +269,7 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "input",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "input");
     let err = dfl::dfl(
         &input,
         16,
@@ -365,16 +277,7 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
     let err = dfl::dfl(
         &input,
         0,
@@ -382,10 +285,7 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(err, KernelError::InvalidParameter { name: "bins", .. }),
-        "{err}"
-    );
+    assert_invalid_parameter(&err, "bins");
 
     let mut rows = vec![0.0f32; 10];
     assert!(matches!(

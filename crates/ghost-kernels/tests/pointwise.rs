@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{fill, inside, strided};
+use common::{
+    any_conv_dims, any_run_options, assert_sentinels, channel_counts, fill, residual_error_terms,
+    same_bits, strided, test_isas, ConvDims, Operands, RunOptions,
+};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::pointwise::{self, naive, pointwise_with_isa, PackedPointwise};
@@ -16,64 +19,28 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 struct Case {
-    n: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
+    dims: ConvDims,
     in_offset: usize,
     in_extra: usize,
     out_offset: usize,
     out_extra: usize,
-    act: Activation,
-    residual: Option<AddOrder>,
-    bias: bool,
-    threads: usize,
-    seed: u64,
-}
-
-fn channels() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(1usize), Just(3), Just(16), Just(17), 1usize..=70]
+    run: RunOptions,
 }
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        (1usize..=2, 1usize..=9, 1usize..=9, channels(), channels()),
+        any_conv_dims(9, channel_counts(3, 70)),
         (0usize..3, 0usize..4, 0usize..3, 0usize..4),
-        (
-            prop::sample::select(Activation::ALL.to_vec()),
-            prop_oneof![
-                Just(None),
-                Just(Some(AddOrder::BeforeActivation)),
-                Just(Some(AddOrder::AfterActivation))
-            ],
-            any::<bool>(),
-            1usize..=2,
-            any::<u64>(),
-        ),
+        any_run_options(),
     )
         .prop_map(
-            |(
-                (n, h, w, cin, cout),
-                (in_offset, in_extra, out_offset, out_extra),
-                (act, residual, bias, threads, seed),
-            )| {
-                Case {
-                    n,
-                    h,
-                    w,
-                    cin,
-                    cout,
-                    in_offset,
-                    in_extra,
-                    out_offset,
-                    out_extra,
-                    act,
-                    residual,
-                    bias,
-                    threads,
-                    seed,
-                }
+            |(dims, (in_offset, in_extra, out_offset, out_extra), run)| Case {
+                dims,
+                in_offset,
+                in_extra,
+                out_offset,
+                out_extra,
+                run,
             },
         )
 }
@@ -81,46 +48,29 @@ fn case() -> impl Strategy<Value = Case> {
 /// Runs `case` on `isa` and checks every output element against the f64 reference, and that
 /// nothing outside the output's channel range was written (the NaN sentinels survive).
 fn check_case(isa: Isa, c: &Case) {
-    let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
-    let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
-    let x = values(c.seed, in_layout.elements());
-    let wts = values(c.seed ^ 1, c.cin * c.cout);
-    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
-    let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
-    let in_buf = fill(&in_layout, &x);
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
-
+    let ops = operands(c, c.run.bias);
+    let (input, res_view, wts, bias) = (ops.input(), ops.residual(), &ops.weights, &ops.bias);
+    let epilogue = ops.epilogue(&c.run);
+    let out_layout = output_layout(c);
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
-    let packed = PackedPointwise::new(&wts, bias.as_deref(), c.cin, c.cout).unwrap();
-    let threads = Threads::new(c.threads).unwrap();
+    let packed = PackedPointwise::new(wts, ops.bias(), c.dims.cin, c.dims.cout).unwrap();
+    let threads = Threads::new(c.run.threads).unwrap();
     {
         let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
         pointwise_with_isa(isa, &input, &packed, &epilogue, &mut out, &threads).unwrap();
     }
     let mut ref_buf = vec![0.0f32; out_layout.elements()];
     {
-        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, c.h, c.w, c.cout).unwrap();
-        naive::pointwise(&input, &wts, bias.as_deref(), &epilogue, &mut out).unwrap();
+        let mut out =
+            TensorViewMut::dense(&mut ref_buf, c.dims.n, c.dims.h, c.dims.w, c.dims.cout).unwrap();
+        naive::pointwise(&input, wts, ops.bias(), &epilogue, &mut out).unwrap();
     }
 
-    for (i, v) in out_buf.iter().enumerate() {
-        if !inside(&out_layout, i) {
-            assert!(
-                v.is_nan(),
-                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
-            );
-        }
-    }
+    assert_sentinels(&out_buf, &out_layout, (isa, c));
     let out = TensorView::new(&out_buf, out_layout).unwrap();
     for p in 0..out_layout.pixels() {
         let xs = input.pixel(p);
-        for o in 0..c.cout {
+        for o in 0..c.dims.cout {
             // Tolerance: `dot_act_bound` is the Higham bound for a (cin + 1)-term f32 dot
             // product (the bias is one more term, a residual added before the activation
             // another) times the activation's slope, plus the activation's relative error. The
@@ -128,19 +78,15 @@ fn check_case(isa: Isa, c: &Case) {
             // |act(acc)| when a residual r is added after the activation (so cancellation in
             // the final add cannot hide the activation's own error).
             let r = res_view.pixel(p)[o] as f64;
-            let mut abs_sum: f64 = (0..c.cin)
-                .map(|i| (wts[o * c.cin + i] as f64 * xs[i] as f64).abs())
+            let mut abs_sum: f64 = (0..c.dims.cin)
+                .map(|i| (wts[o * c.dims.cin + i] as f64 * xs[i] as f64).abs())
                 .sum();
             abs_sum += bias.as_ref().map_or(0.0, |b| (b[o] as f64).abs());
-            let (terms, r_mag) = match c.residual {
-                None => (c.cin + 1, 0.0),
-                Some(AddOrder::BeforeActivation) => {
-                    abs_sum += r.abs();
-                    (c.cin + 2, 0.0)
-                }
-                Some(AddOrder::AfterActivation) => (c.cin + 1, r.abs()),
-            };
-            let expected = ref_buf[p * c.cout + o] as f64;
+            let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
+            abs_sum += r_term;
+            let before = c.run.residual == Some(AddOrder::BeforeActivation);
+            let terms = c.dims.cin + 1 + usize::from(before);
+            let expected = ref_buf[p * c.dims.cout + o] as f64;
             let got = out.pixel(p)[o] as f64;
             let bound = dot_act_bound(terms, abs_sum, expected.abs() + 2.0 * r_mag);
             assert!(
@@ -151,19 +97,20 @@ fn check_case(isa: Isa, c: &Case) {
     }
 }
 
-fn supported_isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
+proptest_per_isa! {
+    cases: 96,
+    strategy: case(),
+    check: check_case,
+    tests: {
+        avx2_matches_reference => Isa::Avx2Fma,
+        neon_matches_reference => Isa::Neon,
+        portable_matches_reference => Isa::Portable,
+        scalar_matches_reference => Isa::Scalar,
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(96)))]
-
-    #[test]
-    fn avx2_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &c);
-        }
-    }
 
     /// The direct small-`cout` path (`cout <= 16`, GhostNet width 0.25): odd channel counts,
     /// strided input and output views, every activation and residual order, larger maps so
@@ -177,7 +124,7 @@ proptest! {
         w in 1usize..=13,
     ) {
         if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &Case { cin, cout, h, w, ..c });
+            check_case(Isa::Avx2Fma, &Case { dims: ConvDims { cin, cout, h, w, ..c.dims }, ..c });
         }
     }
 
@@ -188,16 +135,9 @@ proptest! {
         cin in 1usize..=24,
         cout in 1usize..=16,
     ) {
-        let c = Case { cin, cout, h: 29, w: 31, ..c };
-        let outputs: Vec<Vec<u32>> = [1, 2].iter().map(|&t| run_bits(&Case { threads: t, ..c.clone() })).collect();
+        let c = Case { dims: ConvDims { cin, cout, h: 29, w: 31, ..c.dims }, ..c };
+        let outputs: Vec<Vec<u32>> = [1, 2].iter().map(|&t| run_bits(&Case { run: RunOptions { threads: t, ..c.run }, ..c.clone() })).collect();
         prop_assert_eq!(&outputs[0], &outputs[1]);
-    }
-
-    #[test]
-    fn neon_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &c);
-        }
     }
 
     /// The small-`cout` shapes on NEON (the direct small-channel kernel, and the 4x16 / 8x8
@@ -211,21 +151,7 @@ proptest! {
         w in 1usize..=13,
     ) {
         if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &Case { cin, cout, h, w, ..c });
-        }
-    }
-
-    #[test]
-    fn portable_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Portable) {
-            check_case(Isa::Portable, &c);
-        }
-    }
-
-    #[test]
-    fn scalar_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
-            check_case(Isa::Scalar, &c);
+            check_case(Isa::Neon, &Case { dims: ConvDims { cin, cout, h, w, ..c.dims }, ..c });
         }
     }
 }
@@ -233,16 +159,7 @@ proptest! {
 /// Pinned cases: tails in both dimensions, 1 channel, the tile edges of each microkernel.
 #[test]
 fn pinned_shapes() {
-    let base = Case {
-        n: 1,
-        h: 1,
-        w: 1,
-        cin: 1,
-        cout: 1,
-        in_offset: 0,
-        in_extra: 0,
-        out_offset: 0,
-        out_extra: 0,
+    let base = RunOptions {
         act: Activation::Identity,
         residual: None,
         bias: true,
@@ -260,7 +177,7 @@ fn pinned_shapes() {
         (1, 2, 7, 600, 20),
         (1, 1, 7, 1100, 24),
     ];
-    for isa in supported_isas() {
+    for isa in test_isas() {
         for &(n, h, w, cin, cout) in &shapes {
             for act in Activation::ALL {
                 for residual in [
@@ -269,18 +186,16 @@ fn pinned_shapes() {
                     Some(AddOrder::AfterActivation),
                 ] {
                     let c = Case {
-                        n,
-                        h,
-                        w,
-                        cin,
-                        cout,
+                        dims: ConvDims { n, h, w, cin, cout },
                         in_offset: 1,
                         in_extra: 2,
                         out_offset: 2,
                         out_extra: 1,
-                        act,
-                        residual,
-                        ..base.clone()
+                        run: RunOptions {
+                            act,
+                            residual,
+                            ..base
+                        },
                     };
                     check_case(isa, &c);
                 }
@@ -331,7 +246,7 @@ fn one_and_two_threads_agree_bitwise() {
         let res_view = TensorView::dense(&res, n, h, w, cout).unwrap();
         let epilogue =
             Epilogue::with_residual(Activation::Silu, res_view, AddOrder::AfterActivation);
-        for isa in supported_isas() {
+        for isa in test_isas() {
             let run = |threads: usize| {
                 let mut out = vec![0.0f32; n * h * w * cout];
                 let mut view = TensorViewMut::dense(&mut out, n, h, w, cout).unwrap();
@@ -341,9 +256,7 @@ fn one_and_two_threads_agree_bitwise() {
             };
             let (one, two) = (run(1), run(2));
             assert!(
-                one.iter()
-                    .zip(&two)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(&one, &two),
                 "{isa:?} cout {cout}: 1 and 2 threads differ"
             );
         }
@@ -365,7 +278,7 @@ fn narrow_panels_match_full_panels_bitwise() {
         let x = values(53, pixels * cin);
         let input = TensorView::dense(&x, 1, 1, pixels, cin).unwrap();
         let res = values(54, pixels * 32);
-        for isa in supported_isas() {
+        for isa in test_isas() {
             let run = |packed: &PackedPointwise, cout: usize| {
                 let res_layout = strided(1, 1, pixels, cout, 0, 32 - cout);
                 let res_view = TensorView::new(&res, res_layout).unwrap();
@@ -525,25 +438,43 @@ fn packed_weights_are_send_sync_clone() {
     assert_eq!(p.clone(), p);
 }
 
-/// Output bits of `c` on the active ISA (strided output, NaN sentinels included).
+/// The operands of `c` (`ghost_kernels::testing::values` from its seed): input in its strided
+/// layout, weights, bias when `bias`, and a residual (1 float before, 2 after its channels).
+fn operands(c: &Case, bias: bool) -> Operands {
+    let ConvDims { n, h, w, cin, cout } = c.dims;
+    Operands::new(
+        c.run.seed,
+        strided(n, h, w, cin, c.in_offset, c.in_extra),
+        cin * cout,
+        bias,
+        strided(n, h, w, cout, 1, 2),
+    )
+}
+
+/// The output's strided layout.
+fn output_layout(c: &Case) -> NhwcLayout {
+    let ConvDims { n, h, w, cout, .. } = c.dims;
+    strided(n, h, w, cout, c.out_offset, c.out_extra)
+}
+
+/// Output bits of `c` on the active ISA (strided output, NaN sentinels included), always with a
+/// bias.
 fn run_bits(c: &Case) -> Vec<u32> {
-    let in_layout = strided(c.n, c.h, c.w, c.cin, c.in_offset, c.in_extra);
-    let out_layout = strided(c.n, c.h, c.w, c.cout, c.out_offset, c.out_extra);
-    let in_buf = fill(&in_layout, &values(c.seed, in_layout.elements()));
-    let wts = values(c.seed ^ 1, c.cin * c.cout);
-    let bias = values(c.seed ^ 2, c.cout);
-    let res_layout = strided(c.n, c.h, c.w, c.cout, 1, 2);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
-    let packed = PackedPointwise::new(&wts, Some(&bias), c.cin, c.cout).unwrap();
+    let ops = operands(c, true);
+    let out_layout = output_layout(c);
+    let packed = PackedPointwise::new(&ops.weights, ops.bias(), c.dims.cin, c.dims.cout).unwrap();
     let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
     let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-    let threads = Threads::new(c.threads).unwrap();
-    pointwise_with_isa(active_isa(), &input, &packed, &epilogue, &mut out, &threads).unwrap();
+    let threads = Threads::new(c.run.threads).unwrap();
+    let epilogue = ops.epilogue(&c.run);
+    pointwise_with_isa(
+        active_isa(),
+        &ops.input(),
+        &packed,
+        &epilogue,
+        &mut out,
+        &threads,
+    )
+    .unwrap();
     out_buf.iter().map(|v| v.to_bits()).collect()
 }

@@ -9,68 +9,14 @@
 
 mod common;
 
+use common::{
+    assert_invalid_parameter, assert_shape_mismatch, one_and_two_threads, run_into_sentinel_view,
+    same_bits_or_both_nan, sentinel_buffer, splitmix_values, strided, test_isas,
+};
 use ghost_kernels::pool::{self, global_avg_pool_with_isa, max_pool_with_isa};
 use ghost_kernels::resize::{self, upsample_nearest_2x_with_isa};
-use ghost_kernels::{
-    Isa, KernelError, NhwcLayout, Padding, TensorView, TensorViewMut, Threads, Window,
-};
+use ghost_kernels::{Isa, Padding, TensorView, TensorViewMut, Threads, Window};
 use proptest::prelude::*;
-
-fn random_vec(seed: u64, len: usize) -> Vec<f32> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn layout(n: usize, h: usize, w: usize, c: usize, gap: usize, offset: usize) -> NhwcLayout {
-    NhwcLayout {
-        n,
-        h,
-        w,
-        c,
-        pixel_stride: offset + c + gap,
-        channel_offset: offset,
-    }
-}
-
-fn sentinel_buffer(layout: &NhwcLayout, values: &[f32]) -> Vec<f32> {
-    let mut buf = vec![f32::NAN; layout.required_len() + 3];
-    TensorViewMut::new(&mut buf, *layout)
-        .unwrap()
-        .copy_from_dense(values)
-        .unwrap();
-    buf
-}
-
-fn assert_sentinels(buf: &[f32], layout: &NhwcLayout) {
-    let mut inside = vec![false; buf.len()];
-    for p in 0..layout.pixels() {
-        let o = layout.pixel_offset(p);
-        inside[o..o + layout.c].iter_mut().for_each(|v| *v = true);
-    }
-    for (i, (&v, &inside)) in buf.iter().zip(&inside).enumerate() {
-        assert!(inside || v.is_nan(), "stray write at float {i}: {v}");
-    }
-}
-
-fn isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
-fn same_bits(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
-}
 
 /// Runs max pooling on `isa` and returns the dense output after checking the sentinels.
 fn run_max_pool(
@@ -82,13 +28,10 @@ fn run_max_pool(
 ) -> Vec<f32> {
     let [n, h, w, c] = input.shape();
     let (oh, ow) = window.output_size(h, w).unwrap();
-    let l = layout(n, oh, ow, c, out_gap, 1);
-    let mut buf = vec![f32::NAN; l.required_len() + 3];
-    let mut out = TensorViewMut::new(&mut buf, l).unwrap();
-    max_pool_with_isa(isa, input, window, &mut out, threads).unwrap();
-    let dense = out.as_view().to_dense();
-    assert_sentinels(&buf, &l);
-    dense
+    let l = strided(n, oh, ow, c, 1, out_gap);
+    run_into_sentinel_view(&l, 3, isa, |out| {
+        max_pool_with_isa(isa, input, window, out, threads).unwrap();
+    })
 }
 
 proptest! {
@@ -105,15 +48,15 @@ proptest! {
         let window = Window { kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, padding };
         let h = h.max(kh);
         let w = w.max(kw);
-        let l = layout(n, h, w, c, gap, 2);
-        let buf = sentinel_buffer(&l, &random_vec(seed, l.elements()));
+        let l = strided(n, h, w, c, 2, gap);
+        let buf = sentinel_buffer(&l, &splitmix_values(seed, l.elements()));
         let input = TensorView::new(&buf, l).unwrap();
         let reference = run_max_pool(Isa::Scalar, &input, &window, 0, &Threads::single());
-        for isa in isas() {
+        for isa in test_isas() {
             let got = run_max_pool(isa, &input, &window, gap, &Threads::single());
-            prop_assert!(same_bits(&got, &reference), "{:?}", isa);
+            prop_assert!(same_bits_or_both_nan(&got, &reference), "{:?}", isa);
             let two = run_max_pool(isa, &input, &window, gap, &Threads::new(2).unwrap());
-            prop_assert!(same_bits(&two, &got), "{:?} 2 threads", isa);
+            prop_assert!(same_bits_or_both_nan(&two, &got), "{:?} 2 threads", isa);
         }
     }
 
@@ -122,18 +65,17 @@ proptest! {
         (n, h, w, c) in (1usize..=2, 1usize..=20, 1usize..=20, 1usize..=70),
         (gap, seed) in (0usize..3, any::<u64>()),
     ) {
-        let l = layout(n, h, w, c, gap, 1);
-        let values = random_vec(seed, l.elements());
+        let l = strided(n, h, w, c, 1, gap);
+        let values = splitmix_values(seed, l.elements());
         let buf = sentinel_buffer(&l, &values);
         let input = TensorView::new(&buf, l).unwrap();
         let mut ref_out = vec![0.0f32; n * c];
         pool::naive::global_avg_pool(&input, &mut TensorViewMut::dense(&mut ref_out, n, 1, 1, c).unwrap()).unwrap();
-        for isa in isas() {
-            let ol = layout(n, 1, 1, c, gap, 2);
-            let mut obuf = vec![f32::NAN; ol.required_len() + 2];
-            let mut out = TensorViewMut::new(&mut obuf, ol).unwrap();
-            global_avg_pool_with_isa(isa, &input, &mut out, &Threads::single()).unwrap();
-            let got = out.as_view().to_dense();
+        for isa in test_isas() {
+            let ol = strided(n, 1, 1, c, 2, gap);
+            let got = run_into_sentinel_view(&ol, 2, isa, |out| {
+                global_avg_pool_with_isa(isa, &input, out, &Threads::single()).unwrap();
+            });
             for b in 0..n {
                 for ch in 0..c {
                     let abs_mean: f64 = (0..h * w).map(|p| f64::from(values[(b * h * w + p) * c + ch].abs())).sum::<f64>() / (h * w) as f64;
@@ -143,11 +85,10 @@ proptest! {
                     prop_assert!((g - r).abs() <= bound, "{:?} ({}, {}): {} vs {}", isa, b, ch, g, r);
                 }
             }
-            assert_sentinels(&obuf, &ol);
-            let mut obuf2 = vec![f32::NAN; ol.required_len() + 2];
-            let mut out2 = TensorViewMut::new(&mut obuf2, ol).unwrap();
-            global_avg_pool_with_isa(isa, &input, &mut out2, &Threads::new(2).unwrap()).unwrap();
-            prop_assert!(same_bits(&out2.as_view().to_dense(), &got), "{:?} 2 threads", isa);
+            let two = run_into_sentinel_view(&ol, 2, isa, |out| {
+                global_avg_pool_with_isa(isa, &input, out, &Threads::new(2).unwrap()).unwrap();
+            });
+            prop_assert!(same_bits_or_both_nan(&two, &got), "{:?} 2 threads", isa);
         }
     }
 
@@ -156,19 +97,18 @@ proptest! {
         (n, h, w, c) in (1usize..=2, 1usize..=9, 1usize..=9, 1usize..=40),
         (gap, seed) in (0usize..3, any::<u64>()),
     ) {
-        let l = layout(n, h, w, c, gap, 1);
-        let buf = sentinel_buffer(&l, &random_vec(seed, l.elements()));
+        let l = strided(n, h, w, c, 1, gap);
+        let buf = sentinel_buffer(&l, &splitmix_values(seed, l.elements()));
         let input = TensorView::new(&buf, l).unwrap();
         let mut ref_out = vec![0.0f32; n * 4 * h * w * c];
         resize::naive::upsample_nearest_2x(&input, &mut TensorViewMut::dense(&mut ref_out, n, 2 * h, 2 * w, c).unwrap()).unwrap();
-        for isa in isas() {
-            for threads in [Threads::single(), Threads::new(2).unwrap()] {
-                let ol = layout(n, 2 * h, 2 * w, c, 2, gap);
-                let mut obuf = vec![f32::NAN; ol.required_len() + 2];
-                let mut out = TensorViewMut::new(&mut obuf, ol).unwrap();
-                upsample_nearest_2x_with_isa(isa, &input, &mut out, &threads).unwrap();
-                prop_assert!(same_bits(&out.as_view().to_dense(), &ref_out), "{:?}", isa);
-                assert_sentinels(&obuf, &ol);
+        for isa in test_isas() {
+            for threads in one_and_two_threads() {
+                let ol = strided(n, 2 * h, 2 * w, c, gap, 2);
+                let got = run_into_sentinel_view(&ol, 2, isa, |out| {
+                    upsample_nearest_2x_with_isa(isa, &input, out, &threads).unwrap();
+                });
+                prop_assert!(same_bits_or_both_nan(&got, &ref_out), "{:?}", isa);
             }
         }
     }
@@ -181,7 +121,7 @@ fn sppf_pool_hand_computed() {
     let (h, w) = (6, 7);
     let data: Vec<f32> = (0..h * w).map(|i| (10 * (i / w) + i % w) as f32).collect();
     let input = TensorView::dense(&data, 1, h, w, 1).unwrap();
-    for isa in isas() {
+    for isa in test_isas() {
         let out = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::single());
         for y in 0..h {
             for x in 0..w {
@@ -197,7 +137,7 @@ fn sppf_pool_hand_computed() {
 fn max_pool_propagates_nan() {
     let (h, w, c) = (5, 5, 11);
     for nan_at in [0usize, 7, 12, 24] {
-        let mut data = random_vec(3, h * w * c);
+        let mut data = splitmix_values(3, h * w * c);
         for ch in 0..c {
             data[nan_at * c + ch] = f32::NAN;
         }
@@ -219,9 +159,12 @@ fn max_pool_propagates_nan() {
                 );
             }
         }
-        for isa in isas() {
+        for isa in test_isas() {
             let got = run_max_pool(isa, &input, &Window::same(3, 1), 0, &Threads::single());
-            assert!(same_bits(&got, &reference), "{isa:?}, NaN at {nan_at}");
+            assert!(
+                same_bits_or_both_nan(&got, &reference),
+                "{isa:?}, NaN at {nan_at}"
+            );
         }
     }
 }
@@ -230,9 +173,9 @@ fn max_pool_propagates_nan() {
 #[test]
 fn large_maps_two_threads() {
     let (h, w, c) = (40, 40, 64);
-    let data = random_vec(11, h * w * c);
+    let data = splitmix_values(11, h * w * c);
     let input = TensorView::dense(&data, 1, h, w, c).unwrap();
-    for isa in isas() {
+    for isa in test_isas() {
         let a = run_max_pool(isa, &input, &Window::same(5, 1), 0, &Threads::single());
         let b = run_max_pool(
             isa,
@@ -241,7 +184,7 @@ fn large_maps_two_threads() {
             0,
             &Threads::new(2).unwrap(),
         );
-        assert!(same_bits(&a, &b), "{isa:?}");
+        assert!(same_bits_or_both_nan(&a, &b), "{isa:?}");
     }
 }
 
@@ -254,40 +197,13 @@ fn errors_name_the_operand() {
 
     let mut wrong = TensorViewMut::dense(&mut out, 1, 3, 4, 3).unwrap();
     let err = pool::max_pool(&input, &Window::same(3, 1), &mut wrong, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
     let err = pool::max_pool(&input, &Window::square(3, 1, 3), &mut wrong, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::InvalidParameter {
-                name: "padding",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_invalid_parameter(&err, "padding");
 
     let mut pooled = TensorViewMut::dense(&mut out, 1, 1, 1, 2).unwrap();
     let err = pool::global_avg_pool(&input, &mut pooled, &t).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 
     let mut up = TensorViewMut::dense(&mut out, 1, 8, 7, 1).unwrap();
     let err = resize::upsample_nearest_2x(
@@ -296,14 +212,5 @@ fn errors_name_the_operand() {
         &t,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            KernelError::ShapeMismatch {
-                operand: "output",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_shape_mismatch(&err, "output");
 }

@@ -10,11 +10,14 @@
 mod common;
 
 use common::winograd_sums::transformed_abs_sums;
-use common::{fill, inside, strided};
+use common::{
+    any_conv_dims, any_run_options, assert_sentinels, channel_counts, residual_error_terms,
+    same_bits, strided, test_isas, ConvDims, Operands, RunOptions,
+};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{
-    conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CIN,
+    conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CIN,
 };
 use ghost_kernels::tolerance::winograd_bound;
 use ghost_kernels::{
@@ -35,154 +38,79 @@ fn window(padding: Padding) -> Window {
 
 #[derive(Clone, Debug)]
 struct Case {
-    n: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
+    dims: ConvDims,
     padding: Padding,
-    act: Activation,
-    residual: Option<AddOrder>,
-    bias: bool,
-    threads: usize,
-    seed: u64,
-}
-
-fn channels() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(1usize), Just(8), Just(16), Just(17), 1usize..=40]
+    run: RunOptions,
 }
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        (1usize..=2, 1usize..=13, 1usize..=13, channels(), channels()),
+        any_conv_dims(13, channel_counts(8, 40)),
         (0usize..3, 0usize..3, 0usize..3, 0usize..3),
-        (
-            prop::sample::select(Activation::ALL.to_vec()),
-            prop_oneof![
-                Just(None),
-                Just(Some(AddOrder::BeforeActivation)),
-                Just(Some(AddOrder::AfterActivation))
-            ],
-            any::<bool>(),
-            1usize..=2,
-            any::<u64>(),
-        ),
+        any_run_options(),
     )
-        .prop_map(
-            |(
-                (n, h, w, cin, cout),
-                (top, left, bottom, right),
-                (act, residual, bias, threads, seed),
-            )| {
-                Case {
-                    n,
-                    // The padded input must hold one 3x3 window.
-                    h: h.max(3 - (top + bottom).min(2)),
-                    w: w.max(3 - (left + right).min(2)),
-                    cin,
-                    cout,
-                    padding: Padding {
-                        top,
-                        left,
-                        bottom,
-                        right,
-                    },
-                    act,
-                    residual,
-                    bias,
-                    threads,
-                    seed,
-                }
-            },
-        )
+        .prop_map(|(dims, (top, left, bottom, right), run)| {
+            Case {
+                // The padded input must hold one 3x3 window.
+                dims: ConvDims {
+                    h: dims.h.max(3 - (top + bottom).min(2)),
+                    w: dims.w.max(3 - (left + right).min(2)),
+                    ..dims
+                },
+                padding: Padding {
+                    top,
+                    left,
+                    bottom,
+                    right,
+                },
+                run,
+            }
+        })
 }
 
 /// Runs the Winograd path of `isa` on `c` and returns its output buffer (strided, NaN outside
 /// the view), after checking it against the naive convolution.
 fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
+    let ConvDims { n, h, w, cin, cout } = c.dims;
     let win = window(c.padding);
-    let (oh, ow) = win.output_size(c.h, c.w).unwrap();
-    let in_layout = strided(c.n, c.h, c.w, c.cin, 2, 3);
-    let out_layout = strided(c.n, oh, ow, c.cout, 1, 2);
-    let x = values(c.seed, in_layout.elements());
-    let wts = values(c.seed ^ 1, c.cout * c.cin * 9);
-    let bias = c.bias.then(|| values(c.seed ^ 2, c.cout));
-    let res_layout = strided(c.n, oh, ow, c.cout, 0, 1);
-    let res = fill(&res_layout, &values(c.seed ^ 3, out_layout.elements()));
-    let in_buf = fill(&in_layout, &x);
-    let input = TensorView::new(&in_buf, in_layout).unwrap();
-    let res_view = TensorView::new(&res, res_layout).unwrap();
-    let epilogue = match c.residual {
-        None => Epilogue::act(c.act),
-        Some(order) => Epilogue::with_residual(c.act, res_view, order),
-    };
-    let packed = PackedConv::with_algorithm(
-        &wts,
-        bias.as_deref(),
-        c.cin,
-        c.cout,
-        &win,
-        ConvAlgorithm::Winograd,
-    )
-    .unwrap();
+    let (oh, ow) = win.output_size(h, w).unwrap();
+    let in_layout = strided(n, h, w, cin, 2, 3);
+    let out_layout = strided(n, oh, ow, cout, 1, 2);
+    let res_layout = strided(n, oh, ow, cout, 0, 1);
+    let ops = Operands::new(
+        c.run.seed,
+        in_layout,
+        cout * cin * 9,
+        c.run.bias,
+        res_layout,
+    );
+    let (input, res_view, wts, bias) = (ops.input(), ops.residual(), &ops.weights, &ops.bias);
+    let packed =
+        PackedConv::with_algorithm(wts, ops.bias(), cin, cout, &win, ConvAlgorithm::Winograd)
+            .unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
-    let threads = Threads::new(c.threads).unwrap();
-    let mut out_buf = vec![f32::NAN; out_layout.pixels() * out_layout.pixel_stride];
-    {
-        let mut out = TensorViewMut::new(&mut out_buf, out_layout).unwrap();
-        conv2d_with_isa(
-            isa, &input, &packed, &win, &epilogue, &mut out, scratch, &threads,
-        )
-        .unwrap();
-    }
-    let mut ref_buf = vec![0.0f32; out_layout.elements()];
-    {
-        let mut out = TensorViewMut::dense(&mut ref_buf, c.n, oh, ow, c.cout).unwrap();
-        naive::conv2d(
-            &input,
-            &wts,
-            bias.as_deref(),
-            c.cin,
-            c.cout,
-            &win,
-            &epilogue,
-            &mut out,
-        )
-        .unwrap();
-    }
-    for (i, v) in out_buf.iter().enumerate() {
-        if !inside(&out_layout, i) {
-            assert!(
-                v.is_nan(),
-                "{isa:?} wrote outside the output channels at {i}: {v} ({c:?})"
-            );
-        }
-    }
-    let sums = transformed_abs_sums(&input, &wts, c.cin, c.cout, c.padding, oh, ow);
+    let (out_buf, ref_buf) =
+        ops.conv_and_reference(isa, &packed, &win, &c.run, &out_layout, scratch);
+    assert_sentinels(&out_buf, &out_layout, (isa, c));
+    let sums = transformed_abs_sums(&input, wts, cin, cout, c.padding, oh, ow);
     let out = TensorView::new(&out_buf, out_layout).unwrap();
-    for b in 0..c.n {
+    for b in 0..n {
         for oy in 0..oh {
             for ox in 0..ow {
-                for o in 0..c.cout {
+                for o in 0..cout {
                     // Tolerance: `winograd_bound` (forward error of every rounding step, on the
                     // absolute-value evaluation of the transforms) plus |bias|, and a residual
                     // added before the activation as one more term; the activation's relative
                     // error on |reference| + 2|r| as in the GEMM tests.
-                    let idx = ((b * oh + oy) * ow + ox) * c.cout + o;
+                    let idx = ((b * oh + oy) * ow + ox) * cout + o;
                     let mut abs_sum =
                         sums[idx] + bias.as_ref().map_or(0.0, |b| f64::from(b[o]).abs());
                     let r = f64::from(res_view.get(b, oy, ox, o));
-                    let r_mag = match c.residual {
-                        None => 0.0,
-                        Some(AddOrder::BeforeActivation) => {
-                            abs_sum += r.abs();
-                            0.0
-                        }
-                        Some(AddOrder::AfterActivation) => r.abs(),
-                    };
+                    let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
+                    abs_sum += r_term;
                     let expected = f64::from(ref_buf[idx]);
                     let got = f64::from(out.get(b, oy, ox, o));
-                    let bound = winograd_bound(c.cin, abs_sum, expected.abs() + 2.0 * r_mag);
+                    let bound = winograd_bound(cin, abs_sum, expected.abs() + 2.0 * r_mag);
                     assert!(
                         (got - expected).abs() <= bound,
                         "{isa:?} ({b},{oy},{ox},{o}): got {got}, expected {expected}, bound {bound} ({c:?})"
@@ -194,55 +122,37 @@ fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
     out_buf
 }
 
-fn supported_isas() -> Vec<Isa> {
-    ghost_kernels::testing::test_isas()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
-
-    #[test]
-    fn avx2_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Avx2Fma) {
-            check_case(Isa::Avx2Fma, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn neon_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Neon) {
-            check_case(Isa::Neon, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn portable_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Portable) {
-            check_case(Isa::Portable, &c, &mut ConvScratch::new());
-        }
-    }
-
-    #[test]
-    fn scalar_gemm_matches_reference(c in case()) {
-        if ghost_kernels::testing::tests_isa(Isa::Scalar) {
-            check_case(Isa::Scalar, &c, &mut ConvScratch::new());
-        }
+proptest_per_isa! {
+    cases: 48,
+    strategy: case(),
+    check: |isa, c: &Case| {
+        check_case(isa, c, &mut ConvScratch::new());
+    },
+    tests: {
+        avx2_matches_reference => Isa::Avx2Fma,
+        neon_matches_reference => Isa::Neon,
+        portable_matches_reference => Isa::Portable,
+        scalar_gemm_matches_reference => Isa::Scalar,
     }
 }
 
 fn pinned(h: usize, w: usize, cin: usize, cout: usize, threads: usize) -> Case {
     Case {
-        n: 1,
-        h,
-        w,
-        cin,
-        cout,
+        dims: ConvDims {
+            n: 1,
+            h,
+            w,
+            cin,
+            cout,
+        },
         padding: Padding::uniform(1),
-        act: Activation::Silu,
-        residual: Some(AddOrder::AfterActivation),
-        bias: true,
-        threads,
-        seed: 11,
+        run: RunOptions {
+            act: Activation::Silu,
+            residual: Some(AddOrder::AfterActivation),
+            bias: true,
+            threads,
+            seed: 11,
+        },
     }
 }
 
@@ -259,7 +169,7 @@ fn pinned_shapes_with_one_scratch() {
         pinned(1, 1, 16, 16, 1),
         pinned(21, 19, 33, 47, 2),
     ];
-    for isa in supported_isas() {
+    for isa in test_isas() {
         let mut scratch = ConvScratch::new();
         for c in &cases {
             check_case(isa, c, &mut scratch);
@@ -270,16 +180,12 @@ fn pinned_shapes_with_one_scratch() {
 /// The output does not depend on the thread count (tiles never interact), bit for bit.
 #[test]
 fn one_and_two_threads_agree_bitwise() {
-    for isa in supported_isas() {
+    for isa in test_isas() {
         for (h, w, cin, cout) in [(17, 23, 40, 24), (40, 40, 64, 64), (5, 9, 16, 33)] {
             let one = check_case(isa, &pinned(h, w, cin, cout, 1), &mut ConvScratch::new());
             let two = check_case(isa, &pinned(h, w, cin, cout, 2), &mut ConvScratch::new());
-            let same = one
-                .iter()
-                .zip(&two)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(
-                same,
+                same_bits(&one, &two),
                 "{isa:?} {h}x{w} {cin}->{cout}: 1 and 2 threads differ"
             );
         }

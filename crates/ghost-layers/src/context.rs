@@ -31,6 +31,11 @@ pub struct Context {
     profile: Option<Profile>,
     /// Conv input ranges, recorded while calibrating ([`Context::enable_range_observer`]).
     observer: Option<RangeObserver>,
+    /// Whether blocks share INT8 input quantizations and pass u8 codes between INT8 convs
+    /// ([`Context::set_int8_shared_quantization`]).
+    int8_shared: bool,
+    /// Quantization passes run by INT8 convs so far ([`Context::int8_quantize_passes`]).
+    quantize_passes: u64,
 }
 
 /// One timed kernel call, recorded when profiling is on ([`Context::enable_profiling`]).
@@ -68,6 +73,7 @@ impl std::fmt::Debug for Context {
             .field("states", &self.states.len())
             .field("profiling", &self.profile.is_some())
             .field("observing", &self.observer.is_some())
+            .field("int8_shared", &self.int8_shared)
             .finish()
     }
 }
@@ -82,7 +88,35 @@ impl Context {
             states: Vec::new(),
             profile: None,
             observer: None,
+            int8_shared: true,
+            quantize_passes: 0,
         }
+    }
+
+    /// How many f32 -> u8 quantization passes INT8 convs have run with this context (one per
+    /// INT8 conv reading f32, fewer when blocks share them or pass u8 codes: see
+    /// [`Context::set_int8_shared_quantization`]).
+    pub fn int8_quantize_passes(&self) -> u64 {
+        self.quantize_passes
+    }
+
+    /// Counts one quantization pass.
+    pub(crate) fn count_quantize_pass(&mut self) {
+        self.quantize_passes += 1;
+    }
+
+    /// On (the default): a block whose INT8 convs read one tensor with the same input
+    /// quantization quantizes it once ([`crate::ConvBnAct::quantize_input`]), and an INT8 conv
+    /// read only by an INT8 conv writes u8 codes for it ([`crate::ConvBnAct::forward_to_u8`]).
+    /// Off: every INT8 conv quantizes its own f32 input and writes f32, the path the tests
+    /// compare the shared one with (and the A/B switch of a benchmark).
+    pub fn set_int8_shared_quantization(&mut self, on: bool) {
+        self.int8_shared = on;
+    }
+
+    /// See [`Context::set_int8_shared_quantization`].
+    pub fn int8_shared_quantization(&self) -> bool {
+        self.int8_shared
     }
 
     /// Starts recording every conv's input range (INT8 calibration); off by default, when a

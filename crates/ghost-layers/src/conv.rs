@@ -16,8 +16,8 @@ use ghost_kernels::conv::{conv2d, ConvAlgorithm, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::quant::{
-    conv2d_i8, depthwise_i8, pointwise_i8, quantize, PackedConvI8, PackedDepthwiseI8,
-    PackedPointwiseI8, U8View, U8ViewMut,
+    conv2d_i8, conv2d_i8_u8, depthwise_i8, depthwise_i8_u8, pointwise_i8, pointwise_i8_u8,
+    quantize, PackedConvI8, PackedDepthwiseI8, PackedPointwiseI8, QuantParams, U8View, U8ViewMut,
 };
 use ghost_kernels::{
     Activation, ConvWeights, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window,
@@ -30,6 +30,7 @@ use crate::error::{LayerError, Result};
 use crate::kind::{KernelKind, RecordKind};
 use crate::layer::Layer;
 use crate::quant::{quant_error, ActQuant, ConvQuant, QuantSite, QuantWeights};
+use crate::quantized::QuantizedTensor;
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
 
@@ -225,9 +226,48 @@ enum Packed {
     DenseI8(Box<PackedConvI8>),
 }
 
-/// The u8 copy of an INT8 conv's input, kept in the [`Context`] between calls.
-#[derive(Default)]
-struct U8Input(Vec<u8>);
+/// What an INT8-capable conv call reads: an f32 tensor (with, optionally, its u8 copy made by
+/// [`ConvBnAct::quantize_input`]) or u8 codes.
+#[derive(Clone, Copy, Debug)]
+pub enum ConvInput<'a, 'v> {
+    /// An f32 tensor and, optionally, its shared u8 copy.
+    F32(&'a TensorView<'v>, Option<&'a QuantizedTensor>),
+    /// u8 codes (with the reading conv's input quantization).
+    U8(&'a QuantizedTensor),
+}
+
+impl ConvInput<'_, '_> {
+    /// Shape (NHWC).
+    pub fn shape(&self) -> [usize; 4] {
+        match self {
+            ConvInput::F32(x, _) => x.shape(),
+            ConvInput::U8(q) => q.shape(),
+        }
+    }
+}
+
+/// The input of [`ConvBnAct::run`].
+enum Source<'a, 'v> {
+    F32(&'a TensorView<'v>, Option<&'a QuantizedTensor>),
+    U8(&'a QuantizedTensor),
+}
+
+/// The output of [`ConvBnAct::run`]: f32, or u8 codes with their quantization.
+enum Dest<'a, 'v> {
+    F32(&'a mut TensorViewMut<'v>),
+    U8(&'a mut U8ViewMut<'v>, ActQuant),
+}
+
+/// The f32 input of an FP32 conv.
+fn f32_input<'a, 'v>(conv: &ConvBnAct, input: &'a Source<'a, 'v>) -> Result<&'a TensorView<'v>> {
+    match input {
+        Source::F32(x, _) => Ok(x),
+        Source::U8(_) => Err(LayerError::config(
+            &conv.name,
+            "an FP32 conv cannot read u8 codes",
+        )),
+    }
+}
 
 /// A convolution with folded BatchNorm and fused activation.
 #[derive(Clone, Debug)]
@@ -562,13 +602,163 @@ impl ConvBnAct {
         output: &mut TensorViewMut<'_>,
         residual: Option<Residual<'_>>,
     ) -> Result<()> {
-        let expected = self.checked_output_shape(input.shape())?;
-        if output.shape() != expected {
+        self.run(ctx, Source::F32(input, None), Dest::F32(output), residual)
+    }
+
+    /// Whether an INT8 conv can read `other`'s quantized input: both are INT8 with the same
+    /// input quantization (two convs reading one tensor are calibrated on the same values, so
+    /// they get the same parameters).
+    pub fn shares_input_quant(&self, other: &ConvBnAct) -> bool {
+        self.input_quant.is_some() && self.input_quant == other.input_quant
+    }
+
+    /// `input` quantized with this conv's input quantization, for every INT8 conv that reads
+    /// `input` with the same quantization ([`ConvBnAct::forward_shared_into`]): one quantization
+    /// pass instead of one per reader. `None` for an FP32 conv.
+    pub fn quantize_input(
+        &self,
+        ctx: &mut Context,
+        input: &TensorView<'_>,
+    ) -> Result<Option<QuantizedTensor>> {
+        let Some(q) = self.input_quant else {
+            return Ok(None);
+        };
+        ctx.count_quantize_pass();
+        let mut t = QuantizedTensor::alloc(ctx, input.shape(), q);
+        let done = t.view_mut().and_then(|mut v| {
+            quantize(input, q.params(), &mut v, ctx.threads())
+                .map_err(|e| LayerError::kernel(self.name.clone(), e))
+        });
+        match done {
+            Ok(()) => Ok(Some(t)),
+            Err(e) => {
+                t.recycle(ctx);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`ConvBnAct::forward_into`] reading `shared`, the u8 copy of `input` made by
+    /// [`ConvBnAct::quantize_input`] (of this conv or another reader of `input`), instead of
+    /// quantizing `input` again. `shared` is used only when it has this conv's input
+    /// quantization and `input`'s shape; otherwise (an FP32 conv, other parameters) the conv
+    /// runs as `forward_into`. The caller guarantees that `shared` holds `input`'s values.
+    pub fn forward_shared_into(
+        &self,
+        ctx: &mut Context,
+        input: &TensorView<'_>,
+        shared: Option<&QuantizedTensor>,
+        output: &mut TensorViewMut<'_>,
+        residual: Option<Residual<'_>>,
+    ) -> Result<()> {
+        let shared =
+            shared.filter(|q| Some(q.params()) == self.input_quant && q.shape() == input.shape());
+        self.run(ctx, Source::F32(input, shared), Dest::F32(output), residual)
+    }
+
+    /// Runs an INT8 conv and writes its output as u8 codes quantized with `out` (the input
+    /// quantization of the INT8 conv that reads them: [`ConvBnAct::forward_u8_into`]), through
+    /// the kernels' requantizing epilogue: the f32 output, its write and the next conv's
+    /// quantization pass are skipped. The codes are those of quantizing the f32 output with
+    /// `out` (the same rounding, half to even, and clamping). `input` is f32 (with an optional
+    /// shared u8 copy, as [`ConvBnAct::forward_shared_into`]) or already u8. An FP32 conv is a
+    /// configuration error. Not for calibration: the range observer sees only f32 inputs.
+    pub fn forward_to_u8(
+        &self,
+        ctx: &mut Context,
+        input: ConvInput<'_, '_>,
+        out: ActQuant,
+        residual: Option<Residual<'_>>,
+    ) -> Result<QuantizedTensor> {
+        if self.input_quant.is_none() {
+            return Err(LayerError::config(
+                &self.name,
+                "an FP32 conv cannot write u8 codes (only INT8 convs have a requantizing epilogue)",
+            ));
+        }
+        let shape = self.checked_output_shape(input.shape())?;
+        let mut t = QuantizedTensor::alloc(ctx, shape, out);
+        let source = match input {
+            ConvInput::F32(x, shared) => Source::F32(
+                x,
+                shared.filter(|q| Some(q.params()) == self.input_quant && q.shape() == x.shape()),
+            ),
+            ConvInput::U8(q) => Source::U8(q),
+        };
+        let done = t
+            .view_mut()
+            .and_then(|mut v| self.run(ctx, source, Dest::U8(&mut v, out), residual));
+        match done {
+            Ok(()) => Ok(t),
+            Err(e) => {
+                t.recycle(ctx);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs an INT8 conv on u8 codes (made by [`ConvBnAct::forward_to_u8`] or
+    /// [`ConvBnAct::quantize_input`]) into the f32 `output`. The codes must carry exactly this
+    /// conv's input quantization (else a configuration error: they would be read on the wrong
+    /// scale).
+    pub fn forward_u8_into(
+        &self,
+        ctx: &mut Context,
+        input: &QuantizedTensor,
+        output: &mut TensorViewMut<'_>,
+        residual: Option<Residual<'_>>,
+    ) -> Result<()> {
+        self.run(ctx, Source::U8(input), Dest::F32(output), residual)
+    }
+
+    /// Checks that u8 codes `input` are on this conv's input scale: an INT8 conv whose input
+    /// quantization is exactly `input`'s (f32 inputs need no check: the conv quantizes them
+    /// with its own).
+    fn check_u8_input(&self, input: &QuantizedTensor) -> Result<()> {
+        match self.input_quant {
+            Some(q) if q == input.params() => Ok(()),
+            Some(q) => Err(LayerError::config(
+                &self.name,
+                format!(
+                    "u8 input quantized with {:?}, but this conv reads {q:?}",
+                    input.params()
+                ),
+            )),
+            None => Err(LayerError::config(
+                &self.name,
+                "an FP32 conv cannot read u8 codes",
+            )),
+        }
+    }
+
+    /// The one forward path: checks the shapes, observes f32 inputs (calibration), quantizes
+    /// an f32 input of an INT8 conv unless a shared copy is given, runs the kernel into an f32
+    /// or u8 output and records the call.
+    fn run(
+        &self,
+        ctx: &mut Context,
+        input: Source<'_, '_>,
+        mut output: Dest<'_, '_>,
+        residual: Option<Residual<'_>>,
+    ) -> Result<()> {
+        let in_shape = match &input {
+            Source::F32(x, _) => x.shape(),
+            Source::U8(q) => {
+                self.check_u8_input(q)?;
+                q.shape()
+            }
+        };
+        let expected = self.checked_output_shape(in_shape)?;
+        let out_shape = match &output {
+            Dest::F32(o) => o.shape(),
+            Dest::U8(o, _) => o.shape(),
+        };
+        if out_shape != expected {
             return Err(LayerError::Shape {
                 layer: self.name.clone(),
                 operand: "output",
                 expected: format!("{expected:?}"),
-                found: output.shape(),
+                found: out_shape,
             });
         }
         if let Some(r) = &residual {
@@ -581,59 +771,29 @@ impl ConvBnAct {
                 });
             }
         }
-        ctx.observe(self.site.as_deref(), input);
+        if let Source::F32(x, _) = &input {
+            ctx.observe(self.site.as_deref(), x);
+        }
         let timer = ctx.start_timer();
         let residual_len = residual.as_ref().map_or(0, |r| r.view.layout().elements());
         let epilogue = Epilogue {
             act: self.spec.act,
             residual,
         };
-        // INT8 convs read a u8 copy of their input, quantized here (each INT8 conv quantizes
-        // its own input: no u8 values are passed between layers yet).
-        let mut u8_input: Option<Box<U8Input>> = None;
-        if let Some(q) = self.input_quant {
-            let mut buf: Box<U8Input> = ctx.take_state();
-            let [n, h, w, c] = input.shape();
-            buf.0.resize(n * h * w * c, 0);
-            let quantized = U8ViewMut::dense(&mut buf.0, n, h, w, c)
-                .and_then(|mut v| quantize(input, q.params(), &mut v, ctx.threads()));
-            if let Err(e) = quantized {
-                ctx.put_state(buf);
-                return Err(LayerError::kernel(self.name.clone(), e));
-            }
-            u8_input = Some(buf);
-        }
-        let (threads, scratch) = ctx.parts();
-        let x = input;
-        let [n, h, w, c] = input.shape();
-        let u8_view = || match &u8_input {
-            Some(buf) => U8View::dense(&buf.0, n, h, w, c),
-            None => unreachable!("an INT8 layer has its input quantization"),
+        // An INT8 conv reading f32 with no shared u8 copy quantizes its input here.
+        let own = match (&input, self.input_quant) {
+            (Source::F32(x, None), Some(_)) => self.quantize_input(ctx, x)?,
+            _ => None,
         };
-        // Only read by INT8 layers, which always have their input quantization.
-        let params = self.input_quant.unwrap_or(ActQuant {
-            scale: 1.0,
-            zero_point: 0,
-        });
-        let params = params.params();
-        let win = &self.spec.window;
-        let result =
-            match &self.packed {
-                Packed::Pointwise(p) => pointwise(x, p, &epilogue, output, threads),
-                Packed::Depthwise(p) => depthwise(x, p, win, &epilogue, output, threads),
-                Packed::Dense(p) => conv2d(x, p, win, &epilogue, output, scratch, threads),
-                Packed::PointwiseI8(p) => {
-                    u8_view().and_then(|v| pointwise_i8(&v, params, p, &epilogue, output, threads))
-                }
-                Packed::DepthwiseI8(p) => u8_view()
-                    .and_then(|v| depthwise_i8(&v, params, p, win, &epilogue, output, threads)),
-                Packed::DenseI8(p) => u8_view()
-                    .and_then(|v| conv2d_i8(&v, params, p, win, &epilogue, output, threads)),
-            };
-        if let Some(buf) = u8_input {
-            ctx.put_state(buf);
+        let u8_input = match &input {
+            Source::U8(q) => Some(*q),
+            Source::F32(_, shared) => own.as_ref().or(*shared),
+        };
+        let result = self.run_kernel(ctx, &input, u8_input, &epilogue, &mut output);
+        if let Some(t) = own {
+            t.recycle(ctx);
         }
-        result.map_err(|e| LayerError::kernel(self.name.clone(), e))?;
+        result?;
         if timer.is_some() {
             let s = &self.spec;
             let flops = Cost::conv(
@@ -647,8 +807,8 @@ impl ConvBnAct {
             )
             .flops_fused;
             let weights = s.weight_shape().iter().product::<usize>() + s.cout;
-            let floats =
-                input.layout().elements() + output.layout().elements() + residual_len + weights;
+            let out_elements = expected.iter().product::<usize>();
+            let floats = in_shape.iter().product::<usize>() + out_elements + residual_len + weights;
             ctx.record(
                 timer,
                 &self.name,
@@ -658,6 +818,75 @@ impl ConvBnAct {
             );
         }
         Ok(())
+    }
+
+    /// The kernel call of [`ConvBnAct::run`]: FP32 kernels read the f32 input, INT8 kernels
+    /// `u8_input` (the quantized input), into `output`.
+    fn run_kernel(
+        &self,
+        ctx: &mut Context,
+        input: &Source<'_, '_>,
+        u8_input: Option<&QuantizedTensor>,
+        epilogue: &Epilogue<'_>,
+        output: &mut Dest<'_, '_>,
+    ) -> Result<()> {
+        let (threads, scratch) = ctx.parts();
+        let win = &self.spec.window;
+        let err = |e| LayerError::kernel(self.name.clone(), e);
+        let int8 = || -> Result<(U8View<'_>, QuantParams)> {
+            match (u8_input, self.input_quant) {
+                (Some(q), Some(p)) => Ok((q.view()?, p.params())),
+                _ => Err(LayerError::config(
+                    &self.name,
+                    "an INT8 conv ran without its input quantization",
+                )),
+            }
+        };
+        match (&self.packed, output) {
+            (Packed::Pointwise(p), Dest::F32(o)) => {
+                pointwise(f32_input(self, input)?, p, epilogue, o, threads).map_err(err)
+            }
+            (Packed::Depthwise(p), Dest::F32(o)) => {
+                depthwise(f32_input(self, input)?, p, win, epilogue, o, threads).map_err(err)
+            }
+            (Packed::Dense(p), Dest::F32(o)) => conv2d(
+                f32_input(self, input)?,
+                p,
+                win,
+                epilogue,
+                o,
+                scratch,
+                threads,
+            )
+            .map_err(err),
+            (Packed::Pointwise(_) | Packed::Depthwise(_) | Packed::Dense(_), Dest::U8(..)) => Err(
+                LayerError::config(&self.name, "an FP32 conv cannot write u8 codes"),
+            ),
+            (Packed::PointwiseI8(p), Dest::F32(o)) => {
+                let (v, params) = int8()?;
+                pointwise_i8(&v, params, p, epilogue, o, threads).map_err(err)
+            }
+            (Packed::PointwiseI8(p), Dest::U8(o, out)) => {
+                let (v, params) = int8()?;
+                pointwise_i8_u8(&v, params, p, epilogue, o, out.params(), threads).map_err(err)
+            }
+            (Packed::DepthwiseI8(p), Dest::F32(o)) => {
+                let (v, params) = int8()?;
+                depthwise_i8(&v, params, p, win, epilogue, o, threads).map_err(err)
+            }
+            (Packed::DepthwiseI8(p), Dest::U8(o, out)) => {
+                let (v, params) = int8()?;
+                depthwise_i8_u8(&v, params, p, win, epilogue, o, out.params(), threads).map_err(err)
+            }
+            (Packed::DenseI8(p), Dest::F32(o)) => {
+                let (v, params) = int8()?;
+                conv2d_i8(&v, params, p, win, epilogue, o, threads).map_err(err)
+            }
+            (Packed::DenseI8(p), Dest::U8(o, out)) => {
+                let (v, params) = int8()?;
+                conv2d_i8_u8(&v, params, p, win, epilogue, o, out.params(), threads).map_err(err)
+            }
+        }
     }
 
     /// Runs the layer into a new dense tensor.

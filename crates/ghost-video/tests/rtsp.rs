@@ -5,94 +5,11 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{clip, decode_fixture, have_ffmpeg, md5_hex};
+use common::{clip, decode_fixture, have_rtsp_server, md5_hex, RtspServer};
 use ghost_video::{DecodeOptions, PixelFormat, VideoDecoder};
-
-/// The Python with GStreamer's introspection bindings (Debian's python3-gi lives in the system
-/// Python, not in a pyenv or venv one).
-fn python() -> String {
-    std::env::var("GHOST_RTSP_PYTHON").unwrap_or_else(|_| {
-        if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3".into()
-        } else {
-            "python3".into()
-        }
-    })
-}
-
-fn have_rtsp_server(test: &str) -> bool {
-    if !have_ffmpeg(test) {
-        return false;
-    }
-    let probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer";
-    let ok = Command::new(python())
-        .args(["-c", probe])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("GHOST_REQUIRE_RTSP").as_deref() != Ok("1"),
-            "{test}: GHOST_REQUIRE_RTSP=1 but {} cannot import GstRtspServer",
-            python()
-        );
-        eprintln!(
-            "SKIPPED {test}: GStreamer's RTSP server is not installed (apt-get install python3-gi \
-             gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-             gstreamer1.0-plugins-bad, or run tools/ci_video.sh)"
-        );
-    }
-    ok
-}
-
-/// The server process; stopped (killed and reaped) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/rtsp_serve.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .arg(clip())
-            .stdin(Stdio::piped()) // closing it stops the server even if this process dies
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start tools/rtsp_serve.py");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-        let Some(url) = line.trim().strip_prefix("READY ") else {
-            let _ = child.kill();
-            panic!("rtsp_serve.py did not start: {line:?}");
-        };
-        Server {
-            url: url.to_string(),
-            child,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Run `f` on a thread and fail if it takes longer than `limit` (a stream must never hang a test).
 fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -115,7 +32,7 @@ fn rtsp_frames_equal_the_files_frames_for_a_bounded_read() {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
-    let server = Server::start();
+    let server = RtspServer::start(&clip());
     let url = server.url.clone();
     let frames = within(Duration::from_secs(60), move || {
         let options = DecodeOptions {
@@ -148,14 +65,13 @@ fn a_stream_that_stops_ends_with_the_frames_so_far() {
     if !have_rtsp_server("a_stream_that_stops_ends_with_the_frames_so_far") {
         return;
     }
-    let mut server = Server::start();
+    let mut server = RtspServer::start(&clip());
     let url = server.url.clone();
     let mut decoder = VideoDecoder::open(&url, DecodeOptions::default()).unwrap();
     let first: Vec<_> = decoder.by_ref().take(5).map(Result::unwrap).collect();
     assert_eq!(first.len(), 5);
     // the camera goes away mid-stream
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    server.stop();
     let (rest, warnings) = within(Duration::from_secs(60), move || {
         let rest: Vec<_> = decoder.by_ref().collect();
         (rest, decoder.warnings().to_vec())

@@ -11,7 +11,7 @@ use safetensors::tensor::Dtype;
 use serde_json::Value;
 
 mod common;
-use common::{edited_weights, repo, scratch, WEIGHTS};
+use common::{edited_weights, repo, scratch, MINI_MODEL_YAML as YAML, WEIGHTS};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
@@ -183,17 +183,6 @@ fn nan_weights_and_extra_tensors_are_warnings() {
 }
 
 // ---- model YAML ----
-
-const YAML: &str = "nc: 3
-backbone:
-  - [-1, 1, Conv, [16, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-head:
-  - [[2, 3, 4], 1, Detect, [nc]]
-";
 
 #[test]
 fn bad_model_yaml_files_are_one_line_errors() {

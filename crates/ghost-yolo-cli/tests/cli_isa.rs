@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 use ghost_kernels::Isa;
 use serde_json::Value;
 
+mod common;
+use common::{stderr, stdout};
+
 /// `ghost-yolo args` with `GHOST_KERNELS_ISA` set to `isa` (`None`: unset).
 fn run(isa: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
@@ -17,61 +20,49 @@ fn run(isa: Option<&str>, args: &[&str]) -> Output {
     cmd.output().expect("run ghost-yolo")
 }
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// `command` (`bench`, `profile`) for one pass of yolo11n-ghost at 64x64 on one thread, no
+/// warm-up, then `extra`.
+fn one_small_pass<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let pass = [
+        "-m",
+        "yolo11n-ghost",
+        "--imgsz",
+        "64",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--threads",
+        "1",
+    ];
+    [&[command][..], &pass, extra].concat()
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// Asserts that the run succeeded and printed the line `isa: {isa}`.
+fn assert_reports_isa(o: &Output, isa: &str) {
+    assert!(o.status.success(), "{isa}: {}", stderr(o));
+    assert!(
+        stdout(o).contains(&format!("isa: {isa}\n")),
+        "{}",
+        stdout(o)
+    );
 }
-
-const SMALL_BENCH: [&str; 11] = [
-    "bench",
-    "-m",
-    "yolo11n-ghost",
-    "--imgsz",
-    "64",
-    "--runs",
-    "1",
-    "--warmup",
-    "0",
-    "--threads",
-    "1",
-];
 
 #[test]
 fn info_and_bench_print_the_best_back_end_by_default() {
     let best = Isa::best().label();
-    let o = run(None, &["info", "-m", "yolo11n-ghost"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains(&format!("isa: {best}\n")),
-        "{}",
-        stdout(&o)
-    );
+    assert_reports_isa(&run(None, &["info", "-m", "yolo11n-ghost"]), best);
     let o = run(None, &["info", "-m", "yolo11n-ghost", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["isa"], best);
-    let o = run(None, &SMALL_BENCH);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains(&format!("isa: {best}\n")),
-        "{}",
-        stdout(&o)
-    );
+    assert_reports_isa(&run(None, &one_small_pass("bench", &[])), best);
 }
 
 #[test]
 fn forced_back_end_is_reported() {
     for isa in ["portable", "scalar"] {
-        let o = run(Some(isa), &SMALL_BENCH);
-        assert!(o.status.success(), "{isa}: {}", stderr(&o));
-        assert!(
-            stdout(&o).contains(&format!("isa: {isa}\n")),
-            "{}",
-            stdout(&o)
-        );
+        assert_reports_isa(&run(Some(isa), &one_small_pass("bench", &[])), isa);
     }
 }
 
@@ -79,21 +70,7 @@ fn forced_back_end_is_reported() {
 fn profile_shows_the_back_end_per_kernel_call() {
     let o = run(
         Some("portable"),
-        &[
-            "profile",
-            "-m",
-            "yolo11n-ghost",
-            "--imgsz",
-            "64",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--threads",
-            "1",
-            "--top",
-            "5",
-        ],
+        &one_small_pass("profile", &["--top", "5"]),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);

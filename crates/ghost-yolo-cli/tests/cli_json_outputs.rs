@@ -6,43 +6,23 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 mod common;
-use common::{repo, scratch};
+use common::{output_within, repo, scratch, stderr};
 
 const SHAPES_IMAGE: &str = "fixtures/images/shapes/shapes_val_0.jpg";
 
 /// Runs the binary with `args`; killed (and the test failed) after 120 s.
 fn run(args: &[&OsStr]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
-        .args(args)
-        .args(["--threads", "2"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ghost-yolo");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("ghost-yolo {args:?} did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+    cmd.args(args).args(["--threads", "2"]);
+    output_within(&mut cmd, Duration::from_secs(120))
 }
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Exit 1 with exactly one `error:` line on stderr.

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{repo, scratch};
+use common::{repo, scratch, MINI_MODEL_YAML as MINI};
 
 /// 1 GiB of address space: the binary itself, its threads' stacks and a model's weights fit;
 /// none of the allocations these inputs used to ask for do.
@@ -52,17 +52,6 @@ fn clean_error(o: &Output, code: i32, needle: &str) {
     assert_eq!(errors.len(), 1, "{err}");
     assert!(errors[0].contains(needle), "{err}");
 }
-
-const MINI: &str = "nc: 3
-backbone:
-  - [-1, 1, Conv, [16, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-head:
-  - [[2, 3, 4], 1, Detect, [nc]]
-";
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);

@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use safetensors::SafeTensors;
 
 mod common;
-use common::{repo, scratch};
+use common::{output_within, repo, scratch};
 
 /// The embedded default model's weights (6 shape classes).
 const SHAPES_WEIGHTS: &str = "crates/yolo11-ghost/assets/yolo11n-ghost-shapes.safetensors";
@@ -19,24 +19,9 @@ const SHAPES_IMAGE: &str = "fixtures/images/shapes/shapes_val_0.jpg";
 
 /// Runs the binary with `args`; killed (and the test failed) after 120 s.
 fn run(args: &[&std::ffi::OsStr]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ghost-yolo");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("ghost-yolo {args:?} did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+    cmd.args(args);
+    output_within(&mut cmd, Duration::from_secs(120))
 }
 
 fn os(s: &str) -> &std::ffi::OsStr {

@@ -10,8 +10,9 @@
 //! unless GHOST_REQUIRE_FFMPEG=1.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+mod common;
+use common::{clip, have_ffmpeg, repo};
 
 use ghost_track::{Track, Tracker, TrackerConfig};
 use ghost_video::{detect_frames, expand_sources, DecodeOptions, FrameReader};
@@ -24,34 +25,8 @@ use yolo11_ghost::detector::{Detector, DetectorOptions};
 /// (one f32 ulp at 256-512 px), so 1e-3 px is the bound the network's agreement implies, not slack.
 const BOX_TOL: f32 = 1e-3;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
 fn json(path: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(repo(path)).unwrap()).unwrap()
-}
-
-fn have_ffmpeg() -> bool {
-    let runs = |p: &str| {
-        Command::new(p)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let found = runs("ffmpeg") && runs("ffprobe");
-    if !found {
-        assert!(
-            std::env::var("GHOST_REQUIRE_FFMPEG").as_deref() != Ok("1"),
-            "ffmpeg/ffprobe required (GHOST_REQUIRE_FFMPEG=1) but not found"
-        );
-        eprintln!("skipped: ffmpeg/ffprobe not found (apt-get install ffmpeg)");
-    }
-    found
 }
 
 fn iou(a: [f32; 4], b: [f64; 4]) -> f64 {
@@ -72,10 +47,7 @@ fn track_clip() -> Vec<(Vec<Track>, (f32, f32))> {
     .unwrap();
     let trained = detector.trained_imgsz().unwrap();
     let detector = detector.with_imgsz((trained, trained)).unwrap();
-    let clip = repo("fixtures/video/shapes_clip.mp4")
-        .to_string_lossy()
-        .into_owned();
-    let reader = FrameReader::new(expand_sources(&[clip]).unwrap(), DecodeOptions::default());
+    let reader = FrameReader::new(expand_sources(&[clip()]).unwrap(), DecodeOptions::default());
     let mut tracker = Tracker::new(TrackerConfig::default()).unwrap();
     detect_frames(&detector, reader, 1)
         .map(|f| {
@@ -100,7 +72,7 @@ fn track_clip() -> Vec<(Vec<Track>, (f32, f32))> {
 
 #[test]
 fn clip_objects_keep_their_ids_and_match_ultralytics() {
-    if !have_ffmpeg() {
+    if !have_ffmpeg("clip_objects_keep_their_ids_and_match_ultralytics") {
         return;
     }
     let frames = track_clip();

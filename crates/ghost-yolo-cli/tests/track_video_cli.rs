@@ -14,74 +14,21 @@
 //! Needs ffmpeg (and GStreamer's RTSP server for the stream): skipped with a message without them,
 //! unless GHOST_REQUIRE_FFMPEG=1 / GHOST_REQUIRE_RTSP=1 (tools/ci_video.sh sets both).
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+mod common;
+use common::{clip, have_ffmpeg, have_rtsp_server, output_text, output_within, repo, RtspServer};
 
 use ghost_video::VideoDecoder;
 use serde_json::Value;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn clip() -> String {
-    repo("fixtures/video/shapes_clip.mp4")
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn have_ffmpeg(test: &str) -> bool {
-    let runs = |p: &str| {
-        Command::new(p)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let ok = runs("ffmpeg") && runs("ffprobe");
-    if !ok {
-        assert!(
-            std::env::var("GHOST_REQUIRE_FFMPEG").as_deref() != Ok("1"),
-            "{test}: ffmpeg required"
-        );
-        eprintln!("SKIPPED {test}: ffmpeg not installed (tools/ci_video.sh installs it)");
-    }
-    ok
-}
-
 /// Runs the binary; killed (and the test failed) after 300 s.
 fn ghost_yolo(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
-        .args(args)
-        .args(["--threads", "2", "-q"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ghost-yolo");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            panic!("ghost-yolo {args:?} did not finish within 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
+    cmd.args(args).args(["--threads", "2", "-q"]);
+    output_within(&mut cmd, Duration::from_secs(300))
 }
 
 /// Ultralytics' `yolo track` on the clip: per frame, (track ID, class) in its order.
@@ -146,7 +93,7 @@ fn track_on_the_clip_gives_ultralytics_ids_in_labels_json_and_video() {
         "--json",
         &o("tracks.json"),
     ]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let want = reference_ids();
     assert_eq!(want.len(), 75);
 
@@ -198,7 +145,7 @@ fn ids_restart_with_each_video() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let records = json_ids(&json);
     assert_eq!(records.len(), 30, "15 frames of each video");
     let (first, again) = records.split_at(15);
@@ -234,7 +181,7 @@ fn save_txt_and_save_crop_write_into_the_run_directory() {
             ])
             .args(extra);
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", text(&out));
+        assert!(out.status.success(), "{}", output_text(&out));
         out
     };
     let labels = |run: &str| -> Vec<String> {
@@ -281,7 +228,11 @@ fn save_txt_and_save_crop_write_into_the_run_directory() {
     // the run directory exists: the next free name, as Ultralytics' increment_path
     let out = run_in(&["--save-txt"]);
     assert_eq!(labels("runs/detect/track2"), want);
-    assert!(text(&out).contains("track2"), "{}", text(&out));
+    assert!(
+        output_text(&out).contains("track2"),
+        "{}",
+        output_text(&out)
+    );
     // --exist-ok: the same directory again
     run_in(&["--save-txt", "--exist-ok"]);
     assert!(!dir.path().join("runs/detect/track3").exists());
@@ -303,84 +254,13 @@ fn save_txt_and_save_crop_write_into_the_run_directory() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("old_labels"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("old_labels"),
+        "{}",
+        output_text(&out)
+    );
     assert!(!dir.path().join("old_labels").exists());
-}
-
-/// The Python with GStreamer's introspection bindings (Debian's python3-gi).
-fn python() -> String {
-    std::env::var("GHOST_RTSP_PYTHON").unwrap_or_else(|_| {
-        if Path::new("/usr/bin/python3").exists() {
-            "/usr/bin/python3".into()
-        } else {
-            "python3".into()
-        }
-    })
-}
-
-fn have_rtsp_server(test: &str) -> bool {
-    if !have_ffmpeg(test) {
-        return false;
-    }
-    let probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer";
-    let ok = Command::new(python())
-        .args(["-c", probe])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("GHOST_REQUIRE_RTSP").as_deref() != Ok("1"),
-            "{test}: GHOST_REQUIRE_RTSP=1 but {} cannot import GstRtspServer",
-            python()
-        );
-        eprintln!("SKIPPED {test}: GStreamer's RTSP server is not installed (tools/ci_video.sh)");
-    }
-    ok
-}
-
-/// tools/rtsp_serve.py serving the clip on loopback; killed and reaped when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(python())
-            .arg(repo("tools/rtsp_serve.py"))
-            .arg(clip())
-            .stdin(Stdio::piped()) // closing it stops the server even if this process dies
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start tools/rtsp_serve.py");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-        let Some(url) = line.trim().strip_prefix("READY ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rtsp_serve.py did not start: {line:?}");
-        };
-        Server {
-            url: url.to_string(),
-            child,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -388,7 +268,7 @@ fn track_on_an_rtsp_stream_gives_the_files_ids() {
     if !have_rtsp_server("track_on_an_rtsp_stream_gives_the_files_ids") {
         return;
     }
-    let server = Server::start();
+    let server = RtspServer::start(&clip());
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("stream.json");
     let labels = dir.path().join("stream/labels");
@@ -404,7 +284,7 @@ fn track_on_an_rtsp_stream_gives_the_files_ids() {
         "stream",
     ]);
     drop(server);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("video 1/1 (frame 1/"), "{stdout}");
     let records = json_ids(&json);

@@ -3,36 +3,15 @@
 //! message without it, unless GHOST_REQUIRE_FFMPEG=1 (tools/ci_video.sh).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use ghost_video::{
     detect_frames, expand_sources, label_file, DecodeOptions, FrameReader, VideoDecoder,
 };
 use yolo11_ghost::detector::{Detector, DetectorOptions};
 
-fn clip() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/video/shapes_clip.mp4")
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn have_ffmpeg(test: &str) -> bool {
-    let ok = Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("GHOST_REQUIRE_FFMPEG").as_deref() != Ok("1"),
-            "{test}: ffmpeg required"
-        );
-        eprintln!("SKIPPED {test}: ffmpeg not installed (apt-get install ffmpeg, or run tools/ci_video.sh)");
-    }
-    ok
-}
+mod common;
+use common::{clip, have_ffmpeg, output_text};
 
 fn ghost_yolo(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"));
@@ -41,14 +20,6 @@ fn ghost_yolo(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
@@ -77,7 +48,7 @@ fn detect_on_a_video_writes_labels_crops_video_and_json_per_frame() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("video 1/1 (frame 1/15) "), "{stdout}");
     assert!(stdout.contains("(frame 15/15)"), "{stdout}");
@@ -161,7 +132,7 @@ fn quoted_globs_and_txt_lists_are_sources() {
     assert!(st.success());
     let pattern = format!("{}/f*.png", dir.path().display());
     let out = ghost_yolo(&["detect", &pattern, "-q"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.matches("image ").count(), 3, "{stdout}");
     assert!(
@@ -188,7 +159,7 @@ fn quoted_globs_and_txt_lists_are_sources() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let mut names: Vec<String> = std::fs::read_dir(&labels)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -214,7 +185,7 @@ fn missing_ffmpeg_truncated_video_and_missing_source_are_reported() {
         &["detect", &clip()],
         &[("GHOST_FFPROBE", "/nonexistent/ffprobe")],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ffprobe not found") && err.contains("apt-get install ffmpeg"),
@@ -255,7 +226,7 @@ fn missing_ffmpeg_truncated_video_and_missing_source_are_reported() {
     assert!(
         out.status.success(),
         "a truncated file keeps its frames: {}",
-        text(&out)
+        output_text(&out)
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -288,6 +259,6 @@ fn missing_ffmpeg_truncated_video_and_missing_source_are_reported() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.mp4: no such file"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 }

@@ -14,7 +14,7 @@ use yolo11_ghost::detector::{DetectError, Detector, DetectorOptions, WeightsChoi
 use yolo11_ghost::{ModelSpec, YoloError};
 
 mod common;
-use common::{edited_weights, repo, scratch, WEIGHTS};
+use common::{edited_weights, repo, scratch, MINI_MODEL_YAML as YAML, WEIGHTS};
 
 /// yolo11n-ghost with seeded weights at imgsz 64: small and fast, built once.
 fn small_detector() -> &'static Detector {
@@ -547,17 +547,6 @@ fn unknown_model_lists_the_known_names() {
 }
 
 // ---- model YAML ----
-
-const YAML: &str = "nc: 3
-backbone:
-  - [-1, 1, Conv, [16, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-head:
-  - [[2, 3, 4], 1, Detect, [nc]]
-";
 
 fn yaml_err(text: &str) -> YoloError {
     ModelSpec::from_yaml_str(text, "bad.yaml", None, None).unwrap_err()

@@ -19,7 +19,7 @@ use yolo11_ghost::spec::ModelSpec;
 use yolo11_ghost::val::Dataset;
 
 mod common;
-use common::{repo, scratch, WEIGHTS};
+use common::{repo, scratch, MINI_MODEL_YAML as MINI, WEIGHTS};
 
 /// Runs `f` in a thread and fails if it takes longer than `limit` (the thread is left behind:
 /// the test process ends with the failure anyway).
@@ -36,17 +36,6 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 }
 
 const SECONDS: Duration = Duration::from_secs(20);
-
-const MINI: &str = "nc: 3
-backbone:
-  - [-1, 1, Conv, [16, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-  - [-1, 1, Conv, [32, 3, 2]]
-head:
-  - [[2, 3, 4], 1, Detect, [nc]]
-";
 
 fn yaml_err(text: String) -> YoloError {
     within(SECONDS, move || {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use ghost_layers::{SafetensorsFile, WeightSource};
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::quantize::{
-    quantize, LayerDecision, QuantizeError, QuantizeOptions, NARROW_CHANNELS,
+    quantize, Fp32Rule, LayerDecision, QuantizeError, QuantizeOptions, NARROW_CHANNELS,
 };
 use yolo11_ghost::val::Dataset;
 
@@ -146,4 +146,92 @@ fn the_quantized_default_model_loads_and_detects_what_fp32_detects() {
     assert!(err.to_string().contains("already quantized"), "{err}");
     assert!(!dir.join("again.safetensors").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shared_quantizations_and_u8_between_int8_convs_change_no_output_bit() {
+    // Everything but the first conv INT8, so that every place a block shares or skips a
+    // quantization pass runs: C3k's cv1 / cv2 (model.18.m.0), PSA's ffn.0 -> ffn.1 (model.6),
+    // Detect's box and class branches reading one map, and their INT8 -> INT8 chains.
+    // Passes saved per forward pass: model.18's C3k (cv2 reads cv1's copy) 1, model.6's ffn.1
+    // 1, and per Detect level: the class branch's first conv reads the box branch's copy (1),
+    // cv2.i.1 and cv2.i.2 read u8 from their predecessors (2), cv3.i.0.1, .1.0, .1.1 and .2
+    // too (4): 7 per level, 21 for three levels; 23 in all.
+    shared_vs_own("all", vec![Fp32Rule::First], 23);
+}
+
+#[test]
+fn int8_convs_with_fp32_readers_beside_them_share_nothing_with_those() {
+    // Mixed readers: C3k's x read by an INT8 cv1 and an FP32 cv2 (no shared copy), and the
+    // middle conv of level 1's box branch FP32 (cv2.1.0 writes f32 for it, cv2.1.2 quantizes
+    // its f32 input itself). Saved: ffn.1 1, levels 0 and 2 7 each, level 1 5 (the class
+    // branch's first conv still shares with cv2.1.0, its chain 4): 20.
+    let rules = ["model.18.m.0.cv2", "model.19.cv2.1.1"].map(|p| Fp32Rule::Prefix(p.to_string()));
+    shared_vs_own(
+        "mixed",
+        [vec![Fp32Rule::First], rules.to_vec()].concat(),
+        20,
+    );
+}
+
+/// Quantizes the default model keeping `fp32` FP32, runs it with sharing on and off, and
+/// checks the outputs are bit-identical and that sharing saved `saved` quantization passes.
+fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: u64) {
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-int8-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("{name}-int8.safetensors"));
+    let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
+    let kept = fp32.len();
+    let opts = QuantizeOptions {
+        images: 4,
+        fp32,
+        ..options()
+    };
+    let report = quantize(None, &WeightsChoice::Default, &data, &out, &opts).unwrap();
+    assert_eq!(report.int8_layers() + kept, report.layers.len());
+    let det = Detector::from_weights(
+        &out,
+        DetectorOptions {
+            threads: Some(2),
+            ..DetectorOptions::default()
+        },
+    )
+    .unwrap();
+    // A non-square image-like input (smooth patterns in [0, 1]), batch 2.
+    let images = ndarray::Array4::from_shape_fn((2, 3, 224, 320), |(b, c, y, x)| {
+        let t = (x as f32 * 0.05 + y as f32 * 0.03 * (c + 1) as f32 + b as f32).sin();
+        0.5 + 0.45 * t * ((y / 32 + x / 40) % 3) as f32 / 2.0
+    });
+    let mut shared = det.new_context();
+    let mut own = det.new_context();
+    own.set_int8_shared_quantization(false);
+    own.enable_profiling();
+    let a = det
+        .forward_with_context(images.view(), &mut shared)
+        .unwrap();
+    let b = det.forward_with_context(images.view(), &mut own).unwrap();
+    // Bit for bit: the requantizing epilogue computes the code of exactly the f32 value the
+    // f32 path writes, with the quantization pass's formula (tests/quant_shared.rs in
+    // ghost-layers checks each kernel family), so every INT8 conv reads the same codes.
+    assert_eq!(a.shape(), b.shape());
+    let differ = a
+        .iter()
+        .zip(b.iter())
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(differ, 0, "{differ} of {} output values differ", a.len());
+    // Without sharing, every INT8 conv call quantizes its own input.
+    let int8_calls: Vec<String> = own
+        .take_profile()
+        .into_iter()
+        .filter(|r| r.kind.name().ends_with("-i8"))
+        .map(|r| r.name)
+        .collect();
+    let (passes_shared, passes_own) = (shared.int8_quantize_passes(), own.int8_quantize_passes());
+    assert_eq!(passes_own, int8_calls.len() as u64, "{int8_calls:?}");
+    assert_eq!(
+        passes_own - passes_shared,
+        saved,
+        "{passes_own} vs {passes_shared}"
+    );
 }

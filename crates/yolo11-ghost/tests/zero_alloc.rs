@@ -33,35 +33,9 @@ fn steady_state_forward_allocates_nothing() {
         .unwrap();
         for threads in [1, 2] {
             let mut ctx = Context::new(Threads::new(threads).unwrap());
-            let mut out = Array3::zeros((0, 0, 0));
-            let first = Region::new(GLOBAL);
-            model
-                .forward_into(images.view(), &mut ctx, &mut out)
-                .unwrap();
-            assert!(
-                first.change().allocations > 0,
-                "{name}, {threads} threads: the first pass must allocate (is the counter live?)"
-            );
-            model
-                .forward_into(images.view(), &mut ctx, &mut out)
-                .unwrap();
-            let reference = out.clone();
-            let steady = Region::new(GLOBAL);
-            model
-                .forward_into(images.view(), &mut ctx, &mut out)
-                .unwrap();
-            let stats = steady.change();
-            assert_eq!(
-                (stats.allocations, stats.reallocations),
-                (0, 0),
-                "{name}, {threads} threads: a steady-state forward pass allocated ({stats:?})"
-            );
-            assert!(
-                out.iter()
-                    .zip(&reference)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{name}, {threads} threads: the reused buffers changed the result"
-            );
+            let out = third_pass_allocates_nothing(&format!("{name}, {threads} threads"), |out| {
+                model.forward_into(images.view(), &mut ctx, out).unwrap();
+            });
             assert_eq!(out.shape(), &[1, 4 + 80, 12 * 20 + 6 * 10 + 3 * 5]);
         }
     }
@@ -79,26 +53,42 @@ fn steady_state_forward_allocates_nothing() {
     )
     .unwrap();
     let mut ctx = detector.new_context();
+    third_pass_allocates_nothing("Detector::forward_into", |out| {
+        detector.forward_into(images.view(), &mut ctx, out).unwrap();
+    });
+}
+
+/// Runs `forward` three times into one output array kept across the calls: the first pass
+/// must allocate (so the counter is live and the test cannot pass by measuring nothing), the
+/// third must make no allocation or reallocation on any thread, and must give the second's
+/// result bit for bit (the reused buffers do not change it). Returns the third pass's output;
+/// `what` names the model in failure messages.
+fn third_pass_allocates_nothing(
+    what: &str,
+    mut forward: impl FnMut(&mut Array3<f32>),
+) -> Array3<f32> {
     let mut out = Array3::zeros((0, 0, 0));
     let first = Region::new(GLOBAL);
-    detector
-        .forward_into(images.view(), &mut ctx, &mut out)
-        .unwrap();
+    forward(&mut out);
     assert!(
         first.change().allocations > 0,
-        "Detector: the first pass allocates"
+        "{what}: the first pass must allocate (is the counter live?)"
     );
-    detector
-        .forward_into(images.view(), &mut ctx, &mut out)
-        .unwrap();
+    forward(&mut out);
+    let reference = out.clone();
     let steady = Region::new(GLOBAL);
-    detector
-        .forward_into(images.view(), &mut ctx, &mut out)
-        .unwrap();
+    forward(&mut out);
     let stats = steady.change();
     assert_eq!(
         (stats.allocations, stats.reallocations),
         (0, 0),
-        "Detector::forward_into allocated in the steady state ({stats:?})"
+        "{what}: a steady-state forward pass allocated ({stats:?})"
     );
+    assert!(
+        out.iter()
+            .zip(&reference)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{what}: the reused buffers changed the result"
+    );
+    out
 }

@@ -1,6 +1,6 @@
 //! Buffers with NaN sentinels, 1-vs-2-thread runs and tolerance checks shared by the families.
 
-use ghost_kernels::{NhwcLayout, TensorView, TensorViewMut, Threads};
+use ghost_kernels::{NhwcLayout, Padding, TensorView, TensorViewMut, Threads, Window};
 
 use crate::common::{fill, inside, strided};
 
@@ -109,4 +109,20 @@ pub fn assert_exact(what: &str, got: &[f32], want: &[f32]) {
             "{what}: element {i}: got {g}, oracle {r} (exact)"
         );
     }
+}
+
+/// A `kh` x `kw` window with the same stride both ways.
+pub fn window(kh: usize, kw: usize, stride: usize, padding: Padding) -> Window {
+    Window {
+        kernel_h: kh,
+        kernel_w: kw,
+        stride_h: stride,
+        stride_w: stride,
+        padding,
+    }
+}
+
+/// A square `k` x `k` window with the same stride both ways.
+pub fn square_window(k: usize, stride: usize, padding: Padding) -> Window {
+    window(k, k, stride, padding)
 }

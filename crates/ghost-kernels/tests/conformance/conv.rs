@@ -6,7 +6,7 @@ use ghost_kernels::testing::values;
 use ghost_kernels::tolerance::{dot_act_bound, winograd_bound};
 use ghost_kernels::{Activation, AddOrder, Backend, Epilogue, Padding, TensorViewMut, Window};
 
-use crate::check::{assert_within, run_threads, Strided};
+use crate::check::{assert_within, run_threads, square_window, Strided};
 use crate::common::winograd_sums::transformed_abs_sums;
 use crate::{backends, epilogues};
 
@@ -121,31 +121,21 @@ fn check(b: &Backend, c: &Case) {
     });
 }
 
-fn window(k: usize, stride: usize, padding: Padding) -> Window {
-    Window {
-        kernel_h: k,
-        kernel_w: k,
-        stride_h: stride,
-        stride_w: stride,
-        padding,
-    }
-}
-
 /// The GEMM driver (3x3 at stride 1 and 2, 1x1, 5x5, no padding) and Winograd (3x3 stride 1,
 /// symmetric and asymmetric padding, partial 4x4 tiles) on channel counts around the vector
 /// and panel widths, K = 1 included.
 #[test]
 fn edge_tiles_and_odd_sizes() {
     let gemm = [
-        window(3, 1, Padding::uniform(1)),
-        window(3, 2, Padding::uniform(1)),
-        window(1, 1, Padding::uniform(0)),
-        window(5, 1, Padding::uniform(2)),
-        window(3, 1, Padding::uniform(0)),
+        square_window(3, 1, Padding::uniform(1)),
+        square_window(3, 2, Padding::uniform(1)),
+        square_window(1, 1, Padding::uniform(0)),
+        square_window(5, 1, Padding::uniform(2)),
+        square_window(3, 1, Padding::uniform(0)),
     ];
     let wino = [
-        window(3, 1, Padding::uniform(1)),
-        window(
+        square_window(3, 1, Padding::uniform(1)),
+        square_window(
             3,
             1,
             Padding {
@@ -155,7 +145,7 @@ fn edge_tiles_and_odd_sizes() {
                 right: 0,
             },
         ),
-        window(3, 1, Padding::uniform(0)),
+        square_window(3, 1, Padding::uniform(0)),
     ];
     let cases = gemm
         .iter()
@@ -201,7 +191,7 @@ fn every_epilogue() {
                 let c = Case {
                     shape: [1, 6, 9, 5],
                     cout: 11,
-                    window: window(3, 1, Padding::uniform(1)),
+                    window: square_window(3, 1, Padding::uniform(1)),
                     algorithm,
                     act,
                     residual,
@@ -221,7 +211,7 @@ fn two_threads_split_the_work() {
             let c = Case {
                 shape: [2, 40, 40, cin],
                 cout: 17,
-                window: window(3, 1, Padding::uniform(1)),
+                window: square_window(3, 1, Padding::uniform(1)),
                 algorithm,
                 act: Activation::Silu,
                 residual: Some(AddOrder::AfterActivation),

@@ -6,7 +6,7 @@ use ghost_kernels::testing::values;
 use ghost_kernels::tolerance::dot_act_bound;
 use ghost_kernels::{Activation, AddOrder, Backend, Epilogue, Padding, TensorViewMut, Window};
 
-use crate::check::{assert_within, run_threads, Strided};
+use crate::check::{assert_within, run_threads, window, Strided};
 use crate::{backends, epilogues};
 
 struct Case {
@@ -91,16 +91,6 @@ fn check(b: &Backend, c: &Case) {
         };
         dot_act_bound(kh * kw + 2, abs_sum, f64::from(want[i]).abs() + 2.0 * r_mag)
     });
-}
-
-fn window(kh: usize, kw: usize, stride: usize, padding: Padding) -> Window {
-    Window {
-        kernel_h: kh,
-        kernel_w: kw,
-        stride_h: stride,
-        stride_w: stride,
-        padding,
-    }
 }
 
 /// Every kernel shape the tile kernels specialise (3x3, 5x5 at stride 1 and 2) and some they

@@ -6,7 +6,7 @@ use ghost_kernels::testing::values;
 use ghost_kernels::{Backend, Padding, TensorViewMut, Window};
 
 use crate::backends;
-use crate::check::{assert_exact, assert_within, run_threads, Strided};
+use crate::check::{assert_exact, assert_within, run_threads, square_window, Strided};
 
 const SHAPES: [[usize; 4]; 6] = [
     [1, 1, 1, 1],
@@ -16,16 +16,6 @@ const SHAPES: [[usize; 4]; 6] = [
     [1, 7, 7, 33],
     [1, 64, 64, 16],
 ];
-
-fn window(k: usize, stride: usize, padding: Padding) -> Window {
-    Window {
-        kernel_h: k,
-        kernel_w: k,
-        stride_h: stride,
-        stride_w: stride,
-        padding,
-    }
-}
 
 /// Bitwise equal, or both NaN (a NaN's payload is not specified).
 fn assert_same_or_nan(what: &str, got: &[f32], want: &[f32]) {
@@ -63,11 +53,11 @@ fn max_pool(b: &Backend, shape: [usize; 4], win: Window, seed: u64) {
 #[test]
 fn max_pool_windows() {
     let windows = [
-        window(5, 1, Padding::uniform(2)),
-        window(3, 1, Padding::uniform(1)),
-        window(2, 2, Padding::uniform(0)),
-        window(3, 2, Padding::uniform(1)),
-        window(
+        square_window(5, 1, Padding::uniform(2)),
+        square_window(3, 1, Padding::uniform(1)),
+        square_window(2, 2, Padding::uniform(0)),
+        square_window(3, 2, Padding::uniform(1)),
+        square_window(
             3,
             2,
             Padding {

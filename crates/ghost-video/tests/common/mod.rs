@@ -2,7 +2,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod programs;
+
+pub use programs::*;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/video")
@@ -26,28 +30,6 @@ pub fn md5_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Whether `ffmpeg` and `ffprobe` run. Without them the test is skipped with a message, unless
-/// GHOST_REQUIRE_FFMPEG=1 (tools/ci_video.sh sets it after installing FFmpeg): then it fails.
-pub fn have_ffmpeg(test: &str) -> bool {
-    let runs = |p: &str| {
-        Command::new(p)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if runs("ffmpeg") && runs("ffprobe") {
-        return true;
-    }
-    assert!(
-        std::env::var("GHOST_REQUIRE_FFMPEG").as_deref() != Ok("1"),
-        "{test}: GHOST_REQUIRE_FFMPEG=1 but ffmpeg/ffprobe do not run"
-    );
-    eprintln!("SKIPPED {test}: ffmpeg/ffprobe not installed (apt-get install ffmpeg, or run tools/ci_video.sh)");
-    false
 }
 
 /// Run ffmpeg with `args` (setup of test inputs), panicking with its error output on failure.

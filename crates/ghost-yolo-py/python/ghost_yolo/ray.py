@@ -2,19 +2,21 @@
 ``Dataset.map_batches``. Each Ray actor loads the model once and runs every batch it is given::
 
     import ray, ghost_yolo.ray
+    ray.init(num_cpus=8 + 1)   # 8 cores, 1 spare logical CPU for the write beside the actors
     ds = ray.data.read_images("s3://bucket/images/", include_paths=True)   # column "image" (RGB)
     ds = ds.map_batches(
         ghost_yolo.ray.Detector,
         fn_constructor_kwargs={"model": "best.safetensors", "threads": 1},
         concurrency=8, batch_size=32, num_cpus=1,
     )
-    ds.write_parquet("s3://bucket/detections/")
+    ds.drop_columns(["image"], concurrency=1).write_parquet("s3://bucket/detections/", concurrency=1)
 
 Input: a column ``path`` (image files every worker can read: a shared file system) or a column
 ``image`` (decoded ``HxWx3`` uint8 arrays; RGB, as Ray Data's ``read_images`` decodes them, unless
 ``channels="bgr"``). Output: the input columns plus ``boxes`` (``N x 4`` float32 ``x1, y1, x2, y2``
 in pixels), ``conf`` (``N``) and ``cls`` (``N``, float32 class ids) per row. See
-``docs/scale-out.md`` for a cluster recipe.
+``docs/scale-out.md`` for a cluster recipe, and for why the write gets a spare CPU (otherwise
+it waits for the actors' CPUs until all detection is done).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 //! GhostBottleneck (`C3Ghost`) inner blocks. `m`'s last block and `cv2` write straight into the
 //! two halves of the concat buffer.
 
-use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{Context, QuantizedTensor, Tensor, TensorView, TensorViewMut, WeightSource};
 
 use super::bottleneck::Bottleneck;
 use super::conv::Conv;
@@ -129,25 +129,57 @@ impl C3 {
         let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
         let c_ = self.hidden;
         let mut cat = ctx.alloc([n, h, w, 2 * c_]);
-        {
-            let (mut left, mut right) = cat.view_mut().split_channels(c_)?;
-            match self.m.split_last() {
-                None => self.cv1.forward_into(ctx, x, &mut left, None)?,
-                Some((last, rest)) => {
-                    let mut t = self.cv1.forward(ctx, x)?;
-                    for b in rest {
-                        let mut next = ctx.alloc(b.output_shape(t.shape())?);
-                        b.forward_into(ctx, &t.view(), &mut next.view_mut())?;
-                        ctx.recycle(std::mem::replace(&mut t, next));
-                    }
-                    last.forward_into(ctx, &t.view(), &mut left)?;
-                    ctx.recycle(t);
-                }
-            }
-            self.cv2.forward_into(ctx, x, &mut right, None)?;
-        }
+        // cv1 and cv2 both read x: INT8 with the same input quantization (always, after a
+        // calibration: they saw the same values), x is quantized once for both.
+        let shared = if ctx.int8_shared_quantization() && self.cv1.shares_input_quant(&self.cv2) {
+            self.cv1.quantize_input(ctx, x)?
+        } else {
+            None
+        };
+        self.run_parts(ctx, x, shared, &mut cat.view_mut())?;
         self.cv3.forward_into(ctx, &cat.view(), out, None)?;
         ctx.recycle(cat);
+        Ok(())
+    }
+
+    /// `m(cv1(x))` and `cv2(x)` into the two halves of `cat`, cv1 and cv2 reading `shared` (the
+    /// u8 copy of `x`, recycled as soon as both have run) when given.
+    fn run_parts(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        shared: Option<QuantizedTensor>,
+        cat: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        let (mut left, mut right) = cat.reborrow().split_channels(self.hidden)?;
+        let first = (|| -> Result<Option<Tensor>> {
+            let t = if self.m.is_empty() {
+                self.cv1
+                    .forward_shared_into(ctx, x, shared.as_ref(), &mut left)?;
+                None
+            } else {
+                let mut t = ctx.alloc(self.cv1.output_shape(x.shape())?);
+                self.cv1
+                    .forward_shared_into(ctx, x, shared.as_ref(), &mut t.view_mut())?;
+                Some(t)
+            };
+            self.cv2
+                .forward_shared_into(ctx, x, shared.as_ref(), &mut right)?;
+            Ok(t)
+        })();
+        if let Some(q) = shared {
+            q.recycle(ctx);
+        }
+        let (Some(mut t), Some((last, rest))) = (first?, self.m.split_last()) else {
+            return Ok(());
+        };
+        for b in rest {
+            let mut next = ctx.alloc(b.output_shape(t.shape())?);
+            b.forward_into(ctx, &t.view(), &mut next.view_mut())?;
+            ctx.recycle(std::mem::replace(&mut t, next));
+        }
+        last.forward_into(ctx, &t.view(), &mut left)?;
+        ctx.recycle(t);
         Ok(())
     }
 }

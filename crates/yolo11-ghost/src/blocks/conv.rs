@@ -2,8 +2,8 @@
 //! or identity, on `ghost_layers::ConvBnAct`.
 
 use ghost_layers::{
-    Activation, Context, ConvBnAct, ConvBnNames, ConvSpec, FoldedConv, Layer, Residual, TensorView,
-    TensorViewMut, WeightSource, EPS_ULTRALYTICS,
+    ActQuant, Activation, Context, ConvBnAct, ConvBnNames, ConvInput, ConvSpec, FoldedConv, Layer,
+    QuantizedTensor, Residual, TensorView, TensorViewMut, WeightSource, EPS_ULTRALYTICS,
 };
 
 use crate::error::Result;
@@ -137,6 +137,71 @@ impl Conv {
             order: ghost_layers::AddOrder::AfterActivation,
         });
         Ok(self.inner.forward_into(ctx, x, out, residual)?)
+    }
+
+    /// Whether both convs are INT8 with the same input quantization (see
+    /// [`ConvBnAct::shares_input_quant`]).
+    pub fn shares_input_quant(&self, other: &Conv) -> bool {
+        self.inner.shares_input_quant(&other.inner)
+    }
+
+    /// The INT8 input quantization, `None` for an FP32 conv.
+    pub fn input_quant(&self) -> Option<ActQuant> {
+        self.inner.input_quant()
+    }
+
+    /// `x` quantized for this conv and every INT8 conv sharing its input quantization (`None`
+    /// for an FP32 conv): [`ConvBnAct::quantize_input`].
+    pub fn quantize_input(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+    ) -> Result<Option<QuantizedTensor>> {
+        Ok(self.inner.quantize_input(ctx, x)?)
+    }
+
+    /// [`Conv::forward_into`] reading `shared` (the u8 copy of `x`) when it has this conv's
+    /// input quantization ([`ConvBnAct::forward_shared_into`]).
+    pub fn forward_shared_into(
+        &self,
+        ctx: &mut Context,
+        x: &TensorView<'_>,
+        shared: Option<&QuantizedTensor>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        Ok(self.inner.forward_shared_into(ctx, x, shared, out, None)?)
+    }
+
+    /// An INT8 conv's output as u8 codes quantized with `out`, from an f32 (optionally with
+    /// its shared u8 copy) or u8 input ([`ConvBnAct::forward_to_u8`]).
+    pub fn forward_to_u8(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: ActQuant,
+    ) -> Result<QuantizedTensor> {
+        Ok(self.inner.forward_to_u8(ctx, x, out, None)?)
+    }
+
+    /// Runs on an f32 input (optionally with its shared u8 copy) or, for an INT8 conv, on u8
+    /// codes, into `out`, adding `residual` after the activation when given.
+    pub fn forward_input_into(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: &mut TensorViewMut<'_>,
+        residual: Option<TensorView<'_>>,
+    ) -> Result<()> {
+        let residual = residual.map(|view| Residual {
+            view,
+            order: ghost_layers::AddOrder::AfterActivation,
+        });
+        match x {
+            ConvInput::F32(x, shared) => Ok(self
+                .inner
+                .forward_shared_into(ctx, x, shared, out, residual)?),
+            ConvInput::U8(q) => Ok(self.inner.forward_u8_into(ctx, q, out, residual)?),
+        }
     }
 
     /// Runs into a new tensor from `ctx`'s pool.

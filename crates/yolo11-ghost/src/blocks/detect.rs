@@ -7,7 +7,10 @@
 
 use ghost_kernels::dfl::dfl;
 use ghost_kernels::elementwise::activate_inplace;
-use ghost_layers::{Activation, Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{
+    Activation, Context, ConvInput, QuantizedTensor, Tensor, TensorView, TensorViewMut,
+    WeightSource,
+};
 use ndarray::Array3;
 
 use super::conv::Conv;
@@ -30,6 +33,32 @@ struct Level {
     box_out: Conv,
     cls_convs: Vec<Conv>,
     cls_out: Conv,
+}
+
+/// The current value of a branch in [`Detect::branch`].
+enum Value {
+    /// The level's input.
+    Input,
+    /// An f32 tensor of the pool.
+    F32(Tensor),
+    /// u8 codes for the next INT8 conv.
+    U8(QuantizedTensor),
+}
+
+impl Value {
+    /// Gives its buffer back to `ctx`.
+    fn recycle(self, ctx: &mut Context) {
+        match self {
+            Value::Input => {}
+            Value::F32(t) => ctx.recycle(t),
+            Value::U8(q) => q.recycle(ctx),
+        }
+    }
+}
+
+/// The first conv of a branch (`convs`, then `last`).
+fn first<'a>(convs: &'a [Conv], last: &'a Conv) -> &'a Conv {
+    convs.first().unwrap_or(last)
 }
 
 /// A loaded Detect head.
@@ -106,17 +135,48 @@ impl Detect {
         })
     }
 
-    fn chain(
+    /// One branch of a level, `convs` then `last` into `out`, on `x` (with `shared`, its u8
+    /// copy, when given). Consecutive INT8 convs pass u8 codes: each intermediate output is
+    /// read only by the next conv, so an INT8 conv followed by an INT8 conv writes its output
+    /// requantized with the next conv's input quantization (no f32 tensor, no quantization
+    /// pass).
+    fn branch(
         ctx: &mut Context,
         convs: &[Conv],
+        last: &Conv,
         x: &TensorView<'_>,
-    ) -> Result<ghost_layers::Tensor> {
-        let mut t = convs[0].forward(ctx, x)?;
-        for c in &convs[1..] {
-            let next = c.forward(ctx, &t.view())?;
-            ctx.recycle(std::mem::replace(&mut t, next));
+        shared: Option<&QuantizedTensor>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        let mut cur = Value::Input;
+        for (k, conv) in convs.iter().enumerate() {
+            let next = convs.get(k + 1).unwrap_or(last);
+            let input = match &cur {
+                Value::Input => ConvInput::F32(x, shared),
+                Value::F32(t) => ConvInput::F32(&t.view(), None),
+                Value::U8(q) => ConvInput::U8(q),
+            };
+            let u8_passing = ctx.int8_shared_quantization();
+            let produced = match (conv.input_quant(), next.input_quant()) {
+                (Some(_), Some(q)) if u8_passing => {
+                    conv.forward_to_u8(ctx, input, q).map(Value::U8)
+                }
+                _ => {
+                    let mut t = ctx.alloc(conv.output_shape(input.shape())?);
+                    conv.forward_input_into(ctx, input, &mut t.view_mut(), None)
+                        .map(|()| Value::F32(t))
+                }
+            };
+            std::mem::replace(&mut cur, produced?).recycle(ctx);
         }
-        Ok(t)
+        let input = match &cur {
+            Value::Input => ConvInput::F32(x, shared),
+            Value::F32(t) => ConvInput::F32(&t.view(), None),
+            Value::U8(q) => ConvInput::U8(q),
+        };
+        let result = last.forward_input_into(ctx, input, out, None);
+        cur.recycle(ctx);
+        result
     }
 
     /// Runs the head on the level feature maps (NHWC) with their strides into `output0`, which
@@ -152,22 +212,42 @@ impl Detect {
             // Box logits [0, 4 bins) and class logits [4 bins, 4 bins + nc) side by side.
             let mut logits = ctx.alloc([n, h, w, 4 * bins + nc]);
             {
-                let t = Self::chain(ctx, &level.box_convs, x)?;
-                level.box_out.forward_into(
+                // Both branches read x: when their first convs are INT8 with the same input
+                // quantization (they saw the same values in calibration), x is quantized once.
+                let (first_box, first_cls) = (
+                    first(&level.box_convs, &level.box_out),
+                    first(&level.cls_convs, &level.cls_out),
+                );
+                let shared =
+                    if ctx.int8_shared_quantization() && first_box.shares_input_quant(first_cls) {
+                        first_box.quantize_input(ctx, x)?
+                    } else {
+                        None
+                    };
+                let all = logits.view_mut();
+                let (mut box_logits, mut cls_logits) = all.split_channels(4 * bins)?;
+                let result = Self::branch(
                     ctx,
-                    &t.view(),
-                    &mut logits.view_mut().channels_mut(0, 4 * bins)?,
-                    None,
-                )?;
-                ctx.recycle(t);
-                let t = Self::chain(ctx, &level.cls_convs, x)?;
-                level.cls_out.forward_into(
-                    ctx,
-                    &t.view(),
-                    &mut logits.view_mut().channels_mut(4 * bins, nc)?,
-                    None,
-                )?;
-                ctx.recycle(t);
+                    &level.box_convs,
+                    &level.box_out,
+                    x,
+                    shared.as_ref(),
+                    &mut box_logits,
+                )
+                .and_then(|()| {
+                    Self::branch(
+                        ctx,
+                        &level.cls_convs,
+                        &level.cls_out,
+                        x,
+                        shared.as_ref(),
+                        &mut cls_logits,
+                    )
+                });
+                if let Some(q) = shared {
+                    q.recycle(ctx);
+                }
+                result?;
             }
             let mut dist = ctx.alloc([n, h, w, 4]);
             let box_logits = logits.view().channels(0, 4 * bins)?;

@@ -1,7 +1,7 @@
 //! `PSABlock` (`x + attn(x)`, then `x + ffn(x)`) and `C2PSA` (`cv2(cat(a, m(b)))` with
 //! `a, b = cv1(x).split`): the last PSABlock writes its result straight into `b`'s slice.
 
-use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{Context, ConvInput, TensorView, TensorViewMut, WeightSource};
 
 use super::attention::Attention;
 use super::conv::Conv;
@@ -51,10 +51,27 @@ impl PsaBlock {
         let mut x1 = ctx.alloc(x.shape());
         self.attn
             .forward_into(ctx, x, &mut x1.view_mut(), Some(*x))?;
-        let hidden = self.ffn0.forward(ctx, &x1.view())?;
-        self.ffn1
-            .forward_into(ctx, &hidden.view(), out, Some(x1.view()))?;
-        ctx.recycle(hidden);
+        let both_int8 = ctx.int8_shared_quantization() && self.ffn0.input_quant().is_some();
+        match self.ffn1.input_quant().filter(|_| both_int8) {
+            // Both INT8: the hidden activation (read by ffn1 only) passes as u8 codes with
+            // ffn1's input quantization, requantized in ffn0's epilogue.
+            Some(q) => {
+                let hidden = self
+                    .ffn0
+                    .forward_to_u8(ctx, ConvInput::F32(&x1.view(), None), q)?;
+                let result =
+                    self.ffn1
+                        .forward_input_into(ctx, ConvInput::U8(&hidden), out, Some(x1.view()));
+                hidden.recycle(ctx);
+                result?;
+            }
+            None => {
+                let hidden = self.ffn0.forward(ctx, &x1.view())?;
+                self.ffn1
+                    .forward_into(ctx, &hidden.view(), out, Some(x1.view()))?;
+                ctx.recycle(hidden);
+            }
+        }
         ctx.recycle(x1);
         Ok(())
     }

@@ -10,6 +10,19 @@ use safetensors::SafeTensors;
 /// The f32 yolo11n-ghost fixture weights (Ultralytics names, metadata included).
 pub const WEIGHTS: &str = "fixtures/yolo/yolo11n-ghost.f32.safetensors";
 
+/// A small valid model YAML (3 classes, five stride-2 convs, Detect on the last three): the
+/// base that the hostile-input and limit tests edit into bad ones.
+pub const MINI_MODEL_YAML: &str = "nc: 3
+backbone:
+  - [-1, 1, Conv, [16, 3, 2]]
+  - [-1, 1, Conv, [32, 3, 2]]
+  - [-1, 1, Conv, [32, 3, 2]]
+  - [-1, 1, Conv, [32, 3, 2]]
+  - [-1, 1, Conv, [32, 3, 2]]
+head:
+  - [[2, 3, 4], 1, Detect, [nc]]
+";
+
 /// `path` relative to the repository root.
 pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
