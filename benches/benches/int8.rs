@@ -1,5 +1,6 @@
 //! INT8 against FP32 on yolo11n-ghost-like shapes, single thread, in one run (the machine is
-//! shared: compare numbers from the same run only). Pointwise 80x80x64->64, 40x40x128->128,
+//! shared: compare numbers from the same run only). Pointwise 320x320x4->6, 160x160x12->3,
+//! 80x80x20->10, 80x80x64->64, 40x40x128->128,
 //! 20x20x256->256 (SiLU epilogue): FP32 `pointwise`, INT8 `pointwise_i8` (f32 out) and
 //! `pointwise_i8_u8` (requantized u8 out); depthwise 3x3 on 160x160x6, 160x160x12, 80x80x24,
 //! 80x80x64 and 40x40x128; dense 3x3 40x40x64->64; the INT8 pointwise rows again per INT8 GEMM
@@ -30,7 +31,16 @@ fn bench_pointwise(c: &mut Criterion) {
     let threads = Threads::single();
     let epilogue = Epilogue::act(Activation::Silu);
     let params = QuantParams::from_range(-0.3, 4.0).unwrap();
-    for (hw, k, n) in [(80, 64, 64), (40, 128, 128), (20, 256, 256)] {
+    // GhostNet's narrow early primary convs (yolo11n-ghost, width 0.25: 4 -> 6 at 320x320,
+    // 12 -> 3 at 160x160, 20 -> 10 at 80x80) and three wide ones.
+    for (hw, k, n) in [
+        (320, 4, 6),
+        (160, 12, 3),
+        (80, 20, 10),
+        (80, 64, 64),
+        (40, 128, 128),
+        (20, 256, 256),
+    ] {
         let m = hw * hw;
         let mut group = c.benchmark_group(format!("int8/pointwise_{hw}x{hw}x{k}->{n}"));
         group

@@ -50,7 +50,7 @@ pub use geometry::{Padding, Window};
 pub use isa::{active_isa, Isa};
 pub use mapped_file::MappedFile;
 pub use parallel::Threads;
-pub use view::{NhwcLayout, TensorView, TensorViewMut};
+pub use view::{NhwcLayout, StridedView, StridedViewMut, TensorView, TensorViewMut, ViewElement};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

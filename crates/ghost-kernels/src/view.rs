@@ -9,7 +9,8 @@
 //! Views hold a raw pointer instead of a slice because two mutable views with interleaved but
 //! disjoint channel ranges cannot be expressed as two `&mut [f32]`. Soundness rests on two rules:
 //! a view only ever touches elements inside its own channel range, and the only way to get two
-//! mutable views of one buffer is [`TensorViewMut::split_channels`], which makes the ranges disjoint.
+//! mutable views of one buffer is [`StridedViewMut::split_channels`], which makes the ranges disjoint.
+//! The views are generic over the element ([`ViewElement`]: f32, and u8 for the quantized tensors).
 
 use std::marker::PhantomData;
 
@@ -144,25 +145,71 @@ fn check_buffer(operand: &'static str, layout: &NhwcLayout, len: usize) -> Resul
     Ok(())
 }
 
-/// A read-only strided NHWC view.
-#[derive(Clone, Copy)]
-pub struct TensorView<'a> {
-    ptr: *const f32,
-    len: usize,
-    layout: NhwcLayout,
-    _borrow: PhantomData<&'a [f32]>,
+/// The element types of the strided views: `f32` ([`TensorView`]) and `u8` (the quantized
+/// tensors' [`crate::quant::U8View`]). Sealed: the views' soundness argument is written for
+/// plain `Copy` data.
+pub trait ViewElement: Copy + sealed::Sealed + 'static {
+    /// The operand a read-only view's construction errors name.
+    const VIEW: &'static str;
+    /// The operand a mutable view's construction errors name.
+    const VIEW_MUT: &'static str;
+    /// The read-only view's name in `Debug` output.
+    const DEBUG: &'static str;
+    /// The mutable view's name in `Debug` output.
+    const DEBUG_MUT: &'static str;
 }
 
-// SAFETY: a TensorView is a shared borrow of f32 data, like `&[f32]`, which is Send and Sync.
-unsafe impl Send for TensorView<'_> {}
-// SAFETY: as above; it never writes.
-unsafe impl Sync for TensorView<'_> {}
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for u8 {}
+}
 
-impl<'a> TensorView<'a> {
+impl ViewElement for f32 {
+    const VIEW: &'static str = "view";
+    const VIEW_MUT: &'static str = "output view";
+    const DEBUG: &'static str = "TensorView";
+    const DEBUG_MUT: &'static str = "TensorViewMut";
+}
+
+impl ViewElement for u8 {
+    const VIEW: &'static str = "u8 view";
+    const VIEW_MUT: &'static str = "u8 output view";
+    const DEBUG: &'static str = "U8View";
+    const DEBUG_MUT: &'static str = "U8ViewMut";
+}
+
+/// A read-only strided NHWC view of f32 data.
+pub type TensorView<'a> = StridedView<'a, f32>;
+/// A mutable strided NHWC view of f32 data.
+pub type TensorViewMut<'a> = StridedViewMut<'a, f32>;
+
+/// A read-only strided NHWC view of `T` (strides counted in elements).
+pub struct StridedView<'a, T: ViewElement> {
+    ptr: *const T,
+    len: usize,
+    layout: NhwcLayout,
+    _borrow: PhantomData<&'a [T]>,
+}
+
+impl<T: ViewElement> Clone for StridedView<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ViewElement> Copy for StridedView<'_, T> {}
+
+// SAFETY: a StridedView is a shared borrow of plain data, like `&[T]` (f32 or u8), which is Send
+// and Sync.
+unsafe impl<T: ViewElement> Send for StridedView<'_, T> {}
+// SAFETY: as above; it never writes.
+unsafe impl<T: ViewElement> Sync for StridedView<'_, T> {}
+
+impl<'a, T: ViewElement> StridedView<'a, T> {
     /// Views `data` with `layout`; fails if the layout is invalid or the slice too short.
-    pub fn new(data: &'a [f32], layout: NhwcLayout) -> Result<Self> {
-        check_buffer("view", &layout, data.len())?;
-        Ok(TensorView {
+    pub fn new(data: &'a [T], layout: NhwcLayout) -> Result<Self> {
+        check_buffer(T::VIEW, &layout, data.len())?;
+        Ok(StridedView {
             ptr: data.as_ptr(),
             len: data.len(),
             layout,
@@ -171,7 +218,7 @@ impl<'a> TensorView<'a> {
     }
 
     /// Views a contiguous `n x h x w x c` slice.
-    pub fn dense(data: &'a [f32], n: usize, h: usize, w: usize, c: usize) -> Result<Self> {
+    pub fn dense(data: &'a [T], n: usize, h: usize, w: usize, c: usize) -> Result<Self> {
         Self::new(data, NhwcLayout::dense(n, h, w, c))
     }
 
@@ -186,15 +233,15 @@ impl<'a> TensorView<'a> {
     }
 
     /// A view of channels `[offset, offset + c)`.
-    pub fn channels(&self, offset: usize, c: usize) -> Result<TensorView<'a>> {
-        Ok(TensorView {
+    pub fn channels(&self, offset: usize, c: usize) -> Result<StridedView<'a, T>> {
+        Ok(StridedView {
             layout: self.layout.channels(offset, c)?,
             ..*self
         })
     }
 
     /// A view of batch item `b`.
-    pub fn batch_item(&self, b: usize) -> Result<TensorView<'a>> {
+    pub fn batch_item(&self, b: usize) -> Result<StridedView<'a, T>> {
         if b >= self.layout.n {
             return Err(KernelError::param(
                 "batch",
@@ -205,7 +252,7 @@ impl<'a> TensorView<'a> {
         // SAFETY: offset < len because batch item b has at least one element inside the
         // buffer checked at construction (or the tensor is empty and offset is 0).
         let ptr = unsafe { self.ptr.add(offset.min(self.len)) };
-        Ok(TensorView {
+        Ok(StridedView {
             ptr,
             len: self.len - offset.min(self.len),
             layout,
@@ -214,7 +261,7 @@ impl<'a> TensorView<'a> {
     }
 
     /// The `c` channels of pixel `p` (pixels counted in `n, h, w` order).
-    pub fn pixel(&self, p: usize) -> &'a [f32] {
+    pub fn pixel(&self, p: usize) -> &'a [T] {
         assert!(p < self.layout.pixels(), "pixel {p} out of range");
         let start = self.layout.pixel_offset(p);
         // SAFETY: start + c <= required_len <= len, checked at construction.
@@ -222,7 +269,7 @@ impl<'a> TensorView<'a> {
     }
 
     /// Element `(b, y, x, ch)`.
-    pub fn get(&self, b: usize, y: usize, x: usize, ch: usize) -> f32 {
+    pub fn get(&self, b: usize, y: usize, x: usize, ch: usize) -> T {
         let l = &self.layout;
         assert!(
             b < l.n && y < l.h && x < l.w && ch < l.c,
@@ -233,7 +280,7 @@ impl<'a> TensorView<'a> {
     }
 
     /// Copies the logical contents into a dense `n*h*w*c` vector.
-    pub fn to_dense(&self) -> Vec<f32> {
+    pub fn to_dense(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.layout.elements());
         for p in 0..self.layout.pixels() {
             out.extend_from_slice(self.pixel(p));
@@ -242,7 +289,7 @@ impl<'a> TensorView<'a> {
     }
 
     /// Raw base pointer (element `(0,0,0,0)` is at `as_ptr() + channel_offset`).
-    pub fn as_ptr(&self) -> *const f32 {
+    pub fn as_ptr(&self) -> *const T {
         self.ptr
     }
 
@@ -252,25 +299,25 @@ impl<'a> TensorView<'a> {
     }
 }
 
-/// A mutable strided NHWC view.
-pub struct TensorViewMut<'a> {
-    ptr: *mut f32,
+/// A mutable strided NHWC view of `T` (strides counted in elements).
+pub struct StridedViewMut<'a, T: ViewElement> {
+    ptr: *mut T,
     len: usize,
     layout: NhwcLayout,
-    _borrow: PhantomData<&'a mut [f32]>,
+    _borrow: PhantomData<&'a mut [T]>,
 }
 
-// SAFETY: a TensorViewMut is an exclusive borrow of the elements in its channel range, like
-// `&mut [f32]`, which is Send. It is also Sync: `&TensorViewMut` only allows reads.
-unsafe impl Send for TensorViewMut<'_> {}
+// SAFETY: a StridedViewMut is an exclusive borrow of the elements in its channel range, like
+// `&mut [T]` (f32 or u8), which is Send. It is also Sync: `&StridedViewMut` only allows reads.
+unsafe impl<T: ViewElement> Send for StridedViewMut<'_, T> {}
 // SAFETY: see above.
-unsafe impl Sync for TensorViewMut<'_> {}
+unsafe impl<T: ViewElement> Sync for StridedViewMut<'_, T> {}
 
-impl<'a> TensorViewMut<'a> {
+impl<'a, T: ViewElement> StridedViewMut<'a, T> {
     /// Views `data` with `layout`; fails if the layout is invalid or the slice too short.
-    pub fn new(data: &'a mut [f32], layout: NhwcLayout) -> Result<Self> {
-        check_buffer("output view", &layout, data.len())?;
-        Ok(TensorViewMut {
+    pub fn new(data: &'a mut [T], layout: NhwcLayout) -> Result<Self> {
+        check_buffer(T::VIEW_MUT, &layout, data.len())?;
+        Ok(StridedViewMut {
             ptr: data.as_mut_ptr(),
             len: data.len(),
             layout,
@@ -279,7 +326,7 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// Views a contiguous `n x h x w x c` slice.
-    pub fn dense(data: &'a mut [f32], n: usize, h: usize, w: usize, c: usize) -> Result<Self> {
+    pub fn dense(data: &'a mut [T], n: usize, h: usize, w: usize, c: usize) -> Result<Self> {
         Self::new(data, NhwcLayout::dense(n, h, w, c))
     }
 
@@ -294,8 +341,8 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// A shared view of the same elements.
-    pub fn as_view(&self) -> TensorView<'_> {
-        TensorView {
+    pub fn as_view(&self) -> StridedView<'_, T> {
+        StridedView {
             ptr: self.ptr,
             len: self.len,
             layout: self.layout,
@@ -304,8 +351,8 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// Reborrows as a shorter-lived mutable view.
-    pub fn reborrow(&mut self) -> TensorViewMut<'_> {
-        TensorViewMut {
+    pub fn reborrow(&mut self) -> StridedViewMut<'_, T> {
+        StridedViewMut {
             ptr: self.ptr,
             len: self.len,
             layout: self.layout,
@@ -314,8 +361,8 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// A mutable view of channels `[offset, offset + c)`, borrowed from this one.
-    pub fn channels_mut(&mut self, offset: usize, c: usize) -> Result<TensorViewMut<'_>> {
-        Ok(TensorViewMut {
+    pub fn channels_mut(&mut self, offset: usize, c: usize) -> Result<StridedViewMut<'_, T>> {
+        Ok(StridedViewMut {
             ptr: self.ptr,
             len: self.len,
             layout: self.layout.channels(offset, c)?,
@@ -326,23 +373,26 @@ impl<'a> TensorViewMut<'a> {
     /// Splits into channels `[0, at)` and `[at, c)`: two mutable views of one buffer whose
     /// element sets are disjoint. This is how a Ghost module's cheap operation reads the primary
     /// half while writing the other.
-    pub fn split_channels(self, at: usize) -> Result<(TensorViewMut<'a>, TensorViewMut<'a>)> {
+    pub fn split_channels(
+        self,
+        at: usize,
+    ) -> Result<(StridedViewMut<'a, T>, StridedViewMut<'a, T>)> {
         let left = self.layout.channels(0, at)?;
         let right = self.layout.channels(at, self.layout.c - at)?;
         Ok((
-            TensorViewMut {
+            StridedViewMut {
                 layout: left,
                 ..self.duplicate()
             },
-            TensorViewMut {
+            StridedViewMut {
                 layout: right,
                 ..self
             },
         ))
     }
 
-    fn duplicate(&self) -> TensorViewMut<'a> {
-        TensorViewMut {
+    fn duplicate(&self) -> StridedViewMut<'a, T> {
+        StridedViewMut {
             ptr: self.ptr,
             len: self.len,
             layout: self.layout,
@@ -351,7 +401,7 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// A mutable view of batch item `b`.
-    pub fn batch_item_mut(&mut self, b: usize) -> Result<TensorViewMut<'_>> {
+    pub fn batch_item_mut(&mut self, b: usize) -> Result<StridedViewMut<'_, T>> {
         if b >= self.layout.n {
             return Err(KernelError::param(
                 "batch",
@@ -362,7 +412,7 @@ impl<'a> TensorViewMut<'a> {
         let offset = offset.min(self.len);
         // SAFETY: offset <= len, so the pointer stays inside (or one past) the buffer.
         let ptr = unsafe { self.ptr.add(offset) };
-        Ok(TensorViewMut {
+        Ok(StridedViewMut {
             ptr,
             len: self.len - offset,
             layout,
@@ -371,7 +421,7 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// The `c` channels of pixel `p`, mutable.
-    pub fn pixel_mut(&mut self, p: usize) -> &mut [f32] {
+    pub fn pixel_mut(&mut self, p: usize) -> &mut [T] {
         assert!(p < self.layout.pixels(), "pixel {p} out of range");
         let start = self.layout.pixel_offset(p);
         // SAFETY: start + c <= required_len <= len; these elements belong to this view's channel
@@ -380,7 +430,7 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// The `c` channels of pixel `p`.
-    pub fn pixel(&self, p: usize) -> &[f32] {
+    pub fn pixel(&self, p: usize) -> &[T] {
         assert!(p < self.layout.pixels(), "pixel {p} out of range");
         let start = self.layout.pixel_offset(p);
         // SAFETY: as in `pixel_mut`, read-only.
@@ -388,7 +438,7 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// Sets element `(b, y, x, ch)`.
-    pub fn set(&mut self, b: usize, y: usize, x: usize, ch: usize, value: f32) {
+    pub fn set(&mut self, b: usize, y: usize, x: usize, ch: usize, value: T) {
         let l = &self.layout;
         assert!(
             b < l.n && y < l.h && x < l.w && ch < l.c,
@@ -399,14 +449,14 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// Fills every element of the view with `value`.
-    pub fn fill(&mut self, value: f32) {
+    pub fn fill(&mut self, value: T) {
         for p in 0..self.layout.pixels() {
             self.pixel_mut(p).fill(value);
         }
     }
 
     /// Copies a dense `n*h*w*c` slice into the view.
-    pub fn copy_from_dense(&mut self, src: &[f32]) -> Result<()> {
+    pub fn copy_from_dense(&mut self, src: &[T]) -> Result<()> {
         let c = self.layout.c;
         if src.len() != self.layout.elements() {
             return Err(KernelError::shape(
@@ -426,7 +476,7 @@ impl<'a> TensorViewMut<'a> {
     }
 
     /// Raw base pointer (element `(0,0,0,0)` is at `as_mut_ptr() + channel_offset`).
-    pub fn as_mut_ptr(&mut self) -> *mut f32 {
+    pub fn as_mut_ptr(&mut self) -> *mut T {
         self.ptr
     }
 
@@ -436,17 +486,17 @@ impl<'a> TensorViewMut<'a> {
     }
 }
 
-impl std::fmt::Debug for TensorView<'_> {
+impl<T: ViewElement> std::fmt::Debug for StridedView<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TensorView")
+        f.debug_struct(T::DEBUG)
             .field("layout", &self.layout)
             .finish()
     }
 }
 
-impl std::fmt::Debug for TensorViewMut<'_> {
+impl<T: ViewElement> std::fmt::Debug for StridedViewMut<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TensorViewMut")
+        f.debug_struct(T::DEBUG_MUT)
             .field("layout", &self.layout)
             .finish()
     }

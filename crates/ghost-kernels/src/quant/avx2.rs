@@ -19,7 +19,7 @@ use std::ops::Range;
 
 use super::convert::ConvertPlan;
 use super::depthwise_kernel::{depthwise_rows, DwPlan, DwWeights};
-use super::depthwise_row::DwTiled;
+use super::depthwise_row::{copy_pixel, DwTiled};
 use super::gemm::{gemm_rows, GemmPlan, TileI8, MR};
 use super::pack::{KG, NR};
 use crate::lanes::Avx2;
@@ -251,7 +251,7 @@ pub(crate) unsafe fn quantize_rows(plan: &ConvertPlan, rows: Range<usize>) {
                     top,
                 );
                 let bytes = (_mm_cvtsi128_si64(b) as u64).to_le_bytes();
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(j), tail);
+                copy_pixel(bytes.as_ptr(), dst.add(j), tail);
             }
         }
     }

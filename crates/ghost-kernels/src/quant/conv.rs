@@ -10,7 +10,7 @@ use crate::isa::{active_isa, Isa};
 use crate::parallel::Threads;
 use crate::view::TensorViewMut;
 
-use super::gemm::{GemmPlan, Source, WindowSource, MAX_TAPS, MR};
+use super::gemm::{flat_consts, GemmPlan, Source, WindowSource, MAX_TAPS, MR};
 use super::output::{FinishData, I8Output};
 use super::pack::PanelsI8;
 use super::params::{quantize_weights_per_channel, QuantParams, GEMM_WEIGHT_QMAX};
@@ -179,6 +179,8 @@ pub fn conv2d_i8_with_isa(
     let data = FinishData::new(input_params, &w.scales, &w.sums)?;
     let zp_row = vec![input_params.zero_point; w.cin];
     let l = input.layout();
+    let finish = data.finish(&w.bias, w.cout, epilogue, &mut output);
+    let flat = flat_consts(w, &finish);
     let plan = GemmPlan {
         weights: w,
         source: Source::Window(WindowSource {
@@ -197,7 +199,8 @@ pub fn conv2d_i8_with_isa(
             zp_row: zp_row.as_ptr(),
         }),
         kernel: backend.kernels.quant.gemm,
-        finish: data.finish(&w.bias, w.cout, epilogue, &mut output),
+        finish,
+        flat: flat.as_ref(),
     };
     let entry = backend.kernels.quant.gemm_rows;
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil(w.cin * w.taps * w.cout);

@@ -218,12 +218,9 @@ pub fn depthwise_i8_with_isa(
     let finish = data.finish(&weights.bias, c, epilogue, &mut output);
     let quant = &backend.kernels.quant;
     let pairs = (weights.kh * weights.kw).div_ceil(2);
-    let tables = match quant.depthwise_row {
-        Some(_) if epilogue.residual.is_none() => {
-            RowTables::new(&weights.codes, c, weights.cpad, pairs, &finish)
-        }
-        _ => None,
-    };
+    let tables = quant
+        .depthwise_row
+        .and_then(|_| RowTables::new(&weights.codes, c, weights.cpad, pairs, &finish));
     let l = input.layout();
     let plan = DwPlan {
         weights: DwWeights {

@@ -43,8 +43,8 @@ pub(crate) struct DwPlan<'a> {
     pub zp_row: *const u8,
     pub kernel: DwPixelFn,
     pub finish: Finish<'a>,
-    /// The row path ([`super::depthwise_row`]) when the back end has one and the call
-    /// qualifies (no residual, tiled weights small enough); else the per-pixel path.
+    /// The row path ([`super::depthwise_row`]) when the back end has one and the tiled
+    /// weights are small enough; else the per-pixel path.
     pub row: Option<DwRowPlan<'a>>,
 }
 
@@ -62,7 +62,7 @@ unsafe impl Sync for DwPlan<'_> {}
 #[inline(always)]
 pub(crate) unsafe fn depthwise_rows<V: StoreU8>(plan: &DwPlan<'_>, rows: Range<usize>) {
     if let Some(row) = &plan.row {
-        // SAFETY: forwarded contract; `row` was built for this plan without a residual.
+        // SAFETY: forwarded contract; `row` was built for this plan.
         return unsafe { depthwise_rows_flat::<V>(plan, row, rows) };
     }
     let taps = plan.kh * plan.kw;

@@ -19,6 +19,7 @@ use std::ops::Range;
 
 use super::depthwise_kernel::DwPlan;
 use super::epilogue::{Finish, Store, StoreU8};
+use crate::act::AddOrder;
 
 /// Row microkernel: `acc[e] = sum_p a[2p][e] * w[p][e % period][0] + a[2p + 1][e] *
 /// w[p][e % period][1]` for `e < len`.
@@ -51,15 +52,35 @@ pub(crate) fn period(channels: usize) -> usize {
 /// use the per-pixel path.
 pub(crate) const MAX_TILED_CODES: usize = 32 * 1024;
 
-/// The per-call tables of the row path, tiled over one period.
-pub(crate) struct RowTables {
+/// The epilogue's per-channel constants tiled over one period (`lcm(channels, 16)` elements):
+/// entry `e` holds channel `e % channels`'s `s_in * s_w`, `bias` and `zp_in * sum_w`. Shared by
+/// the depthwise row path and the GEMM's narrow-output path.
+pub(crate) struct FlatConsts {
     pub period: usize,
-    /// `[pair][period][2]`.
-    pub codes: Vec<i16>,
-    /// `s_in * s_w[e % c]`, `bias[e % c]`, `zp_in * sum_w[e % c]`.
     pub scale: Vec<f32>,
     pub bias: Vec<f32>,
     pub zp_sum: Vec<i32>,
+}
+
+impl FlatConsts {
+    /// Tiles the first `channels` constants of `finish`.
+    pub fn new(channels: usize, finish: &Finish<'_>) -> Self {
+        let period = period(channels);
+        let tile = |v: &[f32]| (0..period).map(|e| v[e % channels]).collect();
+        FlatConsts {
+            period,
+            scale: tile(finish.scale),
+            bias: tile(finish.bias),
+            zp_sum: (0..period).map(|e| finish.zp_sum[e % channels]).collect(),
+        }
+    }
+}
+
+/// The per-call tables of the row path, tiled over one period.
+pub(crate) struct RowTables {
+    /// `[pair][period][2]`.
+    pub codes: Vec<i16>,
+    pub consts: FlatConsts,
 }
 
 impl RowTables {
@@ -83,13 +104,9 @@ impl RowTables {
                 tiled[(p * period + e) * 2..][..2].copy_from_slice(&codes[src..src + 2]);
             }
         }
-        let tile = |v: &[f32]| (0..period).map(|e| v[e % channels]).collect();
         Some(RowTables {
-            period,
             codes: tiled,
-            scale: tile(finish.scale),
-            bias: tile(finish.bias),
-            zp_sum: (0..period).map(|e| finish.zp_sum[e % channels]).collect(),
+            consts: FlatConsts::new(channels, finish),
         })
     }
 }
@@ -109,7 +126,7 @@ const SLACK: usize = 32;
 /// Output rows `rows` (counted over `n * oh`) of the plan through the row path, on lanes `V`.
 ///
 /// # Safety
-/// As [`super::depthwise_kernel::depthwise_rows`]; the plan has no residual and `row` was built
+/// As [`super::depthwise_kernel::depthwise_rows`]; `row` was built
 /// from its weights and epilogue.
 #[inline(always)]
 pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
@@ -141,10 +158,14 @@ pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
             Store::U8 { .. } => tmp_u8 = vec![0u8; len],
         }
     }
+    let mut tmp_res = match plan.finish.order {
+        Some(_) if plan.finish.res_stride != c => vec![0.0f32; len],
+        _ => Vec::new(),
+    };
     let mut a = vec![std::ptr::null::<u8>(); taps.div_ceil(2) * 2];
     let tiled = DwTiled {
         codes: &row.tables.codes,
-        period: row.tables.period,
+        period: row.tables.consts.period,
     };
     let base = scratch.as_mut_ptr();
     for r in rows {
@@ -181,13 +202,14 @@ pub(crate) unsafe fn depthwise_rows_flat<V: StoreU8>(
         unsafe {
             store_row::<V>(
                 &plan.finish,
-                row.tables,
+                &row.tables.consts,
                 &acc,
                 len,
                 p0,
                 c,
                 &mut tmp_f32,
                 &mut tmp_u8,
+                &mut tmp_res,
             )
         };
     }
@@ -232,7 +254,7 @@ unsafe fn fill_row(
             let d = dst.add((x % plan.sw) * phase_len + (x / plan.sw) * c);
             let ix = x.wrapping_sub(plan.pad_left);
             if ix < plan.iw {
-                std::ptr::copy_nonoverlapping(src.add(ix * plan.in_stride), d, c);
+                copy_pixel(src.add(ix * plan.in_stride), d, c);
             } else {
                 std::ptr::write_bytes(d, zp, c);
             }
@@ -248,27 +270,41 @@ unsafe fn fill_row(
 /// scratch vectors hold `len` elements when the output is not dense; the CPU supports `V`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn store_row<V: StoreU8>(
+pub(crate) unsafe fn store_row<V: StoreU8>(
     f: &Finish<'_>,
-    t: &RowTables,
+    t: &FlatConsts,
     acc: &[i32],
     len: usize,
     p0: usize,
     c: usize,
     tmp_f32: &mut [f32],
     tmp_u8: &mut [u8],
+    tmp_res: &mut [f32],
 ) {
     // SAFETY (whole function): the destinations hold `len` elements (the dense output row, or
-    // the scratch); the per-pixel copies write `c` elements of each output pixel.
+    // the scratch); the per-pixel copies write `c` elements of each output pixel; residual
+    // pixels `p0 ..` hold `c` channels at `res_stride`.
     unsafe {
+        // The residual as a flat row: in place when dense, else gathered pixel by pixel.
+        let res = f.order.map(|_| {
+            if f.res_stride == c {
+                f.residual.add(p0 * c)
+            } else {
+                for (i, px) in tmp_res[..len].chunks_exact_mut(c).enumerate() {
+                    let src = f.residual.add((p0 + i) * f.res_stride);
+                    copy_pixel(src, px.as_mut_ptr(), c);
+                }
+                tmp_res.as_ptr()
+            }
+        });
         match f.store {
             Store::F32 { ptr, stride } if stride == c => {
-                finish_flat::<V>(f, t, acc, len, Flat::F32(ptr.add(p0 * stride)));
+                finish_flat::<V>(f, t, acc, len, res, Flat::F32(ptr.add(p0 * stride)));
             }
             Store::F32 { ptr, stride } => {
-                finish_flat::<V>(f, t, acc, len, Flat::F32(tmp_f32.as_mut_ptr()));
+                finish_flat::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
                 for (i, px) in tmp_f32[..len].chunks_exact(c).enumerate() {
-                    std::ptr::copy_nonoverlapping(px.as_ptr(), ptr.add((p0 + i) * stride), c);
+                    copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                 }
             }
             Store::U8 {
@@ -282,13 +318,47 @@ unsafe fn store_row<V: StoreU8>(
                 } else {
                     tmp_u8.as_mut_ptr()
                 };
-                finish_flat::<V>(f, t, acc, len, Flat::U8(dst, scale, zp));
+                finish_flat::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
                 if stride != c {
                     for (i, px) in tmp_u8[..len].chunks_exact(c).enumerate() {
-                        std::ptr::copy_nonoverlapping(px.as_ptr(), ptr.add((p0 + i) * stride), c);
+                        copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                     }
                 }
             }
+        }
+    }
+}
+
+/// Copies one pixel's `c` elements. GhostNet's narrow layers have 1-8 channels, where a
+/// `memcpy` call per pixel costs more than the copy: those sizes get constant-size copies
+/// (inlined moves).
+///
+/// # Safety
+/// As `std::ptr::copy_nonoverlapping(src, dst, c)`.
+#[inline(always)]
+pub(crate) unsafe fn copy_pixel<T: Copy>(src: *const T, dst: *mut T, c: usize) {
+    /// # Safety
+    /// As `std::ptr::copy_nonoverlapping(src, dst, N)`.
+    #[inline(always)]
+    unsafe fn fixed<T: Copy, const N: usize>(src: *const T, dst: *mut T) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            dst.cast::<[T; N]>()
+                .write_unaligned(src.cast::<[T; N]>().read_unaligned())
+        }
+    }
+    // SAFETY (all arms): forwarded contract, `N == c`.
+    unsafe {
+        match c {
+            1 => fixed::<T, 1>(src, dst),
+            2 => fixed::<T, 2>(src, dst),
+            3 => fixed::<T, 3>(src, dst),
+            4 => fixed::<T, 4>(src, dst),
+            5 => fixed::<T, 5>(src, dst),
+            6 => fixed::<T, 6>(src, dst),
+            7 => fixed::<T, 7>(src, dst),
+            8 => fixed::<T, 8>(src, dst),
+            _ => std::ptr::copy_nonoverlapping(src, dst, c),
         }
     }
 }
@@ -300,17 +370,20 @@ enum Flat {
     U8(*mut u8, f32, u8),
 }
 
-/// `y[e] = act((acc[e] - zp_sum) * scale + bias)` with the constants of channel `e % c` (the
-/// same operations as [`super::epilogue::finish4`], without residual), four vectors at a time.
+/// `y[e] = act((acc[e] - zp_sum) * scale + bias [+ r[e]]) [+ r[e]]` with the constants of
+/// channel `e % c` (the same operations as [`super::epilogue::finish4`]; the residual `res`, a
+/// flat row of `len` floats, added where `f.order` says), four vectors at a time.
 ///
 /// # Safety
-/// `acc` holds `len` rounded up to 8 entries; `out` holds `len` elements; the CPU supports `V`.
+/// `acc` holds `len` rounded up to 8 entries; `out` and `res` (when `f.order` is set) hold
+/// `len` elements; the CPU supports `V`.
 #[inline(always)]
 unsafe fn finish_flat<V: StoreU8>(
     f: &Finish<'_>,
-    t: &RowTables,
+    t: &FlatConsts,
     acc: &[i32],
     len: usize,
+    res: Option<*const f32>,
     out: Flat,
 ) {
     let period = t.period;
@@ -340,7 +413,22 @@ unsafe fn finish_flat<V: StoreU8>(
                     kk = 0;
                 }
             }
+            let add_residual = |y: &mut [V; 4]| {
+                if let Some(r) = res {
+                    for (i, yi) in y.iter_mut().enumerate().take(count) {
+                        let at = e + 8 * i;
+                        let m = V::mask((len - at).min(8));
+                        *yi = V::add(*yi, V::load_masked(r.add(at), m));
+                    }
+                }
+            };
+            if f.order == Some(AddOrder::BeforeActivation) {
+                add_residual(&mut y);
+            }
             y = V::activate4(f.act, y);
+            if f.order == Some(AddOrder::AfterActivation) {
+                add_residual(&mut y);
+            }
             for (i, &yi) in y.iter().enumerate().take(count) {
                 let at = e + 8 * i;
                 let n = (len - at).min(8);

@@ -102,7 +102,7 @@ impl StoreU8 for crate::lanes::Avx2 {
                 _mm_storel_epi64(dst.cast(), b);
             } else {
                 let bytes = (_mm_cvtsi128_si64(b) as u64).to_le_bytes();
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n);
+                super::depthwise_row::copy_pixel(bytes.as_ptr(), dst, n);
             }
         }
     }

@@ -10,7 +10,8 @@
 
 use std::ops::Range;
 
-use super::epilogue::{finish_all, Finish, Job, StoreU8};
+use super::depthwise_row::{store_row, FlatConsts};
+use super::epilogue::{finish_all, Finish, Job, Store, StoreU8};
 use super::pack::{PanelsI8, NR};
 
 /// Rows (output pixels) per microkernel tile, every back end.
@@ -79,6 +80,20 @@ pub(crate) struct GemmPlan<'a> {
     pub source: Source,
     pub kernel: GemmI8Fn,
     pub finish: Finish<'a>,
+    /// The narrow-output path ([`flat_consts`]): set for one panel.
+    pub flat: Option<&'a FlatConsts>,
+}
+
+/// Output pixels per block of the narrow-output path.
+const FLAT_BLOCK: usize = 64;
+
+/// The epilogue constants of the narrow-output path, for calls whose output fits one panel
+/// (`cout < 16`): there the per-row epilogue finishes one 8-lane vector
+/// per pixel with `cout` of 8 lanes used (2 of 8 for GhostNet's 4 -> 2 convs) and masked
+/// stores; the narrow path packs `FLAT_BLOCK` pixels' sums densely (pixels x channels) and
+/// finishes them as one flat row, like the depthwise row path.
+pub(crate) fn flat_consts(weights: &PanelsI8, finish: &Finish<'_>) -> Option<FlatConsts> {
+    (weights.cout < NR).then(|| FlatConsts::new(weights.cout, finish))
 }
 
 // SAFETY: the pointers address buffers the safe entry point borrowed for the call; threads
@@ -120,6 +135,10 @@ fn fill_rows(source: &Source, p: usize, r: usize, a: &mut [*const u8; MAX_TAPS_M
 /// disjoint ranges; the CPU must support `V` and `plan.kernel`.
 #[inline(always)]
 pub(crate) unsafe fn gemm_rows<V: StoreU8>(plan: &GemmPlan<'_>, rows: Range<usize>) {
+    if let Some(consts) = plan.flat {
+        // SAFETY: forwarded contract; `consts` was built for this one-panel plan.
+        return unsafe { gemm_rows_flat::<V>(plan, consts, rows) };
+    }
     let w = plan.weights;
     let mut a = [std::ptr::null::<u8>(); MAX_TAPS_MR];
     let mut acc = [[0i32; NR]; MR];
@@ -160,5 +179,76 @@ pub(crate) unsafe fn gemm_rows<V: StoreU8>(plan: &GemmPlan<'_>, rows: Range<usiz
             unsafe { finish_all::<V>(&plan.finish, &jobs[..count]) };
         }
         start += valid;
+    }
+}
+
+/// [`gemm_rows`] for one panel through the flat epilogue, `FLAT_BLOCK` pixels at a time.
+///
+/// # Safety
+/// As [`gemm_rows`]; the plan has one panel, `consts` its tiled constants.
+#[inline(always)]
+unsafe fn gemm_rows_flat<V: StoreU8>(plan: &GemmPlan<'_>, consts: &FlatConsts, rows: Range<usize>) {
+    let w = plan.weights;
+    let cout = w.cout;
+    let mut a = [std::ptr::null::<u8>(); MAX_TAPS_MR];
+    let mut acc = [[0i32; NR]; MR];
+    let mut flat = vec![0i32; FLAT_BLOCK * cout + NR];
+    let dense = match plan.finish.store {
+        Store::F32 { stride, .. } | Store::U8 { stride, .. } => stride == cout,
+    };
+    let (mut tmp_f32, mut tmp_u8) = (Vec::new(), Vec::new());
+    if !dense {
+        match plan.finish.store {
+            Store::F32 { .. } => tmp_f32 = vec![0.0f32; FLAT_BLOCK * cout],
+            Store::U8 { .. } => tmp_u8 = vec![0u8; FLAT_BLOCK * cout],
+        }
+    }
+    let mut tmp_res = match plan.finish.order {
+        Some(_) if plan.finish.res_stride != cout => vec![0.0f32; FLAT_BLOCK * cout],
+        _ => Vec::new(),
+    };
+    let mut start = rows.start;
+    while start < rows.end {
+        let block = (rows.end - start).min(FLAT_BLOCK);
+        let mut done = 0;
+        while done < block {
+            let valid = (block - done).min(MR);
+            for r in 0..MR {
+                fill_rows(&plan.source, start + done + r.min(valid - 1), r, &mut a);
+            }
+            // SAFETY: the rows point at checked input pixels or the zero-point row (`cin`
+            // bytes each); forwarded CPU contract.
+            let tile = TileI8 {
+                a: &a,
+                taps: w.taps,
+                cin: w.cin,
+                groups: w.groups,
+                panel: w.panel(0),
+                sums: &w.sums[..NR],
+            };
+            unsafe { (plan.kernel)(&tile, &mut acc) };
+            for (r, acc_row) in acc.iter().enumerate().take(valid) {
+                // All 16 sums, a fixed-size copy (no `memcpy` call of `cout` entries);
+                // the next row overwrites the entries past `cout`.
+                flat[(done + r) * cout..][..NR].copy_from_slice(acc_row);
+            }
+            done += valid;
+        }
+        // SAFETY: output pixels `start .. start + block` exist; `flat` holds `block * cout`
+        // rounded up to 8 sums; the scratch rows hold a block when the output is not dense.
+        unsafe {
+            store_row::<V>(
+                &plan.finish,
+                consts,
+                &flat,
+                block * cout,
+                start,
+                cout,
+                &mut tmp_f32,
+                &mut tmp_u8,
+                &mut tmp_res,
+            )
+        };
+        start += block;
     }
 }

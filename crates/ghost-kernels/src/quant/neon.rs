@@ -162,16 +162,137 @@ pub(crate) unsafe fn gemm_tile_sdot(tile: &TileI8<'_>, acc: &mut [[i32; NR]; MR]
         let rows: [*const u8; MR] = std::array::from_fn(|r| tile.a[t * MR + r]);
         // SAFETY: each row holds `cin` bytes: `blocks` whole 16-byte loads, then the rest
         // group by group (`load_group` copies a partial tail); the panel holds `taps * groups`
-        // groups of 64 bytes and `4 * blocks + rest groups = groups`.
+        // groups of 64 bytes and `4 * blocks + rest groups = groups`. The asm loop reads
+        // exactly those `blocks * 16` row bytes and `blocks * 256` panel bytes (post-indexed
+        // copies of the pointers), writes only registers (scratch vectors as `out`, so they
+        // never share a register with `flip` or the accumulators) and the flags (`subs`: not
+        // `preserves_flags`), and runs only for `blocks >= 1`; `dotprod` is this function's
+        // target feature.
         unsafe {
             let wt = panel.add(t * tile.groups * GROUP_BYTES);
-            for b in 0..blocks {
-                let x = rows.map(|p| vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p.add(16 * b)), flip)));
-                let w = wt.add(4 * b * GROUP_BYTES);
-                sdot_group::<0>(&mut c, &x, w);
-                sdot_group::<1>(&mut c, &x, w.add(GROUP_BYTES));
-                sdot_group::<2>(&mut c, &x, w.add(2 * GROUP_BYTES));
-                sdot_group::<3>(&mut c, &x, w.add(3 * GROUP_BYTES));
+            // The 16-byte blocks: the whole loop in one `asm!` block, so the 16 accumulators
+            // stay in place across iterations (as separate per-group blocks, the register
+            // allocator left 15 dead accumulator copies in the loop latch: docs/kernels.md,
+            // NEON). Per iteration: 4 input loads, 4 flips, 8 weight `LDP`s, 64 `SDOT`s.
+            if blocks > 0 {
+                asm!(
+                    "2:",
+                    "ldr {x0:q}, [{p0}], #16",
+                    "ldr {x1:q}, [{p1}], #16",
+                    "ldr {x2:q}, [{p2}], #16",
+                    "ldr {x3:q}, [{p3}], #16",
+                    "eor {x0:v}.16b, {x0:v}.16b, {flip:v}.16b",
+                    "eor {x1:v}.16b, {x1:v}.16b, {flip:v}.16b",
+                    "eor {x2:v}.16b, {x2:v}.16b, {flip:v}.16b",
+                    "eor {x3:v}.16b, {x3:v}.16b, {flip:v}.16b",
+                    "ldp {w0:q}, {w1:q}, [{w}, #0]",
+                    "ldp {w2:q}, {w3:q}, [{w}, #32]",
+                    "sdot {c00:v}.4s, {w0:v}.16b, {x0:v}.4b[0]",
+                    "sdot {c01:v}.4s, {w1:v}.16b, {x0:v}.4b[0]",
+                    "sdot {c02:v}.4s, {w2:v}.16b, {x0:v}.4b[0]",
+                    "sdot {c03:v}.4s, {w3:v}.16b, {x0:v}.4b[0]",
+                    "sdot {c10:v}.4s, {w0:v}.16b, {x1:v}.4b[0]",
+                    "sdot {c11:v}.4s, {w1:v}.16b, {x1:v}.4b[0]",
+                    "sdot {c12:v}.4s, {w2:v}.16b, {x1:v}.4b[0]",
+                    "sdot {c13:v}.4s, {w3:v}.16b, {x1:v}.4b[0]",
+                    "sdot {c20:v}.4s, {w0:v}.16b, {x2:v}.4b[0]",
+                    "sdot {c21:v}.4s, {w1:v}.16b, {x2:v}.4b[0]",
+                    "sdot {c22:v}.4s, {w2:v}.16b, {x2:v}.4b[0]",
+                    "sdot {c23:v}.4s, {w3:v}.16b, {x2:v}.4b[0]",
+                    "sdot {c30:v}.4s, {w0:v}.16b, {x3:v}.4b[0]",
+                    "sdot {c31:v}.4s, {w1:v}.16b, {x3:v}.4b[0]",
+                    "sdot {c32:v}.4s, {w2:v}.16b, {x3:v}.4b[0]",
+                    "sdot {c33:v}.4s, {w3:v}.16b, {x3:v}.4b[0]",
+                    "ldp {w0:q}, {w1:q}, [{w}, #64]",
+                    "ldp {w2:q}, {w3:q}, [{w}, #96]",
+                    "sdot {c00:v}.4s, {w0:v}.16b, {x0:v}.4b[1]",
+                    "sdot {c01:v}.4s, {w1:v}.16b, {x0:v}.4b[1]",
+                    "sdot {c02:v}.4s, {w2:v}.16b, {x0:v}.4b[1]",
+                    "sdot {c03:v}.4s, {w3:v}.16b, {x0:v}.4b[1]",
+                    "sdot {c10:v}.4s, {w0:v}.16b, {x1:v}.4b[1]",
+                    "sdot {c11:v}.4s, {w1:v}.16b, {x1:v}.4b[1]",
+                    "sdot {c12:v}.4s, {w2:v}.16b, {x1:v}.4b[1]",
+                    "sdot {c13:v}.4s, {w3:v}.16b, {x1:v}.4b[1]",
+                    "sdot {c20:v}.4s, {w0:v}.16b, {x2:v}.4b[1]",
+                    "sdot {c21:v}.4s, {w1:v}.16b, {x2:v}.4b[1]",
+                    "sdot {c22:v}.4s, {w2:v}.16b, {x2:v}.4b[1]",
+                    "sdot {c23:v}.4s, {w3:v}.16b, {x2:v}.4b[1]",
+                    "sdot {c30:v}.4s, {w0:v}.16b, {x3:v}.4b[1]",
+                    "sdot {c31:v}.4s, {w1:v}.16b, {x3:v}.4b[1]",
+                    "sdot {c32:v}.4s, {w2:v}.16b, {x3:v}.4b[1]",
+                    "sdot {c33:v}.4s, {w3:v}.16b, {x3:v}.4b[1]",
+                    "ldp {w0:q}, {w1:q}, [{w}, #128]",
+                    "ldp {w2:q}, {w3:q}, [{w}, #160]",
+                    "sdot {c00:v}.4s, {w0:v}.16b, {x0:v}.4b[2]",
+                    "sdot {c01:v}.4s, {w1:v}.16b, {x0:v}.4b[2]",
+                    "sdot {c02:v}.4s, {w2:v}.16b, {x0:v}.4b[2]",
+                    "sdot {c03:v}.4s, {w3:v}.16b, {x0:v}.4b[2]",
+                    "sdot {c10:v}.4s, {w0:v}.16b, {x1:v}.4b[2]",
+                    "sdot {c11:v}.4s, {w1:v}.16b, {x1:v}.4b[2]",
+                    "sdot {c12:v}.4s, {w2:v}.16b, {x1:v}.4b[2]",
+                    "sdot {c13:v}.4s, {w3:v}.16b, {x1:v}.4b[2]",
+                    "sdot {c20:v}.4s, {w0:v}.16b, {x2:v}.4b[2]",
+                    "sdot {c21:v}.4s, {w1:v}.16b, {x2:v}.4b[2]",
+                    "sdot {c22:v}.4s, {w2:v}.16b, {x2:v}.4b[2]",
+                    "sdot {c23:v}.4s, {w3:v}.16b, {x2:v}.4b[2]",
+                    "sdot {c30:v}.4s, {w0:v}.16b, {x3:v}.4b[2]",
+                    "sdot {c31:v}.4s, {w1:v}.16b, {x3:v}.4b[2]",
+                    "sdot {c32:v}.4s, {w2:v}.16b, {x3:v}.4b[2]",
+                    "sdot {c33:v}.4s, {w3:v}.16b, {x3:v}.4b[2]",
+                    "ldp {w0:q}, {w1:q}, [{w}, #192]",
+                    "ldp {w2:q}, {w3:q}, [{w}, #224]",
+                    "sdot {c00:v}.4s, {w0:v}.16b, {x0:v}.4b[3]",
+                    "sdot {c01:v}.4s, {w1:v}.16b, {x0:v}.4b[3]",
+                    "sdot {c02:v}.4s, {w2:v}.16b, {x0:v}.4b[3]",
+                    "sdot {c03:v}.4s, {w3:v}.16b, {x0:v}.4b[3]",
+                    "sdot {c10:v}.4s, {w0:v}.16b, {x1:v}.4b[3]",
+                    "sdot {c11:v}.4s, {w1:v}.16b, {x1:v}.4b[3]",
+                    "sdot {c12:v}.4s, {w2:v}.16b, {x1:v}.4b[3]",
+                    "sdot {c13:v}.4s, {w3:v}.16b, {x1:v}.4b[3]",
+                    "sdot {c20:v}.4s, {w0:v}.16b, {x2:v}.4b[3]",
+                    "sdot {c21:v}.4s, {w1:v}.16b, {x2:v}.4b[3]",
+                    "sdot {c22:v}.4s, {w2:v}.16b, {x2:v}.4b[3]",
+                    "sdot {c23:v}.4s, {w3:v}.16b, {x2:v}.4b[3]",
+                    "sdot {c30:v}.4s, {w0:v}.16b, {x3:v}.4b[3]",
+                    "sdot {c31:v}.4s, {w1:v}.16b, {x3:v}.4b[3]",
+                    "sdot {c32:v}.4s, {w2:v}.16b, {x3:v}.4b[3]",
+                    "sdot {c33:v}.4s, {w3:v}.16b, {x3:v}.4b[3]",
+                    "add {w}, {w}, #256",
+                    "subs {n}, {n}, #1",
+                    "b.ne 2b",
+                    p0 = inout(reg) rows[0] => _,
+                    p1 = inout(reg) rows[1] => _,
+                    p2 = inout(reg) rows[2] => _,
+                    p3 = inout(reg) rows[3] => _,
+                    w = inout(reg) wt => _,
+                    n = inout(reg) blocks => _,
+                    flip = in(vreg) flip,
+                    x0 = out(vreg) _,
+                    x1 = out(vreg) _,
+                    x2 = out(vreg) _,
+                    x3 = out(vreg) _,
+                    w0 = out(vreg) _,
+                    w1 = out(vreg) _,
+                    w2 = out(vreg) _,
+                    w3 = out(vreg) _,
+                    c00 = inout(vreg) c[0][0],
+                    c01 = inout(vreg) c[0][1],
+                    c02 = inout(vreg) c[0][2],
+                    c03 = inout(vreg) c[0][3],
+                    c10 = inout(vreg) c[1][0],
+                    c11 = inout(vreg) c[1][1],
+                    c12 = inout(vreg) c[1][2],
+                    c13 = inout(vreg) c[1][3],
+                    c20 = inout(vreg) c[2][0],
+                    c21 = inout(vreg) c[2][1],
+                    c22 = inout(vreg) c[2][2],
+                    c23 = inout(vreg) c[2][3],
+                    c30 = inout(vreg) c[3][0],
+                    c31 = inout(vreg) c[3][1],
+                    c32 = inout(vreg) c[3][2],
+                    c33 = inout(vreg) c[3][3],
+                    options(nostack, readonly),
+                );
             }
             for g in 4 * blocks..tile.groups {
                 let n = (tile.cin - g * KG).min(KG);

@@ -8,7 +8,7 @@ use crate::isa::{active_isa, Isa};
 use crate::parallel::Threads;
 use crate::view::TensorViewMut;
 
-use super::gemm::{GemmPlan, Source, MR};
+use super::gemm::{flat_consts, GemmPlan, Source, MR};
 use super::output::{FinishData, I8Output};
 use super::pack::PanelsI8;
 use super::params::{quantize_weights_per_channel, QuantParams, GEMM_WEIGHT_QMAX};
@@ -143,6 +143,8 @@ pub fn pointwise_i8_with_isa(
     output.check([n, h, wd, w.cout], epilogue)?;
     let data = FinishData::new(input_params, &w.scales, &w.sums)?;
     let l = input.layout();
+    let finish = data.finish(&w.bias, w.cout, epilogue, &mut output);
+    let flat = flat_consts(w, &finish);
     let plan = GemmPlan {
         weights: w,
         source: Source::Pointwise {
@@ -150,7 +152,8 @@ pub fn pointwise_i8_with_isa(
             stride: l.pixel_stride,
         },
         kernel: backend.kernels.quant.gemm,
-        finish: data.finish(&w.bias, w.cout, epilogue, &mut output),
+        finish,
+        flat: flat.as_ref(),
     };
     let entry = backend.kernels.quant.gemm_rows;
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil(w.cin * w.cout);
