@@ -1,20 +1,20 @@
 //! A fixed team of worker threads that run a kernel's chunks together with the calling thread.
 //!
 //! A forward pass makes a few hundred parallel kernel calls, many of them short (yolo11n at
-//! 2 threads: ~32 ms a pass on a quiet machine, ~100-200 µs a call). With rayon's work stealing
-//! each call's second half waited until an idle worker stole it, and an idle worker gave its core
-//! away with `sched_yield` about 32 times before sleeping on a futex: on an otherwise idle
-//! machine the yields return at once, so a worker fell asleep after a few tens of
-//! microseconds, and the next call paid a futex wake-up (and, in a virtual machine, a halted
-//! virtual CPU's wake-up) before its second half started (~30 sleeps per worker per pass, see
+//! 2 threads: ~31 ms a pass on a quiet machine, ~100-200 µs a call). With rayon's work stealing
+//! the pass ran on a pool worker, which forked every call with `rayon::join`; an idle worker gave
+//! its core away with `sched_yield` about 32 times, then slept on a futex (12-30 sleeps per
+//! worker per yolo11n pass on a quiet machine, see
 //! docs/performance.md#steady-latency-where-the-p90-tail-comes-from).
 //!
-//! The team instead gives chunk `i` of every call to the same thread, `0` to the caller and
-//! `i >= 1` to worker `i`, through a per-worker mailbox: the caller posts the job, runs chunk 0
-//! itself and waits for the workers' chunks. An idle thread (a worker between calls, the caller
-//! waiting for a slower worker) spins on its own cache line for [`SPIN`] before it parks, so the
-//! gaps between the calls of one pass are bridged without a system call, and a team between
-//! passes sleeps. Results do not depend on the split, see [`crate::Threads`].
+//! The team: the caller posts the job to the workers' mailboxes, runs chunk 0 itself, then
+//! claims the remaining chunks from a shared counter like the workers do; so chunk 1 normally
+//! runs on worker 1, but a worker that is off its core (the machine is busy) does not hold the
+//! call up: the caller runs its chunk and takes the job back from its mailbox. An idle thread
+//! (a worker between calls, the caller waiting for a worker's chunk) spins on its own cache
+//! line for [`SPIN`], then yields its core for up to [`YIELD`] (so that it costs little when
+//! other processes want the core), then parks. Results do not depend on which thread runs a
+//! chunk, see [`crate::Threads`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -22,20 +22,40 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-/// How long an idle thread spins before it parks: longer than the serial stretches between
-/// the kernel calls of one pass (layer bookkeeping, a kernel too small to split), far shorter
-/// than the time between passes of a video loop, so that it costs little CPU when idle.
-pub(crate) const SPIN: Duration = Duration::from_micros(200);
+/// How long an idle thread spins before it starts yielding: longer than most gaps between the
+/// kernel calls of one pass (layer bookkeeping, a kernel too small to split).
+pub(crate) const SPIN: Duration = Duration::from_micros(5);
+
+/// How long an idle thread then yields its core (`sched_yield`) before it parks: a busy
+/// machine's other processes run meanwhile, a quiet one returns at once.
+pub(crate) const YIELD: Duration = Duration::from_micros(100);
 
 /// One call's work, on the caller's stack while the workers run it.
 struct Job<'a> {
     chunk: &'a (dyn Fn(usize) + Sync),
-    /// Workers' chunks not finished yet.
-    pending: AtomicUsize,
+    chunks: usize,
+    /// The next chunk to claim.
+    next: AtomicUsize,
+    /// Workers that took the job from their mailbox and have not finished with it.
+    active: AtomicUsize,
     /// Set by a worker whose chunk panicked.
     panicked: AtomicBool,
     /// The calling thread, woken by the last worker to finish when it parked.
     caller: Thread,
+}
+
+impl Job<'_> {
+    /// Runs chunks claimed from `next` until none is left; whether one panicked.
+    fn claim_and_run(&self) -> bool {
+        let mut panicked = false;
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.chunks {
+                return panicked;
+            }
+            panicked |= catch_unwind(AssertUnwindSafe(|| (self.chunk)(i))).is_err();
+        }
+    }
 }
 
 /// A worker's mailbox, alone on its cache lines (the worker spins reading it).
@@ -43,7 +63,7 @@ struct Job<'a> {
 struct Mailbox {
     /// Bumped once per job posted to this worker (and once at shutdown).
     posted: AtomicU64,
-    /// The posted [`Job`], valid until the worker counts its chunk done.
+    /// The posted [`Job`] until the worker takes it (or the caller takes it back): null then.
     job: AtomicPtr<Job<'static>>,
     /// The worker is parked or about to park: the poster must unpark it.
     sleeping: AtomicBool,
@@ -52,7 +72,7 @@ struct Mailbox {
 struct Shared {
     mailboxes: Vec<Mailbox>,
     shutdown: AtomicBool,
-    /// The caller is parked or about to park, waiting for `pending` to reach 0.
+    /// The caller is parked or about to park, waiting for `active` to reach 0.
     caller_sleeping: AtomicBool,
 }
 
@@ -99,9 +119,10 @@ impl Team {
         Ok(team)
     }
 
-    /// Runs `chunk(i)` for every `i < chunks` (`chunks` at most the team's size): `0` on this
-    /// thread, `i` on worker `i`; returns when all are done. A panic in any chunk panics here,
-    /// after every chunk has finished. Allocation-free.
+    /// Runs `chunk(i)` once for every `i < chunks` (`chunks` at most the team's size): `0` on
+    /// this thread, the others on whichever team thread claims them first (worker `i` when it
+    /// is on a core); returns when all are done. A panic in any chunk panics here, after every
+    /// chunk has finished. Allocation-free.
     pub(crate) fn run(&self, chunks: usize, chunk: &(dyn Fn(usize) + Sync)) {
         debug_assert!(chunks <= self.shared.mailboxes.len() + 1);
         if chunks <= 1
@@ -114,19 +135,25 @@ impl Team {
             return;
         }
         let _busy = Release(&self.busy);
+        let helpers = chunks - 1;
         let job = Job {
             chunk,
-            pending: AtomicUsize::new(chunks - 1),
+            chunks,
+            next: AtomicUsize::new(1),
+            active: AtomicUsize::new(helpers),
             panicked: AtomicBool::new(false),
             caller: thread::current(),
         };
-        // Waits for the workers even if chunk 0 panics below: they read `job` until then.
-        let wait = WaitForWorkers {
+        let erased = (&job as *const Job<'_>).cast::<Job<'static>>().cast_mut();
+        // Takes back untaken posts and waits for the workers that took the job, also if chunk
+        // 0 panics below: they read `job` until then.
+        let finish = Finish {
             shared: &self.shared,
             job: &job,
+            erased,
+            helpers,
         };
-        let erased = (&job as *const Job<'_>).cast::<Job<'static>>().cast_mut();
-        for (worker, mailbox) in self.shared.mailboxes[..chunks - 1].iter().enumerate() {
+        for (worker, mailbox) in self.shared.mailboxes[..helpers].iter().enumerate() {
             mailbox.job.store(erased, Ordering::Relaxed);
             // SeqCst pairs with the worker's `sleeping` store then `posted` load: either it
             // sees this job before parking, or this sees it asleep and unparks it.
@@ -136,9 +163,10 @@ impl Team {
             }
         }
         chunk(0);
-        drop(wait);
-        if job.panicked.load(Ordering::Acquire) {
-            panic!("a kernel chunk panicked on a worker thread");
+        let mine_panicked = job.claim_and_run();
+        drop(finish);
+        if mine_panicked || job.panicked.load(Ordering::Acquire) {
+            panic!("a kernel chunk panicked");
         }
     }
 }
@@ -166,21 +194,38 @@ impl Drop for Release<'_> {
     }
 }
 
-/// Waits, when dropped, until every worker has finished its chunk of `job`.
-struct WaitForWorkers<'a> {
+/// When dropped: takes the job back from the mailboxes of workers that have not taken it, then
+/// waits until every worker that did has finished with it.
+struct Finish<'a> {
     shared: &'a Shared,
     job: &'a Job<'a>,
+    erased: *mut Job<'static>,
+    helpers: usize,
 }
 
-impl Drop for WaitForWorkers<'_> {
+impl Drop for Finish<'_> {
     fn drop(&mut self) {
-        let done = || self.job.pending.load(Ordering::Acquire) == 0;
-        if spin_until(done) {
+        for mailbox in &self.shared.mailboxes[..self.helpers] {
+            let untaken = mailbox
+                .job
+                .compare_exchange(
+                    self.erased,
+                    std::ptr::null_mut(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
+            if untaken {
+                self.job.active.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let done = || self.job.active.load(Ordering::Acquire) == 0;
+        if idle_until(done) {
             return;
         }
         loop {
             self.shared.caller_sleeping.store(true, Ordering::SeqCst);
-            if self.job.pending.load(Ordering::SeqCst) == 0 {
+            if self.job.active.load(Ordering::SeqCst) == 0 {
                 break;
             }
             thread::park();
@@ -189,8 +234,8 @@ impl Drop for WaitForWorkers<'_> {
     }
 }
 
-/// Spins until `ready()` or [`SPIN`] has passed; whether it became ready.
-fn spin_until(ready: impl Fn() -> bool) -> bool {
+/// Spins for [`SPIN`], then yields for [`YIELD`], until `ready()`; whether it became ready.
+fn idle_until(ready: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     loop {
         for _ in 0..64 {
@@ -199,19 +244,24 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
             }
             std::hint::spin_loop();
         }
-        if start.elapsed() >= SPIN {
+        let idle = start.elapsed();
+        if idle >= SPIN + YIELD {
             return ready();
+        }
+        if idle >= SPIN {
+            thread::yield_now();
         }
     }
 }
 
-/// Worker `index`'s loop: wait for a job in its mailbox, run chunk `index`, count it done.
+/// Worker `index`'s loop: wait for a post in its mailbox, take the job, run chunks claimed
+/// from it, count itself done.
 fn work(shared: &Shared, index: usize) {
     let mailbox = &shared.mailboxes[index - 1];
     let mut seen = 0u64;
     loop {
         let posted = |seen| mailbox.posted.load(Ordering::Acquire) != seen;
-        if !spin_until(|| posted(seen)) {
+        if !idle_until(|| posted(seen)) {
             mailbox.sleeping.store(true, Ordering::SeqCst);
             while mailbox.posted.load(Ordering::SeqCst) == seen {
                 thread::park();
@@ -222,20 +272,24 @@ fn work(shared: &Shared, index: usize) {
         if shared.shutdown.load(Ordering::Acquire) {
             return;
         }
-        let job = mailbox.job.load(Ordering::Relaxed);
-        // SAFETY: the poster stored a pointer to a live `Job` before bumping `posted` (whose
-        // Acquire load above makes the store visible), and keeps that `Job` alive on its stack
-        // until `pending` reaches 0 (`WaitForWorkers`, also when its own chunk panics). This
-        // worker decrements `pending` last thing below and does not touch `job` after, so the
-        // reference never outlives the `Job`. Only one job is posted to a mailbox at a time
-        // (the next waits for this one's `pending`), so `seen` never skips one.
+        let job = mailbox.job.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if job.is_null() {
+            // The caller finished the call without this worker and took the job back.
+            continue;
+        }
+        // SAFETY: a non-null pointer in the mailbox points to a live `Job`: the poster stores
+        // it before bumping `posted` and keeps the `Job` alive on its stack until `active`
+        // reaches 0 (`Finish`, also when its own chunk panics). Taking it with `swap` means the
+        // poster can no longer take it back, so `active` still counts this worker, which
+        // decrements it last thing below and does not touch `job` after; the reference never
+        // outlives the `Job`.
         let job = unsafe { &*job };
-        if catch_unwind(AssertUnwindSafe(|| (job.chunk)(index))).is_err() {
+        if job.claim_and_run() {
             job.panicked.store(true, Ordering::Release);
         }
         // Cloned before the count reaches 0, after which the caller may return and free `job`.
         let caller = job.caller.clone();
-        if job.pending.fetch_sub(1, Ordering::SeqCst) == 1
+        if job.active.fetch_sub(1, Ordering::SeqCst) == 1
             && shared.caller_sleeping.load(Ordering::SeqCst)
         {
             caller.unpark();
@@ -260,34 +314,41 @@ mod tests {
             .expect("a chunk ran on a thread outside the team")
     }
 
-    /// Over many calls of every size, every chunk runs exactly once per call, on its own
-    /// thread: a chunk lost or run twice changes a count, one run elsewhere fails the index.
+    /// Over many calls of every size, every chunk runs exactly once per call, chunk 0 on the
+    /// caller and all on team threads: a chunk lost or run twice changes a count.
     #[test]
-    fn every_chunk_runs_once_on_its_own_thread() {
+    fn every_chunk_runs_once_on_a_team_thread() {
         for size in [2, 3, 4] {
             let team = Team::new(size, || {}).unwrap();
             let caller = thread::current().id();
             let runs: Vec<AtomicUsize> = (0..size).map(|_| AtomicUsize::new(0)).collect();
-            let misplaced = AtomicUsize::new(0);
+            let on_workers = AtomicUsize::new(0);
             let mut expected = vec![0; size];
             for call in 0..3000 {
                 let chunks = 1 + call % size;
                 team.run(chunks, &|i| {
                     runs[i].fetch_add(1, Ordering::Relaxed);
-                    if team_index(caller) != i {
-                        misplaced.fetch_add(1, Ordering::Relaxed);
+                    let thread = team_index(caller);
+                    assert!(i > 0 || thread == 0, "chunk 0 ran on worker {thread}");
+                    if thread > 0 {
+                        on_workers.fetch_add(1, Ordering::Relaxed);
                     }
-                    // Uneven chunks, so that the caller sometimes waits for a worker.
-                    if call % 7 == i {
-                        std::hint::black_box((0..2000).sum::<usize>());
-                    }
+                    // Chunk 0 long enough for the workers to claim theirs (~ a small kernel
+                    // call), the others uneven, so that the caller sometimes waits for a worker.
+                    let work = if i == 0 {
+                        20_000
+                    } else {
+                        2_000 * (call % 7 == i) as usize
+                    };
+                    std::hint::black_box((0..work).map(std::hint::black_box).sum::<usize>());
                 });
                 expected[..chunks].iter_mut().for_each(|e| *e += 1);
                 // Every chunk finished before `run` returned.
                 let now: Vec<usize> = runs.iter().map(|r| r.load(Ordering::Relaxed)).collect();
                 assert_eq!(now, expected, "team of {size}, call {call}");
             }
-            assert_eq!(misplaced.load(Ordering::Relaxed), 0);
+            // The workers did take part (not everything fell back to the caller).
+            assert!(on_workers.load(Ordering::Relaxed) > 0, "team of {size}");
         }
     }
 
@@ -298,42 +359,84 @@ mod tests {
         let team = Team::new(3, || {}).unwrap();
         let caller = thread::current().id();
         for round in 0..5 {
-            thread::sleep(SPIN * 5);
+            thread::sleep((SPIN + YIELD) * 5);
             let sum = AtomicUsize::new(0);
             team.run(3, &|i| {
                 if i == 2 {
-                    thread::sleep(SPIN * 3);
+                    thread::sleep((SPIN + YIELD) * 3);
                 }
-                sum.fetch_add(1 + team_index(caller), Ordering::Relaxed);
+                team_index(caller);
+                sum.fetch_add(1 + i, Ordering::Relaxed);
             });
             assert_eq!(sum.load(Ordering::Relaxed), 1 + 2 + 3, "round {round}");
         }
     }
 
-    /// A worker's panic reaches the caller after every chunk finished; a panic in the caller's
-    /// own chunk waits for the workers too; the team works afterwards.
+    /// A chunk's panic reaches the caller, never before every chunk that started has
+    /// finished (the workers read the caller's stack until then); a worker's panic leaves the
+    /// other chunks run; the team works afterwards.
     #[test]
     fn panics_reach_the_caller_after_all_chunks() {
         let team = Team::new(3, || {}).unwrap();
         for bad in [0, 2] {
             let done = AtomicUsize::new(0);
+            let running = AtomicUsize::new(0);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 team.run(3, &|i| {
                     if i == bad {
                         panic!("chunk {i}");
                     }
+                    running.fetch_add(1, Ordering::SeqCst);
                     thread::sleep(Duration::from_millis(2));
                     done.fetch_add(1, Ordering::SeqCst);
+                    running.fetch_sub(1, Ordering::SeqCst);
                 })
             }));
             assert!(result.is_err(), "chunk {bad}'s panic was lost");
-            assert_eq!(done.load(Ordering::SeqCst), 2, "chunk {bad}");
+            assert_eq!(running.load(Ordering::SeqCst), 0, "chunk {bad}");
+            if bad != 0 {
+                // The caller claims whatever the workers did not.
+                assert_eq!(done.load(Ordering::SeqCst), 2, "chunk {bad}");
+            }
         }
         let count = AtomicUsize::new(0);
         team.run(3, &|_| {
             count.fetch_add(1, Ordering::SeqCst);
         });
         assert_eq!(count.load(Ordering::SeqCst), 3);
+    }
+
+    /// A thread busy with a long chunk does not hold up the other chunks: chunk 1 here waits
+    /// until chunk 2 has run, which only another team thread can do (a static split that gave
+    /// both to one thread would time out).
+    #[test]
+    fn a_slow_chunk_leaves_the_rest_to_others() {
+        let team = Team::new(3, || {}).unwrap();
+        let caller = thread::current().id();
+        let two_ran = AtomicBool::new(false);
+        let waited_out = AtomicBool::new(false);
+        team.run(3, &|i| {
+            team_index(caller);
+            match i {
+                1 => {
+                    let start = Instant::now();
+                    while !two_ran.load(Ordering::SeqCst) {
+                        if start.elapsed() > Duration::from_secs(20) {
+                            waited_out.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                2 => two_ran.store(true, Ordering::SeqCst),
+                _ => {}
+            }
+        });
+        assert!(two_ran.load(Ordering::SeqCst));
+        assert!(
+            !waited_out.load(Ordering::SeqCst),
+            "chunk 2 waited for chunk 1's thread"
+        );
     }
 
     /// A call made from inside a chunk, or from a second thread while the team is busy, runs
@@ -365,17 +468,28 @@ mod tests {
         assert_eq!(total.load(Ordering::Relaxed), 2 * 500 * 3);
     }
 
-    /// Each worker runs the start function once, before any chunk.
+    /// Each worker runs the start function before any chunk.
     #[test]
     fn workers_run_the_start_function() {
         thread_local!(static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         let team = Team::new(3, || STARTED.with(|s| s.set(true))).unwrap();
-        let started = AtomicUsize::new(0);
+        let caller = thread::current().id();
+        let (on_workers, started) = (AtomicUsize::new(0), AtomicUsize::new(0));
         team.run(3, &|i| {
-            if i > 0 && STARTED.with(|s| s.get()) {
-                started.fetch_add(1, Ordering::SeqCst);
+            if i == 0 {
+                // Time for the workers to claim chunks 1 and 2.
+                thread::sleep(Duration::from_millis(50));
+            } else if team_index(caller) > 0 {
+                on_workers.fetch_add(1, Ordering::SeqCst);
+                if STARTED.with(|s| s.get()) {
+                    started.fetch_add(1, Ordering::SeqCst);
+                }
             }
         });
-        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert!(on_workers.load(Ordering::SeqCst) > 0);
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            on_workers.load(Ordering::SeqCst)
+        );
     }
 }
