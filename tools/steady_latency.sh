@@ -34,12 +34,18 @@ for m in $models; do
   for t in $threads; do
     for p in $(seq "$procs"); do
       for b in "${bins[@]}"; do
-        out=$("$b" bench -m "$m" --threads "$t" --runs "$runs" --thread-stats 2>/dev/null)
-        python3 - "$m" "$t" "$b" "$p" "$(cut -d' ' -f1 /proc/loadavg)" <<EOF
+        # Older binaries have no --thread-stats (THP column then "-").
+        extra=()
+        "$b" bench --help 2>/dev/null | grep -q -- --thread-stats && extra=(--thread-stats)
+        out=$("$b" bench -m "$m" --threads "$t" --runs "$runs" "${extra[@]}" 2>&1) || {
+          echo "error: $b bench -m $m --threads $t failed: $(tail -1 <<<"$out")" >&2
+          exit 1
+        }
+        python3 -c '
 import re, sys
 m, t, b, p, load = sys.argv[1:]
-out = """$out"""
-w = re.search(r"median ([0-9.]+) ms, min ([0-9.]+) ms, p90 ([0-9.]+) ms", out)
+out = sys.stdin.read()
+w = re.search(r"^median ([0-9.]+) ms, min ([0-9.]+) ms, p90 ([0-9.]+) ms", out, re.M)
 c = re.search(r"cpu time median ([0-9.]+) ms, min ([0-9.]+) ms, p90 ([0-9.]+) ms", out)
 thp = re.search(r"transparent huge pages ([0-9.]+) MiB", out)
 def trio(g):
@@ -47,9 +53,9 @@ def trio(g):
     return f"{mn:7.2f}/{med:7.2f}/{p90:7.2f}", f"{p90 / mn:6.2f}"
 ws, wr = trio(w)
 cs, cr = trio(c) if c else ("-", "-")
-print(f"{m:<14} {t:>2} {b[-28:]:<28} {p:>3} | {ws:<23} {wr} | {cs:<23} {cr} | "
-      f"{thp.group(1) if thp else '-':>7} {load:>5}")
-EOF
+mib = thp.group(1) if thp else "-"
+print(f"{m:<14} {t:>2} {b[-28:]:<28} {p:>3} | {ws:<23} {wr} | {cs:<23} {cr} | {mib:>7} {load:>5}")
+' "$m" "$t" "$b" "$p" "$(cut -d' ' -f1 /proc/loadavg)" <<<"$out"
       done
     done
   done
