@@ -118,5 +118,21 @@ pub fn run(args: QuantizeArgs) -> CliResult {
         report.imgsz,
         args.output.display()
     );
+    // The file is the same on every CPU; which kernel an INT8 conv runs on is decided when it
+    // is loaded (ghost_layers::quant::runs_as_int8): say so when this CPU differs.
+    let isa = ghost_kernels::active_isa();
+    let as_fp32 = report
+        .layers
+        .iter()
+        .filter(|l| l.int8 && !ghost_layers::quant::runs_as_int8(&l.spec, isa))
+        .count();
+    if as_fp32 > 0 {
+        println!(
+            "note: on this CPU ({}) {as_fp32} of the INT8 convs (3x3 convs FP32 runs with \
+             Winograd) run FP32 on their dequantized weights, faster than INT8 without AVX-512 \
+             VNNI (docs/int8.md)",
+            isa.label()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
