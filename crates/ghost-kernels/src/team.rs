@@ -125,11 +125,17 @@ impl Team {
     /// chunk has finished. Allocation-free.
     pub(crate) fn run(&self, chunks: usize, chunk: &(dyn Fn(usize) + Sync)) {
         debug_assert!(chunks <= self.shared.mailboxes.len() + 1);
-        if chunks <= 1
-            || self
-                .busy
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
+        if chunks <= 1 {
+            (0..chunks).for_each(chunk);
+            return;
+        }
+        // Denormals flushed on this thread too, as on the workers, so that a chunk's result
+        // does not depend on which thread claims it (as when rayon's workers ran every chunk).
+        let _flush = crate::fpenv::flush_denormals();
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
         {
             (0..chunks).for_each(chunk);
             return;
@@ -483,6 +489,35 @@ mod tests {
             }
         });
         assert_eq!(total.load(Ordering::Relaxed), 2 * 500 * 3);
+    }
+
+    /// Every chunk of a split call runs with denormals flushed, whichever thread claims it
+    /// (the caller included, whatever its own setting), and the caller's setting is restored.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[test]
+    fn chunks_run_with_denormals_flushed_on_any_thread() {
+        let subnormal_survives = || {
+            let tiny = std::hint::black_box(1e-30f32) * std::hint::black_box(1e-10f32);
+            tiny != 0.0
+        };
+        assert!(
+            subnormal_survives(),
+            "the test thread flushes denormals already"
+        );
+        let team = Team::new(3, crate::fpenv::flush_denormals_forever).unwrap();
+        let survived = AtomicUsize::new(0);
+        for _ in 0..100 {
+            team.run(3, &|_| {
+                if subnormal_survives() {
+                    survived.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+        assert_eq!(survived.load(Ordering::SeqCst), 0);
+        assert!(
+            subnormal_survives(),
+            "the caller's setting was not restored"
+        );
     }
 
     /// Each worker runs the start function before any chunk.
