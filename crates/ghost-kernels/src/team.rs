@@ -3,7 +3,7 @@
 //! A forward pass makes a few hundred parallel kernel calls, many of them short (yolo11n at
 //! 2 threads: ~31 ms a pass on a quiet machine, ~100-200 µs a call). With rayon's work stealing
 //! the pass ran on a pool worker, which forked every call with `rayon::join`; an idle worker gave
-//! its core away with `sched_yield` about 32 times, then slept on a futex (12-30 sleeps per
+//! its core away with `sched_yield` about 32 times, then slept on a futex (12-37 sleeps per
 //! worker per yolo11n pass on a quiet machine, see
 //! docs/performance.md#steady-latency-where-the-p90-tail-comes-from).
 //!
@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-/// How long an idle thread spins before it starts yielding: longer than most gaps between the
-/// kernel calls of one pass (layer bookkeeping, a kernel too small to split).
+/// How long an idle thread spins (no system call) before it starts yielding: catches a call
+/// posted right after the previous one; longer gaps (layer bookkeeping, a kernel too small to
+/// split) are bridged by yielding, which on a busy machine lets other processes run.
 pub(crate) const SPIN: Duration = Duration::from_micros(5);
 
 /// How long an idle thread then yields its core (`sched_yield`) before it parks: a busy
