@@ -36,6 +36,7 @@ mod scalar_lanes;
 mod scratch_pool;
 mod simd;
 pub mod softmax;
+mod team;
 #[doc(hidden)]
 pub mod testing;
 pub mod tolerance;

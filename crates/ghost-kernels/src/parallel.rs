@@ -1,20 +1,24 @@
 //! How kernels split work over threads.
 //!
-//! A [`Threads`] value is a caller-chosen thread count backed by its own rayon pool (never the
-//! global one, so an application's other rayon work does not steal our cores). Kernels split
+//! A [`Threads`] value is a caller-chosen thread count backed by its own threads (never rayon's
+//! global pool, so an application's other rayon work does not steal our cores). Kernels split
 //! their output into a few coarse, contiguous chunks of rows; every output element is computed by
 //! exactly the same instruction sequence whatever the split, so results are bitwise identical for
-//! any thread count.
+//! any thread count. The chunks of a kernel call run on a [`Team`](crate::team): the calling
+//! thread and `count - 1` workers, chunk `i` always on the team's thread `i`; `map` (coarse,
+//! uneven jobs at load time) uses a rayon pool of its own, by work stealing.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::{KernelError, Result};
+use crate::team::Team;
 
 /// A thread budget for kernel calls.
 #[derive(Clone)]
 pub struct Threads {
     pool: Option<Arc<rayon::ThreadPool>>,
+    team: Option<Arc<Team>>,
     count: usize,
 }
 
@@ -37,6 +41,7 @@ impl Threads {
     pub fn single() -> Self {
         Threads {
             pool: None,
+            team: None,
             count: 1,
         }
     }
@@ -51,15 +56,18 @@ impl Threads {
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(count)
-            .thread_name(|i| format!("ghost-kernels-{i}"))
+            .thread_name(|i| format!("ghost-loader-{i}"))
             .start_handler(|_| crate::fpenv::flush_denormals_forever())
             .build()
+            .map_err(|e| KernelError::ThreadPool(e.to_string()))?;
+        let team = Team::new(count, crate::fpenv::flush_denormals_forever)
             .map_err(|e| KernelError::ThreadPool(e.to_string()))?;
         // One scratch set per thread, so that chunks running concurrently for the first time
         // in a later pass find grown sets (see `scratch_pool`).
         crate::scratch_pool::reserve_sets(count);
         Ok(Threads {
             pool: Some(Arc::new(pool)),
+            team: Some(Arc::new(team)),
             count,
         })
     }
@@ -69,12 +77,11 @@ impl Threads {
         self.count
     }
 
-    /// Runs `f` inside this pool (so nested `for_each_chunk` calls use it).
+    /// Runs `f` on the calling thread, which is the team's thread 0 of every
+    /// [`Threads::for_each_chunk`] call it makes (kept for callers written when kernel calls had
+    /// to start inside a rayon pool to fork cheaply).
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
-            Some(pool) => pool.install(f),
-            None => f(),
-        }
+        f()
     }
 
     /// `[f(0), f(1), ..., f(count - 1)]`, the calls spread over the pool by work stealing (for
@@ -96,8 +103,8 @@ impl Threads {
     /// `align` rounds chunk boundaries to a multiple (e.g. a microkernel's row tile) so that the
     /// split never changes which code path computes an element.
     ///
-    /// Allocation-free: the chunks are computed, not collected, and the parallel case forks with
-    /// `rayon::join` (its jobs live on the stack) instead of heap-allocated scope spawns, so a
+    /// Chunk `i` runs on the team's thread `i` (`0` is the caller). Allocation-free: the
+    /// chunks are computed, not collected, and the job lives on the caller's stack, so a
     /// steady-state forward pass allocates nothing here.
     pub fn for_each_chunk<F>(&self, total: usize, min_chunk: usize, align: usize, f: F)
     where
@@ -105,10 +112,10 @@ impl Threads {
     {
         let (per, count) = chunk_plan(total, self.count, min_chunk, align);
         let chunk = |i: usize| i * per..((i + 1) * per).min(total);
-        match (&self.pool, count) {
+        match (&self.team, count) {
             (_, 0) => {}
             (None, _) | (_, 1) => (0..count).for_each(|i| f(chunk(i))),
-            (Some(pool), _) => pool.install(|| fork(0..count, &|i| f(chunk(i)))),
+            (Some(team), _) => team.run(count, &|i| f(chunk(i))),
         }
     }
 
@@ -122,51 +129,47 @@ impl Threads {
         F: Fn(usize, &mut [T]) + Sync + Send,
     {
         let (per, count) = chunk_plan(data.len(), self.count, min_chunk, align);
-        match (&self.pool, count) {
+        match (&self.team, count) {
             (_, 0) => {}
             (None, _) | (_, 1) => {
                 for (i, chunk) in data.chunks_mut(per).enumerate() {
                     f(i * per, chunk);
                 }
             }
-            (Some(pool), _) => pool.install(|| fork_mut(0, count, per, data, &f)),
+            (Some(team), _) => {
+                let len = data.len();
+                let base = SendPtr(data.as_mut_ptr());
+                team.run(count, &|i| {
+                    let start = i * per;
+                    let end = ((i + 1) * per).min(len);
+                    // SAFETY: chunk `i` is `data[start..end]`; `start < end <= len` because
+                    // `chunk_plan` makes `count = len.div_ceil(per)` chunks and `i < count`.
+                    // Chunks of different `i` are disjoint, each `i` runs exactly once per
+                    // `team.run`, and `data` stays mutably borrowed (unused) until it returns,
+                    // so no two `&mut` slices alias and none outlives `data`.
+                    let chunk = unsafe {
+                        std::slice::from_raw_parts_mut(base.get().add(start), end - start)
+                    };
+                    f(start, chunk);
+                });
+            }
         }
     }
 }
 
-/// Runs `g` on chunks `first_id..first_id + ids` (each `per` elements; `data` starts at chunk
-/// `first_id`), halving with `rayon::join` like [`fork`].
-fn fork_mut<T: Send>(
-    first_id: usize,
-    ids: usize,
-    per: usize,
-    data: &mut [T],
-    g: &(impl Fn(usize, &mut [T]) + Sync),
-) {
-    if ids <= 1 {
-        if ids == 1 {
-            g(first_id * per, data);
-        }
-        return;
+/// A slice's base pointer, handed to the team's threads (each derives its own disjoint chunk).
+struct SendPtr<T>(*mut T);
+
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the raw field).
+    fn get(&self) -> *mut T {
+        self.0
     }
-    let mid = ids / 2;
-    let (low, high) = data.split_at_mut((mid * per).min(data.len()));
-    rayon::join(
-        || fork_mut(first_id, mid, per, low, g),
-        || fork_mut(first_id + mid, ids - mid, per, high, g),
-    );
 }
 
-/// Runs `g(i)` for every `i` in `ids`, halving the range with `rayon::join` (the current worker
-/// takes the first half, an idle one steals the second).
-fn fork(ids: Range<usize>, g: &(impl Fn(usize) + Sync)) {
-    if ids.len() <= 1 {
-        ids.for_each(g);
-        return;
-    }
-    let mid = ids.start + ids.len() / 2;
-    rayon::join(|| fork(ids.start..mid, g), || fork(mid..ids.end, g));
-}
+// SAFETY: `SendPtr` only carries the base of a `&mut [T]` whose chunks go to one thread each
+// (see `for_each_chunk_mut`); moving `T`s' exclusive access across threads needs `T: Send`.
+unsafe impl<T: Send> Sync for SendPtr<T> {}
 
 /// `(items per chunk, chunk count)` of [`chunk_ranges`], without allocating.
 pub(crate) fn chunk_plan(
@@ -237,6 +240,30 @@ mod tests {
                     }
                 });
                 assert!(data.iter().enumerate().all(|(i, &v)| v == i + 1), "{len}");
+            }
+        }
+    }
+
+    /// Every index of `0..total` reaches exactly one chunk once, for any thread count and
+    /// many calls in a row (the team's threads reused from call to call).
+    #[test]
+    fn chunks_run_every_index_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for threads in [1, 2, 3, 4] {
+            let pool = Threads::new(threads).unwrap();
+            for total in [0, 1, 5, 64, 333] {
+                let hits: Vec<AtomicUsize> = (0..total).map(|_| AtomicUsize::new(0)).collect();
+                for _ in 0..50 {
+                    pool.for_each_chunk(total, 4, 2, |r| {
+                        for i in r {
+                            hits[i].fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                }
+                assert!(
+                    hits.iter().all(|h| h.load(Ordering::Relaxed) == 50),
+                    "{threads} threads, {total}"
+                );
             }
         }
     }

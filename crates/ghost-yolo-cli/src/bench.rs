@@ -15,6 +15,7 @@ use crate::common::{
     parse_imgsz, parse_positive, parse_threads, round_imgsz, CliResult, ModelArgs,
 };
 use crate::cpu_stats::Counters;
+use crate::thread_stats::{self, Snapshot};
 
 /// Arguments of `ghost-yolo bench`.
 #[derive(Debug, Args)]
@@ -47,6 +48,12 @@ pub struct BenchArgs {
     /// Untimed warm-up runs first.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
+
+    /// Also print each thread's CPU time, run-queue wait, context switches and migrations per
+    /// timed pass, and the process's memory on transparent huge pages (Linux; where a latency
+    /// tail comes from).
+    #[arg(long)]
+    pub thread_stats: bool,
 }
 
 pub fn run(args: BenchArgs) -> CliResult {
@@ -89,6 +96,7 @@ pub fn run(args: BenchArgs) -> CliResult {
     }
     let mut times = Vec::with_capacity(args.runs);
     let mut cpu = Vec::with_capacity(args.runs);
+    let threads_before = args.thread_stats.then(Snapshot::read).flatten();
     for _ in 0..args.runs {
         let before = Counters::read();
         let start = Instant::now();
@@ -99,6 +107,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         }
         std::hint::black_box(&out);
     }
+    let threads_after = args.thread_stats.then(Snapshot::read).flatten();
     times.sort_by(f64::total_cmp);
     let median = percentile(&times, 0.5);
     let p90 = percentile(&times, 0.9);
@@ -125,6 +134,17 @@ pub fn run(args: BenchArgs) -> CliResult {
     );
     if !cpu.is_empty() {
         print_cpu_line(&cpu);
+    }
+    if let (Some(before), Some(after)) = (&threads_before, &threads_after) {
+        for line in thread_stats::report(&after.since(before), args.runs) {
+            println!("{line}");
+        }
+        if let Some(kib) = thread_stats::anon_huge_pages_kib() {
+            println!(
+                "transparent huge pages {:.1} MiB (anonymous memory)",
+                kib as f64 / 1024.0
+            );
+        }
     }
     println!("load {load_ms:.1} ms (weights, BN folding, kernel packing, buffer plan)");
     println!("{}", precision_line(detector.quantization()));

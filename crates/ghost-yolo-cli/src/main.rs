@@ -20,6 +20,7 @@ mod predict;
 mod profile;
 mod quantize;
 mod shared_args;
+mod thread_stats;
 mod throughput;
 mod track;
 mod val;

@@ -288,9 +288,8 @@ impl YoloModel {
         self.check_input(n, c, h, w)?;
         let mut nhwc = ctx.alloc([n, h, w, c]);
         nhwc.copy_from_nchw(images)?;
-        // The whole pass runs on one of the pool's own workers: each kernel's fork is then a
-        // local `rayon::join` instead of a hand-off from this thread into the pool and back
-        // (two thread wake-ups per kernel call, ~150-250 calls per pass).
+        // The whole pass runs on this thread, which runs chunk 0 of every kernel call itself
+        // while the kernel threads' team runs the others (ghost_kernels' `team`).
         let threads = ctx.threads().clone();
         let result = threads.install(|| self.run(ctx, &nhwc.view(), &[], out));
         ctx.recycle(nhwc);
