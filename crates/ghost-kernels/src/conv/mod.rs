@@ -56,19 +56,27 @@ pub enum ConvAlgorithm {
 pub const WINOGRAD_MIN_CIN: usize = 16;
 
 /// Input and output channels from which the stride-2 Winograd replaces the GEMM for stride-2
-/// 3x3 kernels (see [`ConvAlgorithm::choose`]).
-pub const WINOGRAD_S2_MIN_CHANNELS: usize = 32;
+/// 3x3 kernels, when also `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`]. Measured (one thread, CPU
+/// time of single calls, interleaved, 2026-12-07, docs/kernels.md "Stride-2 Winograd"): it wins
+/// from 64 -> 128 (1.19x at 320x320) and 128 -> 128 (1.18x at 80x80) up to 512 -> 512 (1.5x),
+/// loses at 64 -> 64 (0.94-0.96x) and 16 -> 32 (0.5x): the transforms scale with `cin + cout`,
+/// the multiplies saved with `cin * cout`.
+pub const WINOGRAD_S2_MIN_CHANNELS: usize = 64;
+
+/// Smallest `cin * cout` for the stride-2 Winograd (with [`WINOGRAD_S2_MIN_CHANNELS`]).
+pub const WINOGRAD_S2_MIN_PRODUCT: usize = 64 * 128;
 
 impl ConvAlgorithm {
     /// The faster algorithm for a `cin -> cout` convolution over `window`: Winograd for stride-1
     /// 3x3 kernels with at least [`WINOGRAD_MIN_CIN`] input channels, the stride-2 Winograd for
     /// stride-2 3x3 kernels with at least [`WINOGRAD_S2_MIN_CHANNELS`] input and output
-    /// channels, the GEMM otherwise.
+    /// channels and `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`], the GEMM otherwise.
     pub fn choose(cin: usize, cout: usize, window: &Window) -> Self {
         if winograd::supports(window) && cin >= WINOGRAD_MIN_CIN {
             ConvAlgorithm::Winograd
         } else if winograd::supports_stride2(window)
             && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS
+            && cin * cout >= WINOGRAD_S2_MIN_PRODUCT
         {
             ConvAlgorithm::WinogradStride2
         } else {

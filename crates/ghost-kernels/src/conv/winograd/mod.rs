@@ -64,6 +64,24 @@ impl Variant {
 /// within noise of each other (see docs/kernels.md#measurements-behind-code-decisions).
 const BLOCK_BUDGET: usize = 1 << 18;
 
+/// Most floats of a thread's stride-2 tile-block buffers: 16 MiB.
+const S2_MAX_BUFFER: usize = 1 << 22;
+
+/// Tiles per block of the stride-2 variant, before rounding to the microkernel's rows: the
+/// 1 MiB budget, or more where the 36 weight matrices need it (`cin * cout / (5 (cin + cout))`
+/// tiles, so that streaming them from L3 once per block costs about a fifth of the `V` and
+/// `M` traffic), within [`S2_MAX_BUFFER`]. Measured (one thread, CPU time, 5 rounds, 2026-12-07):
+/// 512 -> 512 at 80x80 took 93 ms with 6-tile blocks (the 1 MiB budget), 70 with 12, 61 with
+/// 24, 57 with 48 (the GEMM: 87); 128 -> 128 was fastest with the budget's 12 tiles (3.9 ms
+/// against 4.3 with 48).
+fn stride2_block(cin: usize, cout: usize) -> usize {
+    let per_tile = stride2::POINTS * (cin + cout);
+    let weights = cin * cout / (5 * (cin + cout));
+    (BLOCK_BUDGET / per_tile)
+        .max(weights)
+        .min(S2_MAX_BUFFER / per_tile)
+}
+
 /// Smallest number of tiles worth a thread: about 2 MFLOP of GEMM.
 fn min_tiles_per_thread(points: usize, cin: usize, cout: usize) -> usize {
     (2_000_000 / (2 * points * cin * cout).max(1)).max(1)
@@ -214,7 +232,11 @@ pub(crate) fn run(
     let min_tiles = min_tiles_per_thread(points, cin, cout);
     let (per, chunks) = crate::parallel::chunk_plan(total, threads.count(), min_tiles, 1);
     // Tiles per block: the budget, at least one microkernel tile, no more than a chunk needs.
-    let budget = (BLOCK_BUDGET / (points * (cin + cout))).clamp(mr, MAX_BLOCK_ROWS);
+    let budget = match weights.variant {
+        Variant::Stride1 => BLOCK_BUDGET / (points * (cin + cout)),
+        Variant::Stride2 => stride2_block(cin, cout),
+    };
+    let budget = budget.clamp(mr, MAX_BLOCK_ROWS);
     let block = (budget / mr * mr).min(per.div_ceil(mr) * mr);
     let job = Job {
         kernel,
