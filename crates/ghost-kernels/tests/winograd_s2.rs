@@ -233,15 +233,9 @@ fn algorithm_choice_follows_the_window_and_channels() {
 fn stride2_winograd_refuses_other_windows() {
     let w = values(2, 16 * 16 * 9);
     for other in [Window::same(3, 1), Window::same(3, 3)] {
-        let err = PackedConv::with_algorithm(
-            &w,
-            None,
-            16,
-            16,
-            &other,
-            ConvAlgorithm::WinogradStride2,
-        )
-        .unwrap_err();
+        let err =
+            PackedConv::with_algorithm(&w, None, 16, 16, &other, ConvAlgorithm::WinogradStride2)
+                .unwrap_err();
         assert!(matches!(err, KernelError::InvalidParameter { .. }), "{err}");
     }
     let w5 = values(2, 16 * 16 * 25);

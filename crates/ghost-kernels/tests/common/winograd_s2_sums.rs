@@ -18,7 +18,9 @@ type Dir = bool;
 /// first window position and kernel tap; both step by 2).
 fn dir_mats(f42: Dir) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<Vec<f64>>, usize) {
     let abs = |m: &[&[f64]]| -> Vec<Vec<f64>> {
-        m.iter().map(|r| r.iter().map(|v| v.abs()).collect()).collect()
+        m.iter()
+            .map(|r| r.iter().map(|v| v.abs()).collect())
+            .collect()
     };
     if f42 {
         let at: Vec<&[f64]> = AT.iter().map(|r| &r[..]).collect();

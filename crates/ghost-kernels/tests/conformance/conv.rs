@@ -176,11 +176,7 @@ fn edge_tiles_and_odd_sizes() {
         .iter()
         .map(|w| (*w, ConvAlgorithm::Gemm))
         .chain(wino.iter().map(|w| (*w, ConvAlgorithm::Winograd)))
-        .chain(
-            wino_s2
-                .iter()
-                .map(|w| (*w, ConvAlgorithm::WinogradStride2)),
-        );
+        .chain(wino_s2.iter().map(|w| (*w, ConvAlgorithm::WinogradStride2)));
     let cases: Vec<_> = cases.collect();
     let epis = epilogues();
     for b in backends() {

@@ -203,7 +203,13 @@ unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
 /// # Safety
 /// `xi < POINTS`, and the channels of `mask` (all 8 when `None`) lie in the slot's row.
 #[inline(always)]
-unsafe fn put<V: Lanes>(v: *mut f32, xi: usize, point_stride: usize, mask: Option<V::Mask>, value: V) {
+unsafe fn put<V: Lanes>(
+    v: *mut f32,
+    xi: usize,
+    point_stride: usize,
+    mask: Option<V::Mask>,
+    value: V,
+) {
     // SAFETY: forwarded contract.
     unsafe { store_opt(v.add(xi * point_stride), mask, value) }
 }
