@@ -14,10 +14,13 @@ use ghost_kernels::{Padding, TensorView};
 /// offset 1, odd window positions).
 type Dir = bool;
 
+/// A matrix as rows.
+type Mat = Vec<Vec<f64>>;
+
 /// The absolute 1-D matrices of a direction: (|A^T| 4 x n, |G| n x taps, |B^T| n x n, the
 /// first window position and kernel tap; both step by 2).
-fn dir_mats(f42: Dir) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<Vec<f64>>, usize) {
-    let abs = |m: &[&[f64]]| -> Vec<Vec<f64>> {
+fn dir_mats(f42: Dir) -> (Mat, Mat, Mat, usize) {
+    let abs = |m: &[&[f64]]| -> Mat {
         m.iter()
             .map(|r| r.iter().map(|v| v.abs()).collect())
             .collect()
@@ -28,7 +31,7 @@ fn dir_mats(f42: Dir) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<Vec<f64>>, usize) {
         let bt: Vec<&[f64]> = BT.iter().map(|r| &r[..]).collect();
         (abs(&at), abs(&g), abs(&bt), 0)
     } else {
-        let eye: Vec<Vec<f64>> = (0..4)
+        let eye: Mat = (0..4)
             .map(|i| (0..4).map(|j| f64::from(u8::from(i == j))).collect())
             .collect();
         (eye.clone(), vec![vec![1.0]; 4], eye, 1)

@@ -9,7 +9,7 @@
 //!   bias and the fused epilogue (the private `driver` module).
 //!
 //! Stride-2 3x3 convolutions run a polyphase F(4x4, 2x2) on the same GEMM stage
-//! ([`stride2`], 81 multiplies per 4x4 output block and (cin, cout) pair instead of 144).
+//! (`stride2.rs`, 81 multiplies per 4x4 output block and (cin, cout) pair instead of 144).
 //!
 //! [`ConvAlgorithm::choose`](super::ConvAlgorithm::choose) decides where it replaces the GEMM.
 

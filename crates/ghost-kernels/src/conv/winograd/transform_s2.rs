@@ -1,5 +1,5 @@
 //! The three transforms of Winograd F(4, 2) (Cook-Toom, interpolation points 0, 1, -1, 2 and
-//! infinity), the 1-D building block of the stride-2 3x3 path ([`super::stride2`]):
+//! infinity), the 1-D building block of the stride-2 3x3 path (`stride2.rs`):
 //!
 //! - weights `G g` (2 taps -> 5 values), once at load, in f64;
 //! - inputs `B^T d` (5 -> 5), per tile and 8-channel block, on the crate's 8-lane vector type;
@@ -134,6 +134,7 @@ mod tests {
     /// `A^T [(G g) . (B^T d)]` is the 4-point valid correlation, exactly (in f64 on the
     /// matrices): the identity every stride-2 output rests on.
     #[test]
+    #[allow(clippy::needless_range_loop)] // Matrix indices read best explicitly.
     fn matrices_compute_a_correlation() {
         for i in 0..4 {
             for k in 0..2 {
