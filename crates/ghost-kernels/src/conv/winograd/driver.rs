@@ -192,11 +192,13 @@ unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
     });
 }
 
-/// `M[xi][0..len] = V[xi][0..len] U[xi]` for every point.
+/// `M[xi][0..len] = V[xi][0..len] U[xi]` for every point. The points that read one weight
+/// matrix (the stride-2 variant's identity directions: up to 16 points per matrix) run as one
+/// GEMM over all their rows, so each weight panel is loaded once per block and matrix instead
+/// of once per point; a row's result does not depend on which rows share its call.
 unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
     let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
     let mr = job.kernel.mr;
-    let padded = len.div_ceil(mr) * mr;
     let mut table = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     let mut out = [std::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
     let res = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
@@ -204,26 +206,39 @@ unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
         act: Activation::Identity,
         order: None,
     };
-    for xi in 0..job.weights.points() {
-        let panels = job.weights.matrix(xi);
-        for r in 0..padded {
-            // Rows past `len` repeat the last valid row (the microkernel's contract).
-            let row = xi * t + r.min(len - 1);
-            // SAFETY: row < points * T: inside the V and M buffers.
-            unsafe {
-                table[r] = v.add(row * cin);
-                out[r] = m.add(row * cout);
+    let points = job.weights.points();
+    for matrix in 0..job.weights.matrices() {
+        let panels = job.weights.matrix(matrix);
+        let mut rows = (0..points)
+            .filter(|&xi| job.weights.matrix_of(xi) == matrix)
+            .flat_map(|xi| (0..len).map(move |r| xi * t + r))
+            .peekable();
+        while rows.peek().is_some() {
+            // Up to MAX_BLOCK_ROWS rows (a multiple of every `mr`) per call.
+            let mut n = 0;
+            for row in rows.by_ref().take(MAX_BLOCK_ROWS) {
+                // SAFETY: row < points * T: inside the V and M buffers.
+                unsafe {
+                    table[n] = v.add(row * cin);
+                    out[n] = m.add(row * cout);
+                }
+                n += 1;
             }
+            // Rows past `n` repeat the last valid row (the microkernel's contract).
+            let padded = n.div_ceil(mr) * mr;
+            let (last_in, last_out) = (table[n - 1], out[n - 1]);
+            table[n..padded].fill(last_in);
+            out[n..padded].fill(last_out);
+            let blk = BlockRows {
+                table: &table[..padded],
+                out: &out[..padded],
+                res: &res[..padded],
+                rows: n,
+            };
+            // SAFETY: every table row holds `cin` floats, every output row `cout` floats; no
+            // residual is read (`finish.order` is None); the caller checked the kernel's ISA.
+            unsafe { run_block(job.kernel, panels, 1, cin, &blk, finish) };
         }
-        let blk = BlockRows {
-            table: &table[..padded],
-            out: &out[..padded],
-            res: &res[..padded],
-            rows: len,
-        };
-        // SAFETY: every table row holds `cin` floats, every output row `cout` floats; no
-        // residual is read (`finish.order` is None); the caller checked the kernel's ISA.
-        unsafe { run_block(job.kernel, panels, 1, cin, &blk, finish) };
     }
 }
 

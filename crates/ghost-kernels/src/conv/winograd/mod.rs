@@ -33,7 +33,9 @@ use crate::pointwise::row_buf::RowBuf;
 use crate::view::{TensorView, TensorViewMut};
 
 pub(crate) use driver::{run_tiles, Job, Stride1};
-use driver::{Tiles, TILE};
+use driver::TILE;
+#[cfg(target_arch = "x86_64")]
+use driver::Tiles;
 pub(crate) use stride2::Stride2;
 
 /// Which Winograd variant a set of transformed weights belongs to.
@@ -157,17 +159,26 @@ impl WinogradWeights {
         self.variant.points()
     }
 
-    /// The weight matrix of point `xi`.
-    pub(crate) fn matrix(&self, xi: usize) -> PanelsRef<'_> {
-        let xi = match self.variant {
+    /// Weight matrices (both variants: 36).
+    pub(crate) fn matrices(&self) -> usize {
+        MATRICES
+    }
+
+    /// The weight matrix point `xi` reads.
+    pub(crate) fn matrix_of(&self, xi: usize) -> usize {
+        match self.variant {
             Variant::Stride1 => xi,
             Variant::Stride2 => stride2::MATRIX_OF[xi] as usize,
-        };
+        }
+    }
+
+    /// Weight matrix `k` (`U[k]` for stride 1).
+    pub(crate) fn matrix(&self, k: usize) -> PanelsRef<'_> {
         let per_set = panel_rows(self.cin, self.cout);
         PanelsRef::new(
             self.cin,
             self.cout,
-            &self.rows[xi * per_set..(xi + 1) * per_set],
+            &self.rows[k * per_set..(k + 1) * per_set],
         )
     }
 }
