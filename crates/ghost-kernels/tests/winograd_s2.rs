@@ -162,13 +162,14 @@ fn pinned(h: usize, w: usize, cin: usize, cout: usize, threads: usize) -> Case {
 }
 
 /// Shapes the random cases do not reach: several tile blocks per thread (256 channels give
-/// 24-tile blocks; 64x64 has 64 tiles), a reduction longer than one 512-float block, many
-/// output panels, odd non-square sizes, a 1x1 and a 2x2 map; one scratch reused across all.
+/// 24-tile blocks; a 64x64 input has 64 output tiles), a reduction longer than one 512-float
+/// block, many output panels, odd non-square sizes, a 1x1 and a 2x2 map; one scratch reused
+/// across all. (Two threads: `one_and_two_threads_agree_bitwise`; the 256-channel shape is run
+/// at one thread only because the f64 reference dominates the emulated aarch64 run.)
 #[test]
 fn pinned_shapes_with_one_scratch() {
     let cases = [
         pinned(64, 64, 256, 256, 1),
-        pinned(64, 64, 256, 256, 2),
         pinned(12, 13, 600, 20, 2),
         pinned(17, 9, 24, 130, 1),
         pinned(1, 1, 16, 16, 1),

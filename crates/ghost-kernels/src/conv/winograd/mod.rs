@@ -32,10 +32,10 @@ use crate::pointwise::pack::{panel_rows, PanelRow, PanelsRef, NR};
 use crate::pointwise::row_buf::RowBuf;
 use crate::view::{TensorView, TensorViewMut};
 
-pub(crate) use driver::{run_tiles, Job, Stride1};
-use driver::TILE;
 #[cfg(target_arch = "x86_64")]
 use driver::Tiles;
+use driver::TILE;
+pub(crate) use driver::{run_tiles, Job, Stride1};
 pub(crate) use stride2::Stride2;
 
 /// Which Winograd variant a set of transformed weights belongs to.
