@@ -1,5 +1,6 @@
 //! Dense 3x3 convolutions on real layer shapes, single thread: ghost-kernels (active ISA; the
-//! GEMM, and for stride-1 layers also Winograd F(4x4, 3x3)) against `matrixmultiply::sgemm` on the
+//! GEMM, and for stride-1 layers also Winograd F(4x4, 3x3), for stride-2 ones the polyphase
+//! Winograd F(4x4, 2x2)) against `matrixmultiply::sgemm` on the
 //! equivalent im2col GEMM (M = output pixels, K = 9 cin, N = cout; the im2col copy itself is not
 //! timed, which flatters the baseline), and the f64 naive reference on the smallest shape.
 //! Throughput is the direct convolution's `2 * MACs` elements for every variant, so Winograd's
@@ -41,6 +42,13 @@ fn bench(c: &mut Criterion) {
                 PackedConv::with_algorithm(&w, Some(&bias), s.cin, s.cout, &window, algorithm)
                     .unwrap();
             variants.push(("ghost-winograd", wino));
+        }
+        if winograd::supports_stride2(&window) {
+            let algorithm = ConvAlgorithm::WinogradStride2;
+            let wino =
+                PackedConv::with_algorithm(&w, Some(&bias), s.cin, s.cout, &window, algorithm)
+                    .unwrap();
+            variants.push(("ghost-winograd-s2", wino));
         }
         for (id, weights) in &variants {
             group.bench_function(BenchmarkId::new(*id, &act), |b| {

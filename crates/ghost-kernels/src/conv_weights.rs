@@ -167,8 +167,12 @@ mod tests {
             );
             let w3 = crate::testing::values(cout as u64, cin * cout * 9);
             let f3 = folded(&w3, &s);
-            for algorithm in [ConvAlgorithm::Gemm, ConvAlgorithm::Winograd] {
-                let window = Window::square(3, 1, 1);
+            for (algorithm, stride) in [
+                (ConvAlgorithm::Gemm, 1),
+                (ConvAlgorithm::Winograd, 1),
+                (ConvAlgorithm::WinogradStride2, 2),
+            ] {
+                let window = Window::square(3, stride, 1);
                 let pack = |weights: ConvWeights<'_>| {
                     PackedConv::with_algorithm(weights, None, cin, cout, &window, algorithm)
                         .unwrap()

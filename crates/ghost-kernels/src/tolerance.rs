@@ -51,6 +51,29 @@ pub fn winograd_bound(cin: usize, transformed_abs_sum: f64, reference: f64) -> f
         + ABS_FLOOR
 }
 
+/// Rounding steps on the longest path of a stride-2 polyphase Winograd F(4x4, 2x2) output
+/// (`conv::winograd::stride2`) besides the `cin`-term GEMM: the weight transform's final
+/// rounding (1); the input transform, 1-D F(4,2) passes of at most 2 roundings each (`v4 =
+/// 2 (d1 - d3) + (d4 - d2)`: a subtraction, then a fused multiply-add), 2 passes on the
+/// (even, even) phase (4); the output transform: the row pass on the (even, even) phase (3,
+/// `y0 = (m0 + (m1 + m2)) + m3`) plus the (even, odd) add (1), the column pass (3) plus the add
+/// of the (odd, *) phases' sum (1); the bias add (1) = 14; 16 leaves margin.
+pub const WINOGRAD_S2_EXTRA_STEPS: usize = 16;
+
+/// Worst-case error bound for an activation of a stride-2 Winograd F(4x4, 2x2) output with
+/// `cin` input channels, in the style of [`winograd_bound`]: `transformed_abs_sum` is the
+/// computation on absolute values, `sum_c sum_phase |A_p^T| ((|G_p| |g_pc| |G_p^T|) .
+/// (|B_p^T| |d_pc| |B_p|)) |A_p|` (identity matrices in a phase's 1-tap directions) plus |bias|
+/// (and |residual| when added before the activation); the depth is `cin +
+/// WINOGRAD_S2_EXTRA_STEPS`. F(4,2)'s matrices are smaller than F(4,3)'s (entries up to 3, 1/2
+/// and 8; growth factor 20 per 1-D pass), so this bound is tighter relative to the direct
+/// convolution's `sum |w x|` than [`winograd_bound`]'s.
+pub fn winograd_s2_bound(cin: usize, transformed_abs_sum: f64, reference: f64) -> f64 {
+    ACT_SLOPE * (cin + WINOGRAD_S2_EXTRA_STEPS) as f64 * f32::EPSILON as f64 * transformed_abs_sum
+        + ACT_REL * reference.abs()
+        + ABS_FLOOR
+}
+
 /// Worst-case error bound of an INT8 convolution's f32 output against the f64 reference
 /// ([`crate::quant::naive::finish`]). The zero-point-corrected i32 accumulator is exact (the
 /// conformance tests check it bit for bit); what follows rounds at most five times in f32:

@@ -585,7 +585,7 @@ impl ConvBnAct {
             Packed::Depthwise(_) => KernelKind::Depthwise,
             Packed::Dense(p) => match p.algorithm() {
                 ConvAlgorithm::Gemm => KernelKind::Dense,
-                ConvAlgorithm::Winograd => KernelKind::Winograd,
+                ConvAlgorithm::Winograd | ConvAlgorithm::WinogradStride2 => KernelKind::Winograd,
             },
             Packed::PointwiseI8(_) => KernelKind::PointwiseI8,
             Packed::DepthwiseI8(_) => KernelKind::DepthwiseI8,

@@ -71,6 +71,8 @@ pub(crate) struct Kernels {
     pub depthwise_small: DepthwiseFn,
     /// Winograd F(4x4, 3x3) input/output transforms around `gemm`.
     pub winograd_tiles: WinogradFn,
+    /// The stride-2 polyphase Winograd F(4x4, 2x2) transforms around `gemm`.
+    pub winograd_s2_tiles: WinogradFn,
     /// Element-wise add, mul, channel scale and the standalone activations.
     pub elementwise: RangeFn<ElementwiseKernel>,
     /// Max pooling.
@@ -182,6 +184,7 @@ impl Backend {
                 "depthwise-rows",
                 "depthwise-small",
                 "winograd-tiles",
+                "winograd-s2-tiles",
                 "elementwise",
                 "max-pool",
                 "global-avg-pool",

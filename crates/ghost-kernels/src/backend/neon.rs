@@ -14,7 +14,11 @@ pub(super) static BACKEND: Backend = {
             pointwise_small: Some(crate::pointwise::small_neon::rows),
             depthwise_rows: crate::depthwise::neon::rows,
             depthwise_small: crate::depthwise::neon::small_rows,
-            winograd_tiles: crate::conv::winograd::run_tiles::<Neon>,
+            winograd_tiles: crate::conv::winograd::run_tiles::<Neon, crate::conv::winograd::Stride1>,
+            winograd_s2_tiles: crate::conv::winograd::run_tiles::<
+                Neon,
+                crate::conv::winograd::Stride2,
+            >,
             elementwise,
             max_pool,
             global_avg_pool,

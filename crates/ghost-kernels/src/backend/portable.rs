@@ -16,7 +16,14 @@ pub(super) static BACKEND: Backend = {
             pointwise_small: None,
             depthwise_rows: crate::depthwise::portable::rows,
             depthwise_small: crate::depthwise::portable::small_rows,
-            winograd_tiles: crate::conv::winograd::run_tiles::<Portable>,
+            winograd_tiles: crate::conv::winograd::run_tiles::<
+                Portable,
+                crate::conv::winograd::Stride1,
+            >,
+            winograd_s2_tiles: crate::conv::winograd::run_tiles::<
+                Portable,
+                crate::conv::winograd::Stride2,
+            >,
             elementwise,
             max_pool,
             global_avg_pool,

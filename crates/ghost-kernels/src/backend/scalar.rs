@@ -17,7 +17,14 @@ pub(super) static BACKEND: Backend = {
             pointwise_small: None,
             depthwise_rows: crate::depthwise::scalar::rows,
             depthwise_small: crate::depthwise::scalar::small_rows,
-            winograd_tiles: crate::conv::winograd::run_tiles::<Scalar>,
+            winograd_tiles: crate::conv::winograd::run_tiles::<
+                Scalar,
+                crate::conv::winograd::Stride1,
+            >,
+            winograd_s2_tiles: crate::conv::winograd::run_tiles::<
+                Scalar,
+                crate::conv::winograd::Stride2,
+            >,
             elementwise,
             max_pool,
             global_avg_pool,

@@ -6,8 +6,9 @@
 //! into the input (indirect GEMM, no copy) or, for tiny `cin` such as the RGB stem, im2col rows of
 //! a cache block gathered into a reusable [`ConvScratch`].
 //!
-//! Stride-1 3x3 convolutions with enough channels run as Winograd F(4x4, 3x3) instead
-//! ([`winograd`], chosen by [`ConvAlgorithm::choose`] when packing with [`PackedConv::for_window`]).
+//! Stride-1 3x3 convolutions with enough channels run as Winograd F(4x4, 3x3) instead, stride-2
+//! ones as a polyphase Winograd F(4x4, 2x2) ([`winograd`], chosen by [`ConvAlgorithm::choose`]
+//! when packing with [`PackedConv::for_window`]).
 
 mod driver;
 pub mod naive;
@@ -41,6 +42,10 @@ pub enum ConvAlgorithm {
     /// a slightly larger rounding error ([`crate::tolerance::winograd_bound`]) and 4x the weight
     /// memory.
     Winograd,
+    /// Polyphase Winograd F(4x4, 2x2) (`winograd::stride2`): 3x3 kernels at stride 2 only;
+    /// 1.78x fewer multiplies than the GEMM, a slightly larger rounding error
+    /// ([`crate::tolerance::winograd_s2_bound`]) and 4x the weight memory.
+    WinogradStride2,
 }
 
 /// Input channels from which Winograd replaces the GEMM for stride-1 3x3 kernels, whatever the
@@ -50,14 +55,41 @@ pub enum ConvAlgorithm {
 /// contiguous floats per tap) wins or ties at every output count up to 24 (4 -> 4: 2x).
 pub const WINOGRAD_MIN_CIN: usize = 16;
 
+/// Input and output channels from which the stride-2 Winograd replaces the GEMM for stride-2
+/// 3x3 kernels, when also `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`]. Measured (one thread, CPU
+/// time of single calls, interleaved, 2026-12-07, docs/kernels.md "Stride-2 Winograd"): it wins
+/// from 64 -> 128 (1.19x at 320x320) and 128 -> 128 (1.18x at 80x80) up to 512 -> 512 (1.5x),
+/// loses at 64 -> 64 (0.94-0.96x) and 16 -> 32 (0.5x): the transforms scale with `cin + cout`,
+/// the multiplies saved with `cin * cout`.
+pub const WINOGRAD_S2_MIN_CHANNELS: usize = 64;
+
+/// Smallest `cin * cout` for the stride-2 Winograd (with [`WINOGRAD_S2_MIN_CHANNELS`]).
+pub const WINOGRAD_S2_MIN_PRODUCT: usize = 64 * 128;
+
 impl ConvAlgorithm {
     /// The faster algorithm for a `cin -> cout` convolution over `window`: Winograd for stride-1
-    /// 3x3 kernels with at least [`WINOGRAD_MIN_CIN`] input channels, the GEMM otherwise.
-    pub fn choose(cin: usize, _cout: usize, window: &Window) -> Self {
+    /// 3x3 kernels with at least [`WINOGRAD_MIN_CIN`] input channels, the stride-2 Winograd for
+    /// stride-2 3x3 kernels with at least [`WINOGRAD_S2_MIN_CHANNELS`] input and output
+    /// channels and `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`], the GEMM otherwise.
+    pub fn choose(cin: usize, cout: usize, window: &Window) -> Self {
         if winograd::supports(window) && cin >= WINOGRAD_MIN_CIN {
             ConvAlgorithm::Winograd
+        } else if winograd::supports_stride2(window)
+            && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS
+            && cin * cout >= WINOGRAD_S2_MIN_PRODUCT
+        {
+            ConvAlgorithm::WinogradStride2
         } else {
             ConvAlgorithm::Gemm
+        }
+    }
+
+    /// The Winograd variant of this algorithm, if it is one.
+    fn variant(self) -> Option<winograd::Variant> {
+        match self {
+            ConvAlgorithm::Gemm => None,
+            ConvAlgorithm::Winograd => Some(winograd::Variant::Stride1),
+            ConvAlgorithm::WinogradStride2 => Some(winograd::Variant::Stride2),
         }
     }
 }
@@ -67,6 +99,7 @@ impl ConvAlgorithm {
 enum Packing {
     Gemm(Panels),
     /// Boxed: 36 panel sets, and it keeps every conv layer's size that of the GEMM variant.
+    /// Both Winograd variants.
     Winograd(Box<winograd::WinogradWeights>),
 }
 
@@ -154,10 +187,10 @@ impl PackedConv {
     ) -> Result<Self> {
         let (kh, kw) = (window.kernel_h, window.kernel_w);
         let weights = weights.into();
-        match algorithm {
-            ConvAlgorithm::Gemm => Self::new(weights, bias, cin, cout, kh, kw),
-            ConvAlgorithm::Winograd => {
-                check_winograd_window(window)?;
+        match algorithm.variant() {
+            None => Self::new(weights, bias, cin, cout, kh, kw),
+            Some(variant) => {
+                check_winograd_window(variant, window)?;
                 check_weights(weights, bias, cin, cout, kh, kw)?;
                 Ok(PackedConv {
                     cin,
@@ -165,7 +198,7 @@ impl PackedConv {
                     kh,
                     kw,
                     packing: Packing::Winograd(Box::new(winograd::WinogradWeights::new(
-                        weights, bias, cin, cout,
+                        weights, bias, cin, cout, variant,
                     ))),
                 })
             }
@@ -174,9 +207,12 @@ impl PackedConv {
 
     /// The algorithm these weights were packed for.
     pub fn algorithm(&self) -> ConvAlgorithm {
-        match self.packing {
+        match &self.packing {
             Packing::Gemm(_) => ConvAlgorithm::Gemm,
-            Packing::Winograd(_) => ConvAlgorithm::Winograd,
+            Packing::Winograd(w) => match w.variant {
+                winograd::Variant::Stride1 => ConvAlgorithm::Winograd,
+                winograd::Variant::Stride2 => ConvAlgorithm::WinogradStride2,
+            },
         }
     }
 
@@ -241,7 +277,7 @@ pub fn conv2d_with_isa(
     let panels = match &weights.packing {
         Packing::Gemm(panels) => panels.view(),
         Packing::Winograd(packed) => {
-            check_winograd_window(window)?;
+            check_winograd_window(packed.variant, window)?;
             return winograd::run(
                 backend,
                 input,
@@ -331,19 +367,22 @@ impl SendConstPtr {
     }
 }
 
-/// Fails unless Winograd F(4x4, 3x3) can compute `window`.
-fn check_winograd_window(window: &Window) -> Result<()> {
-    if winograd::supports(window) {
-        Ok(())
-    } else {
-        Err(KernelError::param(
-            "window",
-            format!(
-                "Winograd F(4x4, 3x3) weights need a 3x3 kernel at stride 1, got {}x{} at stride {}x{}",
-                window.kernel_h, window.kernel_w, window.stride_h, window.stride_w
-            ),
-        ))
+/// Fails unless Winograd weights of `variant` can compute `window`.
+fn check_winograd_window(variant: winograd::Variant, window: &Window) -> Result<()> {
+    if winograd::variant_supports(variant, window) {
+        return Ok(());
     }
+    let (name, stride) = match variant {
+        winograd::Variant::Stride1 => ("Winograd F(4x4, 3x3)", 1),
+        winograd::Variant::Stride2 => ("Stride-2 Winograd F(4x4, 2x2)", 2),
+    };
+    Err(KernelError::param(
+        "window",
+        format!(
+            "{name} weights need a 3x3 kernel at stride {stride}, got {}x{} at stride {}x{}",
+            window.kernel_h, window.kernel_w, window.stride_h, window.stride_w
+        ),
+    ))
 }
 
 /// Checks the weights (optionally scaled per output channel) and bias of a `[cout][cin][kh][kw]`

@@ -1,12 +1,14 @@
-//! Dense convolution: the indirect GEMM on the `gemm` tile, and Winograd F(4x4, 3x3)
-//! (`winograd-tiles`: input and output transforms around the `gemm` tile).
+//! Dense convolution: the indirect GEMM on the `gemm` tile, Winograd F(4x4, 3x3)
+//! (`winograd-tiles`: input and output transforms around the `gemm` tile) and the stride-2
+//! polyphase Winograd F(4x4, 2x2) (`winograd-s2-tiles`, likewise).
 
 use ghost_kernels::conv::{conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::testing::values;
-use ghost_kernels::tolerance::{dot_act_bound, winograd_bound};
+use ghost_kernels::tolerance::{dot_act_bound, winograd_bound, winograd_s2_bound};
 use ghost_kernels::{Activation, AddOrder, Backend, Epilogue, Padding, TensorViewMut, Window};
 
 use crate::check::{assert_within, run_threads, square_window, Strided};
+use crate::common::winograd_s2_sums::transformed_abs_sums_s2;
 use crate::common::winograd_sums::transformed_abs_sums;
 use crate::{backends, epilogues};
 
@@ -77,8 +79,17 @@ fn check(b: &Backend, c: &Case) {
         &mut want_view,
     )
     .unwrap();
-    let winograd = (c.algorithm == ConvAlgorithm::Winograd)
-        .then(|| transformed_abs_sums(&iv, &wts, cin, cout, win.padding, oh, ow));
+    let winograd = match c.algorithm {
+        ConvAlgorithm::Gemm => None,
+        ConvAlgorithm::Winograd => Some((
+            transformed_abs_sums(&iv, &wts, cin, cout, win.padding, oh, ow),
+            winograd_bound as fn(usize, f64, f64) -> f64,
+        )),
+        ConvAlgorithm::WinogradStride2 => Some((
+            transformed_abs_sums_s2(&iv, &wts, cin, cout, win.padding, oh, ow),
+            winograd_s2_bound as fn(usize, f64, f64) -> f64,
+        )),
+    };
     let rv = res.view();
     assert_within(&what, &got, &want, |i| {
         let (pix, o) = (i / cout, i % cout);
@@ -92,10 +103,10 @@ fn check(b: &Backend, c: &Case) {
         let reference = f64::from(want[i]).abs() + 2.0 * r_mag;
         let bias_abs = f64::from(bias[o]).abs();
         match &winograd {
-            // `winograd_bound`: every rounding step of the transforms and the cin-term GEMM, on
-            // the transforms' absolute-value evaluation, plus |bias| and a residual added
-            // before the activation.
-            Some(sums) => winograd_bound(cin, sums[i] + bias_abs + before, reference),
+            // `winograd_bound` / `winograd_s2_bound`: every rounding step of the transforms and
+            // the cin-term GEMM, on the transforms' absolute-value evaluation, plus |bias| and a
+            // residual added before the activation.
+            Some((sums, bound)) => bound(cin, sums[i] + bias_abs + before, reference),
             // `dot_act_bound` over the kh*kw*cin products, the bias and the residual.
             None => {
                 let mut abs_sum = bias_abs + before;
@@ -121,9 +132,9 @@ fn check(b: &Backend, c: &Case) {
     });
 }
 
-/// The GEMM driver (3x3 at stride 1 and 2, 1x1, 5x5, no padding) and Winograd (3x3 stride 1,
-/// symmetric and asymmetric padding, partial 4x4 tiles) on channel counts around the vector
-/// and panel widths, K = 1 included.
+/// The GEMM driver (3x3 at stride 1 and 2, 1x1, 5x5, no padding) and both Winograd variants
+/// (3x3 at stride 1 and 2, symmetric and asymmetric padding, partial 4x4 tiles) on channel
+/// counts around the vector and panel widths, K = 1 included.
 #[test]
 fn edge_tiles_and_odd_sizes() {
     let gemm = [
@@ -147,10 +158,25 @@ fn edge_tiles_and_odd_sizes() {
         ),
         square_window(3, 1, Padding::uniform(0)),
     ];
+    let wino_s2 = [
+        square_window(3, 2, Padding::uniform(1)),
+        square_window(
+            3,
+            2,
+            Padding {
+                top: 0,
+                left: 1,
+                bottom: 1,
+                right: 0,
+            },
+        ),
+        square_window(3, 2, Padding::uniform(0)),
+    ];
     let cases = gemm
         .iter()
         .map(|w| (*w, ConvAlgorithm::Gemm))
-        .chain(wino.iter().map(|w| (*w, ConvAlgorithm::Winograd)));
+        .chain(wino.iter().map(|w| (*w, ConvAlgorithm::Winograd)))
+        .chain(wino_s2.iter().map(|w| (*w, ConvAlgorithm::WinogradStride2)));
     let cases: Vec<_> = cases.collect();
     let epis = epilogues();
     for b in backends() {
@@ -158,7 +184,7 @@ fn edge_tiles_and_odd_sizes() {
         for &(win, algorithm) in &cases {
             for cin in [1, 3, 9, 16] {
                 for cout in [1, 8, 17, 33] {
-                    for (h, w) in [(1, 1), (5, 7), (9, 10)] {
+                    for (h, w) in [(1, 1), (5, 7), (9, 10), (18, 11)] {
                         if win.output_size(h, w).is_err() {
                             continue;
                         }
@@ -182,16 +208,20 @@ fn edge_tiles_and_odd_sizes() {
     }
 }
 
-/// Every activation with every residual order, through both algorithms.
+/// Every activation with every residual order, through every algorithm.
 #[test]
 fn every_epilogue() {
     for b in backends() {
         for (i, (act, residual)) in epilogues().into_iter().enumerate() {
-            for algorithm in [ConvAlgorithm::Gemm, ConvAlgorithm::Winograd] {
+            for (algorithm, stride) in [
+                (ConvAlgorithm::Gemm, 1),
+                (ConvAlgorithm::Winograd, 1),
+                (ConvAlgorithm::WinogradStride2, 2),
+            ] {
                 let c = Case {
                     shape: [1, 6, 9, 5],
                     cout: 11,
-                    window: square_window(3, 1, Padding::uniform(1)),
+                    window: square_window(3, stride, Padding::uniform(1)),
                     algorithm,
                     act,
                     residual,
@@ -207,11 +237,15 @@ fn every_epilogue() {
 #[test]
 fn two_threads_split_the_work() {
     for b in backends() {
-        for (cin, algorithm) in [(8, ConvAlgorithm::Gemm), (16, ConvAlgorithm::Winograd)] {
+        for (cin, algorithm, stride) in [
+            (8, ConvAlgorithm::Gemm, 1),
+            (16, ConvAlgorithm::Winograd, 1),
+            (16, ConvAlgorithm::WinogradStride2, 2),
+        ] {
             let c = Case {
-                shape: [2, 40, 40, cin],
+                shape: [2, 40 * stride, 40 * stride, cin],
                 cout: 17,
-                window: square_window(3, 1, Padding::uniform(1)),
+                window: square_window(3, stride, Padding::uniform(1)),
                 algorithm,
                 act: Activation::Silu,
                 residual: Some(AddOrder::AfterActivation),

@@ -4,12 +4,13 @@
 use ghost_kernels::{Backend, Isa};
 
 /// The families this suite exercises, and the file that does.
-const COVERED: [(&str, &str); 15] = [
+const COVERED: [(&str, &str); 16] = [
     ("gemm", "gemm.rs, conv.rs"),
     ("pointwise-small", "gemm.rs (cout <= 16)"),
     ("depthwise-rows", "depthwise.rs"),
     ("depthwise-small", "depthwise.rs (< 8 channels)"),
     ("winograd-tiles", "conv.rs"),
+    ("winograd-s2-tiles", "conv.rs"),
     ("elementwise", "elementwise.rs"),
     ("max-pool", "pool.rs"),
     ("global-avg-pool", "pool.rs"),

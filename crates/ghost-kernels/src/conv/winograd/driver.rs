@@ -1,9 +1,12 @@
 //! One thread's share of a Winograd convolution: blocks of output tiles, each run through
-//! input transform -> 36 GEMMs -> output transform while its buffers are still in cache.
+//! input transform -> one GEMM per transformed point -> output transform while its buffers are
+//! still in cache. The transforms are a [`Tiles`] implementation: F(4x4, 3x3) here
+//! ([`Stride1`]), the stride-2 polyphase F(4x4, 2x2) in `super::stride2`.
 //!
 //! Buffers of one block of `T` tiles (the thread's slot of the [`ConvScratch`](super::super::ConvScratch)):
-//! - `V[xi][t][cin]`: the transformed input, 36 matrices of `T x cin` (row stride `cin`);
-//! - `M[xi][t][cout]`: their products with the transformed weights, 36 matrices of `T x cout`.
+//! - `V[xi][t][cin]`: the transformed input, one `T x cin` matrix per point (row stride `cin`);
+//! - `M[xi][t][cout]`: their products with the transformed weights, one `T x cout` matrix per
+//!   point.
 //!
 //! The GEMM `M[xi] = V[xi] U[xi]` runs on the same microkernels and blocking as the pointwise
 //! convolution (one tap of `cin` floats per row, zero bias, identity epilogue). Every output
@@ -26,6 +29,38 @@ pub(crate) const TILE: usize = 4;
 pub(crate) const WINDOW: usize = 6;
 /// Transformed elements per tile.
 pub(crate) const POINTS: usize = WINDOW * WINDOW;
+
+/// The per-tile transforms of one Winograd variant.
+pub(crate) trait Tiles {
+    /// Transforms the input window of tile `q` into `V[xi][slot]` (`v` points at point 0 of the
+    /// slot; point `xi` is `xi * T * cin` floats further).
+    ///
+    /// # Safety
+    /// As [`run_tiles`]; `v` is slot `< T` of the `V` buffer.
+    unsafe fn input<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32);
+    /// Transforms `M[xi][slot]` back into the output pixels of tile `q`, with the bias and the
+    /// epilogue.
+    ///
+    /// # Safety
+    /// As [`run_tiles`]; `m` is slot `< T` of the `M` buffer and this thread owns the tile.
+    unsafe fn output<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32);
+}
+
+/// Winograd F(4x4, 3x3) tiles (stride-1 3x3 convolutions).
+pub(crate) struct Stride1;
+
+impl Tiles for Stride1 {
+    #[inline(always)]
+    unsafe fn input<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
+        // SAFETY: forwarded contract.
+        unsafe { input_tile::<V>(job, q, v) }
+    }
+    #[inline(always)]
+    unsafe fn output<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32) {
+        // SAFETY: forwarded contract.
+        unsafe { output_tile::<V>(job, q, m) }
+    }
+}
 
 /// Everything the threads of one call share, built by the safe entry point after every check.
 pub(crate) struct Job<'a> {
@@ -58,12 +93,12 @@ unsafe impl Send for Job<'_> {}
 impl Job<'_> {
     /// Floats of a thread's `V` and `M` buffers.
     pub(crate) fn buffer_len(&self) -> usize {
-        POINTS * self.block * (self.weights.cin + self.weights.cout)
+        self.weights.points() * self.block * (self.weights.cin + self.weights.cout)
     }
 
     /// `(batch, tile row, tile column)` of tile `q`.
     #[inline(always)]
-    fn tile(&self, q: usize) -> (usize, usize, usize) {
+    pub(crate) fn tile(&self, q: usize) -> (usize, usize, usize) {
         let per_image = self.tiles_h * self.tiles_w;
         let (b, rem) = (q / per_image, q % per_image);
         (b, rem / self.tiles_w, rem % self.tiles_w)
@@ -77,22 +112,26 @@ impl Job<'_> {
 /// [`Job::buffer_len`] floats; no other thread may write these tiles' output pixels; the CPU
 /// must support `V` and the job's microkernel.
 #[inline(always)]
-pub(crate) unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, tiles: Range<usize>, buf: &mut [f32]) {
+pub(crate) unsafe fn run_tiles<V: Lanes, K: Tiles>(
+    job: &Job<'_>,
+    tiles: Range<usize>,
+    buf: &mut [f32],
+) {
     let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
-    let (v, m) = buf.split_at_mut(POINTS * t * cin);
+    let (v, m) = buf.split_at_mut(job.weights.points() * t * cin);
     let (v, m) = (v.as_mut_ptr(), m.as_mut_ptr());
     let mut start = tiles.start;
     while start < tiles.end {
         let len = (tiles.end - start).min(t);
         for i in 0..len {
             // SAFETY: slot i < T of the V buffer; the tile is inside the checked input.
-            unsafe { input_tile::<V>(job, start + i, v.add(i * cin)) };
+            unsafe { K::input::<V>(job, start + i, v.add(i * cin)) };
         }
         // SAFETY: V rows of the first `len` slots were just written, M holds T rows per point.
         unsafe { gemm(job, v, m, len) };
         for i in 0..len {
             // SAFETY: slot i < T of the M buffer; this thread owns the tile's output pixels.
-            unsafe { output_tile::<V>(job, start + i, m.add(i * cout)) };
+            unsafe { K::output::<V>(job, start + i, m.add(i * cout)) };
         }
         start += len;
     }
@@ -153,11 +192,13 @@ unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
     });
 }
 
-/// `M[xi][0..len] = V[xi][0..len] U[xi]` for the 36 points.
+/// `M[xi][0..len] = V[xi][0..len] U[xi]` for every point. The points that read one weight
+/// matrix (the stride-2 variant's identity directions: up to 16 points per matrix) run as one
+/// GEMM over all their rows, so each weight panel is loaded once per block and matrix instead
+/// of once per point; a row's result does not depend on which rows share its call.
 unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
     let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
     let mr = job.kernel.mr;
-    let padded = len.div_ceil(mr) * mr;
     let mut table = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     let mut out = [std::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
     let res = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
@@ -165,26 +206,39 @@ unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
         act: Activation::Identity,
         order: None,
     };
-    for xi in 0..POINTS {
-        let panels = job.weights.matrix(xi);
-        for r in 0..padded {
-            // Rows past `len` repeat the last valid row (the microkernel's contract).
-            let row = xi * t + r.min(len - 1);
-            // SAFETY: row < 36 * T: inside the V and M buffers.
-            unsafe {
-                table[r] = v.add(row * cin);
-                out[r] = m.add(row * cout);
+    let points = job.weights.points();
+    for matrix in 0..job.weights.matrices() {
+        let panels = job.weights.matrix(matrix);
+        let mut rows = (0..points)
+            .filter(|&xi| job.weights.matrix_of(xi) == matrix)
+            .flat_map(|xi| (0..len).map(move |r| xi * t + r))
+            .peekable();
+        while rows.peek().is_some() {
+            // Up to MAX_BLOCK_ROWS rows (a multiple of every `mr`) per call.
+            let mut n = 0;
+            for row in rows.by_ref().take(MAX_BLOCK_ROWS) {
+                // SAFETY: row < points * T: inside the V and M buffers.
+                unsafe {
+                    table[n] = v.add(row * cin);
+                    out[n] = m.add(row * cout);
+                }
+                n += 1;
             }
+            // Rows past `n` repeat the last valid row (the microkernel's contract).
+            let padded = n.div_ceil(mr) * mr;
+            let (last_in, last_out) = (table[n - 1], out[n - 1]);
+            table[n..padded].fill(last_in);
+            out[n..padded].fill(last_out);
+            let blk = BlockRows {
+                table: &table[..padded],
+                out: &out[..padded],
+                res: &res[..padded],
+                rows: n,
+            };
+            // SAFETY: every table row holds `cin` floats, every output row `cout` floats; no
+            // residual is read (`finish.order` is None); the caller checked the kernel's ISA.
+            unsafe { run_block(job.kernel, panels, 1, cin, &blk, finish) };
         }
-        let blk = BlockRows {
-            table: &table[..padded],
-            out: &out[..padded],
-            res: &res[..padded],
-            rows: len,
-        };
-        // SAFETY: every table row holds `cin` floats, every output row `cout` floats; no
-        // residual is read (`finish.order` is None); the caller checked the kernel's ISA.
-        unsafe { run_block(job.kernel, panels, 1, cin, &blk, finish) };
     }
 }
 
@@ -239,7 +293,7 @@ unsafe fn output_tile<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32) {
 /// ([`Lanes::activate4`]; columns past `cols` are computed and dropped), the cheap activations
 /// one vector at a time.
 #[inline(always)]
-unsafe fn finish_row<V: Lanes>(
+pub(super) unsafe fn finish_row<V: Lanes>(
     job: &Job<'_>,
     pixel: usize,
     cols: usize,

@@ -1,0 +1,118 @@
+//! Stride-2 3x3 convolutions, the GEMM against the polyphase Winograd F(4x4, 2x2), in CPU time
+//! of the calling thread (one kernel thread), interleaved round by round: the measurement behind
+//! `ConvAlgorithm::choose`'s stride-2 rule (docs/kernels.md, "Stride-2 Winograd"). CPU time,
+//! not wall clock, because the machine is shared. Prints every round and the median.
+//!
+//! ```sh
+//! cargo bench -p ghost-benches --bench conv_s2_cpu -- [ROUNDS] [NAME:H:CIN:COUT ...]
+//! ```
+//! (default: 5 rounds over the yolo11n / yolo11m stride-2 layers at 640x640).
+
+use ghost_benches::values;
+use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
+use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
+
+/// The stride-2 3x3 convs of yolo11n and yolo11m at 640x640: name, input side, cin, cout.
+const SHAPES: &[&str] = &[
+    "n.1:320:16:32",
+    "n.3:160:64:64",
+    "n.5:80:128:128",
+    "n.7:40:128:256",
+    "n.17:80:64:64",
+    "n.20:40:128:128",
+    "m.1:320:64:128",
+    "m.3:160:256:256",
+    "m.5:80:512:512",
+    "m.7:40:512:512",
+    "m.17:80:256:256",
+];
+
+/// CPU time of this thread, in ms.
+fn thread_cpu_ms() -> f64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything numeric is the round count, `a:b:c:d` a shape.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(5);
+    let mut shapes: Vec<&str> = args
+        .iter()
+        .filter(|a| a.matches(':').count() == 3)
+        .map(String::as_str)
+        .collect();
+    if shapes.is_empty() {
+        shapes = SHAPES.to_vec();
+    }
+    let threads = Threads::single();
+    let win = Window::same(3, 2);
+    let epilogue = Epilogue::act(Activation::Silu);
+    for spec in shapes {
+        let p: Vec<&str> = spec.split(':').collect();
+        let num = |i: usize| p[i].parse::<usize>().expect("NAME:H:CIN:COUT");
+        let (name, h, cin, cout) = (p[0], num(1), num(2), num(3));
+        let (oh, ow) = win.output_size(h, h).unwrap();
+        let x = values(1, h * h * cin);
+        let w = values(2, cout * cin * 9);
+        let b = values(3, cout);
+        let input = TensorView::dense(&x, 1, h, h, cin).unwrap();
+        let mut out = vec![0.0f32; oh * ow * cout];
+        let pack = |a| PackedConv::with_algorithm(&w, Some(&b), cin, cout, &win, a).unwrap();
+        let variants = [
+            pack(ConvAlgorithm::Gemm),
+            pack(ConvAlgorithm::WinogradStride2),
+        ];
+        let flops = 2.0 * (oh * ow * cin * cout * 9) as f64;
+        // About 1 GFLOP per measurement.
+        let reps = ((1e9 / flops) as usize).clamp(2, 200);
+        let mut ms = [vec![], vec![]];
+        let mut scratch = ConvScratch::new();
+        for _ in 0..rounds {
+            for (packed, times) in variants.iter().zip(&mut ms) {
+                let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, cout).unwrap();
+                let mut run = || {
+                    conv2d(
+                        &input,
+                        packed,
+                        &win,
+                        &epilogue,
+                        &mut o,
+                        &mut scratch,
+                        &threads,
+                    )
+                };
+                run().unwrap();
+                let t0 = thread_cpu_ms();
+                for _ in 0..reps {
+                    run().unwrap();
+                }
+                times.push((thread_cpu_ms() - t0) / reps as f64);
+            }
+        }
+        let (g, s) = (median(&ms[0]), median(&ms[1]));
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|t| format!("{t:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "{name} {h}x{h} {cin}->{cout}: gemm {g:.3} ms ({:.0} GFLOP/s) [{}] | winograd-s2 {s:.3} ms ({:.0} eff.) [{}] | speed-up {:.2}x",
+            flops / g / 1e6,
+            list(&ms[0]),
+            flops / s / 1e6,
+            list(&ms[1]),
+            g / s
+        );
+    }
+}
