@@ -14,7 +14,7 @@ impl Frame {
         Frame {
             origin: FrameOrigin {
                 input_index: 0,
-                location: String::new(),
+                location: std::path::PathBuf::new(),
                 kind: InputKind::Stream,
                 frame: index + 1,
                 frame_index: index,

@@ -12,6 +12,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Instant;
 
 use ghost_image::draw::annotate;
+use ghost_limits::text::{display_path, json_path_literal};
 use image::{ImageFormat, RgbImage};
 use serde_json::json;
 use yolo11_ghost::detector::Detector;
@@ -57,7 +58,7 @@ pub enum Event<'a> {
     },
     /// An input or an output failed; the run goes on.
     Failed {
-        /// The input or output file.
+        /// The input or output file, for messages (bytes that are not UTF-8 as `\xNN`).
         location: String,
         /// Why.
         error: String,
@@ -120,7 +121,7 @@ where
         .filter(|i| i.kind != InputKind::Stream)
         .filter_map(|i| std::fs::canonicalize(&i.location).ok())
         .collect();
-    let locations: Vec<String> = inputs.iter().map(|i| i.location.clone()).collect();
+    let locations: Vec<String> = inputs.iter().map(|i| display_path(&i.location)).collect();
     for dir in [&options.save_txt, &options.save_crop, &options.save]
         .into_iter()
         .flatten()
@@ -162,7 +163,7 @@ where
             match item {
                 Ok(frames) => {
                     let n = frames.len().max(1) as f64;
-                    let location = frames.first().map(|f| f.origin.location.clone());
+                    let location = frames.first().map(|f| display_path(&f.origin.location));
                     let t = Instant::now();
                     match detect_batch(detector, frames) {
                         Ok(mut done) => {
@@ -172,8 +173,9 @@ where
                                 Ok(()) => true,
                                 Err(e) => {
                                     let o = &r.frame.origin;
-                                    let what = format!("{} (frame {}): {e}", o.location, o.frame);
-                                    failed.push(Stage::Failed(o.location.clone(), what));
+                                    let shown = display_path(&o.location);
+                                    let what = format!("{shown} (frame {}): {e}", o.frame);
+                                    failed.push(Stage::Failed(shown, what));
                                     false
                                 }
                             });
@@ -250,10 +252,9 @@ impl JsonStream {
             .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
     }
 
-    fn record(&mut self, value: &serde_json::Value) -> Result<(), String> {
+    fn record(&mut self, text: &str) -> Result<(), String> {
         let sep = if self.first { "\n  " } else { ",\n  " };
         self.first = false;
-        let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
         self.write(sep.as_bytes())?;
         self.write(text.as_bytes())
     }
@@ -295,7 +296,8 @@ struct Writer<'o, F> {
     json: Option<JsonStream>,
     sink: F,
     names: OutputNames,
-    video: Option<(String, String, Option<VideoEncoder>)>,
+    /// The video being written: its source, the output (for messages), the encoder.
+    video: Option<(PathBuf, String, Option<VideoEncoder>)>,
     frames: u64,
     failures: u64,
 }
@@ -397,19 +399,19 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
         }
         if let Some(dir) = self.options.save.clone() {
             match origin.kind {
-                InputKind::Image => self.save_image(&dir, &base, origin.location.as_str(), result),
+                InputKind::Image => self.save_image(&dir, &base, &origin.location, result),
                 _ => self.save_video_frame(&dir, &base, result),
             }
         }
         if let Some(json) = &mut self.json {
-            if let Err(e) = json.record(&json_record(result)) {
-                self.fail(origin.location.clone(), e);
+            if let Err(e) = json.record(&json_record_text(result)) {
+                self.fail(display_path(&origin.location), e);
             }
         }
     }
 
-    fn save_image(&mut self, dir: &Path, base: &str, location: &str, result: &FrameDetections) {
-        let ext = Path::new(location)
+    fn save_image(&mut self, dir: &Path, base: &str, location: &Path, result: &FrameDetections) {
+        let ext = location
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .filter(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff"))
@@ -461,7 +463,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
             if let Some(encoder) = slot {
                 if let Err(e) = encoder.write(&annotated) {
                     *slot = None; // one error per video, not one per frame
-                    self.fail(origin.location.clone(), e.to_string());
+                    self.fail(display_path(&origin.location), e.to_string());
                 }
             }
         }
@@ -470,6 +472,9 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
 
 /// One frame's `--json` record: its path, detections (with `track_id` when tracked) and, for a
 /// video or stream frame, `frame` (Ultralytics' 1-based counter) and `frame_index` (0-based).
+///
+/// A `Value` holds only UTF-8 text, so a path that is not UTF-8 is here with U+FFFD in place of
+/// its bad bytes; [`json_record_text`] writes it exactly.
 pub fn json_record(result: &FrameDetections) -> serde_json::Value {
     let origin = &result.frame.origin;
     let detections: Vec<serde_json::Value> = match &result.track_ids {
@@ -487,12 +492,25 @@ pub fn json_record(result: &FrameDetections) -> serde_json::Value {
             })
             .collect(),
     };
-    let mut record = json!({"path": origin.location, "detections": detections});
+    let mut record = json!({"path": origin.location.to_string_lossy(), "detections": detections});
     if origin.kind != InputKind::Image {
         record["frame"] = json!(origin.frame);
         record["frame_index"] = json!(origin.frame_index);
     }
     record
+}
+
+/// [`json_record`] as compact JSON text with the path exactly as the OS names it: the path as
+/// `predict --json` writes image paths (`ghost_limits::text::json_path_literal`: bytes that are
+/// not UTF-8 as `\udcXX`, Python's `surrogateescape`, so `os.fsencode(json.load(f)[i]["path"])`
+/// gives the file's name back byte for byte).
+pub fn json_record_text(result: &FrameDetections) -> String {
+    let mut value = json_record(result);
+    value["path"] = serde_json::Value::Null;
+    let text = serde_json::to_string(&value).expect("a JSON value serializes");
+    // Quotes inside strings are escaped, so the only `"path":null` is the record's own key.
+    let path = json_path_literal(result.frame.origin.location.as_os_str());
+    text.replacen("\"path\":null", &format!("\"path\":{path}"), 1)
 }
 
 /// What is drawn: the detections, or for tracks Ultralytics' label `id:N name` (the drawing

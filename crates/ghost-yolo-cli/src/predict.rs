@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use ghost_limits::text::{display_path, json_path_literal};
+use ghost_limits::text::display_path;
 use ghost_track::{Tracker, TrackerConfig};
 use ghost_video::batch::FrameDetections;
 use ghost_video::{
-    expand_sources, json_record, probe, run_pipeline_with, DecodeOptions, Event, Input, InputKind,
-    PipelineOptions,
+    expand_sources, json_record_text, probe, run_pipeline_with, DecodeOptions, Event, Input,
+    InputKind, PipelineOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -70,10 +70,10 @@ pub fn wanted(inputs: &[PathBuf], p: &PredictArgs) -> bool {
             return true;
         }
         if input.is_dir() {
-            return expand_sources(&[s.into_owned()])
+            return expand_sources(std::slice::from_ref(input))
                 .is_ok_and(|i| i.iter().any(|i| i.kind != InputKind::Image));
         }
-        ghost_video::source::classify(&s) == Some(InputKind::Video)
+        ghost_video::source::classify(input) == Some(InputKind::Video)
     })
 }
 
@@ -127,7 +127,8 @@ pub fn run(
     let mut inputs = Vec::new();
     let mut failures = 0u64;
     for source in sources {
-        match expand_sources(&[source.to_string_lossy().into_owned()]) {
+        // The path itself: a file name need not be UTF-8 (it is kept exactly, to the JSON).
+        match expand_sources(std::slice::from_ref(source)) {
             Ok(found) => inputs.extend(found),
             Err(e) => {
                 eprintln!("error: {}", one_line(&e.to_string()));
@@ -139,7 +140,7 @@ pub fn run(
         &inputs
             .iter()
             .filter(|i| i.kind != InputKind::Stream)
-            .map(|i| PathBuf::from(&i.location))
+            .map(|i| i.location.clone())
             .collect::<Vec<_>>(),
         model,
     );
@@ -230,7 +231,7 @@ pub fn run(
                     }
                 }
                 let report = frame_report(result, inference_ms, n_inputs, tracking, quiet);
-                progress.set_message(result.frame.origin.location.clone());
+                progress.set_message(display_path(&result.frame.origin.location));
                 progress.suspend(|| print!("{report}"));
                 progress.inc(1);
             }
@@ -352,12 +353,8 @@ impl JsonOut {
     }
 
     fn record(&mut self, result: &FrameDetections) -> Result<(), String> {
-        let mut value = json_record(result);
-        // The path exactly (as detect's --json on images): the raw literal goes in below.
-        value["path"] = serde_json::Value::Null;
-        let text = serde_json::to_string(&value).map_err(|e| e.to_string())?;
-        let path = json_path_literal(std::ffi::OsStr::new(&result.frame.origin.location));
-        let text = text.replacen("\"path\":null", &format!("\"path\":{path}"), 1);
+        // The path exactly, as detect's --json writes image paths.
+        let text = json_record_text(result);
         let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
         self.first = false;
         let w = self.file.writer();

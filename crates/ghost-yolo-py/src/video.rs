@@ -40,19 +40,14 @@ impl VideoReader {
     #[new]
     #[pyo3(signature = (path, vid_stride=1))]
     fn new(py: Python<'_>, path: PathBuf, vid_stride: u64) -> PyResult<Self> {
-        let input = path.to_str().ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "video {}: the name is not valid UTF-8, which the video decoder cannot take yet",
-                ghost_limits::text::display_path(&path)
-            ))
-        })?;
+        // `path` holds the name exactly (a `str` from `os.fsdecode` comes back to its bytes).
         let options = DecodeOptions {
             format: PixelFormat::Bgr24,
             vid_stride,
             ..DecodeOptions::default()
         };
         let decoder =
-            py.detach(|| guarded(|| VideoDecoder::open(input, options).map_err(video_err)))?;
+            py.detach(|| guarded(|| VideoDecoder::open(&path, options).map_err(video_err)))?;
         Ok(Self {
             frames: decoder.expected_frames(),
             fps: decoder.info().fps,

@@ -274,3 +274,17 @@ def test_vid_stride_keeps_every_nth_frame():
     # Frames kept: 5th, 10th ... (Ultralytics grabs vid_stride frames and keeps the last).
     for k, r in enumerate(results):
         assert np.array_equal(r.orig_img, frames[5 * k + 4])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names of arbitrary bytes are a POSIX thing")
+def test_a_video_name_that_is_not_utf8(tmp_path):
+    need_ffmpeg()
+    name = os.fsdecode(b"clip\xff\xfe.mp4")  # 'clip\udcff\udcfe.mp4', as os.listdir gives it
+    video = tmp_path / name
+    shutil.copyfile(CLIP, video)
+    frames = clip_frames()
+    for source in (str(video), str(tmp_path)):
+        results = fresh().track(source, vid_stride=25)
+        assert [r.path for r in results] == [str(video)] * 3
+        assert os.fsencode(results[0].path).endswith(b"/clip\xff\xfe.mp4")
+        assert all(np.array_equal(r.orig_img, frames[i]) for r, i in zip(results, (24, 49, 74)))
