@@ -15,13 +15,13 @@ use ghost_image::draw::annotate;
 use ghost_limits::text::{display_path, json_path_literal};
 use image::{ImageFormat, RgbImage};
 use serde_json::json;
-use yolo11_ghost::detector::Detector;
+use yolo11_ghost::detector::{Context, DetectError, Detector, StreamPool};
 
-use crate::batch::{batches, detect_batch, FrameDetections};
+use crate::batch::{batches, detect_batch_in, FrameDetections};
 use crate::crop::save_crops;
 use crate::decoder::DecodeOptions;
 use crate::encoder::VideoEncoder;
-use crate::frames::{take_all, FrameError, FrameReader};
+use crate::frames::{take_all, Frame, FrameError, FrameReader};
 use crate::labels::{tracked_label_file, OutputNames};
 use crate::source::{Input, InputKind};
 
@@ -107,6 +107,80 @@ pub fn run_pipeline_with<P, F>(
     detector: &Detector,
     inputs: Vec<Input>,
     options: &PipelineOptions,
+    after_detect: P,
+    sink: F,
+) -> Result<Summary, String>
+where
+    P: FnMut(&mut FrameDetections) -> Result<(), String>,
+    F: FnMut(Event<'_>) + Send,
+{
+    run(detector, None, inputs, options, after_detect, sink)
+}
+
+/// [`run_pipeline_with`] with the forward passes on the streams of `pool` (throughput mode,
+/// `ghost-yolo detect --streams N`): the batches go from one queue to whichever stream is free,
+/// each with its own context and kernel threads over the pool's shared detector, and come back
+/// in input order, so `after_detect` (a tracker) and the outputs see the frames of every source
+/// in order, exactly as with one stream; the detections are bit-identical.
+pub fn run_pipeline_on_streams<P, F>(
+    pool: &StreamPool,
+    inputs: Vec<Input>,
+    options: &PipelineOptions,
+    after_detect: P,
+    sink: F,
+) -> Result<Summary, String>
+where
+    P: FnMut(&mut FrameDetections) -> Result<(), String>,
+    F: FnMut(Event<'_>) + Send,
+{
+    run(
+        pool.detector(),
+        Some(pool),
+        inputs,
+        options,
+        after_detect,
+        sink,
+    )
+}
+
+/// One batch after inference: its frames' detections (or the error), inference milliseconds per
+/// frame, and its first frame's input for messages; or the input that failed to give frames.
+enum Detected {
+    Batch {
+        result: Result<Vec<FrameDetections>, DetectError>,
+        ms_per_frame: f64,
+        location: Option<String>,
+    },
+    Unread(FrameError),
+}
+
+/// The forward pass of one decoded batch, on `ctx` when given (a stream's).
+fn detect_item(
+    detector: &Detector,
+    ctx: Option<&mut Context>,
+    item: Result<Vec<Frame>, FrameError>,
+) -> Detected {
+    match item {
+        Ok(frames) => {
+            let n = frames.len().max(1) as f64;
+            let location = frames.first().map(|f| display_path(&f.origin.location));
+            let t = Instant::now();
+            let result = detect_batch_in(detector, ctx, frames);
+            Detected::Batch {
+                result,
+                ms_per_frame: t.elapsed().as_secs_f64() * 1e3 / n,
+                location,
+            }
+        }
+        Err(e) => Detected::Unread(e),
+    }
+}
+
+fn run<P, F>(
+    detector: &Detector,
+    pool: Option<&StreamPool>,
+    inputs: Vec<Input>,
+    options: &PipelineOptions,
     mut after_detect: P,
     sink: F,
 ) -> Result<Summary, String>
@@ -155,39 +229,59 @@ where
                 Writer::new(options, protected, json, sink).run(out_rx)
             })
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        for item in batch_rx {
+        // One stream: the forward passes run here, in turn. Several: on the pool's streams,
+        // the results back in input order (at most the pool's queue depth of batches in flight).
+        let detected: Box<dyn Iterator<Item = Detected> + '_> = match pool {
+            None => Box::new(
+                batch_rx
+                    .into_iter()
+                    .map(|item| detect_item(detector, None, item)),
+            ),
+            Some(pool) => Box::new(
+                pool.run(batch_rx, |d: &Detector, ctx: &mut Context, item| {
+                    Ok(detect_item(d, Some(ctx), item))
+                })
+                .map(|r| {
+                    // Only a panic or a cancelled job ends here (detect_item returns its errors).
+                    r.unwrap_or_else(|e| Detected::Batch {
+                        result: Err(e),
+                        ms_per_frame: 0.0,
+                        location: None,
+                    })
+                }),
+            ),
+        };
+        for item in detected {
             for w in take_all(&warnings) {
                 let _ = out_tx.send(Stage::Warning(w));
             }
             let mut stages = Vec::with_capacity(2);
             match item {
-                Ok(frames) => {
-                    let n = frames.len().max(1) as f64;
-                    let location = frames.first().map(|f| display_path(&f.origin.location));
-                    let t = Instant::now();
-                    match detect_batch(detector, frames) {
-                        Ok(mut done) => {
-                            let ms = t.elapsed().as_secs_f64() * 1e3 / n;
-                            let mut failed = Vec::new();
-                            done.retain_mut(|r| match after_detect(r) {
-                                Ok(()) => true,
-                                Err(e) => {
-                                    let o = &r.frame.origin;
-                                    let shown = display_path(&o.location);
-                                    let what = format!("{shown} (frame {}): {e}", o.frame);
-                                    failed.push(Stage::Failed(shown, what));
-                                    false
-                                }
-                            });
-                            stages.push(Stage::Batch(done, ms));
-                            stages.extend(failed);
-                        }
-                        Err(e) => {
-                            stages.push(Stage::Failed(location.unwrap_or_default(), e.to_string()))
-                        }
+                Detected::Batch {
+                    result,
+                    ms_per_frame: ms,
+                    location,
+                } => match result {
+                    Ok(mut done) => {
+                        let mut failed = Vec::new();
+                        done.retain_mut(|r| match after_detect(r) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                let o = &r.frame.origin;
+                                let shown = display_path(&o.location);
+                                let what = format!("{shown} (frame {}): {e}", o.frame);
+                                failed.push(Stage::Failed(shown, what));
+                                false
+                            }
+                        });
+                        stages.push(Stage::Batch(done, ms));
+                        stages.extend(failed);
                     }
-                }
-                Err(e) => stages.push(Stage::Failed(
+                    Err(e) => {
+                        stages.push(Stage::Failed(location.unwrap_or_default(), e.to_string()))
+                    }
+                },
+                Detected::Unread(e) => stages.push(Stage::Failed(
                     failed_location(&e, &locations),
                     e.to_string(),
                 )),

@@ -13,8 +13,8 @@ use ghost_limits::text::display_path;
 use ghost_track::{Tracker, TrackerConfig};
 use ghost_video::batch::FrameDetections;
 use ghost_video::{
-    expand_sources, json_record_text, probe, run_pipeline_with, DecodeOptions, Event, Input,
-    InputKind, PipelineOptions,
+    expand_sources, json_record_text, probe, run_pipeline_on_streams, run_pipeline_with,
+    DecodeOptions, Event, Input, InputKind, PipelineOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -113,7 +113,8 @@ fn progress_bar(total: Option<u64>, videos: bool, images: usize) -> ProgressBar 
 /// tracker, IDs persist across the frames of one video or stream and restart at 1 with the next
 /// one (Ultralytics' `yolo track`: the tracker is reset when the source changes); still images
 /// form one sequence, as `track` on images does. `run_name` is the run directory's default name
-/// (`predict` or `track`, as Ultralytics names it).
+/// (`predict` or `track`, as Ultralytics names it). `streams` > 1: the forward passes run on that
+/// many inference streams (`detect --streams N`, throughput mode), the outputs in the same order.
 pub fn run(
     run_name: &str,
     sources: &[PathBuf],
@@ -121,8 +122,10 @@ pub fn run(
     conf: f64,
     args: &SharedArgs,
     tracker: Option<TrackerConfig>,
+    streams: usize,
 ) -> CliResult {
-    let options = args.detector_options(conf);
+    let mut options = args.detector_options(conf);
+    options.threads = crate::throughput::threads_per_stream(args.threads, streams);
     // Each source on its own, so a missing one is reported and the others still run.
     let mut inputs = Vec::new();
     let mut failures = 0u64;
@@ -214,33 +217,34 @@ pub fn run(
         Ok(())
     };
     let json_slot = &mut json;
-    let summary = run_pipeline_with(
-        &detector,
-        inputs,
-        &pipeline,
-        after_detect,
-        |event| match event {
-            Event::Frame {
-                result,
-                inference_ms,
-            } => {
-                if let Some(out) = json_slot.as_mut() {
-                    if let Err(e) = out.record(result) {
-                        progress.suspend(|| eprintln!("error: {}", one_line(&e)));
-                        *json_slot = None; // one error, not one per frame
-                    }
+    let sink = |event: Event<'_>| match event {
+        Event::Frame {
+            result,
+            inference_ms,
+        } => {
+            if let Some(out) = json_slot.as_mut() {
+                if let Err(e) = out.record(result) {
+                    progress.suspend(|| eprintln!("error: {}", one_line(&e)));
+                    *json_slot = None; // one error, not one per frame
                 }
-                let report = frame_report(result, inference_ms, n_inputs, tracking, quiet);
-                progress.set_message(display_path(&result.frame.origin.location));
-                progress.suspend(|| print!("{report}"));
-                progress.inc(1);
             }
-            Event::Failed { location: _, error } => {
-                progress.suspend(|| eprintln!("error: {}", one_line(&error)));
-            }
-            Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
-        },
-    )?;
+            let report = frame_report(result, inference_ms, n_inputs, tracking, quiet);
+            progress.set_message(display_path(&result.frame.origin.location));
+            progress.suspend(|| print!("{report}"));
+            progress.inc(1);
+        }
+        Event::Failed { location: _, error } => {
+            progress.suspend(|| eprintln!("error: {}", one_line(&error)));
+        }
+        Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
+    };
+    let summary = if streams > 1 {
+        let detector = std::sync::Arc::new(detector);
+        let pool = detector.streams(streams, detector.threads())?;
+        run_pipeline_on_streams(&pool, inputs, &pipeline, after_detect, sink)?
+    } else {
+        run_pipeline_with(&detector, inputs, &pipeline, after_detect, sink)?
+    };
     progress.finish_and_clear();
     if args.json.is_some() {
         match json {
