@@ -20,7 +20,8 @@ use ghost_kernels::quant::{
     quantize, PackedConvI8, PackedDepthwiseI8, PackedPointwiseI8, QuantParams, U8View, U8ViewMut,
 };
 use ghost_kernels::{
-    Activation, ConvWeights, Epilogue, Padding, Residual, TensorView, TensorViewMut, Window,
+    active_isa, Activation, ConvWeights, Epilogue, Isa, Padding, Residual, TensorView,
+    TensorViewMut, Window,
 };
 
 use crate::bn::{fold, BatchNorm, FoldedConv};
@@ -400,16 +401,34 @@ impl ConvBnAct {
     /// [`ConvBnAct::from_folded`] for weights from [`ConvBnAct::load_folded_quant`] (or a
     /// transform of them, as the split of a 1x1 conv by input channel, applied to the codes
     /// too): calibration records its input range under `quant.site`, and with `quant.int8` it
-    /// runs on the INT8 kernels with the stored codes (`folded.weight` is then unused; the
-    /// bias is `folded.bias`).
+    /// runs on the INT8 kernels with the stored codes (the bias is `folded.bias`) unless the
+    /// active back end runs this shape faster in FP32 ([`crate::quant::runs_as_int8`]): then it
+    /// is an FP32 conv on `folded.weight`, which must be the dequantized codes (as
+    /// [`ConvBnAct::load_folded_quant`] returns them).
     pub fn from_folded_quant(
         name: impl Into<String>,
         spec: ConvSpec,
         folded: &FoldedConv,
         quant: ConvQuant,
     ) -> Result<Self> {
+        Self::from_folded_quant_on(active_isa(), name, spec, folded, quant)
+    }
+
+    /// [`ConvBnAct::from_folded_quant`] choosing for back end `isa` instead of the active one
+    /// (tests: the choice for a CPU this one is not).
+    #[doc(hidden)]
+    pub fn from_folded_quant_on(
+        isa: Isa,
+        name: impl Into<String>,
+        spec: ConvSpec,
+        folded: &FoldedConv,
+        quant: ConvQuant,
+    ) -> Result<Self> {
         let name = name.into();
-        let mut layer = match quant.int8 {
+        let int8 = quant
+            .int8
+            .filter(|_| crate::quant::runs_as_int8(&spec, isa));
+        let mut layer = match int8 {
             None => Self::from_folded(name, spec, folded)?,
             Some((input, w)) => {
                 spec.validate(&name)?;

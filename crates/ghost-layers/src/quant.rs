@@ -18,7 +18,9 @@
 
 use std::collections::BTreeMap;
 
+use ghost_kernels::conv::ConvAlgorithm;
 use ghost_kernels::quant::QuantParams;
+use ghost_kernels::Isa;
 use ghost_kernels::TensorView;
 
 use crate::conv::{ConvBnNames, ConvSpec};
@@ -102,6 +104,23 @@ impl ActQuant {
             zero_point: zp as u8,
         })
     }
+}
+
+/// Whether a conv stored as INT8 runs on the INT8 kernels of back end `isa` (the one chosen at
+/// start-up), rather than as FP32 on its dequantized weights (`code * scale`, the weights the
+/// INT8 kernel multiplies by, and the stored folded bias; its input is then not quantized).
+///
+/// The file says which convs are INT8 once, possibly made on another machine; which kernel is
+/// faster for a conv depends on the CPU that runs it. Measured (docs/int8.md, "Box branch and
+/// Winograd convs in INT8"): the dense 3x3 stride-1 convs that FP32 runs with Winograd
+/// F(4x4, 3x3) ([`ConvAlgorithm::choose`]) are faster as INT8 with AVX-512 VNNI (`vpdpbusd`)
+/// but slower on the AVX2 tile (`vpmaddubsw`), where the direct INT8 kernel does not make up
+/// for Winograd's 4x fewer multiplications: on [`Isa::Avx2Fma`] they run FP32. Every other
+/// conv, and every conv on the other back ends (NEON not measured), runs as stored.
+pub fn runs_as_int8(spec: &ConvSpec, isa: Isa) -> bool {
+    let winograd = spec.groups == 1
+        && ConvAlgorithm::choose(spec.cin, spec.cout, &spec.window) == ConvAlgorithm::Winograd;
+    !(winograd && isa == Isa::Avx2Fma)
 }
 
 /// The largest weight code of a conv with `spec`'s geometry: the kernels' 7-bit

@@ -35,11 +35,12 @@ pub struct QuantizeArgs {
     #[arg(long, value_parser = parse_positive)]
     pub imgsz: Option<usize>,
 
-    /// Convs kept in FP32, comma-separated: first, box (Detect cv2), cls-out (Detect cv3.*.2),
-    /// cls (Detect cv3), psa (C2PSA), depthwise (every depthwise conv), winograd (3x3 stride-1
-    /// convs FP32 runs with Winograd), narrow[:N] (convs with fewer than N input or output
-    /// channels, default N 32), a tensor prefix (model.9), or none. Default:
-    /// first,box,depthwise,winograd,narrow (docs/int8.md).
+    /// Convs kept in FP32, comma-separated: first, box (Detect cv2), box-head (Detect cv2.*.2,
+    /// the DFL logits), cls-out (Detect cv3.*.2), cls (Detect cv3), psa (C2PSA), depthwise
+    /// (every depthwise conv), winograd (3x3 stride-1 convs FP32 runs with Winograd),
+    /// narrow[:N] (convs with fewer than N input or output channels, default N 32), a tensor
+    /// prefix (model.9), or none. Default: first,box-head,depthwise,narrow (docs/int8.md; on
+    /// CPUs without AVX-512 VNNI the Winograd-shaped INT8 convs run FP32 at load time).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub fp32: Option<Vec<String>>,
 
@@ -117,5 +118,21 @@ pub fn run(args: QuantizeArgs) -> CliResult {
         report.imgsz,
         args.output.display()
     );
+    // The file is the same on every CPU; which kernel an INT8 conv runs on is decided when it
+    // is loaded (ghost_layers::quant::runs_as_int8): say so when this CPU differs.
+    let isa = ghost_kernels::active_isa();
+    let as_fp32 = report
+        .layers
+        .iter()
+        .filter(|l| l.int8 && !ghost_layers::quant::runs_as_int8(&l.spec, isa))
+        .count();
+    if as_fp32 > 0 {
+        println!(
+            "note: on this CPU ({}) {as_fp32} of the INT8 convs (3x3 convs FP32 runs with \
+             Winograd) run FP32 on their dequantized weights, faster than INT8 without AVX-512 \
+             VNNI (docs/int8.md)",
+            isa.label()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -125,3 +125,83 @@ fn unusable_back_end_is_a_usage_error() {
         }
     }
 }
+
+/// The kernel `profile` reports for the call `conv` (its `slowest ...` table row).
+fn kernel_of<'a>(profile: &'a str, conv: &str) -> Option<&'a str> {
+    profile
+        .lines()
+        .skip_while(|l| !l.starts_with("slowest "))
+        .find(|l| l.split_whitespace().next() == Some(conv))
+        .and_then(|l| l.split_whitespace().nth(1))
+}
+
+#[test]
+fn an_int8_file_runs_its_winograd_shaped_convs_fp32_on_avx2_alone() {
+    // The file is the same for every CPU; the loader decides (docs/int8.md, "Box branch and
+    // Winograd convs in INT8"): Detect's box 3x3 convs are INT8 in the default file, FP32
+    // Winograd on `avx2`, INT8 on `avx512vnni`; the box head stays FP32 pointwise everywhere.
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-cli-isa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("int8.safetensors");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/synthetic/data.yaml"
+    );
+    let file_arg = file.to_str().unwrap();
+    let quantize = ["quantize", "--data", data, "--images", "2", "-o", file_arg];
+    for (isa, box_conv, note) in [
+        (Isa::Avx2Fma, "winograd", true),
+        (Isa::Avx512Vnni, "dense-i8", false),
+    ] {
+        if !isa.is_supported() {
+            continue;
+        }
+        let o = run(Some(isa.name()), &quantize);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o).contains("note: on this CPU"),
+            note,
+            "{isa:?}: {}",
+            stdout(&o)
+        );
+        let o = run(
+            Some(isa.name()),
+            &[
+                "profile",
+                "-w",
+                file_arg,
+                "--imgsz",
+                "64",
+                "--runs",
+                "1",
+                "--warmup",
+                "0",
+                "--threads",
+                "1",
+                "--top",
+                "500",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        for level in 0..3 {
+            for k in 0..2 {
+                let conv = format!("model.19.cv2.{level}.{k}");
+                assert_eq!(
+                    kernel_of(&out, &conv),
+                    Some(box_conv),
+                    "{isa:?} {conv}: {out}"
+                );
+            }
+            let head = format!("model.19.cv2.{level}.2");
+            assert_eq!(kernel_of(&out, &head), Some("pointwise"), "{isa:?}: {out}");
+        }
+        // A wide 1x1 conv is INT8 on both.
+        assert_eq!(
+            kernel_of(&out, "model.18.cv1"),
+            Some("pointwise-i8"),
+            "{out}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

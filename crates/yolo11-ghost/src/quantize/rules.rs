@@ -1,6 +1,11 @@
-//! Which convs stay FP32 in an INT8 model: named groups (`first`, `box`, `cls-out`, `cls`,
-//! `psa`, `depthwise`, `winograd`, `narrow`) resolved against the model, or any `state_dict`
-//! prefix.
+//! Which convs stay FP32 in an INT8 model: named groups (`first`, `box`, `box-head`, `cls-out`,
+//! `cls`, `psa`, `depthwise`, `winograd`, `narrow`) resolved against the model, or any
+//! `state_dict` prefix.
+//!
+//! These rules decide what the file stores (INT8 codes or FP32 weights), once, possibly on
+//! another machine than the one that runs it. What a stored INT8 conv runs on is decided again
+//! at load time from the back end ([`ghost_layers::quant::runs_as_int8`]): on AVX2 without VNNI
+//! the 3x3 convs that FP32 runs with Winograd run FP32 on their dequantized weights.
 
 use ghost_kernels::conv::ConvAlgorithm;
 use ghost_layers::QuantSite;
@@ -14,6 +19,9 @@ pub enum Fp32Rule {
     First,
     /// Detect's box / DFL branch (`cv2.*`).
     Box,
+    /// The last conv of Detect's box branch (`cv2.*.2`, the 1x1 conv to the DFL logits): the
+    /// branch's 3x3 convs are left to the other rules.
+    BoxHead,
     /// The last conv of Detect's class branch (`cv3.*.2`).
     ClsOut,
     /// Detect's whole class branch (`cv3.*`).
@@ -35,14 +43,15 @@ pub enum Fp32Rule {
 }
 
 /// The convs kept FP32 unless told otherwise, the measured choice of `docs/int8.md`: the first
-/// conv and Detect's box / DFL branch (the most sensitive group on the held-out split), and every
-/// depthwise conv (INT8 depthwise is slower than FP32 depthwise today: keeping them FP32 made
-/// INT8 yolo11m-ghost 1.16x instead of 1.05x FP32's speed, at no accuracy cost).
+/// conv and the DFL logits conv of Detect's box branch (its 3x3 convs as INT8 cost nothing
+/// measurable on the held-out split and are faster with VNNI), and for speed every depthwise
+/// conv and every narrow conv (INT8 is slower than FP32 there). The 3x3 convs FP32 runs with
+/// Winograd are stored INT8: with VNNI they are faster as INT8; on AVX2 alone the loader runs
+/// them FP32 ([`ghost_layers::quant::runs_as_int8`]).
 pub const DEFAULT_FP32_RULES: &[Fp32Rule] = &[
     Fp32Rule::First,
-    Fp32Rule::Box,
+    Fp32Rule::BoxHead,
     Fp32Rule::Depthwise,
-    Fp32Rule::Winograd,
     Fp32Rule::Narrow(NARROW_CHANNELS),
 ];
 
@@ -56,6 +65,7 @@ impl std::str::FromStr for Fp32Rule {
         Ok(match s {
             "first" => Fp32Rule::First,
             "box" => Fp32Rule::Box,
+            "box-head" => Fp32Rule::BoxHead,
             "cls-out" => Fp32Rule::ClsOut,
             "cls" => Fp32Rule::Cls,
             "psa" => Fp32Rule::Psa,
@@ -69,7 +79,7 @@ impl std::str::FromStr for Fp32Rule {
             p if p.starts_with("model.") => Fp32Rule::Prefix(p.trim_end_matches('.').to_string()),
             other => {
                 return Err(format!(
-                "`{other}`: expected first, box, cls-out, cls, psa, depthwise, winograd, narrow[:N] or a tensor prefix model.N..."
+                "`{other}`: expected first, box, box-head, cls-out, cls, psa, depthwise, winograd, narrow[:N] or a tensor prefix model.N..."
             ))
             }
         })
@@ -100,6 +110,7 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
         .collect();
     let mut prefixes: Vec<String> = Vec::new();
     let mut cls_out = false;
+    let mut box_head = false;
     let mut first = false;
     let mut depthwise = false;
     let mut winograd = false;
@@ -110,6 +121,7 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
             Fp32Rule::Box => prefixes.extend(detect.iter().map(|d| format!("{d}.cv2"))),
             Fp32Rule::Cls => prefixes.extend(detect.iter().map(|d| format!("{d}.cv3"))),
             Fp32Rule::ClsOut => cls_out = true,
+            Fp32Rule::BoxHead => box_head = true,
             Fp32Rule::Psa => prefixes.extend(psa.iter().cloned()),
             Fp32Rule::Depthwise => depthwise = true,
             Fp32Rule::Winograd => winograd = true,
@@ -130,12 +142,17 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
             || spec.cin.min(spec.cout) < narrow
             || (first && first_conv.contains(&conv))
             || prefixes.iter().any(|p| under(conv, p))
-            || (cls_out
-                && detect.as_ref().is_some_and(|d| {
-                    conv.strip_prefix(&format!("{d}.cv3."))
-                        .is_some_and(|rest| rest.ends_with(".2") && rest.matches('.').count() == 1)
-                }))
+            || (cls_out && branch_out(detect.as_deref(), "cv3", conv))
+            || (box_head && branch_out(detect.as_deref(), "cv2", conv))
     }
+}
+
+/// Whether `conv` is the last conv of a Detect branch, `{detect}.{branch}.{level}.2`.
+fn branch_out(detect: Option<&str>, branch: &str, conv: &str) -> bool {
+    detect.is_some_and(|d| {
+        conv.strip_prefix(&format!("{d}.{branch}."))
+            .is_some_and(|rest| rest.ends_with(".2") && rest.matches('.').count() == 1)
+    })
 }
 
 #[cfg(test)]
@@ -212,6 +229,10 @@ mod tests {
         assert!(!keep(&site("model.23.cv2.0.2")));
         assert!(keep(&site("model.10.m.0.attn.qkv.conv")));
         assert!(!keep(&site("model.1.conv")));
+        let keep = matcher(&["box-head".parse().unwrap()], &spec);
+        assert!(keep(&site("model.23.cv2.0.2")) && keep(&site("model.23.cv2.2.2")));
+        assert!(!keep(&site("model.23.cv2.0.0.conv")) && !keep(&site("model.23.cv2.1.1.conv")));
+        assert!(!keep(&site("model.23.cv3.0.2")) && !keep(&site("model.22.cv2.0.2")));
         let keep = matcher(&[Fp32Rule::Box, "model.1".parse().unwrap()], &spec);
         assert!(keep(&site("model.23.cv2.0.0.conv")) && keep(&site("model.1.conv")));
         assert!(!keep(&site("model.10.cv1.conv")) && !keep(&site("model.0.conv")));
