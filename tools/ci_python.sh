@@ -5,6 +5,9 @@
 #
 #   tools/ci_python.sh            # from anywhere; prints its wall time at the end
 #
+# The video tests of model.track need ffmpeg; they fail without it when GHOST_REQUIRE_FFMPEG=1
+# (.ci/run), else they are skipped.
+#
 # Environment: PYTHON (interpreter, default python3), GHOST_YOLO_VENV (default
 # target/ci-python-venv, gitignored; recreated on every run). The extension and the CLI are built
 # in release mode into the workspace's target/ (the wheel's build is reused by the CLI's).

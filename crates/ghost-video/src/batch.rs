@@ -1,7 +1,7 @@
 //! Frames -> batches -> detections, beside the `Detector` API: Ultralytics predict's batching
 //! rules, and a frame iterator a library user can feed with frames of their own.
 
-use yolo11_ghost::detector::{DetectError, Detector};
+use yolo11_ghost::detector::{Context, DetectError, Detector};
 use yolo11_ghost::postprocess::Detection;
 
 use crate::frames::{Frame, FrameOrigin};
@@ -14,7 +14,7 @@ impl Frame {
         Frame {
             origin: FrameOrigin {
                 input_index: 0,
-                location: String::new(),
+                location: std::path::PathBuf::new(),
                 kind: InputKind::Stream,
                 frame: index + 1,
                 frame_index: index,
@@ -109,13 +109,26 @@ pub fn detect_batch(
     detector: &Detector,
     batch: Vec<Frame>,
 ) -> Result<Vec<FrameDetections>, DetectError> {
+    detect_batch_in(detector, None, batch)
+}
+
+/// [`detect_batch`] on `ctx` when given (a stream of a `StreamPool`), else on the detector's own
+/// contexts. The same detections either way.
+pub fn detect_batch_in(
+    detector: &Detector,
+    ctx: Option<&mut Context>,
+    batch: Vec<Frame>,
+) -> Result<Vec<FrameDetections>, DetectError> {
     // Lend the pixels to the detector and take them back: no copy of the frames.
     let mut batch = batch;
     let images: Vec<image::RgbImage> = batch
         .iter_mut()
         .map(|f| std::mem::take(&mut f.image))
         .collect();
-    let detected = detector.detect_batch_rgb(&images);
+    let detected = match ctx {
+        Some(ctx) => detector.detect_batch_rgb_with_context(&images, ctx),
+        None => detector.detect_batch_rgb(&images),
+    };
     for (frame, image) in batch.iter_mut().zip(images) {
         frame.image = image;
     }

@@ -7,6 +7,7 @@
 //! flat however long the video), and a drain for ffmpeg's error output (so it can never block on a
 //! full stderr pipe; its last lines become the error or warning text).
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -15,7 +16,7 @@ use std::thread::JoinHandle;
 
 use crate::error::VideoError;
 use crate::frame::{PixelFormat, VideoFrame};
-use crate::probe::{input_args, is_url, last_lines, probe, spawn_error, VideoInfo};
+use crate::probe::{input_args, is_url, last_lines, probe, shown, spawn_error, VideoInfo};
 use crate::program::Program;
 
 /// How to decode.
@@ -66,7 +67,7 @@ enum Message {
 /// ffmpeg.
 #[derive(Debug)]
 pub struct VideoDecoder {
-    input: String,
+    input: OsString,
     info: VideoInfo,
     options: DecodeOptions,
     child: Child,
@@ -92,8 +93,10 @@ impl std::fmt::Debug for Message {
 const STDERR_KEEP: usize = 16 * 1024;
 
 impl VideoDecoder {
-    /// Probe `input` (a path or an `rtsp://`, `http://` ... URL) and start decoding it.
-    pub fn open(input: &str, options: DecodeOptions) -> Result<Self, VideoError> {
+    /// Probe `input` (a path, any bytes the OS allows, or an `rtsp://`, `http://` ... URL) and
+    /// start decoding it.
+    pub fn open(input: impl AsRef<OsStr>, options: DecodeOptions) -> Result<Self, VideoError> {
+        let input = input.as_ref();
         if options.vid_stride == 0 {
             return Err(VideoError::InvalidOption {
                 option: "vid_stride",
@@ -111,7 +114,7 @@ impl VideoDecoder {
         let info = probe(input, options.ffprobe.as_ref())?;
         if info.codec == "none" || info.codec == "unknown" {
             return Err(VideoError::UnsupportedCodec {
-                input: input.into(),
+                input: shown(input),
                 codec: info.codec.clone(),
                 message: String::new(),
             });
@@ -120,7 +123,9 @@ impl VideoDecoder {
         let mut child = Command::new(&program)
             .args(["-nostdin", "-hide_banner", "-v", "error"])
             .args(input_args(input))
-            .args(["-i", input, "-map", "0:v:0", "-an", "-sn", "-dn"])
+            .arg("-i")
+            .arg(input)
+            .args(["-map", "0:v:0", "-an", "-sn", "-dn"])
             // one output frame per decoded frame: no duplicates or drops to hit a frame rate
             .args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt"])
             .arg(options.format.ffmpeg_name())
@@ -161,7 +166,7 @@ impl VideoDecoder {
                 let _ = child.wait();
                 return Err(VideoError::Io {
                     program: "ffmpeg",
-                    input: input.into(),
+                    input: shown(input),
                     source,
                 });
             }
@@ -185,8 +190,8 @@ impl VideoDecoder {
         &self.info
     }
 
-    /// The input as given.
-    pub fn input(&self) -> &str {
+    /// The input as given (exactly: a file name need not be UTF-8).
+    pub fn input(&self) -> &OsStr {
         &self.input
     }
 
@@ -229,13 +234,13 @@ impl VideoDecoder {
                 && (lower.contains("not found") || lower.contains("no decoder"))
             {
                 return Some(VideoError::UnsupportedCodec {
-                    input: self.input.clone(),
+                    input: shown(&self.input),
                     codec: self.info.codec.clone(),
                     message,
                 });
             }
             return Some(VideoError::Unreadable {
-                input: self.input.clone(),
+                input: shown(&self.input),
                 message: if message.is_empty() {
                     format!("ffmpeg exited with {status:?} before the first frame")
                 } else {
@@ -269,7 +274,7 @@ impl VideoDecoder {
         if !problems.is_empty() {
             self.warnings.push(format!(
                 "{}: stopped after {} frame(s), the frames decoded so far are kept: {}",
-                self.input,
+                shown(&self.input),
                 self.yielded,
                 problems.join("; ")
             ));
@@ -373,6 +378,6 @@ fn read_frames(
 }
 
 /// Whether `input` names a network stream (decoded live, no frame count).
-pub fn is_stream(input: &str) -> bool {
-    is_url(input)
+pub fn is_stream(input: impl AsRef<OsStr>) -> bool {
+    is_url(input.as_ref())
 }

@@ -79,7 +79,7 @@ impl VideoEncoder {
             .spawn()
             .map_err(|source| {
                 let _ = std::fs::remove_file(&temp);
-                spawn_error(Program::Ffmpeg, program, &shown, source)
+                spawn_error(Program::Ffmpeg, program, path.as_os_str(), source)
             })?;
         let stdin = child.stdin.take();
         let mut pipe = child.stderr.take().expect("stderr was piped");

@@ -33,7 +33,7 @@ pub enum VideoError {
         source: std::io::Error,
     },
     /// The input does not exist (a file path, not a URL).
-    #[error("{}: no such file", path.display())]
+    #[error("{}: no such file", ghost_limits::text::display_path(path))]
     NotFound {
         /// The path given.
         path: PathBuf,

@@ -14,8 +14,8 @@ use crate::source::{Input, InputKind};
 pub struct FrameOrigin {
     /// Index of the input in the expanded list.
     pub input_index: usize,
-    /// The input's path or URL.
-    pub location: String,
+    /// The input's path (exactly as the OS names it, not necessarily UTF-8) or URL.
+    pub location: std::path::PathBuf,
     /// Image, video or stream.
     pub kind: InputKind,
     /// For videos and streams: Ultralytics' 1-based frame counter (frames kept after
@@ -100,7 +100,7 @@ impl FrameReader {
             Some(Ok(raw)) => {
                 let origin = FrameOrigin {
                     input_index,
-                    location: decoder.input().to_string(),
+                    location: decoder.input().into(),
                     kind: self.inputs[input_index].kind,
                     frame: decoder.frames_yielded(),
                     frame_index: raw.index,
@@ -144,7 +144,7 @@ impl Iterator for FrameReader {
             self.next_input += 1;
             match input.kind {
                 InputKind::Image => {
-                    let image = match load_rgb(input.location.as_ref()) {
+                    let image = match load_rgb(&input.location) {
                         Ok(image) => image,
                         Err(e) => return Some(Err(e.into())),
                     };

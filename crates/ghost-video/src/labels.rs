@@ -6,7 +6,7 @@
 //! them (`Results.save_txt`, `Boxes.xywhn`).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use yolo11_ghost::postprocess::Detection;
 
@@ -130,7 +130,7 @@ pub fn tracked_label_file(
 #[derive(Debug, Default)]
 pub struct OutputNames {
     used: HashSet<String>,
-    videos: HashMap<String, String>,
+    videos: HashMap<PathBuf, String>,
 }
 
 impl OutputNames {
@@ -139,8 +139,8 @@ impl OutputNames {
         Self::default()
     }
 
-    fn fresh_base(&mut self, location: &str) -> String {
-        let stem = Path::new(location)
+    fn fresh_base(&mut self, location: &Path) -> String {
+        let stem = location
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .filter(|s| !s.is_empty())

@@ -38,14 +38,19 @@ pub mod probe;
 pub mod program;
 pub mod source;
 
-pub use batch::{batches, detect_batch, detect_frames, FrameDetections, StreamError};
+pub use batch::{
+    batches, detect_batch, detect_batch_in, detect_frames, FrameDetections, StreamError,
+};
 pub use decoder::{DecodeOptions, VideoDecoder};
 pub use encoder::VideoEncoder;
 pub use error::VideoError;
 pub use frame::{PixelFormat, VideoFrame};
 pub use frames::{Frame, FrameError, FrameOrigin, FrameReader};
 pub use labels::{format_g, label_file, label_line, tracked_label_file, OutputNames};
-pub use pipeline::{json_record, run_pipeline, run_pipeline_with, Event, PipelineOptions, Summary};
+pub use pipeline::{
+    json_record, json_record_text, run_pipeline, run_pipeline_on_streams, run_pipeline_with, Event,
+    PipelineOptions, Summary,
+};
 pub use prefetch::{prefetch, Prefetch};
 pub use probe::{probe, VideoInfo};
 pub use source::{expand_sources, Input, InputKind, SourceError};

@@ -12,15 +12,16 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Instant;
 
 use ghost_image::draw::annotate;
+use ghost_limits::text::{display_path, json_path_literal};
 use image::{ImageFormat, RgbImage};
 use serde_json::json;
-use yolo11_ghost::detector::Detector;
+use yolo11_ghost::detector::{Context, DetectError, Detector, StreamPool};
 
-use crate::batch::{batches, detect_batch, FrameDetections};
+use crate::batch::{batches, detect_batch_in, FrameDetections};
 use crate::crop::save_crops;
 use crate::decoder::DecodeOptions;
 use crate::encoder::VideoEncoder;
-use crate::frames::{take_all, FrameError, FrameReader};
+use crate::frames::{take_all, Frame, FrameError, FrameReader};
 use crate::labels::{tracked_label_file, OutputNames};
 use crate::source::{Input, InputKind};
 
@@ -57,7 +58,7 @@ pub enum Event<'a> {
     },
     /// An input or an output failed; the run goes on.
     Failed {
-        /// The input or output file.
+        /// The input or output file, for messages (bytes that are not UTF-8 as `\xNN`).
         location: String,
         /// Why.
         error: String,
@@ -106,6 +107,80 @@ pub fn run_pipeline_with<P, F>(
     detector: &Detector,
     inputs: Vec<Input>,
     options: &PipelineOptions,
+    after_detect: P,
+    sink: F,
+) -> Result<Summary, String>
+where
+    P: FnMut(&mut FrameDetections) -> Result<(), String>,
+    F: FnMut(Event<'_>) + Send,
+{
+    run(detector, None, inputs, options, after_detect, sink)
+}
+
+/// [`run_pipeline_with`] with the forward passes on the streams of `pool` (throughput mode,
+/// `ghost-yolo detect --streams N`): the batches go from one queue to whichever stream is free,
+/// each with its own context and kernel threads over the pool's shared detector, and come back
+/// in input order, so `after_detect` (a tracker) and the outputs see the frames of every source
+/// in order, exactly as with one stream; the detections are bit-identical.
+pub fn run_pipeline_on_streams<P, F>(
+    pool: &StreamPool,
+    inputs: Vec<Input>,
+    options: &PipelineOptions,
+    after_detect: P,
+    sink: F,
+) -> Result<Summary, String>
+where
+    P: FnMut(&mut FrameDetections) -> Result<(), String>,
+    F: FnMut(Event<'_>) + Send,
+{
+    run(
+        pool.detector(),
+        Some(pool),
+        inputs,
+        options,
+        after_detect,
+        sink,
+    )
+}
+
+/// One batch after inference: its frames' detections (or the error), inference milliseconds per
+/// frame, and its first frame's input for messages; or the input that failed to give frames.
+enum Detected {
+    Batch {
+        result: Result<Vec<FrameDetections>, DetectError>,
+        ms_per_frame: f64,
+        location: Option<String>,
+    },
+    Unread(FrameError),
+}
+
+/// The forward pass of one decoded batch, on `ctx` when given (a stream's).
+fn detect_item(
+    detector: &Detector,
+    ctx: Option<&mut Context>,
+    item: Result<Vec<Frame>, FrameError>,
+) -> Detected {
+    match item {
+        Ok(frames) => {
+            let n = frames.len().max(1) as f64;
+            let location = frames.first().map(|f| display_path(&f.origin.location));
+            let t = Instant::now();
+            let result = detect_batch_in(detector, ctx, frames);
+            Detected::Batch {
+                result,
+                ms_per_frame: t.elapsed().as_secs_f64() * 1e3 / n,
+                location,
+            }
+        }
+        Err(e) => Detected::Unread(e),
+    }
+}
+
+fn run<P, F>(
+    detector: &Detector,
+    pool: Option<&StreamPool>,
+    inputs: Vec<Input>,
+    options: &PipelineOptions,
     mut after_detect: P,
     sink: F,
 ) -> Result<Summary, String>
@@ -120,7 +195,7 @@ where
         .filter(|i| i.kind != InputKind::Stream)
         .filter_map(|i| std::fs::canonicalize(&i.location).ok())
         .collect();
-    let locations: Vec<String> = inputs.iter().map(|i| i.location.clone()).collect();
+    let locations: Vec<String> = inputs.iter().map(|i| display_path(&i.location)).collect();
     for dir in [&options.save_txt, &options.save_crop, &options.save]
         .into_iter()
         .flatten()
@@ -154,38 +229,59 @@ where
                 Writer::new(options, protected, json, sink).run(out_rx)
             })
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        for item in batch_rx {
+        // One stream: the forward passes run here, in turn. Several: on the pool's streams,
+        // the results back in input order (at most the pool's queue depth of batches in flight).
+        let detected: Box<dyn Iterator<Item = Detected> + '_> = match pool {
+            None => Box::new(
+                batch_rx
+                    .into_iter()
+                    .map(|item| detect_item(detector, None, item)),
+            ),
+            Some(pool) => Box::new(
+                pool.run(batch_rx, |d: &Detector, ctx: &mut Context, item| {
+                    Ok(detect_item(d, Some(ctx), item))
+                })
+                .map(|r| {
+                    // Only a panic or a cancelled job ends here (detect_item returns its errors).
+                    r.unwrap_or_else(|e| Detected::Batch {
+                        result: Err(e),
+                        ms_per_frame: 0.0,
+                        location: None,
+                    })
+                }),
+            ),
+        };
+        for item in detected {
             for w in take_all(&warnings) {
                 let _ = out_tx.send(Stage::Warning(w));
             }
             let mut stages = Vec::with_capacity(2);
             match item {
-                Ok(frames) => {
-                    let n = frames.len().max(1) as f64;
-                    let location = frames.first().map(|f| f.origin.location.clone());
-                    let t = Instant::now();
-                    match detect_batch(detector, frames) {
-                        Ok(mut done) => {
-                            let ms = t.elapsed().as_secs_f64() * 1e3 / n;
-                            let mut failed = Vec::new();
-                            done.retain_mut(|r| match after_detect(r) {
-                                Ok(()) => true,
-                                Err(e) => {
-                                    let o = &r.frame.origin;
-                                    let what = format!("{} (frame {}): {e}", o.location, o.frame);
-                                    failed.push(Stage::Failed(o.location.clone(), what));
-                                    false
-                                }
-                            });
-                            stages.push(Stage::Batch(done, ms));
-                            stages.extend(failed);
-                        }
-                        Err(e) => {
-                            stages.push(Stage::Failed(location.unwrap_or_default(), e.to_string()))
-                        }
+                Detected::Batch {
+                    result,
+                    ms_per_frame: ms,
+                    location,
+                } => match result {
+                    Ok(mut done) => {
+                        let mut failed = Vec::new();
+                        done.retain_mut(|r| match after_detect(r) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                let o = &r.frame.origin;
+                                let shown = display_path(&o.location);
+                                let what = format!("{shown} (frame {}): {e}", o.frame);
+                                failed.push(Stage::Failed(shown, what));
+                                false
+                            }
+                        });
+                        stages.push(Stage::Batch(done, ms));
+                        stages.extend(failed);
                     }
-                }
-                Err(e) => stages.push(Stage::Failed(
+                    Err(e) => {
+                        stages.push(Stage::Failed(location.unwrap_or_default(), e.to_string()))
+                    }
+                },
+                Detected::Unread(e) => stages.push(Stage::Failed(
                     failed_location(&e, &locations),
                     e.to_string(),
                 )),
@@ -250,10 +346,9 @@ impl JsonStream {
             .map_err(|e| format!("cannot write --json file {}: {e}", self.path.display()))
     }
 
-    fn record(&mut self, value: &serde_json::Value) -> Result<(), String> {
+    fn record(&mut self, text: &str) -> Result<(), String> {
         let sep = if self.first { "\n  " } else { ",\n  " };
         self.first = false;
-        let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
         self.write(sep.as_bytes())?;
         self.write(text.as_bytes())
     }
@@ -295,7 +390,8 @@ struct Writer<'o, F> {
     json: Option<JsonStream>,
     sink: F,
     names: OutputNames,
-    video: Option<(String, String, Option<VideoEncoder>)>,
+    /// The video being written: its source, the output (for messages), the encoder.
+    video: Option<(PathBuf, String, Option<VideoEncoder>)>,
     frames: u64,
     failures: u64,
 }
@@ -397,19 +493,19 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
         }
         if let Some(dir) = self.options.save.clone() {
             match origin.kind {
-                InputKind::Image => self.save_image(&dir, &base, origin.location.as_str(), result),
+                InputKind::Image => self.save_image(&dir, &base, &origin.location, result),
                 _ => self.save_video_frame(&dir, &base, result),
             }
         }
         if let Some(json) = &mut self.json {
-            if let Err(e) = json.record(&json_record(result)) {
-                self.fail(origin.location.clone(), e);
+            if let Err(e) = json.record(&json_record_text(result)) {
+                self.fail(display_path(&origin.location), e);
             }
         }
     }
 
-    fn save_image(&mut self, dir: &Path, base: &str, location: &str, result: &FrameDetections) {
-        let ext = Path::new(location)
+    fn save_image(&mut self, dir: &Path, base: &str, location: &Path, result: &FrameDetections) {
+        let ext = location
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .filter(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff"))
@@ -461,7 +557,7 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
             if let Some(encoder) = slot {
                 if let Err(e) = encoder.write(&annotated) {
                     *slot = None; // one error per video, not one per frame
-                    self.fail(origin.location.clone(), e.to_string());
+                    self.fail(display_path(&origin.location), e.to_string());
                 }
             }
         }
@@ -470,6 +566,9 @@ impl<'o, F: FnMut(Event<'_>)> Writer<'o, F> {
 
 /// One frame's `--json` record: its path, detections (with `track_id` when tracked) and, for a
 /// video or stream frame, `frame` (Ultralytics' 1-based counter) and `frame_index` (0-based).
+///
+/// A `Value` holds only UTF-8 text, so a path that is not UTF-8 is here with U+FFFD in place of
+/// its bad bytes; [`json_record_text`] writes it exactly.
 pub fn json_record(result: &FrameDetections) -> serde_json::Value {
     let origin = &result.frame.origin;
     let detections: Vec<serde_json::Value> = match &result.track_ids {
@@ -487,12 +586,25 @@ pub fn json_record(result: &FrameDetections) -> serde_json::Value {
             })
             .collect(),
     };
-    let mut record = json!({"path": origin.location, "detections": detections});
+    let mut record = json!({"path": origin.location.to_string_lossy(), "detections": detections});
     if origin.kind != InputKind::Image {
         record["frame"] = json!(origin.frame);
         record["frame_index"] = json!(origin.frame_index);
     }
     record
+}
+
+/// [`json_record`] as compact JSON text with the path exactly as the OS names it: the path as
+/// `predict --json` writes image paths (`ghost_limits::text::json_path_literal`: bytes that are
+/// not UTF-8 as `\udcXX`, Python's `surrogateescape`, so `os.fsencode(json.load(f)[i]["path"])`
+/// gives the file's name back byte for byte).
+pub fn json_record_text(result: &FrameDetections) -> String {
+    let mut value = json_record(result);
+    value["path"] = serde_json::Value::Null;
+    let text = serde_json::to_string(&value).expect("a JSON value serializes");
+    // Quotes inside strings are escaped, so the only `"path":null` is the record's own key.
+    let path = json_path_literal(result.frame.origin.location.as_os_str());
+    text.replacen("\"path\":null", &format!("\"path\":{path}"), 1)
 }
 
 /// What is drawn: the detections, or for tracks Ultralytics' label `id:N name` (the drawing

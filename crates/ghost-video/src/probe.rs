@@ -1,6 +1,7 @@
 //! `ffprobe` on a file or stream: the first video stream's size, frame rate, codec and frame count.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::Deserialize;
@@ -61,8 +62,9 @@ fn parse_rate(rate: Option<&str>) -> Option<f64> {
 
 /// Extra arguments that make FFmpeg read a network stream the way cameras need (RTSP over TCP:
 /// no lost packets, no smeared frames).
-pub(crate) fn input_args(input: &str) -> Vec<&'static str> {
-    if input.starts_with("rtsp://") || input.starts_with("rtsps://") {
+pub(crate) fn input_args(input: &OsStr) -> Vec<&'static str> {
+    let bytes = input.as_encoded_bytes();
+    if bytes.starts_with(b"rtsp://") || bytes.starts_with(b"rtsps://") {
         vec!["-rtsp_transport", "tcp"]
     } else {
         Vec::new()
@@ -70,8 +72,14 @@ pub(crate) fn input_args(input: &str) -> Vec<&'static str> {
 }
 
 /// Whether `input` is a URL (stream) rather than a file path.
-pub(crate) fn is_url(input: &str) -> bool {
-    input.contains("://")
+pub(crate) fn is_url(input: &OsStr) -> bool {
+    input.as_encoded_bytes().windows(3).any(|w| w == b"://")
+}
+
+/// `input` for messages: valid UTF-8 as it is (control characters escaped), other bytes as
+/// `\xNN`. The input itself is passed to FFmpeg exactly.
+pub(crate) fn shown(input: &OsStr) -> String {
+    ghost_limits::text::display_os(input)
 }
 
 /// The last `n` non-empty lines of FFmpeg's error output, joined with "; ".
@@ -84,9 +92,11 @@ pub(crate) fn last_lines(stderr: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("; ")
 }
 
-/// Probe `input` (a file path or a URL) with `ffprobe` (`ffprobe` overrides where it is).
-pub fn probe(input: &str, ffprobe: Option<&PathBuf>) -> Result<VideoInfo, VideoError> {
-    if !is_url(input) && !std::path::Path::new(input).exists() {
+/// Probe `input` (a file path, any bytes the OS allows, or a URL) with `ffprobe` (`ffprobe`
+/// overrides where it is).
+pub fn probe(input: impl AsRef<OsStr>, ffprobe: Option<&PathBuf>) -> Result<VideoInfo, VideoError> {
+    let input = input.as_ref();
+    if !is_url(input) && !Path::new(input).exists() {
         return Err(VideoError::NotFound { path: input.into() });
     }
     let program = Program::Ffprobe.resolve(ffprobe);
@@ -95,31 +105,32 @@ pub fn probe(input: &str, ffprobe: Option<&PathBuf>) -> Result<VideoInfo, VideoE
         .args(input_args(input))
         .args(["-select_streams", "v:0", "-show_entries"])
         .arg("stream=codec_name,profile,width,height,pix_fmt,avg_frame_rate,r_frame_rate,nb_frames:format=duration")
-        .args(["-of", "json", "-i", input])
+        .args(["-of", "json", "-i"])
+        .arg(input)
         .stdin(Stdio::null())
         .output()
         .map_err(|source| spawn_error(Program::Ffprobe, program, input, source))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         return Err(VideoError::Unreadable {
-            input: input.to_string(),
+            input: shown(input),
             message: last_lines(&stderr, 3),
         });
     }
     let parsed: ProbeOut =
         serde_json::from_slice(&output.stdout).map_err(|e| VideoError::Probe {
-            input: input.to_string(),
+            input: shown(input),
             message: e.to_string(),
         })?;
     let Some(stream) = parsed.streams.into_iter().next() else {
         return Err(VideoError::NoVideoStream {
-            input: input.to_string(),
+            input: shown(input),
         });
     };
     let codec = stream.codec_name.unwrap_or_else(|| "none".to_string());
     let (Some(width), Some(height)) = (stream.width, stream.height) else {
         return Err(VideoError::Probe {
-            input: input.to_string(),
+            input: shown(input),
             message: format!("video stream ({codec}) without a frame size"),
         });
     };
@@ -154,7 +165,7 @@ pub fn probe(input: &str, ffprobe: Option<&PathBuf>) -> Result<VideoInfo, VideoE
 pub(crate) fn spawn_error(
     program: Program,
     tried: std::ffi::OsString,
-    input: &str,
+    input: &OsStr,
     source: std::io::Error,
 ) -> VideoError {
     if source.kind() == std::io::ErrorKind::NotFound {
@@ -166,7 +177,7 @@ pub(crate) fn spawn_error(
     } else {
         VideoError::Io {
             program: program.name(),
-            input: input.to_string(),
+            input: shown(input),
             source,
         }
     }

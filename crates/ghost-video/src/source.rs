@@ -9,7 +9,10 @@
 //! as Ultralytics skips them, but a file named explicitly is read as an image (its content decides).
 //! As in Ultralytics, within one input the images come first, then the videos.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+
+use ghost_limits::text::{display_os, display_path};
 
 /// Ultralytics' image extensions (`ultralytics.data.utils.IMG_FORMATS`).
 pub const IMG_FORMATS: [&str; 13] = [
@@ -34,8 +37,9 @@ pub enum InputKind {
 /// One expanded input: a path or URL and how it is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
-    /// File path or stream URL.
-    pub location: String,
+    /// File path, exactly as the OS names it (any bytes but NUL on Unix, not necessarily UTF-8),
+    /// or stream URL.
+    pub location: PathBuf,
     /// How it is read.
     pub kind: InputKind,
 }
@@ -51,7 +55,7 @@ pub enum SourceError {
         source_name: String,
     },
     /// A `.txt` list or a directory could not be read.
-    #[error("{}: cannot read: {error}", path.display())]
+    #[error("{}: cannot read: {error}", display_path(path))]
     Read {
         /// The list or directory.
         path: PathBuf,
@@ -86,15 +90,21 @@ pub fn is_stream_url(source: &str) -> bool {
     .any(|p| lower.starts_with(p))
 }
 
-fn extension(path: &str) -> String {
-    path.rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
+/// The text after the last `.` (lower case), as Ultralytics splits it; empty when there is none
+/// or it is not UTF-8 (no known extension is).
+fn extension(path: &OsStr) -> String {
+    let bytes = path.as_encoded_bytes();
+    bytes
+        .iter()
+        .rposition(|&b| b == b'.')
+        .and_then(|i| std::str::from_utf8(&bytes[i + 1..]).ok())
+        .map(str::to_ascii_lowercase)
         .unwrap_or_default()
 }
 
 /// Image, video, or neither (`None`) by Ultralytics' extension lists.
-pub fn classify(path: &str) -> Option<InputKind> {
-    let ext = extension(path);
+pub fn classify(path: impl AsRef<OsStr>) -> Option<InputKind> {
+    let ext = extension(path.as_ref());
     if IMG_FORMATS.contains(&ext.as_str()) {
         Some(InputKind::Image)
     } else if VID_FORMATS.contains(&ext.as_str()) {
@@ -105,13 +115,15 @@ pub fn classify(path: &str) -> Option<InputKind> {
 }
 
 /// Expand `sources` (CLI arguments or a library user's list) into inputs, in order: per source,
-/// its images, then its videos. Fails on a missing source or when nothing is found.
-pub fn expand_sources(sources: &[String]) -> Result<Vec<Input>, SourceError> {
+/// its images, then its videos. Fails on a missing source or when nothing is found. File names
+/// are kept exactly (they need not be UTF-8); glob patterns and `.txt` lists must be UTF-8.
+pub fn expand_sources<S: AsRef<OsStr>>(sources: &[S]) -> Result<Vec<Input>, SourceError> {
     let mut inputs = Vec::new();
     for source in sources {
-        if is_stream_url(source) {
+        let source = source.as_ref();
+        if source.to_str().is_some_and(is_stream_url) {
             inputs.push(Input {
-                location: source.clone(),
+                location: source.into(),
                 kind: InputKind::Stream,
             });
             continue;
@@ -134,7 +146,11 @@ pub fn expand_sources(sources: &[String]) -> Result<Vec<Input>, SourceError> {
     }
     if inputs.is_empty() {
         return Err(SourceError::Empty {
-            sources: sources.join(" "),
+            sources: sources
+                .iter()
+                .map(|s| display_os(s.as_ref()))
+                .collect::<Vec<_>>()
+                .join(" "),
         });
     }
     Ok(inputs)
@@ -142,7 +158,7 @@ pub fn expand_sources(sources: &[String]) -> Result<Vec<Input>, SourceError> {
 
 /// A `.txt` list: non-empty lines (trimmed, UTF-8 BOM dropped), sorted as Ultralytics sorts them;
 /// an entry missing relative to the working directory is looked up beside the list.
-fn expand_list(list: &Path, files: &mut Vec<(String, InputKind)>) -> Result<(), SourceError> {
+fn expand_list(list: &Path, files: &mut Vec<(PathBuf, InputKind)>) -> Result<(), SourceError> {
     let text = std::fs::read_to_string(list).map_err(|error| SourceError::Read {
         path: list.to_path_buf(),
         error,
@@ -157,7 +173,7 @@ fn expand_list(list: &Path, files: &mut Vec<(String, InputKind)>) -> Result<(), 
     let parent = list.parent().unwrap_or(Path::new(""));
     for entry in entries {
         if is_stream_url(entry) {
-            files.push((entry.to_string(), InputKind::Stream));
+            files.push((entry.into(), InputKind::Stream));
             continue;
         }
         let exists_here = if entry.contains('*') {
@@ -166,11 +182,11 @@ fn expand_list(list: &Path, files: &mut Vec<(String, InputKind)>) -> Result<(), 
             Path::new(entry).exists()
         };
         let resolved = if exists_here || Path::new(entry).is_absolute() {
-            entry.to_string()
+            PathBuf::from(entry)
         } else {
-            parent.join(entry).to_string_lossy().into_owned()
+            parent.join(entry)
         };
-        expand_one(&resolved, Some(entry), false, files)?;
+        expand_one(resolved.as_os_str(), Some(entry), false, files)?;
     }
     Ok(())
 }
@@ -178,25 +194,29 @@ fn expand_list(list: &Path, files: &mut Vec<(String, InputKind)>) -> Result<(), 
 /// A glob, a directory or a file. `explicit`: named on its own (not from a list), so a file of
 /// any extension is read as an image.
 fn expand_one(
-    source: &str,
+    source: &OsStr,
     shown_as: Option<&str>,
     explicit: bool,
-    files: &mut Vec<(String, InputKind)>,
+    files: &mut Vec<(PathBuf, InputKind)>,
 ) -> Result<(), SourceError> {
     let not_found = || SourceError::NotFound {
-        source_name: shown_as.unwrap_or(source).to_string(),
+        source_name: shown_as.map_or_else(|| display_os(source), str::to_string),
     };
-    if source.contains('*') {
-        let paths = glob::glob(source).map_err(|e| SourceError::Pattern {
-            pattern: source.to_string(),
+    if source.as_encoded_bytes().contains(&b'*') {
+        let pattern = source.to_str().ok_or_else(|| SourceError::Pattern {
+            pattern: display_os(source),
+            message: "a glob pattern must be valid UTF-8".into(),
+        })?;
+        let paths = glob::glob(pattern).map_err(|e| SourceError::Pattern {
+            pattern: pattern.to_string(),
             message: e.to_string(),
         })?;
-        let mut found: Vec<String> = paths
+        let mut found: Vec<PathBuf> = paths
             .filter_map(Result::ok)
             .filter(|p| p.is_file())
-            .map(|p| p.to_string_lossy().into_owned())
             .collect();
-        found.sort_unstable();
+        // Byte order of the whole path, as the strings were sorted (not Path's per-component order).
+        found.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         files.extend(
             found
                 .into_iter()
@@ -210,7 +230,7 @@ fn expand_one(
             path: path.to_path_buf(),
             error,
         })?;
-        let mut found: Vec<String> = entries
+        let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             // `*.*` as Ultralytics globs it: no hidden files
             .filter(|p| {
@@ -219,9 +239,8 @@ fn expand_one(
                         .file_name()
                         .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
             })
-            .map(|p| p.to_string_lossy().into_owned())
             .collect();
-        found.sort_unstable();
+        found.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         files.extend(
             found
                 .into_iter()
@@ -230,8 +249,8 @@ fn expand_one(
         Ok(())
     } else if path.is_file() {
         match classify(source) {
-            Some(kind) => files.push((source.to_string(), kind)),
-            None if explicit => files.push((source.to_string(), InputKind::Image)),
+            Some(kind) => files.push((source.into(), kind)),
+            None if explicit => files.push((source.into(), InputKind::Image)),
             None => {}
         }
         Ok(())

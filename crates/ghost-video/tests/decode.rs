@@ -39,7 +39,7 @@ fn assert_frames_md5(frames: &[VideoFrame], want: &[String], what: &str) {
 
 /// Opening the clip with `options` fails because `program` is not where they point.
 fn assert_program_not_found(options: DecodeOptions, program: &str) -> VideoError {
-    let err = VideoDecoder::open(&clip(), options).unwrap_err();
+    let err = VideoDecoder::open(clip(), options).unwrap_err();
     assert!(
         matches!(&err, VideoError::ProgramNotFound { program: p, .. } if *p == program),
         "{err:?}"
@@ -60,7 +60,7 @@ fn every_frame_of_the_default_x264_high_profile_clip_decodes() {
     if !have_ffmpeg("every_frame_of_the_default_x264_high_profile_clip_decodes") {
         return;
     }
-    let decoder = VideoDecoder::open(&clip(), DecodeOptions::default()).unwrap();
+    let decoder = VideoDecoder::open(clip(), DecodeOptions::default()).unwrap();
     let info = decoder.info().clone();
     assert_eq!(
         (info.codec.as_str(), info.profile.as_deref()),
@@ -140,7 +140,7 @@ fn vid_stride_keeps_the_frames_ultralytics_keeps() {
         ..Default::default()
     };
     assert_eq!(
-        VideoDecoder::open(&clip(), options.clone())
+        VideoDecoder::open(clip(), options.clone())
             .unwrap()
             .expected_frames(),
         Some(18)
@@ -304,7 +304,7 @@ fn invalid_options_are_rejected() {
             "queue",
         ),
     ] {
-        let err = VideoDecoder::open(&clip(), options).unwrap_err();
+        let err = VideoDecoder::open(clip(), options).unwrap_err();
         assert!(err.to_string().contains(name), "{err}");
     }
 }
@@ -320,7 +320,7 @@ fn stopping_early_stops_ffmpeg() {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let mut decoder = VideoDecoder::open(&clip(), options).unwrap();
+    let mut decoder = VideoDecoder::open(clip(), options).unwrap();
     let first: Vec<_> = decoder.by_ref().take(5).map(Result::unwrap).collect();
     assert_eq!(first.len(), 5);
     drop(decoder);

@@ -147,7 +147,7 @@ fn the_encoder_writes_h264_high_mp4_at_the_source_rate() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("annotated.mp4");
-    let source: Vec<_> = VideoDecoder::open(&clip(), DecodeOptions::default())
+    let source: Vec<_> = VideoDecoder::open(clip(), DecodeOptions::default())
         .unwrap()
         .take(12)
         .map(Result::unwrap)

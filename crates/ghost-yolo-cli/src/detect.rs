@@ -44,10 +44,10 @@ pub struct DetectArgs {
     #[arg(long, default_value = "0.25", value_parser = parse_unit_interval, allow_negative_numbers = true)]
     pub conf: f64,
 
-    /// Run the images on N independent inference streams sharing one copy of the weights
-    /// (throughput mode; still images only), `--threads` kernel threads each (default 1 per
-    /// stream when N > 1, as OpenVINO's THROUGHPUT hint does). Output and order are those of
-    /// one stream.
+    /// Run the forward passes on N independent inference streams sharing one copy of the
+    /// weights (throughput mode; images, videos, streams, globs and lists), `--threads` kernel
+    /// threads each (default 1 per stream when N > 1, as OpenVINO's THROUGHPUT hint does).
+    /// Output and order are those of one stream.
     #[arg(long, default_value = "1", value_parser = crate::common::parse_positive, allow_negative_numbers = true)]
     pub streams: usize,
 
@@ -59,14 +59,6 @@ pub struct DetectArgs {
 pub fn run(args: DetectArgs) -> CliResult {
     let shared = &args.shared;
     if crate::predict::wanted(&args.inputs, &shared.predict) {
-        if args.streams > 1 {
-            return Err(
-                "--streams applies to still images and directories of them; videos, \
-                 streams, globs, lists and --batch / --save-txt / --save-crop / --vid-stride \
-                 run on the video pipeline, which has one inference stream"
-                    .into(),
-            );
-        }
         return crate::predict::run(
             "predict",
             &args.inputs,
@@ -74,6 +66,7 @@ pub fn run(args: DetectArgs) -> CliResult {
             args.conf,
             shared,
             None,
+            args.streams,
         );
     }
     let mut options = shared.detector_options(args.conf);

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use ghost_limits::text::{display_path, json_path_literal};
+use ghost_limits::text::display_path;
 use ghost_track::{Tracker, TrackerConfig};
 use ghost_video::batch::FrameDetections;
 use ghost_video::{
-    expand_sources, json_record, probe, run_pipeline_with, DecodeOptions, Event, Input, InputKind,
-    PipelineOptions,
+    expand_sources, json_record_text, probe, run_pipeline_on_streams, run_pipeline_with,
+    DecodeOptions, Event, Input, InputKind, PipelineOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -70,10 +70,10 @@ pub fn wanted(inputs: &[PathBuf], p: &PredictArgs) -> bool {
             return true;
         }
         if input.is_dir() {
-            return expand_sources(&[s.into_owned()])
+            return expand_sources(std::slice::from_ref(input))
                 .is_ok_and(|i| i.iter().any(|i| i.kind != InputKind::Image));
         }
-        ghost_video::source::classify(&s) == Some(InputKind::Video)
+        ghost_video::source::classify(input) == Some(InputKind::Video)
     })
 }
 
@@ -113,7 +113,8 @@ fn progress_bar(total: Option<u64>, videos: bool, images: usize) -> ProgressBar 
 /// tracker, IDs persist across the frames of one video or stream and restart at 1 with the next
 /// one (Ultralytics' `yolo track`: the tracker is reset when the source changes); still images
 /// form one sequence, as `track` on images does. `run_name` is the run directory's default name
-/// (`predict` or `track`, as Ultralytics names it).
+/// (`predict` or `track`, as Ultralytics names it). `streams` > 1: the forward passes run on that
+/// many inference streams (`detect --streams N`, throughput mode), the outputs in the same order.
 pub fn run(
     run_name: &str,
     sources: &[PathBuf],
@@ -121,13 +122,16 @@ pub fn run(
     conf: f64,
     args: &SharedArgs,
     tracker: Option<TrackerConfig>,
+    streams: usize,
 ) -> CliResult {
-    let options = args.detector_options(conf);
+    let mut options = args.detector_options(conf);
+    options.threads = crate::throughput::threads_per_stream(args.threads, streams);
     // Each source on its own, so a missing one is reported and the others still run.
     let mut inputs = Vec::new();
     let mut failures = 0u64;
     for source in sources {
-        match expand_sources(&[source.to_string_lossy().into_owned()]) {
+        // The path itself: a file name need not be UTF-8 (it is kept exactly, to the JSON).
+        match expand_sources(std::slice::from_ref(source)) {
             Ok(found) => inputs.extend(found),
             Err(e) => {
                 eprintln!("error: {}", one_line(&e.to_string()));
@@ -139,7 +143,7 @@ pub fn run(
         &inputs
             .iter()
             .filter(|i| i.kind != InputKind::Stream)
-            .map(|i| PathBuf::from(&i.location))
+            .map(|i| i.location.clone())
             .collect::<Vec<_>>(),
         model,
     );
@@ -213,33 +217,34 @@ pub fn run(
         Ok(())
     };
     let json_slot = &mut json;
-    let summary = run_pipeline_with(
-        &detector,
-        inputs,
-        &pipeline,
-        after_detect,
-        |event| match event {
-            Event::Frame {
-                result,
-                inference_ms,
-            } => {
-                if let Some(out) = json_slot.as_mut() {
-                    if let Err(e) = out.record(result) {
-                        progress.suspend(|| eprintln!("error: {}", one_line(&e)));
-                        *json_slot = None; // one error, not one per frame
-                    }
+    let sink = |event: Event<'_>| match event {
+        Event::Frame {
+            result,
+            inference_ms,
+        } => {
+            if let Some(out) = json_slot.as_mut() {
+                if let Err(e) = out.record(result) {
+                    progress.suspend(|| eprintln!("error: {}", one_line(&e)));
+                    *json_slot = None; // one error, not one per frame
                 }
-                let report = frame_report(result, inference_ms, n_inputs, tracking, quiet);
-                progress.set_message(result.frame.origin.location.clone());
-                progress.suspend(|| print!("{report}"));
-                progress.inc(1);
             }
-            Event::Failed { location: _, error } => {
-                progress.suspend(|| eprintln!("error: {}", one_line(&error)));
-            }
-            Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
-        },
-    )?;
+            let report = frame_report(result, inference_ms, n_inputs, tracking, quiet);
+            progress.set_message(display_path(&result.frame.origin.location));
+            progress.suspend(|| print!("{report}"));
+            progress.inc(1);
+        }
+        Event::Failed { location: _, error } => {
+            progress.suspend(|| eprintln!("error: {}", one_line(&error)));
+        }
+        Event::Warning(w) => progress.suspend(|| warn(&one_line(&w))),
+    };
+    let summary = if streams > 1 {
+        let detector = std::sync::Arc::new(detector);
+        let pool = detector.streams(streams, detector.threads())?;
+        run_pipeline_on_streams(&pool, inputs, &pipeline, after_detect, sink)?
+    } else {
+        run_pipeline_with(&detector, inputs, &pipeline, after_detect, sink)?
+    };
     progress.finish_and_clear();
     if args.json.is_some() {
         match json {
@@ -352,12 +357,8 @@ impl JsonOut {
     }
 
     fn record(&mut self, result: &FrameDetections) -> Result<(), String> {
-        let mut value = json_record(result);
-        // The path exactly (as detect's --json on images): the raw literal goes in below.
-        value["path"] = serde_json::Value::Null;
-        let text = serde_json::to_string(&value).map_err(|e| e.to_string())?;
-        let path = json_path_literal(std::ffi::OsStr::new(&result.frame.origin.location));
-        let text = text.replacen("\"path\":null", &format!("\"path\":{path}"), 1);
+        // The path exactly, as detect's --json writes image paths.
+        let text = json_record_text(result);
         let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
         self.first = false;
         let w = self.file.writer();

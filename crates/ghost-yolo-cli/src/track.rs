@@ -99,6 +99,7 @@ pub fn run(args: TrackArgs) -> CliResult {
             args.conf,
             shared,
             Some(config),
+            1,
         );
     }
     let options = shared.detector_options(args.conf);

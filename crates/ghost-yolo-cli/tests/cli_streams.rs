@@ -1,13 +1,14 @@
 //! Throughput mode in the CLI: `detect --streams N` prints and writes exactly what the
 //! one-stream run does (same table lines in the same order, byte-identical JSON, same errors
-//! and exit code); `bench --streams N` and `bench --batch B` report images/s.
+//! and exit code), on still images and on the video pipeline; `bench --streams N` and
+//! `bench --batch B` report images/s.
 
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{repo, scratch, WEIGHTS};
+use common::{clip, have_ffmpeg, repo, scratch, WEIGHTS};
 
 fn run(args: &[&OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
@@ -26,12 +27,15 @@ fn text(bytes: &[u8]) -> String {
 fn without_times(stdout: &str) -> String {
     stdout
         .lines()
-        .map(
-            |line| match (line.starts_with("image "), line.rfind(", ")) {
+        .map(|line| {
+            match (
+                line.starts_with("image ") || line.starts_with("video "),
+                line.rfind(", "),
+            ) {
                 (true, Some(cut)) if line.ends_with(" ms") => &line[..cut],
                 _ => line,
-            },
-        )
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -137,24 +141,72 @@ fn detect_on_streams_matches_one_stream() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `detect --streams N` on the video pipeline (videos, images among them, `--batch`,
+/// `--vid-stride`, label files, JSON): batches run on N streams fed from one queue and come back
+/// in order, so every output equals the one-stream run's: the same table lines in the same order
+/// (per source, frame by frame), byte-identical JSON and label files. Needs ffmpeg.
 #[test]
-fn detect_streams_on_the_video_pipeline_is_refused() {
+fn detect_streams_on_the_video_pipeline_matches_one_stream() {
+    if !have_ffmpeg("detect_streams_on_the_video_pipeline_matches_one_stream") {
+        return;
+    }
     let dir = scratch("detect-streams-video");
+    // Two videos with an image between them: the order must hold across sources too.
+    let second = dir.join("second.mp4");
+    std::fs::copy(clip(), &second).unwrap();
     let image = repo("fixtures/images/shapes_200x150.jpg");
-    let o = run(&[
-        OsStr::new("detect"),
-        image.as_os_str(),
-        OsStr::new("--streams"),
-        OsStr::new("2"),
-        OsStr::new("--batch"),
-        OsStr::new("2"),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("--streams applies to still images"),
-        "{}",
-        text(&o.stderr)
-    );
+    let detect = |streams: &str| {
+        let out = dir.join(format!("run{streams}"));
+        let o = run(&[
+            OsStr::new("detect"),
+            OsStr::new(&clip()),
+            image.as_os_str(),
+            second.as_os_str(),
+            OsStr::new("--streams"),
+            OsStr::new(streams),
+            OsStr::new("--batch"),
+            OsStr::new("2"),
+            OsStr::new("--vid-stride"),
+            OsStr::new("3"),
+            OsStr::new("--save-txt"),
+            OsStr::new("--save-conf"),
+            OsStr::new("--save"),
+            out.as_os_str(),
+            OsStr::new("--json"),
+            out.with_extension("json").as_os_str(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let json = std::fs::read(out.with_extension("json")).unwrap();
+        let labels = saved_files(&out.join("labels"));
+        (o, json, labels)
+    };
+    let (one, one_json, one_labels) = detect("1");
+    // 25 frames of each video and the image.
+    assert_eq!(one_labels.len(), 51, "{}", text(&one.stdout));
+    let lines = without_times(&text(&one.stdout));
+    assert!(lines.starts_with("video 1/3 (frame 1/25) "), "{lines}");
+    for streams in ["2", "3"] {
+        let (got, json, labels) = detect(streams);
+        assert_eq!(
+            without_times(&text(&got.stdout)),
+            lines,
+            "--streams {streams}"
+        );
+        assert!(json == one_json, "--streams {streams}: JSON differs");
+        assert!(
+            labels == one_labels,
+            "--streams {streams}: label files differ"
+        );
+        // The last stderr line is the run's wall time and frame rate.
+        let errs = |o: &Output| {
+            text(&o.stderr)
+                .lines()
+                .filter(|l| !l.contains("frames/s"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(errs(&got), errs(&one), "--streams {streams}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -119,7 +119,7 @@ fn track_on_the_clip_gives_ultralytics_ids_in_labels_json_and_video() {
         assert_eq!(got, want, "frame {frame}");
     }
     // The annotated video: H.264, every frame, the source's rate.
-    let video = VideoDecoder::open(&o("annotated/shapes_clip.mp4"), Default::default()).unwrap();
+    let video = VideoDecoder::open(o("annotated/shapes_clip.mp4"), Default::default()).unwrap();
     assert_eq!(
         (video.info().codec.as_str(), video.info().fps),
         ("h264", 25.0)

@@ -93,7 +93,7 @@ fn detect_on_a_video_writes_labels_crops_video_and_json_per_frame() {
     assert!(Path::new(&o("annotated/crops"))
         .join("star/shapes_clip_15.jpg")
         .is_file());
-    let video = VideoDecoder::open(&o("annotated/shapes_clip.mp4"), Default::default()).unwrap();
+    let video = VideoDecoder::open(o("annotated/shapes_clip.mp4"), Default::default()).unwrap();
     assert_eq!(
         (video.info().codec.as_str(), video.info().fps),
         ("h264", 25.0)
@@ -261,4 +261,61 @@ fn missing_ffmpeg_truncated_video_and_missing_source_are_reported() {
         "{}",
         output_text(&out)
     );
+}
+
+/// A video whose file name is not UTF-8 (Linux allows any byte but `/` and NUL): ffmpeg is
+/// handed the name's bytes, and `--json` writes it exactly as image paths are written (bytes
+/// that are not UTF-8 as `\udcXX`, Python's surrogateescape), not with U+FFFD, for the file
+/// named and for the directory holding it.
+#[cfg(unix)]
+#[test]
+fn a_video_name_that_is_not_utf8_is_decoded_and_written_exactly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    if !have_ffmpeg("a_video_name_that_is_not_utf8_is_decoded_and_written_exactly") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let videos = dir.path().join("in");
+    std::fs::create_dir(&videos).unwrap();
+    let video = videos.join(OsStr::from_bytes(b"clip\xff\xfe.mp4"));
+    std::fs::copy(clip(), &video).unwrap();
+    let want_path = format!(
+        r#""path":"{}/clip\udcff\udcfe.mp4""#,
+        videos.to_str().unwrap()
+    );
+    for source in [video.as_os_str(), videos.as_os_str()] {
+        let json = dir.path().join("dets.json");
+        let out = Command::new(env!("CARGO_BIN_EXE_ghost-yolo"))
+            .arg("detect")
+            .arg(source)
+            .args([
+                "--vid-stride",
+                "25",
+                "--threads",
+                "2",
+                "-q",
+                "--exist-ok",
+                "--json",
+            ])
+            .arg(&json)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+        let raw = std::fs::read_to_string(&json).unwrap();
+        assert_eq!(raw.matches(&want_path).count(), 3, "{raw}");
+        assert!(!raw.contains('\u{fffd}'), "{raw}");
+        let records: serde_json::Value = serde_json::from_str(
+            &raw.replace("\\udcff", "\\u00ff")
+                .replace("\\udcfe", "\\u00fe"),
+        )
+        .unwrap();
+        let frames: Vec<u64> = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["frame_index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(frames, [24, 49, 74]);
+    }
 }

@@ -36,13 +36,16 @@ fn bgr_to_rgb(image: &PyReadonlyArray3<'_, u8>) -> PyResult<RgbImage> {
 }
 
 /// Draw `boxes` (`N x 6`: x1, y1, x2, y2, conf, cls) on a copy of `image` (BGR) with
-/// Ultralytics' colours and labels; returns the annotated BGR array.
+/// Ultralytics' colours and labels; returns the annotated BGR array. `labels`, when given, is
+/// each box's label in place of its class name (tracks: `id:3 circle`); colours stay by class.
 #[pyfunction]
+#[pyo3(signature = (image, boxes, names, labels=None))]
 pub fn annotate<'py>(
     py: Python<'py>,
     image: PyReadonlyArray3<'py, u8>,
     boxes: PyReadonlyArray2<'py, f32>,
     names: Vec<String>,
+    labels: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyArray3<u8>>> {
     let rgb = bgr_to_rgb(&image)?;
     let boxes = boxes.as_array();
@@ -52,10 +55,20 @@ pub fn annotate<'py>(
             boxes.shape()
         )));
     }
+    if let Some(labels) = &labels {
+        if labels.len() != boxes.nrows() {
+            return Err(PyValueError::new_err(format!(
+                "labels: expected one per box ({}), found {}",
+                boxes.nrows(),
+                labels.len()
+            )));
+        }
+    }
     let detections: Vec<Detection> = boxes
         .rows()
         .into_iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let class_id = r[5].max(0.0) as usize;
             Detection {
                 x1: r[0],
@@ -64,7 +77,10 @@ pub fn annotate<'py>(
                 y2: r[3],
                 confidence: r[4],
                 class_id,
-                class_name: class_name(&names, class_id),
+                class_name: match &labels {
+                    Some(l) => l[i].clone(),
+                    None => class_name(&names, class_id),
+                },
             }
         })
         .collect();

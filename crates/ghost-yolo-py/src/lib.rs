@@ -2,13 +2,15 @@
 //! API lives in `python/ghost_yolo/`, on top of these functions).
 //!
 //! Every entry point releases the GIL while it decodes, letterboxes, runs the network and NMS
-//! ([`Python::detach`]), catches panics ([`errors::guarded`]) and raises `FileNotFoundError`,
-//! `ValueError` or `ghost_yolo.GhostYoloError` ([`errors`]).
+//! ([`Python::detach`]), catches panics (`errors::guarded`) and raises `FileNotFoundError`,
+//! `ValueError` or `ghost_yolo.GhostYoloError` (`errors`).
 #![warn(missing_docs)]
 
 mod errors;
 mod images;
 mod model;
+mod tracking;
+mod video;
 
 use pyo3::prelude::*;
 
@@ -21,6 +23,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<model::Model>()?;
+    m.add_class::<tracking::Tracker>()?;
+    m.add_class::<video::VideoReader>()?;
     m.add_function(wrap_pyfunction!(model::builtin_models, m)?)?;
     m.add_function(wrap_pyfunction!(images::annotate, m)?)?;
     m.add_function(wrap_pyfunction!(images::save_image, m)?)?;

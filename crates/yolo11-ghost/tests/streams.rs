@@ -242,3 +242,34 @@ fn zero_streams_or_threads_are_refused() {
         );
     }
 }
+
+/// `detect_batch_rgb_with_context` (a batch on a stream's context, what the video pipeline's
+/// `--streams` runs) gives exactly `detect_batch_rgb`'s detections, for batches of one shape
+/// (minimal padding) and of mixed shapes (letterboxed to imgsz), on contexts of 1 and 2 threads.
+#[test]
+fn a_batch_on_a_stream_context_matches_detect_batch_rgb() {
+    let images = images();
+    let detector = detector(2);
+    let same_shape = vec![images[0].clone(), images[1].clone()];
+    let mixed: Vec<RgbImage> = images.iter().step_by(2).cloned().collect();
+    assert!(mixed
+        .windows(2)
+        .any(|p| p[0].dimensions() != p[1].dimensions()));
+    for batch in [&same_shape, &mixed] {
+        let want = detector.detect_batch_rgb(batch).unwrap();
+        assert!(want.iter().map(Vec::len).sum::<usize>() > 0);
+        for threads in [1, 2] {
+            let mut ctx =
+                yolo11_ghost::detector::Context::new(ghost_kernels::Threads::new(threads).unwrap());
+            let got = detector
+                .detect_batch_rgb_with_context(batch, &mut ctx)
+                .unwrap();
+            assert_eq!(got, want, "{threads} threads, {} images", batch.len());
+        }
+    }
+    let mut ctx = yolo11_ghost::detector::Context::new(ghost_kernels::Threads::new(1).unwrap());
+    assert!(detector
+        .detect_batch_rgb_with_context(&[], &mut ctx)
+        .unwrap()
+        .is_empty());
+}

@@ -36,6 +36,8 @@ pub mod tile_study;
 mod view;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod vnni;
+#[cfg(target_arch = "x86_64")]
+mod x86_tile;
 
 use std::ops::Range;
 

@@ -13,27 +13,15 @@
 //!
 //! 256-bit registers (AVX512VL), ymm0-15: the ymm form runs at full rate on every VNNI CPU, avoids the
 //! frequency drop some Intel parts take on 512-bit work, and keeps the AVX2 tile's shape so the
-//! shared driver ([`super::gemm::gemm_rows`]) and epilogue are reused unchanged.
+//! shared driver ([`super::gemm::gemm_rows`]), tile loop ([`super::x86_tile::gemm_tile_with`])
+//! and epilogue are reused unchanged.
 
 use std::arch::asm;
 use std::arch::x86_64::*;
 
 use super::gemm::{TileI8, MR};
-use super::pack::{KG, NR};
-
-/// The 4 bytes at `p`, `rem < 4` of them when `rem` is set (zeros above).
-#[inline(always)]
-unsafe fn load_group(p: *const u8, rem: usize) -> i32 {
-    if rem == 0 {
-        // SAFETY: the caller guarantees 4 readable bytes.
-        unsafe { p.cast::<i32>().read_unaligned() }
-    } else {
-        let mut b = [0u8; 4];
-        // SAFETY: the caller guarantees `rem` readable bytes.
-        unsafe { std::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), rem) };
-        i32::from_le_bytes(b)
-    }
-}
+use super::pack::NR;
+use super::x86_tile::{gemm_tile_with, Acc};
 
 /// `acc + sum over the 4 bytes of each 32-bit lane of x (u8) * w (s8)`: `vpdpbusd` on ymm
 /// registers (EVEX, AVX512VL + AVX512VNNI).
@@ -66,7 +54,7 @@ unsafe fn dpbusd(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
 /// One group of 4 input channels for the `MR` rows: accumulates into `c`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn group(c: &mut [[__m256i; 2]; MR], x: [i32; MR], w: *const i8) {
+unsafe fn group(c: &mut Acc, x: [i32; MR], w: *const i8) {
     // SAFETY: `w` points at 64 bytes of the panel (checked by the caller's loop bounds).
     let (w0, w1) = unsafe {
         (
@@ -92,32 +80,7 @@ unsafe fn group(c: &mut [[__m256i; 2]; MR], x: [i32; MR], w: *const i8) {
 /// [`dpbusd`]'s assembly.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn gemm_tile(tile: &TileI8<'_>, acc: &mut [[i32; NR]; MR]) {
-    let mut c = [[_mm256_setzero_si256(); 2]; MR];
-    let full = tile.cin / KG;
-    let rem = tile.cin % KG;
-    let panel = tile.panel.as_ptr();
-    debug_assert!(tile.panel.len() >= tile.taps * tile.groups * NR * KG);
-    for t in 0..tile.taps {
-        let rows: [*const u8; MR] = std::array::from_fn(|r| tile.a[t * MR + r]);
-        // SAFETY: `taps * groups * 64` panel bytes; each row holds `cin` bytes, read as `full`
-        // whole groups and `rem` tail bytes.
-        unsafe {
-            let wt = panel.add(t * tile.groups * NR * KG);
-            for g in 0..full {
-                let x = rows.map(|p| load_group(p.add(g * KG), 0));
-                group(&mut c, x, wt.add(g * NR * KG));
-            }
-            if rem != 0 {
-                let x = rows.map(|p| load_group(p.add(full * KG), rem));
-                group(&mut c, x, wt.add(full * NR * KG));
-            }
-        }
-    }
-    for (row, cr) in acc.iter_mut().zip(&c) {
-        // SAFETY: each accumulator row holds 16 i32.
-        unsafe {
-            _mm256_storeu_si256(row.as_mut_ptr().cast(), cr[0]);
-            _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), cr[1]);
-        }
-    }
+    // SAFETY: the caller's contract is the driver's (and the VNNI CPU features `group` needs);
+    // `group` reads the 64 bytes at `w`.
+    unsafe { gemm_tile_with(tile, acc, |c, x, w| group(c, x, w)) }
 }

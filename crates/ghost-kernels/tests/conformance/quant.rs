@@ -498,55 +498,59 @@ fn depthwise_i8_wide_rows_are_exact() {
                 check_exact(b, &case);
 
                 let what = format!("{} dense depthwise {win:?} {c} channels", b.label());
-                let [n, h, w, _] = case.shape;
-                let [_, oh, ow, _] = case.out_shape();
-                let x = bytes(seed, n * h * w * c);
-                let input = U8View::dense(&x, n, h, w, c).unwrap();
                 let codes: Vec<i8> = bytes(seed ^ 7, c * win.kernel_h * win.kernel_w)
                     .into_iter()
                     .map(|v| (v as i8).max(-DEPTHWISE_WEIGHT_QMAX))
                     .collect();
-                let packed = pack(&case, &codes, &vec![1.0; c], None);
-                let params = QuantParams::new(1.0, 201).unwrap();
-                let acc = reference_acc(&case, &input, params.zero_point, &codes);
-                let epilogue = Epilogue::act(Activation::Identity);
-                let out_c = c;
-                let mut out = vec![f32::NAN; n * oh * ow * c];
-                let mut view = TensorViewMut::dense(&mut out, n, oh, ow, c).unwrap();
-                let single = Threads::single();
-                let f32_out = I8Output::F32(&mut view);
-                run(
-                    b, &case, &packed, &input, params, &epilogue, f32_out, &single,
-                );
-                let want: Vec<f32> = acc.iter().map(|&a| a as f32).collect();
-                assert_exact(&what, &out, &want);
-
-                // A dense residual (read in place as a flat row), integer-valued so that
-                // `acc + r` stays exact in f32.
-                let res: Vec<f32> = (0..out.len()).map(|i| (i % 29) as f32 - 14.0).collect();
-                let res_view = ghost_kernels::TensorView::dense(&res, n, oh, ow, out_c).unwrap();
-                for order in [AddOrder::BeforeActivation, AddOrder::AfterActivation] {
-                    let e = Epilogue::with_residual(Activation::Identity, res_view, order);
-                    let mut view = TensorViewMut::dense(&mut out, n, oh, ow, out_c).unwrap();
-                    let f32_out = I8Output::F32(&mut view);
-                    run(b, &case, &packed, &input, params, &e, f32_out, &single);
-                    let want: Vec<f32> = want.iter().zip(&res).map(|(w, r)| w + r).collect();
-                    assert_exact(&format!("{what} dense residual {order:?}"), &out, &want);
-                }
-
-                let out_params = QuantParams::new(16.0, 128).unwrap();
-                let mut out = vec![0u8; n * oh * ow * c];
-                let mut view = U8ViewMut::dense(&mut out, n, oh, ow, c).unwrap();
-                let u8_out = I8Output::U8(&mut view, out_params);
-                run(
-                    b, &case, &packed, &input, params, &epilogue, u8_out, &single,
-                );
-                for (i, (&g, &a)) in out.iter().zip(&acc).enumerate() {
-                    let q = naive::requantize(a as f64, out_params);
-                    assert_eq!(g, q, "{what} u8: element {i} (sum {a})");
-                }
+                check_dense_exact(b, &case, &codes, &what);
             }
         }
+    }
+}
+
+/// `case` (seeded inputs) with weight `codes` on dense input and output views, the kernels'
+/// flat-row paths: f32 output, f32 with a dense residual added before and after the
+/// activation, and u8 output, each against the reference bit for bit. `what` names the case.
+fn check_dense_exact(b: &Backend, case: &Case, codes: &[i8], what: &str) {
+    let [n, h, w, cin] = case.shape;
+    let [_, oh, ow, cout] = case.out_shape();
+    let x = bytes(case.seed, n * h * w * cin);
+    let input = U8View::dense(&x, n, h, w, cin).unwrap();
+    let packed = pack(case, codes, &vec![1.0; cout], None);
+    let params = QuantParams::new(1.0, 201).unwrap();
+    let acc = reference_acc(case, &input, params.zero_point, codes);
+    let epilogue = Epilogue::act(Activation::Identity);
+    let single = Threads::single();
+    let mut out = vec![f32::NAN; n * oh * ow * cout];
+    let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
+    let f32_out = I8Output::F32(&mut view);
+    run(
+        b, case, &packed, &input, params, &epilogue, f32_out, &single,
+    );
+    let want: Vec<f32> = acc.iter().map(|&a| a as f32).collect();
+    assert_exact(what, &out, &want);
+
+    // A dense residual (read in place as a flat row), integer-valued so that `acc + r` stays
+    // exact in f32.
+    let res: Vec<f32> = (0..out.len()).map(|i| (i % 29) as f32 - 14.0).collect();
+    let res_view = ghost_kernels::TensorView::dense(&res, n, oh, ow, cout).unwrap();
+    for order in [AddOrder::BeforeActivation, AddOrder::AfterActivation] {
+        let e = Epilogue::with_residual(Activation::Identity, res_view, order);
+        let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
+        let f32_out = I8Output::F32(&mut view);
+        run(b, case, &packed, &input, params, &e, f32_out, &single);
+        let want: Vec<f32> = want.iter().zip(&res).map(|(w, r)| w + r).collect();
+        assert_exact(&format!("{what} dense residual {order:?}"), &out, &want);
+    }
+
+    let out_params = QuantParams::new(16.0, 128).unwrap();
+    let mut out = vec![0u8; n * oh * ow * cout];
+    let mut view = U8ViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
+    let u8_out = I8Output::U8(&mut view, out_params);
+    run(b, case, &packed, &input, params, &epilogue, u8_out, &single);
+    for (i, (&g, &a)) in out.iter().zip(&acc).enumerate() {
+        let q = naive::requantize(a as f64, out_params);
+        assert_eq!(g, q, "{what} u8: element {i} (sum {a})");
     }
 }
 
@@ -571,53 +575,11 @@ fn gemm_i8_narrow_outputs_are_exact() {
                 check_exact(b, &case);
 
                 let what = format!("{} dense {kind:?} {cin} -> {cout}", b.label());
-                let [n, h, w, _] = case.shape;
-                let [_, oh, ow, _] = case.out_shape();
-                let x = bytes(seed, n * h * w * cin);
-                let input = U8View::dense(&x, n, h, w, cin).unwrap();
                 let codes: Vec<i8> = bytes(seed ^ 7, cout * case.weights_per_out())
                     .into_iter()
                     .map(|v| (v as i8).clamp(-GEMM_WEIGHT_QMAX, GEMM_WEIGHT_QMAX))
                     .collect();
-                let packed = pack(&case, &codes, &vec![1.0; cout], None);
-                let params = QuantParams::new(1.0, 201).unwrap();
-                let acc = reference_acc(&case, &input, params.zero_point, &codes);
-                let epilogue = Epilogue::act(Activation::Identity);
-                let single = Threads::single();
-                let out_c = cout;
-                let mut out = vec![f32::NAN; n * oh * ow * cout];
-                let mut view = TensorViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
-                let f32_out = I8Output::F32(&mut view);
-                run(
-                    b, &case, &packed, &input, params, &epilogue, f32_out, &single,
-                );
-                let want: Vec<f32> = acc.iter().map(|&a| a as f32).collect();
-                assert_exact(&what, &out, &want);
-
-                // A dense residual (read in place as a flat row), integer-valued so that
-                // `acc + r` stays exact in f32.
-                let res: Vec<f32> = (0..out.len()).map(|i| (i % 29) as f32 - 14.0).collect();
-                let res_view = ghost_kernels::TensorView::dense(&res, n, oh, ow, out_c).unwrap();
-                for order in [AddOrder::BeforeActivation, AddOrder::AfterActivation] {
-                    let e = Epilogue::with_residual(Activation::Identity, res_view, order);
-                    let mut view = TensorViewMut::dense(&mut out, n, oh, ow, out_c).unwrap();
-                    let f32_out = I8Output::F32(&mut view);
-                    run(b, &case, &packed, &input, params, &e, f32_out, &single);
-                    let want: Vec<f32> = want.iter().zip(&res).map(|(w, r)| w + r).collect();
-                    assert_exact(&format!("{what} dense residual {order:?}"), &out, &want);
-                }
-
-                let out_params = QuantParams::new(16.0, 128).unwrap();
-                let mut out = vec![0u8; n * oh * ow * cout];
-                let mut view = U8ViewMut::dense(&mut out, n, oh, ow, cout).unwrap();
-                let u8_out = I8Output::U8(&mut view, out_params);
-                run(
-                    b, &case, &packed, &input, params, &epilogue, u8_out, &single,
-                );
-                for (i, (&g, &a)) in out.iter().zip(&acc).enumerate() {
-                    let q = naive::requantize(a as f64, out_params);
-                    assert_eq!(g, q, "{what} u8: element {i} (sum {a})");
-                }
+                check_dense_exact(b, &case, &codes, &what);
             }
         }
     }

@@ -7,11 +7,10 @@ import os
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
-
-
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _core
+from . import tracking
 from .metrics import DetMetrics
 from .results import Results
 from .sources import Item, expand
@@ -100,6 +99,8 @@ class YOLO:
             warnings.warn(w, stacklevel=2)
         #: Class names by id.
         self.names: Dict[int, str] = dict(enumerate(self._model.names))
+        # The tracker of the last `track` call, kept for a `persist=True` call.
+        self._tracker: Optional[_core.Tracker] = None
 
     @staticmethod
     def _load(name: str, threads: Optional[int]) -> "_core.Model":
@@ -220,6 +221,78 @@ class YOLO:
                 h, w = r.orig_shape
                 print(f"{r.path}: {h}x{w} {r.verbose()}{r.speed['inference']:.1f}ms")
         return results
+
+    # --- tracking ---------------------------------------------------------------------------
+
+    def track(
+        self,
+        source: Any = None,
+        stream: bool = False,
+        persist: bool = False,
+        *,
+        tracker: Union[str, "os.PathLike[str]"] = "bytetrack.yaml",
+        conf: Optional[float] = None,
+        iou: float = 0.7,
+        imgsz: Union[int, Sequence[int], None] = None,
+        classes: Union[int, Sequence[int], None] = None,
+        max_det: int = 300,
+        agnostic_nms: bool = False,
+        batch: Optional[int] = None,
+        vid_stride: int = 1,
+        threads: Optional[int] = None,
+        verbose: bool = False,
+        device: Optional[str] = None,
+    ) -> Union[List[Results], Iterator[Results]]:
+        """Detect and track objects across the frames of ``source``: a video file, an image or
+        a list / directory / glob of images and videos, or numpy arrays (BGR) and PIL images fed
+        one call at a time with ``persist=True``. Returns one :class:`Results` per frame (a
+        generator with ``stream=True``, decoding as it goes); ``results[i].boxes.id`` holds the
+        track IDs (``None`` on a frame where no track is confirmed).
+
+        As Ultralytics' ``track``: ``conf`` defaults to 0.1 (``conf or 0.1``: ByteTrack's second
+        association needs the low-score boxes); ``persist=True`` keeps the tracker (and its
+        settings) of the previous call, otherwise a call starts a new one and resets it when the
+        source changes (a new video, each image of a list); ``tracker`` is ``"bytetrack.yaml"``
+        or a tracker YAML path (``tracker_type: bytetrack``). Ultralytics' default tracker,
+        ``"botsort.yaml"``, raises ``NotImplementedError``: BoT-SORT is not implemented, so the
+        default here is ByteTrack. ``vid_stride`` keeps every n-th video frame.
+        """
+        if device not in (None, "cpu"):
+            raise ValueError(f"invalid device {device!r}: this engine runs on the CPU only")
+        options = self._options(
+            conf=conf or 0.1, iou=iou, imgsz=imgsz, classes=classes, max_det=max_det,
+            agnostic_nms=agnostic_nms, threads=threads,
+        )
+        batch = _count("batch", batch or 1, 1)
+        vid_stride = _count("vid_stride", vid_stride, 1)
+        if not (persist and self._tracker is not None):
+            self._tracker = tracking.make_tracker(tracker)
+        # Sources are checked (missing files raise) before the first frame, as for predict.
+        items = expand(source, videos=True)
+        frames = self._track_frames(items, options, batch, vid_stride, self._tracker, bool(persist), verbose)
+        return frames if stream else list(frames)
+
+    def _track_frames(self, items: List[Item], options: Dict[str, Any], batch: int, vid_stride: int,
+                      tracker: "_core.Tracker", persist: bool, verbose: bool) -> Iterator[Results]:
+        previous: Optional[str] = None
+        chunk: List[Tuple[str, Any]] = []
+        source = tracking.frames(items, vid_stride)
+        while True:
+            chunk = [f for _, f in zip(range(batch), source)]
+            if not chunk:
+                return
+            out, notes = self._model.detect_arrays([f for _, f in chunk], True, options)
+            for note in notes:
+                warnings.warn(note, stacklevel=3)
+            for (path, frame), (boxes, s) in zip(chunk, out):
+                if not persist and not tracking.same_sequence(previous, path):
+                    tracker.reset()
+                previous = path
+                result = tracking.tracked(tracker, Results(frame, path, self.names, boxes, _speed(s)))
+                if verbose:
+                    h, w = result.orig_shape
+                    print(f"{result.path}: {h}x{w} {result.verbose()}{result.speed['inference']:.1f}ms")
+                yield result
 
     # --- the rest of Ultralytics' model API -------------------------------------------------
 

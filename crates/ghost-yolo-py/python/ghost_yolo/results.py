@@ -30,17 +30,27 @@ def _polars_json(value: Any) -> str:
 
 class Boxes:
     """Detections of one image: ``data`` rows are ``x1, y1, x2, y2, conf, cls`` (float32) in
-    original-image pixels, like ``ultralytics.engine.results.Boxes``."""
+    original-image pixels, or ``x1, y1, x2, y2, track_id, conf, cls`` for the tracks of
+    :meth:`ghost_yolo.YOLO.track`, like ``ultralytics.engine.results.Boxes``."""
 
     def __init__(self, boxes: np.ndarray, orig_shape: Tuple[int, int]) -> None:
         if boxes.ndim == 1:
             boxes = boxes[None, :]
-        if boxes.shape[-1] != 6:
-            raise ValueError(f"expected N x 6 boxes (x1, y1, x2, y2, conf, cls), found {boxes.shape}")
+        if boxes.shape[-1] not in (6, 7):
+            raise ValueError(
+                f"expected N x 6 boxes (x1, y1, x2, y2, conf, cls) or N x 7 tracks "
+                f"(x1, y1, x2, y2, track_id, conf, cls), found {boxes.shape}"
+            )
         self.data: np.ndarray = boxes
         self.orig_shape: Tuple[int, int] = tuple(orig_shape)  # type: ignore[assignment]
-        self.is_track = False
-        self.id = None
+        #: Whether the rows carry track IDs (7 columns).
+        self.is_track: bool = boxes.shape[-1] == 7
+
+    @property
+    def id(self) -> Optional[np.ndarray]:
+        """Track ID of each box (float32, as Ultralytics), or ``None`` when the boxes are not
+        tracks (``predict``, or a ``track`` frame where the tracker confirmed no track)."""
+        return self.data[:, -3] if self.is_track else None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -141,6 +151,18 @@ class Results:
             f"boxes={len(self.boxes)}, speed={self.speed})"
         )
 
+    def update(self, boxes: Optional[np.ndarray] = None) -> None:
+        """Replace the boxes (``N x 6`` or ``N x 7`` rows), clipped to the image as Ultralytics'
+        ``Results.update`` clips them."""
+        if boxes is not None:
+            data = np.array(boxes, dtype=np.float32, copy=True)
+            if data.ndim == 1:
+                data = data[None, :]
+            h, w = self.orig_shape
+            data[:, [0, 2]] = data[:, [0, 2]].clip(0, w)
+            data[:, [1, 3]] = data[:, [1, 3]].clip(0, h)
+            self.boxes = Boxes(data, self.orig_shape)
+
     def numpy(self) -> "Results":
         return self
 
@@ -162,13 +184,14 @@ class Results:
         out = []
         for row in self.boxes.data.tolist():
             class_id, conf = int(row[-1]), round(row[-2], decimals)
+            extra = {"track_id": int(row[-3])} if self.boxes.is_track else {}
             box = {
                 "x1": round(row[0] / w, decimals),
                 "y1": round(row[1] / h, decimals),
                 "x2": round(row[2] / w, decimals),
                 "y2": round(row[3] / h, decimals),
             }
-            out.append({"name": self.names[class_id], "class": class_id, "confidence": conf, "box": box})
+            out.append({"name": self.names[class_id], "class": class_id, "confidence": conf, **extra, "box": box})
         return out
 
     def to_json(self, normalize: bool = False, decimals: int = 5) -> str:
@@ -180,9 +203,15 @@ class Results:
         return self.to_json(normalize=normalize, decimals=decimals)
 
     def plot(self) -> np.ndarray:
-        """The image with boxes and labels drawn (Ultralytics' colours), as a BGR array."""
+        """The image with boxes and labels drawn (Ultralytics' colours), as a BGR array. Tracks
+        are labelled ``id:N name conf``, as Ultralytics labels them."""
         names = [self.names[i] for i in range(len(self.names))]
-        return _core.annotate(self.orig_img, np.ascontiguousarray(self.boxes.data), names)
+        data = self.boxes.data
+        labels = None
+        if self.boxes.is_track:
+            labels = [f"id:{int(row[-3])} {self.names[int(row[-1])]}" for row in data.tolist()]
+            data = data[:, [0, 1, 2, 3, 5, 6]]
+        return _core.annotate(self.orig_img, np.ascontiguousarray(data), names, labels)
 
     def save(self, filename: Union[str, Path, None] = None) -> str:
         """Write :meth:`plot` to ``filename`` (default ``results_<image name>``); returns it."""
@@ -193,13 +222,17 @@ class Results:
 
     def save_txt(self, txt_file: Union[str, Path], save_conf: bool = False) -> str:
         """Append the detections to ``txt_file`` in YOLO label format, one line per box:
-        ``cls cx cy w h [conf]`` normalised, formatted with ``%g`` exactly as Ultralytics."""
+        ``cls cx cy w h [conf] [track_id]`` normalised, formatted with ``%g`` exactly as
+        Ultralytics (the track ID last, for tracks)."""
         texts = []
         xywhn = self.boxes.xywhn
+        ids = self.boxes.id
         for j in range(len(self.boxes)):
             line = (int(self.boxes.cls[j]), *(float(v) for v in xywhn[j]))
             if save_conf:
                 line += (float(self.boxes.conf[j]),)
+            if ids is not None:
+                line += (int(ids[j]),)
             texts.append(("%g " * len(line)).rstrip() % line)
         if texts:
             Path(txt_file).parent.mkdir(parents=True, exist_ok=True)

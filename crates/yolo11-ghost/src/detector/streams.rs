@@ -98,6 +98,21 @@ impl Detector {
         let mut all = self.detect_preprocessed(&pre, ctx)?;
         Ok(all.pop().unwrap_or_default())
     }
+
+    /// [`Detector::detect_batch_rgb`] with a caller-owned context: one forward pass over the
+    /// batch on a stream of a [`StreamPool`] (the video pipeline's `--streams`). Same result, bit
+    /// for bit, whatever the context's threads.
+    pub fn detect_batch_rgb_with_context(
+        &self,
+        images: &[RgbImage],
+        ctx: &mut Context,
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pre = self.preprocess(images)?;
+        self.detect_preprocessed(&pre, ctx)
+    }
 }
 
 impl StreamPool {
