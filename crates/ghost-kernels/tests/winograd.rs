@@ -9,11 +9,9 @@
 
 mod common;
 
+use common::winograd_check::{self, case, pinned, Case, WinogradVariant};
 use common::winograd_sums::transformed_abs_sums;
-use common::{
-    any_conv_dims, any_run_options, assert_sentinels, channel_counts, residual_error_terms,
-    same_bits, strided, test_isas, ConvDims, Operands, RunOptions,
-};
+use common::{same_bits, test_isas};
 use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{
@@ -21,110 +19,27 @@ use ghost_kernels::conv::{
 };
 use ghost_kernels::tolerance::winograd_bound;
 use ghost_kernels::{
-    Activation, AddOrder, Epilogue, Isa, KernelError, Padding, TensorView, TensorViewMut, Threads,
-    Window,
+    Activation, Epilogue, Isa, KernelError, TensorView, TensorViewMut, Threads, Window,
 };
 use proptest::prelude::*;
 
-fn window(padding: Padding) -> Window {
-    Window {
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 1,
-        stride_w: 1,
-        padding,
-    }
-}
+/// The variant under test.
+const STRIDE_1: WinogradVariant = WinogradVariant {
+    algorithm: ConvAlgorithm::Winograd,
+    stride: 1,
+    abs_sums: transformed_abs_sums,
+    bound: winograd_bound,
+};
 
-#[derive(Clone, Debug)]
-struct Case {
-    dims: ConvDims,
-    padding: Padding,
-    run: RunOptions,
-}
-
-fn case() -> impl Strategy<Value = Case> {
-    (
-        any_conv_dims(13, channel_counts(8, 40)),
-        (0usize..3, 0usize..3, 0usize..3, 0usize..3),
-        any_run_options(),
-    )
-        .prop_map(|(dims, (top, left, bottom, right), run)| {
-            Case {
-                // The padded input must hold one 3x3 window.
-                dims: ConvDims {
-                    h: dims.h.max(3 - (top + bottom).min(2)),
-                    w: dims.w.max(3 - (left + right).min(2)),
-                    ..dims
-                },
-                padding: Padding {
-                    top,
-                    left,
-                    bottom,
-                    right,
-                },
-                run,
-            }
-        })
-}
-
-/// Runs the Winograd path of `isa` on `c` and returns its output buffer (strided, NaN outside
-/// the view), after checking it against the naive convolution.
+/// Runs the Winograd path of `isa` on `c` and returns its output buffer (strided, NaN
+/// outside the view), after checking it against the naive convolution.
 fn check_case(isa: Isa, c: &Case, scratch: &mut ConvScratch) -> Vec<f32> {
-    let ConvDims { n, h, w, cin, cout } = c.dims;
-    let win = window(c.padding);
-    let (oh, ow) = win.output_size(h, w).unwrap();
-    let in_layout = strided(n, h, w, cin, 2, 3);
-    let out_layout = strided(n, oh, ow, cout, 1, 2);
-    let res_layout = strided(n, oh, ow, cout, 0, 1);
-    let ops = Operands::new(
-        c.run.seed,
-        in_layout,
-        cout * cin * 9,
-        c.run.bias,
-        res_layout,
-    );
-    let (input, res_view, wts, bias) = (ops.input(), ops.residual(), &ops.weights, &ops.bias);
-    let packed =
-        PackedConv::with_algorithm(wts, ops.bias(), cin, cout, &win, ConvAlgorithm::Winograd)
-            .unwrap();
-    assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
-    let (out_buf, ref_buf) =
-        ops.conv_and_reference(isa, &packed, &win, &c.run, &out_layout, scratch);
-    assert_sentinels(&out_buf, &out_layout, (isa, c));
-    let sums = transformed_abs_sums(&input, wts, cin, cout, c.padding, oh, ow);
-    let out = TensorView::new(&out_buf, out_layout).unwrap();
-    for b in 0..n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for o in 0..cout {
-                    // Tolerance: `winograd_bound` (forward error of every rounding step, on the
-                    // absolute-value evaluation of the transforms) plus |bias|, and a residual
-                    // added before the activation as one more term; the activation's relative
-                    // error on |reference| + 2|r| as in the GEMM tests.
-                    let idx = ((b * oh + oy) * ow + ox) * cout + o;
-                    let mut abs_sum =
-                        sums[idx] + bias.as_ref().map_or(0.0, |b| f64::from(b[o]).abs());
-                    let r = f64::from(res_view.get(b, oy, ox, o));
-                    let (r_term, r_mag) = residual_error_terms(c.run.residual, r);
-                    abs_sum += r_term;
-                    let expected = f64::from(ref_buf[idx]);
-                    let got = f64::from(out.get(b, oy, ox, o));
-                    let bound = winograd_bound(cin, abs_sum, expected.abs() + 2.0 * r_mag);
-                    assert!(
-                        (got - expected).abs() <= bound,
-                        "{isa:?} ({b},{oy},{ox},{o}): got {got}, expected {expected}, bound {bound} ({c:?})"
-                    );
-                }
-            }
-        }
-    }
-    out_buf
+    winograd_check::check_case(&STRIDE_1, isa, c, scratch)
 }
 
 proptest_per_isa! {
     cases: 48,
-    strategy: case(),
+    strategy: case(13),
     check: |isa, c: &Case| {
         check_case(isa, c, &mut ConvScratch::new());
     },
@@ -133,26 +48,6 @@ proptest_per_isa! {
         neon_matches_reference => Isa::Neon,
         portable_matches_reference => Isa::Portable,
         scalar_gemm_matches_reference => Isa::Scalar,
-    }
-}
-
-fn pinned(h: usize, w: usize, cin: usize, cout: usize, threads: usize) -> Case {
-    Case {
-        dims: ConvDims {
-            n: 1,
-            h,
-            w,
-            cin,
-            cout,
-        },
-        padding: Padding::uniform(1),
-        run: RunOptions {
-            act: Activation::Silu,
-            residual: Some(AddOrder::AfterActivation),
-            bias: true,
-            threads,
-            seed: 11,
-        },
     }
 }
 

@@ -6,6 +6,7 @@ use ghost_kernels::{NhwcLayout, TensorViewMut, Threads};
 pub mod cases;
 pub mod checks;
 pub mod operands;
+pub mod winograd_check;
 pub mod winograd_s2_sums;
 pub mod winograd_sums;
 
