@@ -103,33 +103,6 @@ impl Job<'_> {
         let (b, rem) = (q / per_image, q % per_image);
         (b, rem / self.tiles_w, rem % self.tiles_w)
     }
-
-    /// The input window of tile `q`, whose tiles step `step` input pixels: its batch index and,
-    /// for each of the `N` window rows and columns, the pixel index of the row's first pixel /
-    /// the column, or `None` in the padding.
-    #[inline(always)]
-    pub(crate) fn window<const N: usize>(
-        &self,
-        q: usize,
-        step: usize,
-    ) -> ([Option<usize>; N], [Option<usize>; N]) {
-        let (b, ty, tx) = self.tile(q);
-        let iy0 = (ty * step) as isize - self.pad_top as isize;
-        let ix0 = (tx * step) as isize - self.pad_left as isize;
-        let mut rows = [None; N];
-        let mut cols = [None; N];
-        for k in 0..N {
-            let iy = iy0 + k as isize;
-            if iy >= 0 && (iy as usize) < self.h {
-                rows[k] = Some((b * self.h + iy as usize) * self.w);
-            }
-            let ix = ix0 + k as isize;
-            if ix >= 0 && (ix as usize) < self.w {
-                cols[k] = Some(ix as usize);
-            }
-        }
-        (rows, cols)
-    }
 }
 
 /// Computes every output pixel of tiles `tiles`.
@@ -170,7 +143,22 @@ pub(crate) unsafe fn run_tiles<V: Lanes, K: Tiles>(
 unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
     let cin = job.weights.cin;
     let point_stride = job.block * cin;
-    let (rows, cols) = job.window::<WINDOW>(q, TILE);
+    let (b, ty, tx) = job.tile(q);
+    let iy0 = (ty * TILE) as isize - job.pad_top as isize;
+    let ix0 = (tx * TILE) as isize - job.pad_left as isize;
+    // Pixel index of each window position, or None in the padding.
+    let mut rows = [None; WINDOW];
+    let mut cols = [None; WINDOW];
+    for k in 0..WINDOW {
+        let iy = iy0 + k as isize;
+        if iy >= 0 && (iy as usize) < job.h {
+            rows[k] = Some((b * job.h + iy as usize) * job.w);
+        }
+        let ix = ix0 + k as isize;
+        if ix >= 0 && (ix as usize) < job.w {
+            cols[k] = Some(ix as usize);
+        }
+    }
     let tail = V::mask(cin % crate::lanes::LANES);
     each_block!(cin, tail, |ch, mask| {
         let zero = V::splat(0.0);

@@ -18,24 +18,6 @@ pub(crate) mod stride2;
 pub mod transform;
 pub mod transform_s2;
 
-/// Portable lanes for the transforms' unit tests: a splat in, lane 0 out.
-#[cfg(test)]
-mod test_lanes {
-    use crate::lanes::{Lanes, Portable, LANES};
-
-    pub(super) fn lanes(v: f32) -> Portable {
-        // SAFETY: the portable back end needs no CPU feature.
-        unsafe { Portable::splat(v) }
-    }
-
-    pub(super) fn first(v: Portable) -> f64 {
-        let mut out = [0.0f32; LANES];
-        // SAFETY: 8-float buffer.
-        unsafe { Portable::store(out.as_mut_ptr(), v) };
-        f64::from(out[0])
-    }
-}
-
 use std::sync::PoisonError;
 
 use super::ConvScratch;

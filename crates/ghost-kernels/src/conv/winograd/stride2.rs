@@ -110,7 +110,22 @@ impl Tiles for Stride2 {
 unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
     let cin = job.weights.cin;
     let point_stride = job.block * cin;
-    let (rows, cols) = job.window::<WINDOW>(q, 2 * TILE);
+    let (b, ty, tx) = job.tile(q);
+    let iy0 = (ty * 2 * TILE) as isize - job.pad_top as isize;
+    let ix0 = (tx * 2 * TILE) as isize - job.pad_left as isize;
+    // Pixel index of each window position, or None in the padding.
+    let mut rows = [None; WINDOW];
+    let mut cols = [None; WINDOW];
+    for k in 0..WINDOW {
+        let iy = iy0 + k as isize;
+        if iy >= 0 && (iy as usize) < job.h {
+            rows[k] = Some((b * job.h + iy as usize) * job.w);
+        }
+        let ix = ix0 + k as isize;
+        if ix >= 0 && (ix as usize) < job.w {
+            cols[k] = Some(ix as usize);
+        }
+    }
     let tail = V::mask(cin % crate::lanes::LANES);
     // Plain loops and `#[inline(always)]` helpers only: closures and `array::map` are not
     // always inlined into the `#[target_feature]` caller, and a vector passed through an

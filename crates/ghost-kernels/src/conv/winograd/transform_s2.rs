@@ -94,7 +94,19 @@ pub(crate) unsafe fn output_1d<V: Lanes>(m: [V; 5]) -> [V; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv::winograd::test_lanes::{first, lanes};
+    use crate::lanes::{Portable, LANES};
+
+    fn lanes(v: f32) -> Portable {
+        // SAFETY: the portable back end needs no CPU feature.
+        unsafe { Portable::splat(v) }
+    }
+
+    fn first(v: Portable) -> f64 {
+        let mut out = [0.0f32; LANES];
+        // SAFETY: 8-float buffer.
+        unsafe { Portable::store(out.as_mut_ptr(), v) };
+        f64::from(out[0])
+    }
 
     /// The factored 1-D transforms equal the matrices they implement.
     #[test]
