@@ -69,6 +69,11 @@ const BLOCK_BUDGET: usize = 1 << 18;
 /// Most floats of a thread's stride-2 tile-block buffers: 16 MiB.
 const S2_MAX_BUFFER: usize = 1 << 22;
 
+/// Bytes of stride-2 weight matrices taken to stay in L3 from one tile block to the next: a
+/// quarter of the 32 MiB L3, which also holds the layer's input and output streams and the
+/// other threads' blocks.
+const S2_CACHED_WEIGHTS: usize = 8 << 20;
+
 /// Tiles per block of the stride-2 variant, before rounding to the microkernel's rows: the
 /// 1 MiB budget, or more where the 36 weight matrices need it (`cin * cout / (5 (cin + cout))`
 /// tiles, so that streaming them from L3 once per block costs about a fifth of the `V` and
@@ -76,9 +81,22 @@ const S2_MAX_BUFFER: usize = 1 << 22;
 /// 512 -> 512 at 80x80 took 93 ms with 6-tile blocks (the 1 MiB budget), 70 with 12, 61 with
 /// 24, 57 with 48 (the GEMM: 87); 128 -> 128 was fastest with the budget's 12 tiles (3.9 ms
 /// against 4.3 with 48).
+///
+/// Where the 36 matrices are larger than [`S2_CACHED_WEIGHTS`] they come from memory, not
+/// L3, on every block: there twice as many tiles. Measured (conv_s2_cpu, 4 alternated rounds,
+/// 2026-12-07): 256 -> 256 at 160x160 (9.4 MB of weights) 59.7 70.0 62.4 61.5 ms with 24-tile
+/// blocks, 57.9 57.8 60.2 57.2 with 48; at 80x80 15.0 15.1 15.6 14.9 against 14.3 14.5 14.7
+/// 14.3; while 128 -> 256 at 40x40 (4.7 MB) got slower with 30 tiles than with 12 (1.89 1.92
+/// 1.77 against 1.64 1.65 1.59 ms), hence the threshold rather than a smaller divisor.
 fn stride2_block(cin: usize, cout: usize) -> usize {
     let per_tile = stride2::POINTS * (cin + cout);
-    let weights = cin * cout / (5 * (cin + cout));
+    let matrix_bytes = MATRICES * cin * cout * std::mem::size_of::<f32>();
+    let reuse = if matrix_bytes > S2_CACHED_WEIGHTS {
+        2
+    } else {
+        1
+    };
+    let weights = reuse * cin * cout / (5 * (cin + cout));
     (BLOCK_BUDGET / per_tile)
         .max(weights)
         .min(S2_MAX_BUFFER / per_tile)
