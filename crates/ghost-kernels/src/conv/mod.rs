@@ -10,6 +10,9 @@
 //! ones as a polyphase Winograd F(4x4, 2x2) ([`winograd`], chosen by [`ConvAlgorithm::choose`]
 //! when packing with [`PackedConv::for_window`]).
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod direct_avx2;
+pub(crate) mod direct_plan;
 mod driver;
 pub mod naive;
 mod scratch;
@@ -327,6 +330,39 @@ pub fn conv2d_with_isa(
     let m = output.layout().pixels();
     if m == 0 {
         return Ok(());
+    }
+    if let Some(direct_rows) = backend.kernels.conv_direct {
+        if direct_plan::applies(&geo, cout) {
+            scratch.reserve(0, 0, 0, geo.zeros_len());
+            let out = OutputSide {
+                out: SendPtr(output.as_mut_ptr()),
+                layout: *output.layout(),
+                epilogue,
+            };
+            let plan = direct_plan::DirectPlan {
+                panels,
+                geo,
+                input: input.as_ptr(),
+                in_layout: *input.layout(),
+                zeros: scratch.zeros.as_ptr(),
+                output: output.as_mut_ptr(),
+                out_layout: *output.layout(),
+                residual: epilogue
+                    .residual
+                    .map(|r| (r.view.as_ptr(), *r.view.layout())),
+                finish: out.finish(),
+            };
+            let min_rows = min_rows_per_thread(panels.k(), cout, 1);
+            threads.for_each_chunk(m, min_rows, 1, |rows| {
+                // SAFETY: `check_conv` verified every shape and the views guarantee their
+                // buffers; `applies` checked the layer against the kernel's limits (packed input,
+                // `cout <= 16`, kernel rows and window); the zero row holds zeros_len() zeros;
+                // chunks are disjoint output pixel ranges; the back end is supported by this CPU
+                // (`Backend::get`).
+                unsafe { direct_rows(&plan, rows) }
+            });
+            return Ok(());
+        }
     }
     let mr = kernel.mr;
     let k = panels.k();
