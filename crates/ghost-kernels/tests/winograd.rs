@@ -16,6 +16,7 @@ use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{
     conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_MIN_CIN,
+    WINOGRAD_NARROW_MAX_GROWTH, WINOGRAD_NARROW_MIN_CIN,
 };
 use ghost_kernels::tolerance::winograd_bound;
 use ghost_kernels::{
@@ -94,6 +95,23 @@ fn algorithm_choice_follows_the_window_and_channels() {
     assert_eq!(ConvAlgorithm::choose(m, m, &same), ConvAlgorithm::Winograd);
     assert_eq!(ConvAlgorithm::choose(m - 1, 64, &same), ConvAlgorithm::Gemm);
     assert_eq!(ConvAlgorithm::choose(m, 1, &same), ConvAlgorithm::Winograd);
+    // Below WINOGRAD_MIN_CIN: from WINOGRAD_NARROW_MIN_CIN inputs, up to
+    // WINOGRAD_NARROW_MAX_GROWTH times as many outputs.
+    let (n, g) = (WINOGRAD_NARROW_MIN_CIN, WINOGRAD_NARROW_MAX_GROWTH);
+    assert_eq!(
+        ConvAlgorithm::choose(n, g * n, &same),
+        ConvAlgorithm::Winograd
+    );
+    assert_eq!(ConvAlgorithm::choose(n, 1, &same), ConvAlgorithm::Winograd);
+    assert_eq!(
+        ConvAlgorithm::choose(n, g * n + 1, &same),
+        ConvAlgorithm::Gemm
+    );
+    assert_eq!(ConvAlgorithm::choose(n - 1, n, &same), ConvAlgorithm::Gemm);
+    assert_eq!(
+        ConvAlgorithm::choose(m - 1, g * (m - 1), &same),
+        ConvAlgorithm::Winograd
+    );
     assert_eq!(
         ConvAlgorithm::choose(64, 64, &Window::same(3, 2)),
         ConvAlgorithm::Gemm

@@ -16,6 +16,7 @@ pub(super) const KERNELS: Kernels = {
     Kernels {
         gemm: crate::pointwise::avx2::KERNEL,
         pointwise_small: Some(crate::pointwise::small::rows),
+        conv_direct: Some(crate::conv::direct_avx2::rows),
         depthwise_rows: crate::depthwise::avx2::rows,
         depthwise_small: crate::depthwise::avx2::small_rows,
         winograd_tiles: crate::conv::winograd::run_tiles_avx2::<crate::conv::winograd::Stride1>,

@@ -22,6 +22,7 @@ mod scalar;
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use crate::conv::direct_plan::DirectPlan;
 use crate::conv::winograd::Job;
 use crate::depthwise::Plan as DepthwisePlan;
 use crate::dfl::DflKernel;
@@ -45,6 +46,9 @@ pub(crate) type RangeFn<P> = unsafe fn(&P, Range<usize>);
 /// [`RangeFn`] over the small-channel pointwise plan (any lifetime).
 pub(crate) type PointwiseSmallFn = unsafe fn(&SmallPlan<'_>, Range<usize>);
 
+/// [`RangeFn`] over the direct small-output dense convolution plan (any lifetime).
+pub(crate) type ConvDirectFn = unsafe fn(&DirectPlan<'_>, Range<usize>);
+
 /// [`RangeFn`] over a depthwise plan (any lifetime).
 pub(crate) type DepthwiseFn = unsafe fn(&DepthwisePlan<'_>, Range<usize>);
 
@@ -65,6 +69,9 @@ pub(crate) struct Kernels {
     /// Pointwise convolutions with at most 16 output channels, when this back end has a
     /// dedicated kernel (otherwise they take `gemm`).
     pub pointwise_small: Option<PointwiseSmallFn>,
+    /// Dense convolutions with a packed few-channel input and at most 16 outputs (the RGB
+    /// stem), when this back end has a direct kernel (otherwise they take `gemm`).
+    pub conv_direct: Option<ConvDirectFn>,
     /// Depthwise rows (3x3 / 5x5 interior tiles, edges, any other kernel size).
     pub depthwise_rows: DepthwiseFn,
     /// Depthwise rows of layers with fewer than 8 channels.
@@ -178,6 +185,9 @@ impl Backend {
         let mut f = vec![format!("gemm {}x16", k.gemm.mr)];
         if k.pointwise_small.is_some() {
             f.push("pointwise-small".into());
+        }
+        if k.conv_direct.is_some() {
+            f.push("conv-direct".into());
         }
         f.extend(
             [

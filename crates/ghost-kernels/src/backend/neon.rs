@@ -12,6 +12,7 @@ pub(super) static BACKEND: Backend = {
         kernels: Kernels {
             gemm: crate::pointwise::neon::KERNEL,
             pointwise_small: Some(crate::pointwise::small_neon::rows),
+            conv_direct: None,
             depthwise_rows: crate::depthwise::neon::rows,
             depthwise_small: crate::depthwise::neon::small_rows,
             winograd_tiles: crate::conv::winograd::run_tiles::<Neon, crate::conv::winograd::Stride1>,

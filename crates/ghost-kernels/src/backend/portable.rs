@@ -14,6 +14,7 @@ pub(super) static BACKEND: Backend = {
         kernels: Kernels {
             gemm: crate::pointwise::portable::KERNEL,
             pointwise_small: None,
+            conv_direct: None,
             depthwise_rows: crate::depthwise::portable::rows,
             depthwise_small: crate::depthwise::portable::small_rows,
             winograd_tiles: crate::conv::winograd::run_tiles::<

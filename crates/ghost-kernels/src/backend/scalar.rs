@@ -15,6 +15,7 @@ pub(super) static BACKEND: Backend = {
         kernels: Kernels {
             gemm: crate::pointwise::scalar::KERNEL,
             pointwise_small: None,
+            conv_direct: None,
             depthwise_rows: crate::depthwise::scalar::rows,
             depthwise_small: crate::depthwise::scalar::small_rows,
             winograd_tiles: crate::conv::winograd::run_tiles::<

@@ -96,7 +96,7 @@ impl Geometry {
 
     /// `(b, oy, ox)` of output pixel `q`.
     #[inline(always)]
-    fn decompose(&self, q: usize) -> (usize, usize, usize) {
+    pub(crate) fn decompose(&self, q: usize) -> (usize, usize, usize) {
         let per_image = self.oh * self.ow;
         let (b, rem) = (q / per_image, q % per_image);
         (b, rem / self.ow, rem % self.ow)

@@ -10,6 +10,9 @@
 //! ones as a polyphase Winograd F(4x4, 2x2) ([`winograd`], chosen by [`ConvAlgorithm::choose`]
 //! when packing with [`PackedConv::for_window`]).
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod direct_avx2;
+pub(crate) mod direct_plan;
 mod driver;
 pub mod naive;
 mod scratch;
@@ -55,6 +58,19 @@ pub enum ConvAlgorithm {
 /// contiguous floats per tap) wins or ties at every output count up to 24 (4 -> 4: 2x).
 pub const WINOGRAD_MIN_CIN: usize = 16;
 
+/// Input channels from which Winograd also replaces the GEMM for stride-1 3x3 kernels below
+/// [`WINOGRAD_MIN_CIN`], when `cout <= `[`WINOGRAD_NARROW_MAX_GROWTH`]` * cin`. Measured (bench
+/// `narrow_cpu`, CPU time of single calls, one thread, 2026-12-07, docs/kernels.md "Narrow
+/// layers"): 8 -> 8, 16, 32 at 20x20 to 160x160 and 12 -> 48 at 80x80 and 160x160 are 1.08-1.40x
+/// faster with Winograd (yolo11n's first C3k2, `model.2.m.0.cv2`, 8 -> 16 at 160x160: 1.14x);
+/// 8 -> 64 (0.78-0.98x) and 6 -> 12 (0.92x) are not: with few inputs the output transform, which
+/// scales with `cout`, outweighs the multiplies saved.
+pub const WINOGRAD_NARROW_MIN_CIN: usize = 8;
+
+/// Largest `cout / cin` for Winograd below [`WINOGRAD_MIN_CIN`] inputs (see
+/// [`WINOGRAD_NARROW_MIN_CIN`]).
+pub const WINOGRAD_NARROW_MAX_GROWTH: usize = 4;
+
 /// Input and output channels from which the stride-2 Winograd replaces the GEMM for stride-2
 /// 3x3 kernels, when also `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`]. Measured (one thread, CPU
 /// time of single calls, interleaved, 2026-12-07, docs/kernels.md "Stride-2 Winograd"): it wins
@@ -68,11 +84,15 @@ pub const WINOGRAD_S2_MIN_PRODUCT: usize = 64 * 128;
 
 impl ConvAlgorithm {
     /// The faster algorithm for a `cin -> cout` convolution over `window`: Winograd for stride-1
-    /// 3x3 kernels with at least [`WINOGRAD_MIN_CIN`] input channels, the stride-2 Winograd for
+    /// 3x3 kernels with at least [`WINOGRAD_MIN_CIN`] input channels (or at least
+    /// [`WINOGRAD_NARROW_MIN_CIN`] and `cout <= `[`WINOGRAD_NARROW_MAX_GROWTH`]` * cin`), the
+    /// stride-2 Winograd for
     /// stride-2 3x3 kernels with at least [`WINOGRAD_S2_MIN_CHANNELS`] input and output
     /// channels and `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`], the GEMM otherwise.
     pub fn choose(cin: usize, cout: usize, window: &Window) -> Self {
-        if winograd::supports(window) && cin >= WINOGRAD_MIN_CIN {
+        let winograd_channels = cin >= WINOGRAD_MIN_CIN
+            || (cin >= WINOGRAD_NARROW_MIN_CIN && cout <= WINOGRAD_NARROW_MAX_GROWTH * cin);
+        if winograd::supports(window) && winograd_channels {
             ConvAlgorithm::Winograd
         } else if winograd::supports_stride2(window)
             && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS
@@ -310,6 +330,39 @@ pub fn conv2d_with_isa(
     let m = output.layout().pixels();
     if m == 0 {
         return Ok(());
+    }
+    if let Some(direct_rows) = backend.kernels.conv_direct {
+        if direct_plan::applies(&geo, cout) {
+            scratch.reserve(0, 0, 0, geo.zeros_len());
+            let out = OutputSide {
+                out: SendPtr(output.as_mut_ptr()),
+                layout: *output.layout(),
+                epilogue,
+            };
+            let plan = direct_plan::DirectPlan {
+                panels,
+                geo,
+                input: input.as_ptr(),
+                in_layout: *input.layout(),
+                zeros: scratch.zeros.as_ptr(),
+                output: output.as_mut_ptr(),
+                out_layout: *output.layout(),
+                residual: epilogue
+                    .residual
+                    .map(|r| (r.view.as_ptr(), *r.view.layout())),
+                finish: out.finish(),
+            };
+            let min_rows = min_rows_per_thread(panels.k(), cout, 1);
+            threads.for_each_chunk(m, min_rows, 1, |rows| {
+                // SAFETY: `check_conv` verified every shape and the views guarantee their
+                // buffers; `applies` checked the layer against the kernel's limits (packed input,
+                // `cout <= 16`, kernel rows and window); the zero row holds zeros_len() zeros;
+                // chunks are disjoint output pixel ranges; the back end is supported by this CPU
+                // (`Backend::get`).
+                unsafe { direct_rows(&plan, rows) }
+            });
+            return Ok(());
+        }
     }
     let mr = kernel.mr;
     let k = panels.k();

@@ -1,6 +1,7 @@
 //! Dense convolution: the indirect GEMM on the `gemm` tile, Winograd F(4x4, 3x3)
 //! (`winograd-tiles`: input and output transforms around the `gemm` tile) and the stride-2
-//! polyphase Winograd F(4x4, 2x2) (`winograd-s2-tiles`, likewise).
+//! polyphase Winograd F(4x4, 2x2) (`winograd-s2-tiles`, likewise) and the direct small-output
+//! kernel (`conv-direct`: packed few-channel inputs, at most 16 outputs, e.g. the RGB stem).
 
 use ghost_kernels::conv::{conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::testing::values;
@@ -20,6 +21,9 @@ struct Case {
     act: Activation,
     residual: Option<AddOrder>,
     seed: u64,
+    /// A packed input (pixel stride = cin), which small-cin convs need for the row-tap GEMM
+    /// mode and the direct kernel; otherwise strided with NaN gaps (the im2col mode).
+    packed_input: bool,
 }
 
 fn check(b: &Backend, c: &Case) {
@@ -35,7 +39,13 @@ fn check(b: &Backend, c: &Case) {
         c.act,
         c.residual
     );
-    let input = Strided::new(c.shape, 1, 2, &values(c.seed, n * h * w * cin));
+    let (gap_before, gap_after) = if c.packed_input { (0, 0) } else { (1, 2) };
+    let input = Strided::new(
+        c.shape,
+        gap_before,
+        gap_after,
+        &values(c.seed, n * h * w * cin),
+    );
     let res = Strided::new(
         [n, oh, ow, cout],
         1,
@@ -199,6 +209,7 @@ fn edge_tiles_and_odd_sizes() {
                             act,
                             residual,
                             seed,
+                            packed_input: false,
                         };
                         check(b, &c);
                     }
@@ -226,6 +237,7 @@ fn every_epilogue() {
                     act,
                     residual,
                     seed: 70 + i as u64,
+                    packed_input: false,
                 };
                 check(b, &c);
             }
@@ -250,8 +262,96 @@ fn two_threads_split_the_work() {
                 act: Activation::Silu,
                 residual: Some(AddOrder::AfterActivation),
                 seed: 13,
+                packed_input: false,
             };
             check(b, &c);
         }
+    }
+}
+
+/// Packed few-channel inputs with at most 16 outputs (the direct kernel where a back end has
+/// one, the GEMM's row taps otherwise): the stem's 3x3 stride 2, other kernel shapes and
+/// asymmetric paddings, border-only images, every epilogue in turn, and next to them shapes just
+/// outside the direct kernel's limits (17 outputs, a 36-float window, 5 kernel rows).
+#[test]
+fn packed_small_output() {
+    let windows = [
+        square_window(3, 2, Padding::uniform(1)),
+        square_window(3, 1, Padding::uniform(1)),
+        square_window(3, 2, Padding::uniform(0)),
+        square_window(
+            3,
+            2,
+            Padding {
+                top: 0,
+                left: 2,
+                bottom: 1,
+                right: 0,
+            },
+        ),
+        Window {
+            kernel_h: 1,
+            kernel_w: 3,
+            stride_h: 1,
+            stride_w: 2,
+            padding: Padding {
+                top: 0,
+                left: 1,
+                bottom: 0,
+                right: 1,
+            },
+        },
+        Window {
+            kernel_h: 2,
+            kernel_w: 1,
+            stride_h: 2,
+            stride_w: 1,
+            padding: Padding::uniform(0),
+        },
+        square_window(5, 1, Padding::uniform(2)),
+    ];
+    let epis = epilogues();
+    for b in backends() {
+        let mut i = 0;
+        for win in windows {
+            for cin in [1, 3, 4] {
+                for cout in [1, 4, 8, 9, 16, 17] {
+                    for (h, w) in [(1, 1), (2, 3), (7, 13), (16, 17)] {
+                        if win.output_size(h, w).is_err() {
+                            continue;
+                        }
+                        let (act, residual) = epis[i % epis.len()];
+                        i += 1;
+                        check(
+                            b,
+                            &Case {
+                                shape: [1 + i % 2, h, w, cin],
+                                cout,
+                                window: win,
+                                algorithm: ConvAlgorithm::Gemm,
+                                act,
+                                residual,
+                                seed: 300 + i as u64,
+                                packed_input: true,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        // Large enough for two threads to split the pixels (bitwise equal to one thread).
+        check(
+            b,
+            &Case {
+                shape: [2, 64, 66, 3],
+                cout: 16,
+                window: square_window(3, 2, Padding::uniform(1)),
+                algorithm: ConvAlgorithm::Gemm,
+                act: Activation::Silu,
+                residual: Some(AddOrder::BeforeActivation),
+                seed: 17,
+                packed_input: true,
+            },
+        );
     }
 }

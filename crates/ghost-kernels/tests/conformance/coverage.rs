@@ -4,9 +4,10 @@
 use ghost_kernels::{Backend, Isa};
 
 /// The families this suite exercises, and the file that does.
-const COVERED: [(&str, &str); 16] = [
+const COVERED: [(&str, &str); 17] = [
     ("gemm", "gemm.rs, conv.rs"),
     ("pointwise-small", "gemm.rs (cout <= 16)"),
+    ("conv-direct", "conv.rs (packed_small_output)"),
     ("depthwise-rows", "depthwise.rs"),
     ("depthwise-small", "depthwise.rs (< 8 channels)"),
     ("winograd-tiles", "conv.rs"),

@@ -1,0 +1,152 @@
+//! The narrow, high-resolution layers of yolo11n at 640x640 (stem, early stride-2 convs, the first
+//! C3k2's pointwise and 3x3 convs), each timed alone in CPU time of the calling thread (one kernel
+//! thread), with the algorithm `ConvAlgorithm::choose` picks and SiLU: the measurement behind the
+//! narrow-layer changes in docs/kernels.md ("Narrow layers"). CPU time, not wall clock, because
+//! the machine is shared. Prints every round and the median; A/B two builds by running their
+//! binaries alternately.
+//!
+//! ```sh
+//! cargo bench -p ghost-benches --bench narrow_cpu -- [ROUNDS] [identity] [conv:NAME:H:CIN:COUT:K:S[:ALGORITHM] | pw:NAME:H:CIN:COUT ...]
+//! ```
+
+use ghost_benches::values;
+use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
+use ghost_kernels::pointwise::{pointwise, PackedPointwise};
+use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
+
+/// yolo11n's narrow layers at 640x640: `conv:name:input side:cin:cout:kernel:stride` or
+/// `pw:name:side:cin:cout`.
+const SHAPES: &[&str] = &[
+    "conv:n.0:640:3:16:3:2",
+    "conv:n.1:320:16:32:3:2",
+    "pw:n.2.cv1:160:32:32",
+    "conv:n.2.m.0.cv1:160:16:8:3:1",
+    "conv:n.2.m.0.cv2:160:8:16:3:1",
+    "pw:n.2.cv2:160:48:64",
+    "conv:n.3:160:64:64:3:2",
+    "pw:n.4.cv1:80:64:64",
+];
+
+/// CPU time of this thread, in ms.
+fn thread_cpu_ms() -> f64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+/// One layer, ready to run: its FLOPs and a closure computing it once.
+type Layer = (f64, Box<dyn FnMut()>);
+
+fn layer(spec: &str, act: Activation) -> Layer {
+    let p: Vec<&str> = spec.split(':').collect();
+    let num = |i: usize| p[i].parse::<usize>().expect("a number in the shape spec");
+    let epilogue = Epilogue::act(act);
+    let threads = Threads::single();
+    match p[0] {
+        "conv" => {
+            let (h, cin, cout, k, s) = (num(2), num(3), num(4), num(5), num(6));
+            let win = Window::same(k, s);
+            let (oh, ow) = win.output_size(h, h).unwrap();
+            let x = values(1, h * h * cin);
+            let w = values(2, cout * cin * k * k);
+            let b = values(3, cout);
+            // An optional 8th field forces the algorithm (`gemm`, `winograd`, `winograd-s2`).
+            let packed = match p.get(7) {
+                None => PackedConv::for_window(&w, Some(&b), cin, cout, &win),
+                Some(&name) => {
+                    let algorithm = match name {
+                        "gemm" => ConvAlgorithm::Gemm,
+                        "winograd" => ConvAlgorithm::Winograd,
+                        "winograd-s2" => ConvAlgorithm::WinogradStride2,
+                        other => panic!("unknown algorithm {other:?}"),
+                    };
+                    PackedConv::with_algorithm(&w, Some(&b), cin, cout, &win, algorithm)
+                }
+            }
+            .unwrap();
+            let mut out = vec![0.0f32; oh * ow * cout];
+            let mut scratch = ConvScratch::new();
+            let flops = 2.0 * (oh * ow * cin * cout * k * k) as f64;
+            let run = move || {
+                let input = TensorView::dense(&x, 1, h, h, cin).unwrap();
+                let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, cout).unwrap();
+                conv2d(
+                    &input,
+                    &packed,
+                    &win,
+                    &epilogue,
+                    &mut o,
+                    &mut scratch,
+                    &threads,
+                )
+                .unwrap();
+            };
+            (flops, Box::new(run))
+        }
+        "pw" => {
+            let (h, cin, cout) = (num(2), num(3), num(4));
+            let x = values(1, h * h * cin);
+            let w = values(2, cout * cin);
+            let b = values(3, cout);
+            let packed = PackedPointwise::new(&w, Some(&b), cin, cout).unwrap();
+            let mut out = vec![0.0f32; h * h * cout];
+            let flops = 2.0 * (h * h * cin * cout) as f64;
+            let run = move || {
+                let input = TensorView::dense(&x, 1, h, h, cin).unwrap();
+                let mut o = TensorViewMut::dense(&mut out, 1, h, h, cout).unwrap();
+                pointwise(&input, &packed, &epilogue, &mut o, &threads).unwrap();
+            };
+            (flops, Box::new(run))
+        }
+        other => panic!("unknown layer kind {other:?} (conv or pw)"),
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything numeric is the round count, `kind:...` a shape.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(5);
+    let mut shapes: Vec<&str> = args
+        .iter()
+        .filter(|a| a.starts_with("conv:") || a.starts_with("pw:"))
+        .map(String::as_str)
+        .collect();
+    if shapes.is_empty() {
+        shapes = SHAPES.to_vec();
+    }
+    // `identity` drops the SiLU epilogue (to see its share).
+    let act = if args.iter().any(|a| a == "identity") {
+        Activation::Identity
+    } else {
+        Activation::Silu
+    };
+    for spec in shapes {
+        let (flops, mut run) = layer(spec, act);
+        // About 0.5 GFLOP per measurement.
+        let reps = ((5e8 / flops) as usize).clamp(2, 200);
+        run();
+        let mut ms = Vec::new();
+        for _ in 0..rounds {
+            let t0 = thread_cpu_ms();
+            for _ in 0..reps {
+                run();
+            }
+            ms.push((thread_cpu_ms() - t0) / reps as f64);
+        }
+        let m = median(&ms);
+        let list: Vec<String> = ms.iter().map(|t| format!("{t:.3}")).collect();
+        println!(
+            "{spec}: {m:.3} ms ({:.1} GFLOP/s) [{}]",
+            flops / m / 1e6,
+            list.join(" ")
+        );
+    }
+}
