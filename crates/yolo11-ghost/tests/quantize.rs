@@ -47,16 +47,15 @@ fn the_quantized_default_model_loads_and_detects_what_fp32_detects() {
     let int8: Vec<_> = report.layers.iter().filter(|l| l.int8).collect();
     assert!(int8.len() > 20, "{} INT8 convs", int8.len());
     // The default FP32 groups: the first conv, the last conv of Detect's box branch (the DFL
-    // logits), depthwise convs and narrow convs. The convs FP32 runs with Winograd (3x3 stride
-    // 1, >= WINOGRAD_MIN_CIN inputs: the box branch's 3x3 convs among them) are stored INT8.
+    // logits), depthwise convs and narrow convs. The convs FP32 runs with the stride-1 Winograd
+    // (as `ConvAlgorithm::choose` decides: the box branch's 3x3 convs among them) are stored INT8.
     assert!(report.layers.iter().any(|l| l.depthwise));
     let winograd = |l: &LayerDecision| {
         l.spec.groups == 1
-            && l.spec.window.kernel_h == 3
-            && l.spec.window.kernel_w == 3
-            && l.spec.window.stride_h == 1
-            && l.spec.window.stride_w == 1
-            && l.spec.cin >= ghost_kernels::conv::WINOGRAD_MIN_CIN
+            && matches!(
+                ghost_kernels::conv::ConvAlgorithm::choose(l.spec.cin, l.spec.cout, &l.spec.window),
+                ghost_kernels::conv::ConvAlgorithm::Winograd
+            )
     };
     let narrow = |l: &LayerDecision| l.spec.cin.min(l.spec.cout) < NARROW_CHANNELS;
     assert!(report.layers.iter().any(|l| winograd(l) && l.int8));
