@@ -15,6 +15,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 pub(crate) mod driver;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
