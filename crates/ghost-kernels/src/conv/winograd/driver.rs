@@ -4,9 +4,10 @@
 //! ([`Stride1`]), the stride-2 polyphase F(4x4, 2x2) in `super::stride2`.
 //!
 //! Buffers of one block of `T` tiles (the thread's slot of the [`ConvScratch`](super::super::ConvScratch)):
-//! - `V[xi][t][cin]`: the transformed input, one `T x cin` matrix per point (row stride `cin`);
+//! - `V[xi][t][cin]`: the transformed input, one `T x cin` matrix per point (row stride `cin`,
+//!   point stride [`Job::v_stride`]: `T x cin` padded to an odd number of cache lines);
 //! - `M[xi][t][cout]`: their products with the transformed weights, one `T x cout` matrix per
-//!   point.
+//!   point (point stride [`Job::m_stride`]).
 //!
 //! The GEMM `M[xi] = V[xi] U[xi]` runs on the same microkernels and blocking as the pointwise
 //! convolution (one tap of `cin` floats per row, zero bias, identity epilogue). Every output
@@ -33,7 +34,7 @@ pub(crate) const POINTS: usize = WINDOW * WINDOW;
 /// The per-tile transforms of one Winograd variant.
 pub(crate) trait Tiles {
     /// Transforms the input window of tile `q` into `V[xi][slot]` (`v` points at point 0 of the
-    /// slot; point `xi` is `xi * T * cin` floats further).
+    /// slot; point `xi` is `xi * Job::v_stride()` floats further).
     ///
     /// # Safety
     /// As [`run_tiles`]; `v` is slot `< T` of the `V` buffer.
@@ -93,7 +94,19 @@ unsafe impl Send for Job<'_> {}
 impl Job<'_> {
     /// Floats of a thread's `V` and `M` buffers.
     pub(crate) fn buffer_len(&self) -> usize {
-        self.weights.points() * self.block * (self.weights.cin + self.weights.cout)
+        self.weights.points() * (self.v_stride() + self.m_stride())
+    }
+
+    /// Floats from one point's `V` rows to the next's (`T * cin`, padded).
+    #[inline(always)]
+    pub(crate) fn v_stride(&self) -> usize {
+        point_stride(self.block * self.weights.cin)
+    }
+
+    /// Floats from one point's `M` rows to the next's (`T * cout`, padded).
+    #[inline(always)]
+    pub(crate) fn m_stride(&self) -> usize {
+        point_stride(self.block * self.weights.cout)
     }
 
     /// `(batch, tile row, tile column)` of tile `q`.
@@ -103,6 +116,19 @@ impl Job<'_> {
         let (b, rem) = (q / per_image, q % per_image);
         (b, rem / self.tiles_w, rem % self.tiles_w)
     }
+}
+
+/// The stride between two points' rows for `floats` floats of rows: rounded up to an odd number
+/// of 64-byte cache lines. The transforms touch the same slot of all 36 (or 81) points one after
+/// the other; at a stride of an even number of lines those accesses fall into a fraction of the
+/// L1's 64 sets (T = 224 tiles x 16 channels = 224 lines: 2 sets), and the conflict misses cost
+/// the 8-row GEMM tile's block sizes (multiples of 8) up to 30% on Winograd convs with 16-64
+/// channels (`benches/benches/gemm_tile_cpu.rs`). An odd line count maps 64 consecutive points
+/// to 64 different sets.
+#[inline(always)]
+fn point_stride(floats: usize) -> usize {
+    let lines = floats.div_ceil(16);
+    (lines | 1) * 16
 }
 
 /// Computes every output pixel of tiles `tiles`.
@@ -118,7 +144,7 @@ pub(crate) unsafe fn run_tiles<V: Lanes, K: Tiles>(
     buf: &mut [f32],
 ) {
     let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
-    let (v, m) = buf.split_at_mut(job.weights.points() * t * cin);
+    let (v, m) = buf.split_at_mut(job.weights.points() * job.v_stride());
     let (v, m) = (v.as_mut_ptr(), m.as_mut_ptr());
     let mut start = tiles.start;
     while start < tiles.end {
@@ -138,11 +164,11 @@ pub(crate) unsafe fn run_tiles<V: Lanes, K: Tiles>(
 }
 
 /// Transforms the 6x6 input window of tile `q` into `V[xi][slot]` (`v` points at point 0 of
-/// the slot; point `xi` is `xi * T * cin` floats further).
+/// the slot; point `xi` is `xi * Job::v_stride()` floats further).
 #[inline(always)]
 unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
     let cin = job.weights.cin;
-    let point_stride = job.block * cin;
+    let point_stride = job.v_stride();
     let (b, ty, tx) = job.tile(q);
     let iy0 = (ty * TILE) as isize - job.pad_top as isize;
     let ix0 = (tx * TILE) as isize - job.pad_left as isize;
@@ -197,7 +223,8 @@ unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
 /// GEMM over all their rows, so each weight panel is loaded once per block and matrix instead
 /// of once per point; a row's result does not depend on which rows share its call.
 unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
-    let (cin, cout, t) = (job.weights.cin, job.weights.cout, job.block);
+    let (cin, cout) = (job.weights.cin, job.weights.cout);
+    let (vs, ms) = (job.v_stride(), job.m_stride());
     let mr = job.kernel.mr;
     let mut table = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     let mut out = [std::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
@@ -211,16 +238,16 @@ unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
         let panels = job.weights.matrix(matrix);
         let mut rows = (0..points)
             .filter(|&xi| job.weights.matrix_of(xi) == matrix)
-            .flat_map(|xi| (0..len).map(move |r| xi * t + r))
+            .flat_map(|xi| (0..len).map(move |r| (xi, r)))
             .peekable();
         while rows.peek().is_some() {
             // Up to MAX_BLOCK_ROWS rows (a multiple of every `mr`) per call.
             let mut n = 0;
-            for row in rows.by_ref().take(MAX_BLOCK_ROWS) {
-                // SAFETY: row < points * T: inside the V and M buffers.
+            for (xi, r) in rows.by_ref().take(MAX_BLOCK_ROWS) {
+                // SAFETY: xi < points and r < len <= T: inside the V and M buffers.
                 unsafe {
-                    table[n] = v.add(row * cin);
-                    out[n] = m.add(row * cout);
+                    table[n] = v.add(xi * vs + r * cin);
+                    out[n] = m.add(xi * ms + r * cout);
                 }
                 n += 1;
             }
@@ -247,7 +274,7 @@ unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
 #[inline(always)]
 unsafe fn output_tile<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32) {
     let cout = job.weights.cout;
-    let point_stride = job.block * cout;
+    let point_stride = job.m_stride();
     let (b, ty, tx) = job.tile(q);
     let (oy0, ox0) = (ty * TILE, tx * TILE);
     let rows = (job.oh - oy0).min(TILE);

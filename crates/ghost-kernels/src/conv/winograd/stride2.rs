@@ -109,7 +109,7 @@ impl Tiles for Stride2 {
 #[inline(always)]
 unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
     let cin = job.weights.cin;
-    let point_stride = job.block * cin;
+    let point_stride = job.v_stride();
     let (b, ty, tx) = job.tile(q);
     let iy0 = (ty * 2 * TILE) as isize - job.pad_top as isize;
     let ix0 = (tx * 2 * TILE) as isize - job.pad_left as isize;
@@ -229,7 +229,7 @@ unsafe fn get<V: Lanes>(m: *const f32, xi: usize, point_stride: usize, mask: Opt
 #[inline(always)]
 unsafe fn output_tile<V: Lanes>(job: &Job<'_>, q: usize, m: *const f32) {
     let cout = job.weights.cout;
-    let point_stride = job.block * cout;
+    let point_stride = job.m_stride();
     let (b, ty, tx) = job.tile(q);
     let (oy0, ox0) = (ty * TILE, tx * TILE);
     let rows = (job.oh - oy0).min(TILE);
