@@ -162,6 +162,15 @@ fn main() {
             pointwise_case(&name, 6, 8, k, n, Activation::Identity, rounds);
         }
     }
+    // yolo11m layer 2 (C3k2 at 160x160): its 1x1 convs stream their input from memory.
+    for (name, hw, k, n) in [
+        ("m_c3k2_p2_cv1_160_128x128", 160, 128, 128),
+        ("m_c3k2_p2_cv2_160_192x256", 160, 192, 256),
+    ] {
+        if want(name) {
+            pointwise_case(name, hw, hw, k, n, Activation::Silu, rounds);
+        }
+    }
     for s in POINTWISE {
         if want(s.name) {
             pointwise_case(s.name, s.h, s.w, s.k, s.n, s.act, rounds);
