@@ -2,8 +2,9 @@
 //!
 //! Per reduction step: one aligned 64-byte load of the weight row and eight FMAs whose
 //! activation operand is an embedded broadcast (`vfmadd231ps zmm, zmm, [mem]{1to16}`), so no
-//! separate broadcast instruction: 12 instructions per 256 FLOP (with the loop counter and a
-//! weight prefetch) where the AVX2 6x16 tile issues 20 per 192. A separate `vbroadcastss zmm`
+//! separate broadcast instruction: 15 instructions per 256 FLOP (with the loop counter, a weight
+//! prefetch and the test for the activation prefetch) where the AVX2 6x16 tile issues 20 per
+//! 192. A separate `vbroadcastss zmm`
 //! per row was much slower on Zen 4 (66-79 against 93-107 GFLOP/s on the L1-resident shapes of
 //! `benches/benches/gemm_tile_cpu.rs`): the embedded form is the one to keep.
 //!
