@@ -23,8 +23,9 @@ pub const ISA_ENV: &str = "GHOST_KERNELS_ISA";
 /// A kernel implementation family (one back end of [`crate::backend::Backend`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
-    /// x86-64 AVX2 + FMA microkernels with the INT8 GEMM tile on AVX-512 VNNI (`vpdpbusd`);
-    /// needs AVX2, FMA, AVX-512 F, VL and VNNI. Its FP32 kernels are [`Isa::Avx2Fma`]'s.
+    /// x86-64 AVX2 + FMA microkernels with the INT8 GEMM tile on AVX-512 VNNI (`vpdpbusd`) and
+    /// the FP32 GEMM tile on zmm registers (8x16); needs AVX2, FMA, AVX-512 F, VL and VNNI. Its
+    /// other FP32 kernels are [`Isa::Avx2Fma`]'s.
     Avx512Vnni,
     /// x86-64 AVX2 + FMA microkernels.
     Avx2Fma,

@@ -1,13 +1,15 @@
-//! The AVX-512 VNNI back end: the AVX2 + FMA table with the INT8 GEMM tile on `vpdpbusd`
-//! (x86-64 CPUs with AVX2, FMA, AVX-512 F, VL and VNNI). Its FP32 kernels are AVX2's.
+//! The AVX-512 VNNI back end: the AVX2 + FMA table with the INT8 GEMM tile on `vpdpbusd` and the
+//! FP32 GEMM tile on zmm registers (x86-64 CPUs with AVX2, FMA, AVX-512 F, VL and VNNI). Its
+//! other FP32 kernels are AVX2's.
 
 use super::{avx2, Backend, Kernels};
 use crate::isa::Isa;
 
-/// The AVX2 + FMA microkernels with the VNNI INT8 GEMM tile.
+/// The AVX2 + FMA microkernels with the VNNI INT8 GEMM tile and the 8x16 zmm FP32 GEMM tile.
 pub(super) static BACKEND: Backend = Backend {
     isa: Isa::Avx512Vnni,
     kernels: Kernels {
+        gemm: crate::pointwise::avx512::KERNEL,
         quant: crate::quant::AVX512_VNNI,
         ..avx2::KERNELS
     },

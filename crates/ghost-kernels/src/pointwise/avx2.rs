@@ -272,18 +272,40 @@ unsafe fn tile_6x16<const PREFETCH: bool>(t: &Tile<'_>, next_a: &[*const f32]) {
                 k0 = k1;
             }
         }
-        let c = [c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51];
+        let c = [
+            [c00, c01],
+            [c10, c11],
+            [c20, c21],
+            [c30, c31],
+            [c40, c41],
+            [c50, c51],
+        ];
+        finish_rows(t, c);
+    }
+}
+
+/// Stores the first `t.mr` rows of a 16-wide tile's raw sums `c` (row `r` in `c[r]`, two
+/// vectors of 8 columns) into `t.out`, through the epilogue on the last reduction block. Shared
+/// with the AVX-512 tile, which hands over its sums in the same layout.
+///
+/// # Safety
+/// See [`super::tile::KernelFn`]; AVX2+FMA code only; `t.mr <= R`.
+#[inline(always)]
+pub(super) unsafe fn finish_rows<const R: usize>(t: &Tile<'_>, c: [[__m256; 2]; R]) {
+    debug_assert!(t.mr <= R && t.out.len() >= t.mr && t.res.len() >= t.mr);
+    // SAFETY (whole function): the tile contract of `KernelFn`; `store16` and `finish_n` touch
+    // only the `nr` valid columns of the `mr` valid rows.
+    unsafe {
         let Some(f) = t.finish else {
-            for r in 0..t.mr {
-                store16(t.out[r].add(t.col), [c[2 * r], c[2 * r + 1]], t.nr);
+            for (r, &v) in c.iter().enumerate().take(t.mr) {
+                store16(t.out[r].add(t.col), v, t.nr);
             }
             return;
         };
         let (lo, hi) = (t.nr.min(8), t.nr.saturating_sub(8));
         if !f.act.is_transcendental() {
-            for r in 0..t.mr {
+            for (r, &v) in c.iter().enumerate().take(t.mr) {
                 let res = t.res[r];
-                let v = [c[2 * r], c[2 * r + 1]];
                 let res = [res.wrapping_add(t.col), res.wrapping_add(t.col + 8)];
                 store16(t.out[r].add(t.col), finish_n(f, v, res, [lo, hi]), t.nr);
             }
@@ -296,7 +318,7 @@ unsafe fn tile_6x16<const PREFETCH: bool>(t: &Tile<'_>, next_a: &[*const f32]) {
             let (r1, lo1, hi1) = if second { (r + 1, lo, hi) } else { (r, 0, 0) };
             let v = finish_n(
                 f,
-                [c[2 * r], c[2 * r + 1], c[2 * r + 2], c[2 * r + 3]],
+                [c[r][0], c[r][1], c[r1][0], c[r1][1]],
                 [
                     t.res[r].wrapping_add(t.col),
                     t.res[r].wrapping_add(t.col + 8),

@@ -23,7 +23,7 @@ pub(crate) const KC: usize = 512;
 /// Floats of activations a row block may hold for one reduction block (128 KiB, a quarter of L2).
 const BLOCK_FLOATS: usize = 32 * 1024;
 
-/// Most rows in one block (a multiple of every microkernel's row tile: 1, 4, 6).
+/// Most rows in one block (a multiple of every microkernel's row tile: 1, 2, 4, 6, 8).
 pub(crate) const MAX_BLOCK_ROWS: usize = 576;
 
 /// Rows per block for a reduction of `taps` segments of `seg` floats (a multiple of `mr`).

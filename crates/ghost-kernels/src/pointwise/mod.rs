@@ -6,7 +6,8 @@
 //! output's channel range, so a pointwise conv can fill one half of a Ghost module's buffer or
 //! one slice of a YOLO concat.
 //!
-//! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels)
+//! Implementations: an AVX2+FMA 6x16 microkernel (12x8 on panels with at most 8 valid channels),
+//! an AVX-512 8x16 one (`avx512`, zmm registers through `asm!`, the `avx512vnni` back end's)
 //! plus a direct small-channel kernel for `cout <= 16`, a portable `wide` 2x16 microkernel and a
 //! scalar 1x16 one, all behind the same driver (which the dense convolution shares), each
 //! registered in its back end's table ([`mod@crate::backend`]); [`naive`] is the f64 reference the
@@ -15,6 +16,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 pub(crate) mod driver;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]

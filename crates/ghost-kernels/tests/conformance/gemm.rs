@@ -68,7 +68,7 @@ fn check(b: &Backend, c: &Case) {
     });
 }
 
-/// Pixel counts around every registered row tile (1, 2, 6 rows; 12 for the AVX2 narrow-panel
+/// Pixel counts around every registered row tile (1, 2, 6, 8 rows; 12 for the AVX2 narrow-panel
 /// pairing) and output channels around the 8-lane vectors and 16-wide panels (cout <= 16 takes
 /// the small-channel kernel where one is registered), with K from 1 up.
 #[test]
@@ -82,6 +82,9 @@ fn edge_tiles_and_odd_sizes() {
         [1, 3, 4],
         [1, 1, 13],
         [2, 1, 13],
+        [1, 1, 8],
+        [1, 1, 9],
+        [1, 1, 17],
     ];
     let couts = [1, 3, 8, 9, 16, 17, 24, 33];
     let cins = [1, 2, 7, 16, 37];

@@ -5,9 +5,9 @@
 //!
 //! Buffers of one block of `T` tiles (the thread's slot of the [`ConvScratch`](super::super::ConvScratch)):
 //! - `V[xi][t][cin]`: the transformed input, one `T x cin` matrix per point (row stride `cin`,
-//!   matrices [`Job::v_stride`] floats apart);
+//!   point stride [`Job::v_stride`]: `T x cin` padded to an odd number of cache lines);
 //! - `M[xi][t][cout]`: their products with the transformed weights, one `T x cout` matrix per
-//!   point ([`Job::m_stride`] apart).
+//!   point (point stride [`Job::m_stride`]).
 //!
 //! The GEMM `M[xi] = V[xi] U[xi]` runs on the same microkernels and blocking as the pointwise
 //! convolution (one tap of `cin` floats per row, zero bias, identity epilogue). Every output
@@ -30,14 +30,6 @@ pub(crate) const TILE: usize = 4;
 pub(crate) const WINDOW: usize = 6;
 /// Transformed elements per tile.
 pub(crate) const POINTS: usize = WINDOW * WINDOW;
-
-/// Floats (one cache line) added to the distance between two points' matrices in `V` and `M`.
-/// Without it that distance is `T * cin` floats, often a multiple of 4 KiB (e.g. 24 KiB for
-/// 24 tiles of 256 channels), so the 36 or 81 points a tile transform stores or loads for one
-/// channel block all fall in one L1 set (8 ways) and evict each other before the next block
-/// reuses their lines. One line of padding spreads them over consecutive sets: yolo11m's
-/// 64 -> 128 stride-2 layer went from 35.5 to 32.4 ms (docs/kernels.md).
-const POINT_PAD: usize = 16;
 
 /// The per-tile transforms of one Winograd variant.
 pub(crate) trait Tiles {
@@ -105,16 +97,16 @@ impl Job<'_> {
         self.weights.points() * (self.v_stride() + self.m_stride())
     }
 
-    /// Floats from one point's `T x cin` matrix of `V` to the next.
+    /// Floats from one point's `V` rows to the next's (`T * cin`, padded).
     #[inline(always)]
     pub(crate) fn v_stride(&self) -> usize {
-        self.block * self.weights.cin + POINT_PAD
+        point_stride(self.block * self.weights.cin)
     }
 
-    /// Floats from one point's `T x cout` matrix of `M` to the next.
+    /// Floats from one point's `M` rows to the next's (`T * cout`, padded).
     #[inline(always)]
     pub(crate) fn m_stride(&self) -> usize {
-        self.block * self.weights.cout + POINT_PAD
+        point_stride(self.block * self.weights.cout)
     }
 
     /// `(batch, tile row, tile column)` of tile `q`.
@@ -124,6 +116,21 @@ impl Job<'_> {
         let (b, rem) = (q / per_image, q % per_image);
         (b, rem / self.tiles_w, rem % self.tiles_w)
     }
+}
+
+/// The stride between two points' rows for `floats` floats of rows: rounded up to an odd number
+/// of 64-byte cache lines. The transforms touch the same slot of all 36 (or 81) points one after
+/// the other; at a stride of an even number of lines those accesses fall into a fraction of the
+/// L1's 64 sets (T = 224 tiles x 16 channels = 224 lines: 2 sets), and the conflict misses cost
+/// the 8-row GEMM tile's block sizes (multiples of 8) up to 30% on Winograd convs with 16-64
+/// channels (`benches/benches/gemm_tile_cpu.rs`), and where `T * cin` is a multiple of 4 KiB
+/// (24 tiles x 256 channels) all of them fall in one set: yolo11m's 64 -> 128 stride-2 layer went
+/// from 35.5 to 32.4 ms with one line of padding (docs/kernels.md). An odd line count maps 64
+/// consecutive points to 64 different sets.
+#[inline(always)]
+fn point_stride(floats: usize) -> usize {
+    let lines = floats.div_ceil(16);
+    (lines | 1) * 16
 }
 
 /// Computes every output pixel of tiles `tiles`.
@@ -219,7 +226,7 @@ unsafe fn input_tile<V: Lanes>(job: &Job<'_>, q: usize, v: *mut f32) {
 /// of once per point; a row's result does not depend on which rows share its call.
 unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
     let (cin, cout) = (job.weights.cin, job.weights.cout);
-    let (v_stride, m_stride) = (job.v_stride(), job.m_stride());
+    let (vs, ms) = (job.v_stride(), job.m_stride());
     let mr = job.kernel.mr;
     let mut table = [std::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     let mut out = [std::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
@@ -239,10 +246,10 @@ unsafe fn gemm(job: &Job<'_>, v: *const f32, m: *mut f32, len: usize) {
             // Up to MAX_BLOCK_ROWS rows (a multiple of every `mr`) per call.
             let mut n = 0;
             for (xi, r) in rows.by_ref().take(MAX_BLOCK_ROWS) {
-                // SAFETY: xi < points, r < T: inside the V and M buffers.
+                // SAFETY: xi < points and r < len <= T: inside the V and M buffers.
                 unsafe {
-                    table[n] = v.add(xi * v_stride + r * cin);
-                    out[n] = m.add(xi * m_stride + r * cout);
+                    table[n] = v.add(xi * vs + r * cin);
+                    out[n] = m.add(xi * ms + r * cout);
                 }
                 n += 1;
             }
