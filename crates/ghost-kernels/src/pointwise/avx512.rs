@@ -8,8 +8,9 @@
 //! per row was much slower on Zen 4 (66-79 against 93-107 GFLOP/s on the L1-resident shapes of
 //! `benches/benches/gemm_tile_cpu.rs`): the embedded form is the one to keep.
 //!
-//! Written with `asm!` because the `avx512*` target features and `_mm512_*` intrinsics are not
-//! stable at the workspace's MSRV (1.85); only zmm16-31 and k1 are used, as clobbers. One
+//! Written with `asm!`: it was begun for an MSRV of 1.85, where the `avx512*` target features and
+//! `_mm512_*` intrinsics are not stable (the MSRV is 1.89 now, set by `wide`), and it pins the
+//! embedded-broadcast form and the register use; only zmm16-31 and k1 are used, as clobbers. One
 //! assembly block runs the tile's whole reduction block (every tap) with the accumulators in
 //! registers, then hands them over in ymm registers to the AVX2 epilogue
 //! ([`super::avx2::finish_rows`]). Each output element sees exactly the FMA sequence of the AVX2

@@ -27,7 +27,8 @@ use super::x86_tile::{gemm_tile_with, Acc};
 /// registers (EVEX, AVX512VL + AVX512VNNI).
 ///
 /// Inline assembly rather than `_mm256_dpbusd_epi32`: that intrinsic, and the `avx512*` names
-/// in `#[target_feature]`, are stable only since Rust 1.89, above the workspace's MSRV (1.85).
+/// in `#[target_feature]`, are stable only since Rust 1.89 (the MSRV was 1.85 when this was
+/// written; it is 1.89 now, set by the `wide` dependency).
 /// The `{evex}` prefix pins the AVX-512 encoding (a CPU with AVX512-VNNI need not have the VEX
 /// AVX-VNNI form).
 ///
