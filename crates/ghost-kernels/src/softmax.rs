@@ -42,7 +42,7 @@ fn check(data: &[f32], row_len: usize) -> Result<()> {
             "rows must hold at least 1 float",
         ));
     }
-    if data.len() % row_len != 0 {
+    if !data.len().is_multiple_of(row_len) {
         return Err(KernelError::shape(
             "softmax data",
             format!("a multiple of the row length {row_len}"),

@@ -136,7 +136,7 @@ impl BatchNorm {
 /// [`BatchNorm::output_fold`]; this is for callers that transform the folded weights first.)
 pub fn fold(mut weight: Vec<f32>, bias: Option<&[f32]>, bn: &BatchNorm) -> Result<FoldedConv> {
     let cout = bn.channels();
-    if cout == 0 || weight.len() % cout != 0 {
+    if cout == 0 || !weight.len().is_multiple_of(cout) {
         return Err(LayerError::config(
             "BatchNorm fold",
             format!(

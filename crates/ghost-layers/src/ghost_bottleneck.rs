@@ -72,7 +72,7 @@ impl GhostBottleneck {
         eps: f64,
     ) -> Result<Self> {
         let s = spec;
-        if s.stride == 0 || s.dw_kernel == 0 || s.dw_kernel % 2 == 0 {
+        if s.stride == 0 || s.dw_kernel == 0 || s.dw_kernel.is_multiple_of(2) {
             return Err(LayerError::config(
                 prefix,
                 format!(

@@ -360,7 +360,7 @@ fn read_frames(
                 return;
             }
         }
-        if (index + 1) % stride == 0 {
+        if (index + 1).is_multiple_of(stride) {
             let data = std::mem::replace(&mut buf, vec![0u8; size]);
             let frame = VideoFrame {
                 index,

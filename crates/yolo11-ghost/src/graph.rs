@@ -298,7 +298,13 @@ impl YoloModel {
 
     fn check_input(&self, n: usize, c: usize, h: usize, w: usize) -> Result<()> {
         let s = self.max_stride;
-        if n == 0 || c != self.spec.input_channels || h == 0 || w == 0 || h % s != 0 || w % s != 0 {
+        if n == 0
+            || c != self.spec.input_channels
+            || h == 0
+            || w == 0
+            || !h.is_multiple_of(s)
+            || !w.is_multiple_of(s)
+        {
             return Err(YoloError::InputShape {
                 operand: "images",
                 expected: format!(

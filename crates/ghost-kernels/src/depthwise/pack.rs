@@ -169,7 +169,7 @@ fn block_starts(channels: usize) -> Vec<usize> {
         return vec![0];
     }
     let mut starts: Vec<usize> = (0..channels / LANES).map(|b| b * LANES).collect();
-    if channels % LANES != 0 {
+    if !channels.is_multiple_of(LANES) {
         starts.push(channels - LANES);
     }
     starts

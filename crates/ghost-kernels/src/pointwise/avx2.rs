@@ -202,7 +202,7 @@ unsafe fn finish_n<const N: usize>(
 /// See [`super::tile::KernelFn`]; AVX2+FMA code only.
 #[inline(always)]
 unsafe fn tile_6x16<const PREFETCH: bool>(t: &Tile<'_>, next_a: &[*const f32]) {
-    debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR);
+    debug_assert!(t.a.len().is_multiple_of(MR) && t.out.len() == MR);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);
     // SAFETY (whole function): the caller guarantees the tile contract of `KernelFn`. Panel rows
     // are 64-byte aligned, so the aligned weight loads are valid, and `w` advances by one row per

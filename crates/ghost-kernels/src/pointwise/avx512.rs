@@ -210,7 +210,7 @@ macro_rules! tile_asm {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_8x16(t: &Tile<'_>, next: Option<&[*const f32]>) {
-    debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR && t.k > 0);
+    debug_assert!(t.a.len().is_multiple_of(MR) && t.out.len() == MR && t.k > 0);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);
     // Written (by the partial-sum reload below) before it is read, so it is not zeroed on
     // every tile: zeroing it cost up to 10% on short reductions.

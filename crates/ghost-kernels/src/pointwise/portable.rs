@@ -48,7 +48,7 @@ fn halves(row: &[f32; 16]) -> [f32x8; 2] {
 /// See [`super::tile::KernelFn`].
 #[inline(always)]
 unsafe fn tile_2x16(t: &Tile<'_>) {
-    debug_assert!(t.a.len() % MR == 0 && t.out.len() == MR);
+    debug_assert!(t.a.len().is_multiple_of(MR) && t.out.len() == MR);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);
     let mut acc = [[f32x8::ZERO; 2]; MR];
     for (r, c) in acc.iter_mut().enumerate() {

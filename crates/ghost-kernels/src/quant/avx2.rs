@@ -122,7 +122,7 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
 pub(crate) unsafe fn depthwise_row(a: &[*const u8], w: &DwTiled<'_>, len: usize, acc: &mut [i32]) {
     let pairs = a.len() / 2;
     let period = w.period;
-    debug_assert!(len % 16 == 0 && acc.len() >= len && period % 16 == 0);
+    debug_assert!(len.is_multiple_of(16) && acc.len() >= len && period.is_multiple_of(16));
     debug_assert!(w.codes.len() >= pairs * period * 2);
     let codes = w.codes.as_ptr();
     let out = acc.as_mut_ptr();

@@ -117,7 +117,7 @@ pub fn quantize_weights_per_channel(
             format!("{qmax} must be positive"),
         ));
     }
-    if cout == 0 || weights.len() % cout != 0 || weights.is_empty() {
+    if cout == 0 || !weights.len().is_multiple_of(cout) || weights.is_empty() {
         return Err(KernelError::shape(
             "weights",
             format!("a positive multiple of cout = {cout} values"),

@@ -21,7 +21,7 @@ impl GhostConv {
     /// Loads `{prefix}.cv1`, `{prefix}.cv2`. `c2` must be even (Python would silently produce
     /// `c2 - 1` channels).
     pub fn load(weights: &dyn WeightSource, prefix: &str, a: &GhostConvArgs) -> Result<GhostConv> {
-        if a.c2 % 2 != 0 || a.c2 < 2 {
+        if !a.c2.is_multiple_of(2) || a.c2 < 2 {
             return Err(YoloError::config(
                 prefix,
                 format!("GhostConv output channels must be even, got {}", a.c2),

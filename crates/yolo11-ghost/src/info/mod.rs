@@ -71,7 +71,11 @@ impl ModelInfo {
     /// Counts `spec` for one `height x width` image (Ultralytics' default is 640 x 640).
     pub fn new(spec: &ModelSpec, height: usize, width: usize) -> Result<ModelInfo> {
         let stride = spec.max_stride();
-        if height == 0 || width == 0 || height % stride != 0 || width % stride != 0 {
+        if height == 0
+            || width == 0
+            || !height.is_multiple_of(stride)
+            || !width.is_multiple_of(stride)
+        {
             return Err(YoloError::InputShape {
                 operand: "imgsz",
                 expected: format!("positive multiples of the model stride {stride}"),
@@ -248,7 +252,7 @@ fn thousands(v: u64) -> String {
     let digits = v.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -207,7 +207,7 @@ pub fn quantize(
 
     let recording = Recording::new(source);
     let yolo = YoloModel::load_with(&spec, &recording, &threads)?;
-    if imgsz % yolo.max_stride() != 0 {
+    if !imgsz.is_multiple_of(yolo.max_stride()) {
         return Err(QuantizeError::Option {
             option: "imgsz",
             reason: format!(

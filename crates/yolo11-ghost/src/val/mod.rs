@@ -255,7 +255,7 @@ fn check_options(
     stride: usize,
 ) -> Result<(), ValError> {
     let invalid = |option, message: String| Err(ValError::InvalidOption { option, message });
-    if options.imgsz == 0 || options.imgsz % stride != 0 {
+    if options.imgsz == 0 || !options.imgsz.is_multiple_of(stride) {
         return invalid(
             "imgsz",
             format!(

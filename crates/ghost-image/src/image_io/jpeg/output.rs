@@ -71,7 +71,11 @@ impl Plane {
         let n = self.width;
         let row = (y / 2) as isize;
         // Even output rows lean on the row above, odd ones on the row below.
-        let other = if y % 2 == 0 { row - 1 } else { row + 1 };
+        let other = if y.is_multiple_of(2) {
+            row - 1
+        } else {
+            row + 1
+        };
         let clamp = |r: isize| r.clamp(0, self.height as isize - 1) as usize * self.stride;
         let (near, far) = (clamp(row), clamp(other));
         for (c, sum) in colsum[..n].iter_mut().enumerate() {
@@ -98,7 +102,7 @@ impl Plane {
     /// `h1v2_fancy_upsample`: vertical 3/4 + 1/4, biases 1 (upper) and 2 (lower).
     fn h1v2_fancy(&self, y: usize, out: &mut [u8]) {
         let row = (y / 2) as isize;
-        let (other, bias) = if y % 2 == 0 {
+        let (other, bias) = if y.is_multiple_of(2) {
             (row - 1, 1)
         } else {
             (row + 1, 2)
