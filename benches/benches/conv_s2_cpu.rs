@@ -9,6 +9,7 @@
 //! (default: 5 rounds over the yolo11n / yolo11m stride-2 layers at 640x640).
 
 use ghost_benches::values;
+use ghost_benches::{median, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
 
@@ -26,18 +27,6 @@ const SHAPES: &[&str] = &[
     "m.7:40:512:512",
     "m.17:80:256:256",
 ];
-
-/// CPU time of this thread, in ms.
-fn thread_cpu_ms() -> f64 {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; anything numeric is the round count, `a:b:c:d` a shape.

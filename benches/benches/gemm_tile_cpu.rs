@@ -11,22 +11,10 @@
 //! ```
 //! (skips, with a line, on CPUs without AVX-512 VNNI.)
 
-use ghost_benches::{values, POINTWISE};
+use ghost_benches::{median, thread_cpu_ms, values, POINTWISE};
 use ghost_kernels::conv::{conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::pointwise::{pointwise_with_isa, PackedPointwise};
 use ghost_kernels::{Activation, Epilogue, Isa, TensorView, TensorViewMut, Threads, Window};
-
-/// CPU time of this thread, in ms.
-fn thread_cpu_ms() -> f64 {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
 
 const ISAS: [Isa; 2] = [Isa::Avx2Fma, Isa::Avx512Vnni];
 

@@ -10,6 +10,7 @@
 //! ```
 
 use ghost_benches::values;
+use ghost_benches::{median, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
@@ -26,18 +27,6 @@ const SHAPES: &[&str] = &[
     "conv:n.3:160:64:64:3:2",
     "pw:n.4.cv1:80:64:64",
 ];
-
-/// CPU time of this thread, in ms.
-fn thread_cpu_ms() -> f64 {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
 
 /// One layer, ready to run: its FLOPs and a closure computing it once.
 type Layer = (f64, Box<dyn FnMut()>);

@@ -215,3 +215,17 @@ pub use ghost_kernels::testing::values;
 pub fn quick() -> (usize, Duration, Duration) {
     (10, Duration::from_millis(300), Duration::from_millis(1500))
 }
+
+/// CPU time of the calling thread, in ms: the clock of the `*_cpu` benches, which time single
+/// kernel calls on a shared machine where wall clock is noise.
+pub fn thread_cpu_ms() -> f64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
+}
+
+/// The median of `v` (the upper one of an even count); `v` must not be empty.
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
