@@ -93,9 +93,7 @@ impl ConvAlgorithm {
             || (cin >= WINOGRAD_NARROW_MIN_CIN && cout <= WINOGRAD_NARROW_MAX_GROWTH * cin);
         if winograd::supports(window) && winograd_channels {
             ConvAlgorithm::Winograd
-        } else if winograd::supports_stride2(window)
-            && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS
-        {
+        } else if winograd::supports_stride2(window) && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS {
             ConvAlgorithm::WinogradStride2
         } else {
             ConvAlgorithm::Gemm
@@ -354,7 +352,7 @@ pub fn conv2d_with_isa(
             threads.for_each_chunk(m, min_rows, 1, |rows| {
                 // SAFETY: `check_conv` verified every shape and the views guarantee their
                 // buffers; `applies` checked the layer against the kernel's limits (packed input,
-                // `cout <= 16`, kernel rows and window); the zero row holds zeros_len() zeros;
+                // `cout <= MAX_COUT`, kernel rows and window); the zero row holds zeros_len() zeros;
                 // chunks are disjoint output pixel ranges; the back end is supported by this CPU
                 // (`Backend::get`).
                 unsafe { direct_rows(&plan, rows) }
