@@ -1,7 +1,7 @@
 //! Operands of the direct small-output dense convolution (`Kernels::conv_direct`, the RGB stem:
 //! see `direct_avx2.rs`), shared by every back end that registers one.
 
-use super::driver::{Geometry, Mode};
+use super::driver::{Geometry, Mode, SMALL_CIN};
 use crate::pointwise::pack::PanelsRef;
 use crate::pointwise::tile::Finish;
 use crate::view::NhwcLayout;
@@ -39,11 +39,14 @@ pub(crate) struct DirectPlan<'a> {
 // output pixels.
 unsafe impl Sync for DirectPlan<'_> {}
 
-/// Whether a layer takes the direct path: a packed input with few channels (the GEMM driver's
-/// row-tap mode), at most [`MAX_COUT`] outputs, at most [`MAX_KH`] kernel rows and a window of
-/// at most [`MAX_WINDOW`] floats.
+/// Whether a layer takes the direct path: a packed input with fewer than `SMALL_CIN` channels
+/// (the GEMM driver's row-tap mode, which since session 13 also takes packed 16-32 channel
+/// inputs: those, e.g. 1x1 kernels over 16-32 channels, were never measured here and stay on
+/// the GEMM), at most [`MAX_COUT`] outputs, at most [`MAX_KH`] kernel rows and a window of at
+/// most [`MAX_WINDOW`] floats.
 pub(crate) fn applies(geo: &Geometry, cout: usize) -> bool {
     geo.mode() == Mode::RowTaps
+        && geo.cin < SMALL_CIN
         && cout <= MAX_COUT
         && geo.kh <= MAX_KH
         && geo.kh * geo.kw * geo.cin <= MAX_WINDOW

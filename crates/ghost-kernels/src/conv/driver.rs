@@ -3,10 +3,12 @@
 //! Output pixels are processed in cache blocks. For each block the driver first builds the rows
 //! the microkernel reads (a table of row pointers per tile row and "tap"), then runs every
 //! 16-channel weight panel over the block's row tiles. Three ways to build the rows:
-//! - [`Mode::Indirect`] (XNNPACK's indirect GEMM, `cin >= SMALL_CIN`): one pointer per
+//! - [`Mode::Indirect`] (XNNPACK's indirect GEMM: `cin >= ROW_TAPS_MAX_CIN`, or `cin >=
+//!   SMALL_CIN` on a strided input): one pointer per
 //!   (pixel, kernel position) straight into the input pixel under it, or into a zero row in the
 //!   padding. Nothing is copied; the microkernel walks `cin` contiguous floats per tap.
-//! - [`Mode::RowTaps`] (small `cin`, input pixels contiguous, e.g. the RGB stem): the `kw`
+//! - [`Mode::RowTaps`] (`cin < ROW_TAPS_MAX_CIN`, input pixels contiguous, e.g. the RGB stem and
+//!   yolo11n's 16 -> 32 stride-2 conv): the `kw`
 //!   pixels of one window row are `kw * cin` contiguous floats, so one pointer per (pixel, ky)
 //!   covers them; only windows that cross the left/right border are gathered into scratch.
 //! - [`Mode::Im2col`] (small `cin`, strided input): the `kh * kw * cin` values of each output
@@ -26,6 +28,15 @@ use super::scratch::Slot;
 /// Input channel count below which the rows are gathered (short per-tap reductions would
 /// otherwise spend more time switching taps than computing).
 pub(crate) const SMALL_CIN: usize = 16;
+
+/// Input channel count below which a packed input takes the row taps (one pointer per kernel
+/// row, `kw * cin` contiguous floats) instead of the indirect rows (one pointer per kernel tap):
+/// 3 longer reductions per pixel instead of 9 short ones. Measured (bench `conv_s2_cpu`, one
+/// thread, CPU time, 2 x 5 rounds alternated with the indirect rows, 2026-12-07,
+/// docs/kernels.md "Row taps up to 32 channels"): 16 -> 32 at 320x320 1.11x (avx512vnni) /
+/// 1.13x (avx2), 24 -> 48 at 160x160 1.06x, 32 -> 64 at 320x320 1.04x / 1.02x. Strided inputs
+/// (channel slices of a concatenation) keep the indirect rows from 16 channels.
+pub(crate) const ROW_TAPS_MAX_CIN: usize = 33;
 
 /// Kernel heights whose input row offsets are kept per output row (larger kernels compute them
 /// per pixel).
@@ -60,10 +71,10 @@ pub(crate) struct Geometry {
 impl Geometry {
     /// How rows are built for this call.
     pub(crate) fn mode(&self) -> Mode {
-        if self.cin >= SMALL_CIN {
-            Mode::Indirect
-        } else if self.pixel_stride == self.cin {
+        if self.pixel_stride == self.cin && self.cin < ROW_TAPS_MAX_CIN {
             Mode::RowTaps
+        } else if self.cin >= SMALL_CIN {
+            Mode::Indirect
         } else {
             Mode::Im2col
         }

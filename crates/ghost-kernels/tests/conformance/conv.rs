@@ -269,6 +269,73 @@ fn two_threads_split_the_work() {
     }
 }
 
+/// Packed inputs of 16-32 channels, which the GEMM reads as row taps (`kw * cin` contiguous
+/// floats per kernel row) instead of indirect rows (yolo11n `model.1`, 16 -> 32 at stride 2):
+/// stride 1 and 2, asymmetric padding, border-only and odd images, outputs around the panel
+/// width, every epilogue in turn; 33 channels (indirect again) next to them.
+#[test]
+fn packed_row_taps_up_to_32_channels() {
+    let windows = [
+        square_window(3, 2, Padding::uniform(1)),
+        square_window(3, 1, Padding::uniform(1)),
+        square_window(
+            3,
+            2,
+            Padding {
+                top: 0,
+                left: 2,
+                bottom: 1,
+                right: 0,
+            },
+        ),
+        square_window(5, 2, Padding::uniform(2)),
+    ];
+    let epis = epilogues();
+    for b in backends() {
+        let mut i = 0;
+        for win in windows {
+            for cin in [16, 24, 32, 33] {
+                for cout in [1, 17, 32] {
+                    for (h, w) in [(1, 1), (7, 13), (16, 17)] {
+                        if win.output_size(h, w).is_err() {
+                            continue;
+                        }
+                        let (act, residual) = epis[i % epis.len()];
+                        i += 1;
+                        check(
+                            b,
+                            &Case {
+                                shape: [1 + i % 2, h, w, cin],
+                                cout,
+                                window: win,
+                                algorithm: ConvAlgorithm::Gemm,
+                                act,
+                                residual,
+                                seed: 700 + i as u64,
+                                packed_input: true,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        // yolo11n's model.1 shape, small: two threads split the pixels mid-row.
+        check(
+            b,
+            &Case {
+                shape: [1, 31, 45, 16],
+                cout: 32,
+                window: square_window(3, 2, Padding::uniform(1)),
+                algorithm: ConvAlgorithm::Gemm,
+                act: Activation::Silu,
+                residual: None,
+                seed: 41,
+                packed_input: true,
+            },
+        );
+    }
+}
+
 /// Packed few-channel inputs with at most 64 outputs (the direct kernel where a back end has
 /// one, the GEMM's row taps otherwise): the stem's 3x3 stride 2, other kernel shapes and
 /// asymmetric paddings, stride 3, border-only images, every epilogue in turn, output counts
