@@ -112,9 +112,14 @@ fn algorithm_choice_follows_the_window_and_channels() {
         ConvAlgorithm::choose(m - 1, g * (m - 1), &same),
         ConvAlgorithm::Winograd
     );
+    // Stride 2: never the stride-1 Winograd; from 64 -> 64 the stride-2 one (winograd_s2.rs).
+    assert_eq!(
+        ConvAlgorithm::choose(32, 32, &Window::same(3, 2)),
+        ConvAlgorithm::Gemm
+    );
     assert_eq!(
         ConvAlgorithm::choose(64, 64, &Window::same(3, 2)),
-        ConvAlgorithm::Gemm
+        ConvAlgorithm::WinogradStride2
     );
     assert_eq!(
         ConvAlgorithm::choose(64, 64, &Window::same(5, 1)),
@@ -127,7 +132,8 @@ fn algorithm_choice_follows_the_window_and_channels() {
     let w = values(1, 64 * 64 * 9);
     let packed = PackedConv::for_window(&w, None, 64, 64, &same).unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::Winograd);
-    let packed = PackedConv::for_window(&w, None, 64, 64, &Window::same(3, 2)).unwrap();
+    let packed =
+        PackedConv::for_window(&w[..32 * 32 * 9], None, 32, 32, &Window::same(3, 2)).unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::Gemm);
 }
 
