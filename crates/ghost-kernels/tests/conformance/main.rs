@@ -28,6 +28,7 @@ mod gemm;
 mod pool;
 mod quant;
 mod reduce;
+mod special;
 
 use ghost_kernels::{Activation, AddOrder, Backend};
 
