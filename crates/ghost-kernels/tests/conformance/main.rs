@@ -22,6 +22,7 @@ mod common;
 mod check;
 mod conv;
 mod coverage;
+mod cross_isa;
 mod depthwise;
 mod elementwise;
 mod gemm;
