@@ -1,7 +1,7 @@
 //! The AVX-512 VNNI back end: the AVX2 + FMA table with the INT8 GEMM tile on `vpdpbusd`, the
 //! FP32 GEMM tile on zmm registers with an AVX-512 epilogue (x86-64 CPUs with AVX2, FMA, AVX-512
-//! F, VL and VNNI), and AVX2's `Lanes` kernels (depthwise, Winograd, element-wise ...) compiled
-//! with AVX-512 F and VL enabled: the same operations and bits, with 32 vector registers.
+//! F, VL and VNNI), and AVX2's other FP32 kernels (small-channel pointwise, the direct stem,
+//! depthwise, Winograd, element-wise ...) compiled with AVX-512 F and VL enabled: the same operations and bits, with 32 vector registers.
 
 use super::{split_kernels, Backend, Kernels};
 use crate::isa::Isa;
@@ -17,6 +17,8 @@ pub(super) static BACKEND: Backend = Backend {
         Kernels {
             gemm: crate::pointwise::avx512::KERNEL,
             quant: crate::quant::AVX512_VNNI,
+            pointwise_small: Some(crate::pointwise::small::rows_avx512),
+            conv_direct: Some(crate::conv::direct_avx2::rows_avx512),
             depthwise_rows: crate::depthwise::avx2::rows_avx512,
             depthwise_small: crate::depthwise::avx2::small_rows_avx512,
             winograd_tiles: crate::conv::winograd::run_tiles_avx512::<crate::conv::winograd::Stride1>,
@@ -29,7 +31,6 @@ pub(super) static BACKEND: Backend = Backend {
             upsample,
             dfl,
             softmax,
-            ..super::avx2::KERNELS
         }
     },
 };

@@ -1,8 +1,8 @@
 //! The AVX-512 VNNI back end against the AVX2 one, bit for bit, on every FP32 family whose
 //! arithmetic it shares: the GEMM tile (8x16 zmm with its own epilogue against 6x16 ymm: the
 //! same FMA sequence per output and SiLU / sigmoid with the same bits, `simd::avx512`), and
-//! depthwise, Winograd (stride 1 and 2) and the element-wise activation (the AVX2 code compiled
-//! with AVX-512 enabled). Every epilogue; shapes with partial panels and odd channel counts.
+//! the small-channel pointwise kernel, the direct stem kernel, depthwise, Winograd (stride 1
+//! and 2) and the element-wise activation (the AVX2 code compiled with AVX-512 enabled). Every epilogue; shapes with partial panels and odd channel counts.
 //! Skipped on CPUs without AVX-512 VNNI.
 
 use ghost_kernels::conv::{conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv};
@@ -50,8 +50,15 @@ fn avx512_matches_avx2_bitwise() {
     let scaled =
         |seed: u64, n: usize| -> Vec<f32> { values(seed, n).iter().map(|v| v * 40.0).collect() };
     for (act, order) in epilogues() {
-        // Pointwise: partial panels (cout 20, 37), row counts around the 6- and 8-row tiles.
-        for (h, w, cin, cout) in [(3, 5, 7, 20), (2, 9, 16, 37), (4, 4, 64, 64)] {
+        // Pointwise: partial panels (cout 20, 37), row counts around the 6- and 8-row tiles,
+        // and the small-channel kernel (cout <= 16).
+        for (h, w, cin, cout) in [
+            (3, 5, 7, 20),
+            (2, 9, 16, 37),
+            (4, 4, 64, 64),
+            (3, 5, 9, 12),
+            (2, 7, 5, 5),
+        ] {
             let x = scaled(1, h * w * cin);
             let r = scaled(2, h * w * cout);
             let input = TensorView::dense(&x, 1, h, w, cin).unwrap();
