@@ -1,7 +1,9 @@
 //! The AVX-512 VNNI back end: the AVX2 + FMA table with the INT8 GEMM tile on `vpdpbusd`, the
 //! FP32 GEMM tile on zmm registers with an AVX-512 epilogue (x86-64 CPUs with AVX2, FMA, AVX-512
 //! F, VL and VNNI), and AVX2's other FP32 kernels (small-channel pointwise, the direct stem,
-//! depthwise, Winograd, element-wise ...) compiled with AVX-512 F and VL enabled: the same operations and bits, with 32 vector registers.
+//! depthwise, Winograd, element-wise ...) compiled with AVX-512 F and VL enabled: the same
+//! operations and bits, with 32 vector registers (the direct stem also takes 24-pixel tiles for
+//! at most 8 outputs there).
 
 use super::{split_kernels, Backend, Kernels};
 use crate::isa::Isa;

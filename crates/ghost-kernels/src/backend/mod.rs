@@ -69,8 +69,9 @@ pub(crate) struct Kernels {
     /// Pointwise convolutions with at most 16 output channels, when this back end has a
     /// dedicated kernel (otherwise they take `gemm`).
     pub pointwise_small: Option<PointwiseSmallFn>,
-    /// Dense convolutions with a packed few-channel input and at most 16 outputs (the RGB
-    /// stem), when this back end has a direct kernel (otherwise they take `gemm`).
+    /// Dense convolutions with a packed few-channel input and at most 64 outputs (the RGB
+    /// stem; limits in `conv::direct_plan`), when this back end has a direct kernel (otherwise
+    /// they take `gemm`).
     pub conv_direct: Option<ConvDirectFn>,
     /// Depthwise rows (3x3 / 5x5 interior tiles, edges, any other kernel size).
     pub depthwise_rows: DepthwiseFn,
