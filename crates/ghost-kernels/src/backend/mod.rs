@@ -4,7 +4,7 @@
 //! Each safe entry point (`pointwise`, `depthwise`, `conv2d` ...) checks its operands, then
 //! calls the entries of one table: a back end is a value, not a `match` repeated in every
 //! family. Adding a back end is one constructor (see `avx2.rs`, `neon.rs`, `portable.rs`, `scalar.rs`)
-//! that names its microkernels (`avx512vnni.rs` reuses AVX2's table with its two GEMM tiles replaced), plus one line in [`Backend::all`]; the conformance suite
+//! that names its microkernels (`avx512vnni.rs` lists AVX2's kernels compiled with AVX-512 enabled, plus its two GEMM tiles), plus one line in [`Backend::all`]; the conformance suite
 //! (`tests/conformance.rs`) then runs every family of it on every CPU that supports it.
 //!
 //! The tables are `static`s built at compile time (function pointers); [`backend`] reads

@@ -22,12 +22,14 @@ mod common;
 mod check;
 mod conv;
 mod coverage;
+mod cross_isa;
 mod depthwise;
 mod elementwise;
 mod gemm;
 mod pool;
 mod quant;
 mod reduce;
+mod special;
 
 use ghost_kernels::{Activation, AddOrder, Backend};
 
