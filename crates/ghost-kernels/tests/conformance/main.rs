@@ -22,6 +22,7 @@ mod common;
 mod check;
 mod conv;
 mod coverage;
+mod decode;
 mod depthwise;
 mod elementwise;
 mod gemm;
