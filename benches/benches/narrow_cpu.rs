@@ -6,17 +6,18 @@
 //! binaries alternately.
 //!
 //! ```sh
-//! cargo bench -p ghost-benches --bench narrow_cpu -- [ROUNDS] [identity] [conv:NAME:H:CIN:COUT:K:S[:ALGORITHM] | pw:NAME:H:CIN:COUT ...]
+//! cargo bench -p ghost-benches --bench narrow_cpu -- [ROUNDS] [identity] [conv:NAME:H:CIN:COUT:K:S[:ALGORITHM] | pw:NAME:H:CIN:COUT | dw:NAME:H:C:K:S ...]
 //! ```
 
 use ghost_benches::values;
 use ghost_benches::{median, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
+use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
 
-/// yolo11n's narrow layers at 640x640: `conv:name:input side:cin:cout:kernel:stride` or
-/// `pw:name:side:cin:cout`.
+/// yolo11n's narrow layers at 640x640: `conv:name:input side:cin:cout:kernel:stride`,
+/// `pw:name:side:cin:cout` or `dw:name:input side:channels:kernel:stride` (depthwise).
 const SHAPES: &[&str] = &[
     "conv:n.0:640:3:16:3:2",
     "conv:n.1:320:16:32:3:2",
@@ -92,7 +93,24 @@ fn layer(spec: &str, act: Activation) -> Layer {
             };
             (flops, Box::new(run))
         }
-        other => panic!("unknown layer kind {other:?} (conv or pw)"),
+        "dw" => {
+            let (h, c, k, s) = (num(2), num(3), num(4), num(5));
+            let win = Window::same(k, s);
+            let (oh, ow) = win.output_size(h, h).unwrap();
+            let x = values(1, h * h * c);
+            let w = values(2, c * k * k);
+            let b = values(3, c);
+            let packed = PackedDepthwise::new(&w, Some(&b), c, k, k).unwrap();
+            let mut out = vec![0.0f32; oh * ow * c];
+            let flops = 2.0 * (oh * ow * c * k * k) as f64;
+            let run = move || {
+                let input = TensorView::dense(&x, 1, h, h, c).unwrap();
+                let mut o = TensorViewMut::dense(&mut out, 1, oh, ow, c).unwrap();
+                depthwise(&input, &packed, &win, &epilogue, &mut o, &threads).unwrap();
+            };
+            (flops, Box::new(run))
+        }
+        other => panic!("unknown layer kind {other:?} (conv, pw or dw)"),
     }
 }
 
@@ -105,7 +123,7 @@ fn main() {
         .unwrap_or(5);
     let mut shapes: Vec<&str> = args
         .iter()
-        .filter(|a| a.starts_with("conv:") || a.starts_with("pw:"))
+        .filter(|a| a.starts_with("conv:") || a.starts_with("pw:") || a.starts_with("dw:"))
         .map(String::as_str)
         .collect();
     if shapes.is_empty() {
