@@ -23,6 +23,8 @@ fn detect_decode_levels() {
             ([3, 3], 17, 33, 8.0),
             ([13, 11], 16, 3, 16.0),
             ([40, 40], 16, 80, 16.0),
+            // More than 32 bins: the kernel's gather buffer is on the heap.
+            ([2, 5], 33, 5, 8.0),
         ]
         .into_iter()
         .enumerate()
