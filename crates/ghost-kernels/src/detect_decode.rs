@@ -8,7 +8,7 @@
 //!
 //! The lanes of a vector are 8 neighbouring pixels (anchors), so every output row gets whole
 //! 8-anchor stores and the DFL reductions run down the bins (no horizontal reductions): 8
-//! pixels' logits are transposed 8 x 8 in registers ([`Lanes::transpose8`]). A block with fewer
+//! pixels' logits are transposed 8 x 8 in registers (`Lanes::transpose8`). A block with fewer
 //! than 8 pixels (the level's last) runs the same vector code with zeroed padding lanes and
 //! stores only its pixels, so every value is computed the same way whatever the thread split.
 
