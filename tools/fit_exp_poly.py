@@ -8,6 +8,10 @@ f32 (every operation rounded to f32; an FMA as one rounding of the exact f64 pro
 f64 over 50 000 points of [-87, 88] plus a dense grid: the largest relative errors, in units of
 f32::EPSILON, must stay under the unit tests' bounds (3 for `exp`, 8 = ACT_REL for SiLU).
 
+The kernels compute SiLU as `x / fma(e_r, 2^n, 1)` with the negation of `x` folded into the
+constants (simd::avx2::exp_parts); that is the same arithmetic as `x / (1 + exp32(-x))` here, bit for
+bit, wherever `x >= -88` (the Rust tests check all 2^32 inputs), so these bounds hold for it.
+
 Requires mpmath (tools/requirements.txt pins 1.3.0). Usage: python3 tools/fit_exp_poly.py
 """
 import math

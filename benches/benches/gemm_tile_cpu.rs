@@ -20,7 +20,8 @@ const ISAS: [Isa; 2] = [Isa::Avx2Fma, Isa::Avx512Vnni];
 
 /// Times `run(isa, false)` for both back ends, `rounds` times interleaved, about `flops` per
 /// call; `run(isa, true)` must also return the output, which must be bitwise equal on both
-/// (the zmm tile runs the AVX2 tile's FMA sequence per output element).
+/// (the zmm tile runs the AVX2 tile's FMA sequence per output element, and its zmm epilogue,
+/// `pointwise/finish_avx512.rs`, gives the AVX2 epilogue's bits).
 fn compare(
     name: &str,
     flops: f64,

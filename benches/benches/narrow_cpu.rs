@@ -6,18 +6,21 @@
 //! binaries alternately.
 //!
 //! ```sh
-//! cargo bench -p ghost-benches --bench narrow_cpu -- [ROUNDS] [identity] [conv:NAME:H:CIN:COUT:K:S[:ALGORITHM] | pw:NAME:H:CIN:COUT | dw:NAME:H:C:K:S ...]
+//! cargo bench -p ghost-benches --bench narrow_cpu -- [ROUNDS] [identity] [conv:NAME:H:CIN:COUT:K:S[:ALGORITHM] | pw:NAME:H:CIN:COUT | dw:NAME:H:C:K:S | act:NAME:H:C ...]
 //! ```
 
 use ghost_benches::values;
 use ghost_benches::{median, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
+use ghost_kernels::elementwise::activate_inplace;
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::{Activation, Epilogue, TensorView, TensorViewMut, Threads, Window};
 
-/// yolo11n's narrow layers at 640x640: `conv:name:input side:cin:cout:kernel:stride`,
-/// `pw:name:side:cin:cout` or `dw:name:input side:channels:kernel:stride` (depthwise).
+/// yolo11n's narrow layers at 640x640: `conv:name:input side:cin:cout:kernel:stride` or
+/// `pw:name:side:cin:cout` (also accepted on the command line: `dw:name:side:channels:kernel:
+/// stride`, a depthwise conv, and `act:name:side:channels`, the standalone activation in place,
+/// whose GFLOP/s count elements).
 const SHAPES: &[&str] = &[
     "conv:n.0:640:3:16:3:2",
     "conv:n.1:320:16:32:3:2",
@@ -94,8 +97,8 @@ fn layer(spec: &str, act: Activation) -> Layer {
             (flops, Box::new(run))
         }
         "dw" => {
-            let (h, c, k, s) = (num(2), num(3), num(4), num(5));
-            let win = Window::same(k, s);
+            let (h, c, k, st) = (num(2), num(3), num(4), num(5));
+            let win = Window::same(k, st);
             let (oh, ow) = win.output_size(h, h).unwrap();
             let x = values(1, h * h * c);
             let w = values(2, c * k * k);
@@ -110,7 +113,18 @@ fn layer(spec: &str, act: Activation) -> Layer {
             };
             (flops, Box::new(run))
         }
-        other => panic!("unknown layer kind {other:?} (conv, pw or dw)"),
+        "act" => {
+            // The standalone activation in place over h x h x c floats; "FLOP" = elements.
+            let (h, c) = (num(2), num(3));
+            let mut x = values(1, h * h * c);
+            let flops = (h * h * c) as f64;
+            let run = move || {
+                let mut o = TensorViewMut::dense(&mut x, 1, h, h, c).unwrap();
+                activate_inplace(&mut o, act, &threads).unwrap();
+            };
+            (flops, Box::new(run))
+        }
+        other => panic!("unknown layer kind {other:?} (conv, pw, dw or act)"),
     }
 }
 
@@ -123,7 +137,11 @@ fn main() {
         .unwrap_or(5);
     let mut shapes: Vec<&str> = args
         .iter()
-        .filter(|a| a.starts_with("conv:") || a.starts_with("pw:") || a.starts_with("dw:"))
+        .filter(|a| {
+            ["conv:", "pw:", "dw:", "act:"]
+                .iter()
+                .any(|k| a.starts_with(k))
+        })
         .map(String::as_str)
         .collect();
     if shapes.is_empty() {

@@ -387,6 +387,20 @@ pub(crate) unsafe fn run_avx2<K: SplitKernel>(kernel: &K, range: std::ops::Range
     unsafe { kernel.run::<Avx2>(range) }
 }
 
+/// Runs a kernel on AVX2 lanes compiled with AVX-512 F and VL enabled (the AVX-512 back end's
+/// entry for it): the same operations as [`run_avx2`], so the same bits, but the compiler may
+/// use 32 vector registers (EVEX encodings), which the SiLU and sigmoid chains need to run
+/// without spills.
+///
+/// # Safety
+/// As [`SplitKernel::run`]; the CPU must support AVX2, FMA and AVX-512 F and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) unsafe fn run_avx512<K: SplitKernel>(kernel: &K, range: std::ops::Range<usize>) {
+    // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
+    unsafe { kernel.run::<Avx2>(range) }
+}
+
 /// Runs a kernel on NEON lanes (the NEON back end's entry for it).
 ///
 /// # Safety

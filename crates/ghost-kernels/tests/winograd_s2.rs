@@ -14,7 +14,6 @@ use ghost_kernels::testing::values;
 
 use ghost_kernels::conv::{
     conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv, WINOGRAD_S2_MIN_CHANNELS,
-    WINOGRAD_S2_MIN_PRODUCT,
 };
 use ghost_kernels::tolerance::winograd_s2_bound;
 use ghost_kernels::{
@@ -92,15 +91,15 @@ fn one_and_two_threads_agree_bitwise() {
 fn algorithm_choice_follows_the_window_and_channels() {
     let s2 = Window::same(3, 2);
     let m = WINOGRAD_S2_MIN_CHANNELS;
-    let wide = WINOGRAD_S2_MIN_PRODUCT / m;
-    for (cin, cout) in [(m, wide), (wide, m), (512, 512)] {
+    for (cin, cout) in [(m, m), (m, 2 * m), (2 * m, m), (512, 512)] {
         assert_eq!(
             ConvAlgorithm::choose(cin, cout, &s2),
             ConvAlgorithm::WinogradStride2,
             "{cin} -> {cout}"
         );
     }
-    assert_eq!(ConvAlgorithm::choose(m, wide - 1, &s2), ConvAlgorithm::Gemm);
+    assert_eq!(ConvAlgorithm::choose(m, m - 1, &s2), ConvAlgorithm::Gemm);
+    assert_eq!(ConvAlgorithm::choose(32, 64, &s2), ConvAlgorithm::Gemm);
     assert_eq!(ConvAlgorithm::choose(m - 1, 256, &s2), ConvAlgorithm::Gemm);
     assert_eq!(ConvAlgorithm::choose(256, m - 1, &s2), ConvAlgorithm::Gemm);
     assert_eq!(ConvAlgorithm::choose(3, 16, &s2), ConvAlgorithm::Gemm);
@@ -116,6 +115,8 @@ fn algorithm_choice_follows_the_window_and_channels() {
     let packed = PackedConv::for_window(&w, None, 64, 128, &s2).unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::WinogradStride2);
     let packed = PackedConv::for_window(&w[..64 * 64 * 9], None, 64, 64, &s2).unwrap();
+    assert_eq!(packed.algorithm(), ConvAlgorithm::WinogradStride2);
+    let packed = PackedConv::for_window(&w[..32 * 64 * 9], None, 32, 64, &s2).unwrap();
     assert_eq!(packed.algorithm(), ConvAlgorithm::Gemm);
 }
 

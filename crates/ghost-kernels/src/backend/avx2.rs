@@ -10,7 +10,8 @@ pub(super) static BACKEND: Backend = Backend {
     kernels: KERNELS,
 };
 
-/// The AVX2 + FMA table (also the base of the AVX-512 VNNI back end).
+/// The AVX2 + FMA table (the AVX-512 VNNI back end lists the same kernels, compiled with
+/// AVX-512 enabled, plus its own GEMM tiles).
 pub(super) const KERNELS: Kernels = {
     let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax, detect_decode) =
         split_kernels!(run_avx2);

@@ -4,7 +4,7 @@
 //! Each safe entry point (`pointwise`, `depthwise`, `conv2d` ...) checks its operands, then
 //! calls the entries of one table: a back end is a value, not a `match` repeated in every
 //! family. Adding a back end is one constructor (see `avx2.rs`, `neon.rs`, `portable.rs`, `scalar.rs`)
-//! that names its microkernels (`avx512vnni.rs` reuses AVX2's table with its two GEMM tiles replaced), plus one line in [`Backend::all`]; the conformance suite
+//! that names its microkernels (`avx512vnni.rs` lists AVX2's kernels compiled with AVX-512 enabled, plus its two GEMM tiles), plus one line in [`Backend::all`]; the conformance suite
 //! (`tests/conformance.rs`) then runs every family of it on every CPU that supports it.
 //!
 //! The tables are `static`s built at compile time (function pointers); [`backend`] reads
@@ -70,8 +70,9 @@ pub(crate) struct Kernels {
     /// Pointwise convolutions with at most 16 output channels, when this back end has a
     /// dedicated kernel (otherwise they take `gemm`).
     pub pointwise_small: Option<PointwiseSmallFn>,
-    /// Dense convolutions with a packed few-channel input and at most 16 outputs (the RGB
-    /// stem), when this back end has a direct kernel (otherwise they take `gemm`).
+    /// Dense convolutions with a packed few-channel input and at most 64 outputs (the RGB
+    /// stem; limits in `conv::direct_plan`), when this back end has a direct kernel (otherwise
+    /// they take `gemm`).
     pub conv_direct: Option<ConvDirectFn>,
     /// Depthwise rows (3x3 / 5x5 interior tiles, edges, any other kernel size).
     pub depthwise_rows: DepthwiseFn,

@@ -1,8 +1,11 @@
-//! AVX2 + FMA direct kernel for dense convolutions with at most 16 outputs and few inputs on a
-//! packed input (the RGB stem: 3 -> 16 or 3 -> 4, 3x3, stride 2): a tile of `P` consecutive
-//! output pixels of one output row reads each kernel row's `kw * cin` floats straight from the
-//! input, one pointer per kernel row and a fixed stride between the tile's pixels, instead of the
-//! GEMM driver's per-pixel pointer tables. Border pixels gather their window into a local buffer.
+//! AVX2 + FMA direct kernel for dense convolutions with at most
+//! [`super::direct_plan::MAX_COUT`] outputs and few inputs on a packed input (the RGB stems:
+//! 3 -> 4 in the GhostNet models, 3 -> 16 / 32 / 64 in yolo11n / s / m; 3x3, stride 2): a tile
+//! of `P` consecutive output pixels of one output row reads each kernel row's `kw * cin` floats
+//! straight from the input, one pointer per kernel row and a fixed stride between the tile's
+//! pixels, instead of the GEMM driver's per-pixel pointer tables; each 16-output weight panel
+//! in turn runs over the tile (the window stays in L1). Border pixels gather their window into
+//! a local buffer.
 //!
 //! Per output element the arithmetic is the GEMM path's: the bias, one FMA per (ky, kx, cin) in
 //! that order (kernel rows in the vertical padding multiply zeros, as the GEMM's zero row), then
@@ -17,7 +20,7 @@ use crate::pointwise::pack::NR;
 use crate::pointwise::small::{load_n, store_n};
 use crate::simd::avx2::activate;
 
-/// Computes output pixels `rows` (the back end's `conv_direct` entry).
+/// Computes output pixels `rows` (the AVX2 back end's `conv_direct` entry).
 ///
 /// # Safety
 /// The plan must come from views checked by the safe entry point, for a layer
@@ -29,6 +32,26 @@ pub(crate) unsafe fn rows(p: &DirectPlan<'_>, rows: Range<usize>) {
     unsafe {
         if p.panels.n() <= 8 {
             run::<1, 12>(p, rows)
+        } else {
+            run::<2, 6>(p, rows)
+        }
+    }
+}
+
+/// [`rows`] compiled with AVX-512 F + VL (the AVX-512 VNNI back end's entry): the same 256-bit
+/// code, which may now use 32 registers and FMAs with an embedded broadcast of the input. With at
+/// most 8 outputs (the GhostNet stems' 4) the tile takes twice the pixels: 3 -> 4 at 640x640
+/// 0.958 ms against AVX2's 1.034 (bench `stem_cpu`, docs/kernels.md "RGB stem"); with more
+/// outputs 12 pixels were 1-2% slower than 6, so it keeps 6.
+///
+/// # Safety
+/// As [`rows`]; the CPU must also support AVX-512 F and VL.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) unsafe fn rows_avx512(p: &DirectPlan<'_>, rows: Range<usize>) {
+    // SAFETY: forwarded contract; the target features are enabled on this function.
+    unsafe {
+        if p.panels.n() <= 8 {
+            run::<1, 24>(p, rows)
         } else {
             run::<2, 6>(p, rows)
         }
@@ -77,13 +100,13 @@ unsafe fn run<const NV: usize, const P: usize>(p: &DirectPlan<'_>, rows: Range<u
                 let run = (hi - ox).min(row_end - q);
                 if run >= P {
                     // SAFETY: the P pixels' windows lie inside the image (ox + P <= hi).
-                    unsafe { tile::<NV, P>(p, q, &src, &stride) };
+                    unsafe { panels::<NV, P>(p, q, &src, &stride) };
                     q += P;
                     ox += P;
                     continue;
                 }
                 // SAFETY: as above for one pixel.
-                unsafe { tile::<NV, 1>(p, q, &src, &stride) };
+                unsafe { panels::<NV, 1>(p, q, &src, &stride) };
             } else {
                 // A border pixel: its window, zeros outside the image, into `window`.
                 let x0 = ox * geo.stride_w;
@@ -106,7 +129,7 @@ unsafe fn run<const NV: usize, const P: usize>(p: &DirectPlan<'_>, rows: Range<u
                     src[ky] = window[ky * row_len..].as_ptr();
                 }
                 // SAFETY: every kernel row points at `row_len` floats of `window`.
-                unsafe { tile::<NV, 1>(p, q, &src, &stride) };
+                unsafe { panels::<NV, 1>(p, q, &src, &stride) };
             }
             q += 1;
             ox += 1;
@@ -122,20 +145,39 @@ unsafe fn run<const NV: usize, const P: usize>(p: &DirectPlan<'_>, rows: Range<u
     }
 }
 
-/// Output pixels `q0 .. q0 + P`; kernel row `ky` of pixel `t` reads `src[ky] + t * stride[ky]`.
+/// [`tile`] for each 16-output panel in turn.
+#[inline(always)]
+unsafe fn panels<const NV: usize, const P: usize>(
+    p: &DirectPlan<'_>,
+    q0: usize,
+    src: &[*const f32; MAX_KH],
+    stride: &[usize; MAX_KH],
+) {
+    for j in 0..p.panels.panel_count() {
+        // SAFETY: forwarded contract; `j` is a panel of the plan.
+        unsafe { tile::<NV, P>(p, q0, src, stride, j) };
+    }
+}
+
+/// Output pixels `q0 .. q0 + P`, output channels `16 * j ..` of panel `j`; kernel row `ky` of
+/// pixel `t` reads `src[ky] + t * stride[ky]`. With `NV == 1` the panel must hold at most 8
+/// outputs.
 #[inline(always)]
 unsafe fn tile<const NV: usize, const P: usize>(
     p: &DirectPlan<'_>,
     q0: usize,
     src: &[*const f32; MAX_KH],
     stride: &[usize; MAX_KH],
+    j: usize,
 ) {
     // SAFETY (whole function): the caller guarantees every read (`row_len` floats per kernel row
     // and pixel) and that pixels `q0 .. q0 + P` exist in the output (and residual); panel rows
     // are 64-byte aligned.
     unsafe {
-        let panel = p.panels.panel(0);
-        let n = p.panels.n();
+        let panel = p.panels.panel(j);
+        // Outputs of this panel, and where they start in a pixel.
+        let c0 = NR * j;
+        let n = (p.panels.n() - c0).min(NR);
         let row_len = p.geo.kw * p.geo.cin;
         let bias = panel[0].0.as_ptr();
         let mut acc = [[_mm256_setzero_ps(); NV]; P];
@@ -166,11 +208,15 @@ unsafe fn tile<const NV: usize, const P: usize>(
         }
         for (t, a) in acc.into_iter().enumerate() {
             let q = q0 + t;
-            let out = p.output.add(p.out_layout.pixel_offset(q));
+            let out = p.output.add(p.out_layout.pixel_offset(q) + c0);
             for (v, mut x) in a.into_iter().enumerate() {
+                if 8 * v >= n {
+                    // The last panel's second half is past `cout`.
+                    break;
+                }
                 let lanes = (n - 8 * v).min(8);
                 if let (Some(order), Some((res, layout))) = (p.finish.order, p.residual) {
-                    let r = load_n(res.add(layout.pixel_offset(q) + 8 * v), lanes);
+                    let r = load_n(res.add(layout.pixel_offset(q) + c0 + 8 * v), lanes);
                     if order == AddOrder::BeforeActivation {
                         x = _mm256_add_ps(x, r);
                     }

@@ -72,32 +72,28 @@ pub const WINOGRAD_NARROW_MIN_CIN: usize = 8;
 pub const WINOGRAD_NARROW_MAX_GROWTH: usize = 4;
 
 /// Input and output channels from which the stride-2 Winograd replaces the GEMM for stride-2
-/// 3x3 kernels, when also `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`]. Measured (one thread, CPU
-/// time of single calls, interleaved, 2026-12-07, docs/kernels.md "Stride-2 Winograd"): it wins
-/// from 64 -> 128 (1.19x at 320x320) and 128 -> 128 (1.18x at 80x80) up to 512 -> 512 (1.5x),
-/// loses at 64 -> 64 (0.94-0.96x) and 16 -> 32 (0.5x): the transforms scale with `cin + cout`,
-/// the multiplies saved with `cin * cout`.
+/// 3x3 kernels. Measured on both x86 back ends (bench `conv_s2_cpu`, one thread, CPU time of
+/// single calls, GEMM and Winograd of both back ends interleaved, 5-9 rounds, 2026-12-07,
+/// docs/kernels.md "Stride-2 Winograd"): it wins at 64 -> 64 (1.20-1.23x at 160x160 and 80x80)
+/// and from there up (1.23-1.51x at 64 -> 128 ... 512 -> 512), ties or loses below (32 -> 64:
+/// 0.94-1.04x at 320x320, 0.98-1.03x at 160x160; 32 -> 32 and 48 -> 48 0.92-1.03x; 16 -> 32
+/// 0.77-0.87x): the transforms scale with `cin + cout`, the multiplies saved with `cin * cout`.
+/// The AVX2 and AVX-512 back ends' speed-ups agree within 0.06 on every shape, so the rule is
+/// not a property of the back end.
 pub const WINOGRAD_S2_MIN_CHANNELS: usize = 64;
-
-/// Smallest `cin * cout` for the stride-2 Winograd (with [`WINOGRAD_S2_MIN_CHANNELS`]).
-pub const WINOGRAD_S2_MIN_PRODUCT: usize = 64 * 128;
 
 impl ConvAlgorithm {
     /// The faster algorithm for a `cin -> cout` convolution over `window`: Winograd for stride-1
     /// 3x3 kernels with at least [`WINOGRAD_MIN_CIN`] input channels (or at least
     /// [`WINOGRAD_NARROW_MIN_CIN`] and `cout <= `[`WINOGRAD_NARROW_MAX_GROWTH`]` * cin`), the
-    /// stride-2 Winograd for
-    /// stride-2 3x3 kernels with at least [`WINOGRAD_S2_MIN_CHANNELS`] input and output
-    /// channels and `cin * cout >=` [`WINOGRAD_S2_MIN_PRODUCT`], the GEMM otherwise.
+    /// stride-2 Winograd for stride-2 3x3 kernels with at least [`WINOGRAD_S2_MIN_CHANNELS`]
+    /// input and output channels, the GEMM otherwise.
     pub fn choose(cin: usize, cout: usize, window: &Window) -> Self {
         let winograd_channels = cin >= WINOGRAD_MIN_CIN
             || (cin >= WINOGRAD_NARROW_MIN_CIN && cout <= WINOGRAD_NARROW_MAX_GROWTH * cin);
         if winograd::supports(window) && winograd_channels {
             ConvAlgorithm::Winograd
-        } else if winograd::supports_stride2(window)
-            && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS
-            && cin * cout >= WINOGRAD_S2_MIN_PRODUCT
-        {
+        } else if winograd::supports_stride2(window) && cin.min(cout) >= WINOGRAD_S2_MIN_CHANNELS {
             ConvAlgorithm::WinogradStride2
         } else {
             ConvAlgorithm::Gemm
@@ -356,7 +352,7 @@ pub fn conv2d_with_isa(
             threads.for_each_chunk(m, min_rows, 1, |rows| {
                 // SAFETY: `check_conv` verified every shape and the views guarantee their
                 // buffers; `applies` checked the layer against the kernel's limits (packed input,
-                // `cout <= 16`, kernel rows and window); the zero row holds zeros_len() zeros;
+                // `cout <= MAX_COUT`, kernel rows and window); the zero row holds zeros_len() zeros;
                 // chunks are disjoint output pixel ranges; the back end is supported by this CPU
                 // (`Backend::get`).
                 unsafe { direct_rows(&plan, rows) }

@@ -12,15 +12,17 @@
 //! `_mm512_*` intrinsics are not stable (the MSRV is 1.89 now, set by `wide`), and it pins the
 //! embedded-broadcast form and the register use; only zmm16-31 and k1 are used, as clobbers. One
 //! assembly block runs the tile's whole reduction block (every tap) with the accumulators in
-//! registers, then hands them over in ymm registers to the AVX2 epilogue
-//! ([`super::avx2::finish_rows`]). Each output element sees exactly the FMA sequence of the AVX2
-//! tile (start from the bias or the stored partial sum, one FMA per reduction step in order,
-//! same epilogue), so the results are bit-identical to it.
+//! registers, then hands them over in zmm registers to the AVX-512 epilogue
+//! ([`super::finish_avx512::finish_rows`]: SiLU and sigmoid on zmm registers, the AVX2
+//! epilogue's bits in fewer instructions, see `simd::avx512`). Each output element sees exactly
+//! the FMA sequence of the AVX2 tile (start from the bias or the stored partial sum, one FMA per
+//! reduction step in order, an epilogue with the same results), so the results are
+//! bit-identical to it.
 
 use std::arch::asm;
 use std::arch::x86_64::*;
 
-use super::avx2::finish_rows;
+use super::finish_avx512::finish_rows;
 use super::tile::{Microkernel, Strip, Tile};
 
 /// Rows per tile.
@@ -40,8 +42,8 @@ struct Sums([f32; MR * 16]);
 /// Computes every 8x16 tile of a strip.
 ///
 /// # Safety
-/// See [`super::tile::KernelFn`]; the CPU must support AVX2, FMA and AVX-512 F.
-#[target_feature(enable = "avx2,fma")]
+/// See [`super::tile::KernelFn`]; the CPU must support AVX2, FMA and AVX-512 F and VL.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 unsafe fn strip_8x16(s: &Strip<'_>) {
     let tiles = s.tiles(MR);
     for i in 0..tiles {
@@ -69,10 +71,8 @@ unsafe fn strip_8x16(s: &Strip<'_>) {
 /// 16 steps one cache line of each of the next tile's rows is prefetched (its row pointers at
 /// `[{prm} + 24]`, advanced a tap at a time; the line at `[{prm} + 32]` bytes, restarted per tap
 /// at `[{prm} + 40]`), with `{init}`, free after the set-up, as the scratch register: all 13
-/// allocatable GPRs are taken. Hand-over: row `r` goes to the ymm
-/// registers `{l<r>}` (columns 0-7) and `{h<r>}` (8-15), which the AVX2 epilogue reads.
-/// zmm16-31 are registers VEX (AVX2) and SSE code never touch, so the code around sees no dirty
-/// upper state.
+/// allocatable GPRs are taken. Hand-over: row `r` goes to the zmm register `{z<r>}`, which the
+/// epilogue reads.
 macro_rules! tile_asm {
     (bias, $($operands:tt)*) => {
         tile_asm!(@go [
@@ -178,22 +178,14 @@ macro_rules! tile_asm {
             "add qword ptr [{prm} + 24], 64",
             "dec qword ptr [{prm} + 16]",
             "jnz 3b",
-            "vmovaps {l0}, ymm16",
-            "vextractf64x4 {h0}, zmm16, 1",
-            "vmovaps {l1}, ymm17",
-            "vextractf64x4 {h1}, zmm17, 1",
-            "vmovaps {l2}, ymm18",
-            "vextractf64x4 {h2}, zmm18, 1",
-            "vmovaps {l3}, ymm19",
-            "vextractf64x4 {h3}, zmm19, 1",
-            "vmovaps {l4}, ymm20",
-            "vextractf64x4 {h4}, zmm20, 1",
-            "vmovaps {l5}, ymm21",
-            "vextractf64x4 {h5}, zmm21, 1",
-            "vmovaps {l6}, ymm22",
-            "vextractf64x4 {h6}, zmm22, 1",
-            "vmovaps {l7}, ymm23",
-            "vextractf64x4 {h7}, zmm23, 1",
+            "vmovaps {z0}, zmm16",
+            "vmovaps {z1}, zmm17",
+            "vmovaps {z2}, zmm18",
+            "vmovaps {z3}, zmm19",
+            "vmovaps {z4}, zmm20",
+            "vmovaps {z5}, zmm21",
+            "vmovaps {z6}, zmm22",
+            "vmovaps {z7}, zmm23",
             $($operands)*
             out("zmm16") _, out("zmm17") _, out("zmm18") _, out("zmm19") _,
             out("zmm20") _, out("zmm21") _, out("zmm22") _, out("zmm23") _,
@@ -206,9 +198,9 @@ macro_rules! tile_asm {
 /// One 8x16 tile over one reduction block.
 ///
 /// # Safety
-/// See [`super::tile::KernelFn`]; AVX2+FMA code, AVX-512 F + VL CPU.
+/// See [`super::tile::KernelFn`]; AVX2, FMA and AVX-512 F and VL code.
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 unsafe fn tile_8x16(t: &Tile<'_>, next: Option<&[*const f32]>) {
     debug_assert!(t.a.len().is_multiple_of(MR) && t.out.len() == MR && t.k > 0);
     debug_assert_eq!(t.weights.len(), t.a.len() / MR * t.k);
@@ -292,7 +284,7 @@ unsafe fn tile_8x16(t: &Tile<'_>, next: Option<&[*const f32]>) {
             prefetch,
         ];
         let prm = prm.as_mut_ptr();
-        let mut c = [[_mm256_setzero_ps(); 2]; MR];
+        let mut c = [_mm512_setzero_ps(); MR];
         macro_rules! run {
             ($init:ident, $from:expr) => {
                 tile_asm!(
@@ -304,14 +296,10 @@ unsafe fn tile_8x16(t: &Tile<'_>, next: Option<&[*const f32]>) {
                     kk = out(reg) _,
                     a0 = out(reg) _, a1 = out(reg) _, a2 = out(reg) _, a3 = out(reg) _,
                     a4 = out(reg) _, a5 = out(reg) _, a6 = out(reg) _, a7 = out(reg) _,
-                    l0 = out(ymm_reg) c[0][0], h0 = out(ymm_reg) c[0][1],
-                    l1 = out(ymm_reg) c[1][0], h1 = out(ymm_reg) c[1][1],
-                    l2 = out(ymm_reg) c[2][0], h2 = out(ymm_reg) c[2][1],
-                    l3 = out(ymm_reg) c[3][0], h3 = out(ymm_reg) c[3][1],
-                    l4 = out(ymm_reg) c[4][0], h4 = out(ymm_reg) c[4][1],
-                    l5 = out(ymm_reg) c[5][0], h5 = out(ymm_reg) c[5][1],
-                    l6 = out(ymm_reg) c[6][0], h6 = out(ymm_reg) c[6][1],
-                    l7 = out(ymm_reg) c[7][0], h7 = out(ymm_reg) c[7][1],
+                    z0 = out(zmm_reg) c[0], z1 = out(zmm_reg) c[1],
+                    z2 = out(zmm_reg) c[2], z3 = out(zmm_reg) c[3],
+                    z4 = out(zmm_reg) c[4], z5 = out(zmm_reg) c[5],
+                    z6 = out(zmm_reg) c[6], z7 = out(zmm_reg) c[7],
                 )
             };
         }

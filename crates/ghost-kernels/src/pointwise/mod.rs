@@ -19,6 +19,8 @@ pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 pub(crate) mod driver;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod finish_avx512;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;

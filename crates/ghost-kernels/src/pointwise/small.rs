@@ -40,6 +40,23 @@ pub(crate) unsafe fn rows(p: &SmallPlan<'_>, rows: Range<usize>) {
     }
 }
 
+/// [`rows`] compiled with AVX-512 F and VL enabled (the AVX-512 back end's entry): the same
+/// operations, so the same bits, with 32 vector registers for the SiLU epilogue.
+///
+/// # Safety
+/// As [`rows`]; the CPU must also support AVX-512 F and VL.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) unsafe fn rows_avx512(p: &SmallPlan<'_>, rows: Range<usize>) {
+    // SAFETY: forwarded contract; the target features are enabled on this function.
+    unsafe {
+        if p.panels.n() <= 8 {
+            run::<1, 12>(p, rows)
+        } else {
+            run::<2, 6>(p, rows)
+        }
+    }
+}
+
 #[inline(always)]
 unsafe fn run<const NV: usize, const P: usize>(p: &SmallPlan<'_>, rows: Range<usize>) {
     let mut q = rows.start;

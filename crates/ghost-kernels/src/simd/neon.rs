@@ -33,9 +33,22 @@ pub unsafe fn exp(x: float32x4_t) -> float32x4_t {
 /// None beyond the intrinsics' (aarch64 only).
 #[inline(always)]
 pub unsafe fn exp_n<const N: usize>(x: [float32x4_t; N]) -> [float32x4_t; N] {
+    // SAFETY: forwarded contract.
+    unsafe { exp_n_upto(x, 88.0) }
+}
+
+/// [`exp_n`] with the argument clamped to `[-87.34, hi]`. SiLU and sigmoid take `hi = 89`, as
+/// the AVX2 code does (`simd::avx2::exp_parts`): `n = 128` then makes `2^n` +inf, so
+/// `1 + exp(-x)` is +inf for `x < -88.38`, SiLU -0 and sigmoid 0 (with 88, SiLU(-1e30) was
+/// -6e-9 and SiLU(-f32::MAX) -2.06).
+///
+/// # Safety
+/// None beyond the intrinsics' (aarch64 only).
+#[inline(always)]
+unsafe fn exp_n_upto<const N: usize>(x: [float32x4_t; N], hi: f32) -> [float32x4_t; N] {
     // SAFETY (whole function): NEON intrinsics on registers only.
     unsafe {
-        let (lo, hi) = (vdupq_n_f32(-87.336_54), vdupq_n_f32(88.0));
+        let (lo, hi) = (vdupq_n_f32(-87.336_54), vdupq_n_f32(hi));
         let mut x = x;
         for v in &mut x {
             // AVX2: min(hi, max(lo, x)); FMIN/FMAX propagate a NaN `x` like vminps/vmaxps with
@@ -97,7 +110,7 @@ pub unsafe fn sigmoid_n<const N: usize>(x: [float32x4_t; N]) -> [float32x4_t; N]
     // SAFETY: register-only intrinsics.
     unsafe {
         let one = vdupq_n_f32(1.0);
-        let mut out = exp_n(negate(x));
+        let mut out = exp_n_upto(negate(x), 89.0);
         for o in &mut out {
             *o = vdivq_f32(one, vaddq_f32(one, *o));
         }
@@ -114,7 +127,7 @@ pub unsafe fn silu_n<const N: usize>(x: [float32x4_t; N]) -> [float32x4_t; N] {
     // SAFETY: register-only intrinsics.
     unsafe {
         let one = vdupq_n_f32(1.0);
-        let e = exp_n(negate(x));
+        let e = exp_n_upto(negate(x), 89.0);
         let mut out = x;
         for (o, e) in out.iter_mut().zip(e) {
             *o = vdivq_f32(*o, vaddq_f32(one, e));

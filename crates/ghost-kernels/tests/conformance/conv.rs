@@ -1,7 +1,7 @@
 //! Dense convolution: the indirect GEMM on the `gemm` tile, Winograd F(4x4, 3x3)
 //! (`winograd-tiles`: input and output transforms around the `gemm` tile) and the stride-2
-//! polyphase Winograd F(4x4, 2x2) (`winograd-s2-tiles`, likewise) and the direct small-output
-//! kernel (`conv-direct`: packed few-channel inputs, at most 16 outputs, e.g. the RGB stem).
+//! polyphase Winograd F(4x4, 2x2) (`winograd-s2-tiles`, likewise) and the direct small-input
+//! kernel (`conv-direct`: packed few-channel inputs, at most 64 outputs, e.g. the RGB stem).
 
 use ghost_kernels::conv::{conv2d_with_isa, naive, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::testing::values;
@@ -269,10 +269,12 @@ fn two_threads_split_the_work() {
     }
 }
 
-/// Packed few-channel inputs with at most 16 outputs (the direct kernel where a back end has
+/// Packed few-channel inputs with at most 64 outputs (the direct kernel where a back end has
 /// one, the GEMM's row taps otherwise): the stem's 3x3 stride 2, other kernel shapes and
-/// asymmetric paddings, border-only images, every epilogue in turn, and next to them shapes just
-/// outside the direct kernel's limits (17 outputs, a 36-float window, 5 kernel rows).
+/// asymmetric paddings, stride 3, border-only images, every epilogue in turn, output counts
+/// around the 8-lane vectors and 16-output panels (the direct kernel runs panel by panel), and
+/// next to them shapes just outside the direct kernel's limits (65 outputs, a 36-float window, 5
+/// kernel rows).
 #[test]
 fn packed_small_output() {
     let windows = [
@@ -309,13 +311,14 @@ fn packed_small_output() {
             padding: Padding::uniform(0),
         },
         square_window(5, 1, Padding::uniform(2)),
+        square_window(3, 3, Padding::uniform(1)),
     ];
     let epis = epilogues();
     for b in backends() {
         let mut i = 0;
         for win in windows {
             for cin in [1, 3, 4] {
-                for cout in [1, 4, 8, 9, 16, 17] {
+                for cout in [1, 3, 4, 5, 8, 9, 16, 17, 31, 64, 65] {
                     for (h, w) in [(1, 1), (2, 3), (7, 13), (16, 17)] {
                         if win.output_size(h, w).is_err() {
                             continue;
@@ -339,19 +342,27 @@ fn packed_small_output() {
                 }
             }
         }
-        // Large enough for two threads to split the pixels (bitwise equal to one thread).
-        check(
-            b,
-            &Case {
-                shape: [2, 64, 66, 3],
-                cout: 16,
-                window: square_window(3, 2, Padding::uniform(1)),
-                algorithm: ConvAlgorithm::Gemm,
-                act: Activation::Silu,
-                residual: Some(AddOrder::BeforeActivation),
-                seed: 17,
-                packed_input: true,
-            },
-        );
+        // Large enough for two threads to split the pixels (bitwise equal to one thread), split
+        // mid-row between the threads, with the stems' output counts (4, 16, 32, 64).
+        for (shape, cout, residual) in [
+            ([2, 64, 66, 3], 16, Some(AddOrder::BeforeActivation)),
+            ([1, 9, 301, 3], 4, None),
+            ([1, 9, 301, 3], 32, Some(AddOrder::AfterActivation)),
+            ([2, 7, 129, 3], 64, None),
+        ] {
+            check(
+                b,
+                &Case {
+                    shape,
+                    cout,
+                    window: square_window(3, 2, Padding::uniform(1)),
+                    algorithm: ConvAlgorithm::Gemm,
+                    act: Activation::Silu,
+                    residual,
+                    seed: 17 + cout as u64,
+                    packed_input: true,
+                },
+            );
+        }
     }
 }

@@ -22,6 +22,7 @@ mod common;
 mod check;
 mod conv;
 mod coverage;
+mod cross_isa;
 mod decode;
 mod depthwise;
 mod elementwise;
@@ -29,6 +30,7 @@ mod gemm;
 mod pool;
 mod quant;
 mod reduce;
+mod special;
 
 use ghost_kernels::{Activation, AddOrder, Backend};
 

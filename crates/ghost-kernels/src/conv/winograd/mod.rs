@@ -316,3 +316,21 @@ pub(crate) unsafe fn run_tiles_avx2<K: Tiles>(
     // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
     unsafe { run_tiles::<crate::lanes::Avx2, K>(job, tiles, buf) }
 }
+
+/// [`run_tiles_avx2`] compiled with AVX-512 F and VL enabled (the AVX-512 back end's entries):
+/// the same operations, so the same bits, with 32 vector registers for the output transform's
+/// SiLU chains.
+///
+/// # Safety
+/// As [`run_tiles`]; the CPU must support AVX2, FMA and AVX-512 F and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+#[allow(private_bounds)]
+pub(crate) unsafe fn run_tiles_avx512<K: Tiles>(
+    job: &Job<'_>,
+    tiles: std::ops::Range<usize>,
+    buf: &mut [f32],
+) {
+    // SAFETY: forwarded contract; this function's target features make the AVX2 lanes valid.
+    unsafe { run_tiles::<crate::lanes::Avx2, K>(job, tiles, buf) }
+}
