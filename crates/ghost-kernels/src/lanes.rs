@@ -58,6 +58,31 @@ pub(crate) trait Lanes: Copy {
     /// The activation on four vectors, lane for lane what [`Lanes::activate`] gives; the AVX2
     /// back end runs SiLU and sigmoid on the four side by side (`simd::avx2::exp_n`).
     unsafe fn activate4(act: Activation, v: [Self; 4]) -> [Self; 4];
+    /// The 8x8 transpose: lane `j` of result `i` is lane `i` of `v[j]`. This default goes
+    /// through memory; AVX2 shuffles in registers.
+    #[inline(always)]
+    unsafe fn transpose8(v: [Self; 8]) -> [Self; 8] {
+        let mut m = [[0.0f32; LANES]; LANES];
+        for (row, x) in m.iter_mut().zip(v) {
+            Self::store(row.as_mut_ptr(), x);
+        }
+        let mut t = [[0.0f32; LANES]; LANES];
+        for (i, row) in t.iter_mut().enumerate() {
+            for (j, x) in row.iter_mut().enumerate() {
+                *x = m[j][i];
+            }
+        }
+        [
+            Self::load(t[0].as_ptr()),
+            Self::load(t[1].as_ptr()),
+            Self::load(t[2].as_ptr()),
+            Self::load(t[3].as_ptr()),
+            Self::load(t[4].as_ptr()),
+            Self::load(t[5].as_ptr()),
+            Self::load(t[6].as_ptr()),
+            Self::load(t[7].as_ptr()),
+        ]
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -191,6 +216,35 @@ mod x86 {
             let [a, b, c, d] = v;
             let [a, b, c, d] = crate::simd::avx2::activate_n(act, [a.0, b.0, c.0, d.0]);
             [Avx2(a), Avx2(b), Avx2(c), Avx2(d)]
+        }
+        #[inline(always)]
+        unsafe fn transpose8(v: [Self; 8]) -> [Self; 8] {
+            // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves swapped
+            // across: 24 shuffles, no memory.
+            let [Avx2(r0), Avx2(r1), Avx2(r2), Avx2(r3), Avx2(r4), Avx2(r5), Avx2(r6), Avx2(r7)] =
+                v;
+            let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+            let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+            let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            [
+                Avx2(_mm256_permute2f128_ps::<0x20>(u0, u4)),
+                Avx2(_mm256_permute2f128_ps::<0x20>(u1, u5)),
+                Avx2(_mm256_permute2f128_ps::<0x20>(u2, u6)),
+                Avx2(_mm256_permute2f128_ps::<0x20>(u3, u7)),
+                Avx2(_mm256_permute2f128_ps::<0x31>(u0, u4)),
+                Avx2(_mm256_permute2f128_ps::<0x31>(u1, u5)),
+                Avx2(_mm256_permute2f128_ps::<0x31>(u2, u6)),
+                Avx2(_mm256_permute2f128_ps::<0x31>(u3, u7)),
+            ]
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod backend;
 pub mod conv;
 mod conv_weights;
 pub mod depthwise;
+pub mod detect_decode;
 pub mod dfl;
 pub mod elementwise;
 mod error;

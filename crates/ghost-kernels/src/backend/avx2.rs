@@ -13,7 +13,8 @@ pub(super) static BACKEND: Backend = Backend {
 /// The AVX2 + FMA table (the AVX-512 VNNI back end lists the same kernels, compiled with
 /// AVX-512 enabled, plus its own GEMM tiles).
 pub(super) const KERNELS: Kernels = {
-    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) = split_kernels!(run_avx2);
+    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax, detect_decode) =
+        split_kernels!(run_avx2);
     Kernels {
         gemm: crate::pointwise::avx2::KERNEL,
         pointwise_small: Some(crate::pointwise::small::rows),
@@ -28,6 +29,7 @@ pub(super) const KERNELS: Kernels = {
         upsample,
         dfl,
         softmax,
+        detect_decode,
         quant: crate::quant::AVX2,
     }
 };

@@ -14,7 +14,7 @@ use crate::lanes::run_avx512;
 pub(super) static BACKEND: Backend = Backend {
     isa: Isa::Avx512Vnni,
     kernels: {
-        let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) =
+        let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax, detect_decode) =
             split_kernels!(run_avx512);
         Kernels {
             gemm: crate::pointwise::avx512::KERNEL,
@@ -33,6 +33,7 @@ pub(super) static BACKEND: Backend = Backend {
             upsample,
             dfl,
             softmax,
+            detect_decode,
         }
     },
 };

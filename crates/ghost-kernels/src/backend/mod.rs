@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use crate::conv::direct_plan::DirectPlan;
 use crate::conv::winograd::Job;
 use crate::depthwise::Plan as DepthwisePlan;
+use crate::detect_decode::DecodeKernel;
 use crate::dfl::DflKernel;
 use crate::elementwise::ElementwiseKernel;
 use crate::error::Result;
@@ -93,11 +94,13 @@ pub(crate) struct Kernels {
     pub dfl: RangeFn<DflKernel>,
     /// Row softmax.
     pub softmax: RangeFn<SoftmaxKernel>,
+    /// Detect's per-level decode (DFL + dist2bbox and the class sigmoid into `output0` rows).
+    pub detect_decode: RangeFn<DecodeKernel>,
     /// The INT8 kernels (GEMM tile, depthwise, quantize / dequantize).
     pub quant: crate::quant::QuantKernels,
 }
 
-/// The `Lanes`-generic kernels (element-wise, pooling, upsampling, DFL, softmax) of one back
+/// The `Lanes`-generic kernels (element-wise, pooling, upsampling, DFL, softmax, Detect decode) of one back
 /// end, given its entry wrapper: `$run::<K>` must run `K::run::<V>` for the back end's lanes `V`
 /// (inside `#[target_feature]` where the lanes need it).
 macro_rules! split_kernels {
@@ -109,6 +112,7 @@ macro_rules! split_kernels {
             $run::<crate::resize::Upsample2x>,
             $run::<crate::dfl::DflKernel>,
             $run::<crate::softmax::SoftmaxKernel>,
+            $run::<crate::detect_decode::DecodeKernel>,
         )
     };
 }
@@ -202,6 +206,7 @@ impl Backend {
                 "upsample",
                 "dfl",
                 "softmax",
+                "detect-decode",
             ]
             .map(String::from),
         );

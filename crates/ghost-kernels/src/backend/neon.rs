@@ -6,7 +6,8 @@ use crate::lanes::{run_neon, Neon};
 
 /// Every NEON microkernel.
 pub(super) static BACKEND: Backend = {
-    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) = split_kernels!(run_neon);
+    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax, detect_decode) =
+        split_kernels!(run_neon);
     Backend {
         isa: Isa::Neon,
         kernels: Kernels {
@@ -26,6 +27,7 @@ pub(super) static BACKEND: Backend = {
             upsample,
             dfl,
             softmax,
+            detect_decode,
             quant: crate::quant::NEON,
         },
     }

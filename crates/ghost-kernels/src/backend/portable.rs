@@ -7,7 +7,7 @@ use crate::lanes::{run_portable, Portable};
 
 /// Every portable microkernel.
 pub(super) static BACKEND: Backend = {
-    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) =
+    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax, detect_decode) =
         split_kernels!(run_portable);
     Backend {
         isa: Isa::Portable,
@@ -31,6 +31,7 @@ pub(super) static BACKEND: Backend = {
             upsample,
             dfl,
             softmax,
+            detect_decode,
             quant: crate::quant::PORTABLE,
         },
     }

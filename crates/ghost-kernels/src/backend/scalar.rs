@@ -8,7 +8,7 @@ use crate::scalar_lanes::{run_scalar, Scalar};
 
 /// Every scalar microkernel.
 pub(super) static BACKEND: Backend = {
-    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax) =
+    let (elementwise, max_pool, global_avg_pool, upsample, dfl, softmax, detect_decode) =
         split_kernels!(run_scalar);
     Backend {
         isa: Isa::Scalar,
@@ -32,6 +32,7 @@ pub(super) static BACKEND: Backend = {
             upsample,
             dfl,
             softmax,
+            detect_decode,
             quant: crate::quant::SCALAR,
         },
     }

@@ -4,7 +4,7 @@
 use ghost_kernels::{Backend, Isa};
 
 /// The families this suite exercises, and the file that does.
-const COVERED: [(&str, &str); 17] = [
+const COVERED: [(&str, &str); 18] = [
     ("gemm", "gemm.rs, conv.rs"),
     ("pointwise-small", "gemm.rs (cout <= 16)"),
     ("conv-direct", "conv.rs (packed_small_output)"),
@@ -18,6 +18,7 @@ const COVERED: [(&str, &str); 17] = [
     ("upsample", "pool.rs"),
     ("dfl", "reduce.rs"),
     ("softmax", "reduce.rs"),
+    ("detect-decode", "decode.rs"),
     ("gemm-i8", "quant.rs (pointwise and dense)"),
     ("depthwise-i8", "quant.rs"),
     ("quantize", "quant.rs"),

@@ -2,11 +2,13 @@
 //! arithmetic it shares: the GEMM tile (8x16 zmm with its own epilogue against 6x16 ymm: the
 //! same FMA sequence per output and SiLU / sigmoid with the same bits, `simd::avx512`), and
 //! the small-channel pointwise kernel, the direct stem kernel, depthwise, Winograd (stride 1
-//! and 2) and the element-wise activation (the AVX2 code compiled with AVX-512 enabled). Every epilogue; shapes with partial panels and odd channel counts.
+//! and 2), the element-wise activation and Detect's decode (the AVX2 code compiled with AVX-512
+//! enabled). Every epilogue; shapes with partial panels and odd channel counts.
 //! Skipped on CPUs without AVX-512 VNNI.
 
 use ghost_kernels::conv::{conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::depthwise::{depthwise_with_isa, PackedDepthwise};
+use ghost_kernels::detect_decode::{detect_decode_with_isa, DecodeTarget};
 use ghost_kernels::elementwise::activate_inplace_with_isa;
 use ghost_kernels::pointwise::{pointwise_with_isa, PackedPointwise};
 use ghost_kernels::testing::values;
@@ -123,6 +125,19 @@ fn avx512_matches_avx2_bitwise() {
             });
         }
     }
+    // Detect's decode (DFL + dist2bbox + sigmoid into output0 rows): 13 x 11 pixels (a short
+    // last block), 16 bins, 83 classes (a partial 8-class chunk).
+    let (h, w, bins, nc) = (13, 11, 16, 83);
+    let x = scaled(14, h * w * (4 * bins + nc));
+    let input = TensorView::dense(&x, 1, h, w, 4 * bins + nc).unwrap();
+    both("detect_decode", (4 + nc) * h * w, |isa, out| {
+        let mut target = DecodeTarget {
+            data: out,
+            anchors: h * w,
+            offset: 0,
+        };
+        detect_decode_with_isa(isa, &input, bins, nc, 8.0, &mut target, &threads).unwrap();
+    });
     for act in Activation::ALL {
         let x = scaled(13, 3 * 7 * 29);
         both(&format!("activate {act:?}"), x.len(), |isa, out| {

@@ -23,6 +23,7 @@ mod check;
 mod conv;
 mod coverage;
 mod cross_isa;
+mod decode;
 mod depthwise;
 mod elementwise;
 mod gemm;

@@ -15,7 +15,7 @@
 use ghost_kernels::pointwise::{pointwise, PackedPointwise};
 use ghost_kernels::softmax::softmax_rows;
 use ghost_kernels::{Epilogue, KernelError};
-use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{Context, KernelKind, RecordKind, TensorView, TensorViewMut, WeightSource};
 
 use super::conv::Conv;
 use crate::error::{Result, YoloError};
@@ -111,6 +111,34 @@ impl Attention {
         })
     }
 
+    /// Profiles one of a head's two matrix products (`m x k` times `k x n` on the pointwise
+    /// GEMM) as a pointwise kernel call named `{prefix}.{what}[head]`, so that `ghost-yolo
+    /// profile` counts them with the GEMM and not in the layer's "other" time. Nothing
+    /// (no name is built) when not profiling.
+    #[allow(clippy::too_many_arguments)]
+    fn record_product(
+        &self,
+        ctx: &mut Context,
+        timer: Option<std::time::Instant>,
+        what: &str,
+        head: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        if timer.is_some() {
+            let name = format!("{}.{what}[{head}]", self.name);
+            let floats = m * k + k * n + m * n;
+            ctx.record(
+                timer,
+                &name,
+                RecordKind::Kernel(KernelKind::Pointwise),
+                2 * (m * k * n) as u64,
+                4 * floats as u64,
+            );
+        }
+    }
+
     /// Computes `proj(v attn^T + pe(v)) + residual` into `out` (`residual` = the PSABlock
     /// shortcut, `None` without it).
     pub fn forward_into(
@@ -175,17 +203,20 @@ impl Attention {
                 }
                 let packed_k = pack_into(packed_k, keys, kd, pixels).map_err(&err)?;
                 let q = qkv_b.channels(base, kd).map_err(&err)?;
+                let timer = ctx.start_timer();
                 {
                     let mut s = TensorViewMut::dense(scores, 1, h, w, pixels).map_err(&err)?;
                     pointwise(&q, packed_k, &Epilogue::default(), &mut s, ctx.threads())
                         .map_err(&err)?;
                 }
+                self.record_product(ctx, timer, "qk", head, pixels, kd, pixels);
                 softmax_rows(scores, pixels, ctx.threads()).map_err(&err)?;
                 let packed_v = pack_into(packed_v, values_t, pixels, hd).map_err(&err)?;
                 let mut core_all = core.view_mut();
                 let mut core_b = core_all.batch_item_mut(b).map_err(&err)?;
                 let mut core_bh = core_b.channels_mut(head * hd, hd).map_err(&err)?;
                 let s = TensorView::dense(scores, 1, h, w, pixels).map_err(&err)?;
+                let timer = ctx.start_timer();
                 pointwise(
                     &s,
                     packed_v,
@@ -194,6 +225,7 @@ impl Attention {
                     ctx.threads(),
                 )
                 .map_err(&err)?;
+                self.record_product(ctx, timer, "sv", head, pixels, pixels, hd);
             }
         }
         ctx.put_state(state);

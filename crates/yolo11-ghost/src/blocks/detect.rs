@@ -5,27 +5,15 @@
 //! then the sigmoid class scores. Anchors are grid cell centres (`x + 0.5, y + 0.5`), levels in
 //! order (P3, P4, P5), pixels row-major within a level, as `make_anchors` lays them out.
 
-use ghost_kernels::dfl::dfl;
-use ghost_kernels::elementwise::activate_inplace;
+use ghost_kernels::detect_decode::{detect_decode, DecodeTarget};
 use ghost_layers::{
-    Activation, Context, ConvInput, QuantizedTensor, Tensor, TensorView, TensorViewMut,
-    WeightSource,
+    Context, ConvInput, QuantizedTensor, Tensor, TensorView, TensorViewMut, WeightSource,
 };
 use ndarray::Array3;
 
 use super::conv::Conv;
-use super::resample::copy_into;
 use crate::error::{Result, YoloError};
 use crate::spec::{ConvArgs, DetectArgs};
-
-/// Anchors per block of the class-logit transpose (64 pixels of `4 * 16 + 80` logits = 37 KB).
-const TRANSPOSE_BLOCK: usize = 64;
-
-/// Fewest class rows worth a thread in the class-logit transpose.
-const CLASS_ROWS_PER_THREAD: usize = 8;
-
-/// Scores per "pixel" of the sigmoid pass over the class rows (the threads split pixels).
-const SIGMOID_ROW: usize = 256;
 
 #[derive(Clone, Debug)]
 struct Level {
@@ -249,95 +237,30 @@ impl Detect {
                 }
                 result?;
             }
-            let mut dist = ctx.alloc([n, h, w, 4]);
-            let box_logits = logits.view().channels(0, 4 * bins)?;
-            if bins > 1 {
-                dfl(&box_logits, bins, &mut dist.view_mut(), ctx.threads())
-                    .map_err(|source| YoloError::kernel(format!("{}.dfl", self.name), source))?;
-            } else {
-                copy_into(&box_logits, &mut dist.view_mut())?;
-            }
-            let stride = stride as f32;
-            let (dist_v, logits_v) = (dist.view(), logits.view());
+            // DFL + dist2bbox into the box rows and the sigmoid into the class rows of this
+            // level's anchor columns, one pass over the logits (ghost_kernels::detect_decode).
             let out_flat = out.as_slice_mut().expect("output0 is in standard layout");
+            let item_len = (4 + nc) * anchors;
             for b in 0..n {
-                let item = &mut out_flat[b * (4 + nc) * anchors..(b + 1) * (4 + nc) * anchors];
-                for y in 0..h {
-                    for xi in 0..w {
-                        let p = (b * h + y) * w + xi;
-                        let a = offset + y * w + xi;
-                        let d = dist_v.pixel(p);
-                        // dist2bbox(xywh=True) then * stride, in PyTorch's operation order.
-                        let (ax, ay) = (xi as f32 + 0.5, y as f32 + 0.5);
-                        let (x1, y1, x2, y2) = (ax - d[0], ay - d[1], ax + d[2], ay + d[3]);
-                        item[a] = (x1 + x2) / 2.0 * stride;
-                        item[anchors + a] = (y1 + y2) / 2.0 * stride;
-                        item[2 * anchors + a] = (x2 - x1) * stride;
-                        item[3 * anchors + a] = (y2 - y1) * stride;
-                    }
-                }
-                // Class logits, transposed into their rows in blocks of anchors: a block's
-                // logits stay in cache while every class row receives one contiguous run (one
-                // class row at a time across all anchors strided through ~nc cache lines per
-                // anchor). The sigmoid runs once over all of them below. The class rows are
-                // split between the threads (each reads its classes' columns of the logits,
-                // which both threads produced).
-                // Strided reads straight from the logits buffer: building a pixel slice per
-                // element (an assert and an offset multiply each) was measurably slower (see
-                // docs/performance.md#measurements-behind-code-decisions-model-level).
-                let pixels = h * w;
-                let layout = *logits_v.layout();
-                let data = logits.buffer();
-                // The view was checked to hold every pixel, so no column runs short.
-                debug_assert!(
-                    pixels == 0
-                        || layout.pixel_offset(b * pixels + pixels - 1) + 4 * bins + nc
-                            <= data.len()
-                );
-                let class_rows = &mut item[4 * anchors..];
-                let min_rows = CLASS_ROWS_PER_THREAD * anchors;
-                ctx.threads()
-                    .for_each_chunk_mut(class_rows, min_rows, anchors, |first, rows| {
-                        let k0 = first / anchors;
-                        for start in (0..pixels).step_by(TRANSPOSE_BLOCK) {
-                            let end = (start + TRANSPOSE_BLOCK).min(pixels);
-                            let first_logit = layout.pixel_offset(b * pixels + start) + 4 * bins;
-                            for (k, row) in (k0..).zip(rows.chunks_exact_mut(anchors)) {
-                                let column =
-                                    data[first_logit + k..].iter().step_by(layout.pixel_stride);
-                                let run = &mut row[offset + start..offset + end];
-                                for (v, &x) in run.iter_mut().zip(column) {
-                                    *v = x;
-                                }
-                            }
-                        }
-                    });
+                let item = &mut out_flat[b * item_len..(b + 1) * item_len];
+                let logits_b = logits.view().batch_item(b)?;
+                let mut target = DecodeTarget {
+                    data: item,
+                    anchors,
+                    offset,
+                };
+                detect_decode(
+                    &logits_b,
+                    bins,
+                    nc,
+                    stride as f32,
+                    &mut target,
+                    ctx.threads(),
+                )
+                .map_err(|source| YoloError::kernel(format!("{}.decode", self.name), source))?;
             }
-            ctx.recycle(dist);
             ctx.recycle(logits);
             offset += h * w;
-        }
-        // Scores: the class rows of each batch item are one contiguous block of nc * A logits.
-        let out_flat = out.as_slice_mut().expect("output0 is in standard layout");
-        for b in 0..n {
-            let scores = &mut out_flat[(b * (4 + nc) + 4) * anchors..(b + 1) * (4 + nc) * anchors];
-            // As rows of 256 "channels" (plus one shorter row), so the threads can split them:
-            // a single pixel of nc * A channels would run on one thread.
-            let (body, rest) = scores.split_at_mut(scores.len() / SIGMOID_ROW * SIGMOID_ROW);
-            let parts = [
-                (body.len() / SIGMOID_ROW, SIGMOID_ROW, body),
-                (1, rest.len(), rest),
-            ];
-            for (rows, row, part) in parts {
-                if part.is_empty() {
-                    continue;
-                }
-                let sigmoid_err =
-                    |source| YoloError::kernel(format!("{}.sigmoid", self.name), source);
-                let mut view = TensorViewMut::dense(part, 1, 1, rows, row).map_err(sigmoid_err)?;
-                activate_inplace(&mut view, Activation::Sigmoid, ctx.threads())
-                    .map_err(sigmoid_err)?;
-            }
         }
         Ok(())
     }
