@@ -13,7 +13,7 @@
 //! 13 / 16 = n.17 / n.20, s-ghost = s.17 / s.20, m-ghost = m.17 / m.7).
 
 use ghost_benches::values;
-use ghost_benches::{median, thread_cpu_ms};
+use ghost_benches::{median, rounds_and_shapes, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::{
     Activation, Backend, Epilogue, Isa, TensorView, TensorViewMut, Threads, Window,
@@ -44,18 +44,7 @@ const SHAPES: &[&str] = &[
 fn main() {
     // `cargo bench` passes `--bench`; anything numeric is the round count, `a:b:c:d` a shape.
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds = args
-        .iter()
-        .find_map(|a| a.parse::<usize>().ok())
-        .unwrap_or(5);
-    let mut shapes: Vec<&str> = args
-        .iter()
-        .filter(|a| a.matches(':').count() == 3)
-        .map(String::as_str)
-        .collect();
-    if shapes.is_empty() {
-        shapes = SHAPES.to_vec();
-    }
+    let (rounds, shapes) = rounds_and_shapes(&args, 5, |a| a.matches(':').count() == 3, SHAPES);
     let threads = Threads::single();
     // The x86 back ends this CPU runs (their FP32 kernels differ only in the GEMM tile).
     let isas: Vec<Isa> = Backend::supported()

@@ -10,7 +10,7 @@
 //! ```
 
 use ghost_benches::values;
-use ghost_benches::{median, thread_cpu_ms};
+use ghost_benches::{median, rounds_and_shapes, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::elementwise::activate_inplace;
@@ -131,22 +131,12 @@ fn layer(spec: &str, act: Activation) -> Layer {
 fn main() {
     // `cargo bench` passes `--bench`; anything numeric is the round count, `kind:...` a shape.
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds = args
-        .iter()
-        .find_map(|a| a.parse::<usize>().ok())
-        .unwrap_or(5);
-    let mut shapes: Vec<&str> = args
-        .iter()
-        .filter(|a| {
-            ["conv:", "pw:", "dw:", "act:"]
-                .iter()
-                .any(|k| a.starts_with(k))
-        })
-        .map(String::as_str)
-        .collect();
-    if shapes.is_empty() {
-        shapes = SHAPES.to_vec();
-    }
+    let is_shape = |a: &str| {
+        ["conv:", "pw:", "dw:", "act:"]
+            .iter()
+            .any(|k| a.starts_with(k))
+    };
+    let (rounds, shapes) = rounds_and_shapes(&args, 5, is_shape, SHAPES);
     // `identity` drops the SiLU epilogue (to see its share).
     let act = if args.iter().any(|a| a == "identity") {
         Activation::Identity

@@ -12,7 +12,7 @@
 //! yolo11n / s / m's stems).
 
 use ghost_benches::values;
-use ghost_benches::{median, thread_cpu_ms};
+use ghost_benches::{median, rounds_and_shapes, thread_cpu_ms};
 use ghost_kernels::conv::{conv2d_with_isa, ConvScratch, PackedConv};
 use ghost_kernels::{
     Activation, Backend, Epilogue, Isa, NhwcLayout, StridedView, TensorView, TensorViewMut,
@@ -23,18 +23,7 @@ const SHAPES: &[&str] = &["640:4", "640:16", "640:32", "640:64"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds = args
-        .iter()
-        .find_map(|a| a.parse::<usize>().ok())
-        .unwrap_or(5);
-    let mut shapes: Vec<&str> = args
-        .iter()
-        .filter(|a| a.matches(':').count() == 1)
-        .map(String::as_str)
-        .collect();
-    if shapes.is_empty() {
-        shapes = SHAPES.to_vec();
-    }
+    let (rounds, shapes) = rounds_and_shapes(&args, 5, |a| a.matches(':').count() == 1, SHAPES);
     let threads = Threads::single();
     let isas: Vec<Isa> = Backend::supported()
         .map(|b| b.isa())

@@ -229,3 +229,28 @@ pub fn median(v: &[f64]) -> f64 {
     s.sort_by(f64::total_cmp);
     s[s.len() / 2]
 }
+
+/// The command line of the `*_cpu` benches: the first numeric argument is the round count
+/// (`default_rounds` without one), every argument `is_shape` accepts is a shape to run (`defaults`
+/// without any). `cargo bench` passes `--bench` too, which neither matches.
+pub fn rounds_and_shapes<'a>(
+    args: &'a [String],
+    default_rounds: usize,
+    is_shape: impl Fn(&str) -> bool,
+    defaults: &[&'a str],
+) -> (usize, Vec<&'a str>) {
+    let rounds = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(default_rounds);
+    let shapes: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| is_shape(a))
+        .collect();
+    if shapes.is_empty() {
+        (rounds, defaults.to_vec())
+    } else {
+        (rounds, shapes)
+    }
+}
