@@ -13,7 +13,7 @@
 //! 13 / 16 = n.17 / n.20, s-ghost = s.17 / s.20, m-ghost = m.17 / m.7).
 
 use ghost_benches::values;
-use ghost_benches::{median, rounds_and_shapes, thread_cpu_ms};
+use ghost_benches::{cpu_ms_per_call, median, rounds_and_shapes};
 use ghost_kernels::conv::{conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::{
     Activation, Backend, Epilogue, Isa, TensorView, TensorViewMut, Threads, Window,
@@ -90,11 +90,7 @@ fn main() {
                     )
                 };
                 run().unwrap();
-                let t0 = thread_cpu_ms();
-                for _ in 0..reps {
-                    run().unwrap();
-                }
-                times.push((thread_cpu_ms() - t0) / reps as f64);
+                times.push(cpu_ms_per_call(reps, || run().unwrap()));
             }
         }
         let list = |v: &[f64]| {

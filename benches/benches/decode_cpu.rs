@@ -9,7 +9,7 @@
 //! cargo bench -p ghost-benches --bench decode_cpu -- [ROUNDS]
 //! ```
 
-use ghost_benches::{median, thread_cpu_ms, values};
+use ghost_benches::{cpu_ms_per_call, median, values};
 use ghost_kernels::detect_decode::{detect_decode, DecodeTarget};
 use ghost_kernels::dfl::dfl;
 use ghost_kernels::elementwise::activate_inplace;
@@ -103,11 +103,7 @@ fn main() {
             [true, false]
         } {
             run(which);
-            let t0 = thread_cpu_ms();
-            for _ in 0..reps {
-                run(which);
-            }
-            let ms = (thread_cpu_ms() - t0) / reps as f64;
+            let ms = cpu_ms_per_call(reps, || run(which));
             if which {
                 new.push(ms)
             } else {

@@ -11,7 +11,7 @@
 //! ```
 //! (skips, with a line, on CPUs without AVX-512 VNNI.)
 
-use ghost_benches::{median, thread_cpu_ms, values, POINTWISE};
+use ghost_benches::{cpu_ms_per_call, median, values, POINTWISE};
 use ghost_kernels::conv::{conv2d_with_isa, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::pointwise::{pointwise_with_isa, PackedPointwise};
 use ghost_kernels::{Activation, Epilogue, Isa, TensorView, TensorViewMut, Threads, Window};
@@ -38,11 +38,9 @@ fn compare(
     let mut ms = [vec![], vec![]];
     for _ in 0..rounds {
         for (isa, times) in ISAS.iter().zip(&mut ms) {
-            let t0 = thread_cpu_ms();
-            for _ in 0..reps {
+            times.push(cpu_ms_per_call(reps, || {
                 run(*isa, false);
-            }
-            times.push((thread_cpu_ms() - t0) / reps as f64);
+            }));
         }
     }
     let (a, z) = (median(&ms[0]), median(&ms[1]));

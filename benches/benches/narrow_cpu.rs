@@ -10,7 +10,7 @@
 //! ```
 
 use ghost_benches::values;
-use ghost_benches::{median, rounds_and_shapes, thread_cpu_ms};
+use ghost_benches::{cpu_ms_per_call, median, rounds_and_shapes};
 use ghost_kernels::conv::{conv2d, ConvAlgorithm, ConvScratch, PackedConv};
 use ghost_kernels::depthwise::{depthwise, PackedDepthwise};
 use ghost_kernels::elementwise::activate_inplace;
@@ -150,11 +150,7 @@ fn main() {
         run();
         let mut ms = Vec::new();
         for _ in 0..rounds {
-            let t0 = thread_cpu_ms();
-            for _ in 0..reps {
-                run();
-            }
-            ms.push((thread_cpu_ms() - t0) / reps as f64);
+            ms.push(cpu_ms_per_call(reps, &mut run));
         }
         let m = median(&ms);
         let list: Vec<String> = ms.iter().map(|t| format!("{t:.3}")).collect();

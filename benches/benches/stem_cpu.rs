@@ -12,7 +12,7 @@
 //! yolo11n / s / m's stems).
 
 use ghost_benches::values;
-use ghost_benches::{median, rounds_and_shapes, thread_cpu_ms};
+use ghost_benches::{cpu_ms_per_call, median, rounds_and_shapes};
 use ghost_kernels::conv::{conv2d_with_isa, ConvScratch, PackedConv};
 use ghost_kernels::{
     Activation, Backend, Epilogue, Isa, NhwcLayout, StridedView, TensorView, TensorViewMut,
@@ -84,11 +84,7 @@ fn main() {
                     )
                 };
                 run().unwrap();
-                let t0 = thread_cpu_ms();
-                for _ in 0..reps {
-                    run().unwrap();
-                }
-                times.push((thread_cpu_ms() - t0) / reps as f64);
+                times.push(cpu_ms_per_call(reps, || run().unwrap()));
             }
         }
         for ((label, _, _), t) in variants.iter().zip(&ms) {

@@ -223,6 +223,16 @@ pub fn thread_cpu_ms() -> f64 {
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
 }
 
+/// Thread CPU time per call of `f`, in ms, over `reps` back-to-back calls (the caller warms up
+/// first where it needs to).
+pub fn cpu_ms_per_call(reps: usize, mut f: impl FnMut()) -> f64 {
+    let t0 = thread_cpu_ms();
+    for _ in 0..reps {
+        f();
+    }
+    (thread_cpu_ms() - t0) / reps as f64
+}
+
 /// The median of `v` (the upper one of an even count); `v` must not be empty.
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
