@@ -269,6 +269,46 @@ fn two_threads_split_the_work() {
     }
 }
 
+/// Every window x `cins` x `couts` x image size that has an output, on packed inputs through the
+/// GEMM path, each epilogue in turn and the batch alternating 1 / 2; seeds from `seed`.
+fn packed_gemm_sweep(
+    b: &Backend,
+    windows: &[Window],
+    cins: &[usize],
+    couts: &[usize],
+    sizes: &[(usize, usize)],
+    seed: u64,
+) {
+    let epis = epilogues();
+    let mut i = 0;
+    for &win in windows {
+        for &cin in cins {
+            for &cout in couts {
+                for &(h, w) in sizes {
+                    if win.output_size(h, w).is_err() {
+                        continue;
+                    }
+                    let (act, residual) = epis[i % epis.len()];
+                    i += 1;
+                    check(
+                        b,
+                        &Case {
+                            shape: [1 + i % 2, h, w, cin],
+                            cout,
+                            window: win,
+                            algorithm: ConvAlgorithm::Gemm,
+                            act,
+                            residual,
+                            seed: seed + i as u64,
+                            packed_input: true,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Packed inputs of 16-32 channels, which the GEMM reads as row taps (`kw * cin` contiguous
 /// floats per kernel row) instead of indirect rows (yolo11n `model.1`, 16 -> 32 at stride 2):
 /// stride 1 and 2, asymmetric padding, border-only and odd images, outputs around the panel
@@ -290,35 +330,15 @@ fn packed_row_taps_up_to_32_channels() {
         ),
         square_window(5, 2, Padding::uniform(2)),
     ];
-    let epis = epilogues();
     for b in backends() {
-        let mut i = 0;
-        for win in windows {
-            for cin in [16, 24, 32, 33] {
-                for cout in [1, 17, 32] {
-                    for (h, w) in [(1, 1), (7, 13), (16, 17)] {
-                        if win.output_size(h, w).is_err() {
-                            continue;
-                        }
-                        let (act, residual) = epis[i % epis.len()];
-                        i += 1;
-                        check(
-                            b,
-                            &Case {
-                                shape: [1 + i % 2, h, w, cin],
-                                cout,
-                                window: win,
-                                algorithm: ConvAlgorithm::Gemm,
-                                act,
-                                residual,
-                                seed: 700 + i as u64,
-                                packed_input: true,
-                            },
-                        );
-                    }
-                }
-            }
-        }
+        packed_gemm_sweep(
+            b,
+            &windows,
+            &[16, 24, 32, 33],
+            &[1, 17, 32],
+            &[(1, 1), (7, 13), (16, 17)],
+            700,
+        );
         // yolo11n's model.1 shape, small: two threads split the pixels mid-row.
         check(
             b,
@@ -380,35 +400,15 @@ fn packed_small_output() {
         square_window(5, 1, Padding::uniform(2)),
         square_window(3, 3, Padding::uniform(1)),
     ];
-    let epis = epilogues();
     for b in backends() {
-        let mut i = 0;
-        for win in windows {
-            for cin in [1, 3, 4] {
-                for cout in [1, 3, 4, 5, 8, 9, 16, 17, 31, 64, 65] {
-                    for (h, w) in [(1, 1), (2, 3), (7, 13), (16, 17)] {
-                        if win.output_size(h, w).is_err() {
-                            continue;
-                        }
-                        let (act, residual) = epis[i % epis.len()];
-                        i += 1;
-                        check(
-                            b,
-                            &Case {
-                                shape: [1 + i % 2, h, w, cin],
-                                cout,
-                                window: win,
-                                algorithm: ConvAlgorithm::Gemm,
-                                act,
-                                residual,
-                                seed: 300 + i as u64,
-                                packed_input: true,
-                            },
-                        );
-                    }
-                }
-            }
-        }
+        packed_gemm_sweep(
+            b,
+            &windows,
+            &[1, 3, 4],
+            &[1, 3, 4, 5, 8, 9, 16, 17, 31, 64, 65],
+            &[(1, 1), (2, 3), (7, 13), (16, 17)],
+            300,
+        );
         // Large enough for two threads to split the pixels (bitwise equal to one thread), split
         // mid-row between the threads, with the stems' output counts (4, 16, 32, 64).
         for (shape, cout, residual) in [
