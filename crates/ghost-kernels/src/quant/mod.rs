@@ -37,6 +37,15 @@ mod view;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod vnni;
 #[cfg(target_arch = "x86_64")]
+mod vnni_finish;
+#[cfg(target_arch = "x86_64")]
+mod vnni_gemm;
+#[cfg(target_arch = "x86_64")]
+#[doc(hidden)]
+pub mod vnni_peak;
+#[cfg(target_arch = "x86_64")]
+mod vnni_rows;
+#[cfg(target_arch = "x86_64")]
 mod x86_tile;
 
 use std::ops::Range;
@@ -51,6 +60,9 @@ pub use params::{
 };
 pub use pointwise::{pointwise_i8, pointwise_i8_u8, pointwise_i8_with_isa, PackedPointwiseI8};
 pub use view::{U8View, U8ViewMut};
+#[cfg(target_arch = "x86_64")]
+#[doc(hidden)]
+pub use vnni_gemm::USE_SHARED_DRIVER;
 
 use convert::ConvertFn;
 use depthwise_kernel::{DwPixelFn, DwPlan};
@@ -113,11 +125,14 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     dequantize: avx2::dequantize_rows,
 };
 
-/// The AVX2 INT8 kernels with the GEMM tile on AVX-512 VNNI (`vpdpbusd`).
+/// The AVX2 INT8 kernels with the GEMM on AVX-512 VNNI (`vpdpbusd`): the 8 x 32 zmm driver,
+/// tile and epilogue of [`vnni_gemm`]; the 4 x 16 ymm tile serves the shared driver's
+/// narrow-output path (`cout < 16`).
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_VNNI: QuantKernels = QuantKernels {
-    gemm_name: "gemm-i8 4x16 vpdpbusd",
+    gemm_name: "gemm-i8 8x32 vpdpbusd",
     gemm: vnni::gemm_tile,
+    gemm_rows: vnni_gemm::gemm_rows_vnni,
     ..AVX2
 };
 
