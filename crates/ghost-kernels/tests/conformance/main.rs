@@ -29,6 +29,7 @@ mod elementwise;
 mod gemm;
 mod pool;
 mod quant;
+mod quant_tile;
 mod reduce;
 mod special;
 

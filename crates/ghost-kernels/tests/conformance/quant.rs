@@ -29,7 +29,7 @@ use crate::{backends, epilogues};
 /// Sentinel byte around u8 views: must survive every kernel.
 const SENTINEL: u8 = 0xA5;
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn bytes(seed: u64, len: usize) -> Vec<u8> {
     values(seed, len)
         .into_iter()
         .map(|v| ((v + 1.0) * 127.99) as u8)
@@ -91,20 +91,20 @@ fn run_threads_u8(
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Pointwise,
     Dense(Window),
     Depthwise(Window),
 }
 
-struct Case {
-    kind: Kind,
+pub(crate) struct Case {
+    pub kind: Kind,
     /// Input `(n, h, w, cin)`.
-    shape: [usize; 4],
-    cout: usize,
-    act: Activation,
-    residual: Option<AddOrder>,
-    seed: u64,
+    pub shape: [usize; 4],
+    pub cout: usize,
+    pub act: Activation,
+    pub residual: Option<AddOrder>,
+    pub seed: u64,
 }
 
 impl Case {
@@ -115,13 +115,13 @@ impl Case {
         }
     }
 
-    fn out_shape(&self) -> [usize; 4] {
+    pub(crate) fn out_shape(&self) -> [usize; 4] {
         let [n, h, w, _] = self.shape;
         let (oh, ow) = self.window().output_size(h, w).unwrap();
         [n, oh, ow, self.cout]
     }
 
-    fn weights_per_out(&self) -> usize {
+    pub(crate) fn weights_per_out(&self) -> usize {
         let w = self.window();
         let k = w.kernel_h * w.kernel_w;
         match self.kind {
@@ -197,7 +197,7 @@ fn reference_acc(c: &Case, input: &U8View<'_>, zp: u8, codes: &[i8]) -> Vec<i64>
 }
 
 /// The accumulators, exactly: unit scales, no bias, identity, f32 output.
-fn check_exact(b: &Backend, c: &Case) {
+pub(crate) fn check_exact(b: &Backend, c: &Case) {
     let what = format!(
         "{} {:?} {:?} -> {} exact",
         b.label(),
@@ -511,7 +511,7 @@ fn depthwise_i8_wide_rows_are_exact() {
 /// `case` (seeded inputs) with weight `codes` on dense input and output views, the kernels'
 /// flat-row paths: f32 output, f32 with a dense residual added before and after the
 /// activation, and u8 output, each against the reference bit for bit. `what` names the case.
-fn check_dense_exact(b: &Backend, case: &Case, codes: &[i8], what: &str) {
+pub(crate) fn check_dense_exact(b: &Backend, case: &Case, codes: &[i8], what: &str) {
     let [n, h, w, cin] = case.shape;
     let [_, oh, ow, cout] = case.out_shape();
     let x = bytes(case.seed, n * h * w * cin);
