@@ -54,6 +54,8 @@ mod x86 {
         residual: bool,
         /// Requantized u8 output (the next layer is INT8) instead of f32.
         u8_out: bool,
+        /// SiLU, or the identity (the GEMM without the activation's cost).
+        act: Activation,
     }
 
     const fn s(
@@ -73,6 +75,7 @@ mod x86 {
             stride,
             residual: false,
             u8_out: false,
+            act: Activation::Silu,
         }
     }
 
@@ -83,6 +86,10 @@ mod x86 {
         s("n_16_3x3s2_40_128x128", 40, 128, 128, 3, 2),
         s("n_12_cv2_1x1_80_96x64", 80, 96, 64, 1, 1),
         s("n_19_cv3_0_0_1_1x1_80_64x64", 80, 64, 64, 1, 1),
+        Shape {
+            act: Activation::Identity,
+            ..s("n_19_cv3_0_0_1_1x1_80_64x64_identity", 80, 64, 64, 1, 1)
+        },
         s("n_coco_cls_1x1_80_64x80", 80, 64, 80, 1, 1),
         Shape {
             residual: true,
@@ -166,9 +173,9 @@ mod x86 {
         let out_params = QuantParams::from_range(-0.3, 5.0).expect("params");
         let res_view = TensorView::dense(&res, 1, oh, ow, sh.cout).expect("residual");
         let epilogue = if sh.residual {
-            Epilogue::with_residual(Activation::Silu, res_view, AddOrder::BeforeActivation)
+            Epilogue::with_residual(sh.act, res_view, AddOrder::BeforeActivation)
         } else {
-            Epilogue::act(Activation::Silu)
+            Epilogue::act(sh.act)
         };
         let pw = (sh.k == 1)
             .then(|| PackedPointwiseI8::new(&real, Some(&bias), sh.cin, sh.cout).expect("pack"));

@@ -16,6 +16,9 @@ use super::vnni_rows::MR8;
 use crate::act::AddOrder;
 use crate::simd::avx512::activate_n;
 
+/// Vectors per activation call.
+const CHAINS: usize = 4;
+
 /// Finishes the `valid` first rows of a tile: row `r` is output pixel `p0 + r`, panel `j` of
 /// the tile holds channels `c0 + 16 j ..` (`c0 + 16 j < cout` for every `j < P`).
 ///
@@ -72,18 +75,18 @@ pub(crate) unsafe fn finish_tile<const P: usize>(
                 }
             }
         }
-        // Four vectors per activation call (the SiLU `exp` chains side by side).
-        let rows_per_call = 4 / P;
+        // `CHAINS` vectors per activation call (the SiLU `exp` chains side by side).
+        let rows_per_call = CHAINS / P;
         for r0 in (0..MR8).step_by(rows_per_call) {
             if r0 >= valid {
                 break;
             }
-            let mut v = [_mm512_setzero_ps(); 4];
-            for i in 0..4 {
+            let mut v = [_mm512_setzero_ps(); CHAINS];
+            for i in 0..CHAINS {
                 v[i] = y[r0 + i / P][i % P];
             }
             let v = activate_n(f.act, v);
-            for i in 0..4 {
+            for i in 0..CHAINS {
                 y[r0 + i / P][i % P] = v[i];
             }
         }
