@@ -18,7 +18,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::gemm::{GemmPlan, Source};
+use super::gemm::{GemmPlan, Source, MAX_TAPS};
 use super::pack::{KG, NR};
 use super::vnni_finish::finish_tile;
 use super::vnni_rows::{fill_tile, Cursor, RowTable, MR8};
@@ -119,7 +119,7 @@ pub(crate) unsafe fn gemm_rows_vnni(plan: &GemmPlan<'_>, rows: Range<usize>) {
     }
     let w = plan.weights;
     let panels = w.panels();
-    let mut a: RowTable = [std::ptr::null(); _];
+    let mut a: RowTable = [std::ptr::null(); MAX_TAPS * MR8];
     let mut cursor = match plan.source {
         Source::Window(ref s) => Cursor::new(s, rows.start),
         Source::Pointwise { .. } => Cursor::default(),
