@@ -38,9 +38,10 @@ pub struct QuantizeArgs {
     /// Convs kept in FP32, comma-separated: first, box (Detect cv2), box-head (Detect cv2.*.2,
     /// the DFL logits), cls-out (Detect cv3.*.2), cls (Detect cv3), psa (C2PSA), depthwise
     /// (every depthwise conv), winograd (3x3 stride-1 convs FP32 runs with Winograd),
-    /// narrow or narrow:N (convs with fewer than N input or output channels, default N 32), a tensor
-    /// prefix (model.9), or none. Default: first,box-head,depthwise,narrow (docs/int8.md; on
-    /// CPUs without AVX-512 VNNI the Winograd-shaped INT8 convs run FP32 at load time).
+    /// narrow or narrow:N (1x1 convs with fewer than N input or output channels, default N 32;
+    /// kxk convs with fewer than min(N, 16)), a tensor prefix (model.9), or none. Default:
+    /// first,depthwise,narrow (docs/int8.md; on CPUs without AVX-512 VNNI the Winograd-shaped
+    /// INT8 convs run FP32 at load time).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub fp32: Option<Vec<String>>,
 

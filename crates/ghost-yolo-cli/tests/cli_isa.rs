@@ -138,8 +138,10 @@ fn kernel_of<'a>(profile: &'a str, conv: &str) -> Option<&'a str> {
 #[test]
 fn an_int8_file_runs_its_winograd_shaped_convs_fp32_on_avx2_alone() {
     // The file is the same for every CPU; the loader decides (docs/int8.md, "Box branch and
-    // Winograd convs in INT8"): Detect's box 3x3 convs are INT8 in the default file, FP32
-    // Winograd on `avx2`, INT8 on `avx512vnni`; the box head stays FP32 pointwise everywhere.
+    // Winograd convs in INT8"): Detect's box 3x3 convs and the 16-channel 3x3 convs of
+    // model.12's bottleneck are INT8 in the default file, FP32 Winograd on `avx2`, INT8 on
+    // `avx512vnni`; the box head (1x1) is INT8 everywhere (docs/int8.md, "Session 14, rule
+    // after the new GEMM").
     let dir = std::env::temp_dir().join(format!("ghost-yolo-cli-isa-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("int8.safetensors");
@@ -194,7 +196,18 @@ fn an_int8_file_runs_its_winograd_shaped_convs_fp32_on_avx2_alone() {
                 );
             }
             let head = format!("model.19.cv2.{level}.2");
-            assert_eq!(kernel_of(&out, &head), Some("pointwise"), "{isa:?}: {out}");
+            assert_eq!(
+                kernel_of(&out, &head),
+                Some("pointwise-i8"),
+                "{isa:?}: {out}"
+            );
+        }
+        for conv in ["model.12.m.0.cv1", "model.12.m.0.cv2"] {
+            assert_eq!(
+                kernel_of(&out, conv),
+                Some(box_conv),
+                "{isa:?} {conv}: {out}"
+            );
         }
         // A wide 1x1 conv is INT8 on both.
         assert_eq!(

@@ -11,6 +11,7 @@ use ghost_layers::{SafetensorsFile, WeightSource};
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::quantize::{
     quantize, Fp32Rule, LayerDecision, QuantizeError, QuantizeOptions, NARROW_CHANNELS,
+    NARROW_DENSE_CHANNELS,
 };
 use yolo11_ghost::val::Dataset;
 
@@ -46,9 +47,11 @@ fn the_quantized_default_model_loads_and_detects_what_fp32_detects() {
     assert_eq!(report.imgsz, 320, "the weights' training size");
     let int8: Vec<_> = report.layers.iter().filter(|l| l.int8).collect();
     assert!(int8.len() > 20, "{} INT8 convs", int8.len());
-    // The default FP32 groups: the first conv, the last conv of Detect's box branch (the DFL
-    // logits), depthwise convs and narrow convs. The convs FP32 runs with the stride-1 Winograd
-    // (as `ConvAlgorithm::choose` decides: the box branch's 3x3 convs among them) are stored INT8.
+    // The default FP32 groups: the first conv, depthwise convs and narrow convs (pointwise below
+    // NARROW_CHANNELS, dense 3x3 below NARROW_DENSE_CHANNELS). Detect's box branch, its DFL
+    // logits conv included, and the convs FP32 runs with the stride-1 Winograd (as
+    // `ConvAlgorithm::choose` decides: the box branch's 3x3 convs and the 16-channel
+    // `model.12.m.0` among them) are stored INT8.
     assert!(report.layers.iter().any(|l| l.depthwise));
     let winograd = |l: &LayerDecision| {
         l.spec.groups == 1
@@ -57,19 +60,45 @@ fn the_quantized_default_model_loads_and_detects_what_fp32_detects() {
                 ghost_kernels::conv::ConvAlgorithm::Winograd
             )
     };
-    let narrow = |l: &LayerDecision| l.spec.cin.min(l.spec.cout) < NARROW_CHANNELS;
+    let narrow = |l: &LayerDecision| {
+        let pointwise = l.spec.window.kernel_h == 1 && l.spec.window.kernel_w == 1;
+        let bound = if pointwise || l.spec.groups > 1 {
+            NARROW_CHANNELS
+        } else {
+            NARROW_DENSE_CHANNELS
+        };
+        l.spec.cin.min(l.spec.cout) < bound
+    };
     assert!(report.layers.iter().any(|l| winograd(l) && l.int8));
     assert!(report
         .layers
         .iter()
         .any(|l| l.conv.starts_with("model.19.cv2.0.0") && l.int8));
+    // The box head (DFL logits) and the 16-channel 3x3 convs of model.12's bottleneck: INT8.
+    for conv in [
+        "model.19.cv2.0.2",
+        "model.19.cv2.2.2",
+        "model.12.m.0.cv1",
+        "model.12.m.0.cv2",
+    ] {
+        let l = report
+            .layers
+            .iter()
+            .find(|l| l.conv.starts_with(conv))
+            .unwrap();
+        assert!(l.int8, "{conv}");
+    }
+    assert_eq!(
+        int8.len(),
+        51,
+        "INT8 convs of the default rule (docs/int8.md)"
+    );
     assert!(report
         .layers
         .iter()
         .any(|l| narrow(l) && !l.depthwise && !winograd(l)));
     for l in &report.layers {
-        let box_head = l.conv.starts_with("model.19.cv2.") && l.conv.ends_with(".2");
-        let fp32 = l.conv == "model.0.conv_stem" || box_head || l.depthwise || narrow(l);
+        let fp32 = l.conv == "model.0.conv_stem" || l.depthwise || narrow(l);
         assert_eq!(l.int8, !fp32, "{}", l.conv);
     }
 

@@ -30,7 +30,7 @@ use crate::spec::{builtin_yaml, ModelSpec};
 use crate::val::Dataset;
 
 pub use recording::{RecordedTensor, Recording};
-pub use rules::{Fp32Rule, DEFAULT_FP32_RULES, NARROW_CHANNELS};
+pub use rules::{Fp32Rule, DEFAULT_FP32_RULES, NARROW_CHANNELS, NARROW_DENSE_CHANNELS};
 pub use tensors::{quantized_tensors, LayerDecision, OutTensor};
 pub use write::write_safetensors;
 

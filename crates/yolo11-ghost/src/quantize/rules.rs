@@ -34,29 +34,37 @@ pub enum Fp32Rule {
     /// channels: [`ConvAlgorithm::choose`]), where INT8's direct kernel is not faster (a speed
     /// choice: see docs/int8.md).
     Winograd,
-    /// Every conv with fewer than this many input or output channels (`narrow` is
-    /// [`NARROW_CHANNELS`], `narrow:N` another bound): INT8's per-pixel quantize and epilogue
-    /// overhead outweighs the integer arithmetic there (a speed choice: see docs/int8.md).
+    /// Every pointwise (1x1) conv with fewer than this many input or output channels (`narrow`
+    /// is [`NARROW_CHANNELS`], `narrow:N` another bound), and every dense kxk conv with fewer
+    /// than `min(N, NARROW_DENSE_CHANNELS)`: INT8's per-pixel quantize and epilogue overhead
+    /// outweighs the integer arithmetic where the dot products are short; a kxk window gives
+    /// each input value k^2 times the arithmetic (a speed choice: see docs/int8.md).
     Narrow(usize),
     /// Every conv under a `state_dict` prefix (`model.9`, `model.0.blocks.1`).
     Prefix(String),
 }
 
 /// The convs kept FP32 unless told otherwise, the measured choice of `docs/int8.md`: the first
-/// conv and the DFL logits conv of Detect's box branch (its 3x3 convs as INT8 cost nothing
-/// measurable on the held-out split and are faster with VNNI), and for speed every depthwise
-/// conv and every narrow conv (INT8 is slower than FP32 there). The 3x3 convs FP32 runs with
-/// Winograd are stored INT8: with VNNI they are faster as INT8; on AVX2 alone the loader runs
-/// them FP32 ([`ghost_layers::quant::runs_as_int8`]).
+/// conv, and for speed every depthwise conv and every narrow conv (INT8 is slower than FP32
+/// there). Detect's box branch, its DFL logits conv included, is stored INT8 (as INT8 it costs
+/// nothing measurable on the held-out split and is faster with the VNNI GEMM, docs/int8.md
+/// "Session 14, rule after the new GEMM"). The 3x3 convs FP32 runs with Winograd are stored
+/// INT8: with VNNI they are faster as INT8; on AVX2 alone the loader runs them FP32
+/// ([`ghost_layers::quant::runs_as_int8`]).
 pub const DEFAULT_FP32_RULES: &[Fp32Rule] = &[
     Fp32Rule::First,
-    Fp32Rule::BoxHead,
     Fp32Rule::Depthwise,
     Fp32Rule::Narrow(NARROW_CHANNELS),
 ];
 
-/// The channel count below which `narrow` keeps a conv FP32 (measured: docs/int8.md, "Speed").
+/// The channel count below which `narrow` keeps a pointwise conv FP32 (measured: docs/int8.md,
+/// "Speed rule").
 pub const NARROW_CHANNELS: usize = 32;
+
+/// The channel count below which `narrow` keeps a dense kxk conv FP32: 16-channel 3x3 convs
+/// (yolo11n-ghost's `model.12.m.0`) are faster as INT8 with the VNNI GEMM (docs/int8.md,
+/// "Session 14, rule after the new GEMM"); narrower ones were not measured and stay FP32.
+pub const NARROW_DENSE_CHANNELS: usize = 16;
 
 impl std::str::FromStr for Fp32Rule {
     type Err = String;
@@ -139,11 +147,23 @@ pub fn matcher(rules: &[Fp32Rule], spec: &ModelSpec) -> impl Fn(&QuantSite) -> b
                 && spec.groups == 1
                 && ConvAlgorithm::choose(spec.cin, spec.cout, &spec.window)
                     == ConvAlgorithm::Winograd)
-            || spec.cin.min(spec.cout) < narrow
+            || spec.cin.min(spec.cout) < narrow_bound(spec, narrow)
             || (first && first_conv.contains(&conv))
             || prefixes.iter().any(|p| under(conv, p))
             || (cls_out && branch_out(detect.as_deref(), "cv3", conv))
             || (box_head && branch_out(detect.as_deref(), "cv2", conv))
+    }
+}
+
+/// The channel count below which the `narrow:N` rule keeps `spec` FP32: `N` for a pointwise
+/// conv, at most [`NARROW_DENSE_CHANNELS`] for a dense kxk one (depthwise convs are their own
+/// group and follow the pointwise bound).
+fn narrow_bound(spec: &ghost_layers::ConvSpec, n: usize) -> usize {
+    let pointwise = spec.window.kernel_h == 1 && spec.window.kernel_w == 1;
+    if pointwise || spec.groups > 1 {
+        n
+    } else {
+        n.min(NARROW_DENSE_CHANNELS)
     }
 }
 
@@ -212,6 +232,27 @@ mod tests {
             conv.spec = ConvSpec::new(cin, cout, 1);
             assert_eq!(keep(&conv), kept, "{cin} -> {cout}");
         }
+        // Dense kxk convs: the bound is at most NARROW_DENSE_CHANNELS (16).
+        for (cin, cout, kept) in [
+            (16, 16, false),
+            (15, 64, true),
+            (64, 8, true),
+            (24, 24, false),
+        ] {
+            conv.spec = ConvSpec::new(cin, cout, 3);
+            assert_eq!(keep(&conv), kept, "3x3 {cin} -> {cout}");
+        }
+        conv.spec = ConvSpec::new(16, 32, 3).stride(2);
+        assert!(!keep(&conv), "3x3 stride 2, 16 -> 32");
+        // Depthwise convs follow the pointwise bound.
+        conv.spec = ConvSpec::depthwise(24, 3);
+        assert!(keep(&conv), "depthwise 24");
+        // narrow:N below 16 bounds kxk convs by N.
+        let keep8 = matcher(&["narrow:8".parse().unwrap()], &spec);
+        conv.spec = ConvSpec::new(8, 8, 3);
+        assert!(!keep8(&conv));
+        conv.spec = ConvSpec::new(7, 8, 3);
+        assert!(keep8(&conv));
         assert_eq!("narrow".parse(), Ok(Fp32Rule::Narrow(NARROW_CHANNELS)));
         assert!("narrow:x".parse::<Fp32Rule>().is_err());
         let none = matcher(&[], &spec);
