@@ -3,7 +3,7 @@
 //! F32 scales / zero points / biases, the FP32 file's metadata plus `quantization`) that
 //! `Detector::from_weights` loads and runs on the INT8 kernels, finding what the FP32 model
 //! finds; and it never overwrites or re-quantizes its input. (Accuracy on the 400-image held-out
-//! split is measured in docs/int8.md: mAP50-95 0.7651 vs 0.7654 FP32 with the default rule.)
+//! split is measured in docs/int8.md: mAP50-95 0.7642 vs 0.7654 FP32 with the default rule.)
 
 use std::path::PathBuf;
 
