@@ -3,7 +3,7 @@
 # groups (calibrated on CAL), `ghost-yolo val` on VAL (the 400-image held-out split); prints
 # mAP50-95 and mAP50 per row. Datasets: see docs/int8.md (make_synthetic_dataset.py).
 # Usage: VAL=/tmp/val400/data.yaml CAL=/tmp/calib300/data.yaml tools/int8_sensitivity.sh
-# CFGS='first,box-head,depthwise,narrow first,box,depthwise,narrow' chooses the rows;
+# CFGS='first,depthwise,narrow first,box-head,depthwise,narrow' chooses the rows;
 # GHOST_KERNELS_ISA=avx2 scores them on that back end (which runs the Winograd-shaped INT8
 # convs FP32, see docs/int8.md).
 set -euo pipefail
