@@ -110,3 +110,27 @@ pub(crate) fn apply(graph: &mut ExecGraph) -> usize {
     graph.u8_homes = homes;
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::YoloModel;
+    use crate::spec::ModelSpec;
+    use ghost_layers::SeededWeights;
+
+    /// An FP32 model has no INT8 reader: no value gets a u8 home and every row keeps its value
+    /// (the patched graph then runs exactly as before this patch).
+    #[test]
+    fn fp32_models_have_no_u8_homes() {
+        for name in ["yolo11n-ghost", "yolo11n"] {
+            let spec = ModelSpec::from_name(name).unwrap();
+            let model = YoloModel::load(&spec, &SeededWeights::new(2)).unwrap();
+            let graph = model.exec_graph();
+            assert_eq!(graph.u8_homes.len(), graph.channels.len(), "{name}");
+            assert!(graph.u8_homes.iter().all(Option::is_none), "{name}");
+            assert!(
+                graph.layer_values[5].is_some(),
+                "{name}: SPPF's row keeps its value"
+            );
+        }
+    }
+}
