@@ -129,7 +129,7 @@ mod tests {
             assert!(graph.u8_homes.iter().all(Option::is_none), "{name}");
             assert!(
                 graph.layer_values[5].is_some(),
-                "{name}: SPPF's row keeps its value"
+                "{name}: row 5 keeps its value"
             );
         }
     }
