@@ -286,3 +286,44 @@ fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: [u64; 2], threads: usiz
         "{passes_own} vs {passes_shared}"
     );
 }
+
+#[test]
+fn a_tap_on_a_row_held_only_as_u8_runs_the_plain_graph() {
+    // With the default rule SPPF's output (row 5) lives only as u8 codes for C2PSA's cv1 (on
+    // every back end). Tapping it runs the plain graph, where SPPF writes f32: the tap is
+    // there, with SPPF's shape, and equals the tap with sharing off bit for bit (both are the
+    // f32 the plain graph computes; sharing inside blocks is exact).
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-int8-tap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("default-int8.safetensors");
+    let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
+    let opts = QuantizeOptions {
+        images: 2,
+        ..options()
+    };
+    quantize(None, &WeightsChoice::Default, &data, &out, &opts).unwrap();
+    let file = SafetensorsFile::open(&out).unwrap();
+    let spec = yolo11_ghost::ModelSpec::from_name("yolo11n-ghost").unwrap();
+    let model = yolo11_ghost::YoloModel::load(&spec, &file).unwrap();
+    let images = ndarray::Array4::from_shape_fn((1, 3, 256, 320), |(_, c, y, x)| {
+        ((c * 31 + y * 7 + x * 3) % 97) as f32 / 96.0
+    });
+    let mut taps = Vec::new();
+    for shared in [true, false] {
+        let mut ctx = ghost_layers::Context::new(ghost_layers::Threads::single());
+        ctx.set_int8_shared_quantization(shared);
+        let (_, tapped) = model
+            .forward_with_taps(images.view(), &mut ctx, &[5])
+            .unwrap();
+        assert_eq!(tapped[0].shape(), &[1, 256, 8, 10], "SPPF's output, NCHW");
+        taps.push(tapped.into_iter().next().unwrap());
+    }
+    assert!(
+        taps[0]
+            .iter()
+            .zip(&taps[1])
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the tapped SPPF output depends on sharing"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
