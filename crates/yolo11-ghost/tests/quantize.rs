@@ -327,3 +327,60 @@ fn a_tap_on_a_row_held_only_as_u8_runs_the_plain_graph() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn u8_homes_on_yolo11n_change_no_output_bit() {
+    // Another graph shape: YOLO11n (seeded weights, every conv but the first INT8) writes the
+    // backbone's C3k2 outputs into Concat buffers, so values with u8 copies can also have a
+    // home in a Concat; SPPF -> C2PSA is held as u8 only. Sharing on vs off: no output bit
+    // differs, fewer passes with it on, batch 2, non-square, 2 threads.
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-int8-y11n-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("yolo11n-int8.safetensors");
+    let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
+    let opts = QuantizeOptions {
+        images: 2,
+        imgsz: Some(320),
+        fp32: vec![Fp32Rule::First],
+        ..options()
+    };
+    quantize(
+        Some("yolo11n"),
+        &WeightsChoice::Seeded(7),
+        &data,
+        &out,
+        &opts,
+    )
+    .unwrap();
+    let det = Detector::load(
+        "yolo11n",
+        &WeightsChoice::File(out.clone()),
+        DetectorOptions {
+            threads: Some(2),
+            ..DetectorOptions::default()
+        },
+    )
+    .unwrap();
+    let images = ndarray::Array4::from_shape_fn((2, 3, 224, 320), |(b, c, y, x)| {
+        let t = (x as f32 * 0.05 + y as f32 * 0.03 * (c + 1) as f32 + b as f32).sin();
+        0.5 + 0.45 * t
+    });
+    let mut shared = det.new_context();
+    let mut own = det.new_context();
+    own.set_int8_shared_quantization(false);
+    let a = det
+        .forward_with_context(images.view(), &mut shared)
+        .unwrap();
+    let b = det.forward_with_context(images.view(), &mut own).unwrap();
+    assert_eq!(a.shape(), b.shape());
+    let differ = a
+        .iter()
+        .zip(b.iter())
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(differ, 0, "{differ} of {} output values differ", a.len());
+    let (on, off) = (shared.int8_quantize_passes(), own.int8_quantize_passes());
+    eprintln!("yolo11n INT8: {off} -> {on} quantization passes");
+    assert!(on < off, "{off} -> {on}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
