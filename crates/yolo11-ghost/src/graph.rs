@@ -9,7 +9,9 @@
 //! caller's [`Context`], so one `YoloModel` can serve many threads at once (`Send + Sync`).
 
 use ghost_backbone::{GhostNet, GhostNetConfig};
-use ghost_layers::{Context, Prefixed, Tensor, TensorView, Threads, WeightSource};
+use ghost_layers::{
+    Context, ConvInput, Prefixed, QuantizedTensor, Tensor, TensorView, Threads, WeightSource,
+};
 use ndarray::{Array3, Array4, ArrayView4};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +23,7 @@ use crate::lowering::{
 };
 use crate::plan::Plan;
 use crate::spec::{LayerSpec, ModelSpec, ModuleSpec};
+use crate::u8_homes::{self, U8Home};
 
 /// The [`ghost_layers::ProfileRecord::kind`] of the record timing a whole model layer (its
 /// kernel calls are recorded separately, inside it).
@@ -72,14 +75,19 @@ struct RunState {
     key: Option<(u64, bool, usize, usize, usize)>,
     shapes: Vec<[usize; 4]>,
     slots: Vec<Slot>,
+    /// Per value: its u8 codes, for values with a u8 home (`u8_homes.rs`).
+    codes: Vec<Option<QuantizedTensor>>,
 }
 
 /// The values of one forward pass: the graph's plan, the value shapes for this input, the
-/// slots, the image.
+/// slots, the u8 codes, the image.
 struct Values<'a, 'i> {
     plan: &'a Plan,
+    /// The u8 homes in use (empty when the context turned shared quantization off).
+    u8_homes: &'a [Option<U8Home>],
     shapes: &'a [[usize; 4]],
     slots: &'a mut [Slot],
+    codes: &'a mut [Option<QuantizedTensor>],
     image: &'a TensorView<'i>,
 }
 
@@ -120,12 +128,68 @@ impl<'i> Values<'_, 'i> {
         }
     }
 
-    /// Returns value `v`'s buffer to the pool.
+    /// Returns value `v`'s buffers (f32 and u8) to the pool.
     fn release(&mut self, ctx: &mut Context, v: ValueId) {
         if let Slot::Owned(t) = std::mem::take(&mut self.slots[v]) {
             ctx.recycle(t);
         }
+        if let Some(q) = self.codes[v].take() {
+            q.recycle(ctx);
+        }
     }
+
+    /// The u8 home of value `v` in this pass.
+    fn u8_home(&self, v: ValueId) -> Option<U8Home> {
+        self.u8_homes.get(v).copied().flatten()
+    }
+
+    /// Makes the u8 copy of input `pos` of `node` if the value has a [`U8Home::Copy`] and no
+    /// copy yet: the node's INT8 reader of it quantizes it (its input quantization is the
+    /// home's, checked at load).
+    fn make_copy(&mut self, ctx: &mut Context, node: &Node, pos: usize) -> Result<()> {
+        let v = node.inputs[pos];
+        let Some(U8Home::Copy(q)) = self.u8_home(v) else {
+            return Ok(());
+        };
+        if self.codes[v].is_some() {
+            return Ok(());
+        }
+        let Some((conv, _)) = u8_homes::reader(node, pos) else {
+            return Ok(());
+        };
+        if conv.input_quant() != Some(q) {
+            return Err(internal(
+                node.layer,
+                "u8 copy reader with another quantization",
+            ));
+        }
+        let copy = conv.quantize_input(ctx, &self.view(v, node.layer)?)?;
+        self.codes[v] = copy;
+        Ok(())
+    }
+
+    /// Input `pos` of `node` for a conv: u8 codes only, or f32 with its u8 copy when there is
+    /// one.
+    fn conv_input(&self, node: &Node, pos: usize) -> Result<NodeInput<'_>> {
+        let v = node.inputs[pos];
+        match self.u8_home(v) {
+            Some(U8Home::Only(_)) => self.codes[v]
+                .as_ref()
+                .map(NodeInput::U8)
+                .ok_or_else(|| internal(node.layer, "u8 input read before it was written")),
+            _ => Ok(NodeInput::F32(
+                self.view(v, node.layer)?,
+                self.codes[v].as_ref(),
+            )),
+        }
+    }
+}
+
+/// A node's input as [`Values::conv_input`] gives it (owning the view, which
+/// [`ConvInput::F32`] borrows).
+enum NodeInput<'a> {
+    F32(TensorView<'a>, Option<&'a QuantizedTensor>),
+    U8(&'a QuantizedTensor),
 }
 
 impl YoloModel {
@@ -392,13 +456,27 @@ impl YoloModel {
             graph.shapes(image.shape(), &mut state.shapes)?;
             state.key = Some(key);
         }
-        let RunState { shapes, slots, .. } = &mut *state;
-        slots.clear();
-        slots.resize_with(graph.channels.len(), Slot::default);
-        let mut values = Values {
-            plan: &graph.plan,
+        let RunState {
             shapes,
             slots,
+            codes,
+            ..
+        } = &mut *state;
+        slots.clear();
+        slots.resize_with(graph.channels.len(), Slot::default);
+        codes.clear();
+        codes.resize_with(graph.channels.len(), || None);
+        let u8_homes: &[Option<U8Home>] = if ctx.int8_shared_quantization() {
+            &graph.u8_homes
+        } else {
+            &[]
+        };
+        let mut values = Values {
+            plan: &graph.plan,
+            u8_homes,
+            shapes,
+            slots,
+            codes,
             image,
         };
         let result = self.run_nodes(ctx, graph, &mut values, &tap_values, out);
@@ -441,20 +519,36 @@ impl YoloModel {
                 Op::Kernel(kernel) => run_kernel(ctx, node, kernel, values)?,
                 Op::Concat => run_concat(ctx, node, &graph.plan.copy_in[k], values)?,
                 Op::Detect(head) => {
+                    for pos in 0..node.inputs.len() {
+                        values.make_copy(ctx, node, pos)?;
+                    }
                     let levels = node.inputs.len();
                     if levels <= INLINE_LEVELS {
                         let mut inputs = [*values.image; INLINE_LEVELS];
-                        for (view, &v) in inputs.iter_mut().zip(&node.inputs) {
-                            *view = values.view(v, node.layer)?;
+                        let mut shared = [None; INLINE_LEVELS];
+                        for (k, &v) in node.inputs.iter().enumerate() {
+                            inputs[k] = values.view(v, node.layer)?;
+                            shared[k] = values.codes[v].as_ref();
                         }
-                        head.forward_into(ctx, &inputs[..levels], &self.detect_strides, out)?;
+                        head.forward_shared_into(
+                            ctx,
+                            &inputs[..levels],
+                            &shared[..levels],
+                            &self.detect_strides,
+                            out,
+                        )?;
                     } else {
                         let inputs = node
                             .inputs
                             .iter()
                             .map(|&v| values.view(v, node.layer))
                             .collect::<Result<Vec<_>>>()?;
-                        head.forward_into(ctx, &inputs, &self.detect_strides, out)?;
+                        let shared: Vec<_> = node
+                            .inputs
+                            .iter()
+                            .map(|&v| values.codes[v].as_ref())
+                            .collect();
+                        head.forward_shared_into(ctx, &inputs, &shared, &self.detect_strides, out)?;
                     }
                     detected = true;
                 }
@@ -488,7 +582,8 @@ fn record_row(ctx: &mut Context, layer: usize, timer: Option<std::time::Instant>
     }
 }
 
-/// A single-output kernel node: into its home slice of a Concat buffer, or a buffer of its own.
+/// A single-output kernel node: into its home slice of a Concat buffer, or a buffer of its own;
+/// a block whose input or output has a u8 home through [`run_block_u8`].
 fn run_kernel(
     ctx: &mut Context,
     node: &Node,
@@ -496,6 +591,12 @@ fn run_kernel(
     values: &mut Values<'_, '_>,
 ) -> Result<()> {
     let v = node.outputs[0];
+    if let Kernel::Block(block) = kernel {
+        let u8_input = node.inputs.len() == 1 && values.u8_home(node.inputs[0]).is_some();
+        if u8_input || values.u8_home(v).is_some() {
+            return run_block_u8(ctx, node, block, values);
+        }
+    }
     let channels = values.shapes[v][3];
     let home = values.plan.home(v);
     let (mut buf, offset) = match home {
@@ -513,6 +614,57 @@ fn run_kernel(
         let mut all = buf.view_mut();
         let mut out = all.channels_mut(offset, channels)?;
         kernel.run(ctx, &inputs[..node.inputs.len()], &mut out)
+    })();
+    match home {
+        Some(h) => {
+            values.slots[h.buffer] = Slot::Owned(buf);
+            values.slots[v] = Slot::Homed;
+        }
+        None => values.slots[v] = Slot::Owned(buf),
+    }
+    result
+}
+
+/// A block node with a u8 home on its input (read as u8 codes, or as f32 with its u8 copy) or
+/// on its output (written as u8 codes with the readers' quantization).
+fn run_block_u8(
+    ctx: &mut Context,
+    node: &Node,
+    block: &Block,
+    values: &mut Values<'_, '_>,
+) -> Result<()> {
+    let v = node.outputs[0];
+    if node.inputs.len() != 1 {
+        return Err(internal(node.layer, "a u8 block node reads one input"));
+    }
+    values.make_copy(ctx, node, 0)?;
+    if let Some(U8Home::Only(q)) = values.u8_home(v) {
+        let codes = {
+            let input = values.conv_input(node, 0)?;
+            let x = match &input {
+                NodeInput::F32(view, copy) => ConvInput::F32(view, *copy),
+                NodeInput::U8(q) => ConvInput::U8(q),
+            };
+            block.forward_to_u8(ctx, x, q)?
+        };
+        values.codes[v] = Some(codes);
+        return Ok(());
+    }
+    let channels = values.shapes[v][3];
+    let home = values.plan.home(v);
+    let (mut buf, offset) = match home {
+        Some(h) => (values.take_buffer(ctx, h.buffer, node.layer)?, h.offset),
+        None => (values.take_buffer(ctx, v, node.layer)?, 0),
+    };
+    let result = (|| {
+        let input = values.conv_input(node, 0)?;
+        let x = match &input {
+            NodeInput::F32(view, copy) => ConvInput::F32(view, *copy),
+            NodeInput::U8(q) => ConvInput::U8(q),
+        };
+        let mut all = buf.view_mut();
+        let mut out = all.channels_mut(offset, channels)?;
+        block.forward_input_into(ctx, x, &mut out)
     })();
     match home {
         Some(h) => {

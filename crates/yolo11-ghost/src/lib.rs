@@ -35,6 +35,7 @@ pub mod prelude;
 pub mod quantize;
 mod rewrites;
 pub mod spec;
+mod u8_homes;
 mod upsample_rewrite;
 
 // Pre/post-processing and the detector (the ghost-yolo CLI sits on these; image decoding and

@@ -21,6 +21,7 @@ use crate::blocks::{Block, Detect};
 use crate::error::{Result, YoloError};
 use crate::plan::Plan;
 use crate::spec::{ModelSpec, ModuleSpec, Source};
+use crate::u8_homes::U8Home;
 
 /// Index of a value (an activation tensor) of an [`ExecGraph`].
 pub(crate) type ValueId = usize;
@@ -122,6 +123,8 @@ pub(crate) struct ExecGraph {
     pub layer_values: Vec<Option<ValueId>>,
     /// Where every value lives and when it is released.
     pub plan: Plan,
+    /// Per value: its u8 home (`u8_homes.rs`); empty when no value has one (the plain graph).
+    pub u8_homes: Vec<Option<U8Home>>,
 }
 
 /// A YAML row with its layers loaded (`graph.rs` loads them, possibly on several threads).
@@ -150,6 +153,7 @@ impl ExecGraph {
             channels: vec![spec.input_channels],
             layer_values: vec![None; layers.len()],
             plan: Plan::default(),
+            u8_homes: Vec::new(),
         };
         let mut features: Option<[ValueId; 4]> = None;
         for (layer, loaded) in spec.layers.iter().zip(layers) {

@@ -19,15 +19,17 @@ use crate::lowering::ExecGraph;
 #[cfg(doc)]
 use crate::lowering::NodeKernel;
 use crate::spec::ModelSpec;
-use crate::upsample_rewrite;
+use crate::{u8_homes, upsample_rewrite};
 
-/// Every rewrite, in order. Returns how many patterns were rewritten.
+/// Every rewrite, in order (the u8 homes last: they look at the nodes the others made).
+/// Returns how many patterns were rewritten and values given a u8 home.
 pub(crate) fn apply_all(
     graph: &mut ExecGraph,
     spec: &ModelSpec,
     weights: &dyn WeightSource,
 ) -> Result<usize> {
-    upsample_rewrite::apply(graph, spec, weights)
+    let rewritten = upsample_rewrite::apply(graph, spec, weights)?;
+    Ok(rewritten + u8_homes::apply(graph))
 }
 
 #[cfg(test)]

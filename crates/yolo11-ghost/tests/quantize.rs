@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use ghost_layers::{SafetensorsFile, WeightSource};
 use yolo11_ghost::detector::{Detector, DetectorOptions, WeightsChoice};
 use yolo11_ghost::quantize::{
-    quantize, Fp32Rule, LayerDecision, QuantizeError, QuantizeOptions, NARROW_CHANNELS,
-    NARROW_DENSE_CHANNELS,
+    quantize, Fp32Rule, LayerDecision, QuantizeError, QuantizeOptions, DEFAULT_FP32_RULES,
+    NARROW_CHANNELS, NARROW_DENSE_CHANNELS,
 };
 use yolo11_ghost::val::Dataset;
 
@@ -186,9 +186,12 @@ fn shared_quantizations_and_u8_between_int8_convs_change_no_output_bit() {
     // Passes saved per forward pass: model.18's C3k (cv2 reads cv1's copy) 1, model.6's ffn.1
     // 1, and per Detect level: the class branch's first conv reads the box branch's copy (1),
     // cv2.i.1 and cv2.i.2 read u8 from their predecessors (2), cv3.i.0.1, .1.0, .1.1 and .2
-    // too (4): 7 per level, 21 for three levels; 23 in all. On AVX2 without VNNI the box
-    // branch's 3x3 convs (Winograd-shaped) run FP32: per level only the class chain's 4, 14.
-    shared_vs_own("all", vec![Fp32Rule::First], [23, 14]);
+    // too (4): 7 per level, 21 for three levels; 23 inside blocks. Across nodes (u8 homes): SPPF
+    // writes u8 for C2PSA's cv1 (1), and model.13 / Detect level 0 and model.16 / Detect level
+    // 1 read one u8 copy of their shared input (1 each): 26. On AVX2 without VNNI the box
+    // branch's 3x3 convs (Winograd-shaped) run FP32: per level only the class chain's 4, 14,
+    // plus the same 3 across nodes (Detect's copy is then made for the class branch): 17.
+    shared_vs_own("all", vec![Fp32Rule::First], [26, 17], 2);
 }
 
 #[test]
@@ -196,13 +199,43 @@ fn int8_convs_with_fp32_readers_beside_them_share_nothing_with_those() {
     // Mixed readers: C3k's x read by an INT8 cv1 and an FP32 cv2 (no shared copy), and the
     // middle conv of level 1's box branch FP32 (cv2.1.0 writes f32 for it, cv2.1.2 quantizes
     // its f32 input itself). Saved: ffn.1 1, levels 0 and 2 7 each, level 1 5 (the class
-    // branch's first conv still shares with cv2.1.0, its chain 4): 20. On AVX2 without VNNI
-    // (box 3x3 convs FP32): ffn.1 1, the class chains 4 per level: 13.
+    // branch's first conv still shares with cv2.1.0, its chain 4): 20, plus the 3 across nodes
+    // of the test above: 23. On AVX2 without VNNI (box 3x3 convs FP32): ffn.1 1, the class
+    // chains 4 per level, 3 across nodes: 16.
     let rules = ["model.18.m.0.cv2", "model.19.cv2.1.1"].map(|p| Fp32Rule::Prefix(p.to_string()));
     shared_vs_own(
         "mixed",
         [vec![Fp32Rule::First], rules.to_vec()].concat(),
-        [20, 13],
+        [23, 16],
+        2,
+    );
+}
+
+#[test]
+fn u8_homes_of_the_default_rule_change_no_output_bit_at_1_and_2_threads() {
+    // The default rule (46 of 136 convs INT8). Inside blocks: model.18's C3k 1, model.6's
+    // ffn.1 1, per Detect level cv2.i.1 reads u8 from cv2.i.0 (1; cv2.i.2 is FP32, the class
+    // branch starts with an FP32 depthwise conv): 5. Across nodes: SPPF's cv2 writes u8 for
+    // C2PSA's cv1 (no f32 tensor, 1 pass), model.13 and Detect's cv2.0.0 read one copy of
+    // model.12's output, model.16 and cv2.1.0 one of model.15's (1 each): 8. On AVX2 without
+    // VNNI (cv2.i.0, cv2.i.1 FP32): the C3k and ffn.1 (2) and SPPF -> C2PSA (1): 3.
+    for threads in [1, 2] {
+        shared_vs_own("default", DEFAULT_FP32_RULES.to_vec(), [8, 3], threads);
+    }
+}
+
+#[test]
+fn u8_homes_fall_back_to_f32_where_a_reader_is_fp32() {
+    // The default rule with C2PSA's cv1 and model.13 FP32: SPPF's output has an FP32 reader
+    // (SPPF writes f32), and model.12's output has one INT8 reader left (Detect's cv2.0.0,
+    // which quantizes it itself): only model.15's copy is shared across nodes. Saved: 5 inside
+    // blocks + 1 = 6; on AVX2 without VNNI the 2 of the C3k and ffn.1.
+    let rules = ["model.6.cv1", "model.13"].map(|p| Fp32Rule::Prefix(p.to_string()));
+    shared_vs_own(
+        "fallback",
+        [DEFAULT_FP32_RULES.to_vec(), rules.to_vec()].concat(),
+        [6, 2],
+        2,
     );
 }
 
@@ -210,7 +243,7 @@ fn int8_convs_with_fp32_readers_beside_them_share_nothing_with_those() {
 /// checks the outputs are bit-identical and that sharing saved `saved[0]` quantization passes,
 /// or `saved[1]` on a back end that runs the Winograd-shaped INT8 convs as FP32
 /// (`ghost_layers::quant::runs_as_int8`: AVX2 without VNNI).
-fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: [u64; 2]) {
+fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: [u64; 2], threads: usize) {
     let winograd_shape = ghost_layers::ConvSpec::new(64, 64, 3).padding(1);
     let saved = if ghost_layers::quant::runs_as_int8(&winograd_shape, ghost_kernels::active_isa()) {
         saved[0]
@@ -221,7 +254,13 @@ fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: [u64; 2]) {
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("{name}-int8.safetensors"));
     let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
-    let kept = fp32.len();
+    // Single-conv rules (the first conv, one prefix per conv) keep one conv each; the default
+    // rule keeps 90 of yolo11n-ghost's 136 convs.
+    let kept = if fp32.starts_with(DEFAULT_FP32_RULES) {
+        90 + fp32.len() - DEFAULT_FP32_RULES.len()
+    } else {
+        fp32.len()
+    };
     let opts = QuantizeOptions {
         images: 4,
         fp32,
@@ -232,7 +271,7 @@ fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: [u64; 2]) {
     let det = Detector::from_weights(
         &out,
         DetectorOptions {
-            threads: Some(2),
+            threads: Some(threads),
             ..DetectorOptions::default()
         },
     )
@@ -274,4 +313,102 @@ fn shared_vs_own(name: &str, fp32: Vec<Fp32Rule>, saved: [u64; 2]) {
         saved,
         "{passes_own} vs {passes_shared}"
     );
+}
+
+#[test]
+fn a_tap_on_a_row_held_only_as_u8_runs_the_plain_graph() {
+    // With the default rule SPPF's output (row 5) lives only as u8 codes for C2PSA's cv1 (on
+    // every back end). Tapping it runs the plain graph, where SPPF writes f32: the tap is
+    // there, with SPPF's shape, and equals the tap with sharing off bit for bit (both are the
+    // f32 the plain graph computes; sharing inside blocks is exact).
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-int8-tap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("default-int8.safetensors");
+    let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
+    let opts = QuantizeOptions {
+        images: 2,
+        ..options()
+    };
+    quantize(None, &WeightsChoice::Default, &data, &out, &opts).unwrap();
+    let file = SafetensorsFile::open(&out).unwrap();
+    let spec = yolo11_ghost::ModelSpec::from_name("yolo11n-ghost").unwrap();
+    let model = yolo11_ghost::YoloModel::load(&spec, &file).unwrap();
+    let images = ndarray::Array4::from_shape_fn((1, 3, 256, 320), |(_, c, y, x)| {
+        ((c * 31 + y * 7 + x * 3) % 97) as f32 / 96.0
+    });
+    let mut taps = Vec::new();
+    for shared in [true, false] {
+        let mut ctx = ghost_layers::Context::new(ghost_layers::Threads::single());
+        ctx.set_int8_shared_quantization(shared);
+        let (_, tapped) = model
+            .forward_with_taps(images.view(), &mut ctx, &[5])
+            .unwrap();
+        assert_eq!(tapped[0].shape(), &[1, 256, 8, 10], "SPPF's output, NCHW");
+        taps.push(tapped.into_iter().next().unwrap());
+    }
+    assert!(
+        taps[0]
+            .iter()
+            .zip(&taps[1])
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the tapped SPPF output depends on sharing"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn u8_homes_on_yolo11n_change_no_output_bit() {
+    // Another graph shape: YOLO11n (seeded weights, every conv but the first INT8) writes the
+    // backbone's C3k2 outputs into Concat buffers, so values with u8 copies can also have a
+    // home in a Concat; SPPF -> C2PSA is held as u8 only. Sharing on vs off: no output bit
+    // differs, fewer passes with it on, batch 2, non-square, 2 threads.
+    let dir = std::env::temp_dir().join(format!("ghost-yolo-int8-y11n-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("yolo11n-int8.safetensors");
+    let data = Dataset::open(&repo("fixtures/synthetic/data.yaml"), "val").unwrap();
+    let opts = QuantizeOptions {
+        images: 2,
+        imgsz: Some(320),
+        fp32: vec![Fp32Rule::First],
+        ..options()
+    };
+    quantize(
+        Some("yolo11n"),
+        &WeightsChoice::Seeded(7),
+        &data,
+        &out,
+        &opts,
+    )
+    .unwrap();
+    let det = Detector::load(
+        "yolo11n",
+        &WeightsChoice::File(out.clone()),
+        DetectorOptions {
+            threads: Some(2),
+            ..DetectorOptions::default()
+        },
+    )
+    .unwrap();
+    let images = ndarray::Array4::from_shape_fn((2, 3, 224, 320), |(b, c, y, x)| {
+        let t = (x as f32 * 0.05 + y as f32 * 0.03 * (c + 1) as f32 + b as f32).sin();
+        0.5 + 0.45 * t
+    });
+    let mut shared = det.new_context();
+    let mut own = det.new_context();
+    own.set_int8_shared_quantization(false);
+    let a = det
+        .forward_with_context(images.view(), &mut shared)
+        .unwrap();
+    let b = det.forward_with_context(images.view(), &mut own).unwrap();
+    assert_eq!(a.shape(), b.shape());
+    let differ = a
+        .iter()
+        .zip(b.iter())
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(differ, 0, "{differ} of {} output values differ", a.len());
+    let (on, off) = (shared.int8_quantize_passes(), own.int8_quantize_passes());
+    eprintln!("yolo11n INT8: {off} -> {on} quantization passes");
+    assert!(on < off, "{off} -> {on}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

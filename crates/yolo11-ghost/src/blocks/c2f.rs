@@ -2,7 +2,9 @@
 //! `y0, y1 = cv1(x).chunk(2)`. Every part is written in place into one concat buffer: `cv1`
 //! fills the first two slices and inner block `i` reads slice `i + 1` and writes slice `i + 2`.
 
-use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{
+    ActQuant, Context, ConvInput, QuantizedTensor, Tensor, TensorView, TensorViewMut, WeightSource,
+};
 
 use super::bottleneck::Bottleneck;
 use super::c3::{C3Inner, C3};
@@ -161,6 +163,48 @@ impl C2f {
         self.forward_with_cv1(ctx, out, |ctx, y| self.cv1.forward_into(ctx, x, y, None))
     }
 
+    /// [`C2f::forward_into`] on an f32 input (with its shared u8 copy, when given) or on u8
+    /// codes with `cv1`'s input quantization.
+    pub fn forward_input_into(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        self.forward_with_cv1(ctx, out, |ctx, y| {
+            self.cv1.forward_input_into(ctx, x, y, None)
+        })
+    }
+
+    /// The INT8 conv that reads the input (`cv1`, its only reader), if `cv1` is INT8.
+    pub fn u8_reader(&self) -> Option<&Conv> {
+        self.cv1.input_quant().map(|_| &self.cv1)
+    }
+
+    /// The INT8 conv that writes the output (`cv2`), if `cv2` is INT8.
+    pub fn u8_writer(&self) -> Option<&Conv> {
+        self.cv2.input_quant().map(|_| &self.cv2)
+    }
+
+    /// The output as u8 codes quantized with `out`, written by `cv2`'s requantizing epilogue
+    /// (an FP32 `cv2` is a configuration error).
+    pub fn forward_to_u8(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: ActQuant,
+    ) -> Result<QuantizedTensor> {
+        let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
+        let cat = self.concat(ctx, [n, h, w], |ctx, y| {
+            self.cv1.forward_input_into(ctx, x, y, None)
+        })?;
+        let result = self
+            .cv2
+            .forward_to_u8(ctx, ConvInput::F32(&cat.view(), None), out);
+        ctx.recycle(cat);
+        result
+    }
+
     /// Runs into `out` with `cv1` computed by `cv1` (which fills its `2 c` output channels, at
     /// `out`'s spatial size): the graph's upsample rewrite computes it from two inputs.
     pub fn forward_with_cv1(
@@ -170,9 +214,23 @@ impl C2f {
         cv1: impl FnOnce(&mut Context, &mut TensorViewMut<'_>) -> Result<()>,
     ) -> Result<()> {
         let [n, h, w, _] = out.shape();
+        let cat = self.concat(ctx, [n, h, w], cv1)?;
+        let result = self.cv2.forward_into(ctx, &cat.view(), out, None);
+        ctx.recycle(cat);
+        result
+    }
+
+    /// `cat(y0, y1, m0(y1), ...)` at spatial size `[n, h, w]` in a buffer of the pool, with
+    /// `cv1` filling its first `2 c` channels.
+    fn concat(
+        &self,
+        ctx: &mut Context,
+        [n, h, w]: [usize; 3],
+        cv1: impl FnOnce(&mut Context, &mut TensorViewMut<'_>) -> Result<()>,
+    ) -> Result<Tensor> {
         let c = self.hidden;
         let mut cat = ctx.alloc([n, h, w, (2 + self.m.len()) * c]);
-        {
+        let result = (|| {
             let mut all = cat.view_mut();
             cv1(ctx, &mut all.channels_mut(0, 2 * c)?)?;
             for (i, block) in self.m.iter().enumerate() {
@@ -182,9 +240,14 @@ impl C2f {
                 let input = done.channels((i + 1) * c, c)?;
                 block.forward_into(ctx, &input, &mut rest.channels_mut(0, c)?)?;
             }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(cat),
+            Err(e) => {
+                ctx.recycle(cat);
+                Err(e)
+            }
         }
-        self.cv2.forward_into(ctx, &cat.view(), out, None)?;
-        ctx.recycle(cat);
-        Ok(())
     }
 }

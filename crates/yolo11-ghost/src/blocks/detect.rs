@@ -167,17 +167,35 @@ impl Detect {
         result
     }
 
+    /// The first INT8 conv reading level `k`'s input (the box branch's first conv, else the
+    /// class branch's): a u8 copy of the input made with its input quantization is used by
+    /// every first conv with that quantization ([`Detect::forward_shared_into`]).
+    pub fn u8_reader(&self, k: usize) -> Option<&Conv> {
+        let level = self.levels.get(k)?;
+        [
+            first(&level.box_convs, &level.box_out),
+            first(&level.cls_convs, &level.cls_out),
+        ]
+        .into_iter()
+        .find(|c| c.input_quant().is_some())
+    }
+
     /// Runs the head on the level feature maps (NHWC) with their strides into `output0`, which
     /// is reshaped (reallocated) only when its shape is not `output0`'s: a caller that keeps
-    /// `out` between calls allocates nothing here.
-    pub fn forward_into(
+    /// `out` between calls allocates nothing here. `shared[k]`, when given, is a u8 copy of
+    /// level `k`'s input (made by the graph for readers outside the head too: `u8_homes.rs`):
+    /// each branch's first conv reads it if it has that conv's input quantization, else the
+    /// head quantizes the input itself. `shared` is empty or has one entry per level.
+    pub fn forward_shared_into(
         &self,
         ctx: &mut Context,
         inputs: &[TensorView<'_>],
+        shared: &[Option<&QuantizedTensor>],
         strides: &[usize],
         out: &mut Array3<f32>,
     ) -> Result<()> {
-        if inputs.len() != self.levels.len() || strides.len() != self.levels.len() {
+        let shared_ok = shared.is_empty() || shared.len() == self.levels.len();
+        if inputs.len() != self.levels.len() || strides.len() != self.levels.len() || !shared_ok {
             return Err(YoloError::config(
                 self.name.clone(),
                 format!(
@@ -195,7 +213,8 @@ impl Detect {
             *out = Array3::<f32>::zeros((n, 4 + nc, anchors));
         }
         let mut offset = 0;
-        for ((level, x), &stride) in self.levels.iter().zip(inputs).zip(strides) {
+        for (k, ((level, x), &stride)) in self.levels.iter().zip(inputs).zip(strides).enumerate() {
+            let given = shared.get(k).copied().flatten();
             let [_, h, w, _] = x.shape();
             // Box logits [0, 4 bins) and class logits [4 bins, 4 bins + nc) side by side.
             let mut logits = ctx.alloc([n, h, w, 4 * bins + nc]);
@@ -206,12 +225,15 @@ impl Detect {
                     first(&level.box_convs, &level.box_out),
                     first(&level.cls_convs, &level.cls_out),
                 );
-                let shared =
-                    if ctx.int8_shared_quantization() && first_box.shares_input_quant(first_cls) {
-                        first_box.quantize_input(ctx, x)?
-                    } else {
-                        None
-                    };
+                let own = if given.is_none()
+                    && ctx.int8_shared_quantization()
+                    && first_box.shares_input_quant(first_cls)
+                {
+                    first_box.quantize_input(ctx, x)?
+                } else {
+                    None
+                };
+                let shared = own.as_ref().or(given);
                 let all = logits.view_mut();
                 let (mut box_logits, mut cls_logits) = all.split_channels(4 * bins)?;
                 let result = Self::branch(
@@ -219,7 +241,7 @@ impl Detect {
                     &level.box_convs,
                     &level.box_out,
                     x,
-                    shared.as_ref(),
+                    shared,
                     &mut box_logits,
                 )
                 .and_then(|()| {
@@ -228,11 +250,11 @@ impl Detect {
                         &level.cls_convs,
                         &level.cls_out,
                         x,
-                        shared.as_ref(),
+                        shared,
                         &mut cls_logits,
                     )
                 });
-                if let Some(q) = shared {
+                if let Some(q) = own {
                     q.recycle(ctx);
                 }
                 result?;

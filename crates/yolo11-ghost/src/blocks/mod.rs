@@ -13,7 +13,9 @@ pub mod psa;
 pub mod resample;
 pub mod sppf;
 
-use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{
+    ActQuant, Context, ConvInput, QuantizedTensor, TensorView, TensorViewMut, WeightSource,
+};
 
 pub use bottleneck::Bottleneck;
 pub use c2f::C2f;
@@ -24,7 +26,7 @@ pub use ghost::{GhostBottleneck, GhostConv};
 pub use psa::C2psa;
 pub use sppf::Sppf;
 
-use crate::error::Result;
+use crate::error::{Result, YoloError};
 use crate::spec::{CspArgs, ModuleSpec};
 
 /// A single-input, single-output block (one copy of a YAML row's module).
@@ -115,6 +117,82 @@ impl Block {
             Block::GhostBottleneck(b) => b.forward_into(ctx, x, out),
             Block::Sppf(b) => b.forward_into(ctx, x, out),
             Block::C2psa(b) => b.forward_into(ctx, x, out),
+        }
+    }
+
+    /// The INT8 conv through which this block reads its input, when it is the input's only
+    /// reader inside the block (so the block can run on u8 codes with that conv's input
+    /// quantization: [`Block::forward_input_into`] with [`ConvInput::U8`]). `None` for blocks
+    /// that read their input in f32 somewhere (FP32 convs, shortcuts) or that have no u8 path.
+    pub fn u8_reader(&self) -> Option<&Conv> {
+        match self {
+            Block::Conv(b) => b.input_quant().map(|_| &**b),
+            Block::C2f(b) => b.u8_reader(),
+            Block::Sppf(b) => b.u8_reader(),
+            Block::C2psa(b) => b.u8_reader(),
+            Block::GhostConv(_)
+            | Block::Bottleneck(_)
+            | Block::C3(_)
+            | Block::GhostBottleneck(_) => None,
+        }
+    }
+
+    /// The INT8 conv that writes this block's output with nothing added after it, so that the
+    /// block can write u8 codes through its requantizing epilogue ([`Block::forward_to_u8`]).
+    pub fn u8_writer(&self) -> Option<&Conv> {
+        match self {
+            Block::Conv(b) => b.input_quant().map(|_| &**b),
+            Block::C2f(b) => b.u8_writer(),
+            Block::Sppf(b) => b.u8_writer(),
+            Block::C2psa(b) => b.u8_writer(),
+            Block::GhostConv(_)
+            | Block::Bottleneck(_)
+            | Block::C3(_)
+            | Block::GhostBottleneck(_) => None,
+        }
+    }
+
+    /// [`Block::forward_into`] on an f32 input with an optional shared u8 copy (used by the
+    /// blocks that have a [`Block::u8_reader`]) or on u8 codes (only those blocks).
+    pub fn forward_input_into(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        match (self, x) {
+            (Block::Conv(b), x) => b.forward_input_into(ctx, x, out, None),
+            (Block::C2f(b), x) => b.forward_input_into(ctx, x, out),
+            (Block::Sppf(b), x) => b.forward_input_into(ctx, x, out),
+            (Block::C2psa(b), x) => b.forward_input_into(ctx, x, out),
+            (_, ConvInput::F32(x, _)) => self.forward_into(ctx, x, out),
+            (_, ConvInput::U8(_)) => Err(YoloError::config(
+                "block",
+                "this block reads its input in f32 and cannot run on u8 codes",
+            )),
+        }
+    }
+
+    /// The output as u8 codes quantized with `out`, written by the requantizing epilogue of
+    /// [`Block::u8_writer`] (a configuration error for blocks without one).
+    pub fn forward_to_u8(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: ActQuant,
+    ) -> Result<QuantizedTensor> {
+        match self {
+            Block::Conv(b) => b.forward_to_u8(ctx, x, out),
+            Block::C2f(b) => b.forward_to_u8(ctx, x, out),
+            Block::Sppf(b) => b.forward_to_u8(ctx, x, out),
+            Block::C2psa(b) => b.forward_to_u8(ctx, x, out),
+            Block::GhostConv(_)
+            | Block::Bottleneck(_)
+            | Block::C3(_)
+            | Block::GhostBottleneck(_) => Err(YoloError::config(
+                "block",
+                "this block has no INT8 output conv and cannot write u8 codes",
+            )),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `PSABlock` (`x + attn(x)`, then `x + ffn(x)`) and `C2PSA` (`cv2(cat(a, m(b)))` with
 //! `a, b = cv1(x).split`): the last PSABlock writes its result straight into `b`'s slice.
 
-use ghost_layers::{Context, ConvInput, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{
+    ActQuant, Context, ConvInput, QuantizedTensor, Tensor, TensorView, TensorViewMut, WeightSource,
+};
 
 use super::attention::Attention;
 use super::conv::Conv;
@@ -121,9 +123,66 @@ impl C2psa {
         x: &TensorView<'_>,
         out: &mut TensorViewMut<'_>,
     ) -> Result<()> {
-        let c = self.hidden;
+        self.forward_input_into(ctx, ConvInput::F32(x, None), out)
+    }
+
+    /// [`C2psa::forward_into`] on an f32 input (with its shared u8 copy, when given) or on u8
+    /// codes with `cv1`'s input quantization.
+    pub fn forward_input_into(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        let cat = self.mixed(ctx, x)?;
+        let result = self.cv2.forward_into(ctx, &cat.view(), out, None);
+        ctx.recycle(cat);
+        result
+    }
+
+    /// The INT8 conv that reads the input (`cv1`, its only reader), if `cv1` is INT8.
+    pub fn u8_reader(&self) -> Option<&Conv> {
+        self.cv1.input_quant().map(|_| &self.cv1)
+    }
+
+    /// The INT8 conv that writes the output (`cv2`), if `cv2` is INT8.
+    pub fn u8_writer(&self) -> Option<&Conv> {
+        self.cv2.input_quant().map(|_| &self.cv2)
+    }
+
+    /// The output as u8 codes quantized with `out`, written by `cv2`'s requantizing epilogue
+    /// (an FP32 `cv2` is a configuration error).
+    pub fn forward_to_u8(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: ActQuant,
+    ) -> Result<QuantizedTensor> {
+        let cat = self.mixed(ctx, x)?;
+        let result = self
+            .cv2
+            .forward_to_u8(ctx, ConvInput::F32(&cat.view(), None), out);
+        ctx.recycle(cat);
+        result
+    }
+
+    /// `cat(a, m(b))` with `a, b = cv1(x).split`, in a buffer of the pool.
+    fn mixed(&self, ctx: &mut Context, x: ConvInput<'_, '_>) -> Result<Tensor> {
         let mut cat = ctx.alloc(self.cv1.output_shape(x.shape())?);
-        self.cv1.forward_into(ctx, x, &mut cat.view_mut(), None)?;
+        match self.attend(ctx, x, &mut cat) {
+            Ok(()) => Ok(cat),
+            Err(e) => {
+                ctx.recycle(cat);
+                Err(e)
+            }
+        }
+    }
+
+    /// Fills `cat` with `cv1(x)`, then runs the blocks on its second half.
+    fn attend(&self, ctx: &mut Context, x: ConvInput<'_, '_>, cat: &mut Tensor) -> Result<()> {
+        let c = self.hidden;
+        self.cv1
+            .forward_input_into(ctx, x, &mut cat.view_mut(), None)?;
         if let Some((last, rest)) = self.m.split_last() {
             let [n, h, w, _] = cat.shape();
             // b = cat[c..2c): chain the blocks through temporaries, the last writes back into b.
@@ -151,11 +210,11 @@ impl C2psa {
                     copy
                 }
             };
-            last.forward_into(ctx, &input.view(), &mut cat.view_mut().channels_mut(c, c)?)?;
+            let result =
+                last.forward_into(ctx, &input.view(), &mut cat.view_mut().channels_mut(c, c)?);
             ctx.recycle(input);
+            result?;
         }
-        self.cv2.forward_into(ctx, &cat.view(), out, None)?;
-        ctx.recycle(cat);
         Ok(())
     }
 }

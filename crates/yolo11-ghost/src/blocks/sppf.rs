@@ -3,7 +3,9 @@
 
 use ghost_kernels::pool::max_pool;
 use ghost_kernels::Window;
-use ghost_layers::{Context, TensorView, TensorViewMut, WeightSource};
+use ghost_layers::{
+    ActQuant, Context, ConvInput, QuantizedTensor, Tensor, TensorView, TensorViewMut, WeightSource,
+};
 
 use super::conv::Conv;
 use crate::error::{Result, YoloError};
@@ -56,13 +58,81 @@ impl Sppf {
         x: &TensorView<'_>,
         out: &mut TensorViewMut<'_>,
     ) -> Result<()> {
+        self.forward_input_into(ctx, ConvInput::F32(x, None), out)
+    }
+
+    /// [`Sppf::forward_into`] on an f32 input (with its shared u8 copy, when given) or on u8
+    /// codes with `cv1`'s input quantization (not with a shortcut, which adds the f32 input).
+    pub fn forward_input_into(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: &mut TensorViewMut<'_>,
+    ) -> Result<()> {
+        let residual = self.residual(&x)?;
+        let cat = self.pooled(ctx, x)?;
+        let result = self.cv2.forward_into(ctx, &cat.view(), out, residual);
+        ctx.recycle(cat);
+        result
+    }
+
+    /// The INT8 conv that reads the input (`cv1`), when every read of the input is its: an
+    /// INT8 `cv1` and no shortcut.
+    pub fn u8_reader(&self) -> Option<&Conv> {
+        self.cv1.input_quant().filter(|_| !self.add)?;
+        Some(&self.cv1)
+    }
+
+    /// The INT8 conv that writes the output (`cv2`), when it can write u8 codes: INT8 and no
+    /// shortcut (the f32 input would be added after it).
+    pub fn u8_writer(&self) -> Option<&Conv> {
+        self.cv2.input_quant().filter(|_| !self.add)?;
+        Some(&self.cv2)
+    }
+
+    /// The output as u8 codes quantized with `out`, written by `cv2`'s requantizing epilogue
+    /// (only when [`Sppf::u8_writer`] is `Some`).
+    pub fn forward_to_u8(
+        &self,
+        ctx: &mut Context,
+        x: ConvInput<'_, '_>,
+        out: ActQuant,
+    ) -> Result<QuantizedTensor> {
+        if self.add {
+            return Err(YoloError::config(
+                "SPPF",
+                "a shortcut SPPF adds its f32 input after cv2 and cannot write u8 codes",
+            ));
+        }
+        let cat = self.pooled(ctx, x)?;
+        let result = self
+            .cv2
+            .forward_to_u8(ctx, ConvInput::F32(&cat.view(), None), out);
+        ctx.recycle(cat);
+        result
+    }
+
+    /// The shortcut's residual: the f32 input (u8 codes cannot be one).
+    fn residual<'v>(&self, x: &ConvInput<'_, 'v>) -> Result<Option<TensorView<'v>>> {
+        match (self.add, x) {
+            (false, _) => Ok(None),
+            (true, ConvInput::F32(v, _)) => Ok(Some(**v)),
+            (true, ConvInput::U8(_)) => Err(YoloError::config(
+                "SPPF",
+                "a shortcut SPPF adds its input, which it needs in f32, not u8 codes",
+            )),
+        }
+    }
+
+    /// `cat(y, m(y), m(m(y)), ...)` with `y = cv1(x)`, in a buffer of the pool.
+    fn pooled(&self, ctx: &mut Context, x: ConvInput<'_, '_>) -> Result<Tensor> {
         let [n, h, w, _] = self.cv1.output_shape(x.shape())?;
         let c = self.hidden;
         let mut cat = ctx.alloc([n, h, w, c * (self.pools + 1)]);
-        {
+        let result = (|| {
             let mut all = cat.view_mut();
             self.cv1
-                .forward_into(ctx, x, &mut all.channels_mut(0, c)?, None)?;
+                .forward_input_into(ctx, x, &mut all.channels_mut(0, c)?, None)?;
             for i in 0..self.pools {
                 let (done, mut rest) = all.reborrow().split_channels((i + 1) * c)?;
                 let done = done.as_view();
@@ -74,10 +144,14 @@ impl Sppf {
                 )
                 .map_err(|source| YoloError::kernel("SPPF.m", source))?;
             }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(cat),
+            Err(e) => {
+                ctx.recycle(cat);
+                Err(e)
+            }
         }
-        let residual = if self.add { Some(*x) } else { None };
-        self.cv2.forward_into(ctx, &cat.view(), out, residual)?;
-        ctx.recycle(cat);
-        Ok(())
     }
 }
