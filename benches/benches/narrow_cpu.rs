@@ -153,8 +153,10 @@ fn layer(spec: &str, act: Activation) -> Layer {
             let run = move || {
                 let input = U8View::dense(&x, 1, h, h, c).unwrap();
                 let mut o = U8ViewMut::dense(&mut out, 1, oh, ow, c).unwrap();
-                depthwise_i8_u8(&input, pin, &packed, &win, &epilogue, &mut o, pout, &threads)
-                    .unwrap();
+                depthwise_i8_u8(
+                    &input, pin, &packed, &win, &epilogue, &mut o, pout, &threads,
+                )
+                .unwrap();
             };
             (flops, Box::new(run))
         }
@@ -189,6 +191,7 @@ fn int8_params() -> (QuantParams, QuantParams) {
     )
 }
 
+#[allow(clippy::type_complexity)]
 fn main() {
     // `cargo bench` passes `--bench`; anything numeric is the round count, `kind:...` a shape.
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -206,6 +209,7 @@ fn main() {
     } else {
         Activation::Silu
     };
+    // (spec, FLOPs, calls per measurement, the call)
     let mut layers: Vec<(&str, f64, usize, Box<dyn FnMut()>)> = shapes
         .iter()
         .map(|spec| {

@@ -201,6 +201,7 @@ pub fn conv2d_i8_with_isa(
         kernel: backend.kernels.quant.gemm,
         finish,
         flat: flat.as_ref(),
+        narrow: None,
     };
     let entry = backend.kernels.quant.gemm_rows;
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil(w.cin * w.taps * w.cout);

@@ -29,6 +29,7 @@ mod output;
 mod pack;
 mod params;
 mod pointwise;
+pub(crate) mod pointwise_narrow;
 pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 #[doc(hidden)]
@@ -56,6 +57,7 @@ use convert::ConvertFn;
 use depthwise_kernel::{DwPixelFn, DwPlan};
 use depthwise_row::DwRowFn;
 use gemm::{GemmI8Fn, GemmPlan};
+use pointwise_narrow::NarrowKernel;
 
 /// The INT8 microkernels of one back end.
 #[derive(Clone, Copy)]
@@ -71,6 +73,9 @@ pub(crate) struct QuantKernels {
     /// Depthwise sums of one flattened output row (the row path,
     /// [`depthwise_row`]); `None`: every depthwise call takes the per-pixel path.
     pub depthwise_row: Option<DwRowFn>,
+    /// The narrow pointwise kernel (fewer than 16 outputs, [`pointwise_narrow`]) with its
+    /// run-time check; `None`: those convs take the tile.
+    pub pointwise_narrow: Option<NarrowKernel>,
     /// The depthwise driver and epilogue on this back end's lanes.
     pub depthwise_rows: unsafe fn(&DwPlan<'_>, Range<usize>),
     /// f32 -> u8.
@@ -87,6 +92,7 @@ pub(crate) const SCALAR: QuantKernels = QuantKernels {
     depthwise: scalar::depthwise_pixel,
     depthwise_row: Some(depthwise_row::depthwise_row_scalar),
     depthwise_rows: rows::depthwise_scalar,
+    pointwise_narrow: None,
     quantize: scalar::quantize_rows,
     dequantize: scalar::dequantize_rows,
 };
@@ -109,15 +115,18 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     depthwise: avx2::depthwise_pixel,
     depthwise_row: Some(avx2::depthwise_row),
     depthwise_rows: avx2::depthwise_rows_avx2,
+    pointwise_narrow: None,
     quantize: avx2::quantize_rows,
     dequantize: avx2::dequantize_rows,
 };
 
-/// The AVX2 INT8 kernels with the GEMM tile on AVX-512 VNNI (`vpdpbusd`).
+/// The AVX2 INT8 kernels with the GEMM tile on AVX-512 VNNI (`vpdpbusd`) and the narrow
+/// pointwise kernel on AVX-512 VBMI + VNNI where the CPU has VBMI.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_VNNI: QuantKernels = QuantKernels {
     gemm_name: "gemm-i8 4x16 vpdpbusd",
     gemm: vnni::gemm_tile,
+    pointwise_narrow: Some(pointwise_narrow::VBMI),
     ..AVX2
 };
 
@@ -132,6 +141,7 @@ pub(crate) const NEON: QuantKernels = QuantKernels {
     depthwise: neon::depthwise_pixel,
     depthwise_row: None,
     depthwise_rows: neon::depthwise_rows_neon,
+    pointwise_narrow: None,
     quantize: neon::quantize_rows,
     dequantize: neon::dequantize_rows,
 };

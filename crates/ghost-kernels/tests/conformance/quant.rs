@@ -585,6 +585,40 @@ fn gemm_i8_narrow_outputs_are_exact() {
     }
 }
 
+/// The narrow pointwise kernel (`cout < 16`, AVX-512 VBMI where the CPU has it): input channel
+/// counts 1..67 (partial 4-channel groups, windows of 2-16 pixels up to the 128-byte limit and
+/// past it, where the tile takes over) x outputs 1..15 (tiling periods of 16-240 elements),
+/// batch 2 of a non-square map (270 pixels: four full 64-pixel blocks and a partial one),
+/// channel-slice input and output, four zero points, 1 and 2 threads ([`check_exact`]), and
+/// dense views with f32 / u8 output ([`check_dense_exact`]), all against the reference bit for
+/// bit.
+#[test]
+fn gemm_i8_narrow_pointwise_channel_sweep_is_exact() {
+    let mut seed = 9000;
+    for b in backends() {
+        for cin in [1, 2, 3, 4, 5, 7, 8, 12, 13, 20, 24, 33, 40, 67] {
+            for cout in [1, 2, 3, 4, 6, 10, 15] {
+                seed += 1;
+                let case = Case {
+                    kind: Kind::Pointwise,
+                    shape: [2, 5, 27, cin],
+                    cout,
+                    act: Activation::Identity,
+                    residual: None,
+                    seed,
+                };
+                check_exact(b, &case);
+                let what = format!("{} dense narrow pointwise {cin} -> {cout}", b.label());
+                let codes: Vec<i8> = bytes(seed ^ 7, cout * cin)
+                    .into_iter()
+                    .map(|v| (v as i8).clamp(-GEMM_WEIGHT_QMAX, GEMM_WEIGHT_QMAX))
+                    .collect();
+                check_dense_exact(b, &case, &codes, &what);
+            }
+        }
+    }
+}
+
 #[test]
 fn int8_epilogues_match_the_reference() {
     for b in backends() {
