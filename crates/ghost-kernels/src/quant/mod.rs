@@ -120,12 +120,14 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     dequantize: avx2::dequantize_rows,
 };
 
-/// The AVX2 INT8 kernels with the GEMM tile on AVX-512 VNNI (`vpdpbusd`) and the narrow
-/// pointwise kernel on AVX-512 VBMI + VNNI where the CPU has VBMI.
+/// The AVX2 INT8 kernels with the GEMM tile on AVX-512 VNNI (`vpdpbusd`), the depthwise row
+/// kernel on `vpdpwssd`, and the narrow pointwise kernel on AVX-512 VBMI + VNNI where the CPU
+/// has VBMI.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_VNNI: QuantKernels = QuantKernels {
     gemm_name: "gemm-i8 4x16 vpdpbusd",
     gemm: vnni::gemm_tile,
+    depthwise_row: Some(vnni::depthwise_row),
     pointwise_narrow: Some(pointwise_narrow::VBMI),
     ..AVX2
 };
