@@ -60,11 +60,22 @@ pub(crate) struct FlatConsts {
     pub scale: Vec<f32>,
     pub bias: Vec<f32>,
     pub zp_sum: Vec<i32>,
+    /// The back end's own flat epilogue ([`FlatFinishFn`]), else the lanes' `finish_flat`.
+    pub fast: Option<FlatFinishFn>,
 }
 
+/// A back end's flat epilogue: the contract of `finish_flat` (the same results bit for bit).
+///
+/// # Safety
+/// `acc` holds `len` entries; `out` and the residual (when the finish's order is set) hold
+/// `len` elements; the CPU supports the function's instruction set.
+pub(crate) type FlatFinishFn =
+    unsafe fn(&Finish<'_>, &FlatConsts, &[i32], usize, Option<*const f32>, Flat);
+
 impl FlatConsts {
-    /// Tiles the first `channels` constants of `finish`.
-    pub fn new(channels: usize, finish: &Finish<'_>) -> Self {
+    /// Tiles the first `channels` constants of `finish`; `fast` is the back end's flat
+    /// epilogue, if it has one.
+    pub fn new(channels: usize, finish: &Finish<'_>, fast: Option<FlatFinishFn>) -> Self {
         let period = period(channels);
         let tile = |v: &[f32]| (0..period).map(|e| v[e % channels]).collect();
         FlatConsts {
@@ -72,6 +83,7 @@ impl FlatConsts {
             scale: tile(finish.scale),
             bias: tile(finish.bias),
             zp_sum: (0..period).map(|e| finish.zp_sum[e % channels]).collect(),
+            fast,
         }
     }
 }
@@ -92,6 +104,7 @@ impl RowTables {
         cpad: usize,
         pairs: usize,
         finish: &Finish<'_>,
+        fast: Option<FlatFinishFn>,
     ) -> Option<Self> {
         let period = period(channels);
         if pairs * period * 2 > MAX_TILED_CODES {
@@ -106,7 +119,7 @@ impl RowTables {
         }
         Some(RowTables {
             codes: tiled,
-            consts: FlatConsts::new(channels, finish),
+            consts: FlatConsts::new(channels, finish, fast),
         })
     }
 }
@@ -299,10 +312,10 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
         });
         match f.store {
             Store::F32 { ptr, stride } if stride == c => {
-                finish_flat::<V>(f, t, acc, len, res, Flat::F32(ptr.add(p0 * stride)));
+                finish_flat_any::<V>(f, t, acc, len, res, Flat::F32(ptr.add(p0 * stride)));
             }
             Store::F32 { ptr, stride } => {
-                finish_flat::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
+                finish_flat_any::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
                 for (i, px) in tmp_f32[..len].chunks_exact(c).enumerate() {
                     copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                 }
@@ -318,7 +331,7 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
                 } else {
                     tmp_u8.as_mut_ptr()
                 };
-                finish_flat::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
+                finish_flat_any::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
                 if stride != c {
                     for (i, px) in tmp_u8[..len].chunks_exact(c).enumerate() {
                         copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
@@ -376,9 +389,32 @@ pub(crate) unsafe fn copy_pixel<T: Copy>(src: *const T, dst: *mut T, c: usize) {
 
 /// A flat destination of `len` elements.
 #[derive(Clone, Copy)]
-enum Flat {
+pub(crate) enum Flat {
     F32(*mut f32),
     U8(*mut u8, f32, u8),
+}
+
+/// [`finish_flat`] through the back end's own flat epilogue when it has one.
+///
+/// # Safety
+/// As [`finish_flat`].
+#[inline(always)]
+unsafe fn finish_flat_any<V: StoreU8>(
+    f: &Finish<'_>,
+    t: &FlatConsts,
+    acc: &[i32],
+    len: usize,
+    res: Option<*const f32>,
+    out: Flat,
+) {
+    // SAFETY: forwarded contract; a `fast` epilogue is only set on back ends whose CPU check
+    // covers its instruction set.
+    unsafe {
+        match t.fast {
+            Some(fast) => fast(f, t, acc, len, res, out),
+            None => finish_flat::<V>(f, t, acc, len, res, out),
+        }
+    }
 }
 
 /// `y[e] = act((acc[e] - zp_sum) * scale + bias [+ r[e]]) [+ r[e]]` with the constants of

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::depthwise_row::{store_row, FlatConsts};
+use super::depthwise_row::{store_row, FlatConsts, FlatFinishFn};
 use super::epilogue::{finish_all, Finish, Job, Store, StoreU8};
 use super::pack::{PanelsI8, NR};
 use super::pointwise_narrow::{NarrowFn, NarrowTables};
@@ -96,8 +96,12 @@ const FLAT_BLOCK: usize = 64;
 /// per pixel with `cout` of 8 lanes used (2 of 8 for GhostNet's 4 -> 2 convs) and masked
 /// stores; the narrow path packs `FLAT_BLOCK` pixels' sums densely (pixels x channels) and
 /// finishes them as one flat row, like the depthwise row path.
-pub(crate) fn flat_consts(weights: &PanelsI8, finish: &Finish<'_>) -> Option<FlatConsts> {
-    (weights.cout < NR).then(|| FlatConsts::new(weights.cout, finish))
+pub(crate) fn flat_consts(
+    weights: &PanelsI8,
+    finish: &Finish<'_>,
+    fast: Option<FlatFinishFn>,
+) -> Option<FlatConsts> {
+    (weights.cout < NR).then(|| FlatConsts::new(weights.cout, finish, fast))
 }
 
 // SAFETY: the pointers address buffers the safe entry point borrowed for the call; threads

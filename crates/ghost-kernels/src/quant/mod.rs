@@ -21,6 +21,8 @@ mod depthwise;
 pub(crate) mod depthwise_kernel;
 pub(crate) mod depthwise_row;
 mod epilogue;
+#[cfg(target_arch = "x86_64")]
+mod flat_avx512;
 pub(crate) mod gemm;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
@@ -76,6 +78,9 @@ pub(crate) struct QuantKernels {
     /// The narrow pointwise kernel (fewer than 16 outputs, [`pointwise_narrow`]) with its
     /// run-time check; `None`: those convs take the tile.
     pub pointwise_narrow: Option<NarrowKernel>,
+    /// The flat-row epilogue of the depthwise row path and the narrow-output GEMM, when the
+    /// back end has its own; `None`: the drivers' lanes.
+    pub flat_finish: Option<depthwise_row::FlatFinishFn>,
     /// The depthwise driver and epilogue on this back end's lanes.
     pub depthwise_rows: unsafe fn(&DwPlan<'_>, Range<usize>),
     /// f32 -> u8.
@@ -93,6 +98,7 @@ pub(crate) const SCALAR: QuantKernels = QuantKernels {
     depthwise_row: Some(depthwise_row::depthwise_row_scalar),
     depthwise_rows: rows::depthwise_scalar,
     pointwise_narrow: None,
+    flat_finish: None,
     quantize: scalar::quantize_rows,
     dequantize: scalar::dequantize_rows,
 };
@@ -116,6 +122,7 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     depthwise_row: Some(avx2::depthwise_row),
     depthwise_rows: avx2::depthwise_rows_avx2,
     pointwise_narrow: None,
+    flat_finish: None,
     quantize: avx2::quantize_rows,
     dequantize: avx2::dequantize_rows,
 };
@@ -129,6 +136,7 @@ pub(crate) const AVX512_VNNI: QuantKernels = QuantKernels {
     gemm: vnni::gemm_tile,
     depthwise_row: Some(vnni::depthwise_row),
     pointwise_narrow: Some(pointwise_narrow::VBMI),
+    flat_finish: Some(flat_avx512::finish_flat_avx512),
     ..AVX2
 };
 
@@ -144,6 +152,7 @@ pub(crate) const NEON: QuantKernels = QuantKernels {
     depthwise_row: None,
     depthwise_rows: neon::depthwise_rows_neon,
     pointwise_narrow: None,
+    flat_finish: None,
     quantize: neon::quantize_rows,
     dequantize: neon::dequantize_rows,
 };

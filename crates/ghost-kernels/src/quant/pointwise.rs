@@ -145,7 +145,7 @@ pub fn pointwise_i8_with_isa(
     let data = FinishData::new(input_params, &w.scales, &w.sums)?;
     let l = input.layout();
     let finish = data.finish(&w.bias, w.cout, epilogue, &mut output);
-    let flat = flat_consts(w, &finish);
+    let flat = flat_consts(w, &finish, backend.kernels.quant.flat_finish);
     let narrow = backend
         .kernels
         .quant
