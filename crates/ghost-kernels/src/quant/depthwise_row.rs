@@ -248,7 +248,9 @@ unsafe fn fill_row(
         .input
         .wrapping_add((b * plan.ih + iy) * plan.iw * plan.in_stride);
     // SAFETY (whole function): input pixels `ix < iw` of the row hold `c` bytes at
-    // `in_stride`; every write stays inside slot `< slots` of a phase.
+    // `in_stride` (a 16-byte read at pixel `ix` ends at or before the row's last channel
+    // byte); every write starts inside slot `< slots` of a phase and ends before the phase's
+    // `SLACK` bytes do (16-byte copies only when `c <= 16`).
     unsafe {
         if plan.sw == 1 && plan.in_stride == c {
             // One stride phase, dense input: zero points, one copy, zero points.
@@ -263,13 +265,26 @@ unsafe fn fill_row(
             );
             return;
         }
-        for x in 0..slots * plan.sw {
-            let d = dst.add((x % plan.sw) * phase_len + (x / plan.sw) * c);
-            let ix = x.wrapping_sub(plan.pad_left);
-            if ix < plan.iw {
-                copy_pixel(src.add(ix * plan.in_stride), d, c);
-            } else {
-                std::ptr::write_bytes(d, zp, c);
+        // Phase by phase, slots in increasing order (no division per pixel). Up to 16
+        // channels, a pixel whose row still holds 16 readable bytes from it is one 16-byte
+        // copy: the bytes past `c` land on the next slot, written after it, or in the phase's
+        // slack (the stride-2 fill of 12-channel rows was half of such a call).
+        let stride = plan.in_stride;
+        for ph in 0..plan.sw {
+            let base = dst.add(ph * phase_len);
+            for slot in 0..slots {
+                let d = base.add(slot * c);
+                let ix = (slot * plan.sw + ph).wrapping_sub(plan.pad_left);
+                if ix < plan.iw {
+                    let s = src.add(ix * stride);
+                    if c <= 16 && (plan.iw - 1 - ix) * stride + c >= 16 {
+                        copy_pixel::<u8>(s, d, 16);
+                    } else {
+                        copy_pixel(s, d, c);
+                    }
+                } else {
+                    std::ptr::write_bytes(d, zp, c);
+                }
             }
         }
     }
