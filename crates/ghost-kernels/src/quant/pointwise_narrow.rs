@@ -35,8 +35,9 @@ pub(crate) struct NarrowTables {
     pub vecs: usize,
     /// Pixels per period (`period / cout`).
     pub period_pixels: usize,
-    /// First pixel of each vector of a period, relative to the period's first pixel.
-    pub first_pixel: Vec<usize>,
+    /// Byte offset of each vector's window in a period (its first pixel times the stride),
+    /// relative to the period's first pixel.
+    pub window_at: Vec<usize>,
     /// `[vec][group][64]` byte indices into the 128-byte window at the vector's first pixel.
     pub index: Vec<u8>,
     /// `[vec][group][64]` codes: lane `l`'s 4 bytes are output `(16 v + l) % cout`'s codes of
@@ -55,12 +56,12 @@ impl NarrowTables {
         let (cin, cout, groups) = (w.cin, w.cout, w.groups);
         let period = period(cout);
         let vecs = period / 16;
-        let mut first_pixel = Vec::with_capacity(vecs);
+        let mut window_at = Vec::with_capacity(vecs);
         let mut index = vec![0u8; vecs * groups * 64];
         let mut codes = vec![0i8; vecs * groups * 64];
         for v in 0..vecs {
             let q0 = 16 * v / cout;
-            first_pixel.push(q0);
+            window_at.push(q0 * stride);
             for g in 0..groups {
                 for l in 0..16 {
                     let e = 16 * v + l;
@@ -90,7 +91,7 @@ impl NarrowTables {
             pixels,
             vecs,
             period_pixels: period / cout,
-            first_pixel,
+            window_at,
             index,
             codes,
         })
@@ -138,47 +139,72 @@ pub(crate) unsafe fn narrow_vbmi(
     let vectors = (pixels * t.cout).div_ceil(16);
     debug_assert!(acc.len() >= vectors * 16);
     let out = acc.as_mut_ptr();
-    let (mut v, mut base) = (0, 0);
-    // SAFETY (whole loop): every window starts at a pixel below `pixels` (the vector's first
-    // element is one of them), so `off < readable`; full loads only when all 128 bytes are
-    // readable, else byte-masked loads (fault-suppressing) of the readable part; table loads
-    // stay inside `[vec][group][64]`; `acc` holds `vectors * 16` entries.
+    let period_bytes = t.period_pixels * t.stride;
+    // Whole periods whose every window is readable in full take the loop without bounds
+    // checks (all but the last one or two of a call).
+    let full_periods = (readable.saturating_sub(WINDOW) / period_bytes)
+        .saturating_sub(1)
+        .min(vectors / t.vecs);
+    // One vector: the window at byte `off`, full or byte-masked (fault-suppressing) to the
+    // `readable - off` bytes left.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    unsafe fn vector(t: &NarrowTables, k: usize, src: *const u8, left: usize) -> __m512i {
+        // SAFETY (whole function): `left` bytes are readable at `src` (`left >= 1`); table
+        // loads stay inside `[vec][group][64]`.
+        unsafe {
+            let (lo, hi) = if left >= WINDOW {
+                (
+                    _mm512_loadu_si512(src.cast()),
+                    _mm512_loadu_si512(src.add(64).cast()),
+                )
+            } else if left > 64 {
+                (
+                    _mm512_loadu_si512(src.cast()),
+                    _mm512_maskz_loadu_epi8(u64::MAX >> (WINDOW - left), src.add(64).cast()),
+                )
+            } else {
+                (
+                    _mm512_maskz_loadu_epi8(u64::MAX >> (64 - left), src.cast()),
+                    _mm512_setzero_si512(),
+                )
+            };
+            let mut s = _mm512_setzero_si512();
+            for g in 0..t.groups {
+                let at = (k * t.groups + g) * 64;
+                let idx = _mm512_loadu_si512(t.index.as_ptr().add(at).cast());
+                let w = _mm512_loadu_si512(t.codes.as_ptr().add(at).cast());
+                s = _mm512_dpbusd_epi32(s, _mm512_permutex2var_epi8(lo, idx, hi), w);
+            }
+            s
+        }
+    }
+    // SAFETY (both loops): every window starts at a pixel below `pixels` (the vector's first
+    // element is one of them), so `off < readable`; in the first loop every window of the
+    // period ends at least one period before `readable` (`(p + 2) * period_bytes + WINDOW <=
+    // readable`); `acc` holds `vectors * 16` entries.
     unsafe {
+        let mut v = 0;
+        for p in 0..full_periods {
+            let src = x.add(p * period_bytes);
+            for k in 0..t.vecs {
+                let s = vector(t, k, src.add(t.window_at[k]), WINDOW);
+                _mm512_storeu_si512(out.add(16 * v).cast(), s);
+                v += 1;
+            }
+        }
+        let mut base = full_periods * period_bytes;
         while v < vectors {
             for k in 0..t.vecs {
                 if v == vectors {
                     break;
                 }
-                let off = (base + t.first_pixel[k]) * t.stride;
-                let src = x.add(off);
-                let left = readable - off;
-                let (lo, hi) = if left >= WINDOW {
-                    (
-                        _mm512_loadu_si512(src.cast()),
-                        _mm512_loadu_si512(src.add(64).cast()),
-                    )
-                } else if left > 64 {
-                    (
-                        _mm512_loadu_si512(src.cast()),
-                        _mm512_maskz_loadu_epi8(u64::MAX >> (WINDOW - left), src.add(64).cast()),
-                    )
-                } else {
-                    (
-                        _mm512_maskz_loadu_epi8(u64::MAX >> (64 - left), src.cast()),
-                        _mm512_setzero_si512(),
-                    )
-                };
-                let mut s = _mm512_setzero_si512();
-                for g in 0..t.groups {
-                    let at = (k * t.groups + g) * 64;
-                    let idx = _mm512_loadu_si512(t.index.as_ptr().add(at).cast());
-                    let w = _mm512_loadu_si512(t.codes.as_ptr().add(at).cast());
-                    s = _mm512_dpbusd_epi32(s, _mm512_permutex2var_epi8(lo, idx, hi), w);
-                }
+                let off = base + t.window_at[k];
+                let s = vector(t, k, x.add(off), readable - off);
                 _mm512_storeu_si512(out.add(16 * v).cast(), s);
                 v += 1;
             }
-            base += t.period_pixels;
+            base += period_bytes;
         }
     }
 }
