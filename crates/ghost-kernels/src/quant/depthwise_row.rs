@@ -265,27 +265,49 @@ unsafe fn fill_row(
             );
             return;
         }
-        // Phase by phase, slots in increasing order (no division per pixel). Up to 16
-        // channels, a pixel whose row still holds 16 readable bytes from it is one 16-byte
-        // copy: the bytes past `c` land on the next slot, written after it, or in the phase's
-        // slack (the stride-2 fill of 12-channel rows was half of such a call).
+        // Phase by phase, slots in increasing order, the padding and the inside as runs (no
+        // division or bounds check per pixel). Up to 16 channels, a pixel whose row still
+        // holds 16 readable bytes from it is one 16-byte copy: the bytes past `c` land on the
+        // next slot, written after it, or in the phase's slack (the stride-2 fill of
+        // 12-channel rows was half of such a call).
         let stride = plan.in_stride;
-        for ph in 0..plan.sw {
+        let (sw, iw, pad) = (plan.sw, plan.iw, plan.pad_left);
+        // The last input column a 16-byte copy may start at (the row holds 16 readable bytes
+        // from it on), for `c <= 16`.
+        let fast_last = if c <= 16 {
+            (iw - 1).checked_sub((16 - c).div_ceil(stride))
+        } else {
+            None
+        };
+        for ph in 0..sw {
             let base = dst.add(ph * phase_len);
-            for slot in 0..slots {
-                let d = base.add(slot * c);
-                let ix = (slot * plan.sw + ph).wrapping_sub(plan.pad_left);
-                if ix < plan.iw {
-                    let s = src.add(ix * stride);
-                    if c <= 16 && (plan.iw - 1 - ix) * stride + c >= 16 {
-                        copy_pixel::<u8>(s, d, 16);
-                    } else {
-                        copy_pixel(s, d, c);
-                    }
-                } else {
-                    std::ptr::write_bytes(d, zp, c);
-                }
+            // Slot `s` holds padded column `s * sw + ph`, input column `s * sw + ph - pad`:
+            // slots `[0, first)` lie left of the input, `[first, end)` inside, `[end, slots)`
+            // right of it; `[first, fast_end)` are 16-byte copies.
+            let first = pad.saturating_sub(ph).div_ceil(sw).min(slots);
+            let end = (iw + pad)
+                .saturating_sub(ph)
+                .div_ceil(sw)
+                .clamp(first, slots);
+            let fast_end = fast_last
+                .and_then(|l| (l + pad).checked_sub(ph))
+                .map_or(first, |last_slot| (last_slot / sw + 1).clamp(first, end));
+            std::ptr::write_bytes(base, zp, first * c);
+            let step = sw * stride;
+            // Input column of slot `first` (only dereferenced when `first < end`).
+            let mut s = src.wrapping_add((first * sw + ph).wrapping_sub(pad).wrapping_mul(stride));
+            let mut d = base.add(first * c);
+            for _ in first..fast_end {
+                copy_pixel::<u8>(s, d, 16);
+                s = s.wrapping_add(step);
+                d = d.add(c);
             }
+            for _ in fast_end..end {
+                copy_pixel(s, d, c);
+                s = s.wrapping_add(step);
+                d = d.add(c);
+            }
+            std::ptr::write_bytes(base.add(end * c), zp, (slots - end) * c);
         }
     }
 }
