@@ -15,11 +15,12 @@
 use ghost_kernels::{TensorView, TensorViewMut};
 
 use crate::context::Context;
-use crate::conv::{ConvBnAct, ConvBnNames, ConvSpec};
+use crate::conv::{ConvBnAct, ConvBnNames, ConvInput, ConvSpec};
 use crate::cost::Cost;
 use crate::error::{LayerError, Result};
 use crate::ghost_module::GhostModule;
 use crate::layer::Layer;
+use crate::quant::ActQuant;
 use crate::squeeze_excite::SqueezeExcite;
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
@@ -175,29 +176,77 @@ impl GhostBottleneck {
             });
         }
         let mut hidden = self.ghost1.forward(ctx, input)?;
+        // u8 between INT8 convs where the reader is the value's only reader (docs/int8.md,
+        // "Shared quantization and u8 between INT8 convs"): the stride-2 depthwise conv and
+        // ghost2's primary conv without SE between them, and the shortcut's depthwise and
+        // pointwise convs. The producer's epilogue writes the reader's codes; no f32 copy, no
+        // quantization pass.
+        let u8_to = |producer: &ConvBnAct, reader: Option<ActQuant>, ctx: &Context| {
+            reader.filter(|_| ctx.int8_shared_quantization() && producer.input_quant().is_some())
+        };
+        let mut hidden_u8 = None;
         if let Some(dw) = &self.conv_dw {
-            let reduced = dw.forward(ctx, &hidden.view())?;
-            ctx.recycle(std::mem::replace(&mut hidden, reduced));
+            let primary_q = self.ghost2.primary_input_quant();
+            match u8_to(dw, primary_q, ctx).filter(|_| self.se.is_none()) {
+                Some(q) => {
+                    hidden_u8 = Some(dw.forward_to_u8(
+                        ctx,
+                        ConvInput::F32(&hidden.view(), None),
+                        q,
+                        None,
+                    )?);
+                }
+                None => {
+                    let reduced = dw.forward(ctx, &hidden.view())?;
+                    ctx.recycle(std::mem::replace(&mut hidden, reduced));
+                }
+            }
         }
         if let Some(se) = &self.se {
             se.forward_inplace(ctx, &mut hidden.view_mut())?;
         }
+        let hidden_view = hidden.view();
+        let ghost2_input = match &hidden_u8 {
+            Some(q) => ConvInput::U8(q),
+            None => ConvInput::F32(&hidden_view, None),
+        };
         let result = match &self.shortcut {
             Shortcut::Identity => {
                 self.ghost2
-                    .forward_into(ctx, &hidden.view(), output, Some(input))
+                    .forward_input_into(ctx, ghost2_input, output, Some(input))
             }
             Shortcut::Conv { dw, pw } => {
-                let reduced = dw.forward(ctx, input)?;
-                let projected = pw.forward(ctx, &reduced.view())?;
-                ctx.recycle(reduced);
-                let result =
-                    self.ghost2
-                        .forward_into(ctx, &hidden.view(), output, Some(&projected.view()));
+                let projected = match u8_to(dw, pw.input_quant(), ctx) {
+                    Some(q) => {
+                        let reduced =
+                            dw.forward_to_u8(ctx, ConvInput::F32(input, None), q, None)?;
+                        let mut projected = ctx.alloc(pw.output_shape(reduced.shape())?);
+                        let done =
+                            pw.forward_u8_into(ctx, &reduced, &mut projected.view_mut(), None);
+                        reduced.recycle(ctx);
+                        done?;
+                        projected
+                    }
+                    None => {
+                        let reduced = dw.forward(ctx, input)?;
+                        let projected = pw.forward(ctx, &reduced.view())?;
+                        ctx.recycle(reduced);
+                        projected
+                    }
+                };
+                let result = self.ghost2.forward_input_into(
+                    ctx,
+                    ghost2_input,
+                    output,
+                    Some(&projected.view()),
+                );
                 ctx.recycle(projected);
                 result
             }
         };
+        if let Some(q) = hidden_u8 {
+            q.recycle(ctx);
+        }
         ctx.recycle(hidden);
         result
     }

@@ -15,10 +15,11 @@ use ghost_kernels::elementwise::add_inplace;
 use ghost_kernels::{Activation, AddOrder, Residual, TensorView, TensorViewMut};
 
 use crate::context::Context;
-use crate::conv::{ConvBnAct, ConvBnNames, ConvSpec};
+use crate::conv::{ConvBnAct, ConvBnNames, ConvInput, ConvSpec};
 use crate::cost::Cost;
 use crate::error::{LayerError, Result};
 use crate::layer::Layer;
+use crate::quant::ActQuant;
 use crate::tensor::Tensor;
 use crate::weights::{join_name, WeightSource};
 
@@ -143,6 +144,26 @@ impl GhostModule {
         output: &mut TensorViewMut<'_>,
         residual: Option<&TensorView<'_>>,
     ) -> Result<()> {
+        self.forward_input_into(ctx, ConvInput::F32(input, None), output, residual)
+    }
+
+    /// The input quantization of the primary conv when it is INT8 (what u8 codes passed to
+    /// [`GhostModule::forward_input_into`] must carry).
+    pub fn primary_input_quant(&self) -> Option<ActQuant> {
+        self.primary.input_quant()
+    }
+
+    /// [`GhostModule::forward_into`] on an f32 input or on u8 codes for an INT8 primary conv
+    /// (made by the producer's requantizing epilogue, [`ConvBnAct::forward_to_u8`]): the
+    /// primary conv reads them without a quantization pass; codes on another scale are a
+    /// configuration error.
+    pub fn forward_input_into(
+        &self,
+        ctx: &mut Context,
+        input: ConvInput<'_, '_>,
+        output: &mut TensorViewMut<'_>,
+        residual: Option<&TensorView<'_>>,
+    ) -> Result<()> {
         let expected = self.output_shape(input.shape())?;
         for (operand, shape) in [
             ("output", Some(output.shape())),
@@ -162,8 +183,12 @@ impl GhostModule {
             .reborrow()
             .split_channels(self.init)
             .map_err(kernel_err)?;
-        self.primary
-            .forward_into(ctx, input, &mut primary_out, None)?;
+        match input {
+            ConvInput::F32(x, _) => self.primary.forward_into(ctx, x, &mut primary_out, None)?,
+            ConvInput::U8(q) => self
+                .primary
+                .forward_u8_into(ctx, q, &mut primary_out, None)?,
+        }
         let kept = self.oup - self.init;
         if kept > 0 {
             let cheap_in = primary_out

@@ -180,7 +180,7 @@ pub fn conv2d_i8_with_isa(
     let zp_row = vec![input_params.zero_point; w.cin];
     let l = input.layout();
     let finish = data.finish(&w.bias, w.cout, epilogue, &mut output);
-    let flat = flat_consts(w, &finish);
+    let flat = flat_consts(w, &finish, backend.kernels.quant.flat_finish);
     let plan = GemmPlan {
         weights: w,
         source: Source::Window(WindowSource {
@@ -201,6 +201,7 @@ pub fn conv2d_i8_with_isa(
         kernel: backend.kernels.quant.gemm,
         finish,
         flat: flat.as_ref(),
+        narrow: None,
     };
     let entry = backend.kernels.quant.gemm_rows;
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil(w.cin * w.taps * w.cout);

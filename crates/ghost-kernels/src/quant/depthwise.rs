@@ -218,9 +218,16 @@ pub fn depthwise_i8_with_isa(
     let finish = data.finish(&weights.bias, c, epilogue, &mut output);
     let quant = &backend.kernels.quant;
     let pairs = (weights.kh * weights.kw).div_ceil(2);
-    let tables = quant
-        .depthwise_row
-        .and_then(|_| RowTables::new(&weights.codes, c, weights.cpad, pairs, &finish));
+    let tables = quant.depthwise_row.and_then(|_| {
+        RowTables::new(
+            &weights.codes,
+            c,
+            weights.cpad,
+            pairs,
+            &finish,
+            quant.flat_finish,
+        )
+    });
     let l = input.layout();
     let plan = DwPlan {
         weights: DwWeights {

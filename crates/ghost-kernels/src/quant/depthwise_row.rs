@@ -60,11 +60,22 @@ pub(crate) struct FlatConsts {
     pub scale: Vec<f32>,
     pub bias: Vec<f32>,
     pub zp_sum: Vec<i32>,
+    /// The back end's own flat epilogue ([`FlatFinishFn`]), else the lanes' `finish_flat`.
+    pub fast: Option<FlatFinishFn>,
 }
 
+/// A back end's flat epilogue: the contract of `finish_flat` (the same results bit for bit).
+///
+/// # Safety
+/// `acc` holds `len` entries; `out` and the residual (when the finish's order is set) hold
+/// `len` elements; the CPU supports the function's instruction set.
+pub(crate) type FlatFinishFn =
+    unsafe fn(&Finish<'_>, &FlatConsts, &[i32], usize, Option<*const f32>, Flat);
+
 impl FlatConsts {
-    /// Tiles the first `channels` constants of `finish`.
-    pub fn new(channels: usize, finish: &Finish<'_>) -> Self {
+    /// Tiles the first `channels` constants of `finish`; `fast` is the back end's flat
+    /// epilogue, if it has one.
+    pub fn new(channels: usize, finish: &Finish<'_>, fast: Option<FlatFinishFn>) -> Self {
         let period = period(channels);
         let tile = |v: &[f32]| (0..period).map(|e| v[e % channels]).collect();
         FlatConsts {
@@ -72,6 +83,7 @@ impl FlatConsts {
             scale: tile(finish.scale),
             bias: tile(finish.bias),
             zp_sum: (0..period).map(|e| finish.zp_sum[e % channels]).collect(),
+            fast,
         }
     }
 }
@@ -92,6 +104,7 @@ impl RowTables {
         cpad: usize,
         pairs: usize,
         finish: &Finish<'_>,
+        fast: Option<FlatFinishFn>,
     ) -> Option<Self> {
         let period = period(channels);
         if pairs * period * 2 > MAX_TILED_CODES {
@@ -106,7 +119,7 @@ impl RowTables {
         }
         Some(RowTables {
             codes: tiled,
-            consts: FlatConsts::new(channels, finish),
+            consts: FlatConsts::new(channels, finish, fast),
         })
     }
 }
@@ -235,7 +248,9 @@ unsafe fn fill_row(
         .input
         .wrapping_add((b * plan.ih + iy) * plan.iw * plan.in_stride);
     // SAFETY (whole function): input pixels `ix < iw` of the row hold `c` bytes at
-    // `in_stride`; every write stays inside slot `< slots` of a phase.
+    // `in_stride` (a 16-byte read at pixel `ix` ends at or before the row's last channel
+    // byte); every write starts inside slot `< slots` of a phase and ends before the phase's
+    // `SLACK` bytes do (16-byte copies only when `c <= 16`).
     unsafe {
         if plan.sw == 1 && plan.in_stride == c {
             // One stride phase, dense input: zero points, one copy, zero points.
@@ -250,14 +265,49 @@ unsafe fn fill_row(
             );
             return;
         }
-        for x in 0..slots * plan.sw {
-            let d = dst.add((x % plan.sw) * phase_len + (x / plan.sw) * c);
-            let ix = x.wrapping_sub(plan.pad_left);
-            if ix < plan.iw {
-                copy_pixel(src.add(ix * plan.in_stride), d, c);
-            } else {
-                std::ptr::write_bytes(d, zp, c);
+        // Phase by phase, slots in increasing order, the padding and the inside as runs (no
+        // division or bounds check per pixel). Up to 16 channels, a pixel whose row still
+        // holds 16 readable bytes from it is one 16-byte copy: the bytes past `c` land on the
+        // next slot, written after it, or in the phase's slack (the stride-2 fill of
+        // 12-channel rows was half of such a call).
+        let stride = plan.in_stride;
+        let (sw, iw, pad) = (plan.sw, plan.iw, plan.pad_left);
+        // The last input column a 16-byte copy may start at (the row holds 16 readable bytes
+        // from it on), for `c <= 16`.
+        let fast_last = if c <= 16 {
+            (iw - 1).checked_sub((16 - c).div_ceil(stride))
+        } else {
+            None
+        };
+        for ph in 0..sw {
+            let base = dst.add(ph * phase_len);
+            // Slot `s` holds padded column `s * sw + ph`, input column `s * sw + ph - pad`:
+            // slots `[0, first)` lie left of the input, `[first, end)` inside, `[end, slots)`
+            // right of it; `[first, fast_end)` are 16-byte copies.
+            let first = pad.saturating_sub(ph).div_ceil(sw).min(slots);
+            let end = (iw + pad)
+                .saturating_sub(ph)
+                .div_ceil(sw)
+                .clamp(first, slots);
+            let fast_end = fast_last
+                .and_then(|l| (l + pad).checked_sub(ph))
+                .map_or(first, |last_slot| (last_slot / sw + 1).clamp(first, end));
+            std::ptr::write_bytes(base, zp, first * c);
+            let step = sw * stride;
+            // Input column of slot `first` (only dereferenced when `first < end`).
+            let mut s = src.wrapping_add((first * sw + ph).wrapping_sub(pad).wrapping_mul(stride));
+            let mut d = base.add(first * c);
+            for _ in first..fast_end {
+                copy_pixel::<u8>(s, d, 16);
+                s = s.wrapping_add(step);
+                d = d.add(c);
             }
+            for _ in fast_end..end {
+                copy_pixel(s, d, c);
+                s = s.wrapping_add(step);
+                d = d.add(c);
+            }
+            std::ptr::write_bytes(base.add(end * c), zp, (slots - end) * c);
         }
     }
 }
@@ -299,10 +349,10 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
         });
         match f.store {
             Store::F32 { ptr, stride } if stride == c => {
-                finish_flat::<V>(f, t, acc, len, res, Flat::F32(ptr.add(p0 * stride)));
+                finish_flat_any::<V>(f, t, acc, len, res, Flat::F32(ptr.add(p0 * stride)));
             }
             Store::F32 { ptr, stride } => {
-                finish_flat::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
+                finish_flat_any::<V>(f, t, acc, len, res, Flat::F32(tmp_f32.as_mut_ptr()));
                 for (i, px) in tmp_f32[..len].chunks_exact(c).enumerate() {
                     copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
                 }
@@ -318,7 +368,7 @@ pub(crate) unsafe fn store_row<V: StoreU8>(
                 } else {
                     tmp_u8.as_mut_ptr()
                 };
-                finish_flat::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
+                finish_flat_any::<V>(f, t, acc, len, res, Flat::U8(dst, scale, zp));
                 if stride != c {
                     for (i, px) in tmp_u8[..len].chunks_exact(c).enumerate() {
                         copy_pixel(px.as_ptr(), ptr.add((p0 + i) * stride), c);
@@ -358,6 +408,17 @@ pub(crate) unsafe fn copy_pixel<T: Copy>(src: *const T, dst: *mut T, c: usize) {
             6 => fixed::<T, 6>(src, dst),
             7 => fixed::<T, 7>(src, dst),
             8 => fixed::<T, 8>(src, dst),
+            // 9-32 elements (GhostNet's 12-, 20- and 24-channel stride-2 depthwise fills, one
+            // pixel per call): two overlapping fixed-size copies instead of a `memcpy` call,
+            // which took a quarter of a 12-channel stride-2 call.
+            9..=16 => {
+                fixed::<T, 8>(src, dst);
+                fixed::<T, 8>(src.add(c - 8), dst.add(c - 8));
+            }
+            17..=32 => {
+                fixed::<T, 16>(src, dst);
+                fixed::<T, 16>(src.add(c - 16), dst.add(c - 16));
+            }
             _ => std::ptr::copy_nonoverlapping(src, dst, c),
         }
     }
@@ -365,9 +426,32 @@ pub(crate) unsafe fn copy_pixel<T: Copy>(src: *const T, dst: *mut T, c: usize) {
 
 /// A flat destination of `len` elements.
 #[derive(Clone, Copy)]
-enum Flat {
+pub(crate) enum Flat {
     F32(*mut f32),
     U8(*mut u8, f32, u8),
+}
+
+/// [`finish_flat`] through the back end's own flat epilogue when it has one.
+///
+/// # Safety
+/// As [`finish_flat`].
+#[inline(always)]
+unsafe fn finish_flat_any<V: StoreU8>(
+    f: &Finish<'_>,
+    t: &FlatConsts,
+    acc: &[i32],
+    len: usize,
+    res: Option<*const f32>,
+    out: Flat,
+) {
+    // SAFETY: forwarded contract; a `fast` epilogue is only set on back ends whose CPU check
+    // covers its instruction set.
+    unsafe {
+        match t.fast {
+            Some(fast) => fast(f, t, acc, len, res, out),
+            None => finish_flat::<V>(f, t, acc, len, res, out),
+        }
+    }
 }
 
 /// `y[e] = act((acc[e] - zp_sum) * scale + bias [+ r[e]]) [+ r[e]]` with the constants of

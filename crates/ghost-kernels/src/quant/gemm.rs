@@ -10,9 +10,10 @@
 
 use std::ops::Range;
 
-use super::depthwise_row::{store_row, FlatConsts};
+use super::depthwise_row::{store_row, FlatConsts, FlatFinishFn};
 use super::epilogue::{finish_all, Finish, Job, Store, StoreU8};
 use super::pack::{PanelsI8, NR};
+use super::pointwise_narrow::{NarrowFn, NarrowTables};
 
 /// Rows (output pixels) per microkernel tile, every back end.
 pub(crate) const MR: usize = 4;
@@ -82,6 +83,9 @@ pub(crate) struct GemmPlan<'a> {
     pub finish: Finish<'a>,
     /// The narrow-output path ([`flat_consts`]): set for one panel.
     pub flat: Option<&'a FlatConsts>,
+    /// The narrow pointwise kernel ([`super::pointwise_narrow`]) that fills the flat path's
+    /// sums instead of the tile, when the back end has one and the shape fits it.
+    pub narrow: Option<(NarrowFn, &'a NarrowTables)>,
 }
 
 /// Output pixels per block of the narrow-output path.
@@ -92,8 +96,12 @@ const FLAT_BLOCK: usize = 64;
 /// per pixel with `cout` of 8 lanes used (2 of 8 for GhostNet's 4 -> 2 convs) and masked
 /// stores; the narrow path packs `FLAT_BLOCK` pixels' sums densely (pixels x channels) and
 /// finishes them as one flat row, like the depthwise row path.
-pub(crate) fn flat_consts(weights: &PanelsI8, finish: &Finish<'_>) -> Option<FlatConsts> {
-    (weights.cout < NR).then(|| FlatConsts::new(weights.cout, finish))
+pub(crate) fn flat_consts(
+    weights: &PanelsI8,
+    finish: &Finish<'_>,
+    fast: Option<FlatFinishFn>,
+) -> Option<FlatConsts> {
+    (weights.cout < NR).then(|| FlatConsts::new(weights.cout, finish, fast))
 }
 
 // SAFETY: the pointers address buffers the safe entry point borrowed for the call; threads
@@ -211,6 +219,22 @@ unsafe fn gemm_rows_flat<V: StoreU8>(plan: &GemmPlan<'_>, consts: &FlatConsts, r
     while start < rows.end {
         let block = (rows.end - start).min(FLAT_BLOCK);
         let mut done = 0;
+        if let (Some((run, t)), Source::Pointwise { ptr, stride }) = (plan.narrow, plan.source) {
+            // SAFETY: pixel `start` of the checked input view; the tables were built for it
+            // (`t.pixels` pixels `stride` apart); `flat` holds `block * cout + 16` sums; a
+            // block is `FLAT_BLOCK` pixels, a multiple of the period's pixels (which divide
+            // 16), or ends at the last pixel; forwarded CPU contract.
+            unsafe {
+                run(
+                    t,
+                    ptr.wrapping_add(start * stride),
+                    block,
+                    t.readable_from(start),
+                    &mut flat,
+                )
+            };
+            done = block;
+        }
         while done < block {
             let valid = (block - done).min(MR);
             for r in 0..MR {

@@ -21,6 +21,8 @@ mod depthwise;
 pub(crate) mod depthwise_kernel;
 pub(crate) mod depthwise_row;
 mod epilogue;
+#[cfg(target_arch = "x86_64")]
+mod flat_avx512;
 pub(crate) mod gemm;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
@@ -29,6 +31,7 @@ mod output;
 mod pack;
 mod params;
 mod pointwise;
+pub(crate) mod pointwise_narrow;
 pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 #[doc(hidden)]
@@ -68,6 +71,7 @@ use convert::ConvertFn;
 use depthwise_kernel::{DwPixelFn, DwPlan};
 use depthwise_row::DwRowFn;
 use gemm::{GemmI8Fn, GemmPlan};
+use pointwise_narrow::NarrowKernel;
 
 /// The INT8 microkernels of one back end.
 #[derive(Clone, Copy)]
@@ -83,6 +87,12 @@ pub(crate) struct QuantKernels {
     /// Depthwise sums of one flattened output row (the row path,
     /// [`depthwise_row`]); `None`: every depthwise call takes the per-pixel path.
     pub depthwise_row: Option<DwRowFn>,
+    /// The narrow pointwise kernel (fewer than 16 outputs, [`pointwise_narrow`]) with its
+    /// run-time check; `None`: those convs take the tile.
+    pub pointwise_narrow: Option<NarrowKernel>,
+    /// The flat-row epilogue of the depthwise row path and the narrow-output GEMM, when the
+    /// back end has its own; `None`: the drivers' lanes.
+    pub flat_finish: Option<depthwise_row::FlatFinishFn>,
     /// The depthwise driver and epilogue on this back end's lanes.
     pub depthwise_rows: unsafe fn(&DwPlan<'_>, Range<usize>),
     /// f32 -> u8.
@@ -99,6 +109,8 @@ pub(crate) const SCALAR: QuantKernels = QuantKernels {
     depthwise: scalar::depthwise_pixel,
     depthwise_row: Some(depthwise_row::depthwise_row_scalar),
     depthwise_rows: rows::depthwise_scalar,
+    pointwise_narrow: None,
+    flat_finish: None,
     quantize: scalar::quantize_rows,
     dequantize: scalar::dequantize_rows,
 };
@@ -121,18 +133,24 @@ pub(crate) const AVX2: QuantKernels = QuantKernels {
     depthwise: avx2::depthwise_pixel,
     depthwise_row: Some(avx2::depthwise_row),
     depthwise_rows: avx2::depthwise_rows_avx2,
+    pointwise_narrow: None,
+    flat_finish: None,
     quantize: avx2::quantize_rows,
     dequantize: avx2::dequantize_rows,
 };
 
 /// The AVX2 INT8 kernels with the GEMM on AVX-512 VNNI (`vpdpbusd`): the 8 x 32 zmm driver,
 /// tile and epilogue of [`vnni_gemm`]; the 4 x 16 ymm tile serves the shared driver's
-/// narrow-output path (`cout < 16`).
+/// narrow-output path (`cout < 16`); the depthwise row kernel on `vpdpwssd`, and the narrow
+/// pointwise kernel on AVX-512 VBMI + VNNI where the CPU has VBMI.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_VNNI: QuantKernels = QuantKernels {
     gemm_name: "gemm-i8 8x32 vpdpbusd",
     gemm: vnni::gemm_tile,
     gemm_rows: vnni_gemm::gemm_rows_vnni,
+    depthwise_row: Some(vnni::depthwise_row),
+    pointwise_narrow: Some(pointwise_narrow::VBMI),
+    flat_finish: Some(flat_avx512::finish_flat_avx512),
     ..AVX2
 };
 
@@ -147,6 +165,8 @@ pub(crate) const NEON: QuantKernels = QuantKernels {
     depthwise: neon::depthwise_pixel,
     depthwise_row: None,
     depthwise_rows: neon::depthwise_rows_neon,
+    pointwise_narrow: None,
+    flat_finish: None,
     quantize: neon::quantize_rows,
     dequantize: neon::dequantize_rows,
 };

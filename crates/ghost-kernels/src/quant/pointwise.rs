@@ -12,6 +12,7 @@ use super::gemm::{flat_consts, GemmPlan, Source, MR};
 use super::output::{FinishData, I8Output};
 use super::pack::PanelsI8;
 use super::params::{quantize_weights_per_channel, QuantParams, GEMM_WEIGHT_QMAX};
+use super::pointwise_narrow::NarrowTables;
 use super::view::{U8View, U8ViewMut};
 
 /// Multiply-adds per chunk below which a thread wake-up costs more than it saves.
@@ -144,7 +145,13 @@ pub fn pointwise_i8_with_isa(
     let data = FinishData::new(input_params, &w.scales, &w.sums)?;
     let l = input.layout();
     let finish = data.finish(&w.bias, w.cout, epilogue, &mut output);
-    let flat = flat_consts(w, &finish);
+    let flat = flat_consts(w, &finish, backend.kernels.quant.flat_finish);
+    let narrow = backend
+        .kernels
+        .quant
+        .pointwise_narrow
+        .filter(|k| (k.supported)())
+        .and_then(|k| Some((k.run, NarrowTables::new(w, l.pixel_stride, l.pixels())?)));
     let plan = GemmPlan {
         weights: w,
         source: Source::Pointwise {
@@ -154,6 +161,7 @@ pub fn pointwise_i8_with_isa(
         kernel: backend.kernels.quant.gemm,
         finish,
         flat: flat.as_ref(),
+        narrow: narrow.as_ref().map(|(run, t)| (*run, t)),
     };
     let entry = backend.kernels.quant.gemm_rows;
     let min_rows = MIN_MACS_PER_CHUNK.div_ceil(w.cin * w.cout);

@@ -508,6 +508,46 @@ fn depthwise_i8_wide_rows_are_exact() {
     }
 }
 
+/// The row path's input fill at the edges: narrow maps (1-6 and 17 columns), strides 2 and 3,
+/// paddings 0-2 (the zero-point runs left and right of the input, empty inside runs), channel
+/// counts around the 16-byte copies (1, 3, 4, 12, 15, 16, 17), strided and dense views,
+/// exact against the reference.
+#[test]
+fn depthwise_i8_row_fill_edges_are_exact() {
+    let mut seed = 9700;
+    for b in backends() {
+        for (k, stride, pad) in [(3, 2, 0), (3, 2, 1), (3, 3, 1), (5, 2, 2), (3, 2, 2)] {
+            let win = Window::square(k, stride, pad);
+            for w in [1, 2, 3, 4, 5, 6, 17] {
+                for c in [1, 3, 4, 12, 15, 16, 17] {
+                    seed += 1;
+                    if win.output_size(5, w).is_err() {
+                        continue;
+                    }
+                    let case = Case {
+                        kind: Kind::Depthwise(win),
+                        shape: [2, 5, w, c],
+                        cout: c,
+                        act: Activation::Identity,
+                        residual: None,
+                        seed,
+                    };
+                    check_exact(b, &case);
+                    let what = format!(
+                        "{} dense depthwise {win:?} {w} wide, {c} channels",
+                        b.label()
+                    );
+                    let codes: Vec<i8> = bytes(seed ^ 7, c * k * k)
+                        .into_iter()
+                        .map(|v| (v as i8).max(-DEPTHWISE_WEIGHT_QMAX))
+                        .collect();
+                    check_dense_exact(b, &case, &codes, &what);
+                }
+            }
+        }
+    }
+}
+
 /// `case` (seeded inputs) with weight `codes` on dense input and output views, the kernels'
 /// flat-row paths: f32 output, f32 with a dense residual added before and after the
 /// activation, and u8 output, each against the reference bit for bit. `what` names the case.
@@ -576,6 +616,40 @@ fn gemm_i8_narrow_outputs_are_exact() {
 
                 let what = format!("{} dense {kind:?} {cin} -> {cout}", b.label());
                 let codes: Vec<i8> = bytes(seed ^ 7, cout * case.weights_per_out())
+                    .into_iter()
+                    .map(|v| (v as i8).clamp(-GEMM_WEIGHT_QMAX, GEMM_WEIGHT_QMAX))
+                    .collect();
+                check_dense_exact(b, &case, &codes, &what);
+            }
+        }
+    }
+}
+
+/// The narrow pointwise kernel (`cout < 16`, AVX-512 VBMI where the CPU has it): input channel
+/// counts 1..67 (partial 4-channel groups, windows of 2-16 pixels up to the 128-byte limit and
+/// past it, where the tile takes over) x outputs 1..15 (tiling periods of 16-240 elements),
+/// batch 2 of a non-square map (270 pixels: four full 64-pixel blocks and a partial one),
+/// channel-slice input and output, four zero points, 1 and 2 threads ([`check_exact`]), and
+/// dense views with f32 / u8 output ([`check_dense_exact`]), all against the reference bit for
+/// bit.
+#[test]
+fn gemm_i8_narrow_pointwise_channel_sweep_is_exact() {
+    let mut seed = 9000;
+    for b in backends() {
+        for cin in [1, 2, 3, 4, 5, 7, 8, 12, 13, 20, 24, 33, 40, 67] {
+            for cout in [1, 2, 3, 4, 6, 10, 15] {
+                seed += 1;
+                let case = Case {
+                    kind: Kind::Pointwise,
+                    shape: [2, 5, 27, cin],
+                    cout,
+                    act: Activation::Identity,
+                    residual: None,
+                    seed,
+                };
+                check_exact(b, &case);
+                let what = format!("{} dense narrow pointwise {cin} -> {cout}", b.label());
+                let codes: Vec<i8> = bytes(seed ^ 7, cout * cin)
                     .into_iter()
                     .map(|v| (v as i8).clamp(-GEMM_WEIGHT_QMAX, GEMM_WEIGHT_QMAX))
                     .collect();
