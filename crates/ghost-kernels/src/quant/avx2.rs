@@ -120,6 +120,33 @@ pub(crate) unsafe fn depthwise_pixel(a: &[*const u8], w: &DwWeights<'_>, acc: &m
 /// As [`super::depthwise_row::DwRowFn`]; the CPU must support AVX2.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn depthwise_row(a: &[*const u8], w: &DwTiled<'_>, len: usize, acc: &mut [i32]) {
+    // SAFETY: forwarded contract; AVX2 is enabled here.
+    unsafe {
+        depthwise_row_with(a, w, len, acc, |s, x, c| {
+            _mm256_add_epi32(s, _mm256_madd_epi16(x, c))
+        })
+    }
+}
+
+/// [`super::depthwise_row::DwRowFn`]'s loop, shared by the AVX2 and AVX-512 VNNI row kernels,
+/// which differ only in `madd(sum, x, codes)`: how 16 s16 pairs of inputs and codes are
+/// multiplied and added into the 8 s32 lanes of `sum` (`vpmaddwd` + `vpaddd`, or one
+/// `vpdpwssd`). `#[inline(always)]` with the step as a closure, so each kernel compiles to the
+/// loop with its step written in.
+///
+/// # Safety
+/// As [`super::depthwise_row::DwRowFn`]; the caller runs with AVX2 enabled and `madd`'s
+/// instructions supported.
+#[inline(always)]
+pub(crate) unsafe fn depthwise_row_with<F>(
+    a: &[*const u8],
+    w: &DwTiled<'_>,
+    len: usize,
+    acc: &mut [i32],
+    madd: F,
+) where
+    F: Fn(__m256i, __m256i, __m256i) -> __m256i,
+{
     let pairs = a.len() / 2;
     let period = w.period;
     debug_assert!(len.is_multiple_of(16) && acc.len() >= len && period.is_multiple_of(16));
@@ -138,11 +165,8 @@ pub(crate) unsafe fn depthwise_row(a: &[*const u8], w: &DwTiled<'_>, len: usize,
                 let wp = codes.add((p * period + k) * 2);
                 let xl = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
                 let xh = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(xl, _mm256_loadu_si256(wp.cast())));
-                hi = _mm256_add_epi32(
-                    hi,
-                    _mm256_madd_epi16(xh, _mm256_loadu_si256(wp.add(16).cast())),
-                );
+                lo = madd(lo, xl, _mm256_loadu_si256(wp.cast()));
+                hi = madd(hi, xh, _mm256_loadu_si256(wp.add(16).cast()));
             }
             _mm256_storeu_si256(out.add(e).cast(), lo);
             _mm256_storeu_si256(out.add(e + 8).cast(), hi);

@@ -101,34 +101,8 @@ pub(crate) unsafe fn depthwise_row(
     len: usize,
     acc: &mut [i32],
 ) {
-    let pairs = a.len() / 2;
-    let period = w.period;
-    debug_assert!(len.is_multiple_of(16) && acc.len() >= len && period.is_multiple_of(16));
-    debug_assert!(w.codes.len() >= pairs * period * 2);
-    let codes = w.codes.as_ptr();
-    let out = acc.as_mut_ptr();
-    let (mut e, mut k) = (0, 0);
-    // SAFETY (whole loop): every tap holds `len` bytes and `acc` `len` entries (contract);
-    // `k + 16 <= period`, so the code loads stay inside pair `p`'s `period * 2` entries.
+    // SAFETY: forwarded contract; AVX2, AVX-512 VL and VNNI are enabled here.
     unsafe {
-        while e < len {
-            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for p in 0..pairs {
-                let x0 = _mm_loadu_si128(a[2 * p].add(e).cast());
-                let x1 = _mm_loadu_si128(a[2 * p + 1].add(e).cast());
-                let wp = codes.add((p * period + k) * 2);
-                let xl = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
-                let xh = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));
-                lo = _mm256_dpwssd_epi32(lo, xl, _mm256_loadu_si256(wp.cast()));
-                hi = _mm256_dpwssd_epi32(hi, xh, _mm256_loadu_si256(wp.add(16).cast()));
-            }
-            _mm256_storeu_si256(out.add(e).cast(), lo);
-            _mm256_storeu_si256(out.add(e + 8).cast(), hi);
-            e += 16;
-            k += 16;
-            if k == period {
-                k = 0;
-            }
-        }
+        super::avx2::depthwise_row_with(a, w, len, acc, |s, x, c| _mm256_dpwssd_epi32(s, x, c))
     }
 }

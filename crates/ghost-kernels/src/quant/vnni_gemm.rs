@@ -22,29 +22,13 @@ use super::gemm::{GemmPlan, Source, MAX_TAPS};
 use super::pack::{KG, NR};
 use super::vnni_finish::finish_tile;
 use super::vnni_rows::{fill_tile, Cursor, RowTable, MR8};
+use super::x86_tile::load_group;
 
 /// Bench hook: when set, the VNNI back end runs the shared 4 x 16 driver and tile (the
 /// previous design) instead of this one, so `benches/benches/int8_gemm_cpu.rs` can time both
 /// in one process, interleaved. Not for production use; off by default.
 #[doc(hidden)]
 pub static USE_SHARED_DRIVER: AtomicBool = AtomicBool::new(false);
-
-/// The 4 bytes at `p`, `rem < 4` of them when `rem` is set (zeros above), as a 32-bit lane.
-///
-/// # Safety
-/// `p` must point at 4 readable bytes (`rem` of them when `rem` is set).
-#[inline(always)]
-unsafe fn load_group(p: *const u8, rem: usize) -> i32 {
-    if rem == 0 {
-        // SAFETY: the caller guarantees 4 readable bytes.
-        unsafe { p.cast::<i32>().read_unaligned() }
-    } else {
-        let mut b = [0u8; 4];
-        // SAFETY: the caller guarantees `rem` readable bytes.
-        unsafe { std::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), rem) };
-        i32::from_le_bytes(b)
-    }
-}
 
 /// One group of 4 input channels: the rows' bytes at `rows[r] + off` (`rem` of them when set)
 /// times the 64 weight bytes at each `w[j] + woff`, into `c`.

@@ -21,7 +21,7 @@ pub(crate) type Acc = [[__m256i; 2]; MR];
 /// # Safety
 /// `p` must point at 4 readable bytes (`rem` of them when `rem` is set).
 #[inline(always)]
-unsafe fn load_group(p: *const u8, rem: usize) -> i32 {
+pub(crate) unsafe fn load_group(p: *const u8, rem: usize) -> i32 {
     if rem == 0 {
         // SAFETY: the caller guarantees 4 readable bytes.
         unsafe { p.cast::<i32>().read_unaligned() }
