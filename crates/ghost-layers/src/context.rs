@@ -249,6 +249,32 @@ impl Context {
         }
     }
 
+    /// Takes the kept state of type `T` that `fit` ranks best (the smallest `Some` key; states
+    /// it rates `None` are left), or a default one when none fits: for buffers of different
+    /// sizes, as [`Context::alloc`] picks the smallest buffer that holds a tensor, so a small
+    /// buffer is never grown for a large tensor while a large one sits idle (a steady-state
+    /// pass then neither allocates nor reallocates).
+    pub fn take_state_fitting<T: Any + Send + Default>(
+        &mut self,
+        fit: impl Fn(&T) -> Option<usize>,
+    ) -> Box<T> {
+        let best = self
+            .states
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.downcast_ref::<T>().and_then(&fit).map(|k| (i, k)))
+            .min_by_key(|&(_, k)| k)
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => self
+                .states
+                .swap_remove(i)
+                .downcast::<T>()
+                .expect("the state at this position has type T"),
+            None => Box::default(),
+        }
+    }
+
     /// Keeps `state` for the next [`Context::take_state`] of its type.
     pub fn put_state<T: Any + Send>(&mut self, state: Box<T>) {
         self.states.push(state);
@@ -297,6 +323,33 @@ mod tests {
         assert_eq!(u.to_dense_vec().len(), 32);
         let v = ctx.alloc([1, 8, 8, 8]);
         assert_eq!(v.to_dense_vec().len(), 512);
+    }
+
+    #[test]
+    fn fitting_states_pick_the_smallest_that_holds_the_request() {
+        let mut ctx = Context::single_threaded();
+        for n in [64usize, 16, 256] {
+            ctx.put_state(Box::new(Vec::<u8>::with_capacity(n)));
+        }
+        ctx.put_state(Box::new(7u32));
+        let fit = |len: usize| move |v: &Vec<u8>| (v.capacity() >= len).then_some(v.capacity());
+        let a = ctx.take_state_fitting(fit(20));
+        assert_eq!(
+            a.capacity(),
+            64,
+            "the smallest buffer that holds 20, not the first one"
+        );
+        let b = ctx.take_state_fitting(fit(200));
+        assert_eq!(b.capacity(), 256);
+        let c = ctx.take_state_fitting(fit(100));
+        assert_eq!(c.capacity(), 0, "none left holds 100: a new default state");
+        let d = ctx.take_state_fitting(fit(1));
+        assert_eq!(d.capacity(), 16);
+        assert_eq!(
+            *ctx.take_state::<u32>(),
+            7,
+            "states of other types are left in place"
+        );
     }
 
     #[test]

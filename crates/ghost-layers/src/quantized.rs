@@ -25,8 +25,12 @@ impl QuantizedTensor {
     /// A tensor of `shape` whose codes are unspecified until written, its buffer taken from
     /// `ctx`.
     pub(crate) fn alloc(ctx: &mut Context, shape: [usize; 4], params: ActQuant) -> Self {
-        let mut buf: Box<U8Buffer> = ctx.take_state();
-        buf.0.resize(shape.iter().product(), 0);
+        let len = shape.iter().product();
+        // The smallest kept buffer that holds `len` codes (a new one if none does): taking any
+        // buffer would grow small ones for large tensors pass after pass.
+        let mut buf: Box<U8Buffer> = ctx
+            .take_state_fitting(|b: &U8Buffer| (b.0.capacity() >= len).then_some(b.0.capacity()));
+        buf.0.resize(len, 0);
         QuantizedTensor { buf, shape, params }
     }
 
