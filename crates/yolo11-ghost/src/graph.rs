@@ -192,6 +192,16 @@ enum NodeInput<'a> {
     U8(&'a QuantizedTensor),
 }
 
+impl NodeInput<'_> {
+    /// The input as a block reads it: f32 (with its u8 copy, when there is one) or u8 codes.
+    fn as_conv_input(&self) -> ConvInput<'_, '_> {
+        match self {
+            NodeInput::F32(view, copy) => ConvInput::F32(view, *copy),
+            NodeInput::U8(q) => ConvInput::U8(q),
+        }
+    }
+}
+
 impl YoloModel {
     /// Builds `spec` with `weights` (Ultralytics `state_dict` names: `model.{i}.`...). The class
     /// count is taken from the Detect weights (`model.{last}.cv3.0.2.weight`) when the source
@@ -641,11 +651,7 @@ fn run_block_u8(
     if let Some(U8Home::Only(q)) = values.u8_home(v) {
         let codes = {
             let input = values.conv_input(node, 0)?;
-            let x = match &input {
-                NodeInput::F32(view, copy) => ConvInput::F32(view, *copy),
-                NodeInput::U8(q) => ConvInput::U8(q),
-            };
-            block.forward_to_u8(ctx, x, q)?
+            block.forward_to_u8(ctx, input.as_conv_input(), q)?
         };
         values.codes[v] = Some(codes);
         return Ok(());
@@ -658,13 +664,9 @@ fn run_block_u8(
     };
     let result = (|| {
         let input = values.conv_input(node, 0)?;
-        let x = match &input {
-            NodeInput::F32(view, copy) => ConvInput::F32(view, *copy),
-            NodeInput::U8(q) => ConvInput::U8(q),
-        };
         let mut all = buf.view_mut();
         let mut out = all.channels_mut(offset, channels)?;
-        block.forward_input_into(ctx, x, &mut out)
+        block.forward_input_into(ctx, input.as_conv_input(), &mut out)
     })();
     match home {
         Some(h) => {
